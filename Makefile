@@ -1,0 +1,41 @@
+# Quickstart: `make run` (train the reference recipe) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_PIN := torch==2.13.0
+
+.PHONY: run test setup data lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# pin torch first: an unpinned torch pulls gigabytes of CUDA packages
+	$(PIP) install -q $(TORCH_PIN)
+	$(PIP) install -q -e '.[test,mnist1d,sweep]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Fashion-MNIST: Debian's package when root on Debian, else download + sha256 check into the cache.
+data: setup
+	@if $(VENV)/bin/trainlab data where fashion-mnist >/dev/null 2>&1; then \
+		echo "fashion-mnist: found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	     { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq >/dev/null && apt-get install -y -qq dataset-fashion-mnist >/dev/null; }; then \
+		echo "fashion-mnist: installed Debian package dataset-fashion-mnist"; \
+	else \
+		$(VENV)/bin/trainlab data get fashion-mnist; \
+	fi
+
+run: data
+	$(VENV)/bin/trainlab train
+
+test: data
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check src tests
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,10 @@
+"""trainlab: neural-network fundamentals as software you run, on PyTorch."""
+
+__version__ = "0.1.0"
+
+from trainlab.api import evaluate_run, train  # noqa: E402
+from trainlab.config import Config, load_config  # noqa: E402
+from trainlab.errors import TrainlabError  # noqa: E402
+from trainlab.runs import Run, list_runs, load_run  # noqa: E402
+
+__all__ = ["Config", "Run", "TrainlabError", "evaluate_run", "list_runs", "load_config", "load_run", "train"]

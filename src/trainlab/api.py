@@ -1,0 +1,177 @@
+"""The Python API: ``trainlab.train(config) -> Run`` and ``trainlab.evaluate_run(run, split)``."""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainlab.build import Setup, setup
+from trainlab.config import Config, apply_overrides, load_config
+from trainlab.errors import ConfigError
+from trainlab.nn.losses import LossContext, expected_initial_loss
+from trainlab.nn.models import count_params, describe
+from trainlab.registry import parse_spec
+from trainlab.runs.atomic import atomic_write, write_json, write_text
+from trainlab.runs.rundir import CONFIG, SUMMARY, WEIGHTS, Run, create_run_dir
+from trainlab.train.callbacks import Checkpoint, EarlyStopping, History, InitialLoss
+from trainlab.train.loop import Callback, Trainer, evaluate_outputs
+from trainlab.train.metrics import confusion_matrix, per_class_accuracy, predictions
+
+
+def as_config(config: Config | dict[str, Any] | str | Path | None, overrides: list[str] | dict[str, Any] | None = None) -> Config:
+    """Accept a Config, a nested dict, a YAML path or None (the built-in defaults), plus overrides."""
+    if config is None or isinstance(config, (str, Path)):
+        return load_config(config, overrides)
+    return apply_overrides(config.to_dict() if isinstance(config, Config) else config, overrides)
+
+
+def header(s: Setup) -> str:
+    """The one-line run header: data, model, parameters, optimizer, device, threads."""
+    o = s.config.optim
+    model = f"{parse_spec(s.config.model.name).name} {describe(s.model)}".strip()
+    return (
+        f"data {s.data.describe()} | model {model}, {count_params(s.model):,} params | "
+        f"{o.name} lr={o.lr:g} batch={s.batch_size} | loss {s.config.loss.name} | device {s.device} | threads {s.threads}"
+    )
+
+
+def versions() -> dict[str, str]:
+    """Versions of what produced the numbers."""
+    import numpy
+    import trainlab
+
+    return {"trainlab": trainlab.__version__, "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version(), "platform": platform.platform()}
+
+
+def default_callbacks(s: Setup, run_dir: Path, config_dict: dict[str, Any]) -> list[Callback]:
+    """The callbacks every run has: initial-loss check, history, checkpoint, early stopping if asked."""
+    t = s.config.train
+    ctx = LossContext(s.data.task, s.data.num_classes)
+    cbs: list[Callback] = [InitialLoss(expected_initial_loss(s.config.loss.name, ctx)), History(run_dir)]
+    if t.checkpoint:
+        cbs.append(Checkpoint(run_dir, config_dict))
+    if t.patience:
+        cbs.append(EarlyStopping(t.monitor if s.data.val is not None else "train_loss", t.patience))
+    return cbs
+
+
+def final_metrics(trainer: Trainer) -> dict[str, Any]:
+    """Test (and final train) metrics, confusion matrix and per-class accuracy."""
+    data = trainer.data
+    out: dict[str, Any] = {}
+    test_out = trainer.outputs(data.test.x)
+    for k, v in evaluate_outputs(test_out, data.test.y, trainer.loss, trainer.classification).items():
+        out[f"test_{k}"] = v
+    for k, v in trainer.evaluate(data.train).items():
+        out[f"train_{k}"] = v
+    if trainer.classification:
+        cm = confusion_matrix(predictions(test_out), data.test.y, data.num_classes).cpu()
+        out["confusion_matrix"] = cm.tolist()
+        out["per_class_accuracy"] = dict(zip(data.classes, per_class_accuracy(cm).tolist()))
+    return out
+
+
+def train(
+    config: Config | dict[str, Any] | str | Path | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+    callbacks: list[Callback] | tuple[Callback, ...] = (),
+    on_setup: Any = None,
+) -> Run:
+    """Train the run a config describes; returns the Run (path, config, summary, history, model).
+
+    >>> run = trainlab.train({"data": {"name": "xor"}, "model": {"hidden": [8]}, "train": {"epochs": 2}})  # doctest: +SKIP
+    """
+    cfg = as_config(config, overrides)
+    s = setup(cfg)
+    cfg = s.config  # resolved (loss.name, full batch)
+    name = cfg.output.name or f"{parse_spec(cfg.model.name).name}-{parse_spec(cfg.data.name).name}"
+    run_dir = create_run_dir(cfg.output.dir, name)
+    config_dict = cfg.to_dict()
+    write_text(run_dir / CONFIG, cfg.to_yaml())
+    summary: dict[str, Any] = {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "header": header(s)}
+    write_json(run_dir / SUMMARY, summary)
+    trainer = Trainer(
+        s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
+        callbacks=[*default_callbacks(s, run_dir, config_dict), *callbacks], seed=cfg.seed,
+        l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad, eval_batch_size=cfg.train.eval_batch_size,
+    )
+    trainer.info.update(header=summary["header"], run_dir=str(run_dir))
+    if on_setup is not None:
+        on_setup(s, trainer)
+    try:
+        trainer.fit()
+    except BaseException as exc:
+        summary.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500], epochs=trainer.epoch)
+        write_json(run_dir / SUMMARY, summary)
+        raise
+    summary.update(_summary(s, trainer))
+    _export_weights(run_dir / WEIGHTS, s.model)
+    write_json(run_dir / SUMMARY, summary)
+    return Run(run_dir, cfg, summary, trainer.history, s.model)
+
+
+def _summary(s: Setup, trainer: Trainer) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    final = final_metrics(trainer)
+    best_val = max((m["val_accuracy"] for m in trainer.history if "val_accuracy" in m), default=None)
+    return {
+        "status": trainer.status,
+        "stop_reason": trainer.stop_reason,
+        "epochs": trainer.epoch,
+        "steps": trainer.step,
+        "fit_seconds": round(trainer.fit_seconds, 3),
+        "eval_seconds": round(time.perf_counter() - t0, 3),
+        "best_val_accuracy": best_val,
+        **final,
+        "initial_loss": trainer.info.get("initial_loss"),
+        "expected_initial_loss": trainer.info.get("expected_initial_loss"),
+        "params": count_params(s.model),
+        "device": str(s.device),
+        "threads": s.threads,
+        "data": {"name": s.data.name, "train": len(s.data.train), "val": len(s.data.val) if s.data.val else 0, "test": len(s.data.test), "classes": s.data.classes, "task": s.data.task, "input_shape": list(s.data.input_shape)},
+        "versions": versions(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def _export_weights(path: Path, model: torch.nn.Module) -> None:
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write(path, lambda fh: fh.write(save(tensors)))
+
+
+def load_weights(path: Path, model: torch.nn.Module) -> None:
+    """Load safetensors weights into ``model`` (one-line error when they do not fit)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from trainlab.errors import CheckpointError
+
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path}: cannot read weights ({exc})") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the model of this run's config ({str(exc).splitlines()[0]})") from None
+
+
+def evaluate_run(path: str | Path, split: str = "test", data_dir: str | None = None) -> dict[str, Any]:
+    """Re-evaluate a saved run on a split with its saved weights and config."""
+    from trainlab.runs.rundir import load_run
+
+    run = load_run(path)
+    cfg = run.config if data_dir is None else run.config.replace(**{"data.dir": data_dir})
+    s = setup(cfg)
+    weights = Path(path) / WEIGHTS
+    if not weights.is_file():
+        raise ConfigError(f"{path}: no {WEIGHTS} (the run did not finish); resume or retrain it")
+    load_weights(weights, s.model)
+    trainer = Trainer(s.model, s.data, s.loss, s.optimizer, 1, s.batch_size, eval_batch_size=cfg.train.eval_batch_size)
+    return {"run": str(path), "split": split, "examples": len(s.data.split(split)), **trainer.evaluate(s.data.split(split))}

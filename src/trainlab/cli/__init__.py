@@ -1,0 +1,55 @@
+"""The ``trainlab`` command: thin; each subcommand parses arguments and calls the library.
+
+Each subcommand lives in its own module here and exposes ``register(subparsers)``, which adds its
+parser and sets ``func``. User errors (TrainlabError) print one line and exit 2; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from trainlab.errors import TrainlabError
+
+# modules of trainlab.cli, one per command (group), in the order --help lists them
+COMMANDS = ("train", "evaluate", "runs", "summary", "catalog", "data")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="trainlab",
+        description="Train, diagnose, compare and sweep neural networks by name on PyTorch.",
+        epilog="Run `trainlab COMMAND --help` for a command's options. Config keys: `trainlab list keys`.",
+    )
+    from trainlab import __version__
+
+    parser.add_argument("--version", action="version", version=f"trainlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"trainlab.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run a subcommand and turn user errors into one line and exit code 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except TrainlabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

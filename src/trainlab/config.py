@@ -1,0 +1,315 @@
+"""The one validated ``Config``: a YAML preset plus dotted ``key=value`` overrides.
+
+Every default is written out in the resolved config saved with each run, so the saved file alone
+reproduces the run. Sections are dataclasses; a field's type annotation is its validation rule, and
+``metadata`` may add a range (``min``/``max``) or a fixed set of ``choices``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from trainlab.errors import ConfigError, close_match
+from trainlab.registry import parse_value
+
+
+def _f(default: Any = dataclasses.MISSING, *, help: str = "", factory: Any = None, **rules: Any) -> Any:
+    """A config field with a help line and optional ``min``/``max``/``choices`` rules."""
+    meta = {"help": help, **rules}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DataConfig:
+    """Which data, how it is split and preprocessed."""
+
+    name: str = _f("fashion-mnist", help="data set by name, e.g. fashion-mnist, mnist, digits, spirals(size=500,noise=0.2)")
+    dir: Union[str, None] = _f(None, help="directory holding the IDX files (else $TRAINLAB_DATA, cache, /usr/share/datasets)")
+    val: float = _f(0.1, help="validation split from train: fraction (<1) or count (>=1); 0 for none", min=0)
+    limit: Union[int, None] = _f(None, help="use only the first N training examples (after shuffling), for quick runs", min=1)
+    preprocess: str = _f("scale", help="preprocessing fitted on train: none, scale, standardize, ...")
+    augment: list = _f(factory=list, help="augmentations applied to training batches, e.g. [shift(2), flip]")
+
+
+@dataclass
+class ModelConfig:
+    """The network."""
+
+    name: str = _f("mlp", help="model by name: perceptron, linear, mlp, cnn, ...")
+    hidden: list = _f(factory=lambda: [256], help="hidden layer widths of an mlp, e.g. [512,256]")
+    act: str = _f("relu", help="activation by name, e.g. relu, tanh, leaky_relu(0.1)")
+    init: str = _f("kaiming_normal", help="weight init by name, e.g. default, xavier_normal, normal(std=0.01)")
+    bias_init: str = _f("zeros", help="bias init by name (zeros, constant(0.1), default)")
+    dropout: float = _f(0.0, help="dropout probability after each hidden activation", min=0.0, max=0.99)
+    norm: str = _f("none", help="normalization layer: none, batch, layer, instance, group(groups)")
+    blocks: list = _f(factory=list, help="cnn blocks (see docs/models.md)")
+
+
+@dataclass
+class LossConfig:
+    """The objective."""
+
+    name: str = _f("auto", help="loss by name; auto = cross_entropy (classes), bce_with_logits (perceptron), mse (regression)")
+    l1: float = _f(0.0, help="L1 penalty strength on weights, added to the loss", min=0.0)
+
+
+@dataclass
+class OptimConfig:
+    """Optimizer, learning rate, batch size and schedule."""
+
+    name: str = _f("adam", help="optimizer by name, e.g. sgd, sgd(momentum=0.9,nesterov=true), adam, adamw")
+    lr: float = _f(1e-3, help="learning rate", min=0.0)
+    batch_size: Union[int, str] = _f(256, help="examples per step; 'full' for full-batch gradient descent", min=1)
+    weight_decay: float = _f(0.0, help="L2 penalty / decoupled weight decay (adamw)", min=0.0)
+    schedule: str = _f("none", help="learning-rate schedule by name, e.g. cosine, step(step_size=5)")
+    clip_grad: Union[float, None] = _f(None, help="clip the global gradient norm to this value", min=0.0)
+
+
+@dataclass
+class TrainConfig:
+    """The loop."""
+
+    epochs: int = _f(10, help="passes over the training set", min=1)
+    patience: int = _f(0, help="early stopping: epochs without val improvement before stopping (0 = off)", min=0)
+    monitor: str = _f("val_loss", help="metric early stopping watches", choices=("val_loss", "val_accuracy"))
+    checkpoint: bool = _f(True, help="write checkpoint.pt at the end of every epoch")
+    eval_batch_size: int = _f(4096, help="batch size for evaluation passes", min=1)
+
+
+@dataclass
+class OutputConfig:
+    """Where runs go."""
+
+    dir: str = _f("runs", help="parent directory of run directories")
+    name: Union[str, None] = _f(None, help="run name (default: <model>-<data>)")
+
+
+@dataclass
+class Config:
+    """A whole run, fully resolved."""
+
+    seed: int = _f(0, help="seeds Python, NumPy and torch", min=0)
+    device: str = _f("auto", help="auto, cpu, cuda, cuda:N or mps", choices=None)
+    threads: int = _f(0, help="torch CPU threads (0 = automatic)", min=0)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (what config.yaml holds)."""
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        """The resolved config as YAML text."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def get(self, dotted: str) -> Any:
+        """Value at a dotted key, e.g. ``cfg.get('optim.lr')``."""
+        obj: Any = self
+        for part in dotted.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    def replace(self, **dotted: Any) -> Config:
+        """A copy with dotted overrides applied and validated: ``cfg.replace(**{'optim.lr': 0.1})``."""
+        return apply_overrides(self.to_dict(), dotted)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Config:
+        """Validate a nested dict into a Config; unknown keys and bad values raise ConfigError."""
+        cfg = _build(cls, data or {}, "")
+        _check_cross(cfg)
+        return cfg
+
+
+def _check_cross(cfg: Config) -> None:
+    """Rules that span one value's type: the string forms that are allowed."""
+    if isinstance(cfg.optim.batch_size, str) and cfg.optim.batch_size != "full":
+        raise ConfigError(
+            f"optim.batch_size={cfg.optim.batch_size!r} is not allowed; use a positive integer or 'full'"
+        )
+    if any(not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in cfg.model.hidden):
+        raise ConfigError(f"model.hidden={cfg.model.hidden!r} must be a list of positive integers, e.g. [256]")
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping of keys to values, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise ConfigError(
+                f"unknown config key {prefix + str(key)!r}{close_match(str(key), names)};"
+                f" valid keys here: {', '.join(prefix + n for n in names)}"
+            )
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        hint = hints[f.name]
+        key = prefix + f.name
+        if dataclasses.is_dataclass(hint):
+            kwargs[f.name] = _build(hint, data[f.name], key + ".")
+        else:
+            kwargs[f.name] = _check(key, data[f.name], hint, f.metadata)
+    return cls(**kwargs)
+
+
+def _check(key: str, value: Any, hint: Any, rules: Any) -> Any:
+    """Coerce ``value`` to the annotated type or raise a ConfigError naming key, value and type."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
+    if value is None:
+        if type(None) in options:
+            return None
+        raise ConfigError(f"{key} must not be empty; expected {_type_name(hint)}")
+    for opt in options:
+        if opt is type(None):
+            continue
+        ok, coerced = _coerce(value, opt)
+        if ok:
+            value = coerced
+            break
+    else:
+        raise ConfigError(f"{key}={value!r} has the wrong type; expected {_type_name(hint)}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "min" in rules and value < rules["min"]:
+            raise ConfigError(f"{key}={value!r} is out of range; must be >= {rules['min']}")
+        if "max" in rules and value > rules["max"]:
+            raise ConfigError(f"{key}={value!r} is out of range; must be <= {rules['max']}")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"{key}={value!r} must be a finite number")
+    if rules.get("choices") and value not in rules["choices"]:
+        raise ConfigError(
+            f"{key}={value!r} is not allowed{close_match(str(value), rules['choices'])};"
+            f" choose one of: {', '.join(map(str, rules['choices']))}"
+        )
+    return value
+
+
+def _coerce(value: Any, typ: Any) -> tuple[bool, Any]:
+    if typ is bool:
+        return (True, value) if isinstance(value, bool) else (False, None)
+    if typ is int:
+        if isinstance(value, bool):
+            return False, None
+        if isinstance(value, int):
+            return True, value
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            return True, int(value)
+        return False, None
+    if typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, float(value)
+        return False, None
+    if typ is str:
+        if isinstance(value, str):
+            return True, value
+        if isinstance(value, dict) and len(value) == 1:  # {name: {k: v}} spec form
+            from trainlab.registry import parse_spec
+
+            return True, str(parse_spec(value))
+        return False, None
+    if typ is list or typing.get_origin(typ) is list:
+        if isinstance(value, (list, tuple)):
+            return True, list(value)
+        return False, None
+    return (True, value) if isinstance(value, typ) else (False, None)
+
+
+def _type_name(hint: Any) -> str:
+    options = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
+    names = ["null" if o is type(None) else getattr(o, "__name__", str(o)) for o in options]
+    return " or ".join(names)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Turn ``['optim.lr=3e-4', 'model.hidden=[512,256]']`` into ``{'optim.lr': 0.0003, ...}``."""
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"cannot read override {item!r}: expected key=value, e.g. optim.lr=3e-4")
+        out[key.strip()] = parse_value(raw)
+    return out
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict, with a one-line error on a missing or broken file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML{line}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> Config:
+    """The validated Config from an optional YAML file and dotted overrides (strings or a dict)."""
+    return apply_overrides(read_yaml(path) if path is not None else {}, overrides)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any] | None = None) -> Config:
+    """Validate ``data`` (a nested dict, not modified) with dotted overrides applied on top."""
+    import copy
+
+    data = copy.deepcopy(data)
+    if isinstance(overrides, list):
+        overrides = parse_overrides(overrides)
+    for key, value in (overrides or {}).items():
+        _set_dotted_lenient(data, key, value)
+    return Config.from_dict(data)
+
+
+def _set_dotted_lenient(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set a dotted key, creating sections; validation happens in from_dict."""
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            if part in node and node[part] is not None:
+                raise ConfigError(f"{key!r}: {part!r} is a value, not a section")
+            node[part] = {}
+        node = node[part]
+    node[parts[-1]] = value
+
+
+def describe_keys() -> list[tuple[str, str, Any]]:
+    """(dotted key, help, default) for every config key, for --help and docs."""
+    rows = []
+
+    def walk(cls: type, prefix: str) -> None:
+        hints = typing.get_type_hints(cls)
+        default = cls()
+        for f in dataclasses.fields(cls):
+            if dataclasses.is_dataclass(hints[f.name]):
+                walk(hints[f.name], prefix + f.name + ".")
+            else:
+                rows.append((prefix + f.name, f.metadata.get("help", ""), getattr(default, f.name)))
+
+    walk(Config, "")
+    return rows

@@ -1,0 +1,198 @@
+"""Name → constructor registries, and the inline spec syntax ``name(arg, key=value)``.
+
+Every catalogue (activations, inits, losses, optimizers, datasets, models, ...) is one
+``Registry``. Parameterized entries take their parameters inline, e.g. ``leaky_relu(0.1)`` or
+``sgd(momentum=0.9,nesterov=true)``; the parameters are checked against the constructor's
+signature so a typo fails at config time, not halfway through training.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from trainlab.errors import ConfigError, close_match, unknown
+
+_SPEC = re.compile(r"^\s*([A-Za-z_][\w\-]*)\s*(?:\((.*)\))?\s*$", re.S)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed ``name(args, key=value)`` string."""
+
+    name: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        parts = [_fmt(a) for a in self.args] + [f"{k}={_fmt(v)}" for k, v in self.kwargs.items()]
+        return f"{self.name}({','.join(parts)})" if parts else self.name
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas that are not inside brackets or parentheses."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if "".join(cur).strip():
+        parts.append("".join(cur))
+    return parts
+
+
+def parse_value(text: str) -> Any:
+    """Parse one scalar/list written on a command line or inside a spec (YAML rules, 1e-3 is a float)."""
+    text = text.strip()
+    try:
+        value = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-3" as a string; users mean a number
+            return float(value) if re.fullmatch(r"[-+]?\d*\.?\d+([eE][-+]?\d+)?", value) else value
+        except ValueError:
+            return value
+    return value
+
+
+def parse_spec(text: Any) -> Spec:
+    """Parse ``name``, ``name(1, 2)`` or ``name(a=1,b=true)`` into a ``Spec``."""
+    if isinstance(text, Spec):
+        return text
+    if isinstance(text, dict) and len(text) == 1:  # YAML form {name: {k: v}}
+        ((name, kw),) = text.items()
+        return Spec(str(name), (), dict(kw or {}))
+    m = _SPEC.match(str(text))
+    if not m:
+        raise ConfigError(f"cannot read {text!r}: expected name or name(arg, key=value)")
+    name, inner = m.group(1), m.group(2)
+    args, kwargs = [], {}
+    for part in _split_top(inner or ""):
+        if re.match(r"^\s*[A-Za-z_]\w*\s*=", part):
+            key, _, val = part.partition("=")
+            kwargs[key.strip()] = parse_value(val)
+        elif kwargs:
+            raise ConfigError(f"in {text!r}: positional value {part.strip()!r} after keyword values")
+        else:
+            args.append(parse_value(part))
+    return Spec(name, tuple(args), kwargs)
+
+
+@dataclass
+class Entry:
+    """One registered constructor with its help line."""
+
+    name: str
+    factory: Callable[..., Any]
+    help: str
+    params: tuple[str, ...]  # names the user may pass inline
+
+
+class Registry:
+    """A named catalogue: ``register`` adds constructors, ``create`` builds one from a spec."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Entry] = {}
+
+    def register(
+        self, name: str, help: str = "", params: tuple[str, ...] | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator registering ``factory`` under ``name``; ``params`` are the inline parameters."""
+
+        def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
+            doc = (inspect.getdoc(factory) or "").splitlines()
+            p = params if params is not None else _user_params(factory)
+            self._entries[name] = Entry(name, factory, help or (doc[0] if doc else ""), p)
+            return factory
+
+        return deco
+
+    def add(self, name: str, factory: Callable[..., Any], help: str, params: tuple[str, ...] = ()) -> None:
+        """Register ``factory`` directly (for torch classes)."""
+        self._entries[name] = Entry(name, factory, help, params)
+
+    def __contains__(self, name: str) -> bool:
+        return parse_spec(name).name in self._entries
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(sorted(self._entries.values(), key=lambda e: e.name))
+
+    def names(self) -> list[str]:
+        """All registered names, sorted."""
+        return sorted(self._entries)
+
+    def get(self, name: str) -> Entry:
+        """The entry for ``name``, or a ConfigError listing the valid names."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise unknown(self.kind, name, self._entries) from None
+
+    def bind(self, spec: Any) -> tuple[Entry, dict[str, Any]]:
+        """Resolve a spec to its entry and keyword parameters, checking names and arity."""
+        s = parse_spec(spec)
+        entry = self.get(s.name)
+        if len(s.args) > len(entry.params):
+            raise ConfigError(
+                f"{self.kind} {s.name!r} takes at most {len(entry.params)} inline parameter(s)"
+                f" ({', '.join(entry.params) or 'none'}), got {len(s.args)} in {str(spec)!r}"
+            )
+        kwargs = dict(zip(entry.params, s.args))
+        for key, value in s.kwargs.items():
+            if key not in entry.params:
+                raise ConfigError(
+                    f"{self.kind} {s.name!r} has no parameter {key!r}{close_match(key, entry.params)};"
+                    f" its parameters: {', '.join(entry.params) or 'none'}"
+                )
+            kwargs[key] = value
+        return entry, kwargs
+
+    def create(self, spec: Any, /, **context: Any) -> Any:
+        """Build the object named by ``spec``; ``context`` passes non-user arguments (shapes, params)."""
+        entry, kwargs = self.bind(spec)
+        try:
+            return entry.factory(**context, **kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{self.kind} {str(spec)!r}: {exc}") from None
+
+    def help_lines(self) -> list[str]:
+        """One line per entry: name, its parameters, and its help."""
+        lines = []
+        for e in self:
+            sig = f"{e.name}({', '.join(e.params)})" if e.params else e.name
+            lines.append(f"{sig:<34} {e.help}")
+        return lines
+
+
+def _user_params(factory: Callable[..., Any]) -> tuple[str, ...]:
+    """Keyword parameters with defaults are the user's; the others come from context."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return ()
+    return tuple(
+        p.name
+        for p in sig.parameters.values()
+        if p.default is not inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD
+    )

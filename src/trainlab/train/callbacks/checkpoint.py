@@ -1,0 +1,28 @@
+"""Checkpoint: writes checkpoint.pt atomically at the end of every epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from trainlab.runs.checkpoint import save_checkpoint
+from trainlab.runs.rundir import CHECKPOINT
+from trainlab.train.loop import Callback, Trainer
+from trainlab.train.state import trainer_state
+
+
+class Checkpoint(Callback):
+    """Save the full trainer state after each epoch; the previous file survives until the new one is on disk."""
+
+    order = 30  # after early stopping and history, so their state is current
+
+    def __init__(self, run_dir: str | Path, config: dict[str, Any]):
+        self.path = Path(run_dir) / CHECKPOINT
+        self.config = config
+
+    def save(self, trainer: Trainer) -> None:
+        """Write the checkpoint now."""
+        save_checkpoint(self.path, trainer_state(trainer, self.config))
+
+    def on_epoch_end(self, trainer: Trainer) -> None:
+        self.save(trainer)

@@ -1,0 +1,209 @@
+"""The one training loop. It emits events; everything optional is a callback listening to them.
+
+Events, in order: ``fit_start``, then per epoch ``epoch_start``, ``batch_end`` after every step,
+``epoch_end`` after validation; finally ``fit_end`` (or ``error`` when an exception escapes).
+A callback stops training by raising ``StopTraining`` (fastai's cancel-by-exception style), so no
+flags are threaded through the loop.
+
+Hot path rules: batches are slices of a per-epoch permuted copy of tensors already on the device;
+loss and accuracy accumulate as device tensors; nothing calls ``.item()`` per step.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainlab.data.dataset import Dataset, Split
+from trainlab.nn.losses import Loss
+from trainlab.train.metrics import correct_count
+from trainlab.train.optim import Schedule
+
+EVENTS = ("fit_start", "epoch_start", "batch_end", "epoch_end", "fit_end", "error")
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end ``fit`` cleanly after the current step or epoch."""
+
+    def __init__(self, reason: str = "", status: str = "stopped"):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class Callback:
+    """Base class: override any of ``on_<event>(trainer)``; lower ``order`` runs first."""
+
+    order = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """State to keep in checkpoints (for exact resume)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore state saved by ``state_dict``."""
+
+
+class Trainer:
+    """Owns the model, data, loss, optimizer and loop state; runs ``fit`` and ``evaluate``."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data: Dataset,
+        loss: Loss,
+        optimizer: torch.optim.Optimizer,
+        epochs: int,
+        batch_size: int,
+        schedule: Schedule | None = None,
+        callbacks: list[Callback] | tuple[Callback, ...] = (),
+        seed: int = 0,
+        l1: float = 0.0,
+        clip_grad: float | None = None,
+        eval_batch_size: int = 4096,
+        augment: Any = None,
+    ):
+        self.model = model
+        self.data = data
+        self.loss = loss
+        self.optimizer = optimizer
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.schedule = schedule or Schedule()
+        self.callbacks = sorted(callbacks, key=lambda c: c.order)
+        self.l1 = l1
+        self.clip_grad = clip_grad
+        self.eval_batch_size = eval_batch_size
+        self.augment = augment
+        self.device = data.train.x.device
+        self.classification = data.task == "classification"
+        # the permutation generator lives on the CPU so runs are identical across devices
+        self.generator = torch.Generator().manual_seed(seed)
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimizer steps taken
+        self.history: list[dict[str, float]] = []
+        self.metrics: dict[str, float] = {}  # metrics of the epoch just finished
+        self.info: dict[str, Any] = {}  # facts callbacks share (initial loss, ...)
+        self.status = "running"
+        self.stop_reason = ""
+        self.fit_seconds = 0.0
+        self._hooks = {e: [getattr(c, f"on_{e}") for c in self.callbacks if hasattr(c, f"on_{e}")] for e in EVENTS}
+        self._l1_params = [p for n, p in model.named_parameters() if p.ndim > 1] if l1 else []
+        # running sums of the current epoch (device tensors)
+        self.loss_sum = torch.zeros((), device=self.device)
+        self.correct = torch.zeros((), device=self.device, dtype=torch.long)
+        self.seen = 0
+        self.batch_index = 0
+        self.batches_per_epoch = max(1, -(-len(data.train) // batch_size))
+
+    # -- events ---------------------------------------------------------------
+    def fire(self, event: str) -> None:
+        """Call every callback's handler for ``event``."""
+        for hook in self._hooks[event]:
+            hook(self)
+
+    @property
+    def lr(self) -> float:
+        """Current learning rate of the first parameter group."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    # -- training -------------------------------------------------------------
+    def fit(self) -> Trainer:
+        """Train for the configured epochs (or until a callback stops it)."""
+        start = time.perf_counter()
+        try:
+            self.fire("fit_start")
+            while self.epoch < self.epochs:
+                self.fire("epoch_start")
+                self._train_epoch()
+                self._end_epoch()
+            self.status = "completed"
+        except StopTraining as stop:
+            self.status, self.stop_reason = stop.status, stop.reason
+        except BaseException:
+            self.status = "failed"
+            self.fit_seconds += time.perf_counter() - start
+            self.fire("error")
+            raise
+        self.fit_seconds += time.perf_counter() - start
+        self.fire("fit_end")
+        return self
+
+    def _train_epoch(self) -> None:
+        train: Split = self.data.train
+        n, bs = len(train), self.batch_size
+        self.model.train()
+        perm = torch.randperm(n, generator=self.generator).to(self.device)
+        # one gather per epoch; each batch is then a contiguous slice (no per-batch fancy indexing)
+        xs, ys = train.x.index_select(0, perm), train.y.index_select(0, perm)
+        self.loss_sum.zero_()
+        self.correct.zero_()
+        self.seen = 0
+        for self.batch_index, i in enumerate(range(0, n, bs)):
+            xb, yb = xs[i : i + bs], ys[i : i + bs]
+            if self.augment is not None:
+                xb = self.augment(xb)
+            out = self.model(xb)
+            loss = self.loss(out, yb)
+            total = loss + self.l1 * sum(p.abs().sum() for p in self._l1_params) if self.l1 else loss
+            self.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            if self.clip_grad:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad)
+            self.optimizer.step()
+            self.schedule.after_step()
+            with torch.no_grad():
+                self.loss_sum += loss.detach() * len(yb)
+                if self.classification:
+                    self.correct += correct_count(out, yb)
+            self.seen += len(yb)
+            self.step += 1
+            self.last_loss = loss
+            self.fire("batch_end")
+
+    def _end_epoch(self) -> None:
+        m: dict[str, float] = {"epoch": self.epoch + 1, "train_loss": (self.loss_sum / max(self.seen, 1)).item()}
+        if self.classification:
+            m["train_accuracy"] = self.correct.item() / max(self.seen, 1)
+        if self.data.val is not None:
+            for k, v in self.evaluate(self.data.val).items():
+                m[f"val_{k}"] = v
+        m["lr"] = self.lr
+        self.schedule.after_epoch(m.get("val_loss", m["train_loss"]))
+        self.epoch += 1
+        self.metrics = m
+        self.history.append(m)
+        self.fire("epoch_end")
+
+    # -- evaluation -----------------------------------------------------------
+    @torch.inference_mode()
+    def outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Model outputs for ``x`` in eval mode, in large batches; restores the previous mode."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return torch.cat([self.model(x[i : i + self.eval_batch_size]) for i in range(0, len(x), self.eval_batch_size)])
+        finally:
+            self.model.train(was_training)
+
+    def evaluate(self, split: Split) -> dict[str, float]:
+        """Loss (and accuracy for classification) on a split, in eval mode, without gradients."""
+        return evaluate_outputs(self.outputs(split.x), split.y, self.loss, self.classification)
+
+
+@torch.inference_mode()
+def evaluate_outputs(out: torch.Tensor, y: torch.Tensor, loss: Loss, classification: bool) -> dict[str, float]:
+    """Metrics from precomputed outputs: loss and accuracy (classification) or MAE/R² (regression)."""
+    m = {"loss": loss(out, y).item()}
+    if classification:
+        m["accuracy"] = correct_count(out, y).item() / max(len(y), 1)
+    else:
+        pred = out.reshape(y.shape).float()
+        yf = y.float()
+        m["mae"] = (pred - yf).abs().mean().item()
+        var = ((yf - yf.mean()) ** 2).sum()
+        m["r2"] = (1 - ((pred - yf) ** 2).sum() / var).item() if var > 0 else float("nan")
+    return m
