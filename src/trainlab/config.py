@@ -91,6 +91,15 @@ class OutputConfig:
 
     dir: str = _f("runs", help="parent directory of run directories")
     name: Union[str, None] = _f(None, help="run name (default: <model>-<data>)")
+    report: bool = _f(True, help="write report.html (curves, confusion matrix, mistakes, weights) after training")
+
+
+@dataclass
+class LoggingConfig:
+    """Optional logging to other tools."""
+
+    tensorboard: bool = _f(False, help="write TensorBoard event files (scalars, weight and activation histograms) into the run directory; needs trainlab[tensorboard]")
+    histogram_every: int = _f(1, help="epochs between TensorBoard histograms of weights and activations", min=1)
 
 
 @dataclass
@@ -106,6 +115,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (what config.yaml holds)."""
