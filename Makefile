@@ -21,8 +21,9 @@ setup: $(VENV)/.installed
 data: setup
 	@if $(VENV)/bin/trainlab data where fashion-mnist >/dev/null 2>&1; then \
 		echo "fashion-mnist: found"; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
-	     { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq >/dev/null && apt-get install -y -qq dataset-fashion-mnist >/dev/null; }; then \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	     { apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	       { apt-get update -qq >/dev/null && apt-get install -y -qq dataset-fashion-mnist >/dev/null; }; }; then \
 		echo "fashion-mnist: installed Debian package dataset-fashion-mnist"; \
 	else \
 		$(VENV)/bin/trainlab data get fashion-mnist; \
