@@ -1,0 +1,261 @@
+"""Figures for reports, drawn with matplotlib's Agg backend (no pyplot, no display needed).
+
+Every figure has a transparent background, mid-grey text and axes and mid-lightness colours, so the
+same image reads on a light and on a dark page. Figures come back as ``data:`` URIs (SVG for plots,
+PNG for pixel images) ready for an ``<img>`` in a self-contained page.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+GREY = "#8b8b8b"
+# Tableau-10 hues: mid lightness, distinguishable on white and on near-black
+PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac"]
+RC = {
+    "figure.facecolor": "none", "axes.facecolor": "none", "savefig.transparent": True,
+    "text.color": GREY, "axes.labelcolor": GREY, "axes.edgecolor": GREY, "axes.titlecolor": GREY,
+    "xtick.color": GREY, "ytick.color": GREY, "grid.color": GREY, "grid.alpha": 0.25,
+    "axes.grid": True, "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
+    "font.size": 9, "axes.titlesize": 10, "lines.linewidth": 1.8, "svg.hashsalt": "trainlab",
+}
+
+
+def _matplotlib() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)  # harmless if already Agg; never opens a window
+    return matplotlib
+
+
+def figure(width: float, height: float) -> Any:
+    """A themed matplotlib Figure (not registered with pyplot, so it is freed with its last reference)."""
+    mpl = _matplotlib()
+    from cycler import cycler
+    from matplotlib.figure import Figure
+
+    with mpl.rc_context({**RC, "axes.prop_cycle": cycler(color=PALETTE)}):
+        # fixed margins: constrained layout costs more than the drawing itself
+        return Figure(figsize=(width, height))
+
+
+def themed(draw: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: run a drawing function inside the report's rc settings."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        mpl = _matplotlib()
+        from cycler import cycler
+
+        with mpl.rc_context({**RC, "axes.prop_cycle": cycler(color=PALETTE)}):
+            return draw(*args, **kwargs)
+
+    wrapper.__doc__, wrapper.__name__ = draw.__doc__, draw.__name__
+    return wrapper
+
+
+def svg_uri(fig: Any) -> str:
+    """The figure as an SVG ``data:`` URI (crisp at any zoom; metadata-free for reproducible files)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", transparent=True, metadata={"Date": None, "Creator": None})
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def png_uri(pixels: np.ndarray) -> str:
+    """A uint8 (H, W) or (H, W, 3|4) array as a PNG ``data:`` URI (Pillow; no matplotlib needed)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="PNG", optimize=False)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def to_display(x: np.ndarray) -> np.ndarray:
+    """An input image (C, H, W) as uint8 (H, W) or (H, W, 3), min-max stretched for display."""
+    x = np.asarray(x, dtype=np.float32)
+    img = x[0] if x.shape[0] == 1 else np.moveaxis(x[:3], 0, -1)
+    lo, hi = float(img.min()), float(img.max())
+    return ((img - lo) / (hi - lo if hi > lo else 1.0) * 255).round().astype(np.uint8)
+
+
+def weight_mosaic(w: np.ndarray, input_shape: Sequence[int], max_units: int = 64, tile_px: int = 48) -> tuple[np.ndarray, int]:
+    """First-layer weights as one RGB mosaic (blue < 0 < red, each unit scaled to its own max |w|).
+
+    ``w`` is a Linear weight (units, C*H*W) or a Conv2d weight (out, in, k, k). Returns the pixels
+    and the number of units shown.
+    """
+    from matplotlib import colormaps
+
+    w = np.asarray(w, dtype=np.float32)
+    tiles = w.reshape(w.shape[0], *input_shape) if w.ndim == 2 else w
+    tiles = tiles[:max_units].mean(axis=1)  # one map per unit (average over input channels)
+    n, h, wd = tiles.shape
+    tiles = tiles / np.maximum(np.abs(tiles).reshape(n, -1).max(1), 1e-12)[:, None, None]
+    cols = min(n, 16)
+    rows = math.ceil(n / cols)
+    gap = 1
+    canvas = np.full((rows * (h + gap) - gap, cols * (wd + gap) - gap), np.nan, dtype=np.float32)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        canvas[r * (h + gap) : r * (h + gap) + h, c * (wd + gap) : c * (wd + gap) + wd] = tiles[i]
+    rgba = colormaps["RdBu_r"]((np.nan_to_num(canvas) + 1) / 2, bytes=True)
+    rgba[np.isnan(canvas)] = 0  # transparent gaps
+    scale = max(1, math.ceil(tile_px / max(h, wd)))  # whole-pixel upscaling keeps the pixels sharp
+    return rgba.repeat(scale, 0).repeat(scale, 1), n
+
+
+@themed
+def learning_curves(history: list[dict[str, float]]) -> Any:
+    """Loss, accuracy (classification) and learning rate per epoch, train and validation."""
+    has_acc = any("train_accuracy" in m or "val_accuracy" in m for m in history)
+    panels = [("loss", "loss")] + ([("accuracy", "accuracy")] if has_acc else []) + [("lr", "learning rate")]
+    fig = figure(3.3 * len(panels), 2.8)
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.17, top=0.9, wspace=0.28)
+    epochs = [m.get("epoch", i + 1) for i, m in enumerate(history)]
+    for i, (key, title) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        if key == "lr":
+            ax.plot(epochs, [m.get("lr", float("nan")) for m in history], color=PALETTE[4], marker="o", ms=3)
+            lrs = [m["lr"] for m in history if m.get("lr", 0) > 0]
+            if lrs and max(lrs) / min(lrs) > 20:
+                ax.set_yscale("log")
+            elif lrs and max(lrs) == min(lrs):  # constant: show it against zero, not as noise
+                ax.set_ylim(0, lrs[0] * 1.5)
+            if ax.get_yscale() == "linear":
+                ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+        else:
+            for split, color in (("train", PALETTE[0]), ("val", PALETTE[1])):
+                ys = [m.get(f"{split}_{key}", float("nan")) for m in history]
+                if not all(math.isnan(v) for v in ys):
+                    ax.plot(epochs, ys, color=color, marker="o", ms=3, label=split)
+            ax.legend(loc="best")
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    return fig
+
+
+@themed
+def decision_boundary(b: dict[str, np.ndarray], classes: Sequence[str]) -> Any:
+    """The predicted class over the plane (shaded by confidence) with the training points on top."""
+    from matplotlib.colors import to_rgb
+
+    fig = figure(4.6, 4.2)
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.08, top=0.92)
+    ax = fig.add_subplot(1, 1, 1)
+    colors = np.array([to_rgb(PALETTE[i % len(PALETTE)]) for i in range(len(classes))])
+    rgba = np.concatenate([colors[b["cls"].astype(int)], (0.15 + 0.4 * b["conf"].astype(np.float32)[..., None])], axis=-1)
+    x0, x1, y0, y1 = (float(v) for v in b["extent"])
+    ax.imshow(rgba, origin="lower", extent=(x0, x1, y0, y1), aspect="auto", interpolation="nearest")
+    for c, name in enumerate(classes):
+        pts = b["x"][b["y"] == c]
+        ax.scatter(pts[:, 0], pts[:, 1], s=9, color=PALETTE[c % len(PALETTE)], edgecolors=GREY, linewidths=0.3, label=name)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.grid(False)
+    ax.legend(loc="upper right", fontsize=8, markerscale=1.5)
+    ax.set_title("decision regions (shade = confidence) and training points")
+    return fig
+
+
+def elementwise(module: Any, x: Any) -> bool:
+    """True when ``module`` maps each input to one output on its own (so f and f' are curves)."""
+    import torch
+
+    with torch.no_grad():
+        y = module(x)
+        if y.shape != x.shape:
+            return False
+        return bool(torch.allclose(module(x.flip(0)), y.flip(0), equal_nan=True))
+
+
+@themed
+def activations_figure(lo: float = -4.0, hi: float = 4.0) -> tuple[Any, list[str]]:
+    """Every registered elementwise activation (default parameters) and its autograd derivative."""
+    import torch
+
+    from trainlab.errors import TrainlabError
+    from trainlab.nn.activations import ACTIVATIONS
+
+    x = torch.linspace(lo, hi, 801)
+    curves = []
+    for entry in ACTIVATIONS:
+        try:
+            module = ACTIVATIONS.create(entry.name)
+        except TrainlabError:  # layer-type entries (maxout) need a model around them
+            continue
+        if not elementwise(module, x):
+            continue
+        xg = x.clone().requires_grad_(True)
+        y = module(xg)
+        (dy,) = torch.autograd.grad(y.sum(), xg)  # each y_i depends on x_i only, so this is f'(x_i)
+        curves.append((entry.name, y.detach().numpy(), dy.numpy()))
+    cols = 4
+    rows = math.ceil(len(curves) / cols)
+    fig = figure(2.6 * cols, 2.2 * rows)
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.06, top=0.95, wspace=0.22, hspace=0.45)
+    for i, (name, y, dy) in enumerate(curves):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.axhline(0, color=GREY, lw=0.6)
+        ax.axvline(0, color=GREY, lw=0.6)
+        ax.plot(x.numpy(), y, color=PALETTE[0], label="f(x)")
+        ax.plot(x.numpy(), dy, color=PALETTE[1], ls="--", label="f'(x)")
+        ax.set_title(name)
+        ax.set_ylim(max(-2.5, min(y.min(), dy.min()) - 0.3), min(4.5, max(y.max(), dy.max()) + 0.3))
+        if i == 0:
+            ax.legend(loc="upper left", fontsize=8)
+    return fig, [c[0] for c in curves]
+
+
+@themed
+def compare_curves(groups: list[dict[str, Any]], metrics: Sequence[str]) -> Any:
+    """Overlaid per-epoch curves, one colour per configuration: mean over seeds, band = min..max."""
+    fig = figure(3.6 * len(metrics), 3.0)
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.15, top=0.9, wspace=0.28)
+    for i, metric in enumerate(metrics):
+        ax = fig.add_subplot(1, len(metrics), i + 1)
+        for g, group in enumerate(groups):
+            series = [[m.get(metric, float("nan")) for m in h] for h in group["histories"] if h]
+            if not series:
+                continue
+            n = min(len(s) for s in series)
+            arr = np.array([s[:n] for s in series], dtype=np.float64)
+            epochs = np.arange(1, n + 1)
+            color = PALETTE[g % len(PALETTE)]
+            ax.plot(epochs, arr.mean(0), color=color, label=group["label"])
+            if len(series) > 1:
+                ax.fill_between(epochs, arr.min(0), arr.max(0), color=color, alpha=0.18, lw=0)
+        ax.set_title(metric.replace("_", " "))
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if i == len(metrics) - 1:
+            ax.legend(loc="best", fontsize=7)
+    return fig
+
+
+@themed
+def compare_bars(groups: list[dict[str, Any]], metric: str) -> Any:
+    """Final ``metric`` per configuration: mean over seeds with ±1 std error bars and each seed as a dot."""
+    fig = figure(max(4.0, 0.9 * len(groups) + 1.5), 3.2)
+    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.3 if len(groups) > 4 else 0.12, top=0.9)
+    ax = fig.add_subplot(1, 1, 1)
+    for g, group in enumerate(groups):
+        vals = np.array([v for v in group["values"].get(metric, []) if v is not None], dtype=np.float64)
+        if not len(vals):
+            continue
+        color = PALETTE[g % len(PALETTE)]
+        ax.bar(g, vals.mean(), color=color, alpha=0.85, yerr=vals.std(ddof=1) if len(vals) > 1 else None, ecolor=GREY, capsize=4)
+        ax.scatter(np.full(len(vals), g), vals, s=10, color=GREY, zorder=3)
+    ax.set_xticks(range(len(groups)), [g["label"] for g in groups], rotation=20 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center")
+    ax.set_title(f"final {metric.replace('_', ' ')} (mean ± std over seeds)")
+    ax.grid(axis="x", visible=False)
+    finite = [v for g in groups for v in g["values"].get(metric, []) if v is not None]
+    if finite and "accuracy" in metric:
+        spread = max(finite) - min(finite)
+        ax.set_ylim(max(0.0, min(finite) - max(spread, 0.02) * 1.5), min(1.0, max(finite) + max(spread, 0.02) * 0.8))
+    return fig
