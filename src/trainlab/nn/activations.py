@@ -1,9 +1,16 @@
-"""Activation functions by name, as torch.nn modules."""
+"""Activation functions by name, as torch.nn modules.
+
+Outputs need no activation here: the model's last layer gives raw scores (logits or values) and each
+loss applies its own link (softmax, log-softmax, sigmoid; see ``nn/losses.py``), so one model serves
+every loss. ``maxout`` is the exception among hidden activations: it is a layer with weights
+(``nn/layers.py``), which the mlp builds in place of Linear + activation.
+"""
 
 from __future__ import annotations
 
 from torch import nn
 
+from trainlab.errors import ConfigError
 from trainlab.registry import Registry, parse_spec
 
 ACTIVATIONS = Registry("activation")
@@ -75,6 +82,24 @@ def identity() -> nn.Module:
     return nn.Identity()
 
 
+@ACTIVATIONS.register("maxout", "max over k linear pieces per unit (a layer: mlp only); k default 2")
+def maxout(k: int = 2) -> nn.Module:
+    """Maxout is a layer with its own weights, so it cannot follow an arbitrary layer."""
+    raise ConfigError(f"activation 'maxout({k})' is a layer with k linear pieces, built by model 'mlp'; this model cannot use it")
+
+
+def maxout_pieces(spec: str) -> int | None:
+    """k when ``spec`` names maxout (checked: an integer >= 1), else None."""
+    s = parse_spec(spec)
+    if s.name != "maxout":
+        return None
+    _, kw = ACTIVATIONS.bind(s)
+    k = kw.get("k", 2)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ConfigError(f"activation {spec!r}: k must be an integer >= 1 (the number of linear pieces), got {k!r}")
+    return k
+
+
 def make_activation(spec: str) -> nn.Module:
     """Build the activation named by ``spec`` (e.g. ``leaky_relu(0.1)``)."""
     return ACTIVATIONS.create(spec)
@@ -89,6 +114,8 @@ def gain_name(spec: str) -> tuple[str, float]:
         slope = (list(s.args) + [s.kwargs.get("slope", s.kwargs.get("init"))])[0]
         default = 0.01 if s.name == "leaky_relu" else 0.25
         return "leaky_relu", float(slope if slope is not None else default)
-    if s.name in ("tanh", "sigmoid", "selu"):
+    if s.name in ("tanh", "sigmoid"):
         return s.name, 0.0
+    # selu wants LeCun's variance 1/fan_in (torch's docs: use 'linear', not 'selu', for SNNs);
+    # identity and maxout (a max of linear pieces, no fixed slope) get the linear gain 1 too
     return "linear", 0.0

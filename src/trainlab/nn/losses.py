@@ -1,14 +1,21 @@
 """Losses by name. Every loss takes the model's raw outputs (logits or values) and the targets.
 
 Losses that need probabilities apply the link themselves (``bce`` applies a sigmoid, ``nll`` a
-log-softmax), so the same model serves every loss and the numerically safer fused forms
+log-softmax, ``mse`` on classes a softmax), so the same model serves every loss, no
+``softmax``/``log_softmax`` output layer is ever needed, and the numerically safer fused forms
 (``cross_entropy``, ``bce_with_logits``) can be compared with the textbook ones.
+
+Which loss fits which task is checked when the loss is built (before training): class losses
+(cross_entropy, nll, focal, cosine_similarity, bce*) need class labels; mae, rmse and huber need
+regression targets; mse works on both (on classes it compares softmax with one-hot, the classic
+comparison). ``nt_xent`` works on pairs of embeddings, so it is a Python function, not a config name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -47,17 +54,89 @@ def _binary_check(ctx: LossContext, name: str) -> None:
         raise ConfigError(f"loss {name!r} needs a 2-class data set, this one has {what}; use cross_entropy")
 
 
-@LOSSES.register("cross_entropy", "softmax + negative log-likelihood on logits (label_smoothing)")
-def cross_entropy(ctx: LossContext, label_smoothing: float = 0.0) -> Loss:
-    """Multi-class cross-entropy."""
+def _classes_only(ctx: LossContext, name: str) -> None:
+    if ctx.task != "classification":
+        raise ConfigError(f"loss {name!r} needs class labels, this data set is a regression task; use mse, mae, rmse or huber")
+
+
+def _regression_only(ctx: LossContext, name: str) -> None:
+    # mse alone is kept on classes, as the classic softmax-vs-one-hot comparison
+    if ctx.task == "classification":
+        raise ConfigError(f"loss {name!r} is for regression targets, this data set has {ctx.num_classes} classes; use cross_entropy (or mse, the classic comparison)")
+
+
+def _class_weights(weights: Any, ctx: LossContext) -> torch.Tensor | None:
+    """None, ``balanced`` (n / (C * n_c) from the train counts, as scikit-learn) or one weight per class."""
+    if weights is None or weights == "none":
+        return None
+    if weights == "balanced":
+        if ctx.class_counts is None:
+            raise ConfigError("class weights 'balanced' need the training set's class counts")
+        counts = ctx.class_counts.double()
+        w = counts.sum() / (len(counts) * counts)
+        return torch.where(counts > 0, w, torch.zeros_like(w)).float()  # an absent class gets weight 0
+    if not isinstance(weights, (list, tuple)) or len(weights) != ctx.num_classes:
+        raise ConfigError(f"class weights {weights!r}: give 'balanced' or a list of {ctx.num_classes} numbers, one per class")
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 for v in weights) or not any(weights):
+        raise ConfigError(f"class weights {weights!r} must be non-negative numbers, not all zero")
+    return torch.tensor([float(v) for v in weights])
+
+
+@LOSSES.register("cross_entropy", "softmax + negative log-likelihood on logits (label_smoothing, weights=balanced|[w0,..])")
+def cross_entropy(ctx: LossContext, label_smoothing: float = 0.0, weights: Any = None) -> Loss:
+    """Multi-class cross-entropy, optionally label-smoothed and class-weighted (torch's F.cross_entropy)."""
+    _classes_only(ctx, "cross_entropy")
     ls = float(label_smoothing)
-    return Loss("cross_entropy", lambda out, y: F.cross_entropy(out, y, label_smoothing=ls))
+    if not 0.0 <= ls < 1.0:
+        raise ConfigError(f"loss cross_entropy: label_smoothing={label_smoothing} must be in [0, 1)")
+    w = _class_weights(weights, ctx)
+
+    def fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(out, y, weight=None if w is None else w.to(out.device), label_smoothing=ls)
+
+    return Loss("cross_entropy", fn)
 
 
 @LOSSES.register("nll", "negative log-likelihood after log_softmax (equals cross_entropy)")
 def nll(ctx: LossContext) -> Loss:
     """NLL on log-softmax outputs."""
+    _classes_only(ctx, "nll")
     return Loss("nll", lambda out, y: F.nll_loss(F.log_softmax(out, dim=1), y))
+
+
+@LOSSES.register("focal", "-alpha_t (1-p_t)^gamma log p_t: down-weights easy examples (gamma 2, alpha 0.25)")
+def focal(ctx: LossContext, gamma: float = 2.0, alpha: Any = 0.25) -> Loss:
+    """Focal loss (Lin et al., 2017), multi-class, on logits.
+
+    With p = softmax(z) and t the true class of an example::
+
+        FL = -alpha_t * (1 - p_t)^gamma * log p_t          (mean over the batch)
+
+    ``gamma`` = 0 and ``alpha`` = none give cross-entropy. ``alpha_t``: on 2-class data alpha for
+    class 1 and 1 - alpha for class 0 (RetinaNet's form); on more classes a number weighs every
+    class alike (it only scales the loss) and a list gives one weight per class.
+    """
+    _classes_only(ctx, "focal")
+    g = float(gamma)
+    if g < 0:
+        raise ConfigError(f"loss focal: gamma={gamma} must be >= 0")
+    if alpha is None or alpha == "none":
+        a = None
+    elif isinstance(alpha, (list, tuple)):
+        a = _class_weights(list(alpha), ctx)
+    elif isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and 0 <= alpha <= 1:
+        a = torch.tensor([1 - alpha, alpha]) if ctx.num_classes == 2 else torch.full((ctx.num_classes,), float(alpha))
+    else:
+        raise ConfigError(f"loss focal: alpha={alpha!r} must be a number in [0, 1], none, or a list of {ctx.num_classes} class weights")
+
+    def fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logp_t = F.log_softmax(out, dim=1).gather(1, y[:, None]).squeeze(1)
+        loss = -((1 - logp_t.exp()) ** g) * logp_t
+        if a is not None:
+            loss = a.to(out.device)[y] * loss
+        return loss.mean()
+
+    return Loss("focal", fn)
 
 
 @LOSSES.register("bce_with_logits", "sigmoid + binary cross-entropy fused (stable); 2-class data")
@@ -74,6 +153,13 @@ def bce(ctx: LossContext) -> Loss:
     return Loss("bce", lambda out, y: F.binary_cross_entropy(torch.sigmoid(out.squeeze(-1)), y.float()), binary=True)
 
 
+@LOSSES.register("cosine_similarity", "1 - cos(outputs, one-hot target): the direction counts, not the scale")
+def cosine_similarity(ctx: LossContext) -> Loss:
+    """Cosine embedding loss against one-hot class vectors: mean of 1 - cos(z, e_y)."""
+    _classes_only(ctx, "cosine_similarity")
+    return Loss("cosine_similarity", lambda out, y: (1 - F.cosine_similarity(out, F.one_hot(y, out.shape[1]).to(out.dtype), dim=1)).mean())
+
+
 def _as_target(out: torch.Tensor, y: torch.Tensor, ctx: LossContext) -> torch.Tensor:
     """Regression targets as they are; class labels as one-hot (MSE on classes, the classic mistake)."""
     if ctx.task == "classification":
@@ -87,6 +173,50 @@ def mse(ctx: LossContext) -> Loss:
     if ctx.task == "classification":
         return Loss("mse", lambda out, y: F.mse_loss(F.softmax(out, 1), _as_target(out, y, ctx)))
     return Loss("mse", lambda out, y: F.mse_loss(out, _as_target(out, y, ctx)), regression=True)
+
+
+@LOSSES.register("mae", "mean absolute error |y - f(x)| (regression; robust to outliers)")
+def mae(ctx: LossContext) -> Loss:
+    """Mean absolute error (L1 loss)."""
+    _regression_only(ctx, "mae")
+    return Loss("mae", lambda out, y: F.l1_loss(out, _as_target(out, y, ctx)), regression=True)
+
+
+@LOSSES.register("rmse", "sqrt of the mean squared error, in the target's units (regression)")
+def rmse(ctx: LossContext) -> Loss:
+    """Root mean squared error (per batch)."""
+    _regression_only(ctx, "rmse")
+    return Loss("rmse", lambda out, y: F.mse_loss(out, _as_target(out, y, ctx)).sqrt(), regression=True)
+
+
+@LOSSES.register("huber", "squared below delta, linear above (delta default 1; regression)")
+def huber(ctx: LossContext, delta: float = 1.0) -> Loss:
+    """Huber loss: 0.5 r^2 if |r| <= delta else delta (|r| - 0.5 delta), r = y - f(x)."""
+    _regression_only(ctx, "huber")
+    d = float(delta)
+    if d <= 0:
+        raise ConfigError(f"loss huber: delta={delta} must be > 0")
+    return Loss("huber", lambda out, y: F.huber_loss(out, _as_target(out, y, ctx), delta=d), regression=True)
+
+
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+    """NT-Xent, SimCLR's contrastive loss (Chen et al., 2020), for two views of N examples.
+
+    Stack the 2N embeddings z = [z1; z2], normalize them, s_ij = cos(z_i, z_j) / tau. The positive of
+    i is its other view p(i) (i + N mod 2N); every other embedding but i itself is a negative::
+
+        l_i = -log( exp(s_{i,p(i)}) / sum_{k != i} exp(s_ik) )          loss = mean_i l_i
+
+    i.e. cross-entropy over each row of the similarity matrix with the diagonal masked out.
+    """
+    if z1.shape != z2.shape or z1.ndim != 2:
+        raise ValueError(f"nt_xent needs two (N, D) tensors of the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    n = len(z1)
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = z @ z.T / temperature
+    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(sim, target)
 
 
 def make_loss(spec: str, ctx: LossContext) -> Loss:
@@ -108,9 +238,21 @@ def expected_initial_loss(loss: str, ctx: LossContext) -> float | None:
     name = parse_spec(loss).name
     if ctx.task != "classification":
         return None
-    if name in ("cross_entropy", "nll", "focal", "weighted_cross_entropy"):
+    if name in ("cross_entropy", "nll", "weighted_cross_entropy"):
         # uniform prediction: -sum p_c log(1/C) = ln C whatever the class balance
         return math.log(ctx.num_classes)
+    if name == "focal":  # uniform p_t = 1/C gives mean(alpha_t) (1 - 1/C)^gamma ln C
+        _, kw = LOSSES.bind(loss)
+        gamma, alpha = float(kw.get("gamma", 2.0)), kw.get("alpha", 0.25)
+        if alpha is None or alpha == "none":
+            a = 1.0
+        elif isinstance(alpha, (list, tuple)):
+            a = sum(alpha) / len(alpha)
+        else:  # 2 classes: alpha and 1 - alpha, 0.5 on balanced data; more classes: alpha for all
+            a = 0.5 if ctx.num_classes == 2 else float(alpha)
+        return a * (1 - 1 / ctx.num_classes) ** gamma * math.log(ctx.num_classes)
+    if name == "cosine_similarity":
+        return None  # depends on the init's logit directions
     if name in ("bce", "bce_with_logits"):
         return math.log(2)
     if name == "mse":  # uniform softmax against one-hot targets

@@ -1,4 +1,10 @@
-"""Normalization layers by name: none, batch, layer, instance, group."""
+"""Normalization layers by name: none, batch, layer, instance, group.
+
+In an mlp the norm sits after each hidden Linear, ``before`` the activation (Ioffe & Szegedy's
+placement, the default) or ``after`` it (``model.norm_position``). Batch norm normalizes with the
+batch's statistics in ``train()`` and with its running averages in ``eval()``; the others use each
+example's own statistics, so they behave the same in both modes.
+"""
 
 from __future__ import annotations
 
@@ -32,8 +38,10 @@ def layer(features: int, dims: int) -> nn.Module:
 @NORMS.register("group", "group norm: channels split into groups (default 8)")
 def group(features: int, dims: int, groups: int = 8) -> nn.Module:
     """GroupNorm."""
-    if features % int(groups):
-        raise ConfigError(f"norm group(groups={groups}): groups must divide the {features} channels")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ConfigError(f"norm group(groups={groups!r}): groups must be a positive integer")
+    if features % groups:
+        raise ConfigError(f"norm group(groups={groups}): groups must divide the {features} channels/features; divisors: {_divisors(features)}")
     return nn.GroupNorm(int(groups), features)
 
 
@@ -43,6 +51,16 @@ def instance(features: int, dims: int) -> nn.Module:
     if dims == 1:
         raise ConfigError("norm 'instance' needs spatial inputs (a cnn); for an mlp use batch or layer")
     return nn.InstanceNorm2d(features, affine=True)
+
+
+def _divisors(n: int) -> str:
+    return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
+
+
+def check_norm(spec: str, widths: list[int], dims: int = 1) -> None:
+    """Raise a ConfigError now if ``spec`` cannot normalize layers of these widths (e.g. groups not dividing)."""
+    for w in widths:
+        make_norm(spec, w, dims)
 
 
 def make_norm(spec: str, features: int, dims: int = 1) -> nn.Module | None:
