@@ -71,3 +71,9 @@ def test_standardize_uses_train_statistics_only() -> None:
     d = load_dataset(DataConfig(name="digits", val=0.2, preprocess="standardize"), seed=0)
     assert abs(float(d.train.x.mean())) < 1e-4 and abs(float(d.train.x.std()) - 1) < 1e-3
     assert abs(float(d.test.x.mean())) > 1e-4  # test transformed with train's mean, not its own
+
+
+def test_mnist1d_generated_offline() -> None:
+    d = load_dataset(DataConfig(name="mnist1d", val=0.1, preprocess="none"), seed=0)
+    assert d.input_shape == (1, 40) and (len(d.train), len(d.val), len(d.test)) == (3600, 400, 1000)
+    assert d.num_classes == 10 and torch.bincount(d.test.y).min() > 50
