@@ -57,7 +57,7 @@ class Evidence:
         """Read ``report.npz`` back."""
         with np.load(path, allow_pickle=False) as z:
             d = {k: z[k] for k in z.files}
-        layers = [(str(n), str(t), str(s), int(p)) for n, t, s, p in zip(d["layer_name"], d["layer_type"], d["layer_shape"], d["layer_params"])]
+        layers = [(str(n), str(t), str(s), int(p)) for n, t, s, p in zip(d["layer_name"], d["layer_type"], d["layer_shape"], d["layer_params"], strict=True)]
         boundary = {k.removeprefix("boundary_"): v for k, v in d.items() if k.startswith("boundary_")}
         return cls(layers, str(d["first_layer"]), d.get("y_true"), d.get("y_pred"), d.get("confidence"), d.get("mistakes"), d.get("mistake_x"), boundary)
 

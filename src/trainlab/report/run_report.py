@@ -79,7 +79,7 @@ def render(run: Run, ev: Evidence) -> str:
     if ev.mistakes is not None and len(ev.mistakes) and len(input_shape) == 3 and ev.mistake_x is not None:
         items = [
             (plots.png_uri(plots.to_display(x)), classes[int(ev.y_true[i])], classes[int(ev.y_pred[i])], float(ev.confidence[i]), int(i))
-            for x, i in zip(ev.mistake_x, ev.mistakes)
+            for x, i in zip(ev.mistake_x, ev.mistakes, strict=True)
         ]
         wrong = int((ev.y_true != ev.y_pred).sum())
         note = f"{wrong} of {len(ev.y_true)} test examples are wrong; shown: the {len(items)} the model was most sure of (green: true, red: predicted, with its probability)"
