@@ -56,6 +56,10 @@ def default_callbacks(s: Setup, run_dir: Path, config_dict: dict[str, Any]) -> l
         cbs.append(Checkpoint(run_dir, config_dict))
     if t.patience:
         cbs.append(EarlyStopping(t.monitor if s.data.val is not None else "train_loss", t.patience))
+    if s.config.logging.tensorboard:
+        from trainlab.train.callbacks.tensorboard import TensorBoard
+
+        cbs.append(TensorBoard(run_dir, s.config.logging.histogram_every))
     return cbs
 
 
@@ -111,6 +115,11 @@ def train(
     summary.update(_summary(s, trainer))
     _export_weights(run_dir / WEIGHTS, s.model)
     write_json(run_dir / SUMMARY, summary)
+    if cfg.output.report:  # after the summary, so a finished run is complete even if drawing fails
+        from trainlab.report import report_at_end
+
+        summary["report_seconds"] = round(report_at_end(run_dir, trainer), 3)
+        write_json(run_dir / SUMMARY, summary)
     return Run(run_dir, cfg, summary, trainer.history, s.model)
 
 
