@@ -1,0 +1,68 @@
+"""``trainlab lesson list`` and ``trainlab lesson NAME``: run a classic experiment and judge its claims."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EPILOG = """examples:
+  trainlab lesson list
+  trainlab lesson init                       # the CS231n 10x500 experiment, about a minute
+  trainlab lesson nonlinearity --quick       # tiny data, a few seconds
+  trainlab lesson optimizers seed=1 threads=1
+  trainlab lesson batchnorm --out my-reports/bn
+
+Overrides (dotted key=value, as for `trainlab train`) apply on top of every config the lesson
+builds: seed, threads, device, data.dir, train.epochs, ... Reports: report.md and report.html
+(self-contained, plots inlined) in lessons-out/NAME unless --out is given."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``lesson`` subcommand."""
+    p = sub.add_parser(
+        "lesson",
+        help="run a classic experiment (init, batchnorm, optimizers, ...) and judge its claims by measurement",
+        description="Run a lesson: the classic claims of a course (\"sigmoid kills gradients\", \"zero init "
+        "never breaks symmetry\", ...) run as experiments on this machine. Each writes a report with the "
+        "claims, the experiment, a claim | measured | verdict table and plots; verdicts are computed from "
+        "the measurements with the thresholds the table states. `trainlab lesson list` shows the lessons.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("name", metavar="NAME", help="a lesson name, or `list` to list them")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides applied to every experiment of the lesson, e.g. seed=1 threads=1")
+    p.add_argument("--quick", action="store_true", help="tiny data and few steps (seconds, for a first look and tests); numbers are indicative only")
+    p.add_argument("--out", metavar="DIR", help="directory for report.md, report.html and the plots (default: lessons-out/NAME)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List the lessons, or run one and print its verdict table."""
+    from trainlab.lessons import lesson_help, lesson_names, run_lesson
+
+    if args.name == "list":
+        if args.overrides:
+            from trainlab.errors import ConfigError
+
+            raise ConfigError(f"`trainlab lesson list` takes no overrides, got {' '.join(args.overrides)!r}")
+        for name in lesson_names():
+            print(f"{name:<16} {lesson_help(name)}")
+        return 0
+
+    def log(msg: str) -> None:
+        if not args.quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    report, paths = run_lesson(args.name, quick=args.quick, overrides=args.overrides, out_dir=args.out, log=log)
+    print(f"lesson {report.name}: {report.title}")
+    width = max((len(c.claim) for c in report.claims), default=10)
+    width = min(width, 70)
+    for c in report.claims:
+        claim = c.claim if len(c.claim) <= width else c.claim[: width - 1] + "…"
+        print(f"  {c.verdict.upper():<13} {claim:<{width}}  measured: {c.measured}")
+    for p in report.pending:
+        print(f"  PENDING       {p}")
+    held = sum(c.holds for c in report.claims)
+    print(f"{held} of {len(report.claims)} claims hold ({report.seconds:.1f}s). Report: {paths['html']} and {paths['markdown']}")
+    return 0

@@ -1,0 +1,65 @@
+"""Lessons: the classic experiments, run on the learner's machine and judged by measurement.
+
+Each lesson is one module registering a function ``lesson(ctx) -> Report`` in ``LESSONS``.
+``run_lesson(name)`` runs it and writes ``report.md`` and ``report.html`` with the claims, the
+experiment, a claim | measured | verdict table and plots.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from trainlab.lessons.base import Claim, LessonContext, Report
+from trainlab.registry import Registry
+
+LESSONS = Registry("lesson")
+
+# the order `trainlab lesson list` shows lessons in (a course's order); others follow by name
+COURSE = ("nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing")
+
+
+def _load() -> None:
+    """Import every lesson module of this package (each registers itself in LESSONS)."""
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "base":
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+def lesson_names() -> list[str]:
+    """Every lesson's name, in course order."""
+    _load()
+    order = {m: i for i, m in enumerate(COURSE)}
+    return sorted(LESSONS.names(), key=lambda n: order.get(n, len(order)))
+
+
+def lesson_help(name: str) -> str:
+    """A lesson's one-line description."""
+    _load()
+    return LESSONS.get(name).help
+
+
+def run_lesson(
+    name: str,
+    quick: bool = False,
+    overrides: list[str] | None = None,
+    out_dir: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[Report, dict[str, Path]]:
+    """Run lesson ``name`` and write its report to ``out_dir`` (default ``lessons-out/NAME``)."""
+    _load()
+    entry = LESSONS.get(name)  # unknown names fail here with the list of lessons
+    ctx = LessonContext(quick=quick, overrides=overrides, log=log)
+    t0 = time.perf_counter()
+    report = entry.factory(ctx)
+    report.seconds = time.perf_counter() - t0
+    report.quick = quick
+    report.overrides = list(overrides or [])
+    paths = report.write(out_dir if out_dir is not None else Path("lessons-out") / name)
+    return report, paths
+
+
+__all__ = ["LESSONS", "Claim", "LessonContext", "Report", "lesson_help", "lesson_names", "run_lesson"]

@@ -1,0 +1,44 @@
+"""Every lesson runs with --quick and writes a complete report; the CLI lists and runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trainlab.cli import main
+from trainlab.lessons import lesson_names, run_lesson
+from trainlab.lessons.base import FAILS, HOLDS
+
+EXPECTED = ["nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing"]
+
+
+@pytest.mark.parametrize("name", [n for n in EXPECTED if n in lesson_names()])
+def test_quick_lesson_writes_complete_report(name: str, tmp_path: Path) -> None:
+    report, paths = run_lesson(name, quick=True, overrides=["threads=1"], out_dir=tmp_path)
+    assert report.claims, "a lesson judges at least one claim"
+    for c in report.claims:
+        assert c.claim and c.test and c.measured.strip(), c
+        assert c.verdict in (HOLDS, FAILS)
+    md, page = paths["markdown"].read_text(), paths["html"].read_text()
+    table = md.split("## Verdicts", 1)[1].split("\n\n", 2)[1].splitlines()
+    assert len(table) == 2 + len(report.claims)  # header, rule, one row per claim
+    assert all(row.rstrip().endswith((f"| {HOLDS} |", f"| {FAILS} |")) for row in table[2:])
+    assert page.count("<tr>") >= 1 + len(report.claims)
+    assert report.figures and page.count("data:image/png;base64,") == len(report.figures)
+    for f in report.figures:
+        assert (tmp_path / f.name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_every_lesson_of_the_issue_is_registered() -> None:
+    assert lesson_names() == EXPECTED
+
+
+def test_cli_list_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lesson", "list"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == lesson_names()
+    assert main(["lesson", "inti"]) == 2
+    assert "did you mean 'init'" in capsys.readouterr().err
+    assert main(["lesson", "init", "optim.lr=-1"]) == 2
+    assert "optim.lr" in capsys.readouterr().err
