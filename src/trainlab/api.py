@@ -11,15 +11,18 @@ import torch
 
 from trainlab.build import Setup, setup
 from trainlab.config import Config, apply_overrides, load_config
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, TrainlabError
 from trainlab.nn.losses import LossContext, expected_initial_loss
 from trainlab.nn.models import count_params, describe
 from trainlab.registry import parse_spec
 from trainlab.runs.atomic import atomic_write, write_json, write_text
+from trainlab.runs.resume import ResumePoint, prepare_resume
 from trainlab.runs.rundir import CONFIG, SUMMARY, WEIGHTS, Run, create_run_dir
-from trainlab.train.callbacks import Checkpoint, EarlyStopping, History, InitialLoss
+from trainlab.train.callbacks import Checkpoint, EarlyStopping, History, InitialLoss, Interrupt
+from trainlab.train.callbacks.interrupt import catch_signals
 from trainlab.train.loop import Callback, Trainer, evaluate_outputs
 from trainlab.train.metrics import confusion_matrix, per_class_accuracy, predictions
+from trainlab.train.state import restore_trainer
 
 
 def as_config(config: Config | dict[str, Any] | str | Path | None, overrides: list[str] | dict[str, Any] | None = None) -> Config:
@@ -53,9 +56,13 @@ def default_callbacks(s: Setup, run_dir: Path, config_dict: dict[str, Any]) -> l
     ctx = LossContext(s.data.task, s.data.num_classes)
     cbs: list[Callback] = [InitialLoss(expected_initial_loss(s.config.loss.name, ctx)), History(run_dir)]
     if t.checkpoint:
-        cbs.append(Checkpoint(run_dir, config_dict))
+        cbs.append(Checkpoint(run_dir, config_dict, t.checkpoint_every))
     if t.patience:
-        cbs.append(EarlyStopping(t.monitor if s.data.val is not None else "train_loss", t.patience))
+        monitor = t.monitor if s.data.val is not None else "train_loss"
+        valid = ("val_loss", "val_accuracy", "train_loss") if s.data.task == "classification" else ("val_loss", "val_mse", "val_mae", "val_r2", "train_loss")
+        if monitor not in valid:
+            raise ConfigError(f"train.monitor={monitor!r} is not measured on a {s.data.task} task; choose one of: {', '.join(valid)}")
+        cbs.append(EarlyStopping(monitor, t.patience, t.min_delta, t.restore_best))
     if s.config.logging.tensorboard:
         from trainlab.train.callbacks.tensorboard import TensorBoard
 
@@ -84,34 +91,67 @@ def train(
     overrides: list[str] | dict[str, Any] | None = None,
     callbacks: list[Callback] | tuple[Callback, ...] = (),
     on_setup: Any = None,
+    data: Any = None,
+    resume: str | Path | None = None,
+    handle_signals: bool = True,
 ) -> Run:
     """Train the run a config describes; returns the Run (path, config, summary, history, model).
 
+    ``resume=RUN`` continues a stopped run (directory, checkpoint file or name under runs/) exactly
+    from its last checkpoint, with its own config (``overrides`` may change threads, device,
+    data.dir). With ``handle_signals`` (main thread only), Ctrl-C / SIGTERM stop the run safely after
+    the current step: the Run's summary then has status ``interrupted`` and a checkpoint to resume.
+
     >>> run = trainlab.train({"data": {"name": "xor"}, "model": {"hidden": [8]}, "train": {"epochs": 2}})  # doctest: +SKIP
     """
-    cfg = as_config(config, overrides)
-    s = setup(cfg)
+    point: ResumePoint | None = None
+    if resume is not None:
+        if config is not None:
+            raise ConfigError("pass a config or resume=RUN, not both: a resumed run continues with its own config")
+        point = prepare_resume(resume, overrides)
+        cfg = point.config
+    else:
+        cfg = as_config(config, overrides)
+    s = setup(cfg, data)  # data: an already loaded Dataset (sweeps reuse one across trials, cv folds)
     cfg = s.config  # resolved (loss.name, full batch)
-    name = cfg.output.name or f"{parse_spec(cfg.model.name).name}-{parse_spec(cfg.data.name).name}"
-    run_dir = create_run_dir(cfg.output.dir, name)
     config_dict = cfg.to_dict()
-    write_text(run_dir / CONFIG, cfg.to_yaml())
     summary: dict[str, Any] = {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "header": header(s)}
+    if point is None:
+        name = cfg.output.name or f"{parse_spec(cfg.model.name).name}-{parse_spec(cfg.data.name).name}"
+        run_dir = create_run_dir(cfg.output.dir, name)
+        write_text(run_dir / CONFIG, cfg.to_yaml())
+        _save_preprocess(run_dir, s)
+    else:
+        run_dir = point.run_dir
+        resumes = int(point.summary.get("resumes", 0)) + 1
+        summary.update(started=point.summary.get("started", summary["started"]), resumes=resumes, resumed_at_step=int(point.payload["step"]))
     write_json(run_dir / SUMMARY, summary)
+    interrupt = Interrupt(run_dir, config_dict)
     trainer = Trainer(
         s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
-        callbacks=[*default_callbacks(s, run_dir, config_dict), *callbacks], seed=cfg.seed,
+        callbacks=[*default_callbacks(s, run_dir, config_dict), *callbacks, interrupt], seed=cfg.seed,
         l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad, eval_batch_size=cfg.train.eval_batch_size,
+        augment=s.augment,
     )
+    if point is not None:
+        restore_trainer(trainer, point.payload, str(point.checkpoint))
     trainer.info.update(header=summary["header"], run_dir=str(run_dir))
     if on_setup is not None:
         on_setup(s, trainer)
     try:
-        trainer.fit()
+        if handle_signals:
+            with catch_signals(interrupt):
+                trainer.fit()
+        else:
+            trainer.fit()
     except BaseException as exc:
-        summary.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500], epochs=trainer.epoch)
-        write_json(run_dir / SUMMARY, summary)
+        summary.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500], epochs=trainer.epoch, steps=trainer.step)
+        _write_summary_best_effort(run_dir / SUMMARY, summary)
         raise
+    if trainer.status == "interrupted":  # stopped by a signal: a checkpoint is on disk, nothing is final
+        summary.update(status="interrupted", stop_reason=trainer.stop_reason, interrupted_by=interrupt.signal_name, epochs=trainer.epoch, steps=trainer.step, fit_seconds=round(trainer.fit_seconds, 3))
+        write_json(run_dir / SUMMARY, summary)
+        return Run(run_dir, cfg, summary, trainer.history, s.model)
     summary.update(_summary(s, trainer))
     _export_weights(run_dir / WEIGHTS, s.model)
     write_json(run_dir / SUMMARY, summary)
@@ -121,6 +161,54 @@ def train(
         summary["report_seconds"] = round(report_at_end(run_dir, trainer), 3)
         write_json(run_dir / SUMMARY, summary)
     return Run(run_dir, cfg, summary, trainer.history, s.model)
+
+
+PREPROCESS_FILE = "preprocess.safetensors"
+
+
+def _save_preprocess(run_dir: Path, s: Setup) -> None:
+    """The fitted preprocessing beside the weights, so evaluation applies the very same transform."""
+    from trainlab.data.preprocess import save_transform, transform_from_state
+
+    save_transform(run_dir / PREPROCESS_FILE, transform_from_state(s.data.preprocess_state))
+
+
+def _saved_transform(run_dir: Path) -> Any:
+    """The run's fitted preprocessing (preprocess.safetensors, else the checkpoint's copy), or None."""
+    from trainlab.data.preprocess import load_transform, transform_from_state
+    from trainlab.runs.checkpoint import load_checkpoint
+    from trainlab.runs.rundir import CHECKPOINT
+
+    if (run_dir / PREPROCESS_FILE).is_file():
+        return load_transform(run_dir / PREPROCESS_FILE)
+    if (run_dir / CHECKPOINT).is_file():
+        state = load_checkpoint(run_dir / CHECKPOINT).get("preprocess")
+        if state:
+            return transform_from_state(state)
+    return None  # an older run: refit on the same seeded train split
+
+
+def _write_summary_best_effort(path: Path, summary: dict[str, Any]) -> None:
+    """Record a failure in summary.json unless the disk refuses too: the original error matters more."""
+    try:
+        write_json(path, summary)
+    except TrainlabError:
+        pass
+
+
+def resume(run: str | Path, overrides: list[str] | dict[str, Any] | None = None, **kwargs: Any) -> Run:
+    """Continue a stopped run exactly from its last checkpoint: ``trainlab.resume("runs/...")``."""
+    return train(None, overrides, resume=run, **kwargs)
+
+
+def _fitted(s: Setup) -> dict[str, Any]:
+    """``{"fitted": {"w": [...], "b": ...}}`` for a linear model on a regression task, else nothing."""
+    if s.data.task != "regression":
+        return {}
+    from trainlab.data.regression import fitted_line
+
+    line = fitted_line(s.model, s.data.preprocess_state, s.data.input_shape)
+    return {"fitted": line} if line is not None else {}
 
 
 def _summary(s: Setup, trainer: Trainer) -> dict[str, Any]:
@@ -142,6 +230,7 @@ def _summary(s: Setup, trainer: Trainer) -> dict[str, Any]:
         "device": str(s.device),
         "threads": s.threads,
         "data": {"name": s.data.name, "train": len(s.data.train), "val": len(s.data.val) if s.data.val else 0, "test": len(s.data.test), "classes": s.data.classes, "task": s.data.task, "input_shape": list(s.data.input_shape)},
+        **_fitted(s),
         "versions": versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
@@ -173,11 +262,15 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
 
 def evaluate_run(path: str | Path, split: str = "test", data_dir: str | None = None) -> dict[str, Any]:
     """Re-evaluate a saved run on a split with its saved weights and config."""
+    from trainlab.build import resolve_device
+    from trainlab.data.sources import load_dataset
     from trainlab.runs.rundir import load_run
 
     run = load_run(path)
     cfg = run.config if data_dir is None else run.config.replace(**{"data.dir": data_dir})
-    s = setup(cfg)
+    transform = _saved_transform(Path(path))
+    data = load_dataset(cfg.data, cfg.seed, resolve_device(cfg.device), transform) if transform is not None else None
+    s = setup(cfg, data)
     weights = Path(path) / WEIGHTS
     if not weights.is_file():
         raise ConfigError(f"{path}: no {WEIGHTS} (the run did not finish); resume or retrain it")

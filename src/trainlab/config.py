@@ -51,6 +51,7 @@ class ModelConfig:
     bias_init: str = _f("zeros", help="bias init by name (zeros, constant(0.1), default)")
     dropout: float = _f(0.0, help="dropout probability after each hidden activation", min=0.0, max=0.99)
     norm: str = _f("none", help="normalization layer: none, batch, layer, instance, group(groups)")
+    norm_position: str = _f("before", help="norm before or after each hidden activation", choices=("before", "after"))
     blocks: list = _f(factory=list, help="cnn blocks (see docs/models.md)")
 
 
@@ -72,6 +73,7 @@ class OptimConfig:
     weight_decay: float = _f(0.0, help="L2 penalty / decoupled weight decay (adamw)", min=0.0)
     schedule: str = _f("none", help="learning-rate schedule by name, e.g. cosine, step(step_size=5)")
     clip_grad: Union[float, None] = _f(None, help="clip the global gradient norm to this value", min=0.0)
+    warmup: float = _f(0.0, help="linear learning-rate warmup over this many epochs, then optim.schedule (0 = none)", min=0.0)
 
 
 @dataclass
@@ -80,9 +82,21 @@ class TrainConfig:
 
     epochs: int = _f(10, help="passes over the training set", min=1)
     patience: int = _f(0, help="early stopping: epochs without val improvement before stopping (0 = off)", min=0)
-    monitor: str = _f("val_loss", help="metric early stopping watches", choices=("val_loss", "val_accuracy"))
+    monitor: str = _f("val_loss", help="metric early stopping watches (falls back to train_loss without a val split)", choices=("val_loss", "val_accuracy", "val_mse", "val_mae", "val_r2", "train_loss"))
+    min_delta: float = _f(0.0, help="early stopping: the smallest change of the monitored metric that counts as an improvement", min=0.0)
+    restore_best: bool = _f(True, help="early stopping: load the best epoch's weights when training stops")
     checkpoint: bool = _f(True, help="write checkpoint.pt at the end of every epoch")
+    checkpoint_every: int = _f(0, help="also write checkpoint.pt every N optimizer steps, mid-epoch (0 = epoch ends only)", min=0)
     eval_batch_size: int = _f(4096, help="batch size for evaluation passes", min=1)
+    nan_guard: bool = _f(True, help="stop at the first non-finite loss or gradient, name the layer (exit code 3); warn when the LR looks too high or too low")
+
+
+@dataclass
+class DiagnosticsConfig:
+    """Per-layer statistics during training (docs/babysitting.md)."""
+
+    every: int = _f(0, help="record per-layer activation/gradient/update statistics every K steps into stats.csv + plots (0 = off)", min=0)
+    bins: int = _f(40, help="histogram bins per layer for the activation-histogram plot", min=2, max=1000)
 
 
 @dataclass
@@ -114,6 +128,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import signal
 import sys
+from pathlib import Path
 
 from trainlab.cli.common import add_config_args, config_from_args
 
@@ -17,11 +20,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "kaiming-normal, Adam 1e-3, batch 256, 10 epochs on Fashion-MNIST. Each run gets a directory "
         "runs/<date>-<time>-<name>/ with config.yaml, metrics.csv, summary.json, checkpoint.pt, model.safetensors.",
         epilog="examples:\n  trainlab train\n  trainlab train model.hidden=[512,256] optim.lr=3e-4\n"
-        "  trainlab train data.name=digits train.epochs=30\n  trainlab train --config configs/seed-mlp.yaml seed=1",
+        "  trainlab train data.name=digits train.epochs=30\n  trainlab train --config configs/seed-mlp.yaml seed=1\n"
+        "  trainlab train --resume runs/20250101-120000-mlp-fashion-mnist\n\n"
+        "Ctrl-C (or SIGTERM) stops safely: the current step finishes, a checkpoint is written and the\n"
+        "command prints how to resume (exit 130, or 143 for SIGTERM); a second Ctrl-C aborts at once,\n"
+        "keeping the previous checkpoint. A resumed run ends bit-identical to one never stopped (CPU).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar; one line per epoch")
+    p.add_argument(
+        "--resume", metavar="RUN",
+        help="continue a stopped run (its directory, checkpoint.pt or name under runs/) exactly from its last "
+        "checkpoint, with its own config; only threads=, device=, data.dir= may be given",
+    )
     p.set_defaults(func=run)
 
 
@@ -30,17 +42,45 @@ def run(args: argparse.Namespace) -> int:
     from trainlab.api import train
     from trainlab.train.callbacks import Progress
 
-    cfg = config_from_args(args)
     progress = Progress(sys.stdout, bar=False if args.no_progress else None)
+    seen: dict = {}
 
     def show_header(setup, trainer) -> None:
+        seen["run_dir"] = trainer.info["run_dir"]
         print(trainer.info["header"], flush=True)
+        if args.resume:
+            at = f"epoch {trainer.epoch + 1}, batch {trainer.position + 1}/{trainer.batches_per_epoch}" if trainer.perm is not None else f"the start of epoch {trainer.epoch + 1}"
+            print(f"resuming {trainer.info['run_dir']} at step {trainer.step} ({at})", flush=True)
 
-    result = train(cfg, callbacks=[progress], on_setup=show_header)
+    try:
+        if args.resume:
+            if args.config:
+                from trainlab.errors import ConfigError
+
+                raise ConfigError("--resume uses the run's own config.yaml; drop --config")
+            overrides = list(args.overrides) + ([f"data.dir={args.data_dir}"] if args.data_dir else [])
+            result = train(callbacks=[progress], on_setup=show_header, resume=args.resume, overrides=overrides)
+        else:
+            result = train(config_from_args(args), callbacks=[progress], on_setup=show_header)
+    except KeyboardInterrupt as exc:  # a second Ctrl-C: abort now; the last checkpoint on disk is intact
+        signum = getattr(exc, "signum", signal.SIGINT)
+        run_dir = seen.get("run_dir")
+        if run_dir and (Path(run_dir) / "checkpoint.pt").is_file():
+            print(f"\naborted; the last checkpoint is kept - resume with: trainlab train --resume {shlex.quote(run_dir)}", file=sys.stderr)
+        else:
+            print("\naborted before the first checkpoint; nothing to resume", file=sys.stderr)
+        return 128 + int(signum)
     s = result.summary
+    if s.get("status") == "interrupted":
+        signum = getattr(signal, s.get("interrupted_by") or "SIGINT", signal.SIGINT)
+        print(f"resume with: trainlab train --resume {shlex.quote(str(result.path))}", file=sys.stderr)
+        return 128 + int(signum)
     if "test_accuracy" in s:
         print(f"test accuracy {s['test_accuracy']:.4f}  test loss {s['test_loss']:.4f}  (train accuracy {s['train_accuracy']:.4f}, fit {s['fit_seconds']:.1f}s)")
     else:
-        print(f"test loss {s['test_loss']:.4f}  test MAE {s['test_mae']:.4f}  test R2 {s['test_r2']:.4f}  (fit {s['fit_seconds']:.1f}s)")
+        print(f"test MSE {s['test_mse']:.4f}  test MAE {s['test_mae']:.4f}  test R2 {s['test_r2']:.4f}  test loss {s['test_loss']:.4f}  (fit {s['fit_seconds']:.1f}s)")
+        if "fitted" in s:  # a linear model: the line it found, in the data's own units
+            w = ", ".join(f"{v:.4f}" for v in s["fitted"]["w"])
+            print(f"fitted w = [{w}]  b = {s['fitted']['b']:.4f}")
     print(f"run saved in {result.path}")
     return 0

@@ -94,10 +94,16 @@ class Trainer:
         self._l1_params = [p for n, p in model.named_parameters() if p.ndim > 1] if l1 else []
         # running sums of the current epoch (device tensors)
         self.loss_sum = torch.zeros((), device=self.device)
+        self.l1_sum = torch.zeros((), device=self.device)  # the L1 penalty, reported apart as train_l1
         self.correct = torch.zeros((), device=self.device, dtype=torch.long)
         self.seen = 0
         self.batch_index = 0
         self.batches_per_epoch = max(1, -(-len(data.train) // batch_size))
+        # where the current epoch stands, so a checkpoint taken mid-epoch resumes exactly:
+        # the epoch's permutation (CPU, None between epochs) and the batches already done
+        self.perm: torch.Tensor | None = None
+        self.position = 0
+        self.resume_rng: Any = None  # set by restore_trainer: re-applies saved RNG states after fit_start
 
     # -- events ---------------------------------------------------------------
     def fire(self, event: str) -> None:
@@ -116,6 +122,9 @@ class Trainer:
         start = time.perf_counter()
         try:
             self.fire("fit_start")
+            if self.resume_rng is not None:  # resumed: RNG streams continue where the checkpoint left them
+                self.resume_rng()
+                self.resume_rng = None
             while self.epoch < self.epochs:
                 self.fire("epoch_start")
                 self._train_epoch()
@@ -136,19 +145,25 @@ class Trainer:
         train: Split = self.data.train
         n, bs = len(train), self.batch_size
         self.model.train()
-        perm = torch.randperm(n, generator=self.generator).to(self.device)
+        if self.perm is None:  # a fresh epoch; a resumed one keeps its order, position and running sums
+            self.perm = torch.randperm(n, generator=self.generator)
+            self.position = 0
+            self.loss_sum.zero_()
+            self.l1_sum.zero_()
+            self.correct.zero_()
+            self.seen = 0
+        perm = self.perm.to(self.device)
         # one gather per epoch; each batch is then a contiguous slice (no per-batch fancy indexing)
         xs, ys = train.x.index_select(0, perm), train.y.index_select(0, perm)
-        self.loss_sum.zero_()
-        self.correct.zero_()
-        self.seen = 0
-        for self.batch_index, i in enumerate(range(0, n, bs)):
-            xb, yb = xs[i : i + bs], ys[i : i + bs]
+        for index in range(self.position, -(-n // bs)):
+            self.batch_index = index
+            xb, yb = xs[index * bs : (index + 1) * bs], ys[index * bs : (index + 1) * bs]
             if self.augment is not None:
                 xb = self.augment(xb)
             out = self.model(xb)
             loss = self.loss(out, yb)
-            total = loss + self.l1 * sum(p.abs().sum() for p in self._l1_params) if self.l1 else loss
+            penalty = self.l1 * sum(p.abs().sum() for p in self._l1_params) if self.l1 else None
+            total = loss if penalty is None else loss + penalty
             self.optimizer.zero_grad(set_to_none=True)
             total.backward()
             if self.clip_grad:
@@ -157,15 +172,21 @@ class Trainer:
             self.schedule.after_step()
             with torch.no_grad():
                 self.loss_sum += loss.detach() * len(yb)
+                if penalty is not None:
+                    self.l1_sum += penalty.detach() * len(yb)
                 if self.classification:
                     self.correct += correct_count(out, yb)
             self.seen += len(yb)
             self.step += 1
+            self.position = index + 1
             self.last_loss = loss
             self.fire("batch_end")
+        self.perm, self.position = None, 0  # the epoch is done: a checkpoint from here starts the next one
 
     def _end_epoch(self) -> None:
         m: dict[str, float] = {"epoch": self.epoch + 1, "train_loss": (self.loss_sum / max(self.seen, 1)).item()}
+        if self.l1:  # train_loss is the data loss alone; the objective was train_loss + train_l1
+            m["train_l1"] = (self.l1_sum / max(self.seen, 1)).item()
         if self.classification:
             m["train_accuracy"] = self.correct.item() / max(self.seen, 1)
         if self.data.val is not None:
@@ -196,13 +217,14 @@ class Trainer:
 
 @torch.inference_mode()
 def evaluate_outputs(out: torch.Tensor, y: torch.Tensor, loss: Loss, classification: bool) -> dict[str, float]:
-    """Metrics from precomputed outputs: loss and accuracy (classification) or MAE/R² (regression)."""
+    """Metrics from precomputed outputs: loss and accuracy (classification) or MSE/MAE/R² (regression)."""
     m = {"loss": loss(out, y).item()}
     if classification:
         m["accuracy"] = correct_count(out, y).item() / max(len(y), 1)
     else:
         pred = out.reshape(y.shape).float()
         yf = y.float()
+        m["mse"] = ((pred - yf) ** 2).mean().item()
         m["mae"] = (pred - yf).abs().mean().item()
         var = ((yf - yf.mean()) ** 2).sum()
         m["r2"] = (1 - ((pred - yf) ** 2).sum() / var).item() if var > 0 else float("nan")

@@ -1,16 +1,25 @@
-"""The trainer's full state as a checkpoint payload, and its restoration (for resume)."""
+"""The trainer's full state as a checkpoint payload, and its restoration (for exact resume).
+
+A payload taken after any step holds everything the loop reads: weights, optimizer and schedule
+state, every RNG state, callback state, and where the epoch stands (its permutation, the batches
+done and the running loss/accuracy sums). Restoring it into a freshly built trainer and calling
+``fit`` continues bit for bit as if the run had never stopped (on CPU, same threads).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch
+
+from trainlab.errors import CheckpointError
 from trainlab.runs.checkpoint import rng_state, set_rng_state
 from trainlab.train.loop import Trainer
 
 
 def trainer_state(trainer: Trainer, config: dict[str, Any]) -> dict[str, Any]:
-    """Everything needed to continue ``trainer`` exactly: weights, optimizer, schedule, RNGs, callbacks."""
-    return {
+    """Everything needed to continue ``trainer`` exactly: weights, optimizer, schedule, RNGs, callbacks, position."""
+    payload = {
         "config": config,
         "model": trainer.model.state_dict(),
         "optimizer": trainer.optimizer.state_dict(),
@@ -24,15 +33,31 @@ def trainer_state(trainer: Trainer, config: dict[str, Any]) -> dict[str, Any]:
         "callbacks": {type(c).__name__: c.state_dict() for c in trainer.callbacks},
         "preprocess": trainer.data.preprocess_state,
     }
+    if trainer.perm is not None:  # mid-epoch: the epoch's order, how far it got, and its running sums
+        payload["in_epoch"] = {
+            "perm": trainer.perm.clone(),
+            "position": trainer.position,
+            "loss_sum": trainer.loss_sum.detach().cpu().clone(),
+            "correct": trainer.correct.detach().cpu().clone(),
+            "seen": trainer.seen,
+        }
+    return payload
 
 
-def restore_trainer(trainer: Trainer, payload: dict[str, Any]) -> None:
-    """Load a payload from ``trainer_state`` into a freshly built trainer."""
-    trainer.model.load_state_dict(payload["model"])
-    trainer.optimizer.load_state_dict(payload["optimizer"])
-    trainer.schedule.load_state_dict(payload["schedule"])
-    set_rng_state(payload["rng"], trainer.generator)
-    trainer.epoch, trainer.step = payload["epoch"], payload["step"]
+def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "checkpoint") -> None:
+    """Load a payload from ``trainer_state`` into a freshly built trainer; a mismatch is a CheckpointError."""
+    try:
+        trainer.model.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = "; ".join(line.strip() for line in first[1:3]) or first[0]
+        raise CheckpointError(f"{source}: its weights do not fit the model of this config ({detail})") from None
+    try:
+        trainer.optimizer.load_state_dict(payload["optimizer"])
+        trainer.schedule.load_state_dict(payload["schedule"])
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(f"{source}: optimizer or schedule state does not fit this config ({exc})") from None
+    trainer.epoch, trainer.step = int(payload["epoch"]), int(payload["step"])
     trainer.history = list(payload["history"])
     trainer.fit_seconds = payload.get("fit_seconds", 0.0)
     trainer.info.update(payload.get("info", {}))
@@ -40,3 +65,16 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any]) -> None:
     for c in trainer.callbacks:
         if type(c).__name__ in saved:
             c.load_state_dict(saved[type(c).__name__])
+    in_epoch = payload.get("in_epoch")
+    if in_epoch is not None:
+        perm = in_epoch["perm"]
+        if perm.dtype != torch.long or perm.shape != (len(trainer.data.train),):
+            raise CheckpointError(f"{source}: saved epoch order covers {perm.numel()} examples, this data has {len(trainer.data.train)}")
+        trainer.perm, trainer.position, trainer.seen = perm, int(in_epoch["position"]), int(in_epoch["seen"])
+        trainer.loss_sum.copy_(in_epoch["loss_sum"])
+        trainer.correct.copy_(in_epoch["correct"])
+    rng = payload["rng"]
+    set_rng_state(rng, trainer.generator)
+    # fit_start callbacks may draw random numbers: re-apply the saved streams after them, as a
+    # run that never stopped would be at this point
+    trainer.resume_rng = lambda: set_rng_state(rng, trainer.generator)

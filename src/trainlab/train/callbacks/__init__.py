@@ -3,7 +3,9 @@
 from trainlab.train.callbacks.checkpoint import Checkpoint
 from trainlab.train.callbacks.early_stopping import EarlyStopping
 from trainlab.train.callbacks.history import History
+from trainlab.train.callbacks.interrupt import Interrupt
 from trainlab.train.callbacks.progress import Progress
+from trainlab.train.callbacks.pruning import Pruning
 from trainlab.train.callbacks.sanity import InitialLoss
 
-__all__ = ["Checkpoint", "EarlyStopping", "History", "InitialLoss", "Progress"]
+__all__ = ["Checkpoint", "EarlyStopping", "History", "InitialLoss", "Interrupt", "Progress", "Pruning"]

@@ -1,0 +1,89 @@
+"""What ``--resume RUN`` continues: the run directory, its config and its last checkpoint, checked against each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainlab.config import Config, parse_overrides
+from trainlab.errors import CheckpointError, ConfigError
+from trainlab.runs.checkpoint import load_checkpoint
+from trainlab.runs.rundir import CHECKPOINT, load_run
+
+# keys a resumed run may change: where and how fast it runs, never what it computes
+RESUME_OVERRIDES = ("threads", "device", "data.dir")
+_NOT_COMPARED = (*RESUME_OVERRIDES, "output.dir", "output.name")
+_REQUIRED = ("config", "model", "optimizer", "schedule", "rng", "epoch", "step", "history")
+
+
+@dataclass
+class ResumePoint:
+    """A run to continue: its directory, config (with allowed overrides), summary and checkpoint payload."""
+
+    run_dir: Path
+    checkpoint: Path
+    config: Config
+    summary: dict[str, Any]
+    payload: dict[str, Any]
+
+
+def find_run(run: str | Path, parent: str | Path = "runs") -> tuple[Path, Path]:
+    """(run directory, checkpoint path) for a run directory, its checkpoint file, or a run name under ``parent``."""
+    path = Path(run)
+    if not path.exists() and (Path(parent) / path).exists():
+        path = Path(parent) / path
+    if path.is_file():
+        return path.parent, path
+    if path.is_dir():
+        return path, path / CHECKPOINT
+    raise CheckpointError(f"cannot resume {str(run)!r}: no such run directory or checkpoint file")
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def config_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """``key: a vs b`` for every dotted key whose value differs (keys that may change on resume are skipped)."""
+    fa, fb = _flatten(a), _flatten(b)
+    keys = [k for k in dict.fromkeys([*fa, *fb]) if k not in _NOT_COMPARED]
+    return [f"{k}: {fa.get(k)!r} vs {fb.get(k)!r}" for k in keys if fa.get(k) != fb.get(k)]
+
+
+def prepare_resume(run: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> ResumePoint:
+    """Check that ``run`` can be resumed and load its checkpoint; every problem is a one-line TrainlabError."""
+    run_dir, ckpt = find_run(run)
+    saved_run = load_run(run_dir)
+    status = saved_run.summary.get("status")
+    if status == "completed":
+        raise CheckpointError(f"{run_dir} already completed ({saved_run.summary.get('epochs', '?')} epochs); nothing to resume - start a new run instead")
+    if not ckpt.is_file():
+        raise CheckpointError(f"{run_dir}: no {CHECKPOINT} to resume from (stopped before its first checkpoint, or train.checkpoint=false)")
+    payload = load_checkpoint(ckpt)
+    missing = [k for k in _REQUIRED if k not in payload]
+    if missing:
+        raise CheckpointError(f"{ckpt}: incomplete checkpoint, missing {', '.join(missing)}")
+    if not isinstance(payload["config"], dict):
+        raise CheckpointError(f"{ckpt}: checkpoint config is not a mapping")
+    diff = config_differences(payload["config"], saved_run.config.to_dict())
+    if diff:
+        raise CheckpointError(
+            f"{ckpt} was written by another config than {run_dir / 'config.yaml'} ({'; '.join(diff[:4])}"
+            f"{'; ...' if len(diff) > 4 else ''}); resume needs the config the checkpoint came from"
+        )
+    changes = parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides or {})
+    for key in changes:
+        if key not in RESUME_OVERRIDES:
+            raise ConfigError(
+                f"cannot change {key} when resuming (a resumed run continues with its own config);"
+                f" allowed: {', '.join(RESUME_OVERRIDES)} - start a new run to change {key}"
+            )
+    cfg = saved_run.config.replace(**changes) if changes else saved_run.config
+    return ResumePoint(run_dir, ckpt, cfg, saved_run.summary, payload)

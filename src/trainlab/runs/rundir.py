@@ -1,0 +1,125 @@
+"""The run directory: ``runs/<date>-<time>-<name>/`` with config, metrics, summary, checkpoint, weights.
+
+Any text editor can read it; ``list_runs`` scans directories, nothing else is the source of truth.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainlab.config import Config
+from trainlab.errors import CheckpointError, ConfigError
+from trainlab.runs.atomic import write_text
+
+CONFIG, METRICS, SUMMARY, CHECKPOINT, WEIGHTS = "config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "model.safetensors"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:60] or "run"
+
+
+def create_run_dir(parent: str | Path, name: str) -> Path:
+    """Create a fresh ``<parent>/<YYYYmmdd-HHMMSS>-<name>`` directory; same-second runs get -2, -3..."""
+    parent = Path(parent)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CheckpointError(f"cannot create run directory parent {parent}: {exc.strerror or exc}") from None
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}"
+    for i in range(1, 1000):
+        path = parent / (stem if i == 1 else f"{stem}-{i}")
+        try:
+            path.mkdir()  # exclusive: fails if another run took the name
+            return path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise CheckpointError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
+    raise CheckpointError(f"too many runs named {stem} in {parent}")
+
+
+def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:
+    """Write metrics.csv: one row per epoch, one column per metric (union of keys, in first-seen order)."""
+    cols: list[str] = []
+    for row in history:
+        cols += [k for k in row if k not in cols]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=cols)
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: row.get(k, "") for k in cols})
+    write_text(path, buf.getvalue())
+
+
+def read_metrics_csv(path: Path) -> list[dict[str, float]]:
+    """Read metrics.csv back into a list of dicts of floats."""
+    if not path.is_file():
+        return []
+    with path.open() as fh:
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(fh)]
+
+
+@dataclass
+class Run:
+    """A run directory and what it holds: the config, per-epoch history and final summary."""
+
+    path: Path
+    config: Config
+    summary: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    model: Any = None  # the trained torch model when the run was made in this process
+
+    @property
+    def name(self) -> str:
+        """Directory name."""
+        return self.path.name
+
+    def __getitem__(self, key: str) -> Any:
+        return self.summary[key]
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """Final test accuracy (classification)."""
+        return self.summary.get("test_accuracy")
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, status={self.summary.get('status')!r}, test_accuracy={self.test_accuracy})"
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a run directory (config, metrics, summary) without touching the checkpoint."""
+    path = Path(path)
+    if not (path / CONFIG).is_file():
+        raise ConfigError(f"{path} is not a run directory (no {CONFIG})")
+    from trainlab.config import load_config
+
+    cfg = load_config(path / CONFIG)
+    summary: dict[str, Any] = {}
+    if (path / SUMMARY).is_file():
+        try:
+            summary = json.loads((path / SUMMARY).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise CheckpointError(f"{path / SUMMARY} is not valid JSON") from None
+    return Run(path, cfg, summary, read_metrics_csv(path / METRICS))
+
+
+def list_runs(parent: str | Path = "runs") -> list[Run]:
+    """Every run directory under ``parent``, oldest first."""
+    parent = Path(parent)
+    if not parent.is_dir():
+        return []
+    runs = []
+    for d in sorted(parent.iterdir()):
+        if d.is_dir() and (d / CONFIG).is_file():
+            try:
+                runs.append(load_run(d))
+            except (ConfigError, CheckpointError):
+                continue
+    return runs
