@@ -1,0 +1,141 @@
+"""``trainlab sweep``: hyperparameter search on Optuna, one line per trial, then the best trials."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EPILOG = """examples:
+  trainlab sweep configs/sweep-mlp.yaml --trials 20 --sampler tpe --workers 2
+  trainlab sweep data.name=digits 'optim.lr=loguniform(1e-4,1e-1)' 'model.hidden=choice([64],[128,64])' --trials 12
+  trainlab sweep data.name=digits 'optim.lr=choice(0.001,0.01)' 'model.act=choice(relu,tanh,gelu)' --sampler grid
+  trainlab sweep configs/sweep-mlp.yaml --cv 3 --trials 10 --pruner median
+  trainlab sweep --resume mlp-20261124-061500            # continue an interrupted sweep
+  trainlab sweep --refine mlp-20261124-061500 --trials 10  # coarse to fine around the top trials
+  trainlab sweep configs/sweep-mlp.yaml --name big --storage postgresql://user:pw@db/trainlab
+  trainlab sweep --join big --storage postgresql://user:pw@db/trainlab   # on every other machine
+
+distributions: uniform(a,b)  loguniform(a,b)  int(a,b)  int(a,b,log)  choice(v1,v2,...)
+Quote them in the shell. A key=value that is not a distribution overrides the base config.
+Results: sweeps/NAME/sweep.html (history, importances, slices, trials), sweeps/NAME/best.yaml."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``sweep`` subcommand."""
+    p = sub.add_parser(
+        "sweep",
+        help="hyperparameter search on Optuna: grid, random, TPE, pruning, cross-validation, many workers",
+        description="Search hyperparameters: each trial is an ordinary run (sweeps/NAME/runs/trial-NNNN). "
+        "The search space is written like config overrides; a preset YAML holds the base config, space, "
+        "objective, sampler, trials and pruner (see docs/sweep.md). The study lives in sweeps/NAME/study.db "
+        "(or --storage), so a sweep can be resumed, joined by other processes or machines, and refined.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("items", nargs="*", metavar="PRESET.yaml | KEY=VALUE", help="an optional sweep preset, then search-space entries (key=distribution) and config overrides (key=value)")
+    p.add_argument("--trials", type=int, metavar="N", help="number of trials (default: the preset's, the grid size, or 20)")
+    p.add_argument("--sampler", choices=("grid", "random", "tpe"), help="search strategy (default: the preset's, else tpe)")
+    p.add_argument("--pruner", choices=("none", "median", "asha"), help="stop poor trials early from their per-epoch validation metric")
+    p.add_argument("--objective", choices=("val_accuracy", "val_loss"), help="what to optimize (accuracy is maximized, loss minimized)")
+    p.add_argument("--cv", type=int, metavar="K", help="K-fold stratified cross-validation on the training set; the objective is the mean over folds")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="local worker processes, one thread each (default 1)")
+    p.add_argument("--storage", metavar="URL", help="Optuna storage URL, e.g. postgresql://user:pw@host/db (default sqlite in sweeps/NAME/study.db)")
+    p.add_argument("--name", metavar="NAME", help="sweep name (default: preset name + date-time)")
+    p.add_argument("--join", metavar="NAME", help="join a running sweep as another worker (with --storage for a shared database)")
+    p.add_argument("--resume", metavar="NAME", help="continue an interrupted sweep (with --trials N to grow it to N trials)")
+    p.add_argument("--refine", metavar="SWEEP", help="new sweep with ranges narrowed around SWEEP's top trials")
+    p.add_argument("--seed", type=int, metavar="S", help="sampler seed (default 0); the training seed is the config's seed")
+    p.add_argument("--dir", default="sweeps", metavar="DIR", help="parent directory of sweep directories (default sweeps)")
+    p.add_argument("--top", type=int, default=5, metavar="N", help="best trials shown at the end (default 5)")
+    p.set_defaults(func=run)
+
+
+def _split_items(items: list[str]) -> tuple[str | None, list[str]]:
+    from trainlab.errors import ConfigError
+
+    preset = None
+    rest = []
+    for item in items:
+        if "=" not in item and item.endswith((".yaml", ".yml")):
+            if preset is not None:
+                raise ConfigError(f"two sweep presets given ({preset}, {item}); give one")
+            preset = item
+        elif "=" not in item:
+            raise ConfigError(f"cannot read {item!r}: expected a preset .yaml file or key=value / key=distribution")
+        else:
+            rest.append(item)
+    return preset, rest
+
+
+def fmt_params(values: dict[str, Any]) -> str:
+    """``optim.lr=0.00123 model.hidden=[256]`` with short floats."""
+    from trainlab.registry import _fmt
+
+    return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={_fmt(v)}" for k, v in values.items())
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep and print one line per trial, then the table of the best trials."""
+    from trainlab.sweep import sweep
+
+    preset, items = _split_items(args.items)
+    state: dict[str, Any] = {"best": None}
+
+    def ready(name: str, sweep_dir: Any, storage: str, spec: Any) -> None:
+        state["spec"] = spec
+        extra = f", {spec.cv}-fold cv" if spec.cv else ""
+        print(f"sweep {name}: {spec.trials} trials, {spec.sampler} sampler, pruner {spec.pruner}{extra}, "
+              f"{spec.objective} ({spec.direction}), {args.workers} worker(s) | storage {storage}", flush=True)
+        for key, text in spec.space.items():
+            print(f"  {key} = {text}")
+
+    def finished(t: Any) -> None:
+        spec = state["spec"]
+        line = f"trial {t.number:>3}  {t.state.name.lower():<8}"
+        if t.value is not None:
+            better = state["best"] is None or (t.value > state["best"] if spec.direction == "maximize" else t.value < state["best"])
+            if better:
+                state["best"] = t.value
+            sd = f" ± {t.user_attrs['fold_std']:.4f}" if "fold_std" in t.user_attrs else ""
+            line += f"  {spec.objective} {t.value:.4f}{sd}{' *' if better else '  '}"
+        line += f"  {fmt_params(t.user_attrs.get('config', t.params))}"
+        if "seconds" in t.user_attrs:
+            line += f"  {t.user_attrs['seconds']:.1f}s"
+        reason = t.user_attrs.get("reason") or t.system_attrs.get("fail_reason")
+        if reason and t.state.name != "COMPLETE":
+            line += f"  ({str(reason).splitlines()[0][:120]})"
+        print(line, flush=True)
+
+    result = sweep(
+        preset, items, trials=args.trials, sampler=args.sampler, pruner=args.pruner, objective=args.objective,
+        cv=args.cv, seed=args.seed, workers=args.workers, storage=args.storage, name=args.name, join=args.join,
+        resume=args.resume, refine=args.refine, root=args.dir, on_trial=finished, on_ready=ready,
+    )
+    print_table(result, args.top)
+    return 0
+
+
+def print_table(result: Any, top: int = 5) -> None:
+    """The best trials, their values (and fold spread), test accuracy and parameters."""
+    spec = result.spec
+    counts = ", ".join(f"{n} {k}" for k, n in result.counts().items())
+    print(f"\n{len(result.trials)} trials ({counts})")
+    ranked = result.ranked()[:top]
+    if not ranked:
+        print("no trial completed", file=sys.stderr)
+    else:
+        print(f"best {len(ranked)} by {spec.objective}:")
+        cv = bool(spec.cv)
+        folds_head = f"   {'folds (sd)':<{6 * spec.cv + 8}}" if cv else ""
+        print(f"  {'trial':>5}  {spec.objective:>12}{folds_head}  {'test acc':>8}  params")
+        for t in ranked:
+            folds = ""
+            if cv:
+                folds = "   " + " ".join(f"{v:.3f}" for v in t.user_attrs.get("fold_values", [])) + f" ({t.user_attrs.get('fold_std', 0):.3f})"
+            test = t.user_attrs.get("test_accuracy")
+            print(f"  {t.number:>5}  {t.value:>12.4f}{folds}  {'' if test is None else f'{test:.4f}':>8}  {fmt_params(t.user_attrs.get('config', t.params))}")
+    if result.report:
+        print(f"report: {result.report}")
+    if result.best_config:
+        print(f"best config: {result.best_config}  (trainlab train --config {result.best_config})")
