@@ -158,7 +158,7 @@ def grid(space: dict[str, Param]) -> list[dict[str, Any]]:
             "is a range (use --sampler random or tpe, or write choice(v1,v2,...))"
         )
     keys = list(space)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(space[k].labels() for k in keys))]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(space[k].labels() for k in keys))]
 
 
 def split_args(items: list[str]) -> tuple[dict[str, str], list[str]]:
