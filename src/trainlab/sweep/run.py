@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import random
 import socket
 import statistics
@@ -69,21 +70,34 @@ def mask_url(url: str) -> str:
 def make_storage(url: str, heartbeat: float = HEARTBEAT, grace: float | None = None) -> Any:
     """An Optuna RDB storage (SQLite or PostgreSQL) with heartbeats for dead-worker detection."""
     optuna = _optuna()
+    if url.startswith(("postgresql://", "postgres://")):  # the driver trainlab[sweep] installs
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     engine: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine = {"connect_args": {"timeout": 60}}  # local workers share the file: wait on its lock
     else:
         engine = {"pool_pre_ping": True}
     try:
+        grace_s = max(2, round(grace if grace is not None else max(GRACE, 4 * heartbeat)))
         return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine, heartbeat_interval=max(1, round(heartbeat)),
-            grace_period=max(2, round(grace if grace is not None else max(GRACE, 4 * heartbeat))),
+            url, engine_kwargs=engine, heartbeat_interval=max(1, round(heartbeat)), grace_period=grace_s,
+            failed_trial_callback=_stale_reason(grace_s),
         )
     except ImportError as exc:
         raise ConfigError(f"storage {mask_url(url)!r} needs a database driver ({exc}); for PostgreSQL: pip install 'trainlab[sweep]'") from None
     except Exception as exc:  # sqlalchemy: bad URL, server down, wrong password
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot open storage {mask_url(url)!r}: {first}") from None
+
+
+def _stale_reason(grace: float) -> Callable[[Any, Any], None]:
+    """Called by fail_stale_trials for each trial of a dead worker: record why it failed."""
+
+    def mark(study: Any, trial: Any) -> None:
+        who = trial.user_attrs.get("worker", "a worker")
+        study._storage.set_trial_user_attr(trial._trial_id, "reason", f"{who} stopped: no heartbeat for {grace:g}s")
+
+    return mark
 
 
 def make_sampler(spec: SweepSpec, worker: int = 0) -> Any:
@@ -216,7 +230,7 @@ def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache:
 
     values = {key: p.suggest(trial) for key, p in spec.params().items()}
     trial.set_user_attr("config", values)
-    trial.set_user_attr("host", socket.gethostname())
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     updates: dict[str, Any] = {**values, "output.dir": str(sweep_dir / "runs")}
     if threads:
         updates["threads"] = threads
