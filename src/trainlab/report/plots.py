@@ -206,7 +206,7 @@ def activations_figure(lo: float = -4.0, hi: float = 4.0) -> tuple[Any, list[str
         ax.plot(x.numpy(), y, color=PALETTE[0], label="f(x)")
         ax.plot(x.numpy(), dy, color=PALETTE[1], ls="--", label="f'(x)")
         ax.set_title(name)
-        ax.set_ylim(max(-2.5, min(y.min(), dy.min()) - 0.3), min(4.5, max(y.max(), dy.max()) + 0.3))
+        ax.set_ylim(max(-4.5, min(y.min(), dy.min()) - 0.3), min(4.5, max(y.max(), dy.max()) + 0.3))
         if i == 0:
             ax.legend(loc="upper left", fontsize=8)
     return fig, [c[0] for c in curves]

@@ -1,0 +1,77 @@
+"""``trainlab compare``: train every combination of values (× seeds) side by side, or compare runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from trainlab.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``compare`` subcommand."""
+    p = sub.add_parser(
+        "compare",
+        help="train the cartesian product of config values (x seeds) and compare, or compare existing runs",
+        description="With KEY=v1,v2,... arguments: train every combination of the values (keys with one "
+        "value apply to all runs), --seeds times each, as normal run directories under "
+        "runs/<date>-<time>-compare/, in parallel worker processes with one thread each on a CPU. "
+        "Prints a table (final metrics, mean ± std over seeds, time) and writes compare.html there "
+        "(overlaid learning curves, final metrics with error bars, links to each run's report). "
+        "With run directories: compare those runs, grouped by the config keys that differ. "
+        "Values split on commas outside brackets: model.hidden=[64],[128,64] is two values.",
+        epilog="examples:\n  trainlab compare model.act=sigmoid,tanh,relu,gelu train.epochs=3\n"
+        "  trainlab compare optim.name=sgd,adam optim.lr=0.01,0.001 --seeds 3\n"
+        "  trainlab compare model.hidden=[64],[128,64] data.name=digits --workers 2\n"
+        "  trainlab compare runs/20250101-120000-mlp-fashion-mnist runs/20250101-121500-mlp-fashion-mnist",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("items", nargs="+", metavar="KEY=VALUES|RUN", help="KEY=v1,v2,... values to cross, or run directories to compare")
+    p.add_argument("--config", "-c", metavar="FILE", help="base YAML config the values are applied to (default: the reference recipe)")
+    p.add_argument("--data-dir", metavar="DIR", help="directory with the data set's files (same as data.dir=DIR)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N", help="runs per combination, with seeds seed, seed+1, ... (default 1)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="parallel processes (default 0: one per CPU core on a CPU, 1 on a GPU)")
+    p.add_argument("--out", metavar="DIR", help="parent of the comparison directory (default: output.dir, i.e. runs)")
+    p.add_argument("--no-report", action="store_true", help="skip compare.html and the runs' report.html")
+    p.set_defaults(func=run)
+
+
+def _progress(done: int, total: int, m: object) -> None:
+    run = getattr(m, "run", None)
+    if run is not None:
+        s = run.summary
+        acc = f"test accuracy {s['test_accuracy']:.4f}" if isinstance(s.get("test_accuracy"), float) else f"test loss {s.get('test_loss', float('nan')):.4f}"
+        status = "" if s.get("status") == "completed" else f" [{s.get('status')}]"
+        print(f"[{done}/{total}] {m.label} seed {m.seed}: {acc}{status} ({m.seconds:.1f} s)", flush=True)
+    else:
+        print(f"[{done}/{total}] {m.label} seed {m.seed}: failed: {m.error}", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the comparison and print the table."""
+    from trainlab.compare import compare, compare_runs, format_table
+    from trainlab.config import load_config
+
+    dirs = [i for i in args.items if Path(i).is_dir()]
+    if dirs and len(dirs) != len(args.items):
+        bad = next(i for i in args.items if not Path(i).is_dir())
+        raise ConfigError(f"{bad!r}: give either KEY=VALUES arguments or run directories, not both")
+    if dirs:
+        comp = compare_runs(dirs, args.out or "runs", report=not args.no_report)
+    else:
+        base = load_config(args.config, [f"data.dir={args.data_dir}"] if args.data_dir else None)
+
+        def start(c: object) -> None:
+            n = len(c.members)
+            threads = "1 thread each" if c.workers > 1 else "all threads"
+            print(f"comparing {n} runs ({', '.join(c.keys) or 'one configuration'}) in {c.workers} process{'es' if c.workers > 1 else ''}, {threads}: {c.path}", flush=True)
+
+        comp = compare(args.items, base, seeds=args.seeds, workers=args.workers, out_dir=args.out, on_result=_progress, report=not args.no_report, on_start=start)
+        print(f"{len(comp.members)} runs in {comp.seconds:.1f} s")
+    print()
+    print(format_table(comp))
+    if not args.no_report:
+        print(f"\nreport: {comp.path / 'compare.html'}")
+    sys.stdout.flush()
+    return 0

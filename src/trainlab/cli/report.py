@@ -1,0 +1,60 @@
+"""``trainlab report``: (re)build report.html of runs, or compare.html of comparisons."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from trainlab.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``report`` subcommand."""
+    p = sub.add_parser(
+        "report",
+        help="(re)build report.html of runs (or compare.html of comparisons)",
+        description="Write report.html in each run directory: config, data and model summary, learning "
+        "curves, confusion matrix, per-class accuracy, the most confident mistakes, first-layer weights, "
+        "the decision boundary of 2-D data, timings and versions. One self-contained file that opens "
+        "offline. A comparison directory (runs/compare-*) gets its compare.html rebuilt.",
+        epilog="examples:\n  trainlab report                       # the latest run under runs/\n"
+        "  trainlab report runs/20250101-120000-mlp-fashion-mnist\n"
+        "  trainlab report runs/*-mlp-* --recompute  # redo predictions from model.safetensors + data\n"
+        "  trainlab report runs/20250101-130000-compare",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("runs", nargs="*", metavar="RUN", help="run or comparison directories, or run names under runs/ (default: the latest run)")
+    p.add_argument("--recompute", action="store_true", help="recompute predictions, mistakes and boundary from config + model.safetensors + data instead of report.npz")
+    p.set_defaults(func=run)
+
+
+def find_run_dir(arg: str | None, parent: str | Path = "runs") -> Path:
+    """A run directory from a path, a run name under ``parent``, or None for the latest run there."""
+    if arg is None:
+        from trainlab.runs import list_runs
+
+        runs = list_runs(parent)
+        if not runs:
+            raise ConfigError(f"no runs under {parent}/ yet; train one with `trainlab train` or name a run directory")
+        return runs[-1].path
+    path = Path(arg)
+    if not path.is_dir() and (Path(parent) / path).is_dir():
+        path = Path(parent) / path
+    if not path.is_dir():
+        raise ConfigError(f"{arg!r} is not a run directory (nor a run name under {parent}/)")
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build each report and print where it is."""
+    from trainlab.compare import COMPARE_JSON, load_comparison
+    from trainlab.report import build_report
+    from trainlab.report.compare_report import write_compare_report
+
+    for arg in args.runs or [None]:
+        path = find_run_dir(arg)
+        if (path / COMPARE_JSON).is_file():
+            print(write_compare_report(load_comparison(path)))
+        else:
+            print(build_report(path, recompute_evidence=args.recompute))
+    return 0

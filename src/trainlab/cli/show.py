@@ -1,0 +1,89 @@
+"""``trainlab show``: a run's summary in the terminal (metrics, curves per epoch, per-class accuracy)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``show`` subcommand."""
+    p = sub.add_parser(
+        "show",
+        help="print a run's summary: final metrics, metrics per epoch, per-class accuracy, confusion matrix",
+        description="Print what a run directory holds: its header, final metrics, a table of metrics per "
+        "epoch, per-class accuracy as bars (worst first) and the confusion matrix.",
+        epilog="examples:\n  trainlab show                 # the latest run under runs/\n"
+        "  trainlab show runs/20250101-120000-mlp-fashion-mnist\n  trainlab show 20250101-120000-mlp-fashion-mnist --no-confusion",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run", nargs="?", metavar="RUN", help="run directory or run name under runs/ (default: the latest run)")
+    p.add_argument("--no-confusion", action="store_true", help="leave out the confusion matrix")
+    p.set_defaults(func=run)
+
+
+def bar(value: float, width: int = 24) -> str:
+    """A horizontal bar of eighth-blocks for a value in [0, 1]."""
+    if value != value:
+        return ""
+    eighths = round(max(0.0, min(1.0, value)) * width * 8)
+    return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+
+
+def _num(v: Any, digits: int = 4) -> str:
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.{digits}f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+    return str(v)
+
+
+def _cell(col: str, v: float, i: int) -> str:
+    if col == "epoch":
+        return str(int(v)) if v == v else str(i + 1)
+    return f"{v:.3g}" if col == "lr" else _num(v)
+
+
+def render(run: Any, confusion: bool = True) -> str:
+    """The summary text of a loaded Run."""
+    s = run.summary
+    lines = [f"run      {run.path}", f"status   {s.get('status', '?')}" + (f" ({s['stop_reason']})" if s.get("stop_reason") else "") + (f": {s['error']}" if s.get("error") else "")]
+    if s.get("header"):
+        lines.append(f"setup    {s['header']}")
+    final = [(k.replace("_", " "), _num(s[k])) for k in ("test_accuracy", "test_loss", "best_val_accuracy", "train_accuracy", "test_mae", "test_r2") if isinstance(s.get(k), (int, float))]
+    if final:
+        lines.append("final    " + "   ".join(f"{k} {v}" for k, v in final))
+    times = [f"{k} {s[k]:.2f} s" for k in ("fit_seconds", "eval_seconds", "report_seconds") if isinstance(s.get(k), (int, float))]
+    if times:
+        lines.append("time     " + "   ".join(t.replace("_seconds", "") for t in times) + (f"   ({s.get('epochs')} epochs, {s.get('steps')} steps, {s.get('device')}, {s.get('threads')} thread{'s' if s.get('threads') != 1 else ''})" if "epochs" in s else ""))
+    if run.history:
+        cols = [c for c in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr") if any(c in m for m in run.history)]
+        rows = [[c.replace("_", " ") for c in cols]] + [[_cell(c, m.get(c, float("nan")), i) for c in cols] for i, m in enumerate(run.history)]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
+        lines += ["", *("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)]
+    per_class = s.get("per_class_accuracy") or {}
+    if per_class:
+        width = max(len(str(k)) for k in per_class)
+        lines += ["", "per-class accuracy (test), worst first"]
+        for name, acc in sorted(per_class.items(), key=lambda kv: kv[1] if kv[1] == kv[1] else 2.0):
+            lines.append(f"  {str(name):<{width}}  {_num(acc, 3)}  {bar(acc)}")
+    cm = s.get("confusion_matrix")
+    if confusion and cm and per_class:
+        names = list(per_class)
+        cell = max(4, max(len(str(n)) for row in cm for n in row) + 1)
+        width = max(len(str(k)) for k in names)
+        lines += ["", "confusion matrix (rows: true class, columns: predicted, numbered as the rows)"]
+        lines.append(" " * (width + 7) + "".join(f"{j:>{cell}}" for j in range(len(names))))
+        for i, row in enumerate(cm):
+            lines.append(f"  {i:>2} {names[i]:<{width}}  " + "".join(f"{n:>{cell}}" for n in row))
+    report = run.path / "report.html"
+    lines += ["", f"report   {report}" if report.is_file() else f"report   none yet: trainlab report {run.path}"]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the summary of one run."""
+    from trainlab.cli.report import find_run_dir
+    from trainlab.runs import load_run
+
+    print(render(load_run(find_run_dir(args.run)), confusion=not args.no_confusion))
+    return 0
