@@ -179,10 +179,10 @@ def _per_channel_standardize(x: torch.Tensor) -> Transform:
     return Standardize("per_channel_standardize", {"mean": mean, "std": std})
 
 
-@PREPROCESS.register("pca", "project onto the top k principal components (default 50): k input features")
-def _pca(x: torch.Tensor, k: int = 50) -> Transform:
+@PREPROCESS.register("pca", "project onto the top k principal components (default 50, or all if fewer): k features")
+def _pca(x: torch.Tensor, k: int | None = None) -> Transform:
     mean, _, u = _eig(x)
-    k = _components(k, u.shape[0], "pca")
+    k = min(50, u.shape[0]) if k is None else _components(k, u.shape[0], "pca")
     return Project(f"pca(k={k})", {"mean": mean, "W": u[:, :k].float()})
 
 

@@ -1,4 +1,16 @@
-"""Weight and bias initialization by name, applied to every Linear and Conv layer."""
+"""Weight and bias initialization by name, applied to every Linear and Conv layer.
+
+The standard deviations each init gives (fan_in, fan_out: inputs and outputs per unit, times the
+kernel size for convolutions; ``expected_std`` computes them, the tests check them):
+
+- normal(std): std.  uniform(a): a / sqrt(3).  constant, zeros: 0.
+- xavier_normal / xavier_uniform (Glorot & Bengio): gain * sqrt(2 / (fan_in + fan_out)).
+- kaiming_normal / kaiming_uniform (He et al.): gain / sqrt(fan), fan = fan_in (default) or fan_out,
+  with the gain matched to the activation (``activations.gain_name``): sqrt(2) for relu (and
+  gelu, silu, elu, softplus, whose positive side is ~linear), sqrt(2 / (1 + slope^2)) for
+  leaky_relu/prelu, 5/3 for tanh, 1 for sigmoid, selu (LeCun: variance 1/fan_in), identity and maxout.
+- orthogonal: a (semi-)orthogonal matrix times gain (std gain / sqrt(fan_in) when fan_in >= fan_out).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +19,9 @@ import math
 import torch
 from torch import nn
 
+from trainlab.errors import ConfigError
 from trainlab.nn.activations import gain_name
-from trainlab.registry import Registry
+from trainlab.registry import Registry, parse_spec
 
 INITS = Registry("init")
 BIAS_INITS = Registry("bias init")
@@ -61,14 +74,20 @@ def xavier_normal(weight: torch.Tensor, act: str, gain: float = 1.0) -> None:
 def kaiming_uniform(weight: torch.Tensor, act: str, mode: str = "fan_in") -> None:
     """Kaiming/He uniform."""
     nl, a = gain_name(act)
-    nn.init.kaiming_uniform_(weight, a=a, mode=mode, nonlinearity=nl if nl != "linear" else "linear")
+    nn.init.kaiming_uniform_(weight, a=a, mode=_mode(mode), nonlinearity=nl)
 
 
 @INITS.register("kaiming_normal", "He: N(0, gain^2/fan), gain matched to the activation (sqrt 2 for relu)")
 def kaiming_normal(weight: torch.Tensor, act: str, mode: str = "fan_in") -> None:
     """Kaiming/He normal."""
     nl, a = gain_name(act)
-    nn.init.kaiming_normal_(weight, a=a, mode=mode, nonlinearity=nl)
+    nn.init.kaiming_normal_(weight, a=a, mode=_mode(mode), nonlinearity=nl)
+
+
+def _mode(mode: str) -> str:
+    if mode not in ("fan_in", "fan_out"):
+        raise ConfigError(f"kaiming init: mode={mode!r} is not allowed; choose fan_in (forward pass) or fan_out (backward pass)")
+    return mode
 
 
 @INITS.register("orthogonal", "a (semi-)orthogonal matrix scaled by gain")
@@ -108,14 +127,20 @@ def init_model(model: nn.Module, init: str, bias_init: str, act: str) -> None:
 
 def expected_std(init: str, fan_in: int, fan_out: int, act: str = "relu") -> float:
     """The theoretical weight std of an init (for tests and lessons)."""
-    from trainlab.registry import parse_spec
-
-    s = parse_spec(init)
+    _, kw = INITS.bind(init)
+    name = parse_spec(init).name
     nl, a = gain_name(act)
-    if s.name.startswith("kaiming"):
-        return nn.init.calculate_gain(nl, a) / math.sqrt(fan_in)
-    if s.name.startswith("xavier"):
-        return float(s.kwargs.get("gain", 1.0)) * math.sqrt(2.0 / (fan_in + fan_out))
-    if s.name == "normal":
-        return float((list(s.args) or [s.kwargs.get("std", 0.01)])[0])
+    if name.startswith("kaiming"):
+        fan = fan_out if kw.get("mode", "fan_in") == "fan_out" else fan_in
+        return nn.init.calculate_gain(nl, a) / math.sqrt(fan)
+    if name.startswith("xavier"):
+        return float(kw.get("gain", 1.0)) * math.sqrt(2.0 / (fan_in + fan_out))
+    if name == "normal":
+        return float(kw.get("std", 0.01))
+    if name == "uniform":
+        return float(kw.get("a", 0.05)) / math.sqrt(3)
+    if name in ("zeros", "constant"):
+        return 0.0
+    if name == "orthogonal" and fan_in >= fan_out:  # orthonormal rows of length fan_in
+        return float(kw.get("gain", 1.0)) / math.sqrt(fan_in)
     raise ValueError(f"no closed-form std for init {init!r}")
