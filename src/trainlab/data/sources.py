@@ -113,6 +113,30 @@ def blobs_data(data_dir: str | None = None, size: int = 400, noise: float = 0.25
     return _toy(toy.blobs, size, noise, seed, test, classes=classes)
 
 
+@DATASETS.register("line", "regression: y = w*x + b + noise, x in [-1, 1]^dims; a fraction of outliers in train (w, b, size, noise, outliers, dims, seed, test)")
+def line_data(data_dir: str | None = None, w: Any = 2.0, b: float = -1.0, size: int = 200, noise: float = 0.1, outliers: float = 0.0, dims: int = 1, seed: int = 0, test: int | None = None) -> RawData:
+    """The 'find w and b by gradient descent' data set (see data/regression.py)."""
+    from trainlab.data.regression import line
+
+    return line(w=w, b=b, size=size, noise=noise, outliers=outliers, dims=dims, seed=seed, test=test)
+
+
+@DATASETS.register("sine", "regression: y = sin(periods * 2pi * x) + noise, x in [-1, 1] (size, noise, periods, seed, test)")
+def sine_data(data_dir: str | None = None, size: int = 500, noise: float = 0.05, periods: float = 1.0, seed: int = 0, test: int | None = None) -> RawData:
+    """A 1-D function to approximate (the universal approximation theorem)."""
+    from trainlab.data.regression import sine
+
+    return sine(size=size, noise=noise, periods=periods, seed=seed, test=test)
+
+
+@DATASETS.register("diabetes", "regression: scikit-learn's diabetes progression, 10 features, 353/89 (offline)")
+def diabetes_data(data_dir: str | None = None) -> RawData:
+    """scikit-learn's diabetes data set with a fixed 80/20 split."""
+    from trainlab.data.regression import diabetes
+
+    return diabetes()
+
+
 def stratified_split(y: np.ndarray, val: float, seed: int, stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Seeded (stratified for classes) split of indices into train and validation parts."""
     n = len(y)
@@ -146,8 +170,9 @@ def load_raw(spec: str, data_dir: str | None = None) -> RawData:
     return DATASETS.create(parse_spec(spec), data_dir=data_dir)
 
 
-def load_dataset(data_cfg: Any, seed: int = 0, device: str | torch.device = "cpu") -> Dataset:
-    """Load, subset, split, preprocess (fitted on train only) and move a data set to ``device``."""
+def load_dataset(data_cfg: Any, seed: int = 0, device: str | torch.device = "cpu", transform: Any = None) -> Dataset:
+    """Load, subset, split, preprocess (fitted on train only, or the given fitted ``transform``, e.g. a
+    saved run's) and move a data set to ``device``. ``input_shape`` is the shape after preprocessing."""
     from trainlab.data.preprocess import fit_preprocess
 
     raw = load_raw(data_cfg.name, data_cfg.dir)
@@ -165,8 +190,10 @@ def load_dataset(data_cfg: Any, seed: int = 0, device: str | torch.device = "cpu
         bad = (~torch.isfinite(x)).sum().item()
         if bad:
             raise DataError(f"{parse_spec(data_cfg.name).name}: {k} inputs contain {bad} NaN/Inf values")
-    transform = fit_preprocess(data_cfg.preprocess, tensors["train"][0])
+    if transform is None:
+        transform = fit_preprocess(data_cfg.preprocess, tensors["train"][0])
     dev = torch.device(device)
     splits = {k: Split(transform(x).to(dev), y.to(dev)) for k, (x, y) in tensors.items()}
     name = parse_spec(data_cfg.name).name
-    return Dataset(name, splits["train"], splits.get("val"), splits["test"], raw.classes, raw.task, raw.input_shape, transform.state_dict())
+    shape = transform.output_shape(raw.input_shape)  # pca(k) turns images into k features
+    return Dataset(name, splits["train"], splits.get("val"), splits["test"], raw.classes, raw.task, shape, transform.state_dict())

@@ -18,7 +18,7 @@ class EarlyStopping(Callback):
         self.patience = patience
         self.min_delta = min_delta
         self.restore_best = restore_best
-        self.mode = "min" if "loss" in monitor else "max"
+        self.mode = "max" if monitor.endswith(("accuracy", "r2")) else "min"  # losses, mse, mae fall
         self.best: float | None = None
         self.best_epoch = 0
         self.wait = 0
