@@ -37,6 +37,18 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
         raise
 
 
+def remove_stale_temps(directory: str | Path) -> list[Path]:
+    """Delete temp files that a killed writer left in ``directory`` (call only when no writer is running)."""
+    removed = []
+    for tmp in Path(directory).glob(".*.tmp"):
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +55,47 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint safely (``weights_only=True``); a bad file gives a one-line CheckpointError."""
+    """Load a checkpoint safely (``weights_only=True``); a bad file gives a one-line CheckpointError.
+
+    The zip container torch writes is checked first (header, central directory, CRC of every
+    member), so truncated and bit-damaged files are named as such instead of failing deep in torch.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
+    _check_container(path)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated/foreign files
-        msg = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or not a trainlab file: {msg})") from None
+    except Exception as exc:  # torch raises many types for foreign files
+        text = str(exc)
+        if "Weights only load failed" in text:
+            found = re.search(r"GLOBAL ([\w.]+)", text)
+            what = f" ({found.group(1)})" if found else ""
+            raise CheckpointError(
+                f"{path}: refused: it holds Python objects other than tensors and plain data{what}, and loading"
+                " them could run code; only trainlab checkpoints are loaded"
+            ) from None
+        first = text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a trainlab checkpoint (format {data.get('format') if isinstance(data, dict) else type(data).__name__!r})")
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise CheckpointError(f"{path}: not a trainlab checkpoint (format {found!r}, expected {FORMAT!r})")
     return data
+
+
+def _check_container(path: Path) -> None:
+    """Raise a CheckpointError unless ``path`` is a complete, undamaged zip archive (torch's format)."""
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes), not a checkpoint")
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head != b"PK\x03\x04":
+        raise CheckpointError(f"{path}: not a checkpoint (it does not start like a PyTorch file; first bytes {head!r})")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise CheckpointError(f"{path}: truncated or damaged ({size} bytes; the archive's directory at its end is missing or broken)") from None
+    if bad is not None:
+        raise CheckpointError(f"{path}: damaged (checksum mismatch in {bad})")

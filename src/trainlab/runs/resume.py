@@ -8,6 +8,7 @@ from typing import Any
 
 from trainlab.config import Config, parse_overrides
 from trainlab.errors import CheckpointError, ConfigError
+from trainlab.runs.atomic import remove_stale_temps
 from trainlab.runs.checkpoint import load_checkpoint
 from trainlab.runs.rundir import CHECKPOINT, load_run
 
@@ -86,4 +87,5 @@ def prepare_resume(run: str | Path, overrides: list[str] | dict[str, Any] | None
                 f" allowed: {', '.join(RESUME_OVERRIDES)} - start a new run to change {key}"
             )
     cfg = saved_run.config.replace(**changes) if changes else saved_run.config
+    remove_stale_temps(run_dir)  # half-written files of a writer killed mid-save (SIGKILL, power loss)
     return ResumePoint(run_dir, ckpt, cfg, saved_run.summary, payload)
