@@ -320,7 +320,7 @@ class LessonContext:
         trainer = Trainer(
             s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
             callbacks=[rec, *callbacks], seed=cfg.seed, l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad,
-            eval_batch_size=cfg.train.eval_batch_size, augment=_augment(cfg, s),
+            eval_batch_size=cfg.train.eval_batch_size, augment=s.augment,
         )
         t0 = time.perf_counter()
         error = ""
@@ -330,17 +330,6 @@ class LessonContext:
             error = str(exc).splitlines()[0][:200]
         self.log(f"  {label or cfg.model.name}: {len(trainer.history)} epochs, {time.perf_counter() - t0:.1f}s" + (f" ({trainer.stop_reason})" if trainer.stop_reason else ""))
         return Fitted(s, trainer, rec, error)
-
-
-def _augment(cfg: Config, s: Setup) -> Any:
-    """The training-batch augmentation the config names, when the library provides one."""
-    if not cfg.data.augment:
-        return None
-    try:
-        from trainlab.data.augment import make_augment  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return make_augment(cfg.data.augment, s.data.input_shape)
 
 
 def new_figure(cols: int = 1, rows: int = 1, size: tuple[float, float] = (4.0, 3.0)) -> tuple[Any, Any]:
