@@ -67,6 +67,14 @@ def default_callbacks(s: Setup, run_dir: Path, config_dict: dict[str, Any]) -> l
         from trainlab.train.callbacks.tensorboard import TensorBoard
 
         cbs.append(TensorBoard(run_dir, s.config.logging.histogram_every))
+    if t.nan_guard:
+        from trainlab.train.callbacks.nan_guard import NanGuard
+
+        cbs.append(NanGuard())
+    if s.config.diagnostics.every:
+        from trainlab.train.callbacks.diagnostics import Diagnostics
+
+        cbs.append(Diagnostics(run_dir, s.config.diagnostics.every, s.config.diagnostics.bins))
     return cbs
 
 

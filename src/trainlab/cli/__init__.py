@@ -13,7 +13,7 @@ import sys
 from trainlab.errors import TrainlabError
 
 # modules of trainlab.cli, one per command (group), in the order --help lists them
-COMMANDS = ("train", "evaluate", "runs", "show", "report", "compare", "plot", "summary", "catalog", "data", "lesson")
+COMMANDS = ("train", "evaluate", "runs", "show", "report", "compare", "plot", "summary", "catalog", "data", "sweep", "lesson", "doctor", "lr_find")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  trainlab train --resume runs/20250101-120000-mlp-fashion-mnist\n\n"
         "Ctrl-C (or SIGTERM) stops safely: the current step finishes, a checkpoint is written and the\n"
         "command prints how to resume (exit 130, or 143 for SIGTERM); a second Ctrl-C aborts at once,\n"
-        "keeping the previous checkpoint. A resumed run ends bit-identical to one never stopped (CPU).",
+        "keeping the previous checkpoint. A resumed run ends bit-identical to one never stopped (CPU).\n\n"
+        "NaN/Inf guard (train.nan_guard=true): a non-finite loss or gradient stops the run, naming the step,\n"
+        "the first bad layer and a fix; exit code 3. Per-layer statistics: diagnostics.every=K (docs/babysitting.md).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_args(p)
@@ -83,4 +85,6 @@ def run(args: argparse.Namespace) -> int:
             w = ", ".join(f"{v:.4f}" for v in s["fitted"]["w"])
             print(f"fitted w = [{w}]  b = {s['fitted']['b']:.4f}")
     print(f"run saved in {result.path}")
+    if s.get("status") == "diverged":  # the NaN/Inf guard stopped it (its message was printed above)
+        return 3
     return 0

@@ -36,6 +36,7 @@ class Progress(Callback):
         self.width = width
         self._next = 0.0
         self._t0 = 0.0
+        self._shown = 0  # warnings already printed
 
     def _print(self, text: str, end: str = "\n") -> None:
         self.stream.write(text + end)
@@ -45,16 +46,25 @@ class Progress(Callback):
         info = trainer.info
         if "initial_loss" in info:
             exp = info.get("expected_initial_loss")
-            tail = f" (expected {exp:.4f}{' = ln(%d)' % trainer.data.num_classes if trainer.data.num_classes and trainer.loss.name in ('cross_entropy', 'nll') else ''})" if exp else ""
+            tail = f" (expected {exp:.4f}{f' = ln({trainer.data.num_classes})' if trainer.data.num_classes and trainer.loss.name in ('cross_entropy', 'nll') else ''})" if exp else ""
             self._print(f"initial loss {info['initial_loss']:.4f}{tail}")
-        for w in info.get("warnings", []):
-            self._print(f"warning: {w}")
+        self._shown = 0
+        self._show_warnings(trainer)
+
+    def _show_warnings(self, trainer: Trainer) -> None:
+        # warnings callbacks add mid-run (the NaN guard's "LR too high/low") appear as soon as they exist
+        warnings = trainer.info.get("warnings", ())
+        for w in warnings[self._shown :]:
+            self._print(("\r\033[K" if self.bar else "") + f"warning: {w}")
+        self._shown = len(warnings)
 
     def on_epoch_start(self, trainer: Trainer) -> None:
         self._t0 = time.perf_counter()
         self._next = self._t0 + self.interval
 
     def on_batch_end(self, trainer: Trainer) -> None:
+        if len(trainer.info.get("warnings", ())) > self._shown:
+            self._show_warnings(trainer)
         if not self.bar:
             return
         now = time.perf_counter()
@@ -73,6 +83,7 @@ class Progress(Callback):
     def on_epoch_end(self, trainer: Trainer) -> None:
         line = format_epoch(trainer.metrics, trainer.epochs, time.perf_counter() - self._t0)
         self._print(("\r\033[K" if self.bar else "") + line)
+        self._show_warnings(trainer)
 
     def on_fit_end(self, trainer: Trainer) -> None:
         if trainer.stop_reason:

@@ -1,4 +1,8 @@
-"""Initial loss: measured at step 0 and set beside its expected value (ln C for cross-entropy)."""
+"""Initial loss: measured at step 0 and set beside its expected value (ln C for cross-entropy).
+
+When it is far off, the warning names the likely cause from measurements of the inputs and the
+outputs (unnormalized inputs, init scale, wrong final layer): see ``trainlab.diagnose.causes``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import math
 
 import torch
 
+from trainlab.diagnose.causes import initial_loss_causes
 from trainlab.train.loop import Callback, Trainer
 
 
@@ -23,12 +28,13 @@ class InitialLoss(Callback):
         if trainer.step > 0:  # resumed run: step 0 is long past
             return
         x, y = trainer.data.train.x[: self.sample], trainer.data.train.y[: self.sample]
+        out = trainer.outputs(x)
         with torch.inference_mode():
-            value = trainer.loss(trainer.outputs(x), y).item()
+            value = trainer.loss(out, y).item()
         trainer.info["initial_loss"] = value
         trainer.info["expected_initial_loss"] = self.expected
-        if self.expected and math.isfinite(value) and abs(value - self.expected) > self.tolerance * self.expected:
+        if self.expected and (not math.isfinite(value) or abs(value - self.expected) > self.tolerance * self.expected):
+            causes = initial_loss_causes(value, self.expected, x, out, trainer.loss.name)
             trainer.info.setdefault("warnings", []).append(
-                f"initial loss {value:.3f} is far from the expected {self.expected:.3f}: check the init scale"
-                " (model.init), input scaling (data.preprocess) or the output layer / loss pairing"
+                f"initial loss {value:.3f} is far from the expected {self.expected:.3f}; likely cause: " + "; ".join(causes)
             )

@@ -1,0 +1,330 @@
+"""The doctor's checks: each measures one thing before training and says whether it looks healthy.
+
+Every check takes the objects a config builds (``trainlab.build.setup``), works on its own copy
+of the model when it trains (the caller's model is never changed) and returns a ``CheckResult``:
+a name, the measured numbers, pass/fail, and an explanation that names the likely fix.
+Thresholds are module constants so the docs and tests can quote them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainlab.data.dataset import Dataset, Split
+from trainlab.diagnose.causes import initial_loss_causes, input_scale
+from trainlab.diagnose.lr_find import lr_range_test
+from trainlab.diagnose.stats import ActivationRecorder, WeightSnapshot, gradient_norms
+from trainlab.nn.losses import Loss
+from trainlab.train.metrics import correct_count
+from trainlab.train.optim import make_optimizer
+
+INITIAL_LOSS_TOLERANCE = 0.5  # relative deviation from the expected initial loss that fails
+OVERFIT_EXAMPLES = 20
+OVERFIT_STEPS = 500
+OVERFIT_LOSS = 0.02  # "near 0": below 2% of the initial loss
+VANISHING_ACT = 1e-2  # activation rms below 1% of the input rms
+EXPLODING_ACT = 1e2
+VANISHING_GRAD = 1e-5  # ||grad W|| / ||W|| at init
+EXPLODING_GRAD = 10.0
+DEAD_FRACTION = 0.5  # ReLU units that output 0 for every example of a batch
+SATURATED_FRACTION = 0.2  # tanh/sigmoid outputs in the flat tails
+UPDATE_RATIO = (1e-5, 1e-1)  # per-step ||dW|| / ||W||: ~1e-3 classic; Adam's first steps move each weight by ~lr
+UPDATE_STEPS = 10
+LR_FIND_STEPS = 60
+
+
+@dataclass
+class CheckResult:
+    """One line of the doctor's checklist."""
+
+    name: str
+    passed: bool
+    summary: str  # the measured numbers, one line
+    explanation: str = ""  # what a failure means and what to change
+    measured: dict[str, Any] = field(default_factory=dict)
+    details: list[str] = field(default_factory=list)  # per-layer lines
+
+
+@dataclass
+class Subject:
+    """What the checks examine: the model (never modified), loss, data and how to build an optimizer."""
+
+    model: nn.Module
+    loss: Loss
+    data: Dataset
+    optim_cfg: Any
+    batch_size: int = 256
+    expected_loss: float | None = None
+    seed: int = 0
+
+    def copy_model(self) -> nn.Module:
+        """A deep copy to train on."""
+        return copy.deepcopy(self.model)
+
+    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        """A fresh optimizer of the configured kind over ``model``."""
+        return make_optimizer(self.optim_cfg, model.parameters())
+
+    def batch(self, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A seeded random batch of ``n`` (default: batch size) training examples."""
+        train = self.data.train
+        n = min(n or self.batch_size, len(train))
+        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[:n].to(train.x.device)
+        return train.x.index_select(0, idx), train.y.index_select(0, idx)
+
+
+def _fmt_layers(names: list[str], limit: int = 6) -> str:
+    return ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+
+
+def check_initial_loss(sub: Subject, sample: int = 2048) -> CheckResult:
+    """Loss before any step against its expected value (ln C for cross-entropy), with likely causes."""
+    x, y = sub.batch(sample)
+    model = sub.model
+    was = model.training
+    model.eval()
+    with torch.inference_mode():
+        out = model(x)
+        value = sub.loss(out, y).item()
+    model.train(was)
+    exp = sub.expected_loss
+    measured = {"initial_loss": value, "expected": exp}
+    if exp is None:
+        return CheckResult("initial loss", math.isfinite(value), f"{value:.4f} (no expected value for loss {sub.loss.name})", measured=measured)
+    ln = f" = ln({sub.data.num_classes})" if sub.loss.name in ("cross_entropy", "nll") else ""
+    ok = math.isfinite(value) and abs(value - exp) <= INITIAL_LOSS_TOLERANCE * exp
+    summary = f"{value:.4f} (expected {exp:.4f}{ln})"
+    expl = "" if ok else "likely cause: " + "; ".join(initial_loss_causes(value, exp, x, out, sub.loss.name))
+    return CheckResult("initial loss", ok, summary, expl, measured)
+
+
+def check_overfit(sub: Subject, examples: int = OVERFIT_EXAMPLES, steps: int = OVERFIT_STEPS, check_every: int = 25) -> CheckResult:
+    """Train a copy on ``examples`` examples, full batch: loss near 0 and accuracy 1.0 within ``steps``."""
+    x, y = sub.batch(examples)
+    model = sub.copy_model()
+    opt = sub.optimizer(model)
+    classification = sub.data.task == "classification"
+
+    def measure() -> tuple[float, float]:
+        model.eval()
+        with torch.inference_mode():
+            out = model(x)
+            loss = sub.loss(out, y)
+            acc = correct_count(out, y).float() / len(y) if classification else torch.ones(())
+            values = torch.stack([loss.float(), acc.float().to(loss.device)]).cpu().tolist()
+        model.train()
+        return values[0], values[1]
+
+    start, _ = measure()
+    target = OVERFIT_LOSS * start if math.isfinite(start) and start > 0 else 0.0
+    loss, acc, taken = start, 0.0, 0
+    model.train()
+    while taken < steps:
+        for _ in range(min(check_every, steps - taken)):
+            value = sub.loss(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            opt.step()
+            taken += 1
+        loss, acc = measure()
+        if not math.isfinite(loss) or (loss <= target and acc == 1.0):
+            break
+    ok = math.isfinite(loss) and loss <= target and acc == 1.0
+    what = f"loss {start:.3f} -> {loss:.4f}" + (f", train accuracy {acc:.2f}" if classification else "")
+    summary = f"{len(y)} examples: {what} after {taken} steps (target loss <= {target:.3g}{', accuracy 1.00' if classification else ''}, budget {steps})"
+    expl = "" if ok else (
+        "a network that cannot memorize 20 examples has a bug or cannot learn at this setting: "
+        "check the learning rate (optim.lr), the init (model.init), and the loss / output layer pairing"
+    )
+    return CheckResult("overfit a tiny subset", ok, summary, expl, {"examples": len(y), "start_loss": start, "loss": loss, "accuracy": acc, "steps": taken})
+
+
+def check_inputs(data: Dataset) -> CheckResult:
+    """Input statistics on the training split: mean/std, NaN/Inf counts and constant features."""
+    x = data.train.x.float().reshape(len(data.train), -1)
+    nan = int(torch.isnan(x).sum())
+    inf = int(torch.isinf(x).sum())
+    mean, std = input_scale(x)
+    constant = int((x.amax(0) == x.amin(0)).sum())
+    nfeat = x.shape[1]
+    summary = f"mean {mean:.3g}, std {std:.3g}, {nan} NaN, {inf} Inf, {constant} constant features of {nfeat}"
+    problems = []
+    if nan or inf:
+        problems.append(f"{nan} NaN and {inf} Inf values in the training inputs: check the data files")
+    if abs(mean) > 3 or std > 3:
+        problems.append(f"inputs are not normalized (mean {mean:.3g}, std {std:.3g}): use data.preprocess=scale or standardize")
+    if constant == nfeat:
+        problems.append("every feature is constant: the data carries no information")
+    details = [f"{constant} features never change (e.g. image borders): harmless, but standardize leaves them 0"] if constant else []
+    return CheckResult("input statistics", not problems, summary, "; ".join(problems), {"mean": mean, "std": std, "nan": nan, "inf": inf, "constant": constant, "features": nfeat}, details)
+
+
+def _forward_backward(sub: Subject, model: nn.Module, recorder: ActivationRecorder | None = None) -> None:
+    x, y = sub.batch()
+    model.train()
+    model.zero_grad(set_to_none=True)
+    if recorder is None:
+        sub.loss(model(x), y).backward()
+        return
+    with recorder:
+        out = model(x)
+    sub.loss(out, y).backward()
+
+
+def check_gradient_flow(sub: Subject) -> CheckResult:
+    """Per-layer ||grad W|| / ||W|| at init: vanishing (< 1e-5) and exploding (> 10) layers named."""
+    model = sub.copy_model()
+    _forward_backward(sub, model)
+    norms = gradient_norms(model)
+    if not norms:
+        return CheckResult("gradient flow at init", False, "no layer received a gradient", "nothing in the model is trainable or connected to the loss")
+    vanishing = [n for n, v in norms.items() if not v["grad_ratio"] >= VANISHING_GRAD]
+    exploding = [n for n, v in norms.items() if v["grad_ratio"] > EXPLODING_GRAD or not math.isfinite(v["grad_ratio"])]
+    vanishing = [n for n in vanishing if n not in exploding]
+    ratios = [v["grad_ratio"] for v in norms.values()]
+    summary = f"|grad|/|W| per layer {min(ratios):.2g} .. {max(ratios):.2g} over {len(norms)} layers"
+    parts = []
+    if vanishing:
+        parts.append(f"vanishing gradients in {_fmt_layers(vanishing)} (|grad|/|W| < {VANISHING_GRAD:g})")
+    if exploding:
+        parts.append(f"exploding gradients in {_fmt_layers(exploding)} (|grad|/|W| > {EXPLODING_GRAD:g})")
+    if parts:
+        parts.append("fix the init scale (model.init=kaiming_normal for relu, xavier_normal for tanh), add normalization (model.norm=batch), or use fewer layers")
+    details = [f"{n:<12} |grad| {v['grad_norm']:.3g}  |W| {v['weight_norm']:.3g}  ratio {v['grad_ratio']:.3g}" for n, v in norms.items()]
+    return CheckResult("gradient flow at init", not (vanishing or exploding), summary, "; ".join(parts), {"layers": norms, "vanishing": vanishing, "exploding": exploding}, details)
+
+
+def check_activations(sub: Subject) -> CheckResult:
+    """Activations at init: scale per layer against the input (vanishing/exploding), dead ReLUs, saturated tanh/sigmoid."""
+    model = sub.copy_model()
+    rec = ActivationRecorder(model)
+    x, _ = sub.batch()
+    _forward_backward(sub, model, rec)
+    stats = rec.results()
+    in_mean, in_std = input_scale(x)
+    in_rms = math.sqrt(in_mean**2 + in_std**2) or 1.0
+    from trainlab.diagnose.stats import kind_of
+
+    kinds = {n: kind_of(m) for n, m in model.named_modules() if n}
+    vanishing, exploding, dead, saturated, details = [], [], [], [], []
+    for name, s in stats.items():
+        rms = math.sqrt(s["mean"] ** 2 + s["std"] ** 2) / in_rms
+        kind = kinds.get(name, "")
+        if not rms >= VANISHING_ACT:
+            vanishing.append(name)
+        elif rms > EXPLODING_ACT:
+            exploding.append(name)
+        if kind == "relu" and s["dead"] > DEAD_FRACTION:
+            dead.append(name)
+        if kind in ("tanh", "sigmoid") and s["saturated"] > SATURATED_FRACTION:
+            saturated.append(name)
+        extra = f"  zero {s['zero']:.0%} dead {s['dead']:.0%}" if kind == "relu" else (f"  saturated {s['saturated']:.0%}" if kind in ("tanh", "sigmoid") else "")
+        details.append(f"{name:<12} mean {s['mean']:+.3g}  std {s['std']:.3g}  rms/input {rms:.3g}{extra}")
+    parts = []
+    if vanishing:
+        parts.append(f"vanishing activations in {_fmt_layers(vanishing)} (rms < {VANISHING_ACT:g} x input rms): the init scale is too small for this depth")
+    if exploding:
+        parts.append(f"exploding activations in {_fmt_layers(exploding)} (rms > {EXPLODING_ACT:g} x input rms): the init scale is too large")
+    if dead:
+        parts.append(f"dead ReLUs in {_fmt_layers(dead)} (> {DEAD_FRACTION:.0%} of units output 0 for the whole batch): use kaiming init, bias_init=constant(0.01) or leaky_relu")
+    if saturated:
+        parts.append(f"saturated units in {_fmt_layers(saturated)} (> {SATURATED_FRACTION:.0%} in the flat tails): smaller init (xavier_normal) or normalized inputs")
+    acts = [s for n, s in stats.items() if kinds.get(n) in ("relu", "tanh", "sigmoid")]
+    zero = statistics.mean(s["zero"] for s in acts) if acts else 0.0
+    sat = statistics.mean(s["saturated"] for s in acts) if acts else 0.0
+    summary = f"{len(stats)} layers: {len(vanishing)} vanishing, {len(exploding)} exploding, {len(dead)} with dead ReLUs, {len(saturated)} saturated (mean zero fraction {zero:.0%}, saturated {sat:.0%})"
+    ok = not (vanishing or exploding or dead or saturated)
+    return CheckResult("activations at init", ok, summary, "; ".join(parts), {"layers": stats, "vanishing": vanishing, "exploding": exploding, "dead": dead, "saturated": saturated}, details)
+
+
+def check_update_ratio(sub: Subject, steps: int = UPDATE_STEPS) -> CheckResult:
+    """Per-step ||dW|| / ||W|| over the first ``steps`` optimizer steps (on a copy); about 1e-3 is the classic healthy value."""
+    model = sub.copy_model()
+    opt = sub.optimizer(model)
+    train: Split = sub.data.train
+    gen = torch.Generator().manual_seed(sub.seed)
+    per_layer: dict[str, list[float]] = {}
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(len(train), (min(sub.batch_size, len(train)),), generator=gen).to(train.x.device)
+        snap = WeightSnapshot(model)
+        value = sub.loss(model(train.x.index_select(0, idx)), train.y.index_select(0, idx))
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        opt.step()
+        for name, r in snap.update_ratios().items():
+            per_layer.setdefault(name, []).append(r)
+    medians = {n: statistics.median(v) for n, v in per_layer.items()}
+    if not medians:
+        return CheckResult("update/weight ratio", False, "no weight layers", "the model has no weight matrices to update")
+    overall = statistics.median(medians.values())
+    lo, hi = UPDATE_RATIO
+    low = [n for n, r in medians.items() if not r >= lo]
+    high = [n for n, r in medians.items() if r > hi or not math.isfinite(r)]
+    low = [n for n in low if n not in high]
+    lr = sub.optim_cfg.lr
+    parts = []
+    if high:
+        parts.append(f"updates too large in {_fmt_layers(high)} (> {hi:g} of the weights per step): lower optim.lr (now {lr:g}), e.g. to {lr / 10:g}")
+    if low:
+        parts.append(f"updates too small in {_fmt_layers(low)} (< {lo:g}): raise optim.lr (now {lr:g}) or fix vanishing gradients")
+    details = [f"{n:<12} median {r:.3g}  (steps: {', '.join(f'{v:.2g}' for v in per_layer[n][:5])}{', ...' if len(per_layer[n]) > 5 else ''})" for n, r in medians.items()]
+    summary = f"median {overall:.3g} per step over {steps} steps, layers {min(medians.values()):.3g} .. {max(medians.values()):.3g} (healthy about 1e-3; band {lo:g} .. {hi:g})"
+    return CheckResult("update/weight ratio", not (low or high), summary, "; ".join(parts), {"median": overall, "layers": medians}, details)
+
+
+def check_lr_range(sub: Subject, steps: int = LR_FIND_STEPS, plot: Path | None = None, start: float = 1e-7, end: float = 10.0) -> CheckResult:
+    """A short LR range test on a copy: passes when some learning rate lowers the loss; suggests one."""
+    model = sub.copy_model()
+    opt = sub.optimizer(model)
+    res = lr_range_test(model, sub.loss, sub.data.train, opt, start=start, end=end, steps=steps, batch_size=sub.batch_size, seed=sub.seed)
+    if plot is not None:
+        res.save_plot(plot, current_lr=sub.optim_cfg.lr)
+    lr = sub.optim_cfg.lr
+    measured = {"suggestion": res.suggestion, "steepest": res.suggest("steepest"), "configured": lr, "plot": str(plot) if plot else None, "diverged": res.diverged}
+    if res.suggestion is None:
+        return CheckResult("LR range test", False, f"{len(res.losses)} steps from {start:g} to {res.lrs[-1] if res.lrs else end:g}: the loss never went down",
+                           "no learning rate lowered the loss: check the model, the loss and the data before tuning", measured)
+    note = ""
+    if lr > 10 * res.suggestion:
+        note = f"; configured lr {lr:g} is over 10x the suggestion"
+    elif lr < res.suggestion / 100:
+        note = f"; configured lr {lr:g} is under 1/100 of the suggestion"
+    summary = f"suggested lr {res.suggestion:.2g} (valley; steepest {measured['steepest']:.2g}), configured {lr:g}{note}" + (f"; plot {plot}" if plot else "")
+    return CheckResult("LR range test", True, summary, measured=measured)
+
+
+CHECKS = ("initial loss", "overfit a tiny subset", "input statistics", "gradient flow at init", "activations at init", "update/weight ratio", "LR range test")
+
+
+def run_checks(sub: Subject, plot: Path | None = None, lr_steps: int = LR_FIND_STEPS, overfit_steps: int = OVERFIT_STEPS) -> list[CheckResult]:
+    """Every check, in checklist order; torch's RNG state is restored afterwards."""
+    rng = torch.get_rng_state()
+    try:
+        return [
+            check_initial_loss(sub),
+            check_overfit(sub, steps=overfit_steps),
+            check_inputs(sub.data),
+            check_gradient_flow(sub),
+            check_activations(sub),
+            check_update_ratio(sub),
+            check_lr_range(sub, steps=lr_steps, plot=plot),
+        ]
+    finally:
+        torch.set_rng_state(rng)
+
+
+def subject_from_setup(s: Any) -> Subject:
+    """The Subject for a ``trainlab.build.Setup`` (what ``setup(config)`` returns)."""
+    from trainlab.nn.losses import LossContext, expected_initial_loss
+
+    expected = expected_initial_loss(s.config.loss.name, LossContext(s.data.task, s.data.num_classes))
+    return Subject(s.model, s.loss, s.data, s.config.optim, min(s.batch_size, 512), expected, s.config.seed)
