@@ -80,6 +80,7 @@ def fmt_params(values: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run the sweep and print one line per trial, then the table of the best trials."""
     from trainlab.sweep import sweep
+    from trainlab.sweep.run import trial_reason
 
     preset, items = _split_items(args.items)
     state: dict[str, Any] = {"best": None}
@@ -104,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
         line += f"  {fmt_params(t.user_attrs.get('config', t.params))}"
         if "seconds" in t.user_attrs:
             line += f"  {t.user_attrs['seconds']:.1f}s"
-        reason = t.user_attrs.get("reason") or t.system_attrs.get("fail_reason")
-        if reason and t.state.name != "COMPLETE":
+        reason = trial_reason(t)
+        if reason:
             line += f"  ({str(reason).splitlines()[0][:120]})"
         print(line, flush=True)
 

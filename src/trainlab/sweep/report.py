@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from trainlab.runs.atomic import write_text
+from trainlab.sweep.run import trial_reason
 
 STYLE = """body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
@@ -147,7 +148,7 @@ def trial_rows(trials: list[Any], params: dict[str, Any], sweep_dir: Path, best:
         links = " ".join(_link(d, sweep_dir) for d in t.user_attrs.get("run_dirs", []))
         cells = [str(t.number), t.state.name.lower(), value, "" if test is None else f"{test:.4f}"]
         cells += [_esc(t.user_attrs.get("config", {}).get(k, t.params.get(k, ""))) for k in params]
-        cells += [_esc(t.user_attrs.get("seconds", "")), _esc(t.user_attrs.get("reason", t.system_attrs.get("fail_reason", ""))), links]
+        cells += [_esc(t.user_attrs.get("seconds", "")), _esc(trial_reason(t)), links]
         cls = ' class="best"' if best is not None and t.number == best.number else ""
         rows.append(f"<tr{cls}>" + "".join(f'<td class="n">{c}</td>' if i in (0, 2, 3) else f"<td>{c}</td>" for i, c in enumerate(cells)) + "</tr>")
     return "\n".join(rows)

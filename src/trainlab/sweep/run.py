@@ -81,7 +81,6 @@ def make_storage(url: str, heartbeat: float = HEARTBEAT, grace: float | None = N
         grace_s = max(2, round(grace if grace is not None else max(GRACE, 4 * heartbeat)))
         return optuna.storages.RDBStorage(
             url, engine_kwargs=engine, heartbeat_interval=max(1, round(heartbeat)), grace_period=grace_s,
-            failed_trial_callback=_stale_reason(grace_s),
         )
     except ImportError as exc:
         raise ConfigError(f"storage {mask_url(url)!r} needs a database driver ({exc}); for PostgreSQL: pip install 'trainlab[sweep]'") from None
@@ -90,14 +89,17 @@ def make_storage(url: str, heartbeat: float = HEARTBEAT, grace: float | None = N
         raise ConfigError(f"cannot open storage {mask_url(url)!r}: {first}") from None
 
 
-def _stale_reason(grace: float) -> Callable[[Any, Any], None]:
-    """Called by fail_stale_trials for each trial of a dead worker: record why it failed."""
-
-    def mark(study: Any, trial: Any) -> None:
-        who = trial.user_attrs.get("worker", "a worker")
-        study._storage.set_trial_user_attr(trial._trial_id, "reason", f"{who} stopped: no heartbeat for {grace:g}s")
-
-    return mark
+def trial_reason(trial: Any) -> str:
+    """Why a trial did not complete ('' if it did). Workers record a reason with every pruned or
+    failed trial; a failed trial without one was failed by ``fail_stale_trials``: its worker died."""
+    if trial.state.name in ("COMPLETE", "RUNNING", "WAITING"):
+        return ""
+    reason = trial.user_attrs.get("reason") or trial.system_attrs.get("fail_reason")
+    if reason:
+        return str(reason)
+    if trial.state.name == "FAIL":
+        return f"worker {trial.user_attrs.get('worker', '?')} stopped: no heartbeat (died or killed)"
+    return ""
 
 
 def make_sampler(spec: SweepSpec, worker: int = 0) -> Any:
@@ -114,8 +116,10 @@ def make_sampler(spec: SweepSpec, worker: int = 0) -> Any:
 def make_pruner(spec: SweepSpec) -> Any:
     """The pruner by name: none, median (stop below the median of earlier trials), asha."""
     optuna = _optuna()
+    # first epochs say little about the last (a small lr starts slow): judge after a third of the run
+    warmup = max(1, int(spec.base.get("train", {}).get("epochs", 10)) // 3)
     if spec.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup)
     if spec.pruner == "asha":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
     return optuna.pruners.NopPruner()
