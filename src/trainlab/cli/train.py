@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--resume", metavar="RUN",
         help="continue a stopped run (its directory, checkpoint.pt or name under runs/) exactly from its last "
-        "checkpoint, with its own config; only threads=, device=, data.dir= may be given",
+        "checkpoint, with its own config; only threads=, device=, data.dir=, train.checkpoint_every=, output.report=, logging.tensorboard= may be given",
     )
     p.set_defaults(func=run)
 

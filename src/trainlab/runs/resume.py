@@ -12,8 +12,9 @@ from trainlab.runs.atomic import remove_stale_temps
 from trainlab.runs.checkpoint import load_checkpoint
 from trainlab.runs.rundir import CHECKPOINT, load_run
 
-# keys a resumed run may change: where and how fast it runs, never what it computes
-RESUME_OVERRIDES = ("threads", "device", "data.dir")
+# keys a resumed run may change: where and how it runs and what it writes, never what it computes
+# (bit-identical results also need the same threads and device)
+RESUME_OVERRIDES = ("threads", "device", "data.dir", "train.checkpoint_every", "output.report", "logging.tensorboard")
 _NOT_COMPARED = (*RESUME_OVERRIDES, "output.dir", "output.name")
 _REQUIRED = ("config", "model", "optimizer", "schedule", "rng", "epoch", "step", "history")
 
