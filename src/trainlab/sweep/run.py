@@ -262,9 +262,14 @@ def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache:
         attrs["epochs"] = attrs.get("epochs", 0) + run.summary.get("epochs", 0)
         if "test_accuracy" in run.summary:
             tests.append(run.summary["test_accuracy"])
+        if status == "interrupted":  # Ctrl-C / SIGTERM stopped the run safely: stop the sweep too
+            raise KeyboardInterrupt(reason)
         if status in ("pruned", "diverged"):
             attrs.update(reason=reason, seconds=round(time.perf_counter() - start, 2))
             return Outcome("PRUNED" if status == "pruned" else "FAIL", None, attrs)
+        if status != "completed":
+            attrs.update(reason=f"{name}: run ended with status {status} {reason}".strip(), seconds=round(time.perf_counter() - start, 2))
+            return Outcome("FAIL", None, attrs)
         value = _objective_value(run.history, spec.objective, cfg.train.patience, maximize)
         if not math.isfinite(value):
             attrs.update(reason=f"diverged: {spec.objective}={value}", seconds=round(time.perf_counter() - start, 2))
