@@ -63,6 +63,9 @@ def _split_top(text: str) -> list[str]:
 def parse_value(text: str) -> Any:
     """Parse one scalar/list written on a command line or inside a spec (YAML rules, 1e-3 is a float)."""
     text = text.strip()
+    if text.startswith("[") and text.endswith("]") and "(" in text:
+        # a list of specs such as [conv(32,k=3),shift(2)]: YAML would split inside the parentheses
+        return [parse_value(part) for part in _split_top(text[1:-1])]
     try:
         value = yaml.safe_load(text) if text else None
     except yaml.YAMLError:
@@ -81,7 +84,13 @@ def parse_spec(text: Any) -> Spec:
         return text
     if isinstance(text, dict) and len(text) == 1:  # YAML form {name: {k: v}}
         ((name, kw),) = text.items()
-        return Spec(str(name), (), dict(kw or {}))
+        if isinstance(kw, dict) and all(isinstance(k, str) for k in kw):
+            return Spec(str(name), (), dict(kw))
+        if kw is None or isinstance(kw, (list, tuple)):  # {leaky_relu: [0.1]}: positional values
+            return Spec(str(name), tuple(kw or ()), {})
+        if isinstance(kw, (int, float, str, bool)):  # {leaky_relu: 0.1}: one positional value
+            return Spec(str(name), (kw,), {})
+        raise ConfigError(f"cannot read {text!r}: expected {{name: {{key: value}}}} or name(arg, key=value)")
     m = _SPEC.match(str(text))
     if not m:
         raise ConfigError(f"cannot read {text!r}: expected name or name(arg, key=value)")

@@ -8,6 +8,7 @@ the file and what is wrong.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -60,7 +61,7 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
         raise DataError(f"{name}: truncated header ({len(raw)} bytes, need {header} for {ndim} dimensions)")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = _DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: a hostile header cannot overflow this
     actual = len(raw) - header
     if actual != expected:
         what = "truncated" if actual < expected else "has trailing bytes"
@@ -100,6 +101,8 @@ def read_image_label_pair(images: str | Path, labels: str | Path) -> tuple[np.nd
         raise DataError(f"{images}: expected images of shape (N, rows, cols), got {x.shape}")
     if y.ndim != 1:
         raise DataError(f"{labels}: expected labels of shape (N,), got {y.shape}")
+    if y.dtype.kind not in "iu":
+        raise DataError(f"{labels}: labels must be integers, the file holds {y.dtype} values")
     if len(x) != len(y):
         raise DataError(f"{images} has {len(x)} images but {labels} has {len(y)} labels")
     return x, y

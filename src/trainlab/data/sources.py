@@ -187,9 +187,13 @@ def load_dataset(data_cfg: Any, seed: int = 0, device: str | torch.device = "cpu
         parts["val"] = (xtr[val_idx], ytr[val_idx])
     tensors = {k: (torch.from_numpy(np.ascontiguousarray(x)).float(), torch.from_numpy(np.ascontiguousarray(y))) for k, (x, y) in parts.items()}
     for k, (x, _) in tensors.items():
-        bad = (~torch.isfinite(x)).sum().item()
-        if bad:
-            raise DataError(f"{parse_spec(data_cfg.name).name}: {k} inputs contain {bad} NaN/Inf values")
+        bad = ~torch.isfinite(x)
+        if bad.any():
+            nan, rows = int(torch.isnan(x).sum()), int(bad.flatten(1).any(1).sum()) if x.ndim > 1 else int(bad.sum())
+            raise DataError(
+                f"{parse_spec(data_cfg.name).name}: {k} inputs contain {nan} NaN and {int(bad.sum()) - nan} Inf values"
+                f" (in {rows} of {len(x)} examples); clean or drop them before training"
+            )
     if transform is None:
         transform = fit_preprocess(data_cfg.preprocess, tensors["train"][0])
     dev = torch.device(device)
