@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from trainlab.config import Config
+from trainlab.data.augment import Augment, make_augment
 from trainlab.data.dataset import Dataset
 from trainlab.data.sources import load_dataset
 from trainlab.errors import ConfigError
@@ -74,6 +75,7 @@ class Setup:
     optimizer: torch.optim.Optimizer
     schedule: Schedule
     batch_size: int
+    augment: Augment | None = None  # data.augment, applied by the Trainer to each training batch
 
 
 def resolve_config(cfg: Config, task: str) -> Config:
@@ -108,4 +110,5 @@ def setup(cfg: Config, data: Dataset | None = None) -> Setup:
     batch_size = len(data.train) if cfg.optim.batch_size == "full" else int(cfg.optim.batch_size)
     steps = max(1, -(-len(data.train) // batch_size))
     schedule = make_schedule(cfg.optim.schedule, optimizer, cfg.train.epochs, steps)
-    return Setup(cfg, device, threads, data, model, loss, optimizer, schedule, batch_size)
+    augment = make_augment(cfg.data.augment, data.input_shape)
+    return Setup(cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment)

@@ -7,6 +7,7 @@ import argparse
 
 def catalogs() -> dict:
     """KIND -> registry, for every catalogue."""
+    from trainlab.data.augment import AUGMENTATIONS
     from trainlab.data.preprocess import PREPROCESS
     from trainlab.data.sources import DATASETS
     from trainlab.nn import ACTIVATIONS, BIAS_INITS, INITS, LOSSES, MODELS
@@ -16,7 +17,7 @@ def catalogs() -> dict:
     return {
         "datasets": DATASETS, "models": MODELS, "activations": ACTIVATIONS, "inits": INITS,
         "bias-inits": BIAS_INITS, "norms": NORMS, "losses": LOSSES, "optimizers": OPTIMIZERS,
-        "schedules": SCHEDULES, "preprocess": PREPROCESS,
+        "schedules": SCHEDULES, "preprocess": PREPROCESS, "augmentations": AUGMENTATIONS,
     }
 
 

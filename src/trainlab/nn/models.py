@@ -1,4 +1,4 @@
-"""Models by name: perceptron, linear (softmax regression), mlp. Built from torch.nn layers."""
+"""Models by name: perceptron, linear (softmax regression), mlp, cnn. Built from torch.nn layers."""
 
 from __future__ import annotations
 
@@ -37,16 +37,34 @@ def _norm(spec: str, features: int) -> nn.Module | None:
     return make_norm(spec, features, dims=1)
 
 
-def mlp_layers(in_features: int, hidden: list[int], out_features: int, act: str, dropout: float, norm: str = "none") -> list[tuple[str, nn.Module]]:
-    """Named layers of an MLP: [Linear, (norm), activation, (dropout)] per hidden layer, then Linear."""
+def mlp_layers(
+    in_features: int, hidden: list[int], out_features: int, act: str, dropout: float, norm: str = "none", norm_position: str = "before"
+) -> list[tuple[str, nn.Module]]:
+    """Named layers of an MLP: per hidden layer Linear, norm and activation (norm ``before`` or
+    ``after`` the activation), then dropout; finally the output Linear. ``act=maxout(k)`` makes each
+    hidden layer a Maxout layer (k linear pieces and a max) instead of Linear + activation."""
+    from trainlab.nn.activations import maxout_pieces
+    from trainlab.nn.layers import Maxout
+
+    k = maxout_pieces(act)
     layers: list[tuple[str, nn.Module]] = [("flatten", nn.Flatten())]
     width = in_features
     for i, h in enumerate(hidden, start=1):
-        layers.append((f"fc{i}", nn.Linear(width, h)))
-        n = _norm(norm, h)
-        if n is not None:
-            layers.append((f"norm{i}", n))
-        layers.append((f"act{i}", make_activation(act)))
+        if k is not None:
+            # a norm "before" maxout normalizes the k*h pieces, so it lives inside the layer
+            pre = _norm(norm, h * k) if norm_position == "before" else None
+            layers.append((f"maxout{i}", Maxout(width, h, k, norm=pre)))
+            post = _norm(norm, h) if norm_position == "after" else None
+            if post is not None:
+                layers.append((f"norm{i}", post))
+        else:
+            layers.append((f"fc{i}", nn.Linear(width, h)))
+            n = _norm(norm, h)
+            if n is not None and norm_position == "before":
+                layers.append((f"norm{i}", n))
+            layers.append((f"act{i}", make_activation(act)))
+            if n is not None and norm_position == "after":
+                layers.append((f"norm{i}", n))
         if dropout > 0:
             layers.append((f"drop{i}", nn.Dropout(dropout)))
         width = h
@@ -71,7 +89,16 @@ def linear(ctx: ModelContext, cfg: Any) -> nn.Module:
 @MODELS.register("mlp", "multilayer perceptron: model.hidden widths, model.act, model.dropout, model.norm")
 def mlp(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Fully connected network of any depth and width."""
-    return nn.Sequential(dict_layers(mlp_layers(ctx.in_features, list(cfg.hidden), ctx.out_features, cfg.act, cfg.dropout, cfg.norm)))
+    position = getattr(cfg, "norm_position", "before")
+    return nn.Sequential(dict_layers(mlp_layers(ctx.in_features, list(cfg.hidden), ctx.out_features, cfg.act, cfg.dropout, cfg.norm, position)))
+
+
+@MODELS.register("cnn", "convolutional network: model.blocks (conv, kernel, stride, padding, norm, act, pool, dropout), then model.hidden; 1-D for sequences")
+def cnn(ctx: ModelContext, cfg: Any) -> nn.Module:
+    """Conv blocks then a fully connected head; Conv1d for (C, L) inputs, Conv2d for (C, H, W) (see nn/cnn.py)."""
+    from trainlab.nn.cnn import build_cnn
+
+    return build_cnn(ctx.input_shape, ctx.out_features, cfg)
 
 
 def dict_layers(layers: list[tuple[str, nn.Module]]) -> Any:
@@ -96,11 +123,17 @@ def count_params(model: nn.Module) -> int:
 
 
 def describe(model: nn.Module) -> str:
-    """Short architecture string, e.g. 'mlp 784-256-10'."""
-    widths = []
+    """Short architecture string, e.g. '784-256-10', or 'conv 32-64, fc 3136-128-10' for a cnn."""
+    from trainlab.nn.layers import Maxout
+
+    widths, channels = [], []
+    inner = {id(m.linear) for m in model.modules() if isinstance(m, Maxout)}  # a maxout counts once
     for m in model.modules():
-        if isinstance(m, nn.Linear):
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            channels.append(m.out_channels)
+        if isinstance(m, (nn.Linear, Maxout)) and id(m) not in inner:
             if not widths:
                 widths.append(m.in_features)
             widths.append(m.out_features)
-    return "-".join(map(str, widths))
+    fc = "-".join(map(str, widths))
+    return f"conv {'-'.join(map(str, channels))}, fc {fc}" if channels else fc
