@@ -317,9 +317,15 @@ class LessonContext:
         """Train a config with the library's loop; a training error is kept, not raised."""
         s = self.setup(cfg)
         rec = Recorder()
+        extra: list[Callback] = []
+        if cfg.train.patience:  # early stopping as `trainlab train` does it (restoring the best weights)
+            from trainlab.train.callbacks import EarlyStopping
+
+            monitor = cfg.train.monitor if s.data.val is not None else "train_loss"
+            extra.append(EarlyStopping(monitor, cfg.train.patience, cfg.train.min_delta, cfg.train.restore_best))
         trainer = Trainer(
             s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
-            callbacks=[rec, *callbacks], seed=cfg.seed, l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad,
+            callbacks=[rec, *extra, *callbacks], seed=cfg.seed, l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad,
             eval_batch_size=cfg.train.eval_batch_size, augment=s.augment,
         )
         t0 = time.perf_counter()

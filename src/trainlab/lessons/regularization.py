@@ -1,0 +1,87 @@
+"""Lesson ``regularization``: a big network on 1,000 examples, and six ways to make it generalize.
+
+The same MLP is trained on a 1,000-example subset with no regularization, L2 (``optim.weight_decay``),
+L1 (``loss.l1``), dropout (``model.dropout``), augmentation (``data.augment``) and early stopping
+(``train.patience``); each is judged by its train/test gap and test accuracy, and the first layer's
+weights are compared (L1 makes them sparse).
+"""
+
+from __future__ import annotations
+
+from trainlab.lessons import LESSONS
+from trainlab.lessons.base import Fitted, LessonContext, Report, new_figure
+
+SMALL = 1e-3  # |w| below this counts as (near) zero
+
+
+@LESSONS.register("regularization", "1,000 examples: none vs L2 vs L1 vs dropout vs augmentation vs early stopping")
+def lesson(ctx: LessonContext) -> Report:
+    """Run the regularization lesson."""
+    r = Report("regularization", "regularization trades training fit for test accuracy")
+    epochs, width = ctx.pick(15, 60), ctx.pick(256, 512)
+    data = {"data.name": ctx.pick("digits", "fashion-mnist"), "data.limit": ctx.pick(500, 1000), "data.val": 0.2}
+    variants = {
+        "none": {},
+        "L2": {"optim.weight_decay": 0.01},
+        "L1": {"loss.l1": 1e-4},
+        "dropout": {"model.dropout": 0.5},
+        "augmentation": {"data.augment": [ctx.pick("shift(1)", "shift(2)")]},
+        "early stopping": {"train.patience": 5},
+    }
+    r.text(f"An MLP [{width}, {width}] (relu, kaiming-normal, Adam lr 1e-3, batch 64, up to {epochs} epochs) on "
+           f"{ctx.pick('500 digits', '1,000 Fashion-MNIST examples')}, 20% of them held out for validation (early stopping "
+           "watches val_loss and restores the best weights). The gap is train accuracy minus test accuracy.")
+    fits: dict[str, Fitted] = {}
+    for k, keys in variants.items():
+        cfg = ctx.config(**data, **{"model.hidden": [width, width], "optim.batch_size": 64, "train.epochs": epochs, **keys})
+        fits[k] = ctx.fit(cfg, label=k)
+    tr = {k: f.evaluate("train")["accuracy"] for k, f in fits.items()}
+    te = {k: f.evaluate("test")["accuracy"] for k, f in fits.items()}
+    gap = {k: tr[k] - te[k] for k in fits}
+    w1 = {k: f.model.fc1.weight.detach().flatten().cpu() for k, f in fits.items()}
+    small = {k: (w.abs() < SMALL).float().mean().item() for k, w in w1.items()}
+    regs = [k for k in variants if k != "none"]
+
+    r.claim("without regularization a big network overfits a small training set",
+            "train accuracy − test accuracy > 0.1 with no regularization",
+            f"train {tr['none']:.3f}, test {te['none']:.3f}, gap {gap['none']:.3f}", gap["none"] > 0.1)
+    narrower = [k for k in regs if gap[k] < gap["none"]]
+    r.claim("each regularizer narrows the train/test gap",
+            "gap smaller than without regularization, for every one of L2, L1, dropout, augmentation, early stopping",
+            f"{len(narrower)} of {len(regs)} narrower: " + ", ".join(f"{k} {gap[k]:.3f}" for k in regs) + f" (none {gap['none']:.3f})",
+            len(narrower) == len(regs))
+    best = max(regs, key=lambda k: te[k])
+    r.claim("regularization improves test accuracy",
+            "the best regularizer's test accuracy exceeds the unregularized one's by ≥ 0.01",
+            f"best: {best} {te[best]:.3f} vs none {te['none']:.3f}", te[best] >= te["none"] + 0.01)
+    r.claim("L1 drives weights to zero (sparsity); L2 only shrinks them",
+            f"fraction of first-layer weights with |w| < {SMALL:g}: L1 ≥ 2× L2's and ≥ 2× none's",
+            f"L1 {small['L1']:.1%}, L2 {small['L2']:.1%}, none {small['none']:.1%}",
+            small["L1"] >= 2 * small["L2"] and small["L1"] >= 2 * small["none"])
+
+    r.heading("Results")
+    r.table(["regularizer", "config", "epochs run", "train accuracy", "test accuracy", "gap", f"|w| < {SMALL:g} (fc1)"],
+            [[k, " ".join(f"`{a}={b}`" for a, b in variants[k].items()) or "—", len(f.history), tr[k], te[k], gap[k], f"{small[k]:.1%}"] for k, f in fits.items()])
+    fig, axes = new_figure(2, 1, (4.4, 3.2))
+    ks = list(fits)
+    axes[0][0].bar(range(len(ks)), [tr[k] for k in ks], width=0.4, label="train")
+    axes[0][0].bar([i + 0.4 for i in range(len(ks))], [te[k] for k in ks], width=0.4, label="test")
+    axes[0][0].set_xticks([i + 0.2 for i in range(len(ks))], ks, rotation=30, fontsize=7)
+    axes[0][0].set_ylim(min(te.values()) - 0.1, 1.01)
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][0].legend(fontsize=7)
+    for k in ("none", "L2", "L1"):
+        w = w1[k]
+        lim = float(w.abs().quantile(0.99))
+        axes[0][1].hist(w.clamp(-lim, lim).numpy(), bins=120, histtype="step", label=k, log=True)
+    axes[0][1].set_xlabel("first-layer weight")
+    axes[0][1].legend(fontsize=7)
+    r.figure(fig, "regularization", "Left: train and test accuracy per regularizer. Right: first-layer weights (log counts): L1 piles them up at 0.")
+    fig, axes = new_figure(1, 1, (4.6, 3.0))
+    for k, f in fits.items():
+        axes[0][0].plot([m["epoch"] for m in f.history], [m["val_loss"] for m in f.history], label=k)
+    axes[0][0].set_xlabel("epoch")
+    axes[0][0].set_ylabel("validation loss")
+    axes[0][0].legend(fontsize=7)
+    r.figure(fig, "regularization-val-loss", "Validation loss per epoch: unregularized, it turns up as the network memorizes the training set.")
+    return r
