@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -145,8 +146,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _fetch(url: str, timeout: float) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (https/http mirrors only)
-        return resp.read()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (https/http mirrors only)
+            return resp.read()
+    except http.client.IncompleteRead as exc:  # the server closed the connection mid-file
+        raise OSError(f"connection dropped after {len(exc.partial)} bytes ({exc.expected} more expected)") from None
+    except http.client.HTTPException as exc:  # a broken response (bad status line, ...)
+        raise OSError(f"bad HTTP response ({type(exc).__name__}: {exc})") from None
 
 
 def download(
