@@ -334,9 +334,9 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = Non
                 return ran
             time.sleep(min(interval, 2.0))  # trials still running elsewhere: wait for them (or their death)
             continue
-        if on_start is not None:
-            on_start(trial)
         try:
+            if on_start is not None:
+                on_start(trial)
             with Heartbeat(storage, trial._trial_id, interval):
                 outcome = run_trial(trial, spec, base, sweep_dir, cache, threads)
         except KeyboardInterrupt:
