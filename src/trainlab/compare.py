@@ -133,6 +133,15 @@ def auto_workers(cfg: Config, runs: int) -> int:
     return max(1, min(runs, default_threads()))
 
 
+def _check_names(cfg: Config) -> None:
+    """Every catalogue name (data set, model, activation, ...) must exist before a run starts."""
+    from trainlab.build import check_names
+    from trainlab.data.sources import DATASETS
+
+    DATASETS.bind(cfg.data.name)
+    check_names(cfg)
+
+
 def _train_one(config: dict[str, Any]) -> tuple[str, str, float]:
     """Worker: train one config; returns (run dir, error message or '', seconds)."""
     from trainlab.api import train
@@ -162,8 +171,8 @@ def compare(
 
     ``grid`` maps dotted keys to value lists (or is a list of ``KEY=a,b`` strings); keys with a
     single value just set it for every run. ``workers=0`` picks :func:`auto_workers`; with more
-    than one, runs train in spawned processes, so a script calling this needs the usual
-    ``if __name__ == "__main__":`` guard. ``on_start`` gets the Comparison before the first run,
+    than one, runs train in worker processes (on macOS and Windows spawned ones, so a script
+    calling this there needs the usual ``if __name__ == "__main__":`` guard). ``on_start`` gets the Comparison before the first run,
     ``on_result(done, total, member)`` is called as each run finishes (for progress display).
 
     >>> c = trainlab.compare({"model.act": ["relu", "tanh"]}, {"data": {"name": "digits"}}, seeds=2)  # doctest: +SKIP
@@ -189,6 +198,7 @@ def compare(
         params = {k: combo[k] for k in varying}
         for i in range(seeds):
             cfg = base.replace(**combo)  # validates every value before anything trains
+            _check_names(cfg)
             seed = cfg.seed + i
             members.append(Member(_label(params), params, seed))
             configs.append({**cfg.to_dict(), "seed": seed})
@@ -220,6 +230,10 @@ def compare(
         for m, c in zip(members, configs, strict=True):
             finish(m, _train_one(c))
     else:
+        if report:  # import matplotlib once here, so forked workers share it instead of each paying for it
+            from trainlab.report.plots import preload
+
+            preload()
         _run_parallel(members, configs, n_workers, finish)
     comp.seconds = time.perf_counter() - t0
     _write_json(comp, values, seeds)
@@ -231,17 +245,19 @@ def compare(
 
 
 def _run_parallel(members: list[Member], configs: list[dict[str, Any]], workers: int, finish: Callable[[Member, tuple[str, str, float]], None]) -> None:
-    """Train in ``workers`` fresh processes (spawned: no forked torch thread pools)."""
+    """Train in ``workers`` processes: forked on Linux (no second import of torch, as PyTorch's
+    DataLoader workers), spawned elsewhere (macOS and Windows cannot fork safely)."""
     import multiprocessing
+    import sys
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     from trainlab.errors import TrainlabError
 
     env_threads = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the spawned workers before torch loads
+    os.environ["OMP_NUM_THREADS"] = "1"  # for spawned workers, before torch loads (forked ones get threads=1 from the config)
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")) as pool:
             pending = {pool.submit(_train_one, c): m for m, c in zip(members, configs, strict=True)}
             try:
                 while pending:
@@ -284,7 +300,7 @@ def compare_runs(paths: Sequence[str | Path], out_dir: str | Path = "runs", repo
     members = []
     for r, f in zip(runs, flats, strict=True):
         params = {k: f.get(k) for k in varying}
-        label = _label(params) if varying else r.name
+        label = _label(params) if varying else "same config"  # differing only by seed: one group
         members.append(Member(label, params, int(f.get("seed", 0)), r.path, r, "" if r.summary.get("status") == "completed" else f"status {r.summary.get('status', 'unknown')}"))
     path = create_run_dir(out_dir, "compare")
     comp = Comparison(path, varying, members, 1, sum(float(r.summary.get("fit_seconds", 0.0)) for r in runs))

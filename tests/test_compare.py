@@ -1,0 +1,87 @@
+"""trainlab.compare: value grids, parallel runs, mean ± std over seeds, compare.html, comparing runs."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+import trainlab
+from tests.conftest import quick
+from trainlab.cli import main
+from trainlab.compare import compare_runs, format_table, load_comparison, parse_grid
+from trainlab.errors import ConfigError
+
+
+def test_parse_grid_keeps_lists_and_specs_whole() -> None:
+    grid = parse_grid(["model.hidden=[64],[128,64]", "model.act=leaky_relu(0.1),tanh", "optim.lr=1e-3,0.01", "train.epochs=3"])
+    assert grid == {"model.hidden": [[64], [128, 64]], "model.act": ["leaky_relu(0.1)", "tanh"], "optim.lr": [0.001, 0.01], "train.epochs": [3]}
+    for bad in (["model.act"], ["=relu"], ["model.act="], ["model.act=relu", "model.act=tanh"]):
+        with pytest.raises(ConfigError):
+            parse_grid(bad)
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory: pytest.TempPathFactory) -> trainlab.compare:
+    """2 x 2 configurations x 2 seeds on digits, in 2 worker processes."""
+    out = tmp_path_factory.mktemp("cmp")
+    base = quick(out, data__limit=400, model__hidden=[16])
+    seen: list[tuple[int, int]] = []
+    comp = trainlab.compare(["model.act=relu,tanh", "optim.lr=0.01,0.003"], base, seeds=2, workers=2, out_dir=out, on_result=lambda done, total, m: seen.append((done, total)))
+    assert seen == [(i, 8) for i in range(1, 9)]
+    return comp
+
+
+def test_compare_runs_every_combination_and_seed(comparison: trainlab.compare) -> None:
+    comp = comparison
+    assert comp.workers == 2 and comp.keys == ["model.act", "optim.lr"]
+    assert all(m.run is not None and m.run.summary["status"] == "completed" for m in comp.members)
+    combos = {(m.run.config.model.act, m.run.config.optim.lr, m.run.config.seed) for m in comp.members}
+    assert combos == {(a, lr, s) for a in ("relu", "tanh") for lr in (0.01, 0.003) for s in (0, 1)}
+    assert all(m.run.config.threads == 1 and m.run.path.parent == comp.path for m in comp.members)
+    rows = comp.rows()
+    assert [r["config"] for r in rows] == ["act=relu lr=0.01", "act=relu lr=0.003", "act=tanh lr=0.01", "act=tanh lr=0.003"]
+    for row in rows:
+        accs = [m.run.test_accuracy for m in comp.members if m.label == row["config"]]
+        assert row["runs"] == 2 and row["test_accuracy"] == pytest.approx((statistics.fmean(accs), statistics.stdev(accs)))
+    table = format_table(comp)
+    assert "act=tanh lr=0.003" in table and "±" in table and "mean ± std over 2 seeds" in table
+
+
+def test_compare_report_and_json(comparison: trainlab.compare) -> None:
+    page = (comparison.path / "compare.html").read_text()
+    assert page.count("<img ") == 3  # overlaid curves, test accuracy bars, test loss bars
+    for label in ("act=relu lr=0.01", "act=tanh lr=0.003"):
+        assert label in page
+    assert page.count("report.html'") == 8  # a link to every run's own report
+    data = json.loads((comparison.path / "compare.json").read_text())
+    assert len(data["members"]) == 8 and data["seeds"] == 2
+    again = load_comparison(comparison.path)
+    assert again.rows() == comparison.rows()
+
+
+def test_compare_existing_runs_groups_by_what_differs(comparison: trainlab.compare, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = [m.run.path for m in comparison.members if m.label.startswith("act=relu")]
+    comp = compare_runs(paths, tmp_path, report=False)
+    assert comp.keys == ["optim.lr"]  # act is the same for all four; seeds group together
+    assert [(r["config"], r["runs"]) for r in comp.rows()] == [("lr=0.01", 2), ("lr=0.003", 2)]
+    assert main(["compare", *map(str, paths[1:3]), "--out", str(tmp_path), "--no-report"]) == 0
+    out = capsys.readouterr().out
+    assert "lr=0.01" in out and "lr=0.003" in out
+    same = compare_runs(paths[:2], tmp_path, report=False)  # two seeds of one config: one group
+    assert [(r["config"], r["runs"]) for r in same.rows()] == [("same config", 2)]
+
+
+def test_compare_validates_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", "model.act=relu,nosuch", "--out", str(tmp_path)]) == 2
+    assert "nosuch" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing was created
+    assert main(["compare", "model.act=relu,tanh", str(tmp_path)]) == 2  # grid and runs mixed
+
+
+def test_compare_in_process(tmp_path: Path) -> None:
+    comp = trainlab.compare({"model.hidden": [[8], [8, 8]]}, quick(tmp_path, data__limit=200, train__epochs=1, threads=1), workers=1, out_dir=tmp_path, report=False)
+    assert [m.run.config.model.hidden for m in comp.members] == [[8], [8, 8]]
+    assert not (comp.path / "compare.html").exists()
