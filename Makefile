@@ -5,14 +5,14 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_PIN := torch==2.13.0
 
-.PHONY: run test setup data lint clean
+.PHONY: run test setup data chromium lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# pin torch first: an unpinned torch pulls gigabytes of CUDA packages
 	$(PIP) install -q $(TORCH_PIN)
-	$(PIP) install -q -e '.[test,mnist1d,sweep]'
+	$(PIP) install -q -e '.[test,mnist1d,sweep,tensorboard]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -29,12 +29,24 @@ data: setup
 		$(VENV)/bin/trainlab data get fashion-mnist; \
 	fi
 
+# Headless Chromium renders report.html in one test: installed when root on Debian, else that test skips.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1; then \
+		echo "chromium: found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	     { apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	       { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }; }; then \
+		echo "chromium: installed Debian package chromium"; \
+	else \
+		echo "chromium: not installed; the report rendering test will skip"; \
+	fi
+
 run: data
 	$(VENV)/bin/trainlab train
 
 # As root on Debian, a throwaway PostgreSQL server is started for the sweep storage test
 # (.ci/postgres.sh); elsewhere that one test skips unless TRAINLAB_TEST_PG names a server.
-test: data
+test: data chromium
 	@if [ -z "$$TRAINLAB_TEST_PG" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		eval "$$(.ci/postgres.sh)" || echo "postgres: not started; the PostgreSQL sweep test will skip"; \
 	fi; \
