@@ -1,0 +1,173 @@
+"""trainlab against its peers on the same recipe: medians of interleaved rounds, ratios to a bare loop.
+
+    python benchmarks/peers.py --epochs 3 --rounds 3
+    python benchmarks/peers.py --cases mlp --peers bare,trainlab,lightning --rounds 5
+    python benchmarks/peers.py --cases tiny,cnn,mlp10 --json results.json
+
+Every (peer, case) timing runs in a fresh subprocess (``peer_runs.py``), so imports, thread pools
+and allocator state never leak from one peer into the next; each round runs every peer once, in an
+order rotated from round to round, so a burst of load on a shared machine spreads over all peers.
+Reported per peer: ``total`` = loading the data + training + one pass over the test set (the
+ratio column divides it by the bare loop's), its two parts, the time spent importing, and the test
+accuracy (every peer trains the same model on the same examples: the accuracies should agree).
+``floor`` is the case's floating-point operations divided by the float32 matmul throughput
+measured in the same run: no loop at all could train faster.
+
+Peers (``recipe.py`` has the shared data and models, ``peer_runs.py`` one function per peer):
+  bare           plain PyTorch: tensors in memory, a permutation gather per epoch, batches sliced
+  bare-val       the same plus a validation pass after every epoch
+  trainlab       trainlab.train(config): default callbacks (initial loss, history, checkpoint each
+                 epoch, per-epoch validation) and Progress writing to a non-tty stream
+  original       the original recipe: DataLoader(TensorDataset, shuffle=True, num_workers=1)
+  original-eval  the same with its train + test evaluation through DataLoaders after every epoch
+  lightning      lightning.Trainer (progress bar, logger, checkpointing off), trainer.test
+  skorch         skorch.NeuralNetClassifier(train_split=None), predict
+  keras          Keras 3 with KERAS_BACKEND=torch: fit(shuffle=True), evaluate
+Lightning, skorch and Keras come with ``pip install -e .[bench]``; a peer not installed is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from recipe import ALL_PEERS, CASES  # noqa: E402
+
+NEEDS = {"lightning": "lightning", "skorch": "skorch", "keras": "keras"}
+
+
+def installed(peer: str) -> bool:
+    """True when the peer's package can be imported."""
+    return peer not in NEEDS or importlib.util.find_spec(NEEDS[peer]) is not None
+
+
+def run_one(peer: str, case: str, args: argparse.Namespace) -> dict:
+    """Time one peer on one case in a fresh subprocess; returns its JSON record."""
+    cmd = [sys.executable, "-W", "ignore", str(HERE / "peer_runs.py"), peer, case, "--epochs", str(args.epochs), "--threads", str(args.threads)]
+    if args.data_dir:
+        cmd += ["--data-dir", args.data_dir]
+    if args.limit:
+        cmd += ["--limit", str(args.limit)]
+    env = {**os.environ, "KERAS_BACKEND": "torch", "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=args.workdir)
+    if out.returncode != 0:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise SystemExit(f"peer {peer} on case {case} failed: {tail[0]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, torch and every installed peer."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    v = {"python": platform.python_version()}
+    for pkg in ("trainlab", "torch", "numpy", "lightning", "skorch", "keras"):
+        try:
+            v[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return v
+
+
+def machine() -> str:
+    """CPU model and the cores this process may use."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {len(os.sched_getaffinity(0))} cores, {platform.system()} {platform.release()}"
+
+
+def table(case: str, records: dict[str, list[dict]]) -> list[str]:
+    """Markdown rows for one case: medians and ratios to the bare loop."""
+    med = {p: {k: statistics.median(r[k] for r in rs) for k in ("total", "load", "train", "imports")} for p, rs in records.items()}
+    base_key = "bare" if "bare" in med else next((p for p in med if p.startswith("bare")), None)
+    base = med[base_key]["total"] if base_key else None
+    c = CASES[case]
+    lines = [f"### {case}: {c.help}", "", "| peer | total s (median) | vs bare | load s | train+test s | imports s | test acc | rounds (total s) |", "|---|---|---|---|---|---|---|---|"]
+    for p, m in sorted(med.items(), key=lambda kv: kv[1]["total"]):
+        rs = records[p]
+        acc = rs[0].get("test_accuracy")
+        ratio = f"{m['total'] / base:.2f}" if base else "-"
+        extra = ""
+        if p == "floor":
+            f = rs[0]
+            extra = f" ({f['flops'] / 1e9:.1f} GFLOP at {statistics.median(r['flop_per_s'] for r in rs) / 1e9:.1f} GFLOP/s)"
+        acc_text = "-" if acc is None else f"{acc:.4f}"
+        rounds = " ".join(f"{r['total']:.2f}" for r in rs)
+        lines.append(f"| {p}{extra} | {m['total']:.2f} | {ratio} | {m['load']:.2f} | {m['train']:.2f} | {m['imports']:.2f} | {acc_text} | {rounds} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the interleaved rounds and print one Markdown table per case."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=int, default=3, help="epochs of each case that does not fix its own (default 3)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported (default 3)")
+    p.add_argument("--cases", default="mlp,tiny,cnn,mlp10", help=f"comma-separated, from {', '.join(CASES)}")
+    p.add_argument("--peers", default="", help=f"comma-separated subset of {', '.join(ALL_PEERS)}, bare-val (default: each case's own list)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads for every peer (0: trainlab's default)")
+    p.add_argument("--data-dir", default=None, help="directory of the Fashion-MNIST IDX files (default: trainlab's search)")
+    p.add_argument("--limit", type=int, default=None, help="train on a seeded subset of N examples (smoke tests)")
+    p.add_argument("--no-floor", action="store_true", help="skip the compute-floor measurement")
+    p.add_argument("--json", default=None, help="also write every record to this file")
+    args = p.parse_args(argv)
+    args.workdir = os.getcwd()
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    for c in cases:
+        if c not in CASES:
+            p.error(f"unknown case {c!r}; choose from {', '.join(CASES)}")
+    wanted = [x.strip() for x in args.peers.split(",") if x.strip()]
+    plan = {}
+    for c in cases:
+        peers = wanted or list(CASES[c].peers)
+        skipped = [x for x in peers if not installed(x)]
+        if skipped:
+            print(f"{c}: skipping {', '.join(skipped)} (not installed: pip install -e .[bench])", file=sys.stderr)
+        plan[c] = [x for x in peers if installed(x)] + ([] if args.no_floor else ["floor"])
+    records: dict[str, dict[str, list[dict]]] = {c: {} for c in cases}
+    loads = []
+    start = time.time()
+    for r in range(args.rounds):
+        for c in cases:
+            peers = plan[c]
+            k = r % len(peers)
+            for peer in peers[k:] + peers[:k]:  # rotate the order each round
+                loads.append(os.getloadavg()[0])
+                rec = run_one(peer, c, args)
+                records[c].setdefault(peer, []).append(rec)
+                print(f"round {r + 1} {c:<6} {peer:<14} {rec['total']:7.2f} s", file=sys.stderr, flush=True)
+    threads = next(iter(next(iter(records.values())).values()))[0]["threads"]
+    head = [
+        f"machine: {machine()}; torch threads {threads}",
+        f"versions: {', '.join(f'{k} {v}' for k, v in versions().items())}",
+        f"command: python benchmarks/peers.py {' '.join(sys.argv[1:] if argv is None else argv)}",
+        f"rounds {args.rounds}, epochs {args.epochs}; load average while running: median {statistics.median(loads):.2f}, max {max(loads):.2f}; {time.time() - start:.0f} s in all",
+        "",
+    ]
+    out = head
+    for c in cases:
+        out += table(c, records[c]) + [""]
+    print("\n".join(out))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"head": head, "records": records}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
