@@ -12,12 +12,14 @@ def catalogs() -> dict:
     from trainlab.data.sources import DATASETS
     from trainlab.nn import ACTIVATIONS, BIAS_INITS, INITS, LOSSES, MODELS
     from trainlab.nn.norms import NORMS
+    from trainlab.sweep.strategies import DISTRIBUTIONS, PRUNERS, SAMPLERS
     from trainlab.train.optim import OPTIMIZERS, SCHEDULES
 
     return {
         "datasets": DATASETS, "models": MODELS, "activations": ACTIVATIONS, "inits": INITS,
         "bias-inits": BIAS_INITS, "norms": NORMS, "losses": LOSSES, "optimizers": OPTIMIZERS,
         "schedules": SCHEDULES, "preprocess": PREPROCESS, "augmentations": AUGMENTATIONS,
+        "samplers": SAMPLERS, "pruners": PRUNERS, "distributions": DISTRIBUTIONS,
     }
 
 

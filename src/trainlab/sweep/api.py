@@ -168,7 +168,7 @@ def sweep(
             name = name or _unique(root, f"{refine}-refined")
         spec = build_spec(preset, args, space, trials=trials, sampler=sampler, pruner=pruner, objective=objective, cv=cv, seed=seed)
         spec.validate()
-        if spec.sampler == "grid":
+        if spec.is_grid:
             size = len(grid(spec.params()))
             spec.trials = min(spec.trials or size, size)
         elif spec.trials is None:

@@ -7,9 +7,9 @@ space:
   optim.lr: loguniform(1e-4,1e-2)
   model.hidden: choice([128],[256],[512,256])
 objective: val_accuracy            # val_accuracy (maximized) or val_loss (minimized)
-sampler: tpe                       # grid, random, tpe
+sampler: tpe                       # grid, random, tpe, tpe(n_startup_trials=5) (trainlab list samplers)
 trials: 20
-pruner: median                     # none, median, asha
+pruner: median                     # none, median, asha, median(n_warmup_steps=2) (trainlab list pruners)
 cv: 0                              # k-fold cross-validation on the training set (0 = off)
 seed: 0                            # the sampler's seed
 ```
@@ -27,8 +27,6 @@ from trainlab.errors import ConfigError, close_match
 from trainlab.sweep.space import Param, parse_space
 
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
-SAMPLERS = ("grid", "random", "tpe")
-PRUNERS = ("none", "median", "asha")
 KEYS = ("name", "base", "overrides", "space", "objective", "sampler", "trials", "pruner", "cv", "seed")
 
 
@@ -51,6 +49,13 @@ class SweepSpec:
         """``maximize`` or ``minimize``, from the objective."""
         return OBJECTIVES[self.objective]
 
+    @property
+    def is_grid(self) -> bool:
+        """True for the grid sampler (its trials are the space's combinations)."""
+        from trainlab.registry import parse_spec
+
+        return parse_spec(self.sampler).name == "grid"
+
     def params(self) -> dict[str, Param]:
         """The parsed search space."""
         return parse_space(self.space)
@@ -72,10 +77,10 @@ class SweepSpec:
         """Check every field, naming the bad value and the valid choices; returns self."""
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"objective={self.objective!r} is not allowed{close_match(self.objective, OBJECTIVES)}; choose one of: {', '.join(OBJECTIVES)}")
-        if self.sampler not in SAMPLERS:
-            raise ConfigError(f"sampler={self.sampler!r} is not allowed{close_match(self.sampler, SAMPLERS)}; choose one of: {', '.join(SAMPLERS)}")
-        if self.pruner not in PRUNERS:
-            raise ConfigError(f"pruner={self.pruner!r} is not allowed{close_match(self.pruner, PRUNERS)}; choose one of: {', '.join(PRUNERS)}")
+        from trainlab.sweep.strategies import PRUNERS, SAMPLERS
+
+        SAMPLERS.bind(self.sampler)  # unknown names and parameters fail with the valid choices
+        PRUNERS.bind(self.pruner)
         if self.trials is not None and (not isinstance(self.trials, int) or self.trials < 1):
             raise ConfigError(f"trials={self.trials!r} must be a positive integer")
         if not isinstance(self.cv, int) or self.cv == 1 or self.cv < 0:

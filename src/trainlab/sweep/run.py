@@ -104,25 +104,16 @@ def trial_reason(trial: Any) -> str:
 
 def make_sampler(spec: SweepSpec, worker: int = 0) -> Any:
     """The sampler by name; each worker gets its own seed so workers do not draw the same points."""
-    optuna = _optuna()
-    seed = spec.seed + 1000 * worker
-    if spec.sampler == "tpe":
-        trials = spec.trials or 20
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, trials // 3)))
-    # grid: every trial's parameters are fixed in the queue, so the sampler never draws
-    return optuna.samplers.RandomSampler(seed=seed)
+    from trainlab.sweep.strategies import SAMPLERS
+
+    return SAMPLERS.create(spec.sampler, seed=spec.seed + 1000 * worker, trials=spec.trials or 20)
 
 
 def make_pruner(spec: SweepSpec) -> Any:
-    """The pruner by name: none, median (stop below the median of earlier trials), asha."""
-    optuna = _optuna()
-    # first epochs say little about the last (a small lr starts slow): judge after a third of the run
-    warmup = max(1, int(spec.base.get("train", {}).get("epochs", 10)) // 3)
-    if spec.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup)
-    if spec.pruner == "asha":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
-    return optuna.pruners.NopPruner()
+    """The pruner by name (none, median, asha), given the epochs of one run."""
+    from trainlab.sweep.strategies import PRUNERS
+
+    return PRUNERS.create(spec.pruner, epochs=int(spec.base.get("train", {}).get("epochs", 10)))
 
 
 def load_study(name: str, storage: Any, worker: int = 0) -> tuple[Any, SweepSpec]:
@@ -165,7 +156,7 @@ def queue(study: Any, spec: SweepSpec, total: int) -> int:
     interrupted = [t for t in trials if t.state == s.FAIL and t.user_attrs.get("replaced")]
     have = len(trials) - len(interrupted)
     missing = max(0, total - have)
-    if spec.sampler == "grid":
+    if spec.is_grid:
         combos = grid(spec.params())
         done = {tuple(sorted(t.params.items())) for t in trials if t.state != s.FAIL or not t.user_attrs.get("replaced")}
         done |= {tuple(sorted(t.system_attrs.get("fixed_params", {}).items())) for t in trials if t.state == s.WAITING}
@@ -251,7 +242,7 @@ def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache:
     start = time.perf_counter()
     for i, data in enumerate(folds):
         name = f"trial-{trial.number:04d}" + (f"-fold{i + 1}" if spec.cv else "")
-        pruning = Pruning(trial, spec.objective, offset=i * cfg.train.epochs, prune=spec.pruner != "none")
+        pruning = Pruning(trial, spec.objective, offset=i * cfg.train.epochs, prune=not spec.pruner.startswith("none"))
         try:
             run = train(cfg.replace(**{"output.name": name}), callbacks=[pruning, *callbacks], data=data)
         except TrainlabError as exc:
@@ -345,7 +336,7 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = Non
             trial.set_user_attr("replaced", True)
             study.tell(trial, state=s.FAIL)
             fixed = study._storage.get_trial(trial._trial_id).system_attrs.get("fixed_params") or {}
-            study.enqueue_trial(fixed if spec.sampler == "grid" else {})
+            study.enqueue_trial(fixed if spec.is_grid else {})
             raise
         for k, v in outcome.attrs.items():
             trial.set_user_attr(k, v)
