@@ -212,3 +212,10 @@ def test_run_parent_not_creatable_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(CheckpointError, match="cannot create run directory parent .*file/runs"):
         create_run_dir(blocker / "runs", "x")
+
+
+def test_files_get_the_usual_mode_not_owner_only(tmp_path: Path) -> None:
+    mask = os.umask(0)
+    os.umask(mask)
+    save_checkpoint(tmp_path / "checkpoint.pt", payload(1, size=10))
+    assert (tmp_path / "checkpoint.pt").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -15,6 +15,17 @@ from typing import IO, Any
 from trainlab.errors import CheckpointError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by their owner only; a run directory is meant to be shared like
+# any file the user writes, so temp files get the usual mode (0666 minus the umask) before the rename
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """Call ``write(fh)`` on a temp file next to ``path``, fsync it, then rename it onto ``path``."""
     path = Path(path)
@@ -22,6 +33,10 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise CheckpointError(f"cannot write in {path.parent}: {exc.strerror or exc}") from None
+    try:
+        os.fchmod(fd, _FILE_MODE)
+    except OSError:  # file systems without modes (some network/FUSE mounts): keep what mkstemp gave
+        pass
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
