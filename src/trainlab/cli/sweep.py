@@ -47,8 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refine", metavar="SWEEP", help="new sweep with ranges narrowed around SWEEP's top trials")
     p.add_argument("--seed", type=int, metavar="S", help="sampler seed (default 0); the training seed is the config's seed")
     p.add_argument("--dir", default="sweeps", metavar="DIR", help="parent directory of sweep directories (default sweeps)")
-    p.add_argument("--heartbeat", type=float, default=5.0, metavar="S", help="seconds between a running trial's heartbeats; a trial silent for 4x as long (at least 30 s) is failed as its worker's death (default 5)")
-    p.add_argument("--grace", type=float, metavar="S", help="seconds without heartbeat before a trial counts as dead (default max(30, 4 x heartbeat))")
+    p.add_argument("--heartbeat", type=float, default=5.0, metavar="S", help="seconds between a running trial's heartbeats in the storage (default 5)")
+    p.add_argument("--grace", type=float, metavar="S", help="seconds without a heartbeat after which a trial's worker counts as dead and the trial as failed (default max(30, 4 x heartbeat))")
     p.add_argument("--top", type=int, default=5, metavar="N", help="best trials shown at the end (default 5)")
     p.set_defaults(func=run)
 
