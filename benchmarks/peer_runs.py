@@ -138,8 +138,9 @@ def run_trainlab(case: Any, epochs: int, data_dir: str | None, limit: int | None
     """``trainlab.train(config)`` with its default callbacks and the console Progress on a non-tty stream."""
     import io
 
-    import trainlab
     from recipe import trainlab_config
+
+    import trainlab
     from trainlab.train.callbacks import Progress
 
     marks: dict[str, float] = {}

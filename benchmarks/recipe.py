@@ -52,7 +52,7 @@ CASES = {
     for c in (
         Case("mlp", "reference recipe: MLP 784-256-10, batch 256", peers=ALL_PEERS),
         Case("tiny", "per-step overhead: MLP 784-32-10, batch 64", hidden=(32,), batch=64, peers=("bare", "trainlab")),
-        Case("cnn", "small CNN: two conv blocks (16, 32 channels, 3x3, max-pool 2), head 10, batch 256", hidden=(), blocks=CNN_BLOCKS, peers=("bare", "trainlab")),
+        Case("cnn", "small CNN (configs/cnn-fashion.yaml): conv 16 and conv 32 (3x3, max-pool 2), fc 128, batch 128", hidden=(128,), batch=128, blocks=CNN_BLOCKS, peers=("bare", "trainlab")),
         Case("mlp10", "10 epochs of the reference recipe with per-epoch validation/evaluation", epochs=10, peers=("bare-val", "trainlab", "original-eval")),
     )
 }

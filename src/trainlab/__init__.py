@@ -2,6 +2,14 @@
 
 __version__ = "0.1.0"
 
+import os as _os
+
+# Before torch loads its OpenMP runtime: idle OpenMP threads sleep instead of spinning. With the
+# default spinning, a 2-thread run on a 2-core machine whose other core is busy ran 10-70x slower
+# (benchmarks/threads.py, BENCHMARKS.md). Only effective when trainlab is imported before torch;
+# a value the user set wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from trainlab.api import evaluate_run, resume, train  # noqa: E402
 from trainlab.compare import compare, compare_runs  # noqa: E402
 from trainlab.config import Config, load_config  # noqa: E402

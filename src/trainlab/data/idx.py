@@ -11,6 +11,7 @@ import gzip
 import math
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -93,10 +94,11 @@ def write_idx(path: str | Path, array: np.ndarray, compress: bool | None = None)
     path.write_bytes(payload)
 
 
-def read_image_label_pair(images: str | Path, labels: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read an images file and its labels file, checking they describe the same examples."""
-    x = read_idx(images)
-    y = read_idx(labels)
+def read_image_label_pair(images: str | Path, labels: str | Path, read: Callable[[str | Path], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read an images file and its labels file (with ``read``, default ``read_idx``), checking they describe the same examples."""
+    read = read or read_idx
+    x = read(images)
+    y = read(labels)
     if x.ndim != 3:
         raise DataError(f"{images}: expected images of shape (N, rows, cols), got {x.shape}")
     if y.ndim != 1:

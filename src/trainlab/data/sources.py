@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from trainlab.data import toy
+from trainlab.data.cache import read_idx_cached
 from trainlab.data.dataset import Dataset, RawData, Split
 from trainlab.data.idx import read_image_label_pair
 from trainlab.data.locate import find_idx_files
@@ -21,8 +22,9 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
 
 def _idx_dataset(name: str, classes: list[str], data_dir: str | None) -> RawData:
     files = find_idx_files(name, data_dir)
-    xtr, ytr = read_image_label_pair(files["train-images-idx3-ubyte"], files["train-labels-idx1-ubyte"])
-    xte, yte = read_image_label_pair(files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"])
+    # large gzip files are decoded once and kept as .npy in the user cache (data/cache.py)
+    xtr, ytr = read_image_label_pair(files["train-images-idx3-ubyte"], files["train-labels-idx1-ubyte"], read_idx_cached)
+    xte, yte = read_image_label_pair(files["t10k-images-idx3-ubyte"], files["t10k-labels-idx1-ubyte"], read_idx_cached)
     for path, y in ((files["train-labels-idx1-ubyte"], ytr), (files["t10k-labels-idx1-ubyte"], yte)):
         if y.size and (y.min() < 0 or y.max() >= len(classes)):
             raise DataError(f"{path}: labels must be 0..{len(classes) - 1}, found {int(y.min())}..{int(y.max())}")
@@ -187,6 +189,8 @@ def load_dataset(data_cfg: Any, seed: int = 0, device: str | torch.device = "cpu
         parts["val"] = (xtr[val_idx], ytr[val_idx])
     tensors = {k: (torch.from_numpy(np.ascontiguousarray(x)).float(), torch.from_numpy(np.ascontiguousarray(y))) for k, (x, y) in parts.items()}
     for k, (x, _) in tensors.items():
+        if not np.issubdtype(parts[k][0].dtype, np.floating):
+            continue  # integer inputs (IDX pixels) cannot hold NaN/Inf: skip a full pass over the data
         bad = ~torch.isfinite(x)
         if bad.any():
             nan, rows = int(torch.isnan(x).sum()), int(bad.flatten(1).any(1).sum()) if x.ndim > 1 else int(bad.sum())

@@ -1,0 +1,79 @@
+"""The decoded-IDX cache: same arrays as decoding, keyed by size+mtime, atomic, self-repairing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainlab.data import cache
+from trainlab.data.idx import write_idx
+
+
+@pytest.fixture
+def small_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private cache directory, and caching switched on for small files."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("TRAINLAB_DECODED_CACHE", raising=False)
+    monkeypatch.setattr(cache, "MIN_BYTES", 100)
+    return tmp_path / "xdg" / "trainlab" / "decoded"
+
+
+def _images(path: Path, seed: int, n: int = 20) -> np.ndarray:
+    x = np.random.default_rng(seed).integers(0, 256, (n, 28, 28)).astype(np.uint8)
+    write_idx(path, x, compress=True)
+    return x
+
+
+def _no_decoding(*_: object) -> np.ndarray:
+    raise AssertionError("decoded the gzip file although a cache entry exists")
+
+
+def test_second_read_comes_from_the_cache(tmp_path: Path, small_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    x = _images(tmp_path / "img.gz", 0)
+    first = cache.read_idx_cached(tmp_path / "img.gz")
+    assert np.array_equal(first, x)
+    assert len(list(small_cache.glob("*.npy"))) == 1
+    monkeypatch.setattr(cache, "read_idx", _no_decoding)
+    assert np.array_equal(cache.read_idx_cached(tmp_path / "img.gz"), x)
+
+
+def test_a_changed_file_is_decoded_again_and_replaces_its_entry(tmp_path: Path, small_cache: Path) -> None:
+    path = tmp_path / "img.gz"
+    _images(path, 0)
+    cache.read_idx_cached(path)
+    x2 = _images(path, 1, n=21)
+    os.utime(path, ns=(1, 1))  # a different mtime as well as a different size
+    assert np.array_equal(cache.read_idx_cached(path), x2)
+    entries = list(small_cache.glob("*.npy"))
+    assert len(entries) == 1 and entries[0].name.endswith(f"-{path.stat().st_size}-1.npy")
+
+
+def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, small_cache: Path) -> None:
+    path = tmp_path / "img.gz"
+    x = _images(path, 0)
+    cache.read_idx_cached(path)
+    (entry,) = small_cache.glob("*.npy")
+    entry.write_bytes(b"not an npy file")
+    assert np.array_equal(cache.read_idx_cached(path), x)
+    assert np.array_equal(np.load(entry), x)
+    assert not list(small_cache.glob(".tmp-*"))  # no temporary file left behind
+
+
+def test_small_plain_or_disabled_files_are_not_cached(tmp_path: Path, small_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    x = np.arange(10, dtype=np.uint8)
+    write_idx(tmp_path / "plain", x, compress=False)  # not gzip: nothing to save
+    assert np.array_equal(cache.read_idx_cached(tmp_path / "plain"), x)
+    monkeypatch.setenv("TRAINLAB_DECODED_CACHE", "0")
+    _images(tmp_path / "img.gz", 0)
+    cache.read_idx_cached(tmp_path / "img.gz")
+    assert not small_cache.exists() or not list(small_cache.glob("*.npy"))
+
+
+def test_unwritable_cache_still_reads(tmp_path: Path, small_cache: Path) -> None:
+    small_cache.parent.mkdir(parents=True)
+    small_cache.write_text("a file where the cache directory should be")
+    x = _images(tmp_path / "img.gz", 0)
+    assert np.array_equal(cache.read_idx_cached(tmp_path / "img.gz"), x)
