@@ -23,11 +23,11 @@ EPOCHS, BATCH = 3, 32  # idx_dir: 300 examples, 30 for validation -> 270 train =
 
 
 def cfg(idx_dir: Path, runs: Path, **extra: object) -> dict:
-    """Tiny MNIST-format run exercising every stateful part: dropout RNG, Adam, early stopping, periodic checkpoints."""
+    """Tiny MNIST-format run exercising every stateful part: augmentation and dropout RNG, Adam, early stopping, periodic checkpoints."""
     c: dict = {
-        "data": {"name": "mnist", "dir": str(idx_dir), "val": 0.1},
+        "data": {"name": "mnist", "dir": str(idx_dir), "val": 0.1, "augment": ["shift(1)"]},  # augmentation draws RNG too
         "model": {"hidden": [16], "dropout": 0.3},
-        "optim": {"batch_size": BATCH, "lr": 0.01},
+        "optim": {"batch_size": BATCH, "lr": 0.01, "schedule": "cosine", "warmup": 0.1},  # per-step schedule
         "train": {"epochs": EPOCHS, "patience": 5, "checkpoint_every": 4},
         "threads": 1,
         "output": {"dir": str(runs), "report": False},  # no plots: not what these tests are about
