@@ -75,6 +75,19 @@ def test_constructed_nan_is_found_at_its_layer_and_step() -> None:
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
+def test_deferred_mode_records_the_first_bad_step_without_per_step_syncs() -> None:
+    """The accelerator path (flag kept on the device, read every 4 steps), exercised on the CPU."""
+    model = nn.Sequential(OrderedDict(flatten=nn.Flatten(), fc1=nn.Linear(64, 32), act1=nn.ReLU(), boom=Scale(), fc2=nn.Linear(32, 10)))
+    s = setup(Config.from_dict({"threads": 1, "data": {"name": "digits", "val": 0}}))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    inject = Injector(5, lambda tr: tr.model.boom.factor.fill_(float("inf")))
+    t = Trainer(model, s.data, s.loss, opt, 1, 64, callbacks=[InitialLoss(2.3026), NanGuard(check_every=4), inject])
+    t.fit()
+    assert t.status == "diverged" and t.info["nan_guard"]["step"] == 6 and t.step == 8
+    assert "found at step 8" in t.stop_reason and "layer boom" in t.stop_reason
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # the bad steps' gradients were zeroed
+
+
 def test_nan_only_in_the_backward_names_the_gradient_layer() -> None:
     model = nn.Sequential(OrderedDict(flatten=nn.Flatten(), fc1=nn.Linear(64, 32), act1=nn.ReLU(), bad=NanBackward(), out=nn.Linear(32, 10)))
     t = trainer_for(model)

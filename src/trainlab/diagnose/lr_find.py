@@ -118,8 +118,9 @@ class LRFindResult:
             ax.axvline(current_lr, color="C2", ls=":", lw=1.2, label=f"configured {current_lr:.2g}")
         ax.set_xscale("log")
         finite = [v for v in self.smoothed if math.isfinite(v)]
+        low = min((v for v in self.losses if math.isfinite(v)), default=0.0)
         if finite:  # keep the blow-up from flattening the interesting part
-            ax.set_ylim(min(finite) * 0.95 - 1e-3, min(max(finite), 3 * finite[0]) * 1.05)
+            ax.set_ylim(min(finite + [low]) * 0.95 - 1e-3, min(max(finite), 3 * finite[0]) * 1.05)
         ax.set_xlabel("learning rate")
         ax.set_ylabel("training loss")
         ax.set_title("learning-rate range test" + (" (stopped at divergence)" if self.diverged else ""))

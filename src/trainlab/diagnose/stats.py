@@ -20,7 +20,6 @@ so recording every K steps costs one forward's worth of reductions every K steps
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -86,24 +85,24 @@ def activation_stats(a: torch.Tensor, kind: str) -> torch.Tensor:
 
 @dataclass
 class ActivationRecorder:
-    """Forward hooks that record activation statistics (and optional histograms) of every watched layer.
+    """Forward hooks that record activation statistics (and optionally a sample of values) of every watched layer.
 
     Use as a context manager around the forward passes to measure; hooks are removed on exit, so
-    nothing runs outside it.
+    nothing runs outside it. ``sample=N`` keeps N evenly spaced values of each output (on the
+    device until ``samples_cpu``), from which histograms over time are drawn with one common range.
     """
 
     model: nn.Module
-    bins: int = 0  # 0 = no histograms
-    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # fixed per layer once chosen
+    sample: int = 0  # 0 = keep no values
     stats: dict[str, torch.Tensor] = field(default_factory=dict)
-    hists: dict[str, torch.Tensor] = field(default_factory=dict)
+    samples: dict[str, torch.Tensor] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)  # execution order of the last forward
 
     def __post_init__(self) -> None:
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
 
     def __enter__(self) -> ActivationRecorder:
-        self.stats, self.hists, self.order = {}, {}, []
+        self.stats, self.samples, self.order = {}, {}, []
         for name, module in watched_layers(self.model):
             self._handles.append(module.register_forward_hook(self._hook(name, kind_of(module))))
         return self
@@ -119,25 +118,12 @@ class ActivationRecorder:
                 return
             self.order.append(name)
             self.stats[name] = activation_stats(output, kind)
-            if self.bins:
-                self.hists[name] = self._histogram(name, output.detach().float(), kind)
+            if self.sample:
+                flat = output.detach().reshape(-1)
+                step = max(1, flat.numel() // self.sample)
+                self.samples[name] = flat[::step][: self.sample].float().clone()
 
         return hook
-
-    def _histogram(self, name: str, a: torch.Tensor, kind: str) -> torch.Tensor:
-        """Counts in ``bins`` over a range fixed at the first measurement (values outside land in the end bins)."""
-        if name not in self.ranges:
-            if kind == "tanh":
-                lo, hi = -1.0, 1.0
-            elif kind == "sigmoid":
-                lo, hi = 0.0, 1.0
-            else:  # one host sync, once per layer per run, to pick a range that fits this layer
-                m, s = a.mean().item(), a.std().item() if a.numel() > 1 else 1.0
-                width = 3 * s if math.isfinite(s) and s > 0 else 1.0
-                lo, hi = (0.0, max(m + width, 1e-6)) if kind == "relu" else (m - width, m + width)
-            self.ranges[name] = (lo, hi)
-        lo, hi = self.ranges[name]
-        return torch.histc(a.clamp(lo, hi), bins=self.bins, min=lo, max=hi)
 
     def results(self) -> dict[str, dict[str, float]]:
         """Layer name -> {stat: value}, in execution order (one host transfer)."""

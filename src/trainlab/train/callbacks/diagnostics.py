@@ -1,9 +1,10 @@
 """Diagnostics: per-layer statistics every K steps into ``stats.csv``, plotted when training ends.
 
 Every ``every`` steps the callback arms forward hooks for the *next* step and snapshots the weights;
-after that step it records, per layer, activation mean/std/zero/dead/saturated fractions and a
-histogram (``trainlab.diagnose.stats``), the weight gradient norm and the update/weight ratio of that
-step. Between measurements no hook is installed, so the other K-1 steps cost nothing; with
+after that step it records, per layer, activation mean/std/zero/dead/saturated fractions and 1024
+evenly spaced activation values (``trainlab.diagnose.stats``), the weight gradient norm and the
+update/weight ratio of that step. The histograms are drawn at the end over one range per layer, so
+they compare across time. Between measurements no hook is installed, so the other K-1 steps cost nothing; with
 ``diagnostics.every=0`` (the default) the callback is not created at all.
 
 Files written in the run directory:
@@ -21,7 +22,13 @@ from pathlib import Path
 
 import torch
 
-from trainlab.diagnose.stats import ACT_FIELDS, ActivationRecorder, WeightSnapshot, gradient_norms
+from trainlab.diagnose.stats import (
+    ACT_FIELDS,
+    ActivationRecorder,
+    WeightSnapshot,
+    gradient_norms,
+    kind_of,
+)
 from trainlab.train.loop import Callback, Trainer
 
 STATS = "stats.csv"
@@ -33,18 +40,21 @@ class Diagnostics(Callback):
 
     order = 50  # after the guard and checkpoint: only healthy steps are measured
 
-    def __init__(self, run_dir: str | Path, every: int, bins: int = 40):
+    def __init__(self, run_dir: str | Path, every: int, bins: int = 40, sample: int = 1024):
         self.dir = Path(run_dir)
         self.every = every
-        self.recorder: ActivationRecorder | None = None
         self.bins = bins
+        self.sample = sample  # activation values kept per layer and measurement, for the histograms
+        self.recorder: ActivationRecorder | None = None
         self.snapshot: WeightSnapshot | None = None
         self.rows: list[dict[str, float | str]] = []
-        self.hist_steps: list[int] = []
-        self.hists: dict[str, list[list[float]]] = {}
+        self.sample_steps: list[int] = []
+        self.samples: dict[str, list[torch.Tensor]] = {}
+        self.kinds: dict[str, str] = {}
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        self.recorder = ActivationRecorder(trainer.model, bins=self.bins)
+        self.recorder = ActivationRecorder(trainer.model, sample=self.sample)
+        self.kinds = {n: kind_of(m) for n, m in trainer.model.named_modules() if n}
         if trainer.step == 0:
             self._arm(trainer)  # measure the very first step too
 
@@ -66,13 +76,10 @@ class Diagnostics(Callback):
         grads = gradient_norms(trainer.model)
         updates = self.snapshot.update_ratios()
         self.snapshot = None
-        hists = {n: h for n, h in self.recorder.hists.items()}
-        if hists:
-            names = list(hists)
-            counts = torch.stack([hists[n] for n in names]).cpu().tolist()
-            self.hist_steps.append(trainer.step)
-            for n, c in zip(names, counts):
-                self.hists.setdefault(n, []).append(c)
+        if self.recorder.samples:
+            self.sample_steps.append(trainer.step)
+            for n, v in self.recorder.samples.items():
+                self.samples.setdefault(n, []).append(v.cpu())
         layers = list(dict.fromkeys([*acts, *grads]))
         for name in layers:
             row: dict[str, float | str] = {"step": trainer.step, "epoch": trainer.epoch + 1, "layer": name}
@@ -107,10 +114,30 @@ class Diagnostics(Callback):
         self.snapshot = None
         if self.rows:
             self.write_csv()
-            plot_stats(self.dir, self.rows, self.hist_steps, self.hists, self.recorder.ranges if self.recorder else {})
+            plot_stats(self.dir, self.rows, self.sample_steps, self.samples, self.kinds, self.bins)
 
 
-def plot_stats(out_dir: Path, rows: list[dict], hist_steps: list[int], hists: dict[str, list[list[float]]], ranges: dict[str, tuple[float, float]]) -> list[Path]:
+def histograms(samples: list[torch.Tensor], kind: str, bins: int) -> tuple[list[list[float]], float, float]:
+    """Counts per measurement over one range for all of them: the layer's output range for tanh/sigmoid,
+    else the 0.1%..99.9% quantiles of every sampled value (values outside land in the end bins)."""
+    every = torch.cat(samples)
+    every = every[torch.isfinite(every)]
+    every = every[:: max(1, every.numel() // 1_000_000)]  # torch.quantile's input limit; a million is plenty
+    if kind == "tanh":
+        lo, hi = -1.0, 1.0
+    elif kind == "sigmoid":
+        lo, hi = 0.0, 1.0
+    elif every.numel():
+        lo, hi = torch.quantile(every, torch.tensor([0.001, 0.999])).tolist()
+        lo = 0.0 if kind == "relu" else lo
+    else:
+        lo, hi = 0.0, 1.0
+    hi = hi if hi > lo else lo + 1e-6
+    counts = [torch.histc(s.nan_to_num(0.0).clamp(lo, hi), bins=bins, min=lo, max=hi).tolist() for s in samples]
+    return counts, lo, hi
+
+
+def plot_stats(out_dir: Path, rows: list[dict], steps: list[int], samples: dict[str, list[torch.Tensor]], kinds: dict[str, str], bins: int = 40) -> list[Path]:
     """The three diagnostics figures as PNGs in ``out_dir``; returns their paths."""
     import matplotlib
 
@@ -119,15 +146,15 @@ def plot_stats(out_dir: Path, rows: list[dict], hist_steps: list[int], hists: di
     import numpy as np
 
     written = []
-    if hists and len(hist_steps) > 1:
-        names = list(hists)
+    if samples and len(steps) > 1:
+        names = list(samples)
         cols = min(4, len(names))
         nrows = math.ceil(len(names) / cols)
         fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.4 * nrows), dpi=100, squeeze=False)
         for ax, name in zip(axes.flat, names):
-            h = np.log1p(np.asarray(hists[name]).T)  # bins x time: the "colourful dimension" view
-            lo, hi = ranges.get(name, (0.0, 1.0))
-            ax.imshow(h, origin="lower", aspect="auto", cmap="viridis", extent=(hist_steps[0], hist_steps[-1], lo, hi))
+            counts, lo, hi = histograms(samples[name], kinds.get(name, ""), bins)
+            h = np.log1p(np.asarray(counts).T)  # bins x time: the "colourful dimension" view
+            ax.imshow(h, origin="lower", aspect="auto", cmap="viridis", extent=(steps[0], steps[-1], lo, hi))
             ax.set_title(name, fontsize=9)
             ax.tick_params(labelsize=7)
         for ax in list(axes.flat)[len(names):]:
