@@ -181,5 +181,8 @@ def test_resume_refusals_are_one_line_errors(idx_dir: Path, tmp_path: Path, refe
     with pytest.raises(CheckpointError, match=r"checkpoint.pt was written by another config than .*config.yaml \(model.hidden: \[16\] vs \[24\]\)"):
         trainlab.resume(run.path)
     (run.path / "config.yaml").write_text(text)
+    other = make_idx_dataset(tmp_path / "other", seed=1)  # data.dir may move, but the data must be the same
+    with pytest.raises(CheckpointError, match="the training data differ from the data this run was trained on"):
+        trainlab.resume(run.path, [f"data.dir={other}"])
     resumed = trainlab.resume(run.path / "checkpoint.pt", ["threads=1"])  # the checkpoint file works too
     assert resumed.summary["status"] == "completed"

@@ -106,8 +106,8 @@ def train(
     """Train the run a config describes; returns the Run (path, config, summary, history, model).
 
     ``resume=RUN`` continues a stopped run (directory, checkpoint file or name under runs/) exactly
-    from its last checkpoint, with its own config (``overrides`` may change threads, device,
-    data.dir). With ``handle_signals`` (main thread only), Ctrl-C / SIGTERM stop the run safely after
+    from its last checkpoint, with its own config (``overrides`` may change only what does not change
+    the numbers: threads, device, data.dir, train.checkpoint_every, output.report). With ``handle_signals`` (main thread only), Ctrl-C / SIGTERM stop the run safely after
     the current step: the Run's summary then has status ``interrupted`` and a checkpoint to resume.
 
     >>> run = trainlab.train({"data": {"name": "xor"}, "model": {"hidden": [8]}, "train": {"epochs": 2}})  # doctest: +SKIP

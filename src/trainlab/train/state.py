@@ -8,6 +8,7 @@ done and the running loss/accuracy sums). Restoring it into a freshly built trai
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import torch
@@ -32,6 +33,7 @@ def trainer_state(trainer: Trainer, config: dict[str, Any]) -> dict[str, Any]:
         "info": {k: v for k, v in trainer.info.items() if isinstance(v, (int, float, str, type(None)))},
         "callbacks": {type(c).__name__: c.state_dict() for c in trainer.callbacks},
         "preprocess": trainer.data.preprocess_state,
+        "data_fingerprint": data_fingerprint(trainer.data),
     }
     if trainer.perm is not None:  # mid-epoch: the epoch's order, how far it got, and its running sums
         payload["in_epoch"] = {
@@ -46,6 +48,12 @@ def trainer_state(trainer: Trainer, config: dict[str, Any]) -> dict[str, Any]:
 
 def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "checkpoint") -> None:
     """Load a payload from ``trainer_state`` into a freshly built trainer; a mismatch is a CheckpointError."""
+    saved_data = payload.get("data_fingerprint")
+    if saved_data is not None and saved_data != data_fingerprint(trainer.data):
+        raise CheckpointError(
+            f"{source}: the training data differ from the data this run was trained on;"
+            " point data.dir at the original files"
+        )
     try:
         trainer.model.load_state_dict(payload["model"])
     except RuntimeError as exc:
@@ -78,3 +86,27 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
     # fit_start callbacks may draw random numbers: re-apply the saved streams after them, as a
     # run that never stopped would be at this point
     trainer.resume_rng = lambda: set_rng_state(rng, trainer.generator)
+
+
+
+def data_fingerprint(data: Any) -> str:
+    """A cheap, stable digest of the training split: shapes, every label and ~64k evenly spaced inputs.
+
+    Computed once per data set (cached on it), so checkpoints stay cheap; enough to tell that a
+    resumed run would train on other data.
+    """
+    cached = getattr(data, "_fingerprint", None)
+    if cached is not None:
+        return cached
+    x, y = data.train.x, data.train.y
+    flat = x.reshape(-1)
+    sample = flat[:: max(1, flat.numel() // 65536)].detach().cpu().contiguous()
+    h = hashlib.sha256(repr((tuple(x.shape), tuple(y.shape), str(x.dtype))).encode())
+    h.update(y.detach().cpu().contiguous().numpy().tobytes())
+    h.update(sample.numpy().tobytes())
+    digest = h.hexdigest()[:32]
+    try:
+        data._fingerprint = digest
+    except AttributeError:  # a frozen/slotted container: recompute next time
+        pass
+    return digest
