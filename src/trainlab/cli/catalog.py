@@ -10,6 +10,7 @@ def catalogs() -> dict:
     from trainlab.data.augment import AUGMENTATIONS
     from trainlab.data.preprocess import PREPROCESS
     from trainlab.data.sources import DATASETS
+    from trainlab.lessons import all_lessons
     from trainlab.nn import ACTIVATIONS, BIAS_INITS, INITS, LOSSES, MODELS
     from trainlab.nn.norms import NORMS
     from trainlab.sweep.strategies import DISTRIBUTIONS, PRUNERS, SAMPLERS
@@ -20,6 +21,7 @@ def catalogs() -> dict:
         "bias-inits": BIAS_INITS, "norms": NORMS, "losses": LOSSES, "optimizers": OPTIMIZERS,
         "schedules": SCHEDULES, "preprocess": PREPROCESS, "augmentations": AUGMENTATIONS,
         "samplers": SAMPLERS, "pruners": PRUNERS, "distributions": DISTRIBUTIONS,
+        "lessons": all_lessons(),
     }
 
 

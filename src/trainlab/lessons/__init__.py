@@ -29,6 +29,12 @@ def _load() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
 
 
+def all_lessons() -> Registry:
+    """``LESSONS`` with every lesson module imported (for `trainlab list lessons`)."""
+    _load()
+    return LESSONS
+
+
 def lesson_names() -> list[str]:
     """Every lesson's name, in course order."""
     _load()
@@ -62,4 +68,4 @@ def run_lesson(
     return report, paths
 
 
-__all__ = ["LESSONS", "Claim", "LessonContext", "Report", "lesson_help", "lesson_names", "run_lesson"]
+__all__ = ["LESSONS", "Claim", "LessonContext", "Report", "all_lessons", "lesson_help", "lesson_names", "run_lesson"]

@@ -166,7 +166,7 @@ def lesson(ctx: LessonContext) -> Report:
         ax.legend(fontsize=7)
     r.figure(fig, "init-std-per-layer", "Standard deviation of each layer's activations (log scale; zeros init is 0 and drawn at 1e-12).")
     for a in ACTS:
-        show = [1, 4, 7, 10]
+        show = ctx.pick([1, 10], [1, 4, 7, 10])
         fig, axes = new_figure(len(show), len(INITS), (2.2, 1.6))
         for row, i in enumerate(INITS):
             for col, layer in enumerate(show):
