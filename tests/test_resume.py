@@ -186,3 +186,22 @@ def test_resume_refusals_are_one_line_errors(idx_dir: Path, tmp_path: Path, refe
         trainlab.resume(run.path, [f"data.dir={other}"])
     resumed = trainlab.resume(run.path / "checkpoint.pt", ["threads=1"])  # the checkpoint file works too
     assert resumed.summary["status"] == "completed"
+
+
+def test_a_run_being_trained_by_a_live_process_is_not_resumed_twice(idx_dir: Path, tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    run = trainlab.train(cfg(idx_dir, tmp_path / "runs"), callbacks=[SignalAt(5)])
+    assert not (run.path / "run.pid").exists()  # released when the run stopped
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run.path / "run.pid").write_text(f"{socket.gethostname()}:{other.pid}\n")
+        with pytest.raises(CheckpointError, match=f"is being trained by process {other.pid}; wait for it or stop it"):
+            trainlab.resume(run.path)
+    finally:
+        other.kill()
+        other.wait()
+    resumed = trainlab.resume(run.path)  # the holder is gone: a stale run.pid blocks nothing
+    assert resumed.summary["status"] == "completed" and not (run.path / "run.pid").exists()

@@ -20,6 +20,7 @@ from trainlab.runs.resume import ResumePoint, prepare_resume
 from trainlab.runs.rundir import CONFIG, SUMMARY, WEIGHTS, Run, create_run_dir
 from trainlab.train.callbacks import Checkpoint, EarlyStopping, History, InitialLoss, Interrupt
 from trainlab.train.callbacks.interrupt import catch_signals
+from trainlab.train.callbacks.run_lock import RunLock
 from trainlab.train.loop import Callback, Trainer, evaluate_outputs
 from trainlab.train.metrics import confusion_matrix, per_class_accuracy, predictions
 from trainlab.train.state import restore_trainer
@@ -54,7 +55,7 @@ def default_callbacks(s: Setup, run_dir: Path, config_dict: dict[str, Any]) -> l
     """The callbacks every run has: initial-loss check, history, checkpoint, early stopping if asked."""
     t = s.config.train
     ctx = LossContext(s.data.task, s.data.num_classes)
-    cbs: list[Callback] = [InitialLoss(expected_initial_loss(s.config.loss.name, ctx)), History(run_dir)]
+    cbs: list[Callback] = [RunLock(run_dir), InitialLoss(expected_initial_loss(s.config.loss.name, ctx)), History(run_dir)]
     if t.checkpoint:
         cbs.append(Checkpoint(run_dir, config_dict, t.checkpoint_every))
     if t.patience:

@@ -10,6 +10,7 @@ from trainlab.config import Config, parse_overrides
 from trainlab.errors import CheckpointError, ConfigError
 from trainlab.runs.atomic import remove_stale_temps
 from trainlab.runs.checkpoint import load_checkpoint
+from trainlab.runs.lock import holder
 from trainlab.runs.rundir import CHECKPOINT, load_run
 
 # keys a resumed run may change: where and how it runs and what it writes, never what it computes
@@ -66,6 +67,14 @@ def prepare_resume(run: str | Path, overrides: list[str] | dict[str, Any] | None
     status = saved_run.summary.get("status")
     if status == "completed":
         raise CheckpointError(f"{run_dir} already completed ({saved_run.summary.get('epochs', '?')} epochs); nothing to resume - start a new run instead")
+    if status == "diverged":
+        raise CheckpointError(
+            f"{run_dir} diverged (see stop_reason in its summary.json); resuming would repeat the same steps"
+            " exactly - start a new run with a lower optim.lr"
+        )
+    pid = holder(run_dir)
+    if pid is not None:
+        raise CheckpointError(f"{run_dir} is being trained by process {pid}; wait for it or stop it (Ctrl-C) before resuming")
     if not ckpt.is_file():
         raise CheckpointError(f"{run_dir}: no {CHECKPOINT} to resume from (stopped before its first checkpoint, or train.checkpoint=false)")
     payload = load_checkpoint(ckpt)
