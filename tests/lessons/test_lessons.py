@@ -35,6 +35,8 @@ def test_every_lesson_of_the_issue_is_registered() -> None:
 
 
 def test_cli_list_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "lessons"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == len(EXPECTED)
     assert main(["lesson", "list"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert listed == lesson_names()

@@ -7,7 +7,7 @@ import sys
 
 EPILOG = """examples:
   trainlab lesson list
-  trainlab lesson init                       # the CS231n 10x500 experiment, about a minute
+  trainlab lesson init                       # the CS231n 10x500 experiment, about 30 s
   trainlab lesson nonlinearity --quick       # tiny data, a few seconds
   trainlab lesson optimizers seed=1 threads=1
   trainlab lesson batchnorm --out my-reports/bn
@@ -22,9 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "lesson",
         help="run a classic experiment (init, batchnorm, optimizers, ...) and judge its claims by measurement",
-        description="Run a lesson: the classic claims of a course (\"sigmoid kills gradients\", \"zero init "
-        "never breaks symmetry\", ...) run as experiments on this machine. Each writes a report with the "
-        "claims, the experiment, a claim | measured | verdict table and plots; verdicts are computed from "
+        description="Run a lesson: the classic claims of a course (\"sigmoid kills gradients\", \"zero init\n"
+        "never breaks symmetry\", ...) run as experiments on this machine. Each writes a report with the\n"
+        "claims, the experiment, a claim | measured | verdict table and plots; verdicts are computed from\n"
         "the measurements with the thresholds the table states. `trainlab lesson list` shows the lessons.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

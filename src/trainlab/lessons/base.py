@@ -206,7 +206,7 @@ _PAGE = """<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>{title}</title>
 <style>
 body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }} th, td {{ border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-align: top; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 14px; display: block; overflow-x: auto; }} th, td {{ border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-align: top; }}
 th {{ background: #f3f3f3; }} td.ok {{ color: #1a7f37; font-weight: 600; }} td.bad {{ color: #b42318; font-weight: 600; }}
 code {{ background: #f3f3f3; padding: 0 .2em; }} img {{ max-width: 100%; }} figcaption {{ color: #555; font-size: 90%; }}
 p.meta {{ color: #555; }}

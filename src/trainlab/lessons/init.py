@@ -22,13 +22,13 @@ INITS = ("zeros", "normal(std=0.01)", "normal(std=1.0)", "xavier_normal", "kaimi
 ACTS = ("tanh", "relu")
 # CS231n lecture 6 (shared/REFERENCES.md): std of each layer's output, where it is stated
 PUBLISHED = {
-    ("tanh", "normal(std=0.01)"): "0.21 at layer 1, collapsing toward 0 by layer 10",
-    ("tanh", "normal(std=1.0)"): "about 0.98 at every layer, most units saturated at ±1",
-    ("tanh", "xavier_normal"): "about 0.63 at layer 1, decaying slowly (about 0.2 at layer 10)",
-    ("relu", "xavier_normal"): "halves layer by layer, near 0 by layer 10",
-    ("relu", "kaiming_normal"): "stays about 0.8 at every layer",
-    ("tanh", "zeros"): "every hidden unit computes the same value and gets the same gradient",
-    ("relu", "zeros"): "every hidden unit computes the same value and gets the same gradient",
+    ("tanh", "normal(std=0.01)"): "0.21, then → 0",
+    ("tanh", "normal(std=1.0)"): "≈ 0.98 all, saturated",
+    ("tanh", "xavier_normal"): "0.63 → ≈ 0.2",
+    ("relu", "xavier_normal"): "halves, → 0",
+    ("relu", "kaiming_normal"): "≈ 0.8 all",
+    ("tanh", "zeros"): "all units equal",
+    ("relu", "zeros"): "all units equal",
 }
 
 
