@@ -20,6 +20,7 @@ from trainlab.data.augment import Augment, make_augment
 from trainlab.data.dataset import Dataset
 from trainlab.data.sources import load_dataset
 from trainlab.errors import ConfigError
+from trainlab.nn.cnn import prefer_channels_last
 from trainlab.nn.losses import Loss, LossContext, default_loss, make_loss
 from trainlab.nn.models import build_model
 from trainlab.registry import parse_spec
@@ -106,6 +107,8 @@ def setup(cfg: Config, data: Dataset | None = None) -> Setup:
         out_features = 1
     seed_everything(cfg.seed)  # the model's init does not depend on how much data loading drew
     model = build_model(cfg.model, data.input_shape, out_features).to(device)
+    if device.type == "cpu":  # NHWC convolutions: measured ~30% faster on CPU (docs/models.md)
+        model = prefer_channels_last(model)
     optimizer = make_optimizer(cfg.optim, model.parameters())
     batch_size = len(data.train) if cfg.optim.batch_size == "full" else int(cfg.optim.batch_size)
     steps = max(1, -(-len(data.train) // batch_size))

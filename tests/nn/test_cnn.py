@@ -165,6 +165,18 @@ def test_presets_build_the_documented_networks() -> None:
     assert [(c.kernel_size[0], c.stride[0], c.padding[0]) for c in convs] == [(5, 2, 1), (3, 2, 1), (3, 2, 1)]
 
 
+def test_setup_stores_2d_convs_channels_last_after_init(idx_dir: Path) -> None:
+    from trainlab.build import setup
+
+    over = {"threads": 1, "data.dir": str(idx_dir), "model.name": "cnn", "model.blocks": ["conv(4,p=1,pool=max(2))", "conv(6,p=1)"], "model.init": "orthogonal"}
+    s = setup(load_config(None, over))  # orthogonal init reshapes weights with view: it must run first
+    weight = s.model.block2.conv.weight  # (6, 4, 3, 3); with one input channel both layouts coincide
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    w2d = weight.detach().reshape(6, -1)
+    assert torch.allclose(w2d @ w2d.T, torch.eye(6), atol=1e-5)  # still orthogonal rows
+    assert s.model(s.data.test.x[:5]).shape == (5, 10)
+
+
 def test_tiny_cnn_trains_on_idx_files_and_the_summary_command_runs(idx_dir: Path, runs_dir: Path, capsys: pytest.CaptureFixture) -> None:
     blocks = ["conv(8,k=3,p=1,pool=max(2))", "conv(16,k=3,p=1,pool=max(4))"]
     cfg = {

@@ -207,3 +207,17 @@ def build_cnn(input_shape: tuple[int, ...], out_features: int, cfg: Any) -> nn.M
     head_norm = "none" if parse_spec(cfg.norm).name == "instance" else cfg.norm
     layers += mlp_layers(flat, list(cfg.hidden), out_features, cfg.act, cfg.dropout, head_norm, norm_position=position)
     return nn.Sequential(OrderedDict(layers))
+
+
+def prefer_channels_last(model: nn.Module) -> nn.Module:
+    """Store a 2-D cnn's conv weights (and so its activations) channels-last (NHWC); others unchanged.
+
+    On CPU, oneDNN's NHWC convolutions measured about 30% faster per training step for
+    configs/cnn-fashion.yaml (docs/models.md). Call it after weight init: some inits (orthogonal)
+    reshape weights with ``view``, which a channels-last tensor does not allow.
+    """
+    import torch
+
+    if any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        return model.to(memory_format=torch.channels_last)
+    return model
