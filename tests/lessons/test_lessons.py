@@ -44,3 +44,23 @@ def test_cli_list_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "did you mean 'init'" in capsys.readouterr().err
     assert main(["lesson", "init", "optim.lr=-1"]) == 2
     assert "optim.lr" in capsys.readouterr().err
+
+
+def test_report_renders_both_verdicts_and_escapes(tmp_path: Path) -> None:
+    from trainlab.lessons.base import Report, new_figure
+
+    r = Report("demo", "a <demo> lesson")
+    r.claim("x | y holds", "a < b", "a=1, b=2", 1 < 2)
+    r.claim("the sky is green", "green > 0.5", "0.1", 0.1 > 0.5)
+    r.table(["n", "value"], [[1, 1e-7], [2, float("nan")]])
+    fig, ax = new_figure()
+    ax[0][0].plot([0, 1], [1, 0])
+    r.figure(fig, "demo-plot", "a line")
+    paths = r.write(tmp_path)
+    md, page = paths["markdown"].read_text(), paths["html"].read_text()
+    assert "| x \\| y holds — *a < b* | a=1, b=2 | holds |" in md
+    assert "| the sky is green — *green > 0.5* | 0.1 | does not hold |" in md
+    assert "1 of 2 claims hold" in md and "| 1 | 1e-07 |" in md and "| 2 | nan |" in md
+    assert "&lt;demo&gt;" in page and "<demo>" not in page
+    assert "<td class=ok>holds</td>" in page and "<td class=bad>does not hold</td>" in page
+    assert (tmp_path / "demo-plot.png").read_bytes()[:4] == b"\x89PNG"

@@ -61,8 +61,6 @@ def run(args: argparse.Namespace) -> int:
     for c in report.claims:
         claim = c.claim if len(c.claim) <= width else c.claim[: width - 1] + "…"
         print(f"  {c.verdict.upper():<13} {claim:<{width}}  measured: {c.measured}")
-    for p in report.pending:
-        print(f"  PENDING       {p}")
     held = sum(c.holds for c in report.claims)
     print(f"{held} of {len(report.claims)} claims hold ({report.seconds:.1f}s). Report: {paths['html']} and {paths['markdown']}")
     return 0

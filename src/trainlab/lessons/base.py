@@ -62,7 +62,6 @@ class Report:
     title: str
     claims: list[Claim] = field(default_factory=list)
     blocks: list[tuple[str, Any]] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)
     seconds: float = 0.0
     quick: bool = False
     overrides: list[str] = field(default_factory=list)
@@ -91,10 +90,6 @@ class Report:
         fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
         self.blocks.append(("figure", Figure(f"{name}.png", buf.getvalue(), caption)))
 
-    def note_pending(self, what: str) -> None:
-        """Record a part of the lesson that waits for a library feature that does not exist yet."""
-        self.pending.append(what)
-
     @property
     def figures(self) -> list[Figure]:
         """Every figure, in order."""
@@ -109,8 +104,6 @@ class Report:
         """The report as Markdown (figures referenced as PNG files beside it)."""
         out = [f"# Lesson `{self.name}`: {self.title}", "", self._meta(), ""]
         out += ["## Verdicts", "", *_md_table(["claim (test)", "measured", "verdict"], self.verdict_rows()), ""]
-        if self.pending:
-            out += ["## Pending", "", *[f"- {p}" for p in self.pending], ""]
         for kind, body in self.blocks:
             if kind == "h2":
                 out += [f"## {body}", ""]
@@ -126,8 +119,6 @@ class Report:
         """The report as one self-contained HTML page (plots inlined)."""
         parts = [f"<h1>Lesson <code>{_e(self.name)}</code>: {_e(self.title)}</h1>", f"<p class=meta>{_inline(self._meta())}</p>"]
         parts += ["<h2>Verdicts</h2>", _html_table(["claim (test)", "measured", "verdict"], self.verdict_rows(), verdicts=True)]
-        if self.pending:
-            parts += ["<h2>Pending</h2>", "<ul>" + "".join(f"<li>{_inline(p)}</li>" for p in self.pending) + "</ul>"]
         for kind, body in self.blocks:
             if kind == "h2":
                 parts.append(f"<h2>{_e(body)}</h2>")

@@ -100,7 +100,7 @@ def lesson(ctx: LessonContext) -> Report:
         b1 = "runs (no error)"
         b1_fails = False
     except ValueError as exc:
-        b1 = f"ValueError: {str(exc).splitlines()[0][:80]}"
+        b1 = f"ValueError: {str(exc).splitlines()[0].split(', got')[0][:80]}"
         b1_fails = True
     with torch.no_grad():
         out2 = torch.cat([model(x[i : i + 2]) for i in range(0, len(x) - 1, 2)])
