@@ -132,9 +132,9 @@ def lesson(ctx: LessonContext) -> Report:
         xs = list(range(w, len(losses) + 1, w))
         ys = [sum(losses[i - w : i]) / w for i in xs]
         axes[0][0].plot(xs, ys, label=k, lw=1)
-        axes[0][1].plot([0.0, *f.recorder.epoch_seconds], [losses[0] if losses else float("nan"), *[m["train_loss"] for m in f.history]], marker=".", label=k, lw=1)
-    for ax, xl in ((axes[0][0], "optimizer steps"), (axes[0][1], "seconds")):
-        ax.set_xscale("log" if xl.startswith("opt") else "linear")
+        axes[0][1].plot(f.recorder.epoch_seconds, [m["train_loss"] for m in f.history], marker=".", label=k, lw=1)
+    for ax, xl in ((axes[0][0], "optimizer steps"), (axes[0][1], "seconds (at each epoch's end)")):
+        ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(xl)
         ax.set_ylabel("training loss")
