@@ -78,3 +78,12 @@ def test_bad_mode_is_a_config_error_and_every_init_runs():
         _std("kaiming_normal(mode=sideways)")
     for entry in INITS:
         assert math.isfinite(_std(entry.name, "relu", 20, 10))
+
+
+def test_maxout_weights_are_initialized_with_fan_in():
+    from trainlab.nn.layers import Maxout
+
+    torch.manual_seed(0)
+    m = Maxout(400, 100, pieces=3)
+    init_model(m, "kaiming_normal", "constant(0.2)", "maxout(3)")
+    assert abs(m.weight.std().item() - 1 / math.sqrt(400)) < 0.02 / math.sqrt(400) and torch.all(m.bias == 0.2)

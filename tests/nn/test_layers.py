@@ -17,7 +17,7 @@ def test_maxout_is_the_max_of_its_pieces():
     torch.manual_seed(0)
     m = Maxout(6, 4, pieces=3)
     x = torch.randn(10, 6)
-    w, b = m.linear.weight.view(4, 3, 6), m.linear.bias.view(4, 3)
+    w, b = m.weight.view(4, 3, 6), m.bias.view(4, 3)
     pieces = torch.einsum("jkd,nd->njk", w, x) + b  # piece k of unit j: W_jk x + b_jk
     assert torch.allclose(m.pieces_of(x), pieces, atol=1e-6)
     assert torch.allclose(m(x), pieces.max(dim=2).values, atol=1e-6)
@@ -26,7 +26,7 @@ def test_maxout_is_the_max_of_its_pieces():
 def test_maxout_with_one_piece_is_linear_and_pieces_validated():
     m = Maxout(3, 2, pieces=1)
     x = torch.randn(5, 3)
-    assert torch.allclose(m(x), m.linear(x))
+    assert torch.allclose(m(x), x @ m.weight.T + m.bias)
     with pytest.raises(ConfigError, match="k must be an integer"):
         maxout_pieces("maxout(k=0)")
 

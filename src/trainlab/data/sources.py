@@ -115,7 +115,7 @@ def blobs_data(data_dir: str | None = None, size: int = 400, noise: float = 0.25
     return _toy(toy.blobs, size, noise, seed, test, classes=classes)
 
 
-@DATASETS.register("line", "regression: y = w*x + b + noise, x in [-1, 1]^dims; a fraction of outliers in train (w, b, size, noise, outliers, dims, seed, test)")
+@DATASETS.register("line", "regression: y = w.x + b + N(0, noise^2), x in [-1, 1]^dims; outliers: fraction of train targets moved +10")
 def line_data(data_dir: str | None = None, w: Any = 2.0, b: float = -1.0, size: int = 200, noise: float = 0.1, outliers: float = 0.0, dims: int = 1, seed: int = 0, test: int | None = None) -> RawData:
     """The 'find w and b by gradient descent' data set (see data/regression.py)."""
     from trainlab.data.regression import line
@@ -123,7 +123,7 @@ def line_data(data_dir: str | None = None, w: Any = 2.0, b: float = -1.0, size: 
     return line(w=w, b=b, size=size, noise=noise, outliers=outliers, dims=dims, seed=seed, test=test)
 
 
-@DATASETS.register("sine", "regression: y = sin(periods * 2pi * x) + noise, x in [-1, 1] (size, noise, periods, seed, test)")
+@DATASETS.register("sine", "regression: y = sin(2pi * periods * x) + N(0, noise^2), x in [-1, 1]: a curve to approximate")
 def sine_data(data_dir: str | None = None, size: int = 500, noise: float = 0.05, periods: float = 1.0, seed: int = 0, test: int | None = None) -> RawData:
     """A 1-D function to approximate (the universal approximation theorem)."""
     from trainlab.data.regression import sine

@@ -21,6 +21,7 @@ from torch import nn
 
 from trainlab.errors import ConfigError
 from trainlab.nn.activations import gain_name
+from trainlab.nn.layers import Maxout
 from trainlab.registry import Registry, parse_spec
 
 INITS = Registry("init")
@@ -114,12 +115,12 @@ def bias_default(bias: torch.Tensor) -> None:
 
 
 def init_model(model: nn.Module, init: str, bias_init: str, act: str) -> None:
-    """Apply the named weight and bias inits to every Linear / Conv layer of ``model``."""
+    """Apply the named weight and bias inits to every Linear / Conv / Maxout layer of ``model``."""
     entry, kw = INITS.bind(init)
     bentry, bkw = BIAS_INITS.bind(bias_init)
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, Maxout)):
                 entry.factory(module.weight, act, **kw)
                 if module.bias is not None:
                     bentry.factory(module.bias, **bkw)
