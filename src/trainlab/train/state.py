@@ -41,6 +41,7 @@ def trainer_state(trainer: Trainer, config: dict[str, Any]) -> dict[str, Any]:
             "position": trainer.position,
             "loss_sum": trainer.loss_sum.detach().cpu().clone(),
             "correct": trainer.correct.detach().cpu().clone(),
+            "l1_sum": trainer.l1_sum.detach().cpu().clone(),
             "seen": trainer.seen,
         }
     return payload
@@ -81,6 +82,8 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
         trainer.perm, trainer.position, trainer.seen = perm, int(in_epoch["position"]), int(in_epoch["seen"])
         trainer.loss_sum.copy_(in_epoch["loss_sum"])
         trainer.correct.copy_(in_epoch["correct"])
+        if "l1_sum" in in_epoch:  # the L1 penalty's running sum (train_l1)
+            trainer.l1_sum.copy_(in_epoch["l1_sum"])
     rng = payload["rng"]
     set_rng_state(rng, trainer.generator)
     # fit_start callbacks may draw random numbers: re-apply the saved streams after them, as a
