@@ -64,7 +64,7 @@ def lesson(ctx: LessonContext) -> Report:
                 "no suggestion: the loss never fell below its start during the sweep", False)
 
     # schedules at the good rate
-    sched = {"none": "none", "step": f"step(step_size={max(1, epochs // 3)},gamma=0.3)", "cosine": "cosine", "one_cycle": "one_cycle"}
+    sched = {"none": "none", "step": f"step(step_size={max(1, epochs // 3)},gamma=0.3)", "cosine": "cosine", "one_cycle": f"one_cycle(max_lr={GOOD:g})"}
     sfits = {k: fit(f"schedule {v}", **{"optim.lr": GOOD, "optim.schedule": v}) for k, v in sched.items()}
     sloss = {k: f.final("train_loss") for k, f in sfits.items()}
     sacc = {k: f.evaluate("test")["accuracy"] for k, f in sfits.items()}
@@ -97,7 +97,7 @@ def lesson(ctx: LessonContext) -> Report:
     r.figure(fig, "learning-rate", "Left: training loss per step at three fixed rates (the diverging run ends where the guard stopped it). Right: the range test.")
     r.heading("Schedules")
     r.text(f"Same runs at lr {GOOD:g} with `optim.schedule` set; `step` multiplies the rate by 0.3 every {max(1, epochs // 3)} epoch(s), "
-           "`cosine` anneals it to 0, `one_cycle` warms up to 10x then anneals.")
+           "`cosine` anneals it to 0, `one_cycle` warms up to the same peak rate then anneals.")
     r.table(["schedule", "optim.schedule", "final train loss", "test accuracy"], [[k, f"`{sched[k]}`", sloss[k], sacc[k]] for k in sched])
     fig, axes = new_figure(2, 1, (4.2, 3.0))
     for k, f in sfits.items():
