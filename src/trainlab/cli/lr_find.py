@@ -16,9 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train a copy of the configured model for --steps mini-batches while the learning rate grows "
         "exponentially from --start to --end (Smith 2015; fastai's lr_find). The smoothed loss is plotted against "
         "the learning rate; the test stops once the loss exceeds 4x its best. The suggestion is read off the curve "
-        "(--method valley, steepest or minimum). Nothing is trained for real: weights and optimizer state are restored.",
+        "(--method steepest, valley or minimum). Nothing is trained for real: weights and optimizer state are restored.",
         epilog="examples:\n  trainlab lr-find\n  trainlab lr-find optim.name=sgd --start 1e-5 --end 1 --steps 200\n"
-        "  trainlab lr-find data.name=digits --method steepest --plot lr.png\n\n"
+        "  trainlab lr-find data.name=digits --method valley --plot lr.png\n\n"
         "The plot (PNG) and the curve (CSV) go to <output.dir>/lr-find/ unless --plot is given.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=float, default=1e-7, help="first learning rate (default 1e-7)")
     p.add_argument("--end", type=float, default=10.0, help="last learning rate (default 10)")
     p.add_argument("--steps", type=int, default=100, help="mini-batches, one learning rate each (default 100)")
-    p.add_argument("--method", default="valley", help="how to read the suggestion: valley (default), steepest, minimum")
+    p.add_argument("--method", default="steepest", help="how to read the suggestion: steepest (default), valley, minimum")
     p.add_argument("--plot", metavar="FILE", help="PNG path for the plot (the CSV goes beside it)")
     p.set_defaults(func=run)
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if res.suggestion is None:
         print("no suggestion: the loss never went below its starting value (check the model, loss and data)")
     else:
-        others = ", ".join(f"{m} {res.suggest(m):.2g}" for m in ("valley", "steepest", "minimum") if m != res.method)
+        others = ", ".join(f"{m} {res.suggest(m):.2g}" for m in ("steepest", "valley", "minimum") if m != res.method)
         print(f"suggested lr {res.suggestion:.3g} ({res.method}; {others}); configured optim.lr={s.config.optim.lr:g}")
     print(f"plot: {plot}")
     print(f"curve: {plot.with_suffix('.csv')}")

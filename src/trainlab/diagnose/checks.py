@@ -289,7 +289,7 @@ def check_lr_range(sub: Subject, steps: int = LR_FIND_STEPS, plot: Path | None =
     if plot is not None:
         res.save_plot(plot, current_lr=sub.optim_cfg.lr)
     lr = sub.optim_cfg.lr
-    measured = {"suggestion": res.suggestion, "steepest": res.suggest("steepest"), "configured": lr, "plot": str(plot) if plot else None, "diverged": res.diverged}
+    measured = {"suggestion": res.suggestion, "valley": res.suggest("valley"), "minimum": res.suggest("minimum"), "configured": lr, "plot": str(plot) if plot else None, "diverged": res.diverged}
     if res.suggestion is None:
         return CheckResult("LR range test", False, f"{len(res.losses)} steps from {start:g} to {res.lrs[-1] if res.lrs else end:g}: the loss never went down",
                            "no learning rate lowered the loss: check the model, the loss and the data before tuning", measured)
@@ -298,7 +298,7 @@ def check_lr_range(sub: Subject, steps: int = LR_FIND_STEPS, plot: Path | None =
         note = f"; configured lr {lr:g} is over 10x the suggestion"
     elif lr < res.suggestion / 100:
         note = f"; configured lr {lr:g} is under 1/100 of the suggestion"
-    summary = f"suggested lr {res.suggestion:.2g} (valley; steepest {measured['steepest']:.2g}), configured {lr:g}{note}" + (f"; plot {plot}" if plot else "")
+    summary = f"suggested lr {res.suggestion:.2g} (steepest descent; minimum/10 {measured['minimum']:.2g}), configured {lr:g}{note}" + (f"; plot {plot}" if plot else "")
     return CheckResult("LR range test", True, summary, measured=measured)
 
 

@@ -4,16 +4,24 @@ Train for ``steps`` mini-batches while the learning rate grows exponentially fro
 
     lr_i = start * (end / start) ** (i / (steps - 1)),        i = 0 .. steps-1
 
-record the loss L_i of each batch and smooth it with a bias-corrected exponential moving average:
+record the loss L_i of each batch. While running, a bias-corrected exponential moving average
+(beta defaults to 1 - 2/steps: fastai's 0.98 at 100 steps) decides when to stop:
 
     m_i = beta * m_{i-1} + (1 - beta) * L_i,   m_{-1} = 0
-    s_i = m_i / (1 - beta ** (i + 1))
+    e_i = m_i / (1 - beta ** (i + 1))
+    stop once e_i > diverge * min_{j<=i} e_j, or e_i is not finite: the loss has blown up.
 
-Stop early once s_i > diverge * min_{j<=i} s_j (or s_i is not finite): the loss has blown up. The
-suggestion is read off the curve s(log lr) by name (``LR_SUGGESTIONS``):
+That average lags by about 1/(1 - beta) steps, which would shift the curve towards larger rates, so
+the curve that is plotted and read is a *centred* moving average over w = steps/10 (odd) points:
 
-    steepest   argmin_i  d s / d log(lr)                    (fastest descent)
-    valley     the longest stretch where s keeps decreasing; a point two-thirds of the way down it
+    s_i = mean(L_{i-w//2} .. L_{i+w//2})        (ends padded with the end values)
+
+The suggestion is read off s(log lr) up to its minimum (past it lies the blow-up) by name
+(``LR_SUGGESTIONS``):
+
+    steepest   argmin_i  d s / d log(lr)        (fastest descent; the default)
+    valley     the middle of the longest decreasing subsequence of s (fastai's "valley"; the
+               noise of the flat start can stretch that subsequence, pulling it low)
     minimum    lr at argmin_i s_i, divided by 10
 
 The model's weights, the optimizer's state and torch's RNG are restored afterwards, so the test
@@ -49,9 +57,9 @@ def steepest(lrs: list[float], losses: list[float]) -> int:
     return int(np.argmin(slope))
 
 
-@LR_SUGGESTIONS.register("valley", "two-thirds down the longest stretch where the smoothed loss decreases (fastai)")
+@LR_SUGGESTIONS.register("valley", "the middle of the longest stretch where the smoothed loss decreases (fastai)")
 def valley(lrs: list[float], losses: list[float]) -> int:
-    """Index two-thirds into the longest decreasing run (longest decreasing subsequence, O(n^2))."""
+    """Index halfway along the longest decreasing subsequence (O(n^2), n = steps)."""
     n = len(losses)
     length = [1] * n
     start = [i for i in range(n)]
@@ -63,7 +71,7 @@ def valley(lrs: list[float], losses: list[float]) -> int:
         if length[i] > length[best]:
             best = i
     lo, hi = start[best], best
-    return lo + int(2 * (hi - lo) / 3)
+    return lo + (hi - lo) // 2
 
 
 @LR_SUGGESTIONS.register("minimum", "the learning rate of the lowest smoothed loss, divided by 10")
@@ -80,7 +88,7 @@ class LRFindResult:
     losses: list[float] = field(default_factory=list)
     smoothed: list[float] = field(default_factory=list)
     suggestion: float | None = None
-    method: str = "valley"
+    method: str = "steepest"
     diverged: bool = False
     plot: Path | None = None
 
@@ -88,7 +96,9 @@ class LRFindResult:
         """The suggestion by another method from the same curve (None when nothing was learned)."""
         if len(self.smoothed) < 2 or min(self.smoothed) >= self.smoothed[0]:
             return None  # the loss never went below its start: there is no good learning rate here
-        picked = LR_SUGGESTIONS.create(method, lrs=self.lrs, losses=self.smoothed)
+        # only the descending side counts: beyond the minimum the curve is the blow-up and its spikes
+        end = int(np.argmin(self.smoothed)) + 1
+        picked = LR_SUGGESTIONS.create(method, lrs=self.lrs[:end], losses=self.smoothed[:end])
         return float(picked) if isinstance(picked, float) else float(self.lrs[picked])
 
     def write_csv(self, path: str | Path) -> Path:
@@ -132,6 +142,15 @@ class LRFindResult:
         return path
 
 
+def centered_average(values: list[float], window: int) -> list[float]:
+    """Moving average over ``window`` (odd) points centred on each one; the ends are padded with the end values."""
+    if not values:
+        return []
+    half = window // 2
+    padded = np.pad(np.asarray(values, dtype=float), half, mode="edge")
+    return np.convolve(padded, np.ones(window) / window, mode="valid").tolist()
+
+
 def lr_range_test(
     model: nn.Module,
     loss: Loss,
@@ -142,9 +161,9 @@ def lr_range_test(
     end: float = 10.0,
     steps: int = 100,
     batch_size: int = 256,
-    beta: float = 0.98,
+    beta: float | None = None,
     diverge: float = 4.0,
-    method: str = "valley",
+    method: str = "steepest",
     seed: int = 0,
     check_every: int = 10,
 ) -> LRFindResult:
@@ -154,6 +173,8 @@ def lr_range_test(
     if steps < 2:
         raise ConfigError(f"lr range test: steps={steps} must be at least 2")
     LR_SUGGESTIONS.bind(method)  # fail on an unknown method before spending any time
+    if beta is None:  # the average's lag, ~1/(1-beta) steps, stays the same share of the sweep (0.98 at 100 steps)
+        beta = min(0.99, max(0.5, 1 - 2 / steps))
     saved_model = copy.deepcopy(model.state_dict())
     saved_opt = copy.deepcopy(optimizer.state_dict())
     saved_rng = torch.get_rng_state()
@@ -204,10 +225,10 @@ def _run(model: nn.Module, loss: Loss, train: Split, optimizer: torch.optim.Opti
                 result.lrs = result.lrs[:k]
                 break
             result.losses.append(v)
-            result.smoothed.append(s)
             best = min(best, s)
         if result.diverged:
             break
     result.lrs = result.lrs[: len(result.losses)]
+    result.smoothed = centered_average(result.losses, max(3, steps // 10) | 1)
     result.suggestion = result.suggest(method)
     return result
