@@ -81,7 +81,11 @@ def test_compare_validates_before_training(tmp_path: Path, capsys: pytest.Captur
     assert main(["compare", "model.act=relu,tanh", str(tmp_path)]) == 2  # grid and runs mixed
 
 
-def test_compare_in_process(tmp_path: Path) -> None:
-    comp = trainlab.compare({"model.hidden": [[8], [8, 8]]}, quick(tmp_path, data__limit=200, train__epochs=1, threads=1), workers=1, out_dir=tmp_path, report=False)
+def test_compare_in_process_shares_data_without_changing_results(tmp_path: Path) -> None:
+    base = quick(tmp_path, data__limit=200, train__epochs=1, threads=1, output__report=False)
+    comp = trainlab.compare({"model.hidden": [[8], [8, 8]]}, base, workers=1, out_dir=tmp_path, report=False)
     assert [m.run.config.model.hidden for m in comp.members] == [[8], [8, 8]]
     assert not (comp.path / "compare.html").exists()
+    # the second run reused the first one's data set; a run loading its own gives the same numbers
+    alone = trainlab.train(quick(tmp_path, data__limit=200, train__epochs=1, threads=1, output__report=False, model__hidden=[8, 8]))
+    assert comp.members[1].run.summary["test_loss"] == alone.summary["test_loss"]

@@ -142,6 +142,30 @@ def _check_names(cfg: Config) -> None:
     check_names(cfg)
 
 
+# data sets loaded by this process, by (data section, seed, device): runs that differ only in the
+# model or the optimizer reuse one load (the split depends on the seed, so seeds do not share)
+_DATA_CACHE: dict[str, Any] = {}
+_DATA_CACHE_SIZE = 2
+
+
+def _data_key(config: dict[str, Any]) -> str:
+    return json.dumps([config["data"], config["seed"], config["device"]], sort_keys=True, default=str)
+
+
+def _cached_data(config: dict[str, Any]) -> Any:
+    """The run's data set, loaded once per process for every run that shares data config and seed."""
+    from trainlab.build import resolve_device
+    from trainlab.data.sources import load_dataset
+
+    key = _data_key(config)
+    if key not in _DATA_CACHE:
+        while len(_DATA_CACHE) >= _DATA_CACHE_SIZE:
+            _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
+        cfg = Config.from_dict(config)
+        _DATA_CACHE[key] = load_dataset(cfg.data, cfg.seed, resolve_device(cfg.device))
+    return _DATA_CACHE[key]
+
+
 def _train_one(config: dict[str, Any]) -> tuple[str, str, float]:
     """Worker: train one config; returns (run dir, error message or '', seconds)."""
     from trainlab.api import train
@@ -149,7 +173,7 @@ def _train_one(config: dict[str, Any]) -> tuple[str, str, float]:
 
     t0 = time.perf_counter()  # after the imports: a worker's first run should not pay for them
     try:
-        run = train(config, handle_signals=False)
+        run = train(config, data=_cached_data(config), handle_signals=False)
         return str(run.path), "", time.perf_counter() - t0
     except TrainlabError as exc:
         return "", str(exc), time.perf_counter() - t0
@@ -226,15 +250,21 @@ def compare(
         if on_result is not None:
             on_result(done, n, m)
 
-    if n_workers == 1:
-        for m, c in zip(members, configs, strict=True):
-            finish(m, _train_one(c))
-    else:
-        if report:  # import matplotlib once here, so forked workers share it instead of each paying for it
-            from trainlab.report.plots import preload
+    # run in data order (seed, then data section), so consecutive runs share a loaded data set
+    order = sorted(range(n), key=lambda i: (configs[i]["seed"], _data_key(configs[i])))
+    jobs = [(members[i], configs[i]) for i in order]
+    try:
+        if n_workers == 1:
+            for m, c in jobs:
+                finish(m, _train_one(c))
+        else:
+            if report:  # import matplotlib once here, so forked workers share it instead of each paying for it
+                from trainlab.report.plots import preload
 
-            preload()
-        _run_parallel(members, configs, n_workers, finish)
+                preload()
+            _run_parallel(jobs, n_workers, finish)
+    finally:
+        _DATA_CACHE.clear()  # this process keeps no data sets after the comparison
     comp.seconds = time.perf_counter() - t0
     _write_json(comp, values, seeds)
     if report:
@@ -244,7 +274,7 @@ def compare(
     return comp
 
 
-def _run_parallel(members: list[Member], configs: list[dict[str, Any]], workers: int, finish: Callable[[Member, tuple[str, str, float]], None]) -> None:
+def _run_parallel(jobs: list[tuple[Member, dict[str, Any]]], workers: int, finish: Callable[[Member, tuple[str, str, float]], None]) -> None:
     """Train in ``workers`` processes: forked on Linux (no second import of torch, as PyTorch's
     DataLoader workers), spawned elsewhere (macOS and Windows cannot fork safely)."""
     import multiprocessing
@@ -258,7 +288,7 @@ def _run_parallel(members: list[Member], configs: list[dict[str, Any]], workers:
     os.environ["OMP_NUM_THREADS"] = "1"  # for spawned workers, before torch loads (forked ones get threads=1 from the config)
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")) as pool:
-            pending = {pool.submit(_train_one, c): m for m, c in zip(members, configs, strict=True)}
+            pending = {pool.submit(_train_one, c): m for m, c in jobs}
             try:
                 while pending:
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
