@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
     assert main(["sweep", "--resume", "nope", "--dir", str(tmp_path)]) == 2
     assert "no sweep 'nope'" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing was created
+
+
+def test_two_local_workers_share_the_sqlite_study(tmp_path: Path) -> None:
+    seen = []
+    r = sweep(None, [*BASE, "optim.lr=loguniform(1e-3,1e-1)"], sampler="random", trials=4, workers=2, root=tmp_path, name="two", on_trial=seen.append, report=False)
+    assert len(r.trials) == 4 and all(t.state.name == "COMPLETE" for t in r.trials)
+    assert sorted(t.number for t in seen) == [0, 1, 2, 3]  # the parent reported each trial once
+    pids = {t.user_attrs["worker"].rsplit(":", 1)[1] for t in r.trials}
+    assert str(os.getpid()) not in pids and 1 <= len(pids) <= 2  # worker processes ran them (which one: a race)
+    assert (tmp_path / "two" / "study.db").is_file()
