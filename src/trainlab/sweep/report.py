@@ -66,6 +66,9 @@ def history_plot(trials: list[Any], objective: str, maximize: bool) -> str:
     for t in trials:
         if t.state.name in ("PRUNED", "FAIL"):
             ax.axvline(t.number, color="#bbb", lw=0.8, ls=":" if t.state.name == "PRUNED" else "-")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel(objective)
     ax.set_title("optimization history (grey: pruned ⋯ / failed —)", fontsize=10)
@@ -101,17 +104,23 @@ def slice_plot(key: str, param: Any, trials: list[Any], objective: str) -> str:
     """Objective against one parameter's value, colored by trial number."""
     plt = _plt()
     done = [t for t in trials if t.state.name == "COMPLETE" and key in t.params]
-    fig, ax = plt.subplots(figsize=(3.6, 2.9))
+    fig, ax = plt.subplots(figsize=(4.2, 3.0))
     if param.kind == "choice":
         labels = [str(v) for v in param.labels()]
         xs = [labels.index(str(t.params[key])) if str(t.params[key]) in labels else -1 for t in done]
         ax.set_xticks(range(len(labels)), labels, rotation=30 if max(map(len, labels), default=0) > 6 else 0, fontsize=8)
     else:
+        from matplotlib.ticker import NullFormatter
+
         xs = [t.params[key] for t in done]
         if param.log:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on narrow ranges
+        ax.tick_params(axis="x", labelsize=8, labelrotation=30)
     sc = ax.scatter(xs, [t.value for t in done], c=[t.number for t in done], cmap="viridis", s=20)
-    fig.colorbar(sc, ax=ax, label="trial")
+    from matplotlib.ticker import MaxNLocator
+
+    fig.colorbar(sc, ax=ax, label="trial", ticks=MaxNLocator(integer=True))
     ax.set_xlabel(key)
     ax.set_ylabel(objective)
     return _png(fig)
@@ -127,6 +136,13 @@ def best_config_yaml(best: Any, objective: str) -> str | None:
     cfg["output"].update(dir="runs", name=None)  # train it anew as an ordinary run
     head = f"# best trial {best.number}: {objective} {best.value:.4f}\n# trainlab train --config best.yaml\n"
     return head + yaml.safe_dump(cfg, sort_keys=False)
+
+
+def show(value: Any) -> str:
+    """A parameter value as the space writes it: 4 significant digits, lists as [256,128]."""
+    from trainlab.registry import _fmt
+
+    return f"{value:.4g}" if isinstance(value, float) else _fmt(value)
 
 
 def _link(path: str, sweep_dir: Path) -> str:
@@ -147,7 +163,7 @@ def trial_rows(trials: list[Any], params: dict[str, Any], sweep_dir: Path, best:
         test = t.user_attrs.get("test_accuracy")
         links = " ".join(_link(d, sweep_dir) for d in t.user_attrs.get("run_dirs", []))
         cells = [str(t.number), t.state.name.lower(), value, "" if test is None else f"{test:.4f}"]
-        cells += [_esc(t.user_attrs.get("config", {}).get(k, t.params.get(k, ""))) for k in params]
+        cells += [_esc(show(t.user_attrs.get("config", {}).get(k, t.params.get(k, "")))) for k in params]
         cells += [_esc(t.user_attrs.get("seconds", "")), _esc(trial_reason(t)), links]
         cls = ' class="best"' if best is not None and t.number == best.number else ""
         rows.append(f"<tr{cls}>" + "".join(f'<td class="n">{c}</td>' if i in (0, 2, 3) else f"<td>{c}</td>" for i, c in enumerate(cells)) + "</tr>")
@@ -173,7 +189,7 @@ def write_report(result: Any, study: Any) -> tuple[Path, Path | None]:
         if text:
             best_path = sweep_dir / "best.yaml"
             write_text(best_path, text)
-        cfg = ", ".join(f"{k}={v}" for k, v in best.user_attrs.get("config", best.params).items())
+        cfg = " ".join(f"{k}={show(v)}" for k, v in best.user_attrs.get("config", best.params).items())
         test = best.user_attrs.get("test_accuracy")
         parts.append(
             f"<h2>best trial: {best.number}</h2><p>{spec.objective} <b>{best.value:.4f}</b>"
