@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import trainlab
 from trainlab.build import setup
@@ -219,3 +221,39 @@ def test_files_get_the_usual_mode_not_owner_only(tmp_path: Path) -> None:
     os.umask(mask)
     save_checkpoint(tmp_path / "checkpoint.pt", payload(1, size=10))
     assert (tmp_path / "checkpoint.pt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+_GOOD_BYTES: list[bytes] = []
+
+
+def _good_bytes() -> bytes:
+    if not _GOOD_BYTES:
+        buf = io.BytesIO()
+        torch.save({"format": FORMAT, "step": 1, "model": {"w": torch.arange(64.0)}}, buf)
+        _GOOD_BYTES.append(buf.getvalue())
+    return _GOOD_BYTES[0]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_damage_to_a_checkpoint_gives_a_checkpoint_error_or_the_checkpoint(tmp_path: Path, data: st.DataObject) -> None:
+    raw = bytearray(_good_bytes())
+    how = data.draw(st.sampled_from(["flip", "cut", "splice", "random"]))
+    if how == "flip":
+        for pos in data.draw(st.lists(st.integers(0, len(raw) - 1), min_size=1, max_size=4)):
+            raw[pos] ^= data.draw(st.integers(1, 255))
+    elif how == "cut":
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
+    elif how == "splice":
+        pos = data.draw(st.integers(0, len(raw)))
+        raw[pos:pos] = data.draw(st.binary(min_size=1, max_size=16))
+    else:
+        raw = bytearray(data.draw(st.binary(max_size=200)))
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(bytes(raw))
+    try:
+        loaded = load_checkpoint(path)
+    except CheckpointError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+        return
+    assert loaded["format"] == FORMAT

@@ -95,7 +95,7 @@ def _check_container(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             bad = zf.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except Exception:  # zipfile raises BadZipFile, EOFError, UnicodeDecodeError, NotImplementedError...
         raise CheckpointError(f"{path}: truncated or damaged ({size} bytes; the archive's directory at its end is missing or broken)") from None
     if bad is not None:
         raise CheckpointError(f"{path}: damaged (checksum mismatch in {bad})")
