@@ -10,6 +10,7 @@ def catalogs() -> dict:
     from trainlab.data.augment import AUGMENTATIONS
     from trainlab.data.preprocess import PREPROCESS
     from trainlab.data.sources import DATASETS
+    from trainlab.diagnose.lr_find import LR_SUGGESTIONS
     from trainlab.lessons import all_lessons
     from trainlab.nn import ACTIVATIONS, BIAS_INITS, INITS, LOSSES, MODELS
     from trainlab.nn.norms import NORMS
@@ -22,6 +23,7 @@ def catalogs() -> dict:
         "schedules": SCHEDULES, "preprocess": PREPROCESS, "augmentations": AUGMENTATIONS,
         "samplers": SAMPLERS, "pruners": PRUNERS, "distributions": DISTRIBUTIONS,
         "lessons": all_lessons(),
+        "lr-suggestions": LR_SUGGESTIONS,
     }
 
 
