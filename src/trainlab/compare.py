@@ -4,8 +4,9 @@ Each run is a normal run directory under ``runs/compare-<time>/``; the compariso
 ``compare.json`` (what was compared, which run is which) and ``compare.html`` (overlaid learning
 curves, final metrics with error bars). Existing runs compare with ``compare_runs(paths)``.
 
-On a CPU, runs go to parallel worker processes with one torch thread each: small models use a
-core far better as one process per run than as threads inside one run (measured in docs/compare.md).
+With ``workers`` > 1, runs go to parallel worker processes with one torch thread each; the default
+picks that only on CPUs with more than two cores (on the 2-core machine it was measured on, one
+process using both cores was faster: docs/compare.md).
 """
 
 from __future__ import annotations
@@ -125,12 +126,15 @@ def _label(params: dict[str, Any]) -> str:
 
 
 def auto_workers(cfg: Config, runs: int) -> int:
-    """Parallel processes to use: one per core (at most one per run) on a CPU, one on an accelerator."""
+    """Parallel processes to use when not given: one on an accelerator or on a machine with two
+    cores or fewer (measured there: one process using both cores finished sooner than two
+    single-threaded processes, docs/compare.md), else one per core, at most one per run."""
     from trainlab.build import default_threads, resolve_device
 
-    if runs < 2 or resolve_device(cfg.device).type != "cpu":
+    cores = default_threads()
+    if runs < 2 or cores <= 2 or resolve_device(cfg.device).type != "cpu":
         return 1
-    return max(1, min(runs, default_threads()))
+    return min(runs, cores)
 
 
 def _check_names(cfg: Config) -> None:

@@ -14,13 +14,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
         help="train the cartesian product of config values (x seeds) and compare, or compare existing runs",
-        description="With KEY=v1,v2,... arguments: train every combination of the values (keys with one "
-        "value apply to all runs), --seeds times each, as normal run directories under "
-        "runs/<date>-<time>-compare/, in parallel worker processes with one thread each on a CPU. "
-        "Prints a table (final metrics, mean ± std over seeds, time) and writes compare.html there "
-        "(overlaid learning curves, final metrics with error bars, links to each run's report). "
-        "With run directories: compare those runs, grouped by the config keys that differ. "
-        "Values split on commas outside brackets: model.hidden=[64],[128,64] is two values.",
+        description="With KEY=v1,v2,... arguments: train every combination of the values (a key with one value\n"
+        "applies to all runs), --seeds times each, as normal run directories under\n"
+        "runs/<date>-<time>-compare/; print a table (final metrics, mean ± std over seeds, time) and write\n"
+        "compare.html there (overlaid learning curves, final metrics with error bars, links to each run's\n"
+        "report). Values split on commas outside brackets: model.hidden=[64],[128,64] is two values.\n"
+        "With run directories: compare those runs, grouped by the config keys that differ.\n\n"
+        "--workers N trains N runs at a time in processes with one thread each; by default that happens\n"
+        "only on CPUs with more than 2 cores (on 2 cores one process using both was faster; docs/compare.md).",
         epilog="examples:\n  trainlab compare model.act=sigmoid,tanh,relu,gelu train.epochs=3\n"
         "  trainlab compare optim.name=sgd,adam optim.lr=0.01,0.001 --seeds 3\n"
         "  trainlab compare model.hidden=[64],[128,64] data.name=digits --workers 2\n"
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", "-c", metavar="FILE", help="base YAML config the values are applied to (default: the reference recipe)")
     p.add_argument("--data-dir", metavar="DIR", help="directory with the data set's files (same as data.dir=DIR)")
     p.add_argument("--seeds", type=int, default=1, metavar="N", help="runs per combination, with seeds seed, seed+1, ... (default 1)")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="parallel processes (default 0: one per CPU core on a CPU, 1 on a GPU)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="parallel processes, one thread each (default 0: automatic, 1 on a GPU or on <= 2 cores, else one per core)")
     p.add_argument("--out", metavar="DIR", help="parent of the comparison directory (default: output.dir, i.e. runs)")
     p.add_argument("--no-report", action="store_true", help="skip compare.html and the runs' report.html")
     p.set_defaults(func=run)

@@ -13,9 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "plot",
         help="draw a classic figure: every activation function and its derivative",
-        description="Draw a figure to a PNG, SVG or PDF file (chosen by the file's extension). "
-        "`activations`: every elementwise activation in the registry (`trainlab list activations`) "
-        "with default parameters, f(x) solid and its derivative f'(x) dashed, computed by autograd.",
+        description="Draw a figure to a PNG, SVG or PDF file (chosen by the file's extension).\n"
+        "activations: every elementwise activation in the registry (`trainlab list activations`) with\n"
+        "default parameters, f(x) solid and its derivative f'(x) dashed, computed by autograd.",
         epilog="examples:\n  trainlab plot activations\n  trainlab plot activations --out act.svg --range -6 6",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

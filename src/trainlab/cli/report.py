@@ -13,10 +13,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report",
         help="(re)build report.html of runs (or compare.html of comparisons)",
-        description="Write report.html in each run directory: config, data and model summary, learning "
-        "curves, confusion matrix, per-class accuracy, the most confident mistakes, first-layer weights, "
-        "the decision boundary of 2-D data, timings and versions. One self-contained file that opens "
-        "offline. A comparison directory (runs/compare-*) gets its compare.html rebuilt.",
+        description="Write report.html in each run directory: config, data and model summary, learning\n"
+        "curves, confusion matrix, per-class accuracy, the most confident mistakes, first-layer weights,\n"
+        "the decision boundary of 2-D data, timings and versions: one self-contained file that opens\n"
+        "offline. Every run writes one when it finishes (output.report=true); this rebuilds it. A\n"
+        "comparison directory (runs/<date>-<time>-compare) gets its compare.html rebuilt.",
         epilog="examples:\n  trainlab report                       # the latest run under runs/\n"
         "  trainlab report runs/20250101-120000-mlp-fashion-mnist\n"
         "  trainlab report runs/*-mlp-* --recompute  # redo predictions from model.safetensors + data\n"

@@ -12,8 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "show",
         help="print a run's summary: final metrics, metrics per epoch, per-class accuracy, confusion matrix",
-        description="Print what a run directory holds: its header, final metrics, a table of metrics per "
-        "epoch, per-class accuracy as bars (worst first) and the confusion matrix.",
+        description="Print what a run directory holds: its setup, final metrics, timings, a table of\n"
+        "metrics per epoch, per-class accuracy as bars (worst first) and the confusion matrix.",
         epilog="examples:\n  trainlab show                 # the latest run under runs/\n"
         "  trainlab show runs/20250101-120000-mlp-fashion-mnist\n  trainlab show 20250101-120000-mlp-fashion-mnist --no-confusion",
         formatter_class=argparse.RawDescriptionHelpFormatter,

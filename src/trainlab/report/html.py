@@ -129,11 +129,16 @@ def accuracy_bars(per_class: dict[str, float]) -> str:
     return f"<table>{''.join(rows)}</table>"
 
 
+def _pct(p: float) -> str:
+    """A probability as a percentage; one decimal near certainty, so 99.6% does not read as 100%."""
+    return f"{math.floor(p * 1000) / 10:.1f}%" if 0.995 <= p < 1 else f"{p:.0%}"  # floor: never round up to 100
+
+
 def mistakes_grid(items: Sequence[tuple[str, str, str, float, int]]) -> str:
     """Cards of (image uri, true label, predicted label, confidence, test index)."""
     cards = [
         f"<figure>{img(uri, f'test #{idx}: true {t}, predicted {p}', 84)}"
-        f"<figcaption><span class=t>{esc(t)}</span><br><span class=p>{esc(p)}</span> {conf:.0%}</figcaption></figure>"
+        f"<figcaption><span class=t>{esc(t)}</span><br><span class=p>{esc(p)}</span> {_pct(conf)}</figcaption></figure>"
         for uri, t, p, conf, idx in items
     ]
     return f"<div class=mistakes>{''.join(cards)}</div>"
