@@ -18,9 +18,8 @@ from trainlab.registry import parse_spec
 from trainlab.runs.atomic import atomic_write, write_json, write_text
 from trainlab.runs.resume import ResumePoint, prepare_resume
 from trainlab.runs.rundir import CONFIG, SUMMARY, WEIGHTS, Run, create_run_dir
-from trainlab.train.callbacks import Checkpoint, EarlyStopping, History, InitialLoss, Interrupt
+from trainlab.train.callbacks import Checkpoint, EarlyStopping, History, InitialLoss, Interrupt, RunLock
 from trainlab.train.callbacks.interrupt import catch_signals
-from trainlab.train.callbacks.run_lock import RunLock
 from trainlab.train.loop import Callback, Trainer, evaluate_outputs
 from trainlab.train.metrics import confusion_matrix, per_class_accuracy, predictions
 from trainlab.train.state import restore_trainer
