@@ -19,9 +19,9 @@ ACTS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "maxout")
 DEPTH = 10
 
 
-def hidden_linears(model: nn.Module) -> list[nn.Linear]:
-    """The hidden layers' Linear modules in order (fc1..fc10, or maxout1.linear.. for maxout)."""
-    return [m for n, m in model.named_modules() if isinstance(m, nn.Linear) and n != "out"]
+def hidden_weights(model: nn.Module) -> list[torch.Tensor]:
+    """The hidden layers' weight matrices in order: every weight but the output layer's (fc1..fc10 or maxout1..10)."""
+    return [p for n, p in model.named_parameters() if n.endswith("weight") and p.ndim > 1 and not n.startswith("out.")]
 
 
 def _grad_norms(fit: Fitted, x: torch.Tensor, y: torch.Tensor) -> list[float]:
@@ -29,7 +29,7 @@ def _grad_norms(fit: Fitted, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     model = fit.model
     model.zero_grad(set_to_none=True)
     fit.setup.loss(model(x), y).backward()
-    norms = [lin.weight.grad.norm().item() for lin in hidden_linears(model)]
+    norms = [w.grad.norm().item() for w in hidden_weights(model)]
     model.zero_grad(set_to_none=True)
     return norms
 
@@ -66,7 +66,7 @@ def lesson(ctx: LessonContext) -> Report:
         model = s.model
         model.zero_grad(set_to_none=True)
         s.loss(model(x), y).backward()
-        g0[a] = [lin.weight.grad.norm().item() for lin in hidden_linears(model)]
+        g0[a] = [w.grad.norm().item() for w in hidden_weights(model)]
         fits[a] = ctx.fit(cfg, label=a)
     data0 = next(iter(fits.values())).setup.data
     xb, yb = data0.train.x[:256], data0.train.y[:256]
