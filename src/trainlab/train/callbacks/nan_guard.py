@@ -79,7 +79,7 @@ class NanGuard(Callback):
         grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
         if not grads:
             return
-        norm = torch.nn.utils.get_total_norm(grads)
+        norm = _total_norm(grads)
         if self.every == 1:
             if not math.isfinite(norm.item()):
                 self._stop(trainer, trainer.step + 1, "gradient")
@@ -153,6 +153,14 @@ class NanGuard(Callback):
             msg += ". checkpoint.pt keeps the last good state (not overwritten)"
         trainer.info["nan_guard"] = {"step": step, "what": "exploded loss" if exploded is not None else what, "lr": trainer.lr, "layer": found.get("layer"), "kind": found.get("kind")}
         raise StopTraining("stopped by the NaN/Inf guard: " + msg, status=DIVERGED)
+
+
+def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    """The 2-norm of all gradients together, a device scalar (NaN/Inf if any element is)."""
+    fused = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6: one foreach kernel per dtype/device
+    if fused is not None:
+        return fused(grads)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads]))
 
 
 def suggest_fix(trainer: Trainer, found: dict[str, Any]) -> str:
