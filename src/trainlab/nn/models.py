@@ -127,11 +127,10 @@ def describe(model: nn.Module) -> str:
     from trainlab.nn.layers import Maxout
 
     widths, channels = [], []
-    inner = {id(m.linear) for m in model.modules() if isinstance(m, Maxout)}  # a maxout counts once
     for m in model.modules():
         if isinstance(m, (nn.Conv1d, nn.Conv2d)):
             channels.append(m.out_channels)
-        if isinstance(m, (nn.Linear, Maxout)) and id(m) not in inner:
+        if isinstance(m, (nn.Linear, Maxout)):
             if not widths:
                 widths.append(m.in_features)
             widths.append(m.out_features)
