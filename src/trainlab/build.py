@@ -89,8 +89,31 @@ def resolve_config(cfg: Config, task: str) -> Config:
     return cfg.replace(**updates) if updates else cfg
 
 
+def check_names(cfg: Config) -> None:
+    """Fail fast, before any data loads: every catalogue name and inline parameter must bind, and the
+    mlp's norm must fit its widths (group norm's groups divide them; instance norm needs images)."""
+    from trainlab.data.preprocess import PREPROCESS
+    from trainlab.nn.activations import ACTIVATIONS, maxout_pieces
+    from trainlab.nn.init import BIAS_INITS, INITS
+    from trainlab.nn.losses import LOSSES
+    from trainlab.nn.models import MODELS
+    from trainlab.nn.norms import NORMS, check_norm
+    from trainlab.train.optim import OPTIMIZERS, SCHEDULES
+
+    m = cfg.model
+    for registry, spec in ((MODELS, m.name), (ACTIVATIONS, m.act), (INITS, m.init), (BIAS_INITS, m.bias_init), (NORMS, m.norm), (OPTIMIZERS, cfg.optim.name), (SCHEDULES, cfg.optim.schedule), (PREPROCESS, cfg.data.preprocess)):
+        registry.bind(spec)
+    if cfg.loss.name != "auto":
+        LOSSES.bind(cfg.loss.name)
+    k = maxout_pieces(m.act)
+    if parse_spec(m.name).name == "mlp":
+        widths = [h * k for h in m.hidden] if k and m.norm_position == "before" else list(m.hidden)
+        check_norm(m.norm, widths, dims=1)
+
+
 def setup(cfg: Config, data: Dataset | None = None) -> Setup:
     """Build the run a config describes (seeding first, so the same config gives the same run)."""
+    check_names(cfg)
     device = resolve_device(cfg.device)
     threads = cfg.threads or default_threads()
     torch.set_num_threads(threads)
@@ -112,6 +135,6 @@ def setup(cfg: Config, data: Dataset | None = None) -> Setup:
     optimizer = make_optimizer(cfg.optim, model.parameters())
     batch_size = len(data.train) if cfg.optim.batch_size == "full" else int(cfg.optim.batch_size)
     steps = max(1, -(-len(data.train) // batch_size))
-    schedule = make_schedule(cfg.optim.schedule, optimizer, cfg.train.epochs, steps)
+    schedule = make_schedule(cfg.optim.schedule, optimizer, cfg.train.epochs, steps, cfg.optim.warmup)
     augment = make_augment(cfg.data.augment, data.input_shape)
     return Setup(cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment)
