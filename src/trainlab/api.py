@@ -234,6 +234,8 @@ def _summary(s: Setup, trainer: Trainer) -> dict[str, Any]:
         **final,
         "initial_loss": trainer.info.get("initial_loss"),
         "expected_initial_loss": trainer.info.get("expected_initial_loss"),
+        "warnings": list(trainer.info.get("warnings", [])),  # initial-loss causes, LR too high/low
+        "nan_guard": trainer.info.get("nan_guard"),  # where a divergence began (step, layer, lr), else None
         "params": count_params(s.model),
         "device": str(s.device),
         "threads": s.threads,
