@@ -205,3 +205,14 @@ def test_a_run_being_trained_by_a_live_process_is_not_resumed_twice(idx_dir: Pat
         other.wait()
     resumed = trainlab.resume(run.path)  # the holder is gone: a stale run.pid blocks nothing
     assert resumed.summary["status"] == "completed" and not (run.path / "run.pid").exists()
+
+
+def test_diagnostics_callback_state_survives_resume(idx_dir: Path, tmp_path: Path) -> None:
+    c = cfg(idx_dir, tmp_path / "ref", train__epochs=2)
+    c["diagnostics"] = {"every": 4}
+    ref = trainlab.train(c)
+    c["output"]["dir"] = str(tmp_path / "runs")
+    run = trainlab.train(c, callbacks=[SignalAt(8)])  # a step the diagnostics had armed for measuring
+    trainlab.resume(run.path)
+    assert (ref.path / "stats.csv").read_text() == (run.path / "stats.csv").read_text()
+    assert_same_run(ref, run.path)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -55,8 +56,8 @@ class Diagnostics(Callback):
     def on_fit_start(self, trainer: Trainer) -> None:
         self.recorder = ActivationRecorder(trainer.model, sample=self.sample)
         self.kinds = {n: kind_of(m) for n, m in trainer.model.named_modules() if n}
-        if trainer.step == 0:
-            self._arm(trainer)  # measure the very first step too
+        if trainer.step % self.every == 0:
+            self._arm(trainer)  # measure the very first step too (or, resumed, the step that was armed)
 
     def _arm(self, trainer: Trainer) -> None:
         assert self.recorder is not None
@@ -101,6 +102,16 @@ class Diagnostics(Callback):
             for row in self.rows:
                 w.writerow({k: row.get(k, "") for k in COLUMNS})
         return path
+
+    def state_dict(self) -> dict[str, Any]:
+        """Rows and activation samples so far, so a resumed run's stats.csv and plots cover the whole run."""
+        return {"rows": self.rows, "sample_steps": self.sample_steps, "samples": self.samples}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` saved."""
+        self.rows = list(state.get("rows", []))
+        self.sample_steps = list(state.get("sample_steps", []))
+        self.samples = {k: list(v) for k, v in state.get("samples", {}).items()}
 
     def on_fit_end(self, trainer: Trainer) -> None:
         self._finish()
