@@ -11,7 +11,7 @@ import pytest
 import trainlab
 from tests.conftest import quick
 from trainlab.cli import main
-from trainlab.compare import compare_runs, format_table, load_comparison, parse_grid
+from trainlab.compare import Comparison, compare_runs, format_table, load_comparison, parse_grid
 from trainlab.errors import ConfigError
 
 
@@ -24,7 +24,7 @@ def test_parse_grid_keeps_lists_and_specs_whole() -> None:
 
 
 @pytest.fixture(scope="module")
-def comparison(tmp_path_factory: pytest.TempPathFactory) -> trainlab.compare:
+def comparison(tmp_path_factory: pytest.TempPathFactory) -> Comparison:
     """2 x 2 configurations x 2 seeds on digits, in 2 worker processes."""
     out = tmp_path_factory.mktemp("cmp")
     base = quick(out, data__limit=400, model__hidden=[16])
@@ -34,7 +34,7 @@ def comparison(tmp_path_factory: pytest.TempPathFactory) -> trainlab.compare:
     return comp
 
 
-def test_compare_runs_every_combination_and_seed(comparison: trainlab.compare) -> None:
+def test_compare_runs_every_combination_and_seed(comparison: Comparison) -> None:
     comp = comparison
     assert comp.workers == 2 and comp.keys == ["model.act", "optim.lr"]
     assert all(m.run is not None and m.run.summary["status"] == "completed" for m in comp.members)
@@ -50,7 +50,7 @@ def test_compare_runs_every_combination_and_seed(comparison: trainlab.compare) -
     assert "act=tanh lr=0.003" in table and "±" in table and "mean ± std over 2 seeds" in table
 
 
-def test_compare_report_and_json(comparison: trainlab.compare) -> None:
+def test_compare_report_and_json(comparison: Comparison) -> None:
     page = (comparison.path / "compare.html").read_text()
     assert page.count("<img ") == 3  # overlaid curves, test accuracy bars, test loss bars
     for label in ("act=relu lr=0.01", "act=tanh lr=0.003"):
@@ -62,7 +62,7 @@ def test_compare_report_and_json(comparison: trainlab.compare) -> None:
     assert again.rows() == comparison.rows()
 
 
-def test_compare_existing_runs_groups_by_what_differs(comparison: trainlab.compare, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_existing_runs_groups_by_what_differs(comparison: Comparison, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = [m.run.path for m in comparison.members if m.label.startswith("act=relu")]
     comp = compare_runs(paths, tmp_path, report=False)
     assert comp.keys == ["optim.lr"]  # act is the same for all four; seeds group together

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainlab.config import Config, apply_overrides, load_config
+from trainlab.config import Config
 from trainlab.errors import ConfigError
 from trainlab.registry import _split_top, parse_value
 from trainlab.runs.atomic import write_json
@@ -214,7 +214,9 @@ def compare(
         raise ConfigError("nothing to compare: give KEY=v1,v2 (e.g. model.act=relu,tanh) or run directories")
     if "seed" in values and seeds > 1:
         raise ConfigError("give either seed=a,b,... or --seeds N, not both")
-    base = config if isinstance(config, Config) else load_config(config) if not isinstance(config, dict) else apply_overrides(config)
+    from trainlab.api import as_config
+
+    base = as_config(config)
     varying = [k for k, v in values.items() if len(v) > 1]
     out_parent = Path(out_dir) if out_dir is not None else Path(base.output.dir)
     combos = [dict(zip(values, combo, strict=True)) for combo in itertools.product(*values.values())]

@@ -144,8 +144,17 @@ def learning_curves(history: list[dict[str, float]]) -> Any:
             ax.legend(loc="best")
         ax.set_title(title)
         ax.set_xlabel("epoch")
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        _epoch_ticks(ax, epochs)
     return fig
+
+
+def _epoch_ticks(ax: Any, epochs: Sequence[float]) -> None:
+    """Whole-number epoch ticks (every epoch when there are few, so one epoch is not 0.96..1.04)."""
+    if len(epochs) <= 12:
+        ax.set_xticks(list(epochs))
+        ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+    else:
+        ax.xaxis.get_major_locator().set_params(integer=True)
 
 
 @themed
@@ -246,7 +255,9 @@ def compare_curves(groups: list[dict[str, Any]], metrics: Sequence[str]) -> Any:
                 ax.fill_between(epochs, arr.min(0), arr.max(0), color=color, alpha=0.18, lw=0)
         ax.set_title(metric.replace("_", " "))
         ax.set_xlabel("epoch")
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        longest = max((len(h) for group in groups for h in group["histories"]), default=0)
+        if longest:
+            _epoch_ticks(ax, range(1, longest + 1))
         if i == len(metrics) - 1:
             ax.legend(loc="best", fontsize=7)
     return fig
