@@ -59,9 +59,6 @@ def default_callbacks(s: Setup, run_dir: Path, config_dict: dict[str, Any]) -> l
         cbs.append(Checkpoint(run_dir, config_dict, t.checkpoint_every))
     if t.patience:
         monitor = t.monitor if s.data.val is not None else "train_loss"
-        valid = ("val_loss", "val_accuracy", "train_loss") if s.data.task == "classification" else ("val_loss", "val_mse", "val_mae", "val_r2", "train_loss")
-        if monitor not in valid:
-            raise ConfigError(f"train.monitor={monitor!r} is not measured on a {s.data.task} task; choose one of: {', '.join(valid)}")
         cbs.append(EarlyStopping(monitor, t.patience, t.min_delta, t.restore_best))
     if s.config.logging.tensorboard:
         from trainlab.train.callbacks.tensorboard import TensorBoard

@@ -111,6 +111,15 @@ def check_names(cfg: Config) -> None:
         check_norm(m.norm, widths, dims=1)
 
 
+def check_monitor(cfg: Config, task: str) -> None:
+    """Early stopping must watch a metric the task measures (no accuracy for regression, no R² for classes)."""
+    if not cfg.train.patience:
+        return
+    valid = ("val_loss", "val_accuracy", "train_loss") if task == "classification" else ("val_loss", "val_mse", "val_mae", "val_r2", "train_loss")
+    if cfg.train.monitor not in valid:
+        raise ConfigError(f"train.monitor={cfg.train.monitor!r} is not measured on a {task} task; choose one of: {', '.join(valid)}")
+
+
 def setup(cfg: Config, data: Dataset | None = None) -> Setup:
     """Build the run a config describes (seeding first, so the same config gives the same run)."""
     check_names(cfg)
@@ -121,6 +130,7 @@ def setup(cfg: Config, data: Dataset | None = None) -> Setup:
     if data is None:
         data = load_dataset(cfg.data, cfg.seed, device)
     cfg = resolve_config(cfg, data.task)
+    check_monitor(cfg, data.task)
     counts = torch.bincount(data.train.y, minlength=data.num_classes).cpu() if data.task == "classification" else None
     ctx = LossContext(data.task, data.num_classes, counts)
     loss = make_loss(cfg.loss.name, ctx)
