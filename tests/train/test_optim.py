@@ -136,3 +136,15 @@ def test_early_stopping_keys(runs_dir):
     assert run.summary["epochs"] == 3 and "early stopping" in run.summary["stop_reason"]
     with pytest.raises(ConfigError, match="train.monitor='val_r2' is not measured"):
         api.train(quick(runs_dir, train__patience=2, train__monitor="val_r2", output__report=False), handle_signals=False)
+
+
+def test_clip_grad_bounds_each_step(runs_dir):
+    """One full-batch SGD step with lr 1 and clip_grad 0.01 moves the weights by at most 0.01 in norm."""
+    cfg = Config.from_dict(quick(runs_dir, optim__name="gd", optim__lr=1.0, optim__clip_grad=0.01, train__epochs=1, threads=1))
+    s = setup(cfg)
+    before = torch.cat([p.detach().flatten().clone() for p in s.model.parameters()])
+    from trainlab.train.loop import Trainer
+
+    Trainer(s.model, s.data, s.loss, s.optimizer, 1, s.batch_size, clip_grad=0.01).fit()
+    after = torch.cat([p.detach().flatten() for p in s.model.parameters()])
+    assert 0.0099 < (after - before).norm().item() <= 0.01 + 1e-6
