@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "runs/<date>-<time>-<name>/ with config.yaml, metrics.csv, summary.json, checkpoint.pt, model.safetensors.",
         epilog="examples:\n  trainlab train\n  trainlab train model.hidden=[512,256] optim.lr=3e-4\n"
         "  trainlab train data.name=digits train.epochs=30\n  trainlab train --config configs/seed-mlp.yaml seed=1\n"
-        "  trainlab train data.name=line model.name=linear optim.lr=0.05   # regression: MSE, MAE, R2 and the fitted w, b\n"
+        "  trainlab train --config configs/line.yaml      # regression: MSE, MAE, R2 and the fitted w, b\n"
         "  trainlab train model.act='maxout(2)' optim.schedule=cosine optim.warmup=1 data.preprocess='pca_whiten(eps=0.1,k=100)'\n"
         "  trainlab train --resume runs/20250101-120000-mlp-fashion-mnist\n\n"
         "Ctrl-C (or SIGTERM) stops safely: the current step finishes, a checkpoint is written and the\n"
