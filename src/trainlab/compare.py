@@ -200,8 +200,9 @@ def compare(
     ``grid`` maps dotted keys to value lists (or is a list of ``KEY=a,b`` strings); keys with a
     single value just set it for every run. ``workers=0`` picks :func:`auto_workers`; with more
     than one, runs train in worker processes (on macOS and Windows spawned ones, so a script
-    calling this there needs the usual ``if __name__ == "__main__":`` guard). ``on_start`` gets the Comparison before the first run,
-    ``on_result(done, total, member)`` is called as each run finishes (for progress display).
+    calling this there needs the usual ``if __name__ == "__main__":`` guard). ``on_start`` gets
+    the Comparison before the first run; ``on_result(done, total, member)`` is called as each run
+    finishes (for progress display). ``report=False`` skips compare.html and the runs' reports.
 
     >>> c = trainlab.compare({"model.act": ["relu", "tanh"]}, {"data": {"name": "digits"}}, seeds=2)  # doctest: +SKIP
     """

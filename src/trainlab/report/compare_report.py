@@ -36,7 +36,7 @@ def render(comp: Any) -> str:
             parts.append(H.section("Learning curves", H.img(plots.svg_uri(plots.compare_curves(groups, metrics)), "learning curves of every configuration"), "line: mean over seeds; band: lowest to highest seed"))
         bars = [m for m in ("test_accuracy", "test_loss", "test_r2") if any(g["values"].get(m) for g in groups)][:2]
         figs = "".join(H.section(f"Final {m.replace('_', ' ')}", H.img(plots.svg_uri(plots.compare_bars(groups, m)), f"final {m} per configuration")) for m in bars)
-        parts.append(f"<div class=grid2>{figs}</div><div style='height:16px'></div>")
+        parts.append(f"<div class=grid2>{figs}</div>")
     parts.append(H.section("Runs", _runs_table(comp)))
     parts.append(f"<p class=note>Rebuild this page: <code>trainlab report {H.esc(comp.path)}</code></p>")
     return H.page(f"trainlab · {comp.path.name}", "\n".join(parts))

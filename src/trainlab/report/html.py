@@ -23,7 +23,8 @@ h1{font-size:22px;margin:0 0 4px;word-break:break-all}h2{font-size:16px;margin:0
 .kpi{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:130px}
 .kpi b{display:block;font-size:22px;font-variant-numeric:tabular-nums}.kpi span{color:var(--muted);font-size:12px}
 section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:16px 18px;margin:0 0 16px;overflow-x:auto}
-.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:16px}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:16px;margin:0 0 16px}
+table.facts{margin:0 0 10px}
 .grid2>section{margin:0}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}
 td,th{padding:3px 10px 3px 0;text-align:left;vertical-align:top}th{color:var(--muted);font-weight:600}
@@ -81,7 +82,7 @@ def table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None, nu
 
     head = "<tr>" + "".join(cell("th", i, h) for i, h in enumerate(header)) + "</tr>" if header else ""
     body = "".join("<tr>" + "".join(cell("td", i, v) for i, v in enumerate(r)) + "</tr>" for r in rows)
-    return f"<table class={cls}>{head}{body}</table>"
+    return f"<table{f' class={cls}' if cls else ''}>{head}{body}</table>"
 
 
 def kpis(items: Sequence[tuple[str, str]]) -> str:

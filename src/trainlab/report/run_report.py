@@ -75,7 +75,7 @@ def render(run: Run, ev: Evidence) -> str:
     if s.get("confusion_matrix") and classes:
         cm = H.section("Confusion matrix (test)", H.confusion_table(s["confusion_matrix"], classes), "rows: true class, columns: predicted; shade: share of the row")
         pc = H.section("Per-class accuracy (test)", H.accuracy_bars(s.get("per_class_accuracy", {})), "worst first")
-        parts.append(f"<div class=grid2>{cm}{pc}</div><div style='height:16px'></div>")
+        parts.append(f"<div class=grid2>{cm}{pc}</div>")
     if ev.mistakes is not None and len(ev.mistakes) and len(input_shape) == 3 and ev.mistake_x is not None:
         items = [
             (plots.png_uri(plots.to_display(x)), classes[int(ev.y_true[i])], classes[int(ev.y_pred[i])], float(ev.confidence[i]), int(i))
@@ -92,7 +92,7 @@ def render(run: Run, ev: Evidence) -> str:
         parts.append(H.section("First-layer weights", H.img(plots.png_uri(pixels), f"first-layer weights of {n} units", pixels.shape[1], "weights"), note))
     if ev.boundary:
         parts.append(H.section("Decision boundary", H.img(plots.svg_uri(plots.decision_boundary(ev.boundary, classes)), "decision regions with the training data"), "inputs after preprocessing, as the model sees them"))
-    parts.append(f"<div class=grid2>{_data_model(s, cfg, ev)}{_timings(s, run)}</div><div style='height:16px'></div>")
+    parts.append(f"<div class=grid2>{_data_model(s, cfg, ev)}{_timings(s, run)}</div>")
     parts.append(H.section("Config", f"<details open><summary>config.yaml (resolved: reproduces this run)</summary><pre class=cols>{H.esc(cfg.to_yaml())}</pre></details>"))
     parts.append(f"<p class=note>Rebuild this page: <code>trainlab report {H.esc(run.path)}</code></p>")
     return H.page(f"trainlab · {run.name}", "\n".join(parts))
@@ -128,7 +128,7 @@ def _data_model(s: dict[str, Any], cfg: Any, ev: Evidence) -> str:
         ("augment", ", ".join(map(str, cfg.data.augment)) or "none"),
     ]
     layers = H.table([(n, t, sh, f"{p:,}") for n, t, sh, p in ev.layers], ("layer", "type", "output", "params"), numeric=(3,)) if ev.layers else ""
-    return H.section("Data and model", H.table(rows, cls="") + "<div style='height:10px'></div>" + layers)
+    return H.section("Data and model", H.table(rows, cls="facts") + layers)
 
 
 def _timings(s: dict[str, Any], run: Run) -> str:
