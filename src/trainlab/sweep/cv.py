@@ -59,5 +59,5 @@ def fold_datasets(cfg: Config, k: int, device: torch.device | str = "cpu") -> li
         tr_t, va_t = torch.from_numpy(tr), torch.from_numpy(va)
         transform = fit_preprocess(d.preprocess, x_all[tr_t])  # fitted on this fold's train part only
         splits = [Split(transform(x).to(dev), y.to(dev)) for x, y in ((x_all[tr_t], y_all[tr_t]), (x_all[va_t], y_all[va_t]), (x_test, y_test))]
-        out.append(Dataset(name, splits[0], splits[1], splits[2], raw.classes, raw.task, raw.input_shape, transform.state_dict()))
+        out.append(Dataset(name, splits[0], splits[1], splits[2], raw.classes, raw.task, transform.output_shape(raw.input_shape), transform.state_dict()))
     return out
