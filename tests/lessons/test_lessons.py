@@ -64,3 +64,14 @@ def test_report_renders_both_verdicts_and_escapes(tmp_path: Path) -> None:
     assert "&lt;demo&gt;" in page and "<demo>" not in page
     assert "<td class=ok>holds</td>" in page and "<td class=bad>does not hold</td>" in page
     assert (tmp_path / "demo-plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_runs_a_lesson_with_options_after_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lesson", "losses", "threads=1", "--quick", "-q", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "claims hold" in out and str(tmp_path / "report.html") in out
+    assert (tmp_path / "report.md").is_file()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["lesson", "losses", "--quick", "threads=1", "-q", "--out", str(blocker)]) == 2
+    assert "cannot write the report" in capsys.readouterr().err

@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``lesson`` subcommand."""
     p = sub.add_parser(
         "lesson",
+        usage="trainlab lesson [-h] NAME [--quick] [--out DIR] [--quiet] [KEY=VALUE ...]",
         help="run a classic experiment (init, batchnorm, optimizers, ...) and judge its claims by measurement",
         description="Run a lesson: the classic claims of a course (\"sigmoid kills gradients\", \"zero init\n"
         "never breaks symmetry\", ...) run as experiments on this machine. Each writes a report with the\n"
@@ -30,17 +31,38 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", metavar="NAME", help="a lesson name, or `list` to list them")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides applied to every experiment of the lesson, e.g. seed=1 threads=1")
+    # options may come before or after the overrides (`lesson init --quick seed=1`): argparse stops a
+    # positional list at the first option, so everything after NAME is parsed again by _rest_parser
+    p.add_argument("rest", nargs=argparse.REMAINDER, metavar="KEY=VALUE", help="config overrides applied to every experiment of the lesson, e.g. seed=1 threads=1")
+    _add_options(p)
+    p.set_defaults(func=run, lesson_parser=p)
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="tiny data and few steps (seconds, for a first look and tests); numbers are indicative only")
     p.add_argument("--out", metavar="DIR", help="directory for report.md, report.html and the plots (default: lessons-out/NAME)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
-    p.set_defaults(func=run)
+
+
+def _parse_rest(args: argparse.Namespace) -> argparse.Namespace:
+    """Options and overrides after NAME, in any order, merged with the options given before NAME."""
+    if {"-h", "--help"} & set(args.rest):
+        args.lesson_parser.print_help()
+        raise SystemExit(0)
+    rest = argparse.ArgumentParser(prog=f"trainlab lesson {args.name}", add_help=False)
+    _add_options(rest)
+    rest.add_argument("overrides", nargs="*")
+    ns = rest.parse_intermixed_args(args.rest)
+    ns.quick, ns.quiet, ns.out = ns.quick or args.quick, ns.quiet or args.quiet, ns.out or args.out
+    ns.name = args.name
+    return ns
 
 
 def run(args: argparse.Namespace) -> int:
     """List the lessons, or run one and print its verdict table."""
     from trainlab.lessons import lesson_help, lesson_names, run_lesson
 
+    args = _parse_rest(args)
     if args.name == "list":
         if args.overrides:
             from trainlab.errors import ConfigError

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from trainlab.errors import TrainlabError
 from trainlab.lessons.base import Claim, LessonContext, Report
 from trainlab.registry import Registry
 
@@ -64,7 +65,11 @@ def run_lesson(
     report.seconds = time.perf_counter() - t0
     report.quick = quick
     report.overrides = list(overrides or [])
-    paths = report.write(out_dir if out_dir is not None else Path("lessons-out") / name)
+    out = Path(out_dir) if out_dir is not None else Path("lessons-out") / name
+    try:
+        paths = report.write(out)
+    except OSError as exc:
+        raise TrainlabError(f"cannot write the report to {str(out)!r}: {exc.strerror or exc}") from None
     return report, paths
 
 
