@@ -57,9 +57,9 @@ def _bare(case: Any, epochs: int, data_dir: str | None, limit: int | None, valid
 
     for _ in range(epochs):
         perm = torch.randperm(n, generator=g)
-        xs, ys = d.x_train[perm], d.y_train[perm]  # one gather per epoch, then contiguous slices
         for i in range(0, n, bs):
-            loss = loss_fn(model(xs[i : i + bs]), ys[i : i + bs])
+            idx = perm[i : i + bs]
+            loss = loss_fn(model(d.x_train[idx]), d.y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -71,7 +71,7 @@ def _bare(case: Any, epochs: int, data_dir: str | None, limit: int | None, valid
 
 @peer("bare")
 def run_bare(case: Any, epochs: int, data_dir: str | None, limit: int | None, **_: Any) -> dict[str, Any]:
-    """A bare PyTorch loop: tensors in memory, one permutation gather per epoch, batches sliced."""
+    """A bare PyTorch loop: tensors in memory, a permutation per epoch, each batch indexed from it."""
     return _bare(case, epochs, data_dir, limit, validate=False)
 
 
@@ -136,6 +136,16 @@ def run_original_eval(case: Any, epochs: int, data_dir: str | None, limit: int |
 @peer("trainlab")
 def run_trainlab(case: Any, epochs: int, data_dir: str | None, limit: int | None, threads: int, **_: Any) -> dict[str, Any]:
     """``trainlab.train(config)`` with its default callbacks and the console Progress on a non-tty stream."""
+    return _trainlab(case, epochs, data_dir, limit, threads, report=False)
+
+
+@peer("trainlab-report")
+def run_trainlab_report(case: Any, epochs: int, data_dir: str | None, limit: int | None, threads: int, **_: Any) -> dict[str, Any]:
+    """The same, also writing report.html at the end (``output.report=true``, trainlab's default)."""
+    return _trainlab(case, epochs, data_dir, limit, threads, report=True)
+
+
+def _trainlab(case: Any, epochs: int, data_dir: str | None, limit: int | None, threads: int, report: bool) -> dict[str, Any]:
     import io
 
     from recipe import trainlab_config
@@ -145,7 +155,7 @@ def run_trainlab(case: Any, epochs: int, data_dir: str | None, limit: int | None
 
     marks: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as out:
-        cfg = trainlab_config(case, epochs, data_dir, out, threads, limit)
+        cfg = trainlab_config(case, epochs, data_dir, out, threads, limit, report)
         t0 = time.perf_counter()
         run = trainlab.train(cfg, callbacks=[Progress(io.StringIO())], on_setup=lambda s, t: marks.setdefault("setup", time.perf_counter()))
         t2 = time.perf_counter()

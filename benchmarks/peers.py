@@ -14,10 +14,12 @@ accuracy (every peer trains the same model on the same examples: the accuracies 
 measured in the same run: no loop at all could train faster.
 
 Peers (``recipe.py`` has the shared data and models, ``peer_runs.py`` one function per peer):
-  bare           plain PyTorch: tensors in memory, a permutation gather per epoch, batches sliced
+  bare           plain PyTorch: tensors in memory, a randperm per epoch, each batch x[idx], Adam
   bare-val       the same plus a validation pass after every epoch
-  trainlab       trainlab.train(config): default callbacks (initial loss, history, checkpoint each
-                 epoch, per-epoch validation) and Progress writing to a non-tty stream
+  trainlab       trainlab.train(config): default callbacks (initial loss, NaN guard, history,
+                 checkpoint each epoch, per-epoch validation) and Progress writing to a non-tty
+                 stream; output.report=false
+  trainlab-report  the same with output.report=true (trainlab's default: report.html at the end)
   original       the original recipe: DataLoader(TensorDataset, shuffle=True, num_workers=1)
   original-eval  the same with its train + test evaluation through DataLoaders after every epoch
   lightning      lightning.Trainer (progress bar, logger, checkpointing off), trainer.test
@@ -42,7 +44,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from recipe import ALL_PEERS, CASES  # noqa: E402
+from recipe import ALL_PEERS, CASES, KNOWN_PEERS  # noqa: E402
 
 NEEDS = {"lightning": "lightning", "skorch": "skorch", "keras": "keras"}
 
@@ -60,6 +62,10 @@ def run_one(peer: str, case: str, args: argparse.Namespace) -> dict:
     if args.limit:
         cmd += ["--limit", str(args.limit)]
     env = {**os.environ, "KERAS_BACKEND": "torch", "PYTHONWARNINGS": "ignore"}
+    if args.omp_wait_policy:  # the same OpenMP waiting for every peer (trainlab's own default is PASSIVE)
+        env["OMP_WAIT_POLICY"] = args.omp_wait_policy
+    else:
+        env.pop("OMP_WAIT_POLICY", None)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=args.workdir)
     if out.returncode != 0:
         tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["(no output)"]
@@ -122,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", default="mlp,tiny,cnn,mlp10", help=f"comma-separated, from {', '.join(CASES)}")
     p.add_argument("--peers", default="", help=f"comma-separated subset of {', '.join(ALL_PEERS)}, bare-val (default: each case's own list)")
     p.add_argument("--threads", type=int, default=0, help="torch threads for every peer (0: trainlab's default)")
+    p.add_argument("--omp-wait-policy", default="PASSIVE", help="OMP_WAIT_POLICY for every peer (default PASSIVE, trainlab's own default; '' leaves it unset: spinning)")
     p.add_argument("--data-dir", default=None, help="directory of the Fashion-MNIST IDX files (default: trainlab's search)")
     p.add_argument("--limit", type=int, default=None, help="train on a seeded subset of N examples (smoke tests)")
     p.add_argument("--no-floor", action="store_true", help="skip the compute-floor measurement")
@@ -133,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         if c not in CASES:
             p.error(f"unknown case {c!r}; choose from {', '.join(CASES)}")
     wanted = [x.strip() for x in args.peers.split(",") if x.strip()]
+    for x in wanted:
+        if x not in KNOWN_PEERS:
+            p.error(f"unknown peer {x!r}; choose from {', '.join(KNOWN_PEERS)}")
     plan = {}
     for c in cases:
         peers = wanted or list(CASES[c].peers)
@@ -157,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         f"machine: {machine()}; torch threads {threads}",
         f"versions: {', '.join(f'{k} {v}' for k, v in versions().items())}",
         f"command: python benchmarks/peers.py {' '.join(sys.argv[1:] if argv is None else argv)}",
-        f"rounds {args.rounds}, epochs {args.epochs}; load average while running: median {statistics.median(loads):.2f}, max {max(loads):.2f}; {time.time() - start:.0f} s in all",
+        f"rounds {args.rounds}, epochs {args.epochs}, OMP_WAIT_POLICY={args.omp_wait_policy or '(unset)'}; load average while running: median {statistics.median(loads):.2f}, max {max(loads):.2f}; {time.time() - start:.0f} s in all",
         "",
     ]
     out = head

@@ -15,10 +15,13 @@ import gzip
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
+
+if TYPE_CHECKING:  # torch is imported where it is used, so peers.py itself starts fast
+    import torch
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Case:
 
 
 ALL_PEERS = ("bare", "trainlab", "original", "original-eval", "lightning", "skorch", "keras")
+KNOWN_PEERS = (*ALL_PEERS, "bare-val", "trainlab-report")
 
 CNN_BLOCKS = (
     {"conv": 16, "kernel": 3, "padding": 1, "pool": "max(2)"},
@@ -50,7 +54,7 @@ CNN_BLOCKS = (
 CASES = {
     c.name: c
     for c in (
-        Case("mlp", "reference recipe: MLP 784-256-10, batch 256", peers=ALL_PEERS),
+        Case("mlp", "reference recipe: MLP 784-256-10, batch 256", peers=(*ALL_PEERS, "trainlab-report")),
         Case("tiny", "per-step overhead: MLP 784-32-10, batch 64", hidden=(32,), batch=64, peers=("bare", "trainlab")),
         Case("cnn", "small CNN (configs/cnn-fashion.yaml): conv 16 and conv 32 (3x3, max-pool 2), fc 128, batch 128", hidden=(128,), batch=128, blocks=CNN_BLOCKS, peers=("bare", "trainlab")),
         Case("mlp10", "10 epochs of the reference recipe with per-epoch validation/evaluation", epochs=10, peers=("bare-val", "trainlab", "original-eval")),
@@ -90,6 +94,8 @@ class Data:
 
 def load_data(data_dir: str | None, val: float = 0.1, limit: int | None = None, seed: int = 0) -> Data:
     """Read, split (trainlab's seeded stratified split, so every peer trains on the same examples) and scale."""
+    import torch
+
     from trainlab.data.sources import stratified_split
 
     f = find_files(data_dir)
@@ -111,6 +117,9 @@ def load_data(data_dir: str | None, val: float = 0.1, limit: int | None = None, 
 # -- models (plain torch, built exactly as trainlab builds them) --------------------------------
 def torch_model(case: Case, seed: int = 0) -> nn.Module:
     """The case's model in plain torch, kaiming-normal weights, zero biases, seeded."""
+    import torch
+    from torch import nn
+
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     if case.cnn:
@@ -136,8 +145,8 @@ def torch_model(case: Case, seed: int = 0) -> nn.Module:
     return model
 
 
-def trainlab_config(case: Case, epochs: int, data_dir: str | None, out_dir: str, threads: int, limit: int | None) -> dict:
-    """The case as a trainlab config dict."""
+def trainlab_config(case: Case, epochs: int, data_dir: str | None, out_dir: str, threads: int, limit: int | None, report: bool = False) -> dict:
+    """The case as a trainlab config dict (``report``: also write report.html at the end, trainlab's default)."""
     model: dict = {"name": "mlp", "hidden": list(case.hidden), "act": "relu", "init": "kaiming_normal", "bias_init": "zeros"}
     if case.cnn:
         model = {**model, "name": "cnn", "blocks": [dict(b) for b in case.blocks]}
@@ -149,7 +158,7 @@ def trainlab_config(case: Case, epochs: int, data_dir: str | None, out_dir: str,
         "loss": {"name": "cross_entropy"},
         "optim": {"name": "adam", "lr": 1e-3, "batch_size": case.batch},
         "train": {"epochs": epochs},
-        "output": {"dir": out_dir},
+        "output": {"dir": out_dir, "report": report},
     }
 
 
@@ -160,6 +169,8 @@ def recipe_flops(case: Case, epochs: int, n_train: int, n_eval: int) -> float:
     Counted by torch's FlopCounterMode on one batch (matmuls and convolutions, forward + backward),
     scaled by the number of examples.
     """
+    import torch
+    from torch import nn
     from torch.utils.flop_counter import FlopCounterMode
 
     model = torch_model(case)
@@ -176,6 +187,8 @@ def recipe_flops(case: Case, epochs: int, n_train: int, n_eval: int) -> float:
 
 def matmul_throughput(case: Case, seconds: float = 0.5) -> float:
     """FLOP/s of float32 matrix multiplies of the case's largest layer shape, measured now."""
+    import torch
+
     k = 28 * 28 if not case.cnn else 9 * max(b["conv"] for b in case.blocks)  # im2col depth of a 3x3 conv
     n = case.hidden[0] if case.hidden else max(b["conv"] for b in case.blocks)
     m = case.batch if not case.cnn else 4096

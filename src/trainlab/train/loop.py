@@ -5,7 +5,7 @@ Events, in order: ``fit_start``, then per epoch ``epoch_start``, ``batch_end`` a
 A callback stops training by raising ``StopTraining`` (fastai's cancel-by-exception style), so no
 flags are threaded through the loop.
 
-Hot path rules: batches are slices of a per-epoch permuted copy of tensors already on the device;
+Hot path rules: each batch is one ``index_select`` of the epoch's permutation from tensors already on the device;
 loss and accuracy accumulate as device tensors; nothing calls ``.item()`` per step.
 """
 
@@ -153,11 +153,13 @@ class Trainer:
             self.correct.zero_()
             self.seen = 0
         perm = self.perm.to(self.device)
-        # one gather per epoch; each batch is then a contiguous slice (no per-batch fancy indexing)
-        xs, ys = train.x.index_select(0, perm), train.y.index_select(0, perm)
+        x, y = train.x, train.y
         for index in range(self.position, -(-n // bs)):
             self.batch_index = index
-            xb, yb = xs[index * bs : (index + 1) * bs], ys[index * bs : (index + 1) * bs]
+            # gather each batch while it is used: it stays in cache; a gathered copy of the whole
+            # epoch (170 MB for Fashion-MNIST) is written, then read back from memory (~10% slower here)
+            idx = perm[index * bs : (index + 1) * bs]
+            xb, yb = x.index_select(0, idx), y.index_select(0, idx)
             if self.augment is not None:
                 xb = self.augment(xb)
             out = self.model(xb)
