@@ -10,6 +10,7 @@ import pytest
 
 import trainlab
 from tests.conftest import quick
+from tests.report.chromium import Browser, find_chromium
 from trainlab.cli import main
 from trainlab.compare import Comparison, compare_runs, format_table, load_comparison, parse_grid
 from trainlab.errors import ConfigError
@@ -60,6 +61,18 @@ def test_compare_report_and_json(comparison: Comparison) -> None:
     assert len(data["members"]) == 8 and data["seeds"] == 2
     again = load_comparison(comparison.path)
     assert again.rows() == comparison.rows()
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed (Debian: apt-get install chromium; `make test` installs it when root)")
+def test_compare_report_renders_in_headless_chromium(comparison: Comparison, tmp_path: Path) -> None:
+    browser = Browser(find_chromium())
+    try:
+        page = browser.open(comparison.path / "compare.html")
+        assert page.eval("[...document.images].filter(i => i.complete && i.naturalWidth > 0).length") == 3
+        assert page.errors() == []
+        assert page.screenshot(tmp_path / "compare.png").stat().st_size > 20_000
+    finally:
+        browser.close()
 
 
 def test_compare_existing_runs_groups_by_what_differs(comparison: Comparison, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
