@@ -90,22 +90,24 @@ def lesson(ctx: LessonContext) -> Report:
             f"relu {dead['relu']:.2%} dead, leaky_relu {dead['leaky_relu']:.2%}", dead["relu"] > 0 and dead["leaky_relu"] == 0)
 
     r.heading("The activations and their derivatives")
-    fig, axes = new_figure(2, 1, (4.4, 3.2))
+    fig, axes = new_figure(2, 1, (5.0, 3.6))
     z = torch.linspace(-4, 4, 401, requires_grad=True)
-    for a in acts:
-        if a == "maxout":  # a layer (max over k linear pieces), not an elementwise function
-            continue
-        f = make_activation(a)
-        out = f(z)
+    from matplotlib import colormaps
+
+    # every activation in the catalogue but maxout, a layer (max over k linear pieces), not a function
+    elementwise = [a for a in ACTIVATIONS.names() if a != "maxout"]
+    for i, a in enumerate(elementwise):
+        out = make_activation(a)(z)
         d, = torch.autograd.grad(out.sum(), z)
-        axes[0][0].plot(z.detach(), out.detach(), label=a)
-        axes[0][1].plot(z.detach(), d, label=a)
+        color = colormaps["tab20"](i / max(len(elementwise) - 1, 1))
+        axes[0][0].plot(z.detach(), out.detach(), label=a, color=color)
+        axes[0][1].plot(z.detach(), d, label=a, color=color)
     axes[0][0].set_title("f(z)", fontsize=9)
     axes[0][1].set_title("f'(z) (autograd)", fontsize=9)
     for ax in axes[0]:
         ax.axhline(0, color="0.8", lw=0.5)
-        ax.legend(fontsize=7)
-    r.figure(fig, "activations-functions", "Each activation and its derivative. Sigmoid's derivative never exceeds 0.25, so a chain of them shrinks gradients.")
+        ax.legend(fontsize=6, ncol=2)
+    r.figure(fig, "activations-functions", "Every activation of `trainlab list activations` and its derivative. Sigmoid's derivative never exceeds 0.25, so a chain of them shrinks gradients.")
     if "maxout" in acts:
         r.text("`maxout` is not elementwise: each unit outputs the max of k linear pieces (a layer), so it has no single curve to draw.")
     r.heading("Gradient norm per layer")
