@@ -65,6 +65,18 @@ def _regression_only(ctx: LossContext, name: str) -> None:
         raise ConfigError(f"loss {name!r} is for regression targets, this data set has {ctx.num_classes} classes; use cross_entropy (or mse, the classic comparison)")
 
 
+class _OnDevice:
+    """A constant tensor copied to the outputs' device once, not at every step (no per-step transfer)."""
+
+    def __init__(self, tensor: torch.Tensor | None):
+        self.tensor = tensor
+
+    def on(self, device: torch.device) -> torch.Tensor | None:
+        if self.tensor is not None and self.tensor.device != device:
+            self.tensor = self.tensor.to(device)
+        return self.tensor
+
+
 def _class_weights(weights: Any, ctx: LossContext) -> torch.Tensor | None:
     """None, ``balanced`` (n / (C * n_c) from the train counts, as scikit-learn) or one weight per class."""
     if weights is None or weights == "none":
@@ -89,10 +101,10 @@ def cross_entropy(ctx: LossContext, label_smoothing: float = 0.0, weights: Any =
     ls = float(label_smoothing)
     if not 0.0 <= ls < 1.0:
         raise ConfigError(f"loss cross_entropy: label_smoothing={label_smoothing} must be in [0, 1)")
-    w = _class_weights(weights, ctx)
+    w = _OnDevice(_class_weights(weights, ctx))
 
     def fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(out, y, weight=None if w is None else w.to(out.device), label_smoothing=ls)
+        return F.cross_entropy(out, y, weight=w.on(out.device), label_smoothing=ls)
 
     return Loss("cross_entropy", fn)
 
@@ -128,12 +140,14 @@ def focal(ctx: LossContext, gamma: float = 2.0, alpha: Any = 0.25) -> Loss:
         a = torch.tensor([1 - alpha, alpha]) if ctx.num_classes == 2 else torch.full((ctx.num_classes,), float(alpha))
     else:
         raise ConfigError(f"loss focal: alpha={alpha!r} must be a number in [0, 1], none, or a list of {ctx.num_classes} class weights")
+    alpha_t = _OnDevice(a)
 
     def fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         logp_t = F.log_softmax(out, dim=1).gather(1, y[:, None]).squeeze(1)
         loss = -((1 - logp_t.exp()) ** g) * logp_t
-        if a is not None:
-            loss = a.to(out.device)[y] * loss
+        weights = alpha_t.on(out.device)
+        if weights is not None:
+            loss = weights[y] * loss
         return loss.mean()
 
     return Loss("focal", fn)
@@ -215,7 +229,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> tor
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     sim = z @ z.T / temperature
     sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
-    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    target = torch.cat([torch.arange(n, 2 * n, device=z.device), torch.arange(0, n, device=z.device)])
     return F.cross_entropy(sim, target)
 
 
