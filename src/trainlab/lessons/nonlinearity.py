@@ -30,8 +30,8 @@ def collapse(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     W = torch.eye(linears[0].in_features, dtype=torch.float64)
     b = torch.zeros(linears[0].in_features, dtype=torch.float64)
     for lin in linears:
-        w = lin.weight.detach().double()
-        W, b = w @ W, w @ b + lin.bias.detach().double()
+        w = lin.weight.detach().double().cpu()
+        W, b = w @ W, w @ b + lin.bias.detach().double().cpu()
     return W, b
 
 
@@ -72,7 +72,7 @@ def lesson(ctx: LessonContext) -> Report:
     W, b = collapse(stack.model)
     x = torch.randn(2000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(ctx.seed)) * 3
     with torch.no_grad():
-        net = stack.model.double()(x)
+        net = stack.model.double()(x.to(stack.setup.device)).cpu()
         stack.model.float()
     one = x @ W.T + b
     diff = (net - one).abs().max().item()

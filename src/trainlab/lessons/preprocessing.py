@@ -18,7 +18,7 @@ METHODS = ("none", "scale", "standardize", "mean_image", "per_channel_mean", "pc
 
 def covariance(x: torch.Tensor) -> torch.Tensor:
     """Covariance matrix of the flattened inputs (features x features)."""
-    x = x.flatten(1).double()
+    x = x.flatten(1).double().cpu()
     x = x - x.mean(0)
     return x.T @ x / (len(x) - 1)
 
