@@ -89,6 +89,16 @@ def test_report_can_be_turned_off(runs_dir: Path) -> None:
     assert path.is_file() and (run.path / EVIDENCE).is_file()
 
 
+def test_report_of_a_run_without_weights_shows_what_it_has(digits_run: trainlab.Run, tmp_path: Path) -> None:
+    copy = shutil.copytree(digits_run.path, tmp_path / digits_run.name)
+    for name in ("report.html", EVIDENCE, "model.safetensors"):
+        (copy / name).unlink()
+    page = build_report(copy).read_text()
+    assert "Learning curves" in page and "Config" in page and "Most confident mistakes" not in page
+    with pytest.raises(trainlab.TrainlabError):
+        build_report(tmp_path)  # not a run directory
+
+
 def test_show_prints_the_summary(digits_run: trainlab.Run, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", str(digits_run.path)]) == 0
     out = capsys.readouterr().out

@@ -30,9 +30,16 @@ def report_at_end(run_dir: Path, trainer: Any) -> float:
 
 
 def build_report(run_dir: str | Path, recompute_evidence: bool = False) -> Path:
-    """(Re)write ``report.html`` of a run; the evidence is recomputed when missing or asked for."""
+    """(Re)write ``report.html`` of a run; the evidence is recomputed when missing or asked for.
+
+    A run without weights (interrupted or failed before the end) gets a page of what it has:
+    status, learning curves, config.
+    """
     run_dir = Path(run_dir)
     path = run_dir / EVIDENCE
+    if not (run_dir / WEIGHTS).is_file() and not path.is_file():
+        load_run(run_dir)  # a one-line error if this is not a run directory at all
+        return write_run_report(run_dir, Evidence())
     if recompute_evidence or not path.is_file():
         ev = recompute(run_dir)
         ev.save(path)
