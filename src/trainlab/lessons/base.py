@@ -288,8 +288,7 @@ class LessonContext:
 
     def config(self, **dotted: Any) -> Config:
         """A validated Config: defaults, then the lesson's dotted keys, then the user's overrides."""
-        cfg = apply_overrides({"train": {"checkpoint": False}}, {**{k.replace("__", "."): v for k, v in dotted.items()}, **self.overrides})
-        return cfg
+        return apply_overrides({"train": {"checkpoint": False}}, {**dotted, **self.overrides})
 
     def data(self, cfg: Config) -> Dataset:
         """The data set a config names, loaded once per lesson run."""
