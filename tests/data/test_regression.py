@@ -59,3 +59,20 @@ def test_mae_resists_outliers_that_pull_mse(runs_dir):
 def test_classification_losses_refuse_regression_data(runs_dir):
     with pytest.raises(ConfigError, match="regression task"):
         api.train(_cfg(runs_dir, "sine", loss__name="cross_entropy"), handle_signals=False)
+
+
+@pytest.mark.parametrize("spec", ["none", "scale", "standardize(per_feature=true)", "pca(k=3)", "zca_whiten(eps=0.01)"])
+def test_fitted_line_is_in_the_data_units_whatever_the_preprocessing(spec):
+    import torch
+
+    from trainlab.data.preprocess import fit_preprocess
+    from trainlab.data.regression import fitted_line
+
+    x = torch.randn(100, 3) * torch.tensor([1.0, 5.0, 0.2]) + 3
+    t = fit_preprocess(spec, x)
+    model = torch.nn.Sequential(torch.nn.Linear(t.output_shape((3,))[0], 1))
+    line = fitted_line(model, t.state_dict(), t.output_shape((3,)))
+    with torch.no_grad():
+        expected = model(t(x)).squeeze(1)
+    got = x @ torch.tensor(line["w"], dtype=torch.float32) + line["b"]
+    assert torch.allclose(got, expected, atol=1e-3)  # w·x + b reproduces the model on the raw inputs

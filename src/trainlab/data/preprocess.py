@@ -84,26 +84,30 @@ class Center(Transform):
 
 
 class Project(Transform):
-    """z = (flatten(x) - mean) @ W: PCA (W = U_k), PCA whitening (U_k / sqrt(lambda_k + eps)) or ZCA
-    (U diag(1/sqrt(lambda + eps)) U^T, reshaped back to the input's shape)."""
+    """z = (flatten(x) - mean) @ W: PCA (W = U_k) or PCA whitening (W = U_k / sqrt(lambda_k + eps)); k features."""
 
     kind = "project"
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(len(x), -1)
-        z = (flat - self.stats["mean"]) @ self.stats["W"]
-        return z.reshape(x.shape) if self.keeps_shape else z
-
-    @property
-    def keeps_shape(self) -> bool:
-        """ZCA maps back to the input space (square W with the same basis on both sides)."""
-        return self.spec.startswith("zca")
+        return (x.reshape(len(x), -1) - self.stats["mean"]) @ self.stats["W"]
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(input_shape) if self.keeps_shape else (int(self.stats["W"].shape[1]),)
+        return (int(self.stats["W"].shape[1]),)
 
 
-KINDS: dict[str, type[Transform]] = {c.kind: c for c in (Transform, Scale, Standardize, Center, Project)}
+class Zca(Project):
+    """ZCA: W = U diag(1/sqrt(lambda + eps)) U^T maps back to the input space, so x keeps its shape."""
+
+    kind = "zca"
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return super().__call__(x).reshape(x.shape)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(input_shape)
+
+
+KINDS: dict[str, type[Transform]] = {c.kind: c for c in (Transform, Scale, Standardize, Center, Project, Zca)}
 
 
 def _feature_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -205,7 +209,7 @@ def _zca_whiten(x: torch.Tensor, eps: float = 1e-5) -> Transform:
     w = (u / (lam + e).sqrt()) @ u.T
     if not torch.isfinite(w).all():
         raise ConfigError("preprocessing zca_whiten: zero-variance directions with eps=0; use eps > 0")
-    return Project(f"zca_whiten(eps={e:g})", {"mean": mean, "W": w.float()})
+    return Zca(f"zca_whiten(eps={e:g})", {"mean": mean, "W": w.float()})
 
 
 def fit_preprocess(spec: str, x_train: torch.Tensor) -> Transform:

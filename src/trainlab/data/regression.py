@@ -89,10 +89,11 @@ def fitted_line(model: Any, preprocess_state: dict[str, Any], input_shape: tuple
     if len(layers) != 1 or not isinstance(layers[0], nn.Linear) or layers[0].out_features != 1:
         return None
     transform = transform_from_state(preprocess_state)
-    raw_dim = int(transform.stats["mean"].numel()) if transform.kind == "project" else int(np.prod(input_shape))
+    flat_input = transform.kind == "project"  # pca: input_shape is the k components, the data had mean.numel() features
+    raw_dim = int(transform.stats["mean"].numel()) if flat_input else int(np.prod(input_shape))
     if raw_dim > max_features:
         return None
-    raw_shape = (raw_dim,) if transform.kind == "project" else tuple(input_shape)
+    raw_shape = (raw_dim,) if flat_input else tuple(input_shape)
     device = layers[0].weight.device
     probe = torch.cat([torch.zeros(1, raw_dim), torch.eye(raw_dim)]).reshape(-1, *raw_shape)
     was_training = model.training
