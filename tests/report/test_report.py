@@ -82,6 +82,14 @@ def test_two_d_data_gets_a_decision_boundary(runs_dir: Path) -> None:
     assert "Decision boundary" in page and "First-layer weights" not in page
 
 
+def test_regression_report_shows_predictions_and_the_fitted_curve(runs_dir: Path) -> None:
+    run = trainlab.train(quick(runs_dir, data__name="sine(size=200)", model__hidden=[16], loss__name="mse", threads=1))
+    ev = Evidence.load(run.path / EVIDENCE)
+    assert ev.y_true.dtype == np.float32 and ev.y_pred.shape == ev.y_true.shape == ev.x_1d.shape
+    page = (run.path / "report.html").read_text()
+    assert "Predictions" in page and "Confusion matrix" not in page
+
+
 def test_report_can_be_turned_off(runs_dir: Path) -> None:
     run = trainlab.train(quick(runs_dir, output__report=False, train__epochs=1, threads=1))
     assert not (run.path / "report.html").exists() and "report_seconds" not in run.summary

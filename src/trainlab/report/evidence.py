@@ -35,6 +35,7 @@ class Evidence:
     mistakes: np.ndarray | None = None  # test indices of the most confident mistakes
     mistake_x: np.ndarray | None = None  # their (preprocessed) inputs
     boundary: dict[str, np.ndarray] = field(default_factory=dict)  # extent, cls, conf, x, y
+    x_1d: np.ndarray | None = None  # regression on one input: the test inputs, to draw the fitted curve
 
     def save(self, path: Path) -> None:
         """Write ``report.npz`` atomically (no pickles: strings are fixed-width unicode arrays)."""
@@ -45,7 +46,7 @@ class Evidence:
             "layer_params": np.array([r[3] for r in self.layers], dtype=np.int64),
             "first_layer": np.array(self.first_layer),
         }
-        for key in ("y_true", "y_pred", "confidence", "mistakes", "mistake_x"):
+        for key in ("y_true", "y_pred", "confidence", "mistakes", "mistake_x", "x_1d"):
             value = getattr(self, key)
             if value is not None:
                 arrays[key] = value
@@ -59,7 +60,7 @@ class Evidence:
             d = {k: z[k] for k in z.files}
         layers = [(str(n), str(t), str(s), int(p)) for n, t, s, p in zip(d["layer_name"], d["layer_type"], d["layer_shape"], d["layer_params"], strict=True)]
         boundary = {k.removeprefix("boundary_"): v for k, v in d.items() if k.startswith("boundary_")}
-        return cls(layers, str(d["first_layer"]), d.get("y_true"), d.get("y_pred"), d.get("confidence"), d.get("mistakes"), d.get("mistake_x"), boundary)
+        return cls(layers, str(d["first_layer"]), d.get("y_true"), d.get("y_pred"), d.get("confidence"), d.get("mistakes"), d.get("mistake_x"), boundary, d.get("x_1d"))
 
 
 def probabilities(out: torch.Tensor) -> torch.Tensor:
@@ -89,7 +90,11 @@ def collect(trainer: Any) -> Evidence:
     model, data = trainer.model, trainer.data
     rows = [(n, t, "x".join(map(str, s)), p) for n, t, s, p in layer_table(model, data.input_shape)]
     ev = Evidence(layers=rows, first_layer=first_layer_key(model, data.input_shape))
-    if data.task != "classification":
+    if data.task != "classification":  # regression: predictions against targets
+        ev.y_true = data.test.y.float().cpu().numpy()
+        ev.y_pred = trainer.outputs(data.test.x).reshape(data.test.y.shape).float().cpu().numpy()
+        if tuple(data.input_shape) == (1,):
+            ev.x_1d = data.test.x.reshape(-1).float().cpu().numpy()
         return ev
     probs = probabilities(trainer.outputs(data.test.x))
     conf, pred = probs.max(dim=1)

@@ -125,10 +125,11 @@ def learning_curves(history: list[dict[str, float]]) -> Any:
     fig = figure(3.3 * len(panels), 2.8)
     fig.subplots_adjust(left=0.07, right=0.99, bottom=0.17, top=0.9, wspace=0.28)
     epochs = [m.get("epoch", i + 1) for i, m in enumerate(history)]
+    dots = {"marker": "o", "ms": 3} if len(history) <= 30 else {}  # a dot per epoch while they stay apart
     for i, (key, title) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         if key == "lr":
-            ax.plot(epochs, [m.get("lr", float("nan")) for m in history], color=PALETTE[4], marker="o", ms=3)
+            ax.plot(epochs, [m.get("lr", float("nan")) for m in history], color=PALETTE[4], **dots)
             lrs = [m["lr"] for m in history if m.get("lr", 0) > 0]
             if lrs and max(lrs) / min(lrs) > 20:
                 ax.set_yscale("log")
@@ -140,7 +141,7 @@ def learning_curves(history: list[dict[str, float]]) -> Any:
             for split, color in (("train", PALETTE[0]), ("val", PALETTE[1])):
                 ys = [m.get(f"{split}_{key}", float("nan")) for m in history]
                 if not all(math.isnan(v) for v in ys):
-                    ax.plot(epochs, ys, color=color, marker="o", ms=3, label=split)
+                    ax.plot(epochs, ys, color=color, label=split, **dots)
             ax.legend(loc="best")
         ax.set_title(title)
         ax.set_xlabel("epoch")
@@ -177,6 +178,30 @@ def decision_boundary(b: dict[str, np.ndarray], classes: Sequence[str]) -> Any:
     ax.grid(False)
     ax.legend(loc="upper right", fontsize=8, markerscale=1.5)
     ax.set_title("decision regions (shade = confidence) and training points")
+    return fig
+
+
+@themed
+def regression_fit(y_true: np.ndarray, y_pred: np.ndarray, x: np.ndarray | None = None) -> Any:
+    """Predicted against true targets (on the diagonal = perfect), and for one input the fitted curve."""
+    panels = 2 if x is not None else 1
+    fig = figure(4.2 * panels, 3.6)
+    fig.subplots_adjust(left=0.1 if panels == 2 else 0.16, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
+    ax = fig.add_subplot(1, panels, 1)
+    lo, hi = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+    ax.plot([lo, hi], [lo, hi], color=GREY, lw=1, ls="--", label="perfect")
+    ax.scatter(y_true, y_pred, s=8, color=PALETTE[0], alpha=0.7, lw=0)
+    ax.set_xlabel("true target")
+    ax.set_ylabel("prediction")
+    ax.set_title("test predictions")
+    if x is not None:
+        ax = fig.add_subplot(1, 2, 2)
+        order = np.argsort(x)
+        ax.scatter(x, y_true, s=8, color=PALETTE[0], alpha=0.7, lw=0, label="test data")
+        ax.plot(x[order], y_pred[order], color=PALETTE[1], label="model")
+        ax.set_xlabel("input (after preprocessing)")
+        ax.set_title("fitted function")
+        ax.legend(loc="best")
     return fig
 
 

@@ -97,6 +97,9 @@ def render(run: Run, ev: Evidence) -> str:
         total = weights.shape[0]
         note = f"{ev.first_layer}: {n} of {total} units, each scaled to its own largest |w|; red positive, blue negative"
         parts.append(H.section("First-layer weights", H.img(plots.png_uri(pixels), f"first-layer weights of {n} units", pixels.shape[1], "weights"), note))
+    if data.get("task") == "regression" and ev.y_true is not None and len(ev.y_true):
+        fig = plots.regression_fit(ev.y_true, ev.y_pred, ev.x_1d)
+        parts.append(H.section("Predictions", H.img(plots.svg_uri(fig), "test predictions against targets"), "test set; the dashed line is a perfect prediction"))
     if ev.boundary:
         parts.append(H.section("Decision boundary", H.img(plots.svg_uri(plots.decision_boundary(ev.boundary, classes)), "decision regions with the training data"), "inputs after preprocessing, as the model sees them"))
     parts.append(f"<div class=grid2>{_data_model(s, cfg, ev)}{_timings(s, run)}</div>")
