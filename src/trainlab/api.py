@@ -136,7 +136,7 @@ def train(
         s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
         callbacks=[*default_callbacks(s, run_dir, config_dict), *callbacks, interrupt], seed=cfg.seed,
         l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad, eval_batch_size=cfg.train.eval_batch_size,
-        augment=s.augment,
+        augment=s.augment, precision=cfg.train.precision,
     )
     if point is not None:
         restore_trainer(trainer, point.payload, str(point.checkpoint))

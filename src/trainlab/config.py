@@ -89,6 +89,7 @@ class TrainConfig:
     checkpoint_every: int = _f(0, help="also write checkpoint.pt every N optimizer steps, mid-epoch (0 = epoch ends only)", min=0)
     eval_batch_size: int = _f(4096, help="batch size for evaluation passes", min=1)
     nan_guard: bool = _f(True, help="stop at the first non-finite loss or gradient, name the layer (exit code 3); warn when the LR looks too high or too low")
+    precision: str = _f("fp32", help="bf16: forward pass and loss under torch.autocast(bfloat16), weights and optimizer stay float32 (for CUDA GPUs; slower on most CPUs)", choices=("fp32", "bf16"))
 
 
 @dataclass

@@ -11,6 +11,7 @@ loss and accuracy accumulate as device tensors; nothing calls ``.item()`` per st
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -65,6 +66,7 @@ class Trainer:
         clip_grad: float | None = None,
         eval_batch_size: int = 4096,
         augment: Any = None,
+        precision: str = "fp32",
     ):
         self.model = model
         self.data = data
@@ -78,7 +80,10 @@ class Trainer:
         self.clip_grad = clip_grad
         self.eval_batch_size = eval_batch_size
         self.augment = augment
+        self.precision = precision
         self.device = data.train.x.device
+        # bf16 autocast needs no loss scaling (float32's exponent range); one reusable context
+        self._autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
         self.classification = data.task == "classification"
         # the permutation generator lives on the CPU so runs are identical across devices
         self.generator = torch.Generator().manual_seed(seed)
@@ -162,8 +167,9 @@ class Trainer:
             xb, yb = x.index_select(0, idx), y.index_select(0, idx)
             if self.augment is not None:
                 xb = self.augment(xb)
-            out = self.model(xb)
-            loss = self.loss(out, yb)
+            with self._autocast:
+                out = self.model(xb)
+                loss = self.loss(out, yb)
             penalty = self.l1 * sum(p.abs().sum() for p in self._l1_params) if self.l1 else None
             total = loss if penalty is None else loss + penalty
             self.optimizer.zero_grad(set_to_none=True)
