@@ -44,11 +44,13 @@ class TensorBoard(Callback):
         self.writer: Any = None
 
     def on_fit_start(self, trainer: Trainer) -> None:
+        """Open the event file and fix the probe batch."""
         self.writer = self._writer_cls(log_dir=str(self.run_dir))
         split = trainer.data.val if trainer.data.val is not None else trainer.data.train
         self.probe = split.x[:PROBE]
 
     def on_epoch_end(self, trainer: Trainer) -> None:
+        """Write the epoch's metrics, and histograms when due."""
         step = trainer.epoch
         for key, value in trainer.metrics.items():
             if key == "epoch":
@@ -75,9 +77,11 @@ class TensorBoard(Callback):
             self.writer.add_histogram(f"activations/{name}", out.float().cpu(), step)
 
     def on_fit_end(self, trainer: Trainer) -> None:
+        """Flush and close the event file."""
         self._close()
 
     def on_error(self, trainer: Trainer) -> None:
+        """Close the event file on a failed fit too."""
         self._close()
 
     def _close(self) -> None:
