@@ -12,8 +12,17 @@ import trainlab
 from tests.conftest import quick
 from tests.report.chromium import Browser, find_chromium
 from trainlab.cli import main
-from trainlab.compare import Comparison, compare_runs, format_table, load_comparison, parse_grid
+from trainlab.compare import (
+    Comparison,
+    Member,
+    compare_runs,
+    format_table,
+    load_comparison,
+    parse_grid,
+)
+from trainlab.config import Config
 from trainlab.errors import ConfigError
+from trainlab.runs import Run
 
 
 def test_parse_grid_keeps_lists_and_specs_whole() -> None:
@@ -102,3 +111,15 @@ def test_compare_in_process_shares_data_without_changing_results(tmp_path: Path)
     # the second run reused the first one's data set; a run loading its own gives the same numbers
     alone = trainlab.train(quick(tmp_path, data__limit=200, train__epochs=1, threads=1, output__report=False, model__hidden=[8, 8]))
     assert comp.members[1].run.summary["test_loss"] == alone.summary["test_loss"]
+
+
+def test_rows_count_diverged_and_failed_runs(tmp_path: Path) -> None:
+    def member(label: str, seed: int, status: str | None, acc: float = 0.5) -> Member:
+        run = None if status is None else Run(tmp_path / f"{label}{seed}", Config(), {"status": status, "test_accuracy": acc})
+        return Member(label, {}, seed, run=run, error="boom" if status is None else "")
+
+    comp = Comparison(tmp_path, ["optim.lr"], [member("a", 0, "completed", 0.8), member("a", 1, "diverged", 0.1), member("b", 0, None), member("b", 1, "completed", 0.6)])
+    a, b = comp.rows()
+    assert (a["failed"], a["error"], a["test_accuracy"][0]) == (1, "diverged", pytest.approx(0.45))
+    assert (b["failed"], b["error"], b["test_accuracy"]) == (1, "boom", (0.6, 0.0))
+    assert "(1 failed: diverged)" in format_table(comp)

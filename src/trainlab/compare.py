@@ -1,6 +1,6 @@
 """``trainlab.compare``: train the cartesian product of config values (× seeds) and put them side by side.
 
-Each run is a normal run directory under ``runs/compare-<time>/``; the comparison adds
+Each run is a normal run directory under ``runs/<date>-<time>-compare/``; the comparison adds
 ``compare.json`` (what was compared, which run is which) and ``compare.html`` (overlaid learning
 curves, final metrics with error bars). Existing runs compare with ``compare_runs(paths)``.
 
@@ -74,18 +74,19 @@ class Comparison:
         """One row per configuration: mean and std over seeds of each final metric, and failures."""
         rows = []
         for g in self.groups():
-            row: dict[str, Any] = {"config": g["label"], "runs": len(g["members"]), "failed": sum(1 for m in g["members"] if m.run is None or m.run.summary.get("status") != "completed")}
+            bad = [m for m in g["members"] if m.run is None or m.run.summary.get("status") not in FINISHED]
+            row: dict[str, Any] = {"config": g["label"], "runs": len(g["members"]), "failed": len(bad)}
             for key in METRICS:
                 vals = [v for v in g["values"].get(key, []) if v is not None and not math.isnan(v)]
                 if vals:
                     row[key] = (statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0)
-            errors = [m.error for m in g["members"] if m.error]
-            if errors:
-                row["error"] = errors[0]
+            if bad:  # the first reason: an error message, or the status a run ended with (e.g. diverged)
+                row["error"] = bad[0].error or str(bad[0].run.summary.get("status"))
             rows.append(row)
         return rows
 
 
+FINISHED = ("completed", "stopped")  # stopped: early stopping ended it, a normal finish
 METRICS = ("test_accuracy", "test_loss", "best_val_accuracy", "train_accuracy", "test_r2", "epochs", "fit_seconds")
 
 
