@@ -60,7 +60,7 @@ def test_compare_runs_every_combination_and_seed(comparison: Comparison) -> None
     assert "act=tanh lr=0.003" in table and "±" in table and "mean ± std over 2 seeds" in table
 
 
-def test_compare_report_and_json(comparison: Comparison) -> None:
+def test_compare_report_and_json(comparison: Comparison, capsys: pytest.CaptureFixture[str]) -> None:
     page = (comparison.path / "compare.html").read_text()
     assert page.count("<img ") == 3  # overlaid curves, test accuracy bars, test loss bars
     for label in ("act=relu lr=0.01", "act=tanh lr=0.003"):
@@ -70,6 +70,7 @@ def test_compare_report_and_json(comparison: Comparison) -> None:
     assert len(data["members"]) == 8 and data["seeds"] == 2
     again = load_comparison(comparison.path)
     assert again.rows() == comparison.rows()
+    assert main(["show", str(comparison.path)]) == 0 and "act=tanh lr=0.003" in capsys.readouterr().out
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed (Debian: apt-get install chromium; `make test` installs it when root)")

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  trainlab show runs/20250101-120000-mlp-fashion-mnist\n  trainlab show 20250101-120000-mlp-fashion-mnist --no-confusion",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("run", nargs="?", metavar="RUN", help="run directory or run name under runs/ (default: the latest run)")
+    p.add_argument("run", nargs="?", metavar="RUN", help="run directory, run name under runs/, or a comparison directory (default: the latest run)")
     p.add_argument("--no-confusion", action="store_true", help="leave out the confusion matrix")
     p.set_defaults(func=run)
 
@@ -81,9 +81,14 @@ def render(run: Any, confusion: bool = True) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the summary of one run."""
+    """Print the summary of one run (or the table of a comparison directory)."""
     from trainlab.cli.report import find_run_dir
+    from trainlab.compare import COMPARE_JSON, format_table, load_comparison
     from trainlab.runs import load_run
 
-    print(render(load_run(find_run_dir(args.run)), confusion=not args.no_confusion))
+    path = find_run_dir(args.run)
+    if (path / COMPARE_JSON).is_file():
+        print(f"comparison {path}\n\n{format_table(load_comparison(path))}")
+        return 0
+    print(render(load_run(path), confusion=not args.no_confusion))
     return 0
