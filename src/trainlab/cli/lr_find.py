@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     stop = f"stopped at divergence after {len(res.losses)} steps" if res.diverged else f"{len(res.losses)} steps"
     print(f"lr range test: {s.config.optim.name}, lr {args.start:g} -> {res.lrs[-1] if res.lrs else args.end:.3g}, {stop}, batch {s.batch_size}")
     if res.suggestion is None:
-        print("no suggestion: the loss never went below its starting value (check the model, loss and data)")
+        print("no suggestion: the smoothed loss never fell 2% below its start (check the model, loss and data)")
     else:
         others = ", ".join(f"{m} {res.suggest(m):.2g}" for m in ("steepest", "valley", "minimum") if m != res.method)
         print(f"suggested lr {res.suggestion:.3g} ({res.method}; {others}); configured optim.lr={s.config.optim.lr:g}")

@@ -291,7 +291,7 @@ def check_lr_range(sub: Subject, steps: int = LR_FIND_STEPS, plot: Path | None =
     lr = sub.optim_cfg.lr
     measured = {"suggestion": res.suggestion, "valley": res.suggest("valley"), "minimum": res.suggest("minimum"), "configured": lr, "plot": str(plot) if plot else None, "diverged": res.diverged}
     if res.suggestion is None:
-        return CheckResult("LR range test", False, f"{len(res.losses)} steps from {start:g} to {res.lrs[-1] if res.lrs else end:g}: the loss never went down",
+        return CheckResult("LR range test", False, f"{len(res.losses)} steps from {start:g} to {res.lrs[-1] if res.lrs else end:g}: the smoothed loss never fell 2% below its start",
                            "no learning rate lowered the loss: check the model, the loss and the data before tuning", measured)
     note = ""
     if lr > 10 * res.suggestion:

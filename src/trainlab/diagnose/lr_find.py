@@ -46,6 +46,7 @@ from trainlab.nn.losses import Loss
 from trainlab.registry import Registry
 
 LR_SUGGESTIONS = Registry("lr suggestion")
+MIN_DROP = 0.02  # the smoothed loss must fall by 2% somewhere, else noise would pick the rate
 
 
 @LR_SUGGESTIONS.register("steepest", "the learning rate where the smoothed loss falls fastest per log-lr")
@@ -94,8 +95,8 @@ class LRFindResult:
 
     def suggest(self, method: str) -> float | None:
         """The suggestion by another method from the same curve (None when nothing was learned)."""
-        if len(self.smoothed) < 2 or min(self.smoothed) >= self.smoothed[0]:
-            return None  # the loss never went below its start: there is no good learning rate here
+        if len(self.smoothed) < 2 or min(self.smoothed) > (1 - MIN_DROP) * self.smoothed[0]:
+            return None  # the loss never clearly went below its start: there is no good learning rate here
         # only the descending side counts: beyond the minimum the curve is the blow-up and its spikes
         end = int(np.argmin(self.smoothed)) + 1
         picked = LR_SUGGESTIONS.create(method, lrs=self.lrs[:end], losses=self.smoothed[:end])
