@@ -16,7 +16,6 @@ still running elsewhere, so the last one out sees the whole sweep finished and w
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import random
 import socket
@@ -346,31 +345,23 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = Non
             on_trial(frozen)
 
 
-def _worker_main(name: str, url: str, sweep_dir: str, index: int, heartbeat: float, grace: float | None) -> None:
-    """Entry point of a local worker process: one thread, quiet, same study."""
-    import torch
-
-    torch.set_num_threads(1)
-    storage = make_storage(url, heartbeat, grace)
-    study, spec = load_study(name, storage, worker=index)
-    try:
-        work(study, spec, Path(sweep_dir), threads=1)
-    except KeyboardInterrupt:
-        pass
-
-
 def work_parallel(name: str, url: str, sweep_dir: Path, workers: int, on_trial: OnTrial | None = None, heartbeat: float = HEARTBEAT, grace: float | None = None) -> None:
-    """Run ``workers`` local processes on the study and report finished trials as they come."""
+    """Run ``workers`` local processes (``trainlab.sweep.worker``) on the study; report trials as they finish."""
+    import subprocess
+    import sys
+
     optuna = _optuna()
-    ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch thread pools
-    procs = [ctx.Process(target=_worker_main, args=(name, url, str(sweep_dir), i, heartbeat, grace), daemon=False) for i in range(workers)]
-    for p in procs:
-        p.start()
+    args = [url, str(sweep_dir), "{i}", str(heartbeat), "-" if grace is None else str(grace)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread each: N workers on N cores
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "trainlab.sweep.worker", name, *(a.format(i=i) for a in args)], env=env)
+        for i in range(workers)
+    ]
     study = optuna.load_study(study_name=name, storage=make_storage(url, heartbeat, grace))
     seen: set[int] = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     try:
         while True:
-            alive = any(p.is_alive() for p in procs)
+            alive = any(p.poll() is None for p in procs)
             for t in study.get_trials(deepcopy=False):
                 if t.state.is_finished() and t.number not in seen:
                     seen.add(t.number)
@@ -379,10 +370,13 @@ def work_parallel(name: str, url: str, sweep_dir: Path, workers: int, on_trial: 
             if not alive:
                 break
             time.sleep(0.5)
-    finally:
+    finally:  # on Ctrl-C the workers got the signal too: let them stop their trials safely
         for p in procs:
-            p.join()
-    bad = [p.exitcode for p in procs if p.exitcode not in (0, None)]
+            p.wait()
+    codes = [p.returncode for p in procs]
+    if 130 in codes:
+        raise KeyboardInterrupt
+    bad = [c for c in codes if c != 0]
     if bad:
         raise TrainlabError(f"{len(bad)} of {workers} sweep workers exited with an error (exit codes {bad}); run `trainlab sweep --resume {name}` to continue")
 
