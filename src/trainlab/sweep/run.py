@@ -337,6 +337,10 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = Non
             fixed = study._storage.get_trial(trial._trial_id).system_attrs.get("fixed_params") or {}
             study.enqueue_trial(fixed if spec.is_grid else {})
             raise
+        except Exception as exc:  # a bug, not a bad trial: record it on the trial, then let it raise
+            trial.set_user_attr("reason", f"error: {type(exc).__name__}: {exc}"[:500])
+            study.tell(trial, state=s.FAIL)
+            raise
         for k, v in outcome.attrs.items():
             trial.set_user_attr(k, v)
         frozen = study.tell(trial, outcome.value, state=getattr(s, outcome.state))
