@@ -81,6 +81,10 @@ class Subject:
         return train.x.index_select(0, idx), train.y.index_select(0, idx)
 
 
+def _s(items: Any) -> str:
+    return "" if len(items) == 1 else "s"
+
+
 def _fmt_layers(names: list[str], limit: int = 6) -> str:
     return ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
 
@@ -190,7 +194,7 @@ def check_gradient_flow(sub: Subject) -> CheckResult:
     exploding = [n for n, v in norms.items() if v["grad_ratio"] > EXPLODING_GRAD or not math.isfinite(v["grad_ratio"])]
     vanishing = [n for n in vanishing if n not in exploding]
     ratios = [v["grad_ratio"] for v in norms.values()]
-    summary = f"|grad|/|W| per layer {min(ratios):.2g} .. {max(ratios):.2g} over {len(norms)} layers"
+    summary = f"|grad|/|W| per layer {min(ratios):.2g} .. {max(ratios):.2g} over {len(norms)} layer{_s(norms)}"
     parts = []
     if vanishing:
         parts.append(f"vanishing gradients in {_fmt_layers(vanishing)} (|grad|/|W| < {VANISHING_GRAD:g})")
@@ -240,7 +244,7 @@ def check_activations(sub: Subject) -> CheckResult:
     acts = [s for n, s in stats.items() if kinds.get(n) in ("relu", "tanh", "sigmoid")]
     zero = statistics.mean(s["zero"] for s in acts) if acts else 0.0
     sat = statistics.mean(s["saturated"] for s in acts) if acts else 0.0
-    summary = f"{len(stats)} layers: {len(vanishing)} vanishing, {len(exploding)} exploding, {len(dead)} with dead ReLUs, {len(saturated)} saturated (mean zero fraction {zero:.0%}, saturated {sat:.0%})"
+    summary = f"{len(stats)} layer{_s(stats)}: {len(vanishing)} vanishing, {len(exploding)} exploding, {len(dead)} with dead ReLUs, {len(saturated)} saturated (mean zero fraction {zero:.0%}, saturated {sat:.0%})"
     ok = not (vanishing or exploding or dead or saturated)
     return CheckResult("activations at init", ok, summary, "; ".join(parts), {"layers": stats, "vanishing": vanishing, "exploding": exploding, "dead": dead, "saturated": saturated}, details)
 
