@@ -20,7 +20,7 @@ from trainlab.data.augment import Augment, make_augment
 from trainlab.data.dataset import Dataset
 from trainlab.data.sources import load_dataset
 from trainlab.errors import ConfigError
-from trainlab.nn.cnn import prefer_channels_last
+from trainlab.nn.cnn import check_blocks, prefer_channels_last
 from trainlab.nn.losses import Loss, LossContext, default_loss, make_loss
 from trainlab.nn.models import build_model
 from trainlab.registry import parse_spec
@@ -109,6 +109,7 @@ def check_names(cfg: Config) -> None:
     if parse_spec(m.name).name == "mlp":
         widths = [h * k for h in m.hidden] if k and m.norm_position == "before" else list(m.hidden)
         check_norm(m.norm, widths, dims=1)
+    check_blocks(m)  # cnn block syntax; shapes need the data and are checked when the model is built
 
 
 def check_monitor(cfg: Config, task: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,20 @@ def test_bad_blocks_fail_with_a_clear_message(blocks: list, input_shape: tuple[i
     with pytest.raises(ConfigError) as err:
         cnn(blocks, input_shape)
     assert message in str(err.value)
+
+
+def test_block_names_are_checked_before_any_data_loads() -> None:
+    from trainlab.nn.cnn import check_blocks
+
+    for blocks, message in (
+        (["conv(8,act=relu7)"], "model.blocks[0]: unknown activation 'relu7' (did you mean 'relu'?)"),
+        (["conv(8)", {"conv": 8, "norm": "batchnorm"}], "model.blocks[1]: unknown norm 'batchnorm'"),
+        (["conv(8,stride=0)"], "model.blocks[0]: stride=0 must be an integer >= 1"),
+    ):
+        cfg = load_config(None, {"model.name": "cnn", "model.blocks": blocks, "data.dir": "/nonexistent"})
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            check_blocks(cfg.model)
+    check_blocks(load_config(None, {"model.name": "mlp"}).model)  # other models: nothing to check
 
 
 def test_receptive_field_of_known_stacks() -> None:

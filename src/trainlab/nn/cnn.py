@@ -221,3 +221,21 @@ def prefer_channels_last(model: nn.Module) -> nn.Module:
     if any(isinstance(m, nn.Conv2d) for m in model.modules()):
         return model.to(memory_format=torch.channels_last)
     return model
+
+
+def check_blocks(model_cfg: Any) -> None:
+    """Check ``model.blocks`` without the data: block syntax, and each block's norm and act names."""
+    from trainlab.nn.activations import ACTIVATIONS
+    from trainlab.nn.norms import NORMS
+
+    if parse_spec(model_cfg.name).name != "cnn":
+        return
+    if not model_cfg.blocks:
+        raise ConfigError(f"model 'cnn' needs model.blocks, e.g. {EXAMPLE} (see configs/cnn-fashion.yaml)")
+    for i, item in enumerate(model_cfg.blocks):
+        b = parse_block(item, i, model_cfg.act, model_cfg.norm)
+        try:
+            NORMS.bind(b.norm)
+            ACTIVATIONS.bind(b.act)
+        except ConfigError as exc:
+            raise ConfigError(f"model.blocks[{i}]: {exc}") from None
