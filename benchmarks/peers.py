@@ -7,9 +7,10 @@
 Every (peer, case) timing runs in a fresh subprocess (``peer_runs.py``), so imports, thread pools
 and allocator state never leak from one peer into the next; each round runs every peer once, in an
 order rotated from round to round, so a burst of load on a shared machine spreads over all peers.
-Reported per peer: ``total`` = loading the data + training + one pass over the test set (the
-ratio column divides it by the bare loop's), its two parts, the time spent importing, and the test
-accuracy (every peer trains the same model on the same examples: the accuracies should agree).
+Reported per peer (medians): ``total`` = loading the data + training + one pass over the test set
+(its ratio to the bare loop's), its two parts, ``process`` = the whole subprocess as a user waits
+for it (interpreter start and imports included; its ratio too), and the test accuracy (every peer
+trains the same model on the same examples: the accuracies should roughly agree).
 ``floor`` is the case's floating-point operations divided by the float32 matmul throughput
 measured in the same run: no loop at all could train faster.
 
@@ -66,11 +67,15 @@ def run_one(peer: str, case: str, args: argparse.Namespace) -> dict:
         env["OMP_WAIT_POLICY"] = args.omp_wait_policy
     else:
         env.pop("OMP_WAIT_POLICY", None)
+    start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=args.workdir)
+    wall = time.perf_counter() - start
     if out.returncode != 0:
         tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["(no output)"]
         raise SystemExit(f"peer {peer} on case {case} failed: {tail[0]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    rec = json.loads(out.stdout.strip().splitlines()[-1])
+    rec["wall"] = wall  # the whole process: interpreter start, imports, work, exit
+    return rec
 
 
 def versions() -> dict[str, str]:
@@ -101,22 +106,29 @@ def machine() -> str:
 
 def table(case: str, records: dict[str, list[dict]]) -> list[str]:
     """Markdown rows for one case: medians and ratios to the bare loop."""
-    med = {p: {k: statistics.median(r[k] for r in rs) for k in ("total", "load", "train", "imports")} for p, rs in records.items()}
+    med = {p: {k: statistics.median(r[k] for r in rs) for k in ("total", "load", "train", "imports", "wall")} for p, rs in records.items()}
     base_key = "bare" if "bare" in med else next((p for p in med if p.startswith("bare")), None)
-    base = med[base_key]["total"] if base_key else None
+    base = med[base_key] if base_key else None
     c = CASES[case]
-    lines = [f"### {case}: {c.help}", "", "| peer | total s (median) | vs bare | load s | train+test s | imports s | test acc | rounds (total s) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### {case}: {c.help}",
+        "",
+        f"| peer | total s | vs {base_key or 'bare'} | load s | train+test s | process s | vs {base_key or 'bare'} | test acc | rounds (total s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for p, m in sorted(med.items(), key=lambda kv: kv[1]["total"]):
         rs = records[p]
         acc = rs[0].get("test_accuracy")
-        ratio = f"{m['total'] / base:.2f}" if base else "-"
+        ratio = f"{m['total'] / base['total']:.2f}" if base else "-"
+        wall_ratio = f"{m['wall'] / base['wall']:.2f}" if base and p != "floor" else "-"
+        wall = f"{m['wall']:.2f}" if p != "floor" else "-"
         extra = ""
         if p == "floor":
             f = rs[0]
             extra = f" ({f['flops'] / 1e9:.1f} GFLOP at {statistics.median(r['flop_per_s'] for r in rs) / 1e9:.1f} GFLOP/s)"
         acc_text = "-" if acc is None else f"{acc:.4f}"
         rounds = " ".join(f"{r['total']:.2f}" for r in rs)
-        lines.append(f"| {p}{extra} | {m['total']:.2f} | {ratio} | {m['load']:.2f} | {m['train']:.2f} | {m['imports']:.2f} | {acc_text} | {rounds} |")
+        lines.append(f"| {p}{extra} | {m['total']:.2f} | {ratio} | {m['load']:.2f} | {m['train']:.2f} | {wall} | {wall_ratio} | {acc_text} | {rounds} |")
     return lines
 
 

@@ -25,13 +25,14 @@ def test_peers_runs_one_tiny_round(idx_dir: Path, tmp_path: Path) -> None:
     report = done.stdout
     assert "### mlp" in report and "| bare | " in report and "| trainlab | " in report and "| floor (" in report
     bare_row = next(line for line in report.splitlines() if line.startswith("| bare |"))
-    assert bare_row.split("|")[3].strip() == "1.00"  # the ratio column is relative to the bare loop
+    cells = [c.strip() for c in bare_row.split("|")]
+    assert cells[3] == "1.00" and cells[7] == "1.00"  # both ratio columns are relative to the bare loop
     records = json.loads(out_json.read_text())["records"]["mlp"]
     assert set(records) == {"bare", "trainlab", "floor"}
     for peer in ("bare", "trainlab"):
         (rec,) = records[peer]
         assert rec["threads"] == 1 and rec["epochs"] == 1
-        assert rec["total"] > 0 and abs(rec["total"] - rec["load"] - rec["train"]) < 1e-6
+        assert rec["total"] > 0 and abs(rec["total"] - rec["load"] - rec["train"]) < 1e-6 and rec["wall"] > rec["total"]
         assert 0.0 <= rec["test_accuracy"] <= 1.0
     floor = records["floor"][0]
     assert floor["flops"] > 0 and floor["flop_per_s"] > 0
