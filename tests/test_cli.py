@@ -77,3 +77,11 @@ def test_help_and_listings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["summary", "data.name=digits"]) == 0
     out = capsys.readouterr().out
     assert "fc1" in out and "(256,)" in out and "total parameters 19,210" in out
+
+
+def test_overrides_may_follow_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", "data.name=digits", "--data-dir", "/tmp", "model.hidden=[8]"]) == 0
+    assert "total parameters 610" in capsys.readouterr().out  # 64*8+8 + 8*10+10: both overrides applied
+    with pytest.raises(SystemExit) as e:
+        main(["summary", "--bogus"])
+    assert e.value.code == 2
