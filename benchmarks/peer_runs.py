@@ -81,18 +81,22 @@ def run_bare_val(case: Any, epochs: int, data_dir: str | None, limit: int | None
     return _bare(case, epochs, data_dir, limit, validate=True)
 
 
-def _original(case: Any, epochs: int, data_dir: str | None, limit: int | None, evaluate: bool) -> dict[str, Any]:
+def _original(case: Any, epochs: int, data_dir: str | None, limit: int | None, evaluate: bool, pil: bool = False) -> dict[str, Any]:
     import torch
-    from recipe import load_data, torch_model
+    from recipe import PerExampleImages, load_data, torch_model
     from torch.utils.data import DataLoader, TensorDataset
 
     t0 = time.perf_counter()
     d = load_data(data_dir, limit=limit)
+    if pil:  # torchvision-style data sets keep uint8 images and convert each example when it is drawn
+        train_set, test_set = PerExampleImages(d.x_train, d.y_train), PerExampleImages(d.x_test, d.y_test)
+    else:
+        train_set, test_set = TensorDataset(d.x_train, d.y_train), TensorDataset(d.x_test, d.y_test)
     t1 = time.perf_counter()
     torch.manual_seed(0)
-    train_loader = DataLoader(TensorDataset(d.x_train, d.y_train), batch_size=case.batch, shuffle=True, num_workers=1)
-    train_eval_loader = DataLoader(TensorDataset(d.x_train, d.y_train), batch_size=case.batch, shuffle=False, num_workers=1)
-    test_loader = DataLoader(TensorDataset(d.x_test, d.y_test), batch_size=case.batch, shuffle=False, num_workers=1)
+    train_loader = DataLoader(train_set, batch_size=case.batch, shuffle=True, num_workers=1)
+    train_eval_loader = DataLoader(train_set, batch_size=case.batch, shuffle=False, num_workers=1)
+    test_loader = DataLoader(test_set, batch_size=case.batch, shuffle=False, num_workers=1)
     model = torch_model(case)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -131,6 +135,18 @@ def run_original(case: Any, epochs: int, data_dir: str | None, limit: int | None
 def run_original_eval(case: Any, epochs: int, data_dir: str | None, limit: int | None, **_: Any) -> dict[str, Any]:
     """The original recipe's loop with its train and test evaluation after every epoch."""
     return _original(case, epochs, data_dir, limit, evaluate=True)
+
+
+@peer("original-pil")
+def run_original_pil(case: Any, epochs: int, data_dir: str | None, limit: int | None, **_: Any) -> dict[str, Any]:
+    """The original loop over a torchvision-style data set (PIL image + ToTensor per example)."""
+    return _original(case, epochs, data_dir, limit, evaluate=False, pil=True)
+
+
+@peer("original-pil-eval")
+def run_original_pil_eval(case: Any, epochs: int, data_dir: str | None, limit: int | None, **_: Any) -> dict[str, Any]:
+    """The same with its train and test evaluation after every epoch."""
+    return _original(case, epochs, data_dir, limit, evaluate=True, pil=True)
 
 
 @peer("trainlab")

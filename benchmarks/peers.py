@@ -23,6 +23,8 @@ Peers (``recipe.py`` has the shared data and models, ``peer_runs.py`` one functi
   trainlab-report  the same with output.report=true (trainlab's default: report.html at the end)
   original       the original recipe: DataLoader(TensorDataset, shuffle=True, num_workers=1)
   original-eval  the same with its train + test evaluation through DataLoaders after every epoch
+  original-pil, original-pil-eval  the same two over a torchvision-style data set: uint8 images,
+                 a PIL image + ToTensor per example drawn (torchvision.datasets.FashionMNIST's path)
   lightning      lightning.Trainer (progress bar, logger, checkpointing off), trainer.test
   skorch         skorch.NeuralNetClassifier(train_split=None), predict
   keras          Keras 3 with KERAS_BACKEND=torch: fit(shuffle=True), evaluate

@@ -44,7 +44,7 @@ class Case:
 
 
 ALL_PEERS = ("bare", "trainlab", "original", "original-eval", "lightning", "skorch", "keras")
-KNOWN_PEERS = (*ALL_PEERS, "bare-val", "trainlab-report")
+KNOWN_PEERS = (*ALL_PEERS, "bare-val", "trainlab-report", "original-pil", "original-pil-eval")
 
 CNN_BLOCKS = (
     {"conv": 16, "kernel": 3, "padding": 1, "pool": "max(2)"},
@@ -54,10 +54,10 @@ CNN_BLOCKS = (
 CASES = {
     c.name: c
     for c in (
-        Case("mlp", "reference recipe: MLP 784-256-10, batch 256", peers=(*ALL_PEERS, "trainlab-report")),
+        Case("mlp", "reference recipe: MLP 784-256-10, batch 256", peers=(*ALL_PEERS, "original-pil", "trainlab-report")),
         Case("tiny", "per-step overhead: MLP 784-32-10, batch 64", hidden=(32,), batch=64, peers=("bare", "trainlab")),
         Case("cnn", "small CNN (configs/cnn-fashion.yaml): conv 16 and conv 32 (3x3, max-pool 2), fc 128, batch 128", hidden=(128,), batch=128, blocks=CNN_BLOCKS, peers=("bare", "trainlab")),
-        Case("mlp10", "10 epochs of the reference recipe with per-epoch validation/evaluation", epochs=10, peers=("bare-val", "trainlab", "original-eval")),
+        Case("mlp10", "10 epochs of the reference recipe with per-epoch validation/evaluation", epochs=10, peers=("bare-val", "trainlab", "original-eval", "original-pil-eval")),
     )
 }
 
@@ -112,6 +112,31 @@ def load_data(data_dir: str | None, val: float = 0.1, limit: int | None = None, 
         return torch.from_numpy(np.ascontiguousarray(a)).float().div_(255.0).unsqueeze(1)
 
     return Data(t(x[tr]), torch.from_numpy(y[tr]), t(x[va]), torch.from_numpy(y[va]), t(xt), torch.from_numpy(yt))
+
+
+class PerExampleImages:
+    """What ``torchvision.datasets.FashionMNIST(transform=ToTensor())`` does for each example drawn.
+
+    torchvision is not a dependency here, so its per-example path is written out: the image is kept
+    as uint8, turned into a PIL image, then ``ToTensor`` makes it a (1, 28, 28) float tensor / 255.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        import torch
+
+        self.images = (x[:, 0] * 255).round().to(torch.uint8).numpy()
+        self.targets = y
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        import torch
+        from PIL import Image
+
+        img = Image.fromarray(self.images[i])  # FashionMNIST.__getitem__
+        t = torch.from_numpy(np.array(img, np.uint8, copy=True)).view(img.size[1], img.size[0], 1)  # ToTensor
+        return t.permute(2, 0, 1).contiguous().to(dtype=torch.float32).div(255), int(self.targets[i])
 
 
 # -- models (plain torch, built exactly as trainlab builds them) --------------------------------
