@@ -17,6 +17,8 @@ measured in the same run: no loop at all could train faster.
 Peers (``recipe.py`` has the shared data and models, ``peer_runs.py`` one function per peer):
   bare           plain PyTorch: tensors in memory, a randperm per epoch, each batch x[idx], Adam
   bare-val       the same plus a validation pass after every epoch
+  bare-same      the same plus trainlab's evaluation work: validation each epoch, a final pass over
+                 the training set (trainlab's summary has eval-mode train accuracy)
   trainlab       trainlab.train(config): default callbacks (initial loss, NaN guard, history,
                  checkpoint each epoch, per-epoch validation) and Progress writing to a non-tty
                  stream; output.report=false

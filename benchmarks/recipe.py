@@ -44,7 +44,7 @@ class Case:
 
 
 ALL_PEERS = ("bare", "trainlab", "original", "original-eval", "lightning", "skorch", "keras")
-KNOWN_PEERS = (*ALL_PEERS, "bare-val", "trainlab-report", "original-pil", "original-pil-eval")
+KNOWN_PEERS = (*ALL_PEERS, "bare-val", "bare-same", "trainlab-report", "original-pil", "original-pil-eval")
 
 CNN_BLOCKS = (
     {"conv": 16, "kernel": 3, "padding": 1, "pool": "max(2)"},
@@ -54,9 +54,9 @@ CNN_BLOCKS = (
 CASES = {
     c.name: c
     for c in (
-        Case("mlp", "reference recipe: MLP 784-256-10, batch 256", peers=(*ALL_PEERS, "original-pil", "trainlab-report")),
-        Case("tiny", "per-step overhead: MLP 784-32-10, batch 64", hidden=(32,), batch=64, peers=("bare", "trainlab")),
-        Case("cnn", "small CNN (configs/cnn-fashion.yaml): conv 16 and conv 32 (3x3, max-pool 2), fc 128, batch 128", hidden=(128,), batch=128, blocks=CNN_BLOCKS, peers=("bare", "trainlab")),
+        Case("mlp", "reference recipe: MLP 784-256-10, batch 256", peers=(*ALL_PEERS, "bare-same", "original-pil", "trainlab-report")),
+        Case("tiny", "per-step overhead: MLP 784-32-10, batch 64", hidden=(32,), batch=64, peers=("bare", "bare-same", "trainlab")),
+        Case("cnn", "small CNN (configs/cnn-fashion.yaml): conv 16 and conv 32 (3x3, max-pool 2), fc 128, batch 128", hidden=(128,), batch=128, blocks=CNN_BLOCKS, peers=("bare", "bare-same", "trainlab")),
         Case("mlp10", "10 epochs of the reference recipe with per-epoch validation/evaluation", epochs=10, peers=("bare-val", "trainlab", "original-eval", "original-pil-eval")),
     )
 }
