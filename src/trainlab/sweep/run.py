@@ -316,8 +316,10 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = Non
     base = spec.base_config()
     cache = DataCache()
     ran = 0
+    seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     while True:
         optuna.storages.fail_stale_trials(study)
+        _report_new(study, seen, on_trial)  # other workers' trials too, and those failed as stale
         trial = _pop(study)
         if trial is None:
             if not wait or not study.get_trials(deepcopy=False, states=(s.RUNNING,)):
@@ -343,10 +345,18 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = Non
             raise
         for k, v in outcome.attrs.items():
             trial.set_user_attr(k, v)
-        frozen = study.tell(trial, outcome.value, state=getattr(s, outcome.state))
+        study.tell(trial, outcome.value, state=getattr(s, outcome.state))
         ran += 1
-        if on_trial is not None:
-            on_trial(frozen)
+        _report_new(study, seen, on_trial)
+
+
+def _report_new(study: Any, seen: set[int], on_trial: OnTrial | None) -> None:
+    """Call ``on_trial`` once for each trial that finished since the last call (in trial order)."""
+    for t in study.get_trials(deepcopy=False):
+        if t.state.is_finished() and t.number not in seen:
+            seen.add(t.number)
+            if on_trial is not None:
+                on_trial(t)
 
 
 def work_parallel(name: str, url: str, sweep_dir: Path, workers: int, on_trial: OnTrial | None = None, heartbeat: float = HEARTBEAT, grace: float | None = None) -> None:
@@ -366,11 +376,7 @@ def work_parallel(name: str, url: str, sweep_dir: Path, workers: int, on_trial: 
     try:
         while True:
             alive = any(p.poll() is None for p in procs)
-            for t in study.get_trials(deepcopy=False):
-                if t.state.is_finished() and t.number not in seen:
-                    seen.add(t.number)
-                    if on_trial is not None:
-                        on_trial(t)
+            _report_new(study, seen, on_trial)
             if not alive:
                 break
             time.sleep(0.5)
