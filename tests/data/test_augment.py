@@ -165,6 +165,7 @@ def test_augmentation_takes_no_gradient_and_leaves_the_input_alone() -> None:
         (["flip(p=2)"], (1, 8, 8), "p=2 must be a probability"),
         (["erase(scale=[0.5,0.1])"], (1, 8, 8), "scale=[0.5, 0.1] must satisfy 0 < low <= high <= 1"),
         (["noise(sigma=1)"], (1, 8, 8), "has no parameter 'sigma'"),
+        (["noise(std=.inf)"], (1, 8, 8), "std=inf must be a finite number >= 0"),
     ],
 )
 def test_bad_augmentations_fail_with_a_clear_message(specs: list, shape: tuple, message: str) -> None:

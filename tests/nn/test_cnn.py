@@ -71,6 +71,8 @@ def test_string_and_mapping_blocks_build_the_same_network() -> None:
     assert kinds == ["Conv2d", "BatchNorm2d", "Tanh", "MaxPool2d", "Dropout"]
     assert a.block1.conv.bias is None  # the norm's shift replaces it
     # model.act and model.norm are the defaults for blocks that do not name their own
+    norm = cnn([{"conv": 4, "norm": {"group": {"groups": 2}}}], (1, 8, 8)).block1.norm  # YAML mapping form
+    assert isinstance(norm, nn.GroupNorm) and norm.num_groups == 2
     c = cnn(["conv(4)"], (1, 8, 8), act="elu", norm="group(groups=2)")
     assert [type(m).__name__ for m in c.block1] == ["Conv2d", "GroupNorm", "ELU"]
     d = cnn(["conv(4,norm=batch)"], (1, 8, 8), norm_position="after")
@@ -101,6 +103,9 @@ def test_shrinking_to_nothing_names_the_shape_at_each_block() -> None:
         (["conv(8,pool=min(2))"], (1, 8, 8), "pool='min(2)' is not a pooling"),
         (["conv(8,dropout=1.5)"], (1, 8, 8), "dropout=1.5 must be a probability"),
         (["conv(0)"], (1, 8, 8), "conv=0 must be an integer >= 1"),
+        ([{"conv": float("inf")}], (1, 8, 8), "conv=inf must be an integer >= 1"),
+        ([{"conv": 8, "kernel": float("nan")}], (1, 8, 8), "kernel=nan must be an integer >= 1"),
+        ([{"conv": 8, "kernel": "3"}], (1, 8, 8), "kernel='3' must be an integer >= 1"),
         (["pool(2)"], (1, 8, 8), "a block starts with conv"),
         ([{"kernel": 3}], (1, 8, 8), "missing the channel count"),
         (["conv(8)"], (2,), "needs image (C, H, W) or sequence (C, L) inputs"),

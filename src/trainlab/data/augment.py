@@ -122,8 +122,8 @@ def rotate(dims: int, degrees: float = 10.0) -> Transform:
 @AUGMENTATIONS.register("noise", "add Gaussian noise N(0, std^2) to every input value (std default 0.05)")
 def noise(dims: int, std: float = 0.05) -> Transform:
     """Additive Gaussian noise."""
-    if isinstance(std, bool) or not isinstance(std, (int, float)) or std < 0:
-        raise ConfigError(f"augmentation 'noise': std={std!r} must be a number >= 0")
+    if isinstance(std, bool) or not isinstance(std, (int, float)) or not 0 <= std < math.inf:
+        raise ConfigError(f"augmentation 'noise': std={std!r} must be a finite number >= 0")
     s = float(std)
     return lambda x: x + s * torch.randn_like(x)
 

@@ -20,6 +20,7 @@ ConfigError listing the shape after each block.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -70,7 +71,8 @@ class Block:
 
 
 def _int(where: str, key: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value < low:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or int(value) != value or value < low:
         raise ConfigError(f"{where}: {key}={value!r} must be an integer >= {low}")
     return int(value)
 
@@ -123,11 +125,16 @@ def parse_block(item: Any, index: int, default_act: str = "relu", default_norm: 
         kernel=_int(where, "kernel", block.get("kernel", 3), 1),
         stride=_int(where, "stride", block.get("stride", 1), 1),
         padding=_int(where, "padding", block.get("padding", 0), 0),
-        norm=str(block.get("norm", default_norm)),
-        act=str(block.get("act", default_act)),
+        norm=_spec_text(block.get("norm", default_norm)),
+        act=_spec_text(block.get("act", default_act)),
         pool=parse_pool(where, block.get("pool")),
         dropout=float(dropout),
     )
+
+
+def _spec_text(value: Any) -> str:
+    """A norm/act given as a string or in YAML mapping form ``{group: {groups: 4}}`` → ``group(groups=4)``."""
+    return str(parse_spec(value)) if isinstance(value, dict) else str(value)
 
 
 def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
