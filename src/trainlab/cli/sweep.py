@@ -79,14 +79,13 @@ def fmt_params(values: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep and print one line per trial, then the table of the best trials."""
-    from trainlab.sweep import sweep
     from trainlab.sweep.run import trial_reason
 
     preset, items = _split_items(args.items)
     state: dict[str, Any] = {"best": None}
 
     def ready(name: str, sweep_dir: Any, storage: str, spec: Any) -> None:
-        state["spec"] = spec
+        state["spec"], state["name"] = spec, name
         extra = f", {spec.cv}-fold cv" if spec.cv else ""
         print(f"sweep {name}: {spec.trials} trials, {spec.sampler} sampler, pruner {spec.pruner}{extra}, "
               f"{spec.objective} ({spec.direction}), {args.workers} worker(s) | storage {storage}", flush=True)
@@ -110,14 +109,26 @@ def run(args: argparse.Namespace) -> int:
             line += f"  ({str(reason).splitlines()[0][:120]})"
         print(line, flush=True)
 
-    result = sweep(
+    try:
+        result = _run(args, preset, items, ready, finished)
+    except KeyboardInterrupt:
+        if "name" in state:
+            print(f"interrupted; continue with: trainlab sweep --resume {state['name']}" + (f" --dir {args.dir}" if args.dir != "sweeps" else "")
+                  + (" --storage URL" if args.storage else ""), file=sys.stderr)
+        return 130
+    print_table(result, args.top)
+    return 0
+
+
+def _run(args: argparse.Namespace, preset: str | None, items: list[str], ready: Any, finished: Any) -> Any:
+    from trainlab.sweep import sweep
+
+    return sweep(
         preset, items, trials=args.trials, sampler=args.sampler, pruner=args.pruner, objective=args.objective,
         cv=args.cv, seed=args.seed, workers=args.workers, storage=args.storage, name=args.name, join=args.join,
         resume=args.resume, refine=args.refine, root=args.dir, on_trial=finished, on_ready=ready,
         heartbeat=args.heartbeat, grace=args.grace,
     )
-    print_table(result, args.top)
-    return 0
 
 
 def print_table(result: Any, top: int = 5) -> None:
