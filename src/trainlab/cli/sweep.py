@@ -84,8 +84,11 @@ def run(args: argparse.Namespace) -> int:
     preset, items = _split_items(args.items)
     state: dict[str, Any] = {"best": None}
 
-    def ready(name: str, sweep_dir: Any, storage: str, spec: Any) -> None:
+    def ready(name: str, sweep_dir: Any, storage: str, spec: Any, trials: list) -> None:
         state["spec"], state["name"] = spec, name
+        done = [t.value for t in trials if t.state.name == "COMPLETE"]  # a resumed sweep's best so far
+        if done:
+            state["best"] = max(done) if spec.direction == "maximize" else min(done)
         extra = f", {spec.cv}-fold cv" if spec.cv else ""
         print(f"sweep {name}: {spec.trials} trials, {spec.sampler} sampler, pruner {spec.pruner}{extra}, "
               f"{spec.objective} ({spec.direction}), {args.workers} worker(s) | storage {storage}", flush=True)

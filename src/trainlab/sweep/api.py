@@ -184,7 +184,7 @@ def sweep(
         study = create_study(name, spec, store)
         write_spec_file(sweep_dir, name, spec, url)
     if on_ready is not None:
-        on_ready(name, sweep_dir, mask_url(url), spec)
+        on_ready(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
     threads = 1 if workers > 1 else None
     if workers > 1:
         work_parallel(name, url, sweep_dir, workers, on_trial, heartbeat, grace)
