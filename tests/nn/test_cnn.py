@@ -167,6 +167,8 @@ def test_summary_shows_shapes_params_and_receptive_field() -> None:
     assert lines["block2.pool"][-1] == "10x10"
     assert lines["fc1"][-2:] == ["25,120", "all"]
     assert "receptive field of the last conv features: 10x10 of the 28x28 input" in text
+    seq = summarize(cnn(["conv(4,k=5,s=2,p=1)", "conv(4,k=3,s=2,p=1)"], (1, 40)), (1, 40))
+    assert "receptive field of the last conv features: 9 of 40 input steps" in seq
     # an mlp summary has no receptive-field column
     mlp = build_model(load_config(None, {"model.hidden": [4]}).model, (1, 8, 8), 10)
     assert "receptive" not in summarize(mlp, (1, 8, 8))

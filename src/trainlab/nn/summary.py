@@ -90,6 +90,9 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     lines += [rule, f"total parameters {total:,} (trainable {trainable:,})"]
     if conv:
         last = next((rf for rf in reversed(rfs) if rf is not None), None)
-        spatial = "x".join(map(str, input_shape[1:]))
-        lines.append(f"receptive field of the last conv features: {_fmt_rf(last)} of the {spatial} input")
+        if dims == 1:
+            lines.append(f"receptive field of the last conv features: {_fmt_rf(last)} of {input_shape[1]} input steps")
+        else:
+            spatial = "x".join(map(str, input_shape[1:]))
+            lines.append(f"receptive field of the last conv features: {_fmt_rf(last)} of the {spatial} input")
     return "\n".join(lines)
