@@ -18,7 +18,14 @@ from trainlab.registry import parse_spec
 from trainlab.runs.atomic import atomic_write, write_json, write_text
 from trainlab.runs.resume import ResumePoint, prepare_resume
 from trainlab.runs.rundir import CONFIG, SUMMARY, WEIGHTS, Run, create_run_dir
-from trainlab.train.callbacks import Checkpoint, EarlyStopping, History, InitialLoss, Interrupt, RunLock
+from trainlab.train.callbacks import (
+    Checkpoint,
+    EarlyStopping,
+    History,
+    InitialLoss,
+    Interrupt,
+    RunLock,
+)
 from trainlab.train.callbacks.interrupt import catch_signals
 from trainlab.train.loop import Callback, Trainer, evaluate_outputs
 from trainlab.train.metrics import confusion_matrix, per_class_accuracy, predictions
@@ -45,6 +52,7 @@ def header(s: Setup) -> str:
 def versions() -> dict[str, str]:
     """Versions of what produced the numbers."""
     import numpy
+
     import trainlab
 
     return {"trainlab": trainlab.__version__, "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version(), "platform": platform.platform()}

@@ -33,9 +33,9 @@ class DataConfig:
     """Which data, how it is split and preprocessed."""
 
     name: str = _f("fashion-mnist", help="data set by name, e.g. fashion-mnist, mnist, digits, spirals(size=500,noise=0.2)")
-    dir: Union[str, None] = _f(None, help="directory holding the IDX files (else $TRAINLAB_DATA, cache, /usr/share/datasets)")
+    dir: str | None = _f(None, help="directory holding the IDX files (else $TRAINLAB_DATA, cache, /usr/share/datasets)")
     val: float = _f(0.1, help="validation split from train: fraction (<1) or count (>=1); 0 for none", min=0)
-    limit: Union[int, None] = _f(None, help="use only the first N training examples (after shuffling), for quick runs", min=1)
+    limit: int | None = _f(None, help="use only the first N training examples (after shuffling), for quick runs", min=1)
     preprocess: str = _f("scale", help="preprocessing fitted on train: none, scale, standardize, ...")
     augment: list = _f(factory=list, help="augmentations applied to training batches, e.g. [shift(2), flip]")
 
@@ -69,10 +69,10 @@ class OptimConfig:
 
     name: str = _f("adam", help="optimizer by name, e.g. sgd, sgd(momentum=0.9,nesterov=true), adam, adamw")
     lr: float = _f(1e-3, help="learning rate", min=0.0)
-    batch_size: Union[int, str] = _f(256, help="examples per step; 'full' for full-batch gradient descent", min=1)
+    batch_size: int | str = _f(256, help="examples per step; 'full' for full-batch gradient descent", min=1)
     weight_decay: float = _f(0.0, help="L2 penalty / decoupled weight decay (adamw)", min=0.0)
     schedule: str = _f("none", help="learning-rate schedule by name, e.g. cosine, step(step_size=5)")
-    clip_grad: Union[float, None] = _f(None, help="clip the global gradient norm to this value", min=0.0)
+    clip_grad: float | None = _f(None, help="clip the global gradient norm to this value", min=0.0)
     warmup: float = _f(0.0, help="linear learning-rate warmup over this many epochs, then optim.schedule (0 = none)", min=0.0)
 
 
@@ -105,7 +105,7 @@ class OutputConfig:
     """Where runs go."""
 
     dir: str = _f("runs", help="parent directory of run directories")
-    name: Union[str, None] = _f(None, help="run name (default: <model>-<data>)")
+    name: str | None = _f(None, help="run name (default: <model>-<data>)")
     report: bool = _f(True, help="write report.html (curves, confusion matrix, mistakes, weights) after training")
 
 
