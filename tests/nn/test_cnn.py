@@ -119,6 +119,23 @@ def test_bad_blocks_fail_with_a_clear_message(blocks: list, input_shape: tuple[i
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("norm", "cls"), [("batch", nn.BatchNorm1d), ("layer", nn.GroupNorm), ("group(groups=2)", nn.GroupNorm), ("instance", nn.InstanceNorm1d)]
+)
+def test_sequence_blocks_normalize_over_channels(norm: str, cls: type) -> None:
+    model = cnn([f"conv(4,k=3,p=1,norm={norm})"], (1, 12))
+    layer = model.block1.norm
+    assert type(layer) is cls
+    x = torch.randn(6, 1, 12) * 5 + 3
+    model.train()
+    h = layer(model.block1.conv(x))
+    assert h.shape == (6, 4, 12)
+    # each norm's statistics axes, per its definition: batch over (N, L), layer over (C, L), instance over L
+    axes = {nn.BatchNorm1d: (0, 2), nn.InstanceNorm1d: (2,)}.get(cls, (1, 2) if norm == "layer" else None)
+    if axes is not None:
+        assert torch.allclose(h.mean(axes), torch.zeros(()), atol=1e-5)
+
+
 def test_block_names_are_checked_before_any_data_loads() -> None:
     from trainlab.nn.cnn import check_blocks
 

@@ -165,12 +165,27 @@ def block_shapes(blocks: list[Block], input_shape: tuple[int, ...]) -> list[tupl
     return shapes
 
 
+def _channel_norm(norm: nn.Module | None, dims: int) -> nn.Module | None:
+    """The norm registry builds per-channel norms for images; sequences (N, C, L) need the 1-D classes.
+
+    (The registry's ``dims=1`` means flat mlp features, where layer norm is over the last axis,
+    which for a sequence would be its length, not its channels.)
+    """
+    if dims == 2 or norm is None:
+        return norm
+    if isinstance(norm, nn.BatchNorm2d):
+        return nn.BatchNorm1d(norm.num_features, momentum=norm.momentum)
+    if isinstance(norm, nn.InstanceNorm2d):
+        return nn.InstanceNorm1d(norm.num_features, affine=norm.affine)
+    return norm  # GroupNorm (group, and layer = one group) takes (N, C, *) as it is
+
+
 def block_layers(b: Block, in_channels: int, dims: int, norm_position: str = "before") -> nn.Sequential:
     """The torch layers of one block: conv, norm and act (norm ``before`` or ``after`` it), pool, dropout."""
     from trainlab.nn.norms import make_norm
 
     conv_cls = nn.Conv2d if dims == 2 else nn.Conv1d
-    norm = make_norm(b.norm, b.conv, dims=dims)
+    norm = _channel_norm(make_norm(b.norm, b.conv, dims=2), dims)
     # a norm right after the conv subtracts its mean, so a conv bias there would be wasted
     bias = norm is None or norm_position == "after"
     layers: list[tuple[str, nn.Module]] = [("conv", conv_cls(in_channels, b.conv, b.kernel, b.stride, b.padding, bias=bias))]
