@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainlab.config import Config
+from trainlab.config import Config, flat_keys
 from trainlab.errors import ConfigError
 from trainlab.registry import _split_top, parse_value
 from trainlab.runs.atomic import write_json
@@ -317,22 +317,12 @@ def _run_parallel(jobs: list[tuple[Member, dict[str, Any]]], workers: int, finis
             os.environ["OMP_NUM_THREADS"] = env_threads
 
 
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[prefix + k] = v
-    return out
-
-
 def compare_runs(paths: Sequence[str | Path], out_dir: str | Path = "runs", report: bool = True) -> Comparison:
     """Compare finished runs: grouped by the config keys that differ (seeds of one config together)."""
     if len(paths) < 1:
         raise ConfigError("give one or more run directories to compare")
     runs = [load_run(p) for p in paths]
-    flats = [_flat(r.config.to_dict()) for r in runs]
+    flats = [flat_keys(r.config.to_dict()) for r in runs]
     keys = sorted({k for f in flats for k in f})
     varying = [k for k in keys if k != "seed" and not k.startswith(_IGNORED) and len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1]
     members = []

@@ -324,6 +324,17 @@ def _set_dotted_lenient(data: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def flat_keys(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as ``{"optim.lr": 0.001, ...}`` (dotted keys, leaves only)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flat_keys(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
 def describe_keys() -> list[tuple[str, str, Any]]:
     """(dotted key, help, default) for every config key, for --help and docs."""
     rows = []

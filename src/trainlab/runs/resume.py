@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainlab.config import Config, parse_overrides
+from trainlab.config import Config, flat_keys, parse_overrides
 from trainlab.errors import CheckpointError, ConfigError
 from trainlab.runs.atomic import remove_stale_temps
 from trainlab.runs.checkpoint import load_checkpoint
@@ -43,19 +43,9 @@ def find_run(run: str | Path, parent: str | Path = "runs") -> tuple[Path, Path]:
     raise CheckpointError(f"cannot resume {str(run)!r}: no such run directory or checkpoint file")
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[prefix + k] = v
-    return out
-
-
 def config_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """``key: a vs b`` for every dotted key whose value differs (keys that may change on resume are skipped)."""
-    fa, fb = _flatten(a), _flatten(b)
+    fa, fb = flat_keys(a), flat_keys(b)
     keys = [k for k in dict.fromkeys([*fa, *fb]) if k not in _NOT_COMPARED]
     return [f"{k}: {fa.get(k)!r} vs {fb.get(k)!r}" for k in keys if fa.get(k) != fb.get(k)]
 
