@@ -1,6 +1,6 @@
 """How many CPU threads should a small training run use when another process keeps a core busy?
 
-    python benchmarks/threads.py --rounds 3 [--examples 20000] [--case mlp|tiny|cnn] [--spinners 1]
+    python benchmarks/threads.py --rounds 3 [--examples 20000] [--case mlp|tiny|cnn] [--spinners 1] [--spincounts 1000,30000]
 
 Times one epoch of a case (bare loop; default the reference recipe, MLP 784-256-10, batch 256) in fresh subprocesses with 1 thread,
 all cores, and all cores with OpenMP's passive waiting (``OMP_WAIT_POLICY=PASSIVE``), first with
@@ -49,10 +49,10 @@ def spin() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def timed(threads: int, passive: bool, examples: int, case: str) -> float:
+def timed(threads: int, extra_env: dict[str, str], examples: int, case: str) -> float:
     """Seconds for one epoch in a fresh subprocess."""
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"} if passive else dict(os.environ)
-    env.pop("OMP_NUM_THREADS", None)
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(extra_env)
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", WORKER, str(HERE), str(threads), str(examples), case], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
 
@@ -63,18 +63,21 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--examples", type=int, default=20000, help="training examples in the timed epoch")
     p.add_argument("--case", default="mlp", help="a case of recipe.py (mlp, tiny, cnn)")
+    p.add_argument("--spincounts", default="", help="also try these GOMP_SPINCOUNT values, comma-separated (e.g. 1000,30000)")
     p.add_argument("--spinners", type=int, default=1, help="busy processes in the 'busy' condition")
     a = p.parse_args()
     cores = len(os.sched_getaffinity(0))
-    variants = [("1 thread", 1, False), (f"{cores} threads", cores, False), (f"{cores} threads, OMP_WAIT_POLICY=PASSIVE", cores, True)]
+    variants = [("1 thread", 1, {}), (f"{cores} threads", cores, {}), (f"{cores} threads, OMP_WAIT_POLICY=PASSIVE", cores, {"OMP_WAIT_POLICY": "PASSIVE"})]
+    variants += [(f"{cores} threads, GOMP_SPINCOUNT={n}", cores, {"GOMP_SPINCOUNT": n}) for n in a.spincounts.split(",") if n]
     times: dict[tuple[str, str], list[float]] = {}
     for cond in ("as is", f"{a.spinners} busy core(s)"):
         spinners = [spin() for _ in range(a.spinners)] if cond != "as is" else []
         try:
             time.sleep(0.5 if spinners else 0)
             for r in range(a.rounds):
-                for label, th, passive in variants[r % 3 :] + variants[: r % 3]:
-                    times.setdefault((cond, label), []).append(timed(th, passive, a.examples, a.case))
+                k = r % len(variants)
+                for label, th, env in variants[k:] + variants[:k]:
+                    times.setdefault((cond, label), []).append(timed(th, env, a.examples, a.case))
         finally:
             for s in spinners:
                 s.kill()
