@@ -177,6 +177,7 @@ def trainlab_config(case: Case, epochs: int, data_dir: str | None, out_dir: str,
         model = {**model, "name": "cnn", "blocks": [dict(b) for b in case.blocks]}
     return {
         "seed": 0,
+        "device": "cpu",  # every peer here runs on the CPU
         "threads": threads,
         "data": {"name": "fashion-mnist", "dir": data_dir, "val": 0.1, "preprocess": "scale", "limit": limit},
         "model": model,
