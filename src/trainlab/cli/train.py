@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         if "fitted" in s:  # a linear model: the line it found, in the data's own units
             w = ", ".join(f"{v:.4f}" for v in s["fitted"]["w"])
             print(f"fitted w = [{w}]  b = {s['fitted']['b']:.4f}")
+    if (result.path / "report.html").is_file():
+        print(f"report: {result.path / 'report.html'}")
     print(f"run saved in {result.path}")
     if s.get("status") == "diverged":  # the NaN/Inf guard stopped it (its message was printed above)
         return 3
