@@ -25,7 +25,8 @@ def test_train_runs_eval_end_to_end(tmp_path: Path, idx_dir: Path) -> None:
     assert "device cpu | threads 1" in out[0]
     assert out[1].startswith("initial loss ") and "expected 2.3026 = ln(10)" in out[1]
     assert out[2].startswith("epoch 1/2  loss ") and "val_acc" in out[2]
-    assert out[-2].startswith("test accuracy ") and out[-1].startswith("run saved in runs/")
+    assert out[-3].startswith("test accuracy ") and out[-1].startswith("run saved in runs/")
+    assert out[-2] == f"report: {out[-1].split()[-1]}/report.html"
     run_dir = tmp_path / out[-1].split()[-1]
     assert (run_dir / "summary.json").is_file()
     r = trainlab_cmd("runs", cwd=tmp_path)
