@@ -17,7 +17,15 @@ from trainlab.nn.models import count_params, describe
 from trainlab.registry import parse_spec
 from trainlab.runs.atomic import atomic_write, write_json, write_text
 from trainlab.runs.resume import ResumePoint, prepare_resume
-from trainlab.runs.rundir import CONFIG, SUMMARY, WEIGHTS, Run, create_run_dir
+from trainlab.runs.rundir import (
+    CHECKPOINT,
+    CONFIG,
+    FITTED_PREPROCESS,
+    SUMMARY,
+    WEIGHTS,
+    Run,
+    create_run_dir,
+)
 from trainlab.train.callbacks import (
     Checkpoint,
     EarlyStopping,
@@ -59,7 +67,8 @@ def versions() -> dict[str, str]:
 
 
 def default_callbacks(s: Setup, run_dir: Path, config_dict: dict[str, Any]) -> list[Callback]:
-    """The callbacks every run has: initial-loss check, history, checkpoint, early stopping if asked."""
+    """The callbacks a run gets from its config: run lock, initial-loss check, history, checkpoint,
+    NaN/Inf guard (on by default); early stopping, TensorBoard and per-layer diagnostics when asked."""
     t = s.config.train
     ctx = LossContext(s.data.task, s.data.num_classes)
     cbs: list[Callback] = [RunLock(run_dir), InitialLoss(expected_initial_loss(s.config.loss.name, ctx)), History(run_dir)]
@@ -176,24 +185,20 @@ def train(
     return Run(run_dir, cfg, summary, trainer.history, s.model)
 
 
-PREPROCESS_FILE = "preprocess.safetensors"
-
-
 def _save_preprocess(run_dir: Path, s: Setup) -> None:
     """The fitted preprocessing beside the weights, so evaluation applies the very same transform."""
     from trainlab.data.preprocess import save_transform, transform_from_state
 
-    save_transform(run_dir / PREPROCESS_FILE, transform_from_state(s.data.preprocess_state))
+    save_transform(run_dir / FITTED_PREPROCESS, transform_from_state(s.data.preprocess_state))
 
 
 def _saved_transform(run_dir: Path) -> Any:
     """The run's fitted preprocessing (preprocess.safetensors, else the checkpoint's copy), or None."""
     from trainlab.data.preprocess import load_transform, transform_from_state
     from trainlab.runs.checkpoint import load_checkpoint
-    from trainlab.runs.rundir import CHECKPOINT
 
-    if (run_dir / PREPROCESS_FILE).is_file():
-        return load_transform(run_dir / PREPROCESS_FILE)
+    if (run_dir / FITTED_PREPROCESS).is_file():
+        return load_transform(run_dir / FITTED_PREPROCESS)
     if (run_dir / CHECKPOINT).is_file():
         state = load_checkpoint(run_dir / CHECKPOINT).get("preprocess")
         if state:
@@ -282,13 +287,13 @@ def evaluate_run(path: str | Path, split: str = "test", data_dir: str | None = N
     from trainlab.runs.rundir import load_run
 
     run = load_run(path)
+    weights = Path(path) / WEIGHTS
+    if not weights.is_file():  # before loading any data: nothing to evaluate
+        raise ConfigError(f"{path}: no {WEIGHTS} (the run did not finish); resume or retrain it")
     cfg = run.config if data_dir is None else run.config.replace(**{"data.dir": data_dir})
     transform = _saved_transform(Path(path))
     data = load_dataset(cfg.data, cfg.seed, resolve_device(cfg.device), transform) if transform is not None else None
     s = setup(cfg, data)
-    weights = Path(path) / WEIGHTS
-    if not weights.is_file():
-        raise ConfigError(f"{path}: no {WEIGHTS} (the run did not finish); resume or retrain it")
     load_weights(weights, s.model)
     trainer = Trainer(s.model, s.data, s.loss, s.optimizer, 1, s.batch_size, eval_batch_size=cfg.train.eval_batch_size)
     return {"run": str(path), "split": split, "examples": len(s.data.split(split)), **trainer.evaluate(s.data.split(split))}

@@ -19,6 +19,7 @@ from trainlab.errors import CheckpointError, ConfigError
 from trainlab.runs.atomic import write_text
 
 CONFIG, METRICS, SUMMARY, CHECKPOINT, WEIGHTS = "config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "model.safetensors"
+FITTED_PREPROCESS = "preprocess.safetensors"  # the fitted preprocessing, re-applied by eval
 
 
 def _slug(text: str) -> str:
