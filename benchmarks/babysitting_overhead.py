@@ -19,8 +19,8 @@ import torch
 
 from trainlab.build import setup
 from trainlab.config import load_config
-from trainlab.diagnose.stats import ActivationRecorder
-from trainlab.train.callbacks.diagnostics import Diagnostics
+from trainlab.nn.stats import ActivationRecorder
+from trainlab.training.callbacks.diagnostics import Diagnostics
 
 
 def best_of(fn: Callable[[], None], calls: int, rounds: int = 5) -> float:

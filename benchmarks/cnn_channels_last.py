@@ -20,7 +20,7 @@ import torch
 from trainlab.build import setup
 from trainlab.config import load_config
 from trainlab.data.sources import load_dataset
-from trainlab.train.loop import Trainer
+from trainlab.training.loop import Trainer
 
 
 def epoch_seconds(channels_last: bool, cfg: object, data: object) -> tuple[float, float]:

@@ -175,7 +175,7 @@ def _trainlab(case: Any, epochs: int, data_dir: str | None, limit: int | None, t
     from recipe import trainlab_config
 
     import trainlab
-    from trainlab.train.callbacks import Progress
+    from trainlab.training.callbacks import Progress
 
     marks: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as out:

@@ -1,4 +1,4 @@
-"""trainlab.train end to end in Python: the run directory, summary keys, listing, eval."""
+"""trainlab.training end to end in Python: the run directory, summary keys, listing, eval."""
 
 from __future__ import annotations
 

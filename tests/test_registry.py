@@ -7,7 +7,7 @@ import pytest
 from trainlab.errors import ConfigError
 from trainlab.nn.activations import ACTIVATIONS
 from trainlab.registry import Spec, parse_spec
-from trainlab.train.optim import OPTIMIZERS
+from trainlab.training.optim import OPTIMIZERS
 
 
 def test_parse_spec_forms() -> None:

@@ -16,8 +16,8 @@ from tests.conftest import make_idx_dataset
 from trainlab.cli import main
 from trainlab.errors import CheckpointError, ConfigError
 from trainlab.runs.checkpoint import load_checkpoint
-from trainlab.train.callbacks import Interrupt
-from trainlab.train.loop import Callback, Trainer
+from trainlab.training.callbacks import Interrupt
+from trainlab.training.loop import Callback, Trainer
 
 EPOCHS, BATCH = 3, 32  # idx_dir: 300 examples, 30 for validation -> 270 train = 9 batches/epoch, 27 steps
 

@@ -23,7 +23,7 @@ from trainlab.runs.checkpoint import load_checkpoint
 DRIVER = """
 import os, signal, sys
 import trainlab.api as api
-from trainlab.train.loop import Callback
+from trainlab.training.loop import Callback
 
 step, signum, order = (int(v) for v in os.environ["STOP_AT"].split(","))
 

@@ -11,10 +11,10 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from trainlab.api import evaluate_run, resume, train  # noqa: E402
-from trainlab.compare import compare, compare_runs  # noqa: E402
+from trainlab.comparisons import compare, compare_runs  # noqa: E402
 from trainlab.config import Config, load_config  # noqa: E402
 from trainlab.errors import TrainlabError  # noqa: E402
 from trainlab.runs import Run, list_runs, load_run  # noqa: E402
-from trainlab.sweep import sweep  # noqa: E402  (the function; the package stays importable as trainlab.sweep.*)
+from trainlab.sweeps import sweep  # noqa: E402  (the function; the package stays importable as trainlab.sweeps.*)
 
 __all__ = ["Config", "Run", "TrainlabError", "compare", "compare_runs", "evaluate_run", "list_runs", "load_config", "load_run", "resume", "sweep", "train"]

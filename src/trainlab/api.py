@@ -15,7 +15,7 @@ from trainlab.errors import ConfigError, TrainlabError
 from trainlab.nn.losses import LossContext, expected_initial_loss
 from trainlab.nn.models import count_params, describe
 from trainlab.registry import parse_spec
-from trainlab.runs.atomic import atomic_write, write_json, write_text
+from trainlab.atomic import atomic_write, write_json, write_text
 from trainlab.runs.resume import ResumePoint, prepare_resume
 from trainlab.runs.rundir import (
     CHECKPOINT,
@@ -26,7 +26,7 @@ from trainlab.runs.rundir import (
     Run,
     create_run_dir,
 )
-from trainlab.train.callbacks import (
+from trainlab.training.callbacks import (
     Checkpoint,
     EarlyStopping,
     History,
@@ -34,10 +34,10 @@ from trainlab.train.callbacks import (
     Interrupt,
     RunLock,
 )
-from trainlab.train.callbacks.interrupt import catch_signals
-from trainlab.train.loop import Callback, Trainer, evaluate_outputs
-from trainlab.train.metrics import confusion_matrix, per_class_accuracy, predictions
-from trainlab.train.state import restore_trainer
+from trainlab.training.callbacks.interrupt import catch_signals
+from trainlab.training.loop import Callback, Trainer, evaluate_outputs
+from trainlab.training.metrics import confusion_matrix, per_class_accuracy, predictions
+from trainlab.training.state import restore_trainer
 
 
 def as_config(config: Config | dict[str, Any] | str | Path | None, overrides: list[str] | dict[str, Any] | None = None) -> Config:
@@ -78,15 +78,15 @@ def default_callbacks(s: Setup, run_dir: Path, config_dict: dict[str, Any]) -> l
         monitor = t.monitor if s.data.val is not None else "train_loss"
         cbs.append(EarlyStopping(monitor, t.patience, t.min_delta, t.restore_best))
     if s.config.logging.tensorboard:
-        from trainlab.train.callbacks.tensorboard import TensorBoard
+        from trainlab.training.callbacks.tensorboard import TensorBoard
 
         cbs.append(TensorBoard(run_dir, s.config.logging.histogram_every))
     if t.nan_guard:
-        from trainlab.train.callbacks.nan_guard import NanGuard
+        from trainlab.training.callbacks.nan_guard import NanGuard
 
         cbs.append(NanGuard())
     if s.config.diagnostics.every:
-        from trainlab.train.callbacks.diagnostics import Diagnostics
+        from trainlab.training.callbacks.diagnostics import Diagnostics
 
         cbs.append(Diagnostics(run_dir, s.config.diagnostics.every, s.config.diagnostics.bins))
     return cbs

@@ -24,7 +24,7 @@ from trainlab.nn.cnn import check_blocks, prefer_channels_last
 from trainlab.nn.losses import Loss, LossContext, default_loss, make_loss
 from trainlab.nn.models import build_model
 from trainlab.registry import parse_spec
-from trainlab.train.optim import Schedule, make_optimizer, make_schedule
+from trainlab.training.optim import Schedule, make_optimizer, make_schedule
 
 
 def resolve_device(name: str) -> torch.device:
@@ -98,7 +98,7 @@ def check_names(cfg: Config) -> None:
     from trainlab.nn.losses import LOSSES
     from trainlab.nn.models import MODELS
     from trainlab.nn.norms import NORMS, check_norm
-    from trainlab.train.optim import OPTIMIZERS, SCHEDULES
+    from trainlab.training.optim import OPTIMIZERS, SCHEDULES
 
     m = cfg.model
     for registry, spec in ((MODELS, m.name), (ACTIVATIONS, m.act), (INITS, m.init), (BIAS_INITS, m.bias_init), (NORMS, m.norm), (OPTIMIZERS, cfg.optim.name), (SCHEDULES, cfg.optim.schedule), (PREPROCESS, cfg.data.preprocess)):

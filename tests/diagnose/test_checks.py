@@ -11,7 +11,7 @@ from torch import nn
 from trainlab.build import setup
 from trainlab.config import Config
 from trainlab.data.dataset import Dataset, Split
-from trainlab.diagnose.causes import initial_loss_causes
+from trainlab.nn.causes import initial_loss_causes
 from trainlab.diagnose.checks import (
     check_activations,
     check_gradient_flow,

@@ -9,8 +9,8 @@ import torch
 
 import trainlab
 from tests.conftest import quick
-from trainlab.diagnose.stats import ActivationRecorder, activation_stats
-from trainlab.train.callbacks.diagnostics import Diagnostics
+from trainlab.nn.stats import ActivationRecorder, activation_stats
+from trainlab.training.callbacks.diagnostics import Diagnostics
 
 
 def test_stats_csv_and_plots(runs_dir: Path) -> None:

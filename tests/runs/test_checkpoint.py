@@ -24,10 +24,10 @@ import trainlab
 from trainlab.build import setup
 from trainlab.cli import main
 from trainlab.errors import CheckpointError
-from trainlab.runs.atomic import atomic_write
+from trainlab.atomic import atomic_write
 from trainlab.runs.checkpoint import FORMAT, load_checkpoint, save_checkpoint
-from trainlab.train.loop import Trainer
-from trainlab.train.state import restore_trainer, trainer_state
+from trainlab.training.loop import Trainer
+from trainlab.training.state import restore_trainer, trainer_state
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "trainlab"
 

@@ -14,8 +14,8 @@ def catalogs() -> dict:
     from trainlab.lessons import all_lessons
     from trainlab.nn import ACTIVATIONS, BIAS_INITS, INITS, LOSSES, MODELS
     from trainlab.nn.norms import NORMS
-    from trainlab.sweep.strategies import DISTRIBUTIONS, PRUNERS, SAMPLERS
-    from trainlab.train.optim import OPTIMIZERS, SCHEDULES
+    from trainlab.sweeps.strategies import DISTRIBUTIONS, PRUNERS, SAMPLERS
+    from trainlab.training.optim import OPTIMIZERS, SCHEDULES
 
     return {
         "datasets": DATASETS, "models": MODELS, "activations": ACTIVATIONS, "inits": INITS,

@@ -51,7 +51,7 @@ def _progress(done: int, total: int, m: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison and print the table."""
-    from trainlab.compare import compare, compare_runs, format_table
+    from trainlab.comparisons import compare, compare_runs, format_table
     from trainlab.config import load_config
 
     dirs = [i for i in args.items if Path(i).is_dir()]

@@ -48,7 +48,7 @@ def find_run_dir(arg: str | None, parent: str | Path = "runs") -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Build each report and print where it is."""
-    from trainlab.compare import COMPARE_JSON, load_comparison
+    from trainlab.comparisons import COMPARE_JSON, load_comparison
     from trainlab.report import build_report
     from trainlab.report.compare_report import write_compare_report
 

@@ -83,7 +83,7 @@ def render(run: Any, confusion: bool = True) -> str:
 def run(args: argparse.Namespace) -> int:
     """Print the summary of one run (or the table of a comparison directory)."""
     from trainlab.cli.report import find_run_dir
-    from trainlab.compare import COMPARE_JSON, format_table, load_comparison
+    from trainlab.comparisons import COMPARE_JSON, format_table, load_comparison
     from trainlab.runs import load_run
 
     path = find_run_dir(args.run)

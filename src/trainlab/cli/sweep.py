@@ -79,7 +79,7 @@ def fmt_params(values: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep and print one line per trial, then the table of the best trials."""
-    from trainlab.sweep.run import trial_reason
+    from trainlab.sweeps.run import trial_reason
 
     preset, items = _split_items(args.items)
     state: dict[str, Any] = {"best": None}
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, preset: str | None, items: list[str], ready: Any, finished: Any) -> Any:
-    from trainlab.sweep import sweep
+    from trainlab.sweeps import sweep
 
     return sweep(
         preset, items, trials=args.trials, sampler=args.sampler, pruner=args.pruner, objective=args.objective,

@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train and report."""
     from trainlab.api import train
-    from trainlab.train.callbacks import Progress
+    from trainlab.training.callbacks import Progress
 
     progress = Progress(sys.stdout, bar=False if args.no_progress else None)
     seen: dict = {}

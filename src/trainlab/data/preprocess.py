@@ -231,7 +231,7 @@ def save_transform(path: Any, transform: Transform) -> None:
     """Write the fitted transform as safetensors (statistics as tensors, spec and kind as metadata)."""
     from safetensors.torch import save
 
-    from trainlab.runs.atomic import atomic_write
+    from trainlab.atomic import atomic_write
 
     state = transform.state_dict()
     tensors = {k: v.contiguous() for k, v in state.items() if isinstance(v, torch.Tensor)}

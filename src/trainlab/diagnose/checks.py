@@ -19,12 +19,12 @@ import torch
 from torch import nn
 
 from trainlab.data.dataset import Dataset, Split
-from trainlab.diagnose.causes import initial_loss_causes, input_scale
+from trainlab.nn.causes import initial_loss_causes, input_scale
 from trainlab.diagnose.lr_find import lr_range_test
-from trainlab.diagnose.stats import ActivationRecorder, WeightSnapshot, gradient_norms
+from trainlab.nn.stats import ActivationRecorder, WeightSnapshot, gradient_norms
 from trainlab.nn.losses import Loss
-from trainlab.train.metrics import correct_count
-from trainlab.train.optim import make_optimizer
+from trainlab.training.metrics import correct_count
+from trainlab.training.optim import make_optimizer
 
 INITIAL_LOSS_TOLERANCE = 0.5  # relative deviation from the expected initial loss that fails
 OVERFIT_EXAMPLES = 20
@@ -215,7 +215,7 @@ def check_activations(sub: Subject) -> CheckResult:
     stats = rec.results()
     in_mean, in_std = input_scale(x)
     in_rms = math.sqrt(in_mean**2 + in_std**2) or 1.0
-    from trainlab.diagnose.stats import kind_of
+    from trainlab.nn.stats import kind_of
 
     kinds = {n: kind_of(m) for n, m in model.named_modules() if n}
     vanishing, exploding, dead, saturated, details = [], [], [], [], []

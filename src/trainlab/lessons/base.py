@@ -25,7 +25,7 @@ from trainlab.build import Setup, setup
 from trainlab.config import Config, apply_overrides, parse_overrides
 from trainlab.data.dataset import Dataset
 from trainlab.data.sources import load_dataset
-from trainlab.train.loop import Callback, Trainer
+from trainlab.training.loop import Callback, Trainer
 
 HOLDS, FAILS = "holds", "does not hold"
 
@@ -139,7 +139,7 @@ class Report:
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write report.md, report.html and the figures' PNG files into ``out_dir``."""
-        from trainlab.runs.atomic import atomic_write, write_text
+        from trainlab.atomic import atomic_write, write_text
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -309,7 +309,7 @@ class LessonContext:
         rec = Recorder()
         extra: list[Callback] = []
         if cfg.train.patience:  # early stopping as `trainlab train` does it (restoring the best weights)
-            from trainlab.train.callbacks import EarlyStopping
+            from trainlab.training.callbacks import EarlyStopping
 
             monitor = cfg.train.monitor if s.data.val is not None else "train_loss"
             extra.append(EarlyStopping(monitor, cfg.train.patience, cfg.train.min_delta, cfg.train.restore_best))

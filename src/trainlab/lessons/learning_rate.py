@@ -11,8 +11,8 @@ from __future__ import annotations
 from trainlab.diagnose.lr_find import lr_range_test
 from trainlab.lessons import LESSONS
 from trainlab.lessons.base import Fitted, LessonContext, Report, is_finite, new_figure
-from trainlab.train.callbacks import InitialLoss
-from trainlab.train.callbacks.nan_guard import DIVERGED, NanGuard
+from trainlab.training.callbacks import InitialLoss
+from trainlab.training.callbacks.nan_guard import DIVERGED, NanGuard
 
 TINY, GOOD, HUGE = 1e-6, 0.1, 50.0
 

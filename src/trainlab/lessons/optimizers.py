@@ -13,7 +13,7 @@ import torch
 
 from trainlab.lessons import LESSONS
 from trainlab.lessons.base import Fitted, LessonContext, Report, is_finite, new_figure
-from trainlab.train.optim import OPTIMIZERS
+from trainlab.training.optim import OPTIMIZERS
 
 # label -> (optim.name, lr, batch size); the SGD family shares one rate, so only batch size or momentum differ
 NETWORK = {

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.report import html as H
-from trainlab.runs.atomic import write_text
+from trainlab.atomic import write_text
 
 
 def write_compare_report(comp: Any) -> Path:
     """Render and write ``compare.html`` in the comparison directory (``comp``: compare.Comparison)."""
-    from trainlab.compare import COMPARE_HTML
+    from trainlab.comparisons import COMPARE_HTML
 
     out = comp.path / COMPARE_HTML
     write_text(out, render(comp))

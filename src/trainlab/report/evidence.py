@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainlab.runs.atomic import atomic_write
+from trainlab.atomic import atomic_write
 
 EVIDENCE = "report.npz"
 MAX_MISTAKES = 32  # shown in the report's grid
@@ -139,7 +139,7 @@ def recompute(run_dir: Path) -> Evidence:
     from trainlab.build import setup
     from trainlab.errors import CheckpointError
     from trainlab.runs.rundir import WEIGHTS, load_run
-    from trainlab.train.loop import Trainer
+    from trainlab.training.loop import Trainer
 
     run = load_run(run_dir)
     weights = run_dir / WEIGHTS

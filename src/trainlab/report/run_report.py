@@ -14,7 +14,7 @@ import numpy as np
 
 from trainlab.report import html as H
 from trainlab.report.evidence import EVIDENCE, Evidence, collect, recompute
-from trainlab.runs.atomic import write_text
+from trainlab.atomic import write_text
 from trainlab.runs.rundir import WEIGHTS, Run, load_run
 
 REPORT = "report.html"

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from trainlab.errors import CheckpointError
-from trainlab.runs.atomic import atomic_write
+from trainlab.atomic import atomic_write
 
 FORMAT = "trainlab-checkpoint-1"
 

@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 
 from trainlab.errors import CheckpointError
-from trainlab.runs.atomic import write_text
+from trainlab.atomic import write_text
 
 LOCK = "run.pid"
 

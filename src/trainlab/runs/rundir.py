@@ -16,7 +16,7 @@ from typing import Any
 
 from trainlab.config import Config
 from trainlab.errors import CheckpointError, ConfigError
-from trainlab.runs.atomic import write_text
+from trainlab.atomic import write_text
 
 CONFIG, METRICS, SUMMARY, CHECKPOINT, WEIGHTS = "config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "model.safetensors"
 FITTED_PREPROCESS = "preprocess.safetensors"  # the fitted preprocessing, re-applied by eval

@@ -1,0 +1,391 @@
+"""``trainlab.comparisons``: train the cartesian product of config values (× seeds) and put them side by side.
+
+Each run is a normal run directory under ``runs/<date>-<time>-compare/``; the comparison adds
+``compare.json`` (what was compared, which run is which) and ``compare.html`` (overlaid learning
+curves, final metrics with error bars). Existing runs compare with ``compare_runs(paths)``.
+
+With ``workers`` > 1, runs go to parallel worker processes with one torch thread each; the default
+picks that only on CPUs with more than two cores (on the 2-core machine it was measured on, one
+process using both cores was faster: docs/compare.md).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainlab.config import Config, flat_keys
+from trainlab.errors import ConfigError
+from trainlab.registry import _split_top, parse_value
+from trainlab.atomic import write_json
+from trainlab.runs.rundir import Run, create_run_dir, load_run
+
+COMPARE_JSON, COMPARE_HTML = "compare.json", "compare.html"
+# config keys that never make two runs different experiments
+_IGNORED = ("output.", "threads", "device", "data.dir", "train.checkpoint", "train.eval_batch_size", "logging.")
+
+
+@dataclass
+class Member:
+    """One run of a comparison: its configuration label, seed and outcome."""
+
+    label: str
+    params: dict[str, Any]
+    seed: int
+    path: Path | None = None
+    run: Run | None = None
+    error: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Comparison:
+    """All members, grouped by configuration (seeds of one configuration form a group)."""
+
+    path: Path
+    keys: list[str]
+    members: list[Member]
+    workers: int = 1
+    seconds: float = 0.0
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Per configuration (in the order given): label, histories and final values per seed."""
+        out: dict[str, dict[str, Any]] = {}
+        for m in self.members:
+            g = out.setdefault(m.label, {"label": m.label, "params": m.params, "members": [], "histories": [], "values": {}})
+            g["members"].append(m)
+            if m.run is None:
+                continue
+            g["histories"].append(m.run.history)
+            for key in METRICS:
+                value = m.run.summary.get(key)
+                g["values"].setdefault(key, []).append(value if isinstance(value, (int, float)) else None)
+        return list(out.values())
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per configuration: mean and std over seeds of each final metric, and failures."""
+        rows = []
+        for g in self.groups():
+            bad = [m for m in g["members"] if m.run is None or m.run.summary.get("status") not in FINISHED]
+            row: dict[str, Any] = {"config": g["label"], "runs": len(g["members"]), "failed": len(bad)}
+            for key in METRICS:
+                vals = [v for v in g["values"].get(key, []) if v is not None and not math.isnan(v)]
+                if vals:
+                    row[key] = (statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0)
+            if bad:  # the first reason: an error message, or the status a run ended with (e.g. diverged)
+                row["error"] = bad[0].error or str(bad[0].run.summary.get("status"))
+            rows.append(row)
+        return rows
+
+
+FINISHED = ("completed", "stopped")  # stopped: early stopping ended it, a normal finish
+METRICS = ("test_accuracy", "test_loss", "best_val_accuracy", "train_accuracy", "test_r2", "epochs", "fit_seconds")
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
+    """``['model.act=relu,tanh', 'model.hidden=[64],[128,64]']`` → ``{'model.act': ['relu', 'tanh'], ...}``.
+
+    Values split on commas outside brackets and parentheses, so lists and inline specs such as
+    ``leaky_relu(0.1)`` stay whole.
+    """
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"cannot read {item!r}: expected KEY=v1,v2,... (e.g. model.act=relu,tanh) or a run directory")
+        values = [parse_value(v) for v in _split_top(raw)]
+        if not values:
+            raise ConfigError(f"{key}= has no values; give one or more, separated by commas")
+        if key in grid:
+            raise ConfigError(f"{key} is given twice; list all its values once: {key}=a,b,c")
+        grid[key] = values
+    return grid
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ",".join(_fmt_value(x) for x in v) + "]"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _label(params: dict[str, Any]) -> str:
+    """Short label from the varying keys: the last part of each key unless two would collide."""
+    tails = [k.rsplit(".", 1)[-1] for k in params]
+    names = [t if tails.count(t) == 1 else k for k, t in zip(params, tails, strict=True)]
+    return " ".join(f"{n}={_fmt_value(v)}" for n, v in zip(names, params.values(), strict=True)) or "base"
+
+
+def auto_workers(cfg: Config, runs: int) -> int:
+    """Parallel processes to use when not given: one on an accelerator or on a machine with two
+    cores or fewer (measured there: one process using both cores finished sooner than two
+    single-threaded processes, docs/compare.md), else one per core, at most one per run."""
+    from trainlab.build import default_threads, resolve_device
+
+    cores = default_threads()
+    if runs < 2 or cores <= 2 or resolve_device(cfg.device).type != "cpu":
+        return 1
+    return min(runs, cores)
+
+
+def _check_names(cfg: Config) -> None:
+    """Every catalogue name (data set, model, activation, ...) must exist before a run starts."""
+    from trainlab.build import check_names
+    from trainlab.data.sources import DATASETS
+
+    DATASETS.bind(cfg.data.name)
+    check_names(cfg)
+
+
+# data sets loaded by this process, by (data section, seed, device): runs that differ only in the
+# model or the optimizer reuse one load (the split depends on the seed, so seeds do not share)
+_DATA_CACHE: dict[str, Any] = {}
+_DATA_CACHE_SIZE = 2
+
+
+def _data_key(config: dict[str, Any]) -> str:
+    return json.dumps([config["data"], config["seed"], config["device"]], sort_keys=True, default=str)
+
+
+def _cached_data(config: dict[str, Any]) -> Any:
+    """The run's data set, loaded once per process for every run that shares data config and seed."""
+    from trainlab.build import resolve_device
+    from trainlab.data.sources import load_dataset
+
+    key = _data_key(config)
+    if key not in _DATA_CACHE:
+        while len(_DATA_CACHE) >= _DATA_CACHE_SIZE:
+            _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
+        cfg = Config.from_dict(config)
+        _DATA_CACHE[key] = load_dataset(cfg.data, cfg.seed, resolve_device(cfg.device))
+    return _DATA_CACHE[key]
+
+
+def _train_one(config: dict[str, Any]) -> tuple[str, str, float]:
+    """Worker: train one config; returns (run dir, error message or '', seconds)."""
+    from trainlab.api import train
+    from trainlab.errors import TrainlabError
+
+    t0 = time.perf_counter()  # after the imports: a worker's first run should not pay for them
+    try:
+        run = train(config, data=_cached_data(config), handle_signals=False)
+        return str(run.path), "", time.perf_counter() - t0
+    except TrainlabError as exc:
+        return "", str(exc), time.perf_counter() - t0
+    except Exception as exc:  # a crashed run is one failed member, not a lost comparison
+        return "", f"{type(exc).__name__}: {exc}", time.perf_counter() - t0
+
+
+def compare(
+    grid: dict[str, Sequence[Any]] | Sequence[str],
+    config: Config | dict[str, Any] | str | Path | None = None,
+    seeds: int = 1,
+    workers: int = 0,
+    out_dir: str | Path | None = None,
+    on_result: Callable[[int, int, Member], None] | None = None,
+    report: bool = True,
+    on_start: Callable[[Comparison], None] | None = None,
+) -> Comparison:
+    """Train every combination of ``grid`` values, ``seeds`` times each, and write the comparison.
+
+    ``grid`` maps dotted keys to value lists (or is a list of ``KEY=a,b`` strings); keys with a
+    single value just set it for every run. ``workers=0`` picks :func:`auto_workers`; with more
+    than one, runs train in worker processes (on macOS and Windows spawned ones, so a script
+    calling this there needs the usual ``if __name__ == "__main__":`` guard). ``on_start`` gets
+    the Comparison before the first run; ``on_result(done, total, member)`` is called as each run
+    finishes (for progress display). ``report=False`` skips compare.html and the runs' reports.
+
+    >>> c = trainlab.compare({"model.act": ["relu", "tanh"]}, {"data": {"name": "digits"}}, seeds=2)  # doctest: +SKIP
+    """
+    if seeds < 1:
+        raise ConfigError(f"seeds={seeds} must be >= 1")
+    if workers < 0:
+        raise ConfigError(f"workers={workers} must be >= 0 (0 = automatic)")
+    values = parse_grid(list(grid)) if not isinstance(grid, dict) else {k: list(v) for k, v in grid.items()}
+    if not values:
+        raise ConfigError("nothing to compare: give KEY=v1,v2 (e.g. model.act=relu,tanh) or run directories")
+    if "seed" in values and seeds > 1:
+        raise ConfigError("give either seed=a,b,... or --seeds N, not both")
+    from trainlab.api import as_config
+
+    base = as_config(config)
+    varying = [k for k, v in values.items() if len(v) > 1]
+    out_parent = Path(out_dir) if out_dir is not None else Path(base.output.dir)
+    combos = [dict(zip(values, combo, strict=True)) for combo in itertools.product(*values.values())]
+    members: list[Member] = []
+    configs: list[dict[str, Any]] = []
+    n = len(combos) * seeds
+    n_workers = workers or auto_workers(base, n)
+    for combo in combos:
+        params = {k: combo[k] for k in varying}
+        for i in range(seeds):
+            cfg = base.replace(**combo)  # validates every value before anything trains
+            _check_names(cfg)
+            seed = cfg.seed + i
+            members.append(Member(_label(params), params, seed))
+            configs.append({**cfg.to_dict(), "seed": seed})
+    path = create_run_dir(out_parent, "compare")
+    for m, c in zip(members, configs, strict=True):
+        c["output"] = {**c["output"], "dir": str(path), "name": f"{m.label}-seed{m.seed}".replace(" ", "-")}
+        if not report:
+            c["output"]["report"] = False
+        if n_workers > 1:
+            c["threads"] = 1  # one core per process
+    comp = Comparison(path, varying, members, n_workers)
+    _write_json(comp, values, seeds)
+    if on_start is not None:
+        on_start(comp)
+    t0 = time.perf_counter()
+    done = 0
+
+    def finish(m: Member, result: tuple[str, str, float]) -> None:
+        nonlocal done
+        run_path, m.error, m.seconds = result
+        if run_path:
+            m.path = Path(run_path)
+            m.run = load_run(m.path)
+        done += 1
+        if on_result is not None:
+            on_result(done, n, m)
+
+    # run in data order (seed, then data section), so consecutive runs share a loaded data set
+    order = sorted(range(n), key=lambda i: (configs[i]["seed"], _data_key(configs[i])))
+    jobs = [(members[i], configs[i]) for i in order]
+    try:
+        if n_workers == 1:
+            for m, c in jobs:
+                finish(m, _train_one(c))
+        else:
+            if report:  # import matplotlib once here, so forked workers share it instead of each paying for it
+                from trainlab.report.plots import preload
+
+                preload()
+            _run_parallel(jobs, n_workers, finish)
+    finally:
+        _DATA_CACHE.clear()  # this process keeps no data sets after the comparison
+    comp.seconds = time.perf_counter() - t0
+    _write_json(comp, values, seeds)
+    if report:
+        from trainlab.report.compare_report import write_compare_report
+
+        write_compare_report(comp)
+    return comp
+
+
+def _run_parallel(jobs: list[tuple[Member, dict[str, Any]]], workers: int, finish: Callable[[Member, tuple[str, str, float]], None]) -> None:
+    """Train in ``workers`` processes: forked on Linux (no second import of torch, as PyTorch's
+    DataLoader workers), spawned elsewhere (macOS and Windows cannot fork safely)."""
+    import multiprocessing
+    import sys
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    from trainlab.errors import TrainlabError
+
+    env_threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"  # for spawned workers, before torch loads (forked ones get threads=1 from the config)
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")) as pool:
+            pending = {pool.submit(_train_one, c): m for m, c in jobs}
+            try:
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        finish(pending.pop(fut), fut.result())
+            except BrokenProcessPool:
+                raise TrainlabError(
+                    "a compare worker process died; when calling trainlab.comparisons from a script, put the call under "
+                    "`if __name__ == '__main__':` (worker processes re-import the script), or use workers=1"
+                ) from None
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    finally:
+        if env_threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = env_threads
+
+
+def compare_runs(paths: Sequence[str | Path], out_dir: str | Path = "runs", report: bool = True) -> Comparison:
+    """Compare finished runs: grouped by the config keys that differ (seeds of one config together)."""
+    if len(paths) < 1:
+        raise ConfigError("give one or more run directories to compare")
+    runs = [load_run(p) for p in paths]
+    flats = [flat_keys(r.config.to_dict()) for r in runs]
+    keys = sorted({k for f in flats for k in f})
+    varying = [k for k in keys if k != "seed" and not k.startswith(_IGNORED) and len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1]
+    members = []
+    for r, f in zip(runs, flats, strict=True):
+        params = {k: f.get(k) for k in varying}
+        label = _label(params) if varying else "same config"  # differing only by seed: one group
+        members.append(Member(label, params, int(f.get("seed", 0)), r.path, r, "" if r.summary.get("status") == "completed" else f"status {r.summary.get('status', 'unknown')}"))
+    path = create_run_dir(out_dir, "compare")
+    comp = Comparison(path, varying, members, 1, sum(float(r.summary.get("fit_seconds", 0.0)) for r in runs))
+    _write_json(comp, {}, 0)
+    if report:
+        from trainlab.report.compare_report import write_compare_report
+
+        write_compare_report(comp)
+    return comp
+
+
+def _write_json(comp: Comparison, grid: dict[str, list[Any]], seeds: int) -> None:
+    members = [
+        {"label": m.label, "params": m.params, "seed": m.seed, "run": os.path.relpath(m.path, comp.path) if m.path else None, "error": m.error, "seconds": round(m.seconds, 3)}
+        for m in comp.members
+    ]
+    write_json(comp.path / COMPARE_JSON, {"keys": comp.keys, "grid": grid, "seeds": seeds, "workers": comp.workers, "seconds": round(comp.seconds, 3), "members": members})
+
+
+def load_comparison(path: str | Path) -> Comparison:
+    """Read a comparison directory back (compare.json and the runs it names)."""
+    path = Path(path)
+    try:
+        data = json.loads((path / COMPARE_JSON).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path} is not a comparison directory (no {COMPARE_JSON})") from None
+    except json.JSONDecodeError:
+        raise ConfigError(f"{path / COMPARE_JSON} is not valid JSON") from None
+    members = []
+    for m in data["members"]:
+        run_path = (path / m["run"]).resolve() if m.get("run") else None
+        run = load_run(run_path) if run_path is not None and run_path.is_dir() else None
+        members.append(Member(m["label"], m["params"], m["seed"], run_path, run, m.get("error", "") or ("" if run else "run directory missing"), m.get("seconds", 0.0)))
+    return Comparison(path, data["keys"], members, data.get("workers", 1), data.get("seconds", 0.0))
+
+
+def format_table(comp: Comparison) -> str:
+    """The comparison as an aligned text table (mean ± std over seeds), best test accuracy marked."""
+    rows = comp.rows()
+    shown = [k for k in ("test_accuracy", "test_loss", "best_val_accuracy", "test_r2", "fit_seconds") if any(k in r for r in rows)]
+    best = max((r["test_accuracy"][0] for r in rows if "test_accuracy" in r), default=None)
+    seeds = max((r["runs"] for r in rows), default=1)
+    header = ["config", *(k.replace("_", " ") for k in shown)]
+    lines = [header]
+    for r in rows:
+        cells = [r["config"] + (" *" if best is not None and r.get("test_accuracy", (None,))[0] == best and len(rows) > 1 else "")]
+        for k in shown:
+            if k not in r:
+                cells.append("-")
+                continue
+            mean, std = r[k]
+            digits = 1 if k == "fit_seconds" else 4
+            cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}" if seeds > 1 else f"{mean:.{digits}f}")
+        if r.get("error") or r["failed"]:
+            cells[0] += f"  ({r['failed']} failed: {r.get('error', 'not completed')[:60]})"
+        lines.append(cells)
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    text = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip() for row in lines]
+    notes = ([f"mean ± std over {seeds} seeds"] if seeds > 1 else []) + (["* best test accuracy"] if best is not None and len(rows) > 1 else [])
+    return "\n".join(text + (["; ".join(notes)] if notes else []))

@@ -1,0 +1,399 @@
+"""The study loop: create or join an Optuna study, run trials as trainlab runs, and tell the results.
+
+A sweep lives in ``sweeps/<name>/``: ``study.db`` (the default SQLite storage), ``sweep.yaml`` (what
+was asked), ``runs/trial-NNNN/`` (one run directory per trial), ``sweep.html`` and ``best.yaml``.
+The study itself (the spec, the trials, their values and attributes) lives in the storage, so any
+process that can reach the storage can join the sweep or resume it: nothing else is shared.
+
+Exactly ``trials`` trials run, however many workers share the study: the creator puts that many
+*waiting* trials in Optuna's queue (the grid's combinations for a grid sweep, empty ones otherwise)
+and each worker pops one at a time. Popping is atomic in the storage, so a trial never runs twice.
+Each running trial records a heartbeat; a worker that dies stops beating, and the next worker to
+look fails its trial (``fail_stale_trials``). When the queue is empty a worker waits for the trials
+still running elsewhere, so the last one out sees the whole sweep finished and writes the report.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import socket
+import statistics
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainlab.config import Config
+from trainlab.errors import ConfigError, TrainlabError
+from trainlab.atomic import write_text
+from trainlab.sweeps.preset import SweepSpec
+from trainlab.sweeps.space import grid
+
+SPEC_ATTR = "trainlab_sweep"  # study user attribute holding the SweepSpec
+HEARTBEAT = 5.0  # seconds between heartbeats of a running trial
+GRACE = 30.0  # a running trial without a heartbeat for this long belongs to a dead worker
+
+OnTrial = Callable[[Any], None]
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError:
+        raise ConfigError("trainlab sweep needs Optuna: pip install 'trainlab[sweep]'") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI reports trials itself
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return optuna
+
+
+def sqlite_url(sweep_dir: Path) -> str:
+    """The default storage: an SQLite file inside the sweep's directory."""
+    return f"sqlite:///{(sweep_dir / 'study.db').resolve()}"
+
+
+def mask_url(url: str) -> str:
+    """The storage URL without its password, for printing and for sweep.yaml."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy understands: show it as given
+        return url
+
+
+def make_storage(url: str, heartbeat: float = HEARTBEAT, grace: float | None = None) -> Any:
+    """An Optuna RDB storage (SQLite or PostgreSQL) with heartbeats for dead-worker detection."""
+    optuna = _optuna()
+    if url.startswith(("postgresql://", "postgres://")):  # the driver trainlab[sweep] installs
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    engine: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        engine = {"connect_args": {"timeout": 60}}  # local workers share the file: wait on its lock
+    else:
+        engine = {"pool_pre_ping": True}
+    try:
+        grace_s = max(2, round(grace if grace is not None else max(GRACE, 4 * heartbeat)))
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=engine, heartbeat_interval=max(1, round(heartbeat)), grace_period=grace_s,
+        )
+    except ImportError as exc:
+        raise ConfigError(f"storage {mask_url(url)!r} needs a database driver ({exc}); for PostgreSQL: pip install 'trainlab[sweep]'") from None
+    except Exception as exc:  # sqlalchemy: bad URL, server down, wrong password
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot open storage {mask_url(url)!r}: {first}") from None
+
+
+def trial_reason(trial: Any) -> str:
+    """Why a trial did not complete ('' if it did). Workers record a reason with every pruned or
+    failed trial; a failed trial without one was failed by ``fail_stale_trials``: its worker died."""
+    if trial.state.name in ("COMPLETE", "RUNNING", "WAITING"):
+        return ""
+    reason = trial.user_attrs.get("reason") or trial.system_attrs.get("fail_reason")
+    if reason:
+        return str(reason)
+    if trial.state.name == "FAIL":
+        return f"worker {trial.user_attrs.get('worker', '?')} stopped: no heartbeat (died or killed)"
+    return ""
+
+
+def make_sampler(spec: SweepSpec, worker: int = 0) -> Any:
+    """The sampler by name; each worker gets its own seed so workers do not draw the same points."""
+    from trainlab.sweeps.strategies import SAMPLERS
+
+    return SAMPLERS.create(spec.sampler, seed=spec.seed + 1000 * worker, trials=spec.trials or 20)
+
+
+def make_pruner(spec: SweepSpec) -> Any:
+    """The pruner by name (none, median, asha), given the epochs of one run."""
+    from trainlab.sweeps.strategies import PRUNERS
+
+    return PRUNERS.create(spec.pruner, epochs=int(spec.base.get("train", {}).get("epochs", 10)))
+
+
+def load_study(name: str, storage: Any, worker: int = 0) -> tuple[Any, SweepSpec]:
+    """Open an existing sweep's study and its spec."""
+    optuna = _optuna()
+    try:
+        summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=False)
+    except Exception as exc:
+        raise ConfigError(f"cannot read studies from the storage: {str(exc).splitlines()[0]}") from None
+    names = [s.study_name for s in summaries]
+    if name not in names:
+        from trainlab.errors import unknown
+
+        raise unknown("sweep", name, names) if names else ConfigError(f"no sweep {name!r} in this storage (it holds no studies)")
+    probe = optuna.load_study(study_name=name, storage=storage)
+    if SPEC_ATTR not in probe.user_attrs:
+        raise ConfigError(f"study {name!r} was not made by trainlab sweep (no {SPEC_ATTR} attribute)")
+    spec = SweepSpec.from_dict(probe.user_attrs[SPEC_ATTR])
+    study = optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(spec, worker), pruner=make_pruner(spec))
+    return study, spec
+
+
+def create_study(name: str, spec: SweepSpec, storage: Any) -> Any:
+    """Create the study, store the spec in it and queue exactly ``spec.trials`` trials."""
+    optuna = _optuna()
+    try:
+        study = optuna.create_study(study_name=name, storage=storage, direction=spec.direction, sampler=make_sampler(spec), pruner=make_pruner(spec))
+    except optuna.exceptions.DuplicatedStudyError:
+        raise ConfigError(f"a sweep named {name!r} already exists in this storage; continue it with --resume {name} (or --join {name}), or pick another --name") from None
+    study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    queue(study, spec, spec.trials or 0)
+    return study
+
+
+def queue(study: Any, spec: SweepSpec, total: int) -> int:
+    """Add waiting trials until the study holds ``total`` trials that did or will run; returns how many were added."""
+    optuna = _optuna()
+    s = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    interrupted = [t for t in trials if t.state == s.FAIL and t.user_attrs.get("replaced")]
+    have = len(trials) - len(interrupted)
+    missing = max(0, total - have)
+    if spec.is_grid:
+        combos = grid(spec.params())
+        done = {tuple(sorted(t.params.items())) for t in trials if t.state != s.FAIL or not t.user_attrs.get("replaced")}
+        done |= {tuple(sorted(t.system_attrs.get("fixed_params", {}).items())) for t in trials if t.state == s.WAITING}
+        todo = [c for c in combos if tuple(sorted(c.items())) not in done]
+        if spec.trials is not None and spec.trials < len(combos) and not trials:
+            random.Random(spec.seed).shuffle(todo)  # a seeded subset of the grid
+        for params in todo[:missing]:
+            study.enqueue_trial(params, skip_if_exists=False)
+        return min(missing, len(todo))
+    for _ in range(missing):
+        study.enqueue_trial({})
+    return missing
+
+
+# -- one trial -------------------------------------------------------------------------------------
+class DataCache:
+    """Keeps the last loaded data set (or cv folds) so consecutive trials skip loading."""
+
+    def __init__(self) -> None:
+        self.key: Any = None
+        self.value: Any = None
+
+    def get(self, cfg: Config, cv: int) -> list[Any]:
+        """The data sets for ``cfg``: one (its own val split) or ``cv`` folds."""
+        from trainlab.build import resolve_device
+
+        device = resolve_device(cfg.device)
+        key = (repr(cfg.data), cfg.seed, str(device), cv)
+        if key != self.key:
+            self.value = None  # free the old tensors before loading new ones
+            if cv:
+                from trainlab.sweeps.cv import fold_datasets
+
+                self.value = fold_datasets(cfg, cv, device)
+            else:
+                from trainlab.data.sources import load_dataset
+
+                self.value = [load_dataset(cfg.data, cfg.seed, device)]
+            self.key = key
+        return self.value
+
+
+@dataclass
+class Outcome:
+    """How a trial ended: Optuna state name, objective value, reason, and attributes to store."""
+
+    state: str  # COMPLETE, PRUNED or FAIL
+    value: float | None
+    attrs: dict[str, Any]
+
+
+def _objective_value(history: list[dict[str, float]], objective: str, patience: int, maximize: bool) -> float:
+    """The objective of a finished run: its last epoch, or its best one when early stopping restored it."""
+    values = [m[objective] for m in history if objective in m]
+    if not values:
+        raise TrainlabError(f"the run recorded no {objective}; it needs a validation split")
+    if patience:
+        return max(values) if maximize else min(values)
+    return values[-1]
+
+
+def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache: DataCache, threads: int | None = None, callbacks: tuple = ()) -> Outcome:
+    """Train the trial's config (once, or once per fold) and say how it ended."""
+    from trainlab.api import train
+    from trainlab.training.callbacks import Pruning
+
+    values = {key: p.suggest(trial) for key, p in spec.params().items()}
+    trial.set_user_attr("config", values)
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    updates: dict[str, Any] = {**values, "output.dir": str(sweep_dir / "runs")}
+    if threads:
+        updates["threads"] = threads
+    try:
+        cfg = base.replace(**updates)
+        folds = cache.get(cfg, spec.cv)
+    except TrainlabError as exc:
+        return Outcome("FAIL", None, {"reason": f"config: {exc}"})
+    maximize = spec.direction == "maximize"
+    fold_values: list[float] = []
+    run_dirs: list[str] = []
+    tests: list[float] = []
+    attrs: dict[str, Any] = {"run_dirs": run_dirs}
+    start = time.perf_counter()
+    for i, data in enumerate(folds):
+        name = f"trial-{trial.number:04d}" + (f"-fold{i + 1}" if spec.cv else "")
+        pruning = Pruning(trial, spec.objective, offset=i * cfg.train.epochs, prune=not spec.pruner.startswith("none"))
+        try:
+            run = train(cfg.replace(**{"output.name": name}), callbacks=[pruning, *callbacks], data=data)
+        except TrainlabError as exc:
+            attrs.update(reason=f"{name}: {exc}", seconds=round(time.perf_counter() - start, 2))
+            return Outcome("FAIL", None, attrs)
+        run_dirs.append(str(run.path))
+        status, reason = run.summary.get("status"), run.summary.get("stop_reason", "")
+        attrs["epochs"] = attrs.get("epochs", 0) + run.summary.get("epochs", 0)
+        if "test_accuracy" in run.summary:
+            tests.append(run.summary["test_accuracy"])
+        if status == "interrupted":  # Ctrl-C / SIGTERM stopped the run safely: stop the sweep too
+            raise KeyboardInterrupt(reason)
+        if status in ("pruned", "diverged"):
+            attrs.update(reason=reason, seconds=round(time.perf_counter() - start, 2))
+            return Outcome("PRUNED" if status == "pruned" else "FAIL", None, attrs)
+        if status != "completed":
+            attrs.update(reason=f"{name}: run ended with status {status} {reason}".strip(), seconds=round(time.perf_counter() - start, 2))
+            return Outcome("FAIL", None, attrs)
+        value = _objective_value(run.history, spec.objective, cfg.train.patience, maximize)
+        if not math.isfinite(value):
+            attrs.update(reason=f"diverged: {spec.objective}={value}", seconds=round(time.perf_counter() - start, 2))
+            return Outcome("FAIL", None, attrs)
+        fold_values.append(value)
+    attrs["seconds"] = round(time.perf_counter() - start, 2)
+    if tests:
+        attrs["test_accuracy"] = statistics.fmean(tests)
+    if spec.cv:
+        attrs["fold_values"] = fold_values
+        attrs["fold_std"] = statistics.pstdev(fold_values)
+    return Outcome("COMPLETE", statistics.fmean(fold_values), attrs)
+
+
+# -- the worker loop -------------------------------------------------------------------------------
+class Heartbeat:
+    """A background thread recording a running trial's heartbeat in the storage."""
+
+    def __init__(self, storage: Any, trial_id: int, interval: float):
+        self.storage, self.trial_id, self.interval = storage, trial_id, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name=f"heartbeat-{trial_id}")
+
+    def _beat(self) -> None:
+        while True:
+            self.storage.record_heartbeat(self.trial_id)
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _pop(study: Any) -> Any:
+    """Atomically take a waiting trial from the queue (``None`` when the queue is empty)."""
+    optuna = _optuna()
+    # Study.ask() would create a fresh trial when another worker took the last waiting one; popping
+    # directly keeps the trial count exact. _pop_waiting_trial_id is what ask() itself uses.
+    trial_id = study._pop_waiting_trial_id()
+    return None if trial_id is None else optuna.trial.Trial(study, trial_id)
+
+
+def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = None, on_trial: OnTrial | None = None, on_start: OnTrial | None = None, wait: bool = True) -> int:
+    """Run queued trials until the queue is empty (then wait for other workers' trials); returns how many ran here."""
+    optuna = _optuna()
+    s = optuna.trial.TrialState
+    storage = study._storage
+    interval = float(storage.get_heartbeat_interval() or HEARTBEAT)
+    base = spec.base_config()
+    cache = DataCache()
+    ran = 0
+    seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    while True:
+        optuna.storages.fail_stale_trials(study)
+        _report_new(study, seen, on_trial)  # other workers' trials too, and those failed as stale
+        trial = _pop(study)
+        if trial is None:
+            if not wait or not study.get_trials(deepcopy=False, states=(s.RUNNING,)):
+                return ran
+            time.sleep(min(interval, 2.0))  # trials still running elsewhere: wait for them (or their death)
+            continue
+        try:
+            if on_start is not None:
+                on_start(trial)
+            with Heartbeat(storage, trial._trial_id, interval):
+                outcome = run_trial(trial, spec, base, sweep_dir, cache, threads)
+        except KeyboardInterrupt:
+            # interrupted, not failed: mark it and queue a replacement so --resume runs it again
+            trial.set_user_attr("reason", "interrupted")
+            trial.set_user_attr("replaced", True)
+            study.tell(trial, state=s.FAIL)
+            fixed = study._storage.get_trial(trial._trial_id).system_attrs.get("fixed_params") or {}
+            study.enqueue_trial(fixed if spec.is_grid else {})
+            raise
+        except Exception as exc:  # a bug, not a bad trial: record it on the trial, then let it raise
+            trial.set_user_attr("reason", f"error: {type(exc).__name__}: {exc}"[:500])
+            study.tell(trial, state=s.FAIL)
+            raise
+        for k, v in outcome.attrs.items():
+            trial.set_user_attr(k, v)
+        study.tell(trial, outcome.value, state=getattr(s, outcome.state))
+        ran += 1
+        _report_new(study, seen, on_trial)
+
+
+def _report_new(study: Any, seen: set[int], on_trial: OnTrial | None) -> None:
+    """Call ``on_trial`` once for each trial that finished since the last call (in trial order)."""
+    for t in study.get_trials(deepcopy=False):
+        if t.state.is_finished() and t.number not in seen:
+            seen.add(t.number)
+            if on_trial is not None:
+                on_trial(t)
+
+
+def work_parallel(name: str, url: str, sweep_dir: Path, workers: int, on_trial: OnTrial | None = None, heartbeat: float = HEARTBEAT, grace: float | None = None) -> None:
+    """Run ``workers`` local processes (``trainlab.sweeps.worker``) on the study; report trials as they finish."""
+    import subprocess
+    import sys
+
+    optuna = _optuna()
+    args = [url, str(sweep_dir), "{i}", str(heartbeat), "-" if grace is None else str(grace)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread each: N workers on N cores
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "trainlab.sweeps.worker", name, *(a.format(i=i) for a in args)], env=env)
+        for i in range(workers)
+    ]
+    study = optuna.load_study(study_name=name, storage=make_storage(url, heartbeat, grace))
+    seen: set[int] = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    try:
+        while True:
+            alive = any(p.poll() is None for p in procs)
+            _report_new(study, seen, on_trial)
+            if not alive:
+                break
+            time.sleep(0.5)
+    finally:  # on Ctrl-C the workers got the signal too: let them stop their trials safely
+        for p in procs:
+            p.wait()
+    codes = [p.returncode for p in procs]
+    if 130 in codes:
+        raise KeyboardInterrupt
+    bad = [c for c in codes if c != 0]
+    if bad:
+        raise TrainlabError(f"{len(bad)} of {workers} sweep workers exited with an error (exit codes {bad}); run `trainlab sweep --resume {name}` to continue")
+
+
+def write_spec_file(sweep_dir: Path, name: str, spec: SweepSpec, url: str) -> None:
+    """sweep.yaml: what was asked, and where the study lives (password hidden)."""
+    import yaml
+
+    data = {"name": name, "storage": mask_url(url), **{k: v for k, v in spec.to_dict().items() if k != "name"}}
+    write_text(sweep_dir / "sweep.yaml", yaml.safe_dump(data, sort_keys=False))

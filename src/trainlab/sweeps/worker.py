@@ -1,0 +1,32 @@
+"""A local sweep worker process: ``python -m trainlab.sweeps.worker NAME URL DIR INDEX HEARTBEAT GRACE``.
+
+``--workers N`` starts N of these as plain subprocesses (not multiprocessing), so a user's script
+is never re-imported in the children, whatever its ``__main__`` looks like. Each runs one thread,
+prints nothing, and exits 0 when the queue is empty, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    """Join the study and work through its queue with one thread."""
+    import torch
+
+    from trainlab.sweeps.run import load_study, make_storage, work
+
+    name, url, sweep_dir, index, heartbeat, grace = argv
+    torch.set_num_threads(1)
+    storage = make_storage(url, float(heartbeat), float(grace) if grace != "-" else None)
+    study, spec = load_study(name, storage, worker=int(index))
+    try:
+        work(study, spec, Path(sweep_dir), threads=1)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

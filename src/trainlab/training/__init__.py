@@ -1,0 +1,5 @@
+"""The training loop, its events and callbacks, optimizers and metrics."""
+
+from trainlab.training.loop import Callback, StopTraining, Trainer
+
+__all__ = ["Callback", "StopTraining", "Trainer"]

@@ -1,0 +1,26 @@
+"""RunLock: marks the run directory as being trained by this process (``run.pid``) while ``fit`` runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainlab.runs.lock import claim, release
+from trainlab.training.loop import Callback, Trainer
+
+
+class RunLock(Callback):
+    """Claim ``run_dir`` at fit start (refusing if another live process trains it); release it at the end."""
+
+    order = -100  # first: nothing else should start writing before the claim
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        claim(self.run_dir)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        release(self.run_dir)
+
+    def on_error(self, trainer: Trainer) -> None:
+        release(self.run_dir)

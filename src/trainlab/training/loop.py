@@ -1,0 +1,240 @@
+"""The one training loop. It emits events; everything optional is a callback listening to them.
+
+Events, in order: ``fit_start``, then per epoch ``epoch_start``, ``batch_end`` after every step,
+``epoch_end`` after validation; finally ``fit_end`` (or ``error`` when an exception escapes).
+A callback stops training by raising ``StopTraining`` (fastai's cancel-by-exception style), so no
+flags are threaded through the loop.
+
+Hot path rules: each batch is one ``index_select`` of the epoch's permutation from tensors already on the device;
+loss and accuracy accumulate as device tensors; the loop never calls ``.item()`` per step (the NaN
+guard does on the CPU, where a host sync is free, and reads a device flag every 50 steps elsewhere).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainlab.data.dataset import Dataset, Split
+from trainlab.nn.losses import Loss
+from trainlab.training.metrics import correct_count
+from trainlab.training.optim import Schedule
+
+EVENTS = ("fit_start", "epoch_start", "batch_end", "epoch_end", "fit_end", "error")
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end ``fit`` cleanly after the current step or epoch."""
+
+    def __init__(self, reason: str = "", status: str = "stopped"):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class Callback:
+    """Base class: override any of ``on_<event>(trainer)``; lower ``order`` runs first."""
+
+    order = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """State to keep in checkpoints (for exact resume)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore state saved by ``state_dict``."""
+
+
+class Trainer:
+    """Owns the model, data, loss, optimizer and loop state; runs ``fit`` and ``evaluate``."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data: Dataset,
+        loss: Loss,
+        optimizer: torch.optim.Optimizer,
+        epochs: int,
+        batch_size: int,
+        schedule: Schedule | None = None,
+        callbacks: list[Callback] | tuple[Callback, ...] = (),
+        seed: int = 0,
+        l1: float = 0.0,
+        clip_grad: float | None = None,
+        eval_batch_size: int = 4096,
+        augment: Any = None,
+        precision: str = "fp32",
+    ):
+        self.model = model
+        self.data = data
+        self.loss = loss
+        self.optimizer = optimizer
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.schedule = schedule or Schedule()
+        self.callbacks = sorted(callbacks, key=lambda c: c.order)
+        self.l1 = l1
+        self.clip_grad = clip_grad
+        self.eval_batch_size = eval_batch_size
+        self.augment = augment
+        self.precision = precision
+        self.device = data.train.x.device
+        # bf16 autocast needs no loss scaling (float32's exponent range); one reusable context
+        self._autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+        self.classification = data.task == "classification"
+        # the permutation generator lives on the CPU so runs are identical across devices
+        self.generator = torch.Generator().manual_seed(seed)
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimizer steps taken
+        self.history: list[dict[str, float]] = []
+        self.metrics: dict[str, float] = {}  # metrics of the epoch just finished
+        self.info: dict[str, Any] = {}  # facts callbacks share (initial loss, ...)
+        self.status = "running"
+        self.stop_reason = ""
+        self.fit_seconds = 0.0
+        self._hooks = {e: [getattr(c, f"on_{e}") for c in self.callbacks if hasattr(c, f"on_{e}")] for e in EVENTS}
+        self._l1_params = [p for n, p in model.named_parameters() if p.ndim > 1] if l1 else []
+        # running sums of the current epoch (device tensors)
+        self.loss_sum = torch.zeros((), device=self.device)
+        self.l1_sum = torch.zeros((), device=self.device)  # the L1 penalty, reported apart as train_l1
+        self.correct = torch.zeros((), device=self.device, dtype=torch.long)
+        self.seen = 0
+        self.batch_index = 0
+        self.batches_per_epoch = max(1, -(-len(data.train) // batch_size))
+        # where the current epoch stands, so a checkpoint taken mid-epoch resumes exactly:
+        # the epoch's permutation (CPU, None between epochs) and the batches already done
+        self.perm: torch.Tensor | None = None
+        self.position = 0
+        self.resume_rng: Any = None  # set by restore_trainer: re-applies saved RNG states after fit_start
+
+    # -- events ---------------------------------------------------------------
+    def fire(self, event: str) -> None:
+        """Call every callback's handler for ``event``."""
+        for hook in self._hooks[event]:
+            hook(self)
+
+    @property
+    def lr(self) -> float:
+        """Current learning rate of the first parameter group."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    # -- training -------------------------------------------------------------
+    def fit(self) -> Trainer:
+        """Train for the configured epochs (or until a callback stops it)."""
+        start = time.perf_counter()
+        try:
+            self.fire("fit_start")
+            if self.resume_rng is not None:  # resumed: RNG streams continue where the checkpoint left them
+                self.resume_rng()
+                self.resume_rng = None
+            while self.epoch < self.epochs:
+                self.fire("epoch_start")
+                self._train_epoch()
+                self._end_epoch()
+            self.status = "completed"
+        except StopTraining as stop:
+            self.status, self.stop_reason = stop.status, stop.reason
+        except BaseException:
+            self.status = "failed"
+            self.fit_seconds += time.perf_counter() - start
+            self.fire("error")
+            raise
+        self.fit_seconds += time.perf_counter() - start
+        self.fire("fit_end")
+        return self
+
+    def _train_epoch(self) -> None:
+        train: Split = self.data.train
+        n, bs = len(train), self.batch_size
+        self.model.train()
+        if self.perm is None:  # a fresh epoch; a resumed one keeps its order, position and running sums
+            self.perm = torch.randperm(n, generator=self.generator)
+            self.position = 0
+            self.loss_sum.zero_()
+            self.l1_sum.zero_()
+            self.correct.zero_()
+            self.seen = 0
+        perm = self.perm.to(self.device)
+        x, y = train.x, train.y
+        for index in range(self.position, -(-n // bs)):
+            self.batch_index = index
+            # gather each batch while it is used: it stays in cache; a gathered copy of the whole
+            # epoch (170 MB for Fashion-MNIST) is written, then read back from memory (~10% slower here)
+            idx = perm[index * bs : (index + 1) * bs]
+            xb, yb = x.index_select(0, idx), y.index_select(0, idx)
+            if self.augment is not None:
+                xb = self.augment(xb)
+            with self._autocast:
+                out = self.model(xb)
+                loss = self.loss(out, yb)
+            penalty = self.l1 * sum(p.abs().sum() for p in self._l1_params) if self.l1 else None
+            total = loss if penalty is None else loss + penalty
+            self.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            if self.clip_grad:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad)
+            self.optimizer.step()
+            self.schedule.after_step()
+            with torch.no_grad():
+                self.loss_sum += loss.detach() * len(yb)
+                if penalty is not None:
+                    self.l1_sum += penalty.detach() * len(yb)
+                if self.classification:
+                    self.correct += correct_count(out, yb)
+            self.seen += len(yb)
+            self.step += 1
+            self.position = index + 1
+            self.last_loss = loss
+            self.fire("batch_end")
+        self.perm, self.position = None, 0  # the epoch is done: a checkpoint from here starts the next one
+
+    def _end_epoch(self) -> None:
+        m: dict[str, float] = {"epoch": self.epoch + 1, "train_loss": (self.loss_sum / max(self.seen, 1)).item()}
+        if self.l1:  # train_loss is the data loss alone; the objective was train_loss + train_l1
+            m["train_l1"] = (self.l1_sum / max(self.seen, 1)).item()
+        if self.classification:
+            m["train_accuracy"] = self.correct.item() / max(self.seen, 1)
+        if self.data.val is not None:
+            for k, v in self.evaluate(self.data.val).items():
+                m[f"val_{k}"] = v
+        m["lr"] = self.lr
+        self.schedule.after_epoch(m.get("val_loss", m["train_loss"]))
+        self.epoch += 1
+        self.metrics = m
+        self.history.append(m)
+        self.fire("epoch_end")
+
+    # -- evaluation -----------------------------------------------------------
+    @torch.inference_mode()
+    def outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Model outputs for ``x`` in eval mode, in large batches; restores the previous mode."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return torch.cat([self.model(x[i : i + self.eval_batch_size]) for i in range(0, len(x), self.eval_batch_size)])
+        finally:
+            self.model.train(was_training)
+
+    def evaluate(self, split: Split) -> dict[str, float]:
+        """Loss (and accuracy for classification) on a split, in eval mode, without gradients."""
+        return evaluate_outputs(self.outputs(split.x), split.y, self.loss, self.classification)
+
+
+@torch.inference_mode()
+def evaluate_outputs(out: torch.Tensor, y: torch.Tensor, loss: Loss, classification: bool) -> dict[str, float]:
+    """Metrics from precomputed outputs: loss and accuracy (classification) or MSE/MAE/R² (regression)."""
+    m = {"loss": loss(out, y).item()}
+    if classification:
+        m["accuracy"] = correct_count(out, y).item() / max(len(y), 1)
+    else:
+        pred = out.reshape(y.shape).float()
+        yf = y.float()
+        m["mse"] = ((pred - yf) ** 2).mean().item()
+        m["mae"] = (pred - yf).abs().mean().item()
+        var = ((yf - yf.mean()) ** 2).sum()
+        m["r2"] = (1 - ((pred - yf) ** 2).sum() / var).item() if var > 0 else float("nan")
+    return m
