@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 import trainlab
-import trainlab.api as api
+import trainlab.build as build
 from tests.conftest import make_idx_dataset
 from trainlab.cli import main
 from trainlab.errors import CheckpointError, ConfigError
@@ -96,8 +96,8 @@ def test_stop_at_any_step_resumes_bit_identical(idx_dir: Path, tmp_path: Path, r
 
 def test_sigterm_via_cli_exits_143_and_resume_matches(idx_dir: Path, tmp_path: Path, reference: trainlab.Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     runs = tmp_path / "runs"
-    original = api.default_callbacks
-    monkeypatch.setattr(api, "default_callbacks", lambda *a, **k: [*original(*a, **k), SignalAt(11, signal.SIGTERM)])
+    original = build.config_callbacks
+    monkeypatch.setattr(build, "config_callbacks", lambda *a, **k: [*original(*a, **k), SignalAt(11, signal.SIGTERM)])
     args = ["train", *overrides(cfg(idx_dir, runs)), "--no-progress"]
     previous = signal.getsignal(signal.SIGTERM)
     assert main(args) == 143
@@ -108,7 +108,7 @@ def test_sigterm_via_cli_exits_143_and_resume_matches(idx_dir: Path, tmp_path: P
     assert f"resume with: trainlab train --resume {run_dir}" in err
     summary = trainlab.load_run(run_dir).summary
     assert summary["status"] == "interrupted" and summary["interrupted_by"] == "SIGTERM"
-    monkeypatch.setattr(api, "default_callbacks", original)
+    monkeypatch.setattr(build, "config_callbacks", original)
     assert main(["train", "--resume", str(run_dir), "--no-progress"]) == 0
     out, _ = capsys.readouterr()
     assert f"resuming {run_dir} at step 11 (epoch 2, batch 3/9)" in out
@@ -117,8 +117,8 @@ def test_sigterm_via_cli_exits_143_and_resume_matches(idx_dir: Path, tmp_path: P
 
 def test_second_ctrl_c_aborts_at_once_keeping_previous_checkpoint(idx_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     runs = tmp_path / "runs"
-    original = api.default_callbacks
-    monkeypatch.setattr(api, "default_callbacks", lambda *a, **k: [*original(*a, **k), SignalAt(10, times=2)])
+    original = build.config_callbacks
+    monkeypatch.setattr(build, "config_callbacks", lambda *a, **k: [*original(*a, **k), SignalAt(10, times=2)])
     assert main(["train", *overrides(cfg(idx_dir, runs)), "--no-progress"]) == 130
     (run_dir,) = runs.iterdir()
     assert "aborted; the last checkpoint is kept - resume with: trainlab train --resume" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from trainlab.runs.checkpoint import load_checkpoint
 DRIVER = """
 import os, signal, sys
 import trainlab.api as api
+import trainlab.build as build
 from trainlab.training.loop import Callback
 
 step, signum, order = (int(v) for v in os.environ["STOP_AT"].split(","))
@@ -34,8 +35,8 @@ class SignalSelf(Callback):
 
 hook = SignalSelf()
 hook.order = order  # before or after the Checkpoint callback (order 30)
-original = api.default_callbacks
-api.default_callbacks = lambda *a, **k: [*original(*a, **k), hook]
+original = build.config_callbacks
+build.config_callbacks = lambda *a, **k: [*original(*a, **k), hook]
 from trainlab.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -1,14 +1,19 @@
-"""Turn a Config into live objects: device, seeded RNGs, data, model, loss, optimizer, schedule.
+"""The one run builder: a resolved Config becomes a run's live objects, trainer and callbacks included.
 
-``train``, ``eval``, the doctor, the LR finder and sweeps all start here, so a config means the same
-thing everywhere.
+``setup`` builds what the config names (device, seeded RNGs, data, model, loss, optimizer, schedule,
+augmentation); ``config_callbacks`` the callbacks the config asks for; ``make_trainer`` is the only
+place a ``Trainer`` is made, and ``build`` does all three. ``train``, resume, ``eval``, reports,
+lessons, compare, sweep trials, the doctor and the LR finder all start here, so a config key means
+the same thing in every command.
 """
 
 from __future__ import annotations
 
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,13 +23,37 @@ from torch import nn
 from trainlab.config import Config
 from trainlab.data.augment import Augment, make_augment
 from trainlab.data.dataset import Dataset
+from trainlab.data.memo import DataCache
+from trainlab.data.preprocess import PREPROCESS
 from trainlab.data.sources import load_dataset
 from trainlab.errors import ConfigError
+from trainlab.nn.activations import ACTIVATIONS, maxout_pieces
 from trainlab.nn.cnn import check_blocks, prefer_channels_last
-from trainlab.nn.losses import Loss, LossContext, default_loss, make_loss
-from trainlab.nn.models import build_model
+from trainlab.nn.init import BIAS_INITS, INITS
+from trainlab.nn.losses import (
+    LOSSES,
+    Loss,
+    LossContext,
+    default_loss,
+    expected_initial_loss,
+    make_loss,
+)
+from trainlab.nn.models import MODELS, build_model, count_params, describe
+from trainlab.nn.norms import NORMS, check_norm
 from trainlab.registry import parse_spec
-from trainlab.training.optim import Schedule, make_optimizer, make_schedule
+from trainlab.training.callbacks import (
+    Checkpoint,
+    Diagnostics,
+    EarlyStopping,
+    History,
+    InitialLoss,
+    NanGuard,
+    RunLock,
+    TensorBoard,
+    ordered,
+)
+from trainlab.training.loop import Callback, Trainer
+from trainlab.training.optim import OPTIMIZERS, SCHEDULES, Schedule, make_optimizer, make_schedule
 
 
 def resolve_device(name: str) -> torch.device:
@@ -92,14 +121,6 @@ def resolve_config(cfg: Config, task: str) -> Config:
 def check_names(cfg: Config) -> None:
     """Fail fast, before any data loads: every catalogue name and inline parameter must bind, and the
     mlp's norm must fit its widths (group norm's groups divide them; instance norm needs images)."""
-    from trainlab.data.preprocess import PREPROCESS
-    from trainlab.nn.activations import ACTIVATIONS, maxout_pieces
-    from trainlab.nn.init import BIAS_INITS, INITS
-    from trainlab.nn.losses import LOSSES
-    from trainlab.nn.models import MODELS
-    from trainlab.nn.norms import NORMS, check_norm
-    from trainlab.training.optim import OPTIMIZERS, SCHEDULES
-
     m = cfg.model
     for registry, spec in ((MODELS, m.name), (ACTIVATIONS, m.act), (INITS, m.init), (BIAS_INITS, m.bias_init), (NORMS, m.norm), (OPTIMIZERS, cfg.optim.name), (SCHEDULES, cfg.optim.schedule), (PREPROCESS, cfg.data.preprocess)):
         registry.bind(spec)
@@ -121,15 +142,19 @@ def check_monitor(cfg: Config, task: str) -> None:
         raise ConfigError(f"train.monitor={cfg.train.monitor!r} is not measured on a {task} task; choose one of: {', '.join(valid)}")
 
 
-def setup(cfg: Config, data: Dataset | None = None) -> Setup:
-    """Build the run a config describes (seeding first, so the same config gives the same run)."""
+def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = None) -> Setup:
+    """Build what a config names (seeding first, so the same config gives the same run).
+
+    ``data``: an already loaded data set (cross-validation folds, a re-applied saved preprocessing);
+    ``cache``: load through this cache, so runs that share data config and seed share one load.
+    """
     check_names(cfg)
     device = resolve_device(cfg.device)
     threads = cfg.threads or default_threads()
     torch.set_num_threads(threads)
     seed_everything(cfg.seed)
     if data is None:
-        data = load_dataset(cfg.data, cfg.seed, device)
+        data = cache.dataset(cfg.data, cfg.seed, device) if cache is not None else load_dataset(cfg.data, cfg.seed, device)
     cfg = resolve_config(cfg, data.task)
     check_monitor(cfg, data.task)
     counts = torch.bincount(data.train.y, minlength=data.num_classes).cpu() if data.task == "classification" else None
@@ -149,3 +174,68 @@ def setup(cfg: Config, data: Dataset | None = None) -> Setup:
     schedule = make_schedule(cfg.optim.schedule, optimizer, cfg.train.epochs, steps, cfg.optim.warmup)
     augment = make_augment(cfg.data.augment, data.input_shape)
     return Setup(cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment)
+
+
+def header(s: Setup) -> str:
+    """The one-line run header: data, model, parameters, optimizer, device, threads."""
+    o = s.config.optim
+    model = f"{parse_spec(s.config.model.name).name} {describe(s.model)}".strip()
+    return (
+        f"data {s.data.describe()} | model {model}, {count_params(s.model):,} params | "
+        f"{o.name} lr={o.lr:g} batch={s.batch_size} | loss {s.config.loss.name} | device {s.device} | threads {s.threads}"
+    )
+
+
+def config_callbacks(s: Setup, run_dir: Path | None = None) -> list[Callback]:
+    """The callbacks a config asks for: initial-loss check, NaN/Inf guard (``train.nan_guard``) and
+    early stopping (``train.patience``) always; with a run directory also its lock, metrics.csv
+    (``History``), checkpoints (``train.checkpoint``), TensorBoard (``logging.tensorboard``) and
+    per-layer statistics (``diagnostics.every``)."""
+    cfg, t = s.config, s.config.train
+    cbs: list[Callback] = [InitialLoss(expected_initial_loss(cfg.loss.name, LossContext(s.data.task, s.data.num_classes)))]
+    if t.nan_guard:
+        cbs.append(NanGuard())
+    if t.patience:
+        monitor = t.monitor if s.data.val is not None else "train_loss"
+        cbs.append(EarlyStopping(monitor, t.patience, t.min_delta, t.restore_best))
+    if run_dir is None:
+        return cbs
+    cbs += [RunLock(run_dir), History(run_dir)]
+    if t.checkpoint:
+        cbs.append(Checkpoint(run_dir, cfg.to_dict(), t.checkpoint_every))
+    if cfg.logging.tensorboard:
+        cbs.append(TensorBoard(run_dir, cfg.logging.histogram_every))
+    if cfg.diagnostics.every:
+        cbs.append(Diagnostics(run_dir, cfg.diagnostics.every, cfg.diagnostics.bins))
+    return cbs
+
+
+def make_trainer(s: Setup, callbacks: Sequence[Callback] = ()) -> Trainer:
+    """The Trainer of a built setup, every train.* / optim.* / loss.* key applied; callbacks in ``ORDER``."""
+    cfg = s.config
+    return Trainer(
+        s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
+        callbacks=ordered(callbacks), seed=cfg.seed, l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad,
+        eval_batch_size=cfg.train.eval_batch_size, augment=s.augment, precision=cfg.train.precision,
+    )
+
+
+def assemble(s: Setup, run_dir: Path | None = None, callbacks: Sequence[Callback] = ()) -> Trainer:
+    """The Trainer of a built setup with the config's callbacks (files in ``run_dir``, if any) plus ``callbacks``."""
+    trainer = make_trainer(s, [*config_callbacks(s, run_dir), *callbacks])
+    trainer.facts.header = header(s)
+    trainer.facts.run_dir = str(run_dir) if run_dir is not None else None
+    return trainer
+
+
+def build(
+    cfg: Config,
+    data: Dataset | None = None,
+    *,
+    run_dir: Path | None = None,
+    callbacks: Sequence[Callback] = (),
+    cache: DataCache | None = None,
+) -> tuple[Setup, Trainer]:
+    """Everything a run needs in one call: ``setup`` then ``assemble``."""
+    s = setup(cfg, data, cache)
+    return s, assemble(s, run_dir, callbacks)

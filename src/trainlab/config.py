@@ -350,3 +350,10 @@ def describe_keys() -> list[tuple[str, str, Any]]:
 
     walk(Config, "")
     return rows
+
+
+def as_config(config: Config | dict[str, Any] | str | Path | None, overrides: list[str] | dict[str, Any] | None = None) -> Config:
+    """Accept a Config, a nested dict, a YAML path or None (the built-in defaults), plus overrides."""
+    if config is None or isinstance(config, (str, Path)):
+        return load_config(config, overrides)
+    return apply_overrides(config.to_dict() if isinstance(config, Config) else config, overrides)

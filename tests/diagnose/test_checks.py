@@ -11,7 +11,6 @@ from torch import nn
 from trainlab.build import setup
 from trainlab.config import Config
 from trainlab.data.dataset import Dataset, Split
-from trainlab.nn.causes import initial_loss_causes
 from trainlab.diagnose.checks import (
     check_activations,
     check_gradient_flow,
@@ -22,6 +21,7 @@ from trainlab.diagnose.checks import (
     run_checks,
     subject_from_setup,
 )
+from trainlab.nn.causes import initial_loss_causes
 
 DEEP = [64] * 9  # + the output layer: 10 weight layers
 

@@ -13,7 +13,7 @@ import trainlab
 from tests.conftest import quick
 from tests.report.chromium import Browser, find_chromium
 from trainlab.cli import main
-from trainlab.report import build_report
+from trainlab.evaluate import build_report
 from trainlab.report.evidence import EVIDENCE, MAX_MISTAKES, Evidence
 
 CHROMIUM = find_chromium()

@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trainlab
+from trainlab.atomic import atomic_write
 from trainlab.build import setup
 from trainlab.cli import main
 from trainlab.errors import CheckpointError
-from trainlab.atomic import atomic_write
 from trainlab.runs.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from trainlab.training.loop import Trainer
 from trainlab.training.state import restore_trainer, trainer_state

@@ -69,7 +69,7 @@ def test_constructed_nan_is_found_at_its_layer_and_step() -> None:
     t = trainer_for(model, Injector(5, lambda tr: tr.model.boom.factor.fill_(float("inf"))))
     t.fit()
     assert t.status == "diverged" and t.step == 5  # step 6 never updated the weights
-    info = t.info["nan_guard"]
+    info = t.facts.nan_guard
     assert info["step"] == 6 and info["layer"] == "boom" and info["kind"] == "activation"
     assert "step 6" in t.stop_reason and "layer boom (Scale)" in t.stop_reason and "lr 0.01" in t.stop_reason
     assert all(torch.isfinite(p).all() for p in model.parameters())
@@ -83,7 +83,7 @@ def test_deferred_mode_records_the_first_bad_step_without_per_step_syncs() -> No
     inject = Injector(5, lambda tr: tr.model.boom.factor.fill_(float("inf")))
     t = Trainer(model, s.data, s.loss, opt, 1, 64, callbacks=[InitialLoss(2.3026), NanGuard(check_every=4), inject])
     t.fit()
-    assert t.status == "diverged" and t.info["nan_guard"]["step"] == 6 and t.step == 8
+    assert t.status == "diverged" and t.facts.nan_guard["step"] == 6 and t.step == 8
     assert "found at step 8" in t.stop_reason and "layer boom" in t.stop_reason
     assert all(torch.isfinite(p).all() for p in model.parameters())  # the bad steps' gradients were zeroed
 
@@ -92,8 +92,8 @@ def test_nan_only_in_the_backward_names_the_gradient_layer() -> None:
     model = nn.Sequential(OrderedDict(flatten=nn.Flatten(), fc1=nn.Linear(64, 32), act1=nn.ReLU(), bad=NanBackward(), out=nn.Linear(32, 10)))
     t = trainer_for(model)
     t.fit()
-    assert t.status == "diverged" and t.info["nan_guard"]["step"] == 1
-    assert t.info["nan_guard"]["kind"] == "gradient" and t.info["nan_guard"]["layer"] == "fc1"
+    assert t.status == "diverged" and t.facts.nan_guard["step"] == 1
+    assert t.facts.nan_guard["kind"] == "gradient" and t.facts.nan_guard["layer"] == "fc1"
     assert "first non-finite gradient (backward order) is in fc1.weight" in t.stop_reason
 
 
@@ -102,7 +102,7 @@ def test_nan_in_the_data_is_blamed_on_the_input() -> None:
     t = trainer_for(model)
     t.data.train.x[:] = float("nan")
     t.fit()
-    assert t.status == "diverged" and t.info["nan_guard"]["kind"] == "input" and "check the data" in t.stop_reason
+    assert t.status == "diverged" and t.facts.nan_guard["kind"] == "input" and "check the data" in t.stop_reason
 
 
 def test_last_good_checkpoint_is_kept_and_cli_exits_3(runs_dir: Path, capsys) -> None:
@@ -124,7 +124,7 @@ def test_lr_too_low_warns_after_the_first_epoch(runs_dir: Path) -> None:
 
     class Grab(Callback):
         def on_fit_end(self, trainer: Trainer) -> None:
-            seen.extend(trainer.info.get("warnings", []))
+            seen.extend(trainer.facts.warnings)
 
     run = trainlab.train(quick(runs_dir, threads=1, optim__lr=1e-7, train__epochs=1), callbacks=[Grab()])
     assert run.summary["status"] == "completed" and run.summary["warnings"] == seen

@@ -55,17 +55,16 @@ def plot_path(output_dir: str, folder: str, name: str, suffix: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Run the checklist; exit 1 when a check fails."""
-    from trainlab.api import header
-    from trainlab.build import setup
+    from trainlab.build import header, setup
     from trainlab.diagnose.checks import run_checks, subject_from_setup
     from trainlab.errors import ConfigError
-    from trainlab.registry import parse_spec
+    from trainlab.runs.rundir import run_name
 
     if args.lr_steps < 2 or args.overfit_steps < 1:
         raise ConfigError(f"--lr-steps={args.lr_steps} must be >= 2 and --overfit-steps={args.overfit_steps} >= 1")
     s = setup(config_from_args(args))
     print(header(s), flush=True)
-    name = s.config.output.name or f"{parse_spec(s.config.model.name).name}-{parse_spec(s.config.data.name).name}"
+    name = run_name(s.config)
     plot = Path(args.plot) if args.plot else plot_path(s.config.output.dir, "doctor", name, "-lr.png")
     results = run_checks(subject_from_setup(s), plot=plot, lr_steps=args.lr_steps, overfit_steps=args.overfit_steps)
     width = max(len(r.name) for r in results)

@@ -36,10 +36,10 @@ def run(args: argparse.Namespace) -> int:
     from trainlab.build import setup
     from trainlab.cli.doctor import plot_path
     from trainlab.diagnose.lr_find import lr_range_test
-    from trainlab.registry import parse_spec
+    from trainlab.runs.rundir import run_name
 
     s = setup(config_from_args(args))
-    name = s.config.output.name or f"{parse_spec(s.config.model.name).name}-{parse_spec(s.config.data.name).name}"
+    name = run_name(s.config)
     res = lr_range_test(s.model, s.loss, s.data.train, s.optimizer, start=args.start, end=args.end, steps=args.steps,
                         batch_size=s.batch_size, method=args.method, seed=s.config.seed)
     plot = Path(args.plot) if args.plot else plot_path(s.config.output.dir, "lr-find", name, ".png")

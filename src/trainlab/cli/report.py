@@ -49,7 +49,7 @@ def find_run_dir(arg: str | None, parent: str | Path = "runs") -> Path:
 def run(args: argparse.Namespace) -> int:
     """Build each report and print where it is."""
     from trainlab.comparisons import COMPARE_JSON, load_comparison
-    from trainlab.report import build_report
+    from trainlab.evaluate import build_report
     from trainlab.report.compare_report import write_compare_report
 
     for arg in args.runs or [None]:
@@ -57,5 +57,5 @@ def run(args: argparse.Namespace) -> int:
         if (path / COMPARE_JSON).is_file():
             print(write_compare_report(load_comparison(path)))
         else:
-            print(build_report(path, recompute_evidence=args.recompute))
+            print(build_report(path, recompute=args.recompute))
     return 0

@@ -50,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
     seen: dict = {}
 
     def show_header(setup, trainer) -> None:
-        seen["run_dir"] = trainer.info["run_dir"]
-        print(trainer.info["header"], flush=True)
+        seen["run_dir"] = trainer.facts.run_dir
+        print(trainer.facts.header, flush=True)
         if args.resume:
             at = f"epoch {trainer.epoch + 1}, batch {trainer.position + 1}/{trainer.batches_per_epoch}" if trainer.perm is not None else f"the start of epoch {trainer.epoch + 1}"
-            print(f"resuming {trainer.info['run_dir']} at step {trainer.step} ({at})", flush=True)
+            print(f"resuming {trainer.facts.run_dir} at step {trainer.step} ({at})", flush=True)
 
     try:
         if args.resume:

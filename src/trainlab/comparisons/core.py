@@ -22,10 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainlab.config import Config, flat_keys
-from trainlab.errors import ConfigError
-from trainlab.registry import _split_top, parse_value
 from trainlab.atomic import write_json
+from trainlab.build import check_names, default_threads, resolve_device
+from trainlab.config import Config, as_config, flat_keys
+from trainlab.data.memo import DataCache, data_key
+from trainlab.data.sources import DATASETS
+from trainlab.errors import ConfigError, TrainlabError
+from trainlab.registry import _split_top, parse_value
+from trainlab.runner import train
 from trainlab.runs.rundir import Run, create_run_dir, load_run
 
 COMPARE_JSON, COMPARE_HTML = "compare.json", "compare.html"
@@ -130,8 +134,6 @@ def auto_workers(cfg: Config, runs: int) -> int:
     """Parallel processes to use when not given: one on an accelerator or on a machine with two
     cores or fewer (measured there: one process using both cores finished sooner than two
     single-threaded processes, docs/compare.md), else one per core, at most one per run."""
-    from trainlab.build import default_threads, resolve_device
-
     cores = default_threads()
     if runs < 2 or cores <= 2 or resolve_device(cfg.device).type != "cpu":
         return 1
@@ -140,45 +142,24 @@ def auto_workers(cfg: Config, runs: int) -> int:
 
 def _check_names(cfg: Config) -> None:
     """Every catalogue name (data set, model, activation, ...) must exist before a run starts."""
-    from trainlab.build import check_names
-    from trainlab.data.sources import DATASETS
-
     DATASETS.bind(cfg.data.name)
     check_names(cfg)
 
 
-# data sets loaded by this process, by (data section, seed, device): runs that differ only in the
-# model or the optimizer reuse one load (the split depends on the seed, so seeds do not share)
-_DATA_CACHE: dict[str, Any] = {}
-_DATA_CACHE_SIZE = 2
+# data sets loaded by this process (and by each forked worker): runs that differ only in the model
+# or the optimizer share one load (the split depends on the seed, so seeds do not share)
+_DATA = DataCache(size=2)
 
 
 def _data_key(config: dict[str, Any]) -> str:
-    return json.dumps([config["data"], config["seed"], config["device"]], sort_keys=True, default=str)
-
-
-def _cached_data(config: dict[str, Any]) -> Any:
-    """The run's data set, loaded once per process for every run that shares data config and seed."""
-    from trainlab.build import resolve_device
-    from trainlab.data.sources import load_dataset
-
-    key = _data_key(config)
-    if key not in _DATA_CACHE:
-        while len(_DATA_CACHE) >= _DATA_CACHE_SIZE:
-            _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
-        cfg = Config.from_dict(config)
-        _DATA_CACHE[key] = load_dataset(cfg.data, cfg.seed, resolve_device(cfg.device))
-    return _DATA_CACHE[key]
+    return data_key(config["data"], config["seed"], config["device"])
 
 
 def _train_one(config: dict[str, Any]) -> tuple[str, str, float]:
     """Worker: train one config; returns (run dir, error message or '', seconds)."""
-    from trainlab.api import train
-    from trainlab.errors import TrainlabError
-
-    t0 = time.perf_counter()  # after the imports: a worker's first run should not pay for them
+    t0 = time.perf_counter()
     try:
-        run = train(config, data=_cached_data(config), handle_signals=False)
+        run = train(config, handle_signals=False, cache=_DATA)
         return str(run.path), "", time.perf_counter() - t0
     except TrainlabError as exc:
         return "", str(exc), time.perf_counter() - t0
@@ -216,8 +197,6 @@ def compare(
         raise ConfigError("nothing to compare: give KEY=v1,v2 (e.g. model.act=relu,tanh) or run directories")
     if "seed" in values and seeds > 1:
         raise ConfigError("give either seed=a,b,... or --seeds N, not both")
-    from trainlab.api import as_config
-
     base = as_config(config)
     varying = [k for k, v in values.items() if len(v) > 1]
     out_parent = Path(out_dir) if out_dir is not None else Path(base.output.dir)
@@ -272,7 +251,7 @@ def compare(
                 preload()
             _run_parallel(jobs, n_workers, finish)
     finally:
-        _DATA_CACHE.clear()  # this process keeps no data sets after the comparison
+        _DATA.clear()  # this process keeps no data sets after the comparison
     comp.seconds = time.perf_counter() - t0
     _write_json(comp, values, seeds)
     if report:
@@ -289,8 +268,6 @@ def _run_parallel(jobs: list[tuple[Member, dict[str, Any]]], workers: int, finis
     import sys
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
-
-    from trainlab.errors import TrainlabError
 
     env_threads = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"  # for spawned workers, before torch loads (forked ones get threads=1 from the config)

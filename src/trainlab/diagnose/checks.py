@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from trainlab.data.dataset import Dataset, Split
-from trainlab.nn.causes import initial_loss_causes, input_scale
 from trainlab.diagnose.lr_find import lr_range_test
-from trainlab.nn.stats import ActivationRecorder, WeightSnapshot, gradient_norms
+from trainlab.nn.causes import initial_loss_causes, input_scale
 from trainlab.nn.losses import Loss
+from trainlab.nn.stats import ActivationRecorder, WeightSnapshot, gradient_norms
 from trainlab.training.metrics import correct_count
 from trainlab.training.optim import make_optimizer
 

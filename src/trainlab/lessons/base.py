@@ -1,7 +1,7 @@
 """What every lesson shares: the run context, claims with computed verdicts, and the report writer.
 
 A lesson is a function ``lesson(ctx) -> Report``. It builds configs with ``ctx.config`` (the user's
-overrides applied last), trains them with ``ctx.fit`` (``build.setup`` + the library's ``Trainer``),
+overrides applied last), trains them with ``ctx.fit`` (through ``build.build``, the one run builder),
 measures, and records each claim with ``report.claim(claim, test, measured, holds)`` where ``holds``
 is computed from the measurement against the threshold written in ``test``. The report renders to
 Markdown and to a self-contained HTML page (plots inlined as base64 PNG).
@@ -21,10 +21,11 @@ from typing import Any
 
 import torch
 
-from trainlab.build import Setup, setup
+from trainlab.atomic import atomic_write, write_text
+from trainlab.build import Setup, build, default_threads, resolve_device, setup
 from trainlab.config import Config, apply_overrides, parse_overrides
 from trainlab.data.dataset import Dataset
-from trainlab.data.sources import load_dataset
+from trainlab.data.memo import DataCache
 from trainlab.training.loop import Callback, Trainer
 
 HOLDS, FAILS = "holds", "does not hold"
@@ -139,8 +140,6 @@ class Report:
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write report.md, report.html and the figures' PNG files into ``out_dir``."""
-        from trainlab.atomic import atomic_write, write_text
-
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         for f in self.figures:
@@ -213,7 +212,6 @@ p.meta {{ color: #555; }}
 class Recorder(Callback):
     """Keeps every step's training loss (as device tensors: no host sync per step) and wall time per epoch."""
 
-    order = 50
 
     def __init__(self) -> None:
         self.losses: list[torch.Tensor] = []
@@ -271,10 +269,8 @@ class LessonContext:
         self.overrides = parse_overrides(self.override_list)
         apply_overrides({}, self.overrides)  # a bad key or value fails now, with its one-line message
         self.log = log or (lambda msg: None)
-        self._data: dict[str, Dataset] = {}
+        self._data = DataCache(size=4)  # lessons alternate between a few data sets
         # forward-only experiments run before any setup(): honour `threads` from the start
-        from trainlab.build import default_threads
-
         torch.set_num_threads(self.config().threads or default_threads())
 
     def pick(self, quick: Any, full: Any) -> Any:
@@ -292,32 +288,17 @@ class LessonContext:
 
     def data(self, cfg: Config) -> Dataset:
         """The data set a config names, loaded once per lesson run."""
-        key = repr((cfg.data, cfg.seed, cfg.device))
-        if key not in self._data:
-            from trainlab.build import resolve_device
-
-            self._data[key] = load_dataset(cfg.data, cfg.seed, resolve_device(cfg.device))
-        return self._data[key]
+        return self._data.dataset(cfg.data, cfg.seed, resolve_device(cfg.device))
 
     def setup(self, cfg: Config) -> Setup:
-        """``build.setup`` with the cached data set."""
-        return setup(cfg, self.data(cfg))
+        """``build.setup`` with the lesson's data cache."""
+        return setup(cfg, cache=self._data)
 
     def fit(self, cfg: Config, callbacks: Sequence[Callback] = (), label: str = "") -> Fitted:
-        """Train a config with the library's loop; a training error is kept, not raised."""
-        s = self.setup(cfg)
+        """Train a config through the run builder (every config key applies, as in `trainlab train`);
+        a training error is kept, not raised."""
         rec = Recorder()
-        extra: list[Callback] = []
-        if cfg.train.patience:  # early stopping as `trainlab train` does it (restoring the best weights)
-            from trainlab.training.callbacks import EarlyStopping
-
-            monitor = cfg.train.monitor if s.data.val is not None else "train_loss"
-            extra.append(EarlyStopping(monitor, cfg.train.patience, cfg.train.min_delta, cfg.train.restore_best))
-        trainer = Trainer(
-            s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
-            callbacks=[rec, *extra, *callbacks], seed=cfg.seed, l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad,
-            eval_batch_size=cfg.train.eval_batch_size, augment=s.augment,
-        )
+        s, trainer = build(cfg, cache=self._data, callbacks=[rec, *callbacks])
         t0 = time.perf_counter()
         error = ""
         try:

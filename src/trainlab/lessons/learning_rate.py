@@ -11,8 +11,7 @@ from __future__ import annotations
 from trainlab.diagnose.lr_find import lr_range_test
 from trainlab.lessons import LESSONS
 from trainlab.lessons.base import Fitted, LessonContext, Report, is_finite, new_figure
-from trainlab.training.callbacks import InitialLoss
-from trainlab.training.callbacks.nan_guard import DIVERGED, NanGuard
+from trainlab.training.callbacks.nan_guard import DIVERGED
 
 TINY, GOOD, HUGE = 1e-6, 0.1, 50.0
 
@@ -28,10 +27,10 @@ def lesson(ctx: LessonContext) -> Report:
            f"plain SGD, batch 64, {epochs} epochs, every run watched by the NaN/Inf guard.")
 
     def fit(label: str, **keys: object) -> Fitted:
-        return ctx.fit(ctx.config(**{**base, **keys}), callbacks=[InitialLoss(None), NanGuard()], label=label)
+        return ctx.fit(ctx.config(**{**base, **keys}), label=label)  # the config's NaN guard and initial-loss check
 
     fixed = {lr: fit(f"lr {lr:g}", **{"optim.lr": lr}) for lr in (TINY, GOOD, HUGE)}
-    first = {lr: f.trainer.info.get("initial_loss", float("nan")) for lr, f in fixed.items()}
+    first = {lr: f.trainer.facts.initial_loss if f.trainer.facts.initial_loss is not None else float("nan") for lr, f in fixed.items()}
     last = {lr: f.final("train_loss") for lr, f in fixed.items()}
     change = abs(last[TINY] - first[TINY]) / first[TINY]
     r.claim("at lr 1e-6 the loss barely moves",
@@ -42,7 +41,7 @@ def lesson(ctx: LessonContext) -> Report:
             "training loss falls by more than 50%",
             f"initial {first[GOOD]:.4f}, final {last[GOOD]:.4f} ({drop:.0%} lower)", drop > 0.5)
     huge = fixed[HUGE]
-    guard = huge.trainer.info.get("nan_guard", {})
+    guard = (huge.trainer.facts.nan_guard or {})
     r.claim(f"a very large rate ({HUGE:g}) makes the loss explode (on to Inf/NaN if left alone); the NaN/Inf guard stops the run",
             "the run ends with status `diverged` before its last step",
             f"status {huge.trainer.status} at step {huge.trainer.step} of {epochs * huge.trainer.batches_per_epoch}"

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from trainlab.report import html as H
 from trainlab.atomic import write_text
+from trainlab.report import html as H
 
 
 def write_compare_report(comp: Any) -> Path:

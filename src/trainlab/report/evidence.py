@@ -131,21 +131,3 @@ def _boundary(trainer: Any) -> dict[str, np.ndarray]:
         "x": data.train.x[keep].cpu().numpy().astype(np.float32),
         "y": data.train.y[keep].cpu().numpy().astype(np.int16),
     }
-
-
-def recompute(run_dir: Path) -> Evidence:
-    """Rebuild the evidence of a finished run from its config, weights and data."""
-    from trainlab.api import load_weights
-    from trainlab.build import setup
-    from trainlab.errors import CheckpointError
-    from trainlab.runs.rundir import WEIGHTS, load_run
-    from trainlab.training.loop import Trainer
-
-    run = load_run(run_dir)
-    weights = run_dir / WEIGHTS
-    if not weights.is_file():
-        raise CheckpointError(f"{run_dir}: no {WEIGHTS} (the run did not finish), so there is no trained model to report on")
-    s = setup(run.config)
-    load_weights(weights, s.model)
-    trainer = Trainer(s.model, s.data, s.loss, s.optimizer, 1, s.batch_size, eval_batch_size=run.config.train.eval_batch_size)
-    return collect(trainer)

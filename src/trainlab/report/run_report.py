@@ -1,7 +1,8 @@
 """``report.html`` for one run: what it was, how it learned, where it fails, what it learned.
 
 Drawn from the run directory alone (config.yaml, metrics.csv, summary.json, model.safetensors and
-report.npz), so ``trainlab report RUN`` can redraw it at any time.
+report.npz), so ``trainlab report RUN`` can redraw it at any time (``trainlab.evaluate.build_report``
+rebuilds the evidence through the run builder when report.npz is missing).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.report import html as H
-from trainlab.report.evidence import EVIDENCE, Evidence, collect, recompute
 from trainlab.atomic import write_text
+from trainlab.report import html as H
+from trainlab.report.evidence import EVIDENCE, Evidence, collect
 from trainlab.runs.rundir import WEIGHTS, Run, load_run
 
 REPORT = "report.html"
@@ -27,25 +28,6 @@ def report_at_end(run_dir: Path, trainer: Any) -> float:
     ev.save(run_dir / EVIDENCE)
     write_run_report(run_dir, ev)
     return time.perf_counter() - t0
-
-
-def build_report(run_dir: str | Path, recompute_evidence: bool = False) -> Path:
-    """(Re)write ``report.html`` of a run; the evidence is recomputed when missing or asked for.
-
-    A run without weights (interrupted or failed before the end) gets a page of what it has:
-    status, learning curves, config.
-    """
-    run_dir = Path(run_dir)
-    path = run_dir / EVIDENCE
-    if not (run_dir / WEIGHTS).is_file() and not path.is_file():
-        load_run(run_dir)  # a one-line error if this is not a run directory at all
-        return write_run_report(run_dir, Evidence())
-    if recompute_evidence or not path.is_file():
-        ev = recompute(run_dir)
-        ev.save(path)
-    else:
-        ev = Evidence.load(path)
-    return write_run_report(run_dir, ev)
 
 
 def write_run_report(run_dir: Path, ev: Evidence) -> Path:

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainlab.errors import CheckpointError
 from trainlab.atomic import atomic_write
+from trainlab.errors import CheckpointError
 
 FORMAT = "trainlab-checkpoint-1"
 

@@ -11,8 +11,8 @@ import os
 import socket
 from pathlib import Path
 
-from trainlab.errors import CheckpointError
 from trainlab.atomic import write_text
+from trainlab.errors import CheckpointError
 
 LOCK = "run.pid"
 

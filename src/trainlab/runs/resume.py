@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainlab.atomic import remove_stale_temps
 from trainlab.config import Config, flat_keys, parse_overrides
 from trainlab.errors import CheckpointError, ConfigError
-from trainlab.atomic import remove_stale_temps
 from trainlab.runs.checkpoint import load_checkpoint
 from trainlab.runs.lock import holder
 from trainlab.runs.rundir import CHECKPOINT, load_run

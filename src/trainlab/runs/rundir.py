@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainlab.atomic import write_text
 from trainlab.config import Config
 from trainlab.errors import CheckpointError, ConfigError
-from trainlab.atomic import write_text
+from trainlab.registry import parse_spec
 
 CONFIG, METRICS, SUMMARY, CHECKPOINT, WEIGHTS = "config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "model.safetensors"
 FITTED_PREPROCESS = "preprocess.safetensors"  # the fitted preprocessing, re-applied by eval
@@ -24,6 +25,11 @@ FITTED_PREPROCESS = "preprocess.safetensors"  # the fitted preprocessing, re-app
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:60] or "run"
+
+
+def run_name(cfg: Config) -> str:
+    """A run's name: ``output.name``, else ``<model>-<data>`` (e.g. ``mlp-fashion-mnist``)."""
+    return cfg.output.name or f"{parse_spec(cfg.model.name).name}-{parse_spec(cfg.data.name).name}"
 
 
 def create_run_dir(parent: str | Path, name: str) -> Path:

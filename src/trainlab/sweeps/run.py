@@ -22,33 +22,30 @@ import socket
 import statistics
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainlab.config import Config
-from trainlab.errors import ConfigError, TrainlabError
 from trainlab.atomic import write_text
+from trainlab.build import resolve_device
+from trainlab.config import Config
+from trainlab.data.dataset import Dataset
+from trainlab.data.memo import DataCache, data_key
+from trainlab.errors import ConfigError, TrainlabError, unknown
+from trainlab.runner import train
+from trainlab.sweeps.cv import fold_datasets
 from trainlab.sweeps.preset import SweepSpec
 from trainlab.sweeps.space import grid
+from trainlab.sweeps.strategies import PRUNERS, SAMPLERS
+from trainlab.sweeps.strategies import optuna_module as _optuna
+from trainlab.training.callbacks import Pruning
 
 SPEC_ATTR = "trainlab_sweep"  # study user attribute holding the SweepSpec
 HEARTBEAT = 5.0  # seconds between heartbeats of a running trial
 GRACE = 30.0  # a running trial without a heartbeat for this long belongs to a dead worker
 
 OnTrial = Callable[[Any], None]
-
-
-def _optuna() -> Any:
-    try:
-        import optuna
-    except ImportError:
-        raise ConfigError("trainlab sweep needs Optuna: pip install 'trainlab[sweep]'") from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI reports trials itself
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    return optuna
 
 
 def sqlite_url(sweep_dir: Path) -> str:
@@ -103,15 +100,11 @@ def trial_reason(trial: Any) -> str:
 
 def make_sampler(spec: SweepSpec, worker: int = 0) -> Any:
     """The sampler by name; each worker gets its own seed so workers do not draw the same points."""
-    from trainlab.sweeps.strategies import SAMPLERS
-
     return SAMPLERS.create(spec.sampler, seed=spec.seed + 1000 * worker, trials=spec.trials or 20)
 
 
 def make_pruner(spec: SweepSpec) -> Any:
     """The pruner by name (none, median, asha), given the epochs of one run."""
-    from trainlab.sweeps.strategies import PRUNERS
-
     return PRUNERS.create(spec.pruner, epochs=int(spec.base.get("train", {}).get("epochs", 10)))
 
 
@@ -124,8 +117,6 @@ def load_study(name: str, storage: Any, worker: int = 0) -> tuple[Any, SweepSpec
         raise ConfigError(f"cannot read studies from the storage: {str(exc).splitlines()[0]}") from None
     names = [s.study_name for s in summaries]
     if name not in names:
-        from trainlab.errors import unknown
-
         raise unknown("sweep", name, names) if names else ConfigError(f"no sweep {name!r} in this storage (it holds no studies)")
     probe = optuna.load_study(study_name=name, storage=storage)
     if SPEC_ATTR not in probe.user_attrs:
@@ -171,31 +162,13 @@ def queue(study: Any, spec: SweepSpec, total: int) -> int:
 
 
 # -- one trial -------------------------------------------------------------------------------------
-class DataCache:
-    """Keeps the last loaded data set (or cv folds) so consecutive trials skip loading."""
-
-    def __init__(self) -> None:
-        self.key: Any = None
-        self.value: Any = None
-
-    def get(self, cfg: Config, cv: int) -> list[Any]:
-        """The data sets for ``cfg``: one (its own val split) or ``cv`` folds."""
-        from trainlab.build import resolve_device
-
-        device = resolve_device(cfg.device)
-        key = (repr(cfg.data), cfg.seed, str(device), cv)
-        if key != self.key:
-            self.value = None  # free the old tensors before loading new ones
-            if cv:
-                from trainlab.sweeps.cv import fold_datasets
-
-                self.value = fold_datasets(cfg, cv, device)
-            else:
-                from trainlab.data.sources import load_dataset
-
-                self.value = [load_dataset(cfg.data, cfg.seed, device)]
-            self.key = key
-        return self.value
+def trial_data(cache: DataCache, cfg: Config, cv: int) -> list[Dataset]:
+    """The data sets a trial trains on: one (its own validation split) or ``cv`` folds, through the
+    shared cache, so consecutive trials on the same data skip loading."""
+    device = resolve_device(cfg.device)
+    if cv:
+        return cache.get(data_key(cfg.data, cfg.seed, device, f"cv{cv}"), lambda: fold_datasets(cfg, cv, device))
+    return [cache.dataset(cfg.data, cfg.seed, device)]
 
 
 @dataclass
@@ -219,8 +192,6 @@ def _objective_value(history: list[dict[str, float]], objective: str, patience: 
 
 def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache: DataCache, threads: int | None = None, callbacks: tuple = ()) -> Outcome:
     """Train the trial's config (once, or once per fold) and say how it ended."""
-    from trainlab.api import train
-    from trainlab.training.callbacks import Pruning
 
     values = {key: p.suggest(trial) for key, p in spec.params().items()}
     trial.set_user_attr("config", values)
@@ -230,7 +201,7 @@ def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache:
         updates["threads"] = threads
     try:
         cfg = base.replace(**updates)
-        folds = cache.get(cfg, spec.cv)
+        folds = trial_data(cache, cfg, spec.cv)
     except TrainlabError as exc:
         return Outcome("FAIL", None, {"reason": f"config: {exc}"})
     maximize = spec.direction == "maximize"
@@ -314,7 +285,7 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = Non
     storage = study._storage
     interval = float(storage.get_heartbeat_interval() or HEARTBEAT)
     base = spec.base_config()
-    cache = DataCache()
+    cache = DataCache(size=1)  # one data set (or one set of folds) at a time
     ran = 0
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     while True:

@@ -7,8 +7,10 @@ context (sampler seed, trial count, epochs per run) from the study loop.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
+from trainlab.errors import ConfigError
 from trainlab.registry import Registry
 
 SAMPLERS = Registry("sampler")
@@ -16,10 +18,18 @@ PRUNERS = Registry("pruner")
 DISTRIBUTIONS = Registry("distribution")
 
 
-def _optuna() -> Any:
-    from trainlab.sweeps.run import _optuna as load
+def optuna_module() -> Any:
+    """Optuna, imported on first use (an optional dependency: trainlab[sweep]), quiet."""
+    try:
+        import optuna
+    except ImportError:
+        raise ConfigError("trainlab sweep needs Optuna: pip install 'trainlab[sweep]'") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI reports trials itself
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return optuna
 
-    return load()
+
+_optuna = optuna_module
 
 
 @SAMPLERS.register("grid", "every combination of choice(...) values, each exactly once (trials = grid size)")

@@ -1,9 +1,9 @@
 """The one training loop. It emits events; everything optional is a callback listening to them.
 
-Events, in order: ``fit_start``, then per epoch ``epoch_start``, ``batch_end`` after every step,
-``epoch_end`` after validation; finally ``fit_end`` (or ``error`` when an exception escapes).
-A callback stops training by raising ``StopTraining`` (fastai's cancel-by-exception style), so no
-flags are threaded through the loop.
+The events, the callback base class and the facts callbacks share are declared in ``events.py``;
+callbacks run in the order they are given (``training.callbacks.ordered`` sorts the built-in ones,
+``build.make_trainer`` is the one place a Trainer is made). A callback stops training by raising
+``StopTraining`` (fastai's cancel-by-exception style), so no flags are threaded through the loop.
 
 Hot path rules: each batch is one ``index_select`` of the epoch's permutation from tensors already on the device;
 loss and accuracy accumulate as device tensors; the loop never calls ``.item()`` per step (the NaN
@@ -21,33 +21,11 @@ from torch import nn
 
 from trainlab.data.dataset import Dataset, Split
 from trainlab.nn.losses import Loss
+from trainlab.training.events import EVENTS, Callback, Facts, StopTraining
 from trainlab.training.metrics import correct_count
 from trainlab.training.optim import Schedule
 
-EVENTS = ("fit_start", "epoch_start", "batch_end", "epoch_end", "fit_end", "error")
-
-
-class StopTraining(Exception):
-    """Raised by a callback to end ``fit`` cleanly after the current step or epoch."""
-
-    def __init__(self, reason: str = "", status: str = "stopped"):
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-
-
-class Callback:
-    """Base class: override any of ``on_<event>(trainer)``; lower ``order`` runs first."""
-
-    order = 0
-
-    def state_dict(self) -> dict[str, Any]:
-        """State to keep in checkpoints (for exact resume)."""
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore state saved by ``state_dict``."""
-
+__all__ = ["EVENTS", "Callback", "Facts", "StopTraining", "Trainer", "evaluate_outputs"]
 
 class Trainer:
     """Owns the model, data, loss, optimizer and loop state; runs ``fit`` and ``evaluate``."""
@@ -76,7 +54,7 @@ class Trainer:
         self.epochs = epochs
         self.batch_size = batch_size
         self.schedule = schedule or Schedule()
-        self.callbacks = sorted(callbacks, key=lambda c: c.order)
+        self.callbacks = list(callbacks)  # in the order given: build.make_trainer orders them
         self.l1 = l1
         self.clip_grad = clip_grad
         self.eval_batch_size = eval_batch_size
@@ -92,11 +70,12 @@ class Trainer:
         self.step = 0  # optimizer steps taken
         self.history: list[dict[str, float]] = []
         self.metrics: dict[str, float] = {}  # metrics of the epoch just finished
-        self.info: dict[str, Any] = {}  # facts callbacks share (initial loss, ...)
+        self.facts = Facts()  # what callbacks learn and share (initial loss, warnings, ...)
         self.status = "running"
         self.stop_reason = ""
         self.fit_seconds = 0.0
-        self._hooks = {e: [getattr(c, f"on_{e}") for c in self.callbacks if hasattr(c, f"on_{e}")] for e in EVENTS}
+        handlers = [Callback.handlers(c) for c in self.callbacks]  # an unknown on_* handler fails here
+        self._hooks = {e: [h[e] for h in handlers if e in h] for e in EVENTS}
         self._l1_params = [p for n, p in model.named_parameters() if p.ndim > 1] if l1 else []
         # running sums of the current epoch (device tensors)
         self.loss_sum = torch.zeros((), device=self.device)

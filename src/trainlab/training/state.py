@@ -30,7 +30,7 @@ def trainer_state(trainer: Trainer, config: dict[str, Any]) -> dict[str, Any]:
         "step": trainer.step,
         "history": trainer.history,
         "fit_seconds": trainer.fit_seconds,
-        "info": {k: v for k, v in trainer.info.items() if isinstance(v, (int, float, str, type(None)))},
+        "info": trainer.facts.scalars(),
         "callbacks": {type(c).__name__: c.state_dict() for c in trainer.callbacks},
         "preprocess": trainer.data.preprocess_state,
         "data_fingerprint": data_fingerprint(trainer.data),
@@ -69,7 +69,7 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
     trainer.epoch, trainer.step = int(payload["epoch"]), int(payload["step"])
     trainer.history = list(payload["history"])
     trainer.fit_seconds = payload.get("fit_seconds", 0.0)
-    trainer.info.update(payload.get("info", {}))
+    trainer.facts.update(payload.get("info", {}))
     saved = payload.get("callbacks", {})
     for c in trainer.callbacks:
         if type(c).__name__ in saved:

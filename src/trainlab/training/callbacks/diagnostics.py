@@ -39,7 +39,6 @@ COLUMNS = ("step", "epoch", "layer", *ACT_FIELDS, "grad_norm", "weight_norm", "u
 class Diagnostics(Callback):
     """Record per-layer statistics of one step every ``every`` steps; write stats.csv and plots."""
 
-    order = 50  # after the guard and checkpoint: only healthy steps are measured
 
     def __init__(self, run_dir: str | Path, every: int, bins: int = 40, sample: int = 1024):
         self.dir = Path(run_dir)

@@ -11,7 +11,6 @@ from trainlab.training.loop import Callback, StopTraining, Trainer
 class EarlyStopping(Callback):
     """Stop after ``patience`` epochs without an improvement larger than ``min_delta``."""
 
-    order = 20
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, restore_best: bool = True):
         self.monitor = monitor
@@ -47,7 +46,7 @@ class EarlyStopping(Callback):
     def on_fit_end(self, trainer: Trainer) -> None:
         if self.restore_best and self.best_state is not None and trainer.epoch != self.best_epoch:
             trainer.model.load_state_dict(self.best_state)
-            trainer.info["restored_epoch"] = self.best_epoch
+            trainer.facts.restored_epoch = self.best_epoch
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait, "best_state": self.best_state}

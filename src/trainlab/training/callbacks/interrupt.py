@@ -35,7 +35,6 @@ class Aborted(KeyboardInterrupt):
 class Interrupt(Callback):
     """When a stop was requested, checkpoint after the current step (or epoch) and stop the run."""
 
-    order = 1000  # last: every other callback has handled the event before the run stops
 
     def __init__(self, run_dir: str | Path, config: dict[str, Any]):
         self.path = Path(run_dir) / CHECKPOINT
@@ -56,7 +55,7 @@ class Interrupt(Callback):
             return
         save_checkpoint(self.path, trainer_state(trainer, self.config))
         where = f"epoch {trainer.epoch + 1}, step {trainer.step}" if trainer.perm is not None else f"end of epoch {trainer.epoch}"
-        trainer.info["interrupted_by"] = self.signal_name
+        trainer.facts.interrupted_by = self.signal_name
         raise StopTraining(f"{self.signal_name}: stopped at {where}; checkpoint saved", status="interrupted")
 
     def on_batch_end(self, trainer: Trainer) -> None:

@@ -33,7 +33,6 @@ DIVERGED = "diverged"
 class NanGuard(Callback):
     """Stop training at the first NaN/Inf in the loss or gradients; warn on LR too high/low."""
 
-    order = -5  # before history and checkpoint, so a bad epoch is neither logged nor saved
 
     def __init__(self, check_every: int = 0, rise: float = 3.0, explode: float = 100.0, flat: float = 0.01):
         self.check_every = check_every  # 0 = automatic: 1 on the CPU, 50 on accelerators
@@ -49,7 +48,7 @@ class NanGuard(Callback):
     def on_fit_start(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self.every = self.check_every or (1 if trainer.device.type == "cpu" else 50)
-        self.initial = trainer.info.get("initial_loss")
+        self.initial = trainer.facts.initial_loss
         self._first_bad = torch.full((), -1, dtype=torch.long, device=trainer.device)  # deferred mode only
         self._handles = [
             trainer.optimizer.register_step_pre_hook(self._before_step),
@@ -130,7 +129,7 @@ class NanGuard(Callback):
 
     @staticmethod
     def _warn(trainer: Trainer, text: str) -> None:
-        trainer.info.setdefault("warnings", []).append(text)
+        trainer.facts.warnings.append(text)
 
     # -- diagnosis (runs once, after detection) -----------------------------------
     def _stop(self, trainer: Trainer, step: int, what: str, deferred: bool = False, exploded: float | None = None) -> None:
@@ -148,10 +147,10 @@ class NanGuard(Callback):
         if where:
             msg += f"; {where}"
         msg += f". Fix: {suggest_fix(trainer, found)}"
-        run_dir = trainer.info.get("run_dir")
+        run_dir = trainer.facts.run_dir
         if run_dir and (Path(run_dir) / "checkpoint.pt").is_file():
             msg += ". checkpoint.pt keeps the last good state (not overwritten)"
-        trainer.info["nan_guard"] = {"step": step, "what": "exploded loss" if exploded is not None else what, "lr": trainer.lr, "layer": found.get("layer"), "kind": found.get("kind")}
+        trainer.facts.nan_guard = {"step": step, "what": "exploded loss" if exploded is not None else what, "lr": trainer.lr, "layer": found.get("layer"), "kind": found.get("kind")}
         raise StopTraining("stopped by the NaN/Inf guard: " + msg, status=DIVERGED)
 
 

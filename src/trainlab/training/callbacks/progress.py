@@ -27,7 +27,6 @@ def format_epoch(m: dict[str, float], epochs: int, seconds: float) -> str:
 class Progress(Callback):
     """Print progress to ``stream``: a live bar on a terminal (at most ``hz`` refreshes/s), else one line per epoch."""
 
-    order = 100
 
     def __init__(self, stream: TextIO | None = None, hz: float = 5.0, bar: bool | None = None, width: int = 24):
         self.stream = stream or sys.stdout
@@ -43,17 +42,17 @@ class Progress(Callback):
         self.stream.flush()
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        info = trainer.info
-        if "initial_loss" in info:
-            exp = info.get("expected_initial_loss")
+        facts = trainer.facts
+        if facts.initial_loss is not None:
+            exp = facts.expected_initial_loss
             tail = f" (expected {exp:.4f}{f' = ln({trainer.data.num_classes})' if trainer.data.num_classes and trainer.loss.name in ('cross_entropy', 'nll') else ''})" if exp else ""
-            self._print(f"initial loss {info['initial_loss']:.4f}{tail}")
+            self._print(f"initial loss {facts.initial_loss:.4f}{tail}")
         self._shown = 0
         self._show_warnings(trainer)
 
     def _show_warnings(self, trainer: Trainer) -> None:
         # warnings callbacks add mid-run (the NaN guard's "LR too high/low") appear as soon as they exist
-        warnings = trainer.info.get("warnings", ())
+        warnings = trainer.facts.warnings
         for w in warnings[self._shown :]:
             self._print(("\r\033[K" if self.bar else "") + f"warning: {w}")
         self._shown = len(warnings)
@@ -63,7 +62,7 @@ class Progress(Callback):
         self._next = self._t0 + self.interval
 
     def on_batch_end(self, trainer: Trainer) -> None:
-        if len(trainer.info.get("warnings", ())) > self._shown:
+        if len(trainer.facts.warnings) > self._shown:
             self._show_warnings(trainer)
         if not self.bar:
             return

@@ -17,7 +17,6 @@ from trainlab.training.loop import Callback, StopTraining, Trainer
 class Pruning(Callback):
     """Report ``monitor`` at step ``offset + epoch``; stop with status ``pruned`` or ``diverged``."""
 
-    order = 30  # after history and checkpoint have recorded the epoch
 
     def __init__(self, trial: Any = None, monitor: str = "val_accuracy", offset: int = 0, prune: bool = True):
         self.trial = trial

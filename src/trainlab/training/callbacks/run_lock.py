@@ -11,7 +11,6 @@ from trainlab.training.loop import Callback, Trainer
 class RunLock(Callback):
     """Claim ``run_dir`` at fit start (refusing if another live process trains it); release it at the end."""
 
-    order = -100  # first: nothing else should start writing before the claim
 
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)

@@ -17,7 +17,6 @@ from trainlab.training.loop import Callback, Trainer
 class InitialLoss(Callback):
     """Record the loss before any step on up to ``sample`` training examples, and its expected value."""
 
-    order = -10
 
     def __init__(self, expected: float | None, sample: int = 2048, tolerance: float = 0.5):
         self.expected = expected
@@ -31,10 +30,10 @@ class InitialLoss(Callback):
         out = trainer.outputs(x)
         with torch.inference_mode():
             value = trainer.loss(out, y).item()
-        trainer.info["initial_loss"] = value
-        trainer.info["expected_initial_loss"] = self.expected
+        trainer.facts.initial_loss = value
+        trainer.facts.expected_initial_loss = self.expected
         if self.expected and (not math.isfinite(value) or abs(value - self.expected) > self.tolerance * self.expected):
             causes = initial_loss_causes(value, self.expected, x, out, trainer.loss.name)
-            trainer.info.setdefault("warnings", []).append(
+            trainer.facts.warnings.append(
                 f"initial loss {value:.3f} is far from the expected {self.expected:.3f}; likely cause: " + "; ".join(causes)
             )

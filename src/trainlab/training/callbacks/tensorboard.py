@@ -31,7 +31,6 @@ def activation_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
 class TensorBoard(Callback):
     """Write TensorBoard event files: metrics every epoch, histograms every ``histogram_every`` epochs."""
 
-    order = 20
 
     def __init__(self, run_dir: str | Path, histogram_every: int = 1):
         try:

@@ -1,0 +1,133 @@
+"""Training runs: ``train(config) -> Run`` and ``resume(run)``, from the run builder to a finished run directory.
+
+A run is built by ``build.build`` (the one run builder), gets its directory (config.yaml and the
+fitted preprocessing first), trains under the safe-stop signal handlers, and ends with its summary,
+its weights and its report page, in that order, so a finished run is complete even if drawing fails.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from trainlab.atomic import write_json, write_text
+from trainlab.build import Setup, assemble, setup
+from trainlab.config import Config, as_config
+from trainlab.data.regression import fitted_line
+from trainlab.errors import ConfigError
+from trainlab.nn.models import count_params
+from trainlab.report import report_at_end
+from trainlab.runs.resume import ResumePoint, prepare_resume
+from trainlab.runs.rundir import CONFIG, SUMMARY, WEIGHTS, Run, create_run_dir, run_name
+from trainlab.runs.summary import versions, write_summary_best_effort
+from trainlab.runs.weights import export_weights, save_preprocess
+from trainlab.training.callbacks import Interrupt
+from trainlab.training.callbacks.interrupt import catch_signals
+from trainlab.training.loop import Callback, Trainer
+from trainlab.training.results import final_metrics
+from trainlab.training.state import restore_trainer
+
+
+def train(
+    config: Config | dict[str, Any] | str | Path | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+    callbacks: list[Callback] | tuple[Callback, ...] = (),
+    on_setup: Any = None,
+    data: Any = None,
+    resume: str | Path | None = None,
+    handle_signals: bool = True,
+    cache: Any = None,
+) -> Run:
+    """Train the run a config describes; returns the Run (path, config, summary, history, model).
+
+    ``resume=RUN`` continues a stopped run (directory, checkpoint file or name under runs/) exactly
+    from its last checkpoint, with its own config (``overrides`` may change only what does not change
+    the numbers: threads, device, data.dir, train.checkpoint_every, output.report). With
+    ``handle_signals`` (main thread only), Ctrl-C / SIGTERM stop the run safely after the current
+    step: the Run's summary then has status ``interrupted`` and a checkpoint to resume. ``data``: an
+    already loaded Dataset (cross-validation folds); ``cache``: a ``DataCache`` shared by many runs.
+
+    >>> run = trainlab.train({"data": {"name": "xor"}, "model": {"hidden": [8]}, "train": {"epochs": 2}})  # doctest: +SKIP
+    """
+    point: ResumePoint | None = None
+    if resume is not None:
+        if config is not None:
+            raise ConfigError("pass a config or resume=RUN, not both: a resumed run continues with its own config")
+        point = prepare_resume(resume, overrides)
+        cfg = point.config
+    else:
+        cfg = as_config(config, overrides)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    s = setup(cfg, data, cache)  # before the run directory exists: a bad config leaves nothing behind
+    run_dir = create_run_dir(cfg.output.dir, run_name(cfg)) if point is None else point.run_dir
+    interrupt = Interrupt(run_dir, s.config.to_dict())
+    trainer = assemble(s, run_dir, [*callbacks, interrupt])
+    cfg = s.config  # resolved (loss.name, full batch)
+    summary: dict[str, Any] = {"status": "running", "started": started, "header": trainer.facts.header}
+    if point is None:
+        write_text(run_dir / CONFIG, cfg.to_yaml())
+        save_preprocess(run_dir, s.data.preprocess_state)
+    else:
+        resumes = int(point.summary.get("resumes", 0)) + 1
+        summary.update(started=point.summary.get("started", started), resumes=resumes, resumed_at_step=int(point.payload["step"]))
+        restore_trainer(trainer, point.payload, str(point.checkpoint))
+    write_json(run_dir / SUMMARY, summary)
+    if on_setup is not None:
+        on_setup(s, trainer)
+    try:
+        if handle_signals:
+            with catch_signals(interrupt):
+                trainer.fit()
+        else:
+            trainer.fit()
+    except BaseException as exc:
+        summary.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500], epochs=trainer.epoch, steps=trainer.step)
+        write_summary_best_effort(run_dir / SUMMARY, summary)
+        raise
+    if trainer.status == "interrupted":  # stopped by a signal: a checkpoint is on disk, nothing is final
+        summary.update(status="interrupted", stop_reason=trainer.stop_reason, interrupted_by=interrupt.signal_name, epochs=trainer.epoch, steps=trainer.step, fit_seconds=round(trainer.fit_seconds, 3))
+        write_json(run_dir / SUMMARY, summary)
+        return Run(run_dir, cfg, summary, trainer.history, s.model)
+    summary.update(final_summary(s, trainer))
+    export_weights(run_dir / WEIGHTS, s.model)
+    write_json(run_dir / SUMMARY, summary)
+    if cfg.output.report:  # after the summary, so a finished run is complete even if drawing fails
+        summary["report_seconds"] = round(report_at_end(run_dir, trainer), 3)
+        write_json(run_dir / SUMMARY, summary)
+    return Run(run_dir, cfg, summary, trainer.history, s.model)
+
+
+def resume(run: str | Path, overrides: list[str] | dict[str, Any] | None = None, **kwargs: Any) -> Run:
+    """Continue a stopped run exactly from its last checkpoint: ``trainlab.resume("runs/...")``."""
+    return train(None, overrides, resume=run, **kwargs)
+
+
+def final_summary(s: Setup, trainer: Trainer) -> dict[str, Any]:
+    """summary.json's figures of a finished run: status, final metrics, what the callbacks found, versions."""
+    t0 = time.perf_counter()
+    final = final_metrics(trainer)
+    best_val = max((m["val_accuracy"] for m in trainer.history if "val_accuracy" in m), default=None)
+    facts = trainer.facts
+    fitted = fitted_line(s.model, s.data.preprocess_state, s.data.input_shape) if s.data.task == "regression" else None
+    return {
+        "status": trainer.status,
+        "stop_reason": trainer.stop_reason,
+        "epochs": trainer.epoch,
+        "steps": trainer.step,
+        "fit_seconds": round(trainer.fit_seconds, 3),
+        "eval_seconds": round(time.perf_counter() - t0, 3),
+        "best_val_accuracy": best_val,
+        **final,
+        "initial_loss": facts.initial_loss,
+        "expected_initial_loss": facts.expected_initial_loss,
+        "warnings": list(facts.warnings),  # initial-loss causes, LR too high/low
+        "nan_guard": facts.nan_guard,  # where a divergence began (step, layer, lr), else None
+        "params": count_params(s.model),
+        "device": str(s.device),
+        "threads": s.threads,
+        "data": {"name": s.data.name, "train": len(s.data.train), "val": len(s.data.val) if s.data.val else 0, "test": len(s.data.test), "classes": s.data.classes, "task": s.data.task, "input_shape": list(s.data.input_shape)},
+        **({"fitted": fitted} if fitted is not None else {}),  # a linear model on a regression task: w and b
+        "versions": versions(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }

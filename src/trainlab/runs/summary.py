@@ -1,0 +1,27 @@
+"""``summary.json``: what produced a run's numbers, and writing it when things go wrong."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy
+import torch
+
+from trainlab.atomic import write_json
+from trainlab.errors import TrainlabError
+from trainlab.version import __version__
+
+
+def versions() -> dict[str, str]:
+    """Versions of what produced the numbers."""
+    return {"trainlab": __version__, "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version(), "platform": platform.platform()}
+
+
+def write_summary_best_effort(path: Path, summary: dict[str, Any]) -> None:
+    """Record a failure in summary.json unless the disk refuses too: the original error matters more."""
+    try:
+        write_json(path, summary)
+    except TrainlabError:
+        pass
