@@ -10,19 +10,17 @@ from trainlab.version import __version__
 # a value the user set wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from trainlab.api import (  # noqa: E402
-    Config,
-    Run,
-    TrainlabError,
-    compare,
-    compare_runs,
-    evaluate_run,
-    list_runs,
-    load_config,
-    load_run,
-    resume,
-    sweep,
-    train,
-)
+_PUBLIC = ("Config", "Run", "TrainlabError", "compare", "compare_runs", "evaluate_run", "list_runs", "load_config", "load_run", "resume", "sweep", "train")
 
-__all__ = ["Config", "Run", "TrainlabError", "__version__", "compare", "compare_runs", "evaluate_run", "list_runs", "load_config", "load_run", "resume", "sweep", "train"]
+
+def __getattr__(name: str) -> object:
+    """The public API (``trainlab.train``, ...), imported on first use: ``import trainlab.cli`` and
+    ``trainlab --help`` do not pay for torch."""
+    if name in _PUBLIC:
+        from trainlab import api  # lazy: torch and the library load on first use of the API
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'trainlab' has no attribute {name!r}")
+
+
+__all__ = ["__version__", *_PUBLIC]

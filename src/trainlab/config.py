@@ -7,6 +7,7 @@ reproduces the run. Sections are dataclasses; a field's type annotation is its v
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -17,7 +18,7 @@ from typing import Any, Union
 import yaml
 
 from trainlab.errors import ConfigError, close_match
-from trainlab.registry import parse_value
+from trainlab.registry import parse_spec, parse_value
 
 
 def _f(default: Any = dataclasses.MISSING, *, help: str = "", factory: Any = None, **rules: Any) -> Any:
@@ -244,7 +245,6 @@ def _coerce(value: Any, typ: Any) -> tuple[bool, Any]:
         if isinstance(value, str):
             return True, value
         if isinstance(value, dict) and len(value) == 1:  # {name: {k: v}} spec form
-            from trainlab.registry import parse_spec
 
             return True, str(parse_spec(value))
         return False, None
@@ -301,8 +301,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] | dict[str,
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any] | None = None) -> Config:
     """Validate ``data`` (a nested dict, not modified) with dotted overrides applied on top."""
-    import copy
-
     data = copy.deepcopy(data)
     if isinstance(overrides, list):
         overrides = parse_overrides(overrides)

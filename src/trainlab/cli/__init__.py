@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from trainlab.errors import TrainlabError
+from trainlab.version import __version__
 
 # modules of trainlab.cli, one per command (group), in the order --help lists them
 COMMANDS = ("train", "evaluate", "runs", "show", "report", "compare", "plot", "summary", "catalog", "data", "sweep", "lesson", "doctor", "lr_find")
@@ -23,8 +24,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, diagnose, compare and sweep neural networks by name on PyTorch.",
         epilog="Run `trainlab COMMAND --help` for a command's options. Config keys: `trainlab list keys`.",
     )
-    from trainlab import __version__
-
     parser.add_argument("--version", action="version", version=f"trainlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:

@@ -7,6 +7,7 @@ import argparse
 
 def catalogs() -> dict:
     """KIND -> registry, for every catalogue."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.data.augment import AUGMENTATIONS
     from trainlab.data.preprocess import PREPROCESS
     from trainlab.data.sources import DATASETS
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the catalogue."""
     if args.kind == "keys":
+        # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
         from trainlab.config import describe_keys
 
         for key, help_, default in describe_keys():

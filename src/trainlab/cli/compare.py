@@ -51,6 +51,7 @@ def _progress(done: int, total: int, m: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison and print the table."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.comparisons import compare, compare_runs, format_table
     from trainlab.config import load_config
 

@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def get(args: argparse.Namespace) -> int:
     """Download and verify."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.data.locate import download
 
     path = download(args.name, args.dir, report=print)
@@ -30,6 +31,7 @@ def get(args: argparse.Namespace) -> int:
 
 def where(args: argparse.Namespace) -> int:
     """Locate."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.data.locate import find_idx_files
 
     files = find_idx_files(args.name, args.data_dir)

@@ -55,6 +55,7 @@ def plot_path(output_dir: str, folder: str, name: str, suffix: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Run the checklist; exit 1 when a check fails."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.build import header, setup
     from trainlab.diagnose.checks import run_checks, subject_from_setup
     from trainlab.errors import ConfigError

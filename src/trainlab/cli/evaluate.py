@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print metrics."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.api import evaluate_run
 
     r = evaluate_run(args.run, args.split, args.data_dir)

@@ -60,11 +60,13 @@ def _parse_rest(args: argparse.Namespace) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     """List the lessons, or run one and print its verdict table."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.lessons import lesson_help, lesson_names, run_lesson
 
     args = _parse_rest(args)
     if args.name == "list":
         if args.overrides:
+            # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
             from trainlab.errors import ConfigError
 
             raise ConfigError(f"`trainlab lesson list` takes no overrides, got {' '.join(args.overrides)!r}")

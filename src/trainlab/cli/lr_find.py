@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the range test and report."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.build import setup
     from trainlab.cli.doctor import plot_path
     from trainlab.diagnose.lr_find import lr_range_test

@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Draw and save."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.report.plots import activations_figure
 
     out = Path(args.out)

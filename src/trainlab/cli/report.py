@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def find_run_dir(arg: str | None, parent: str | Path = "runs") -> Path:
     """A run directory from a path, a run name under ``parent``, or None for the latest run there."""
     if arg is None:
+        # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
         from trainlab.runs import list_runs
 
         runs = list_runs(parent)
@@ -48,6 +49,7 @@ def find_run_dir(arg: str | None, parent: str | Path = "runs") -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Build each report and print where it is."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.comparisons import COMPARE_JSON, load_comparison
     from trainlab.evaluate import build_report
     from trainlab.report.compare_report import write_compare_report

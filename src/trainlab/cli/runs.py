@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print one line per run."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.registry import parse_spec
     from trainlab.runs import list_runs
 

@@ -82,6 +82,7 @@ def render(run: Any, confusion: bool = True) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary of one run (or the table of a comparison directory)."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.cli.report import find_run_dir
     from trainlab.comparisons import COMPARE_JSON, format_table, load_comparison
     from trainlab.runs import load_run

@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build and summarize."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.build import setup
     from trainlab.nn.summary import summarize
 

@@ -54,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _split_items(items: list[str]) -> tuple[str | None, list[str]]:
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.errors import ConfigError
 
     preset = None
@@ -72,6 +73,7 @@ def _split_items(items: list[str]) -> tuple[str | None, list[str]]:
 
 def fmt_params(values: dict[str, Any]) -> str:
     """``optim.lr=0.00123 model.hidden=[256]`` with short floats."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.registry import _fmt
 
     return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={_fmt(v)}" for k, v in values.items())
@@ -79,6 +81,7 @@ def fmt_params(values: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep and print one line per trial, then the table of the best trials."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.sweeps.run import trial_reason
 
     preset, items = _split_items(args.items)
@@ -124,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, preset: str | None, items: list[str], ready: Any, finished: Any) -> Any:
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.sweeps import sweep
 
     return sweep(

@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and report."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.api import train
     from trainlab.training.callbacks import Progress
 
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.resume:
             if args.config:
+                # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
                 from trainlab.errors import ConfigError
 
                 raise ConfigError("--resume uses the run's own config.yaml; drop --config")

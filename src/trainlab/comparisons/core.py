@@ -14,10 +14,14 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,8 @@ from trainlab.data.memo import DataCache, data_key
 from trainlab.data.sources import DATASETS
 from trainlab.errors import ConfigError, TrainlabError
 from trainlab.registry import _split_top, parse_value
+from trainlab.report.compare_report import write_compare_report
+from trainlab.report.plots import preload
 from trainlab.runner import train
 from trainlab.runs.rundir import Run, create_run_dir, load_run
 
@@ -246,7 +252,6 @@ def compare(
                 finish(m, _train_one(c))
         else:
             if report:  # import matplotlib once here, so forked workers share it instead of each paying for it
-                from trainlab.report.plots import preload
 
                 preload()
             _run_parallel(jobs, n_workers, finish)
@@ -255,8 +260,6 @@ def compare(
     comp.seconds = time.perf_counter() - t0
     _write_json(comp, values, seeds)
     if report:
-        from trainlab.report.compare_report import write_compare_report
-
         write_compare_report(comp)
     return comp
 
@@ -264,10 +267,6 @@ def compare(
 def _run_parallel(jobs: list[tuple[Member, dict[str, Any]]], workers: int, finish: Callable[[Member, tuple[str, str, float]], None]) -> None:
     """Train in ``workers`` processes: forked on Linux (no second import of torch, as PyTorch's
     DataLoader workers), spawned elsewhere (macOS and Windows cannot fork safely)."""
-    import multiprocessing
-    import sys
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
 
     env_threads = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"  # for spawned workers, before torch loads (forked ones get threads=1 from the config)
@@ -311,8 +310,6 @@ def compare_runs(paths: Sequence[str | Path], out_dir: str | Path = "runs", repo
     comp = Comparison(path, varying, members, 1, sum(float(r.summary.get("fit_seconds", 0.0)) for r in runs))
     _write_json(comp, {}, 0)
     if report:
-        from trainlab.report.compare_report import write_compare_report
-
         write_compare_report(comp)
     return comp
 

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from trainlab.errors import ConfigError
+
 
 @dataclass
 class RawData:
@@ -59,8 +61,6 @@ class Dataset:
 
     def split(self, name: str) -> Split:
         """The split called ``train``, ``val`` or ``test``."""
-        from trainlab.errors import ConfigError
-
         found = {"train": self.train, "val": self.val, "test": self.test}.get(name)
         if found is None:
             raise ConfigError(f"split {name!r} is not available; choose one of: train, val, test (val needs data.val > 0)")

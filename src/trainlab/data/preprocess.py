@@ -22,7 +22,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
 
+from trainlab.atomic import atomic_write
 from trainlab.errors import CheckpointError, ConfigError
 from trainlab.registry import Registry
 
@@ -229,9 +232,6 @@ def transform_from_state(state: dict[str, Any]) -> Transform:
 
 def save_transform(path: Any, transform: Transform) -> None:
     """Write the fitted transform as safetensors (statistics as tensors, spec and kind as metadata)."""
-    from safetensors.torch import save
-
-    from trainlab.atomic import atomic_write
 
     state = transform.state_dict()
     tensors = {k: v.contiguous() for k, v in state.items() if isinstance(v, torch.Tensor)}
@@ -241,8 +241,6 @@ def save_transform(path: Any, transform: Transform) -> None:
 
 def load_transform(path: Any) -> Transform:
     """Read a transform written by ``save_transform``."""
-    from safetensors import SafetensorError, safe_open
-
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}

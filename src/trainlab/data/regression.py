@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from trainlab.data.dataset import RawData
+from trainlab.data.preprocess import transform_from_state
 from trainlab.errors import ConfigError
 
 
@@ -63,6 +66,7 @@ def sine(size: int = 500, noise: float = 0.05, periods: float = 1.0, seed: int =
 
 def diabetes() -> RawData:
     """scikit-learn's diabetes data (442 patients, 10 features, disease progression 25-346), 80/20 split."""
+    # lazy: scikit-learn (~0.5 s to import) loads only for what uses it
     from sklearn.datasets import load_diabetes
     from sklearn.model_selection import train_test_split
 
@@ -80,10 +84,7 @@ def fitted_line(model: Any, preprocess_state: dict[str, Any], input_shape: tuple
     vectors reads them off exactly, whatever the preprocessing. Only for a model that is one
     Linear layer with one output, on at most ``max_features`` inputs.
     """
-    import torch
-    from torch import nn
 
-    from trainlab.data.preprocess import transform_from_state
 
     layers = [m for m in model.modules() if any(True for _ in m.parameters(recurse=False))]
     if len(layers) != 1 or not isinstance(layers[0], nn.Linear) or layers[0].out_features != 1:

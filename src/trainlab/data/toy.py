@@ -25,6 +25,7 @@ def spirals(n: int, noise: float, rng: np.random.Generator, classes: int = 2) ->
 
 def circles(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A ring of class 1 around a disc of class 0."""
+    # lazy: scikit-learn (~0.5 s to import) loads only for what uses it
     from sklearn.datasets import make_circles
 
     return make_circles(n, noise=noise, factor=0.5, random_state=int(rng.integers(2**31)))
@@ -32,6 +33,7 @@ def circles(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray,
 
 def moons(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles."""
+    # lazy: scikit-learn (~0.5 s to import) loads only for what uses it
     from sklearn.datasets import make_moons
 
     return make_moons(n, noise=noise, random_state=int(rng.integers(2**31)))
@@ -39,6 +41,7 @@ def moons(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, n
 
 def blobs(n: int, noise: float, rng: np.random.Generator, classes: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Isotropic Gaussian blobs, one per class."""
+    # lazy: scikit-learn (~0.5 s to import) loads only for what uses it
     from sklearn.datasets import make_blobs
 
     return make_blobs(n, centers=classes, cluster_std=max(noise, 1e-6) * 4, random_state=int(rng.integers(2**31)))

@@ -21,8 +21,8 @@ from torch import nn
 from trainlab.data.dataset import Dataset, Split
 from trainlab.diagnose.lr_find import lr_range_test
 from trainlab.nn.causes import initial_loss_causes, input_scale
-from trainlab.nn.losses import Loss
-from trainlab.nn.stats import ActivationRecorder, WeightSnapshot, gradient_norms
+from trainlab.nn.losses import Loss, LossContext, expected_initial_loss
+from trainlab.nn.stats import ActivationRecorder, WeightSnapshot, gradient_norms, kind_of
 from trainlab.training.metrics import correct_count
 from trainlab.training.optim import make_optimizer
 
@@ -215,7 +215,6 @@ def check_activations(sub: Subject) -> CheckResult:
     stats = rec.results()
     in_mean, in_std = input_scale(x)
     in_rms = math.sqrt(in_mean**2 + in_std**2) or 1.0
-    from trainlab.nn.stats import kind_of
 
     kinds = {n: kind_of(m) for n, m in model.named_modules() if n}
     vanishing, exploding, dead, saturated, details = [], [], [], [], []
@@ -328,7 +327,5 @@ def run_checks(sub: Subject, plot: Path | None = None, lr_steps: int = LR_FIND_S
 
 def subject_from_setup(s: Any) -> Subject:
     """The Subject for a ``trainlab.build.Setup`` (what ``setup(config)`` returns)."""
-    from trainlab.nn.losses import LossContext, expected_initial_loss
-
     expected = expected_initial_loss(s.config.loss.name, LossContext(s.data.task, s.data.num_classes))
     return Subject(s.model, s.loss, s.data, s.config.optim, min(s.batch_size, 512), expected, s.config.seed)

@@ -114,9 +114,11 @@ class LRFindResult:
 
     def save_plot(self, path: str | Path, current_lr: float | None = None) -> Path:
         """Loss (raw and smoothed) against the learning rate on a log axis, the suggestion marked."""
+        # lazy: matplotlib loads only when a figure is drawn (it costs ~0.3 s at start-up)
         import matplotlib
 
         matplotlib.use("Agg")
+        # lazy: matplotlib loads only when a figure is drawn (it costs ~0.3 s at start-up)
         import matplotlib.pyplot as plt
 
         path = Path(path)

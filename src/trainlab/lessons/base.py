@@ -311,6 +311,7 @@ class LessonContext:
 
 def new_figure(cols: int = 1, rows: int = 1, size: tuple[float, float] = (4.0, 3.0)) -> tuple[Any, Any]:
     """A matplotlib Figure (Agg, no global pyplot state) and its axes array (always 2-D)."""
+    # lazy: matplotlib loads only when a figure is drawn (it costs ~0.3 s at start-up)
     from matplotlib.figure import Figure as MplFigure
 
     fig = MplFigure(figsize=(size[0] * cols, size[1] * rows))

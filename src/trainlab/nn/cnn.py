@@ -25,10 +25,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
 from trainlab.errors import ConfigError, close_match
-from trainlab.nn.activations import make_activation
+from trainlab.nn.activations import ACTIVATIONS, make_activation
+from trainlab.nn.mlp import mlp_layers
+from trainlab.nn.norms import NORMS, make_norm
 from trainlab.registry import parse_spec
 
 BLOCK_KEYS = ("conv", "kernel", "stride", "padding", "norm", "act", "pool", "dropout")
@@ -182,8 +185,6 @@ def _channel_norm(norm: nn.Module | None, dims: int) -> nn.Module | None:
 
 def block_layers(b: Block, in_channels: int, dims: int, norm_position: str = "before") -> nn.Sequential:
     """The torch layers of one block: conv, norm and act (norm ``before`` or ``after`` it), pool, dropout."""
-    from trainlab.nn.norms import make_norm
-
     conv_cls = nn.Conv2d if dims == 2 else nn.Conv1d
     norm = _channel_norm(make_norm(b.norm, b.conv, dims=2), dims)
     # a norm right after the conv subtracts its mean, so a conv bias there would be wasted
@@ -204,8 +205,6 @@ def block_layers(b: Block, in_channels: int, dims: int, norm_position: str = "be
 
 def build_cnn(input_shape: tuple[int, ...], out_features: int, cfg: Any) -> nn.Module:
     """Conv blocks (``cfg.blocks``), then the fully connected head (``cfg.hidden``, then the output layer)."""
-    from trainlab.nn.models import mlp_layers
-
     if len(input_shape) not in (2, 3):
         raise ConfigError(
             f"model 'cnn' needs image (C, H, W) or sequence (C, L) inputs, but this data set's input shape is "
@@ -238,8 +237,6 @@ def prefer_channels_last(model: nn.Module) -> nn.Module:
     configs/cnn-fashion.yaml (docs/models.md). Call it after weight init: some inits (orthogonal)
     reshape weights with ``view``, which a channels-last tensor does not allow.
     """
-    import torch
-
     if any(isinstance(m, nn.Conv2d) for m in model.modules()):
         return model.to(memory_format=torch.channels_last)
     return model
@@ -247,8 +244,6 @@ def prefer_channels_last(model: nn.Module) -> nn.Module:
 
 def check_blocks(model_cfg: Any) -> None:
     """Check ``model.blocks`` without the data: block syntax, and each block's norm and act names."""
-    from trainlab.nn.activations import ACTIVATIONS
-    from trainlab.nn.norms import NORMS
 
     if parse_spec(model_cfg.name).name != "cnn":
         return

@@ -13,6 +13,7 @@ comparison). ``nt_xent`` works on pairs of embeddings, so it is a Python functio
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -247,8 +248,6 @@ def default_loss(model_name: str, task: str) -> str:
 
 def expected_initial_loss(loss: str, ctx: LossContext) -> float | None:
     """The loss a well-initialized model should start near (ln C for cross-entropy), or None."""
-    import math
-
     name = parse_spec(loss).name
     if ctx.task != "classification":
         return None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.atomic import write_text
-from trainlab.config import Config
+from trainlab.config import Config, load_config
 from trainlab.errors import CheckpointError, ConfigError
 from trainlab.registry import parse_spec
 
@@ -105,7 +105,6 @@ def load_run(path: str | Path) -> Run:
     path = Path(path)
     if not (path / CONFIG).is_file():
         raise ConfigError(f"{path} is not a run directory (no {CONFIG})")
-    from trainlab.config import load_config
 
     cfg = load_config(path / CONFIG)
     summary: dict[str, Any] = {}

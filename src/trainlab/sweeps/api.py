@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainlab.config import apply_overrides
 from trainlab.errors import ConfigError
 from trainlab.sweeps.preset import SweepSpec, load_preset
+from trainlab.sweeps.refine import refine_spec
+from trainlab.sweeps.report import write_report
 from trainlab.sweeps.run import (
     HEARTBEAT,
     OnTrial,
@@ -85,8 +88,6 @@ def build_spec(
     spec = preset if isinstance(preset, SweepSpec) else load_preset(preset)
     cli_space, overrides = split_args(list(args or []))
     if overrides or cli_space or space:
-        from trainlab.config import apply_overrides
-
         spec = SweepSpec.from_dict(spec.to_dict())
         if overrides:
             spec.base = apply_overrides(spec.base, overrides).to_dict()
@@ -155,8 +156,6 @@ def sweep(
         name = existing
     else:
         if refine:
-            from trainlab.sweeps.refine import refine_spec
-
             old_url = storage or sqlite_url(root / _check_name(refine))
             if storage is None and not (root / refine / "study.db").is_file():
                 raise ConfigError(f"--refine {refine}: no sweep {refine!r} in {root}/")
@@ -192,8 +191,6 @@ def sweep(
         work(study, spec, sweep_dir, threads=threads, on_trial=on_trial, on_start=on_start)
     result = SweepResult(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
     if report:
-        from trainlab.sweeps.report import write_report
-
         result.report, result.best_config = write_report(result, study)
     return result
 

@@ -22,6 +22,7 @@ from trainlab.registry import parse_spec
 
 def fold_indices(y: np.ndarray, k: int, seed: int, stratify: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
     """``k`` (train, val) index pairs: stratified by class when ``stratify``, shuffled with ``seed``."""
+    # lazy: scikit-learn (~0.5 s to import) loads only for what uses it
     from sklearn.model_selection import KFold, StratifiedKFold
 
     if k < 2:

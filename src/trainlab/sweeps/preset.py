@@ -24,7 +24,9 @@ from typing import Any
 
 from trainlab.config import Config, apply_overrides, read_yaml
 from trainlab.errors import ConfigError, close_match
+from trainlab.registry import parse_spec
 from trainlab.sweeps.space import Param, parse_space
+from trainlab.sweeps.strategies import PRUNERS, SAMPLERS
 
 OBJECTIVES = {"val_accuracy": "maximize", "val_loss": "minimize"}
 KEYS = ("name", "base", "overrides", "space", "objective", "sampler", "trials", "pruner", "cv", "seed")
@@ -52,8 +54,6 @@ class SweepSpec:
     @property
     def is_grid(self) -> bool:
         """True for the grid sampler (its trials are the space's combinations)."""
-        from trainlab.registry import parse_spec
-
         return parse_spec(self.sampler).name == "grid"
 
     def params(self) -> dict[str, Param]:
@@ -77,7 +77,6 @@ class SweepSpec:
         """Check every field, naming the bad value and the valid choices; returns self."""
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"objective={self.objective!r} is not allowed{close_match(self.objective, OBJECTIVES)}; choose one of: {', '.join(OBJECTIVES)}")
-        from trainlab.sweeps.strategies import PRUNERS, SAMPLERS
 
         SAMPLERS.bind(self.sampler)  # unknown names and parameters fail with the valid choices
         PRUNERS.bind(self.pruner)

@@ -20,12 +20,16 @@ import os
 import random
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from trainlab.atomic import write_text
 from trainlab.build import resolve_device
@@ -55,6 +59,7 @@ def sqlite_url(sweep_dir: Path) -> str:
 
 def mask_url(url: str) -> str:
     """The storage URL without its password, for printing and for sweep.yaml."""
+    # optional: Optuna comes with pip install 'trainlab[sweep]'
     from sqlalchemy.engine import make_url
 
     try:
@@ -332,8 +337,6 @@ def _report_new(study: Any, seen: set[int], on_trial: OnTrial | None) -> None:
 
 def work_parallel(name: str, url: str, sweep_dir: Path, workers: int, on_trial: OnTrial | None = None, heartbeat: float = HEARTBEAT, grace: float | None = None) -> None:
     """Run ``workers`` local processes (``trainlab.sweeps.worker``) on the study; report trials as they finish."""
-    import subprocess
-    import sys
 
     optuna = _optuna()
     args = [url, str(sweep_dir), "{i}", str(heartbeat), "-" if grace is None else str(grace)]
@@ -364,7 +367,5 @@ def work_parallel(name: str, url: str, sweep_dir: Path, workers: int, on_trial: 
 
 def write_spec_file(sweep_dir: Path, name: str, spec: SweepSpec, url: str) -> None:
     """sweep.yaml: what was asked, and where the study lives (password hidden)."""
-    import yaml
-
     data = {"name": name, "storage": mask_url(url), **{k: v for k, v in spec.to_dict().items() if k != "name"}}
     write_text(sweep_dir / "sweep.yaml", yaml.safe_dump(data, sort_keys=False))

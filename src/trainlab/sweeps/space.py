@@ -18,7 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from trainlab.errors import ConfigError
+from trainlab.config import describe_keys
+from trainlab.errors import ConfigError, close_match
 from trainlab.registry import Spec, _fmt, parse_spec
 
 KINDS = ("uniform", "loguniform", "int", "choice")
@@ -59,6 +60,7 @@ class Param:
 
     def distribution(self) -> Any:
         """The Optuna distribution for this parameter."""
+        # optional: Optuna comes with pip install 'trainlab[sweep]'
         import optuna.distributions as d
 
         if self.kind == "choice":
@@ -136,14 +138,11 @@ def parse_space(space: dict[str, Any] | None) -> dict[str, Param]:
         return {}
     if not isinstance(space, dict):
         raise ConfigError(f"space must be a mapping of config keys to distributions, got {space!r}")
-    from trainlab.config import describe_keys
 
     valid = {k for k, _, _ in describe_keys()}
     out = {}
     for key, text in space.items():
         if key not in valid:
-            from trainlab.errors import close_match
-
             raise ConfigError(f"search space key {key!r} is not a config key{close_match(key, valid)}; see `trainlab list keys`")
         out[key] = parse_param(key, text)
     return out

@@ -21,6 +21,7 @@ DISTRIBUTIONS = Registry("distribution")
 def optuna_module() -> Any:
     """Optuna, imported on first use (an optional dependency: trainlab[sweep]), quiet."""
     try:
+        # optional: Optuna comes with pip install 'trainlab[sweep]'
         import optuna
     except ImportError:
         raise ConfigError("trainlab sweep needs Optuna: pip install 'trainlab[sweep]'") from None

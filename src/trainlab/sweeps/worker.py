@@ -10,13 +10,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import torch
+
+from trainlab.sweeps.run import load_study, make_storage, work
+
 
 def main(argv: list[str]) -> int:
     """Join the study and work through its queue with one thread."""
-    import torch
-
-    from trainlab.sweeps.run import load_study, make_storage, work
-
     name, url, sweep_dir, index, heartbeat, grace = argv
     torch.set_num_threads(1)
     storage = make_storage(url, float(heartbeat), float(grace) if grace != "-" else None)

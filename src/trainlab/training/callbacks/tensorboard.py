@@ -34,6 +34,7 @@ class TensorBoard(Callback):
 
     def __init__(self, run_dir: str | Path, histogram_every: int = 1):
         try:
+            # optional: pip install 'trainlab[tensorboard]'
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise ConfigError("logging.tensorboard=true needs the tensorboard package: pip install 'trainlab[tensorboard]'") from None
