@@ -1,7 +1,7 @@
 """Training runs: ``train(config) -> Run`` and ``resume(run)``, from the run builder to a finished run directory.
 
-A run is built by ``build.build`` (the one run builder), gets its directory (config.yaml and the
-fitted preprocessing first), trains under the safe-stop signal handlers, and ends with its summary,
+A run is built by the one run builder (``build.setup``, then ``build.assemble`` once its directory
+exists: config.yaml and the fitted preprocessing are written first), trains under the safe-stop signal handlers, and ends with its summary,
 its weights and its report page, in that order, so a finished run is complete even if drawing fails.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 from trainlab.atomic import write_json, write_text
 from trainlab.build import Setup, assemble, setup
 from trainlab.config import Config, as_config
+from trainlab.data.memo import DataCache
 from trainlab.data.regression import fitted_line
 from trainlab.errors import ConfigError
 from trainlab.nn.models import count_params
@@ -37,7 +38,7 @@ def train(
     data: Any = None,
     resume: str | Path | None = None,
     handle_signals: bool = True,
-    cache: Any = None,
+    cache: DataCache | None = None,
 ) -> Run:
     """Train the run a config describes; returns the Run (path, config, summary, history, model).
 
