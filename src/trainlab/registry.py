@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from trainlab import formatting
 from trainlab.errors import ConfigError, close_match, unknown
 
 _SPEC = re.compile(r"^\s*([A-Za-z_][\w\-]*)\s*(?:\((.*)\))?\s*$", re.S)
@@ -30,16 +31,8 @@ class Spec:
     kwargs: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
-        parts = [_fmt(a) for a in self.args] + [f"{k}={_fmt(v)}" for k, v in self.kwargs.items()]
+        parts = [formatting.value(a) for a in self.args] + [f"{k}={formatting.value(v)}" for k, v in self.kwargs.items()]
         return f"{self.name}({','.join(parts)})" if parts else self.name
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_fmt(v) for v in value) + "]"
-    return str(value)
 
 
 def _split_top(text: str) -> list[str]:

@@ -74,9 +74,9 @@ def _split_items(items: list[str]) -> tuple[str | None, list[str]]:
 def fmt_params(values: dict[str, Any]) -> str:
     """``optim.lr=0.00123 model.hidden=[256]`` with short floats."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.registry import _fmt
+    from trainlab.formatting import value
 
-    return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={_fmt(v)}" for k, v in values.items())
+    return " ".join(f"{k}={value(v, '.3g')}" for k, v in values.items())
 
 
 def run(args: argparse.Namespace) -> int:

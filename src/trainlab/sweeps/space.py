@@ -20,7 +20,8 @@ from typing import Any
 
 from trainlab.config import describe_keys
 from trainlab.errors import ConfigError, close_match
-from trainlab.registry import Spec, _fmt, parse_spec
+from trainlab.formatting import value as format_value
+from trainlab.registry import Spec, parse_spec
 
 KINDS = ("uniform", "loguniform", "int", "choice")
 
@@ -38,7 +39,7 @@ class Param:
 
     def __str__(self) -> str:
         if self.kind == "choice":
-            return f"choice({','.join(_fmt(c) for c in self.choices)})"
+            return f"choice({','.join(format_value(c) for c in self.choices)})"
         if self.kind == "int":
             return f"int({int(self.low)},{int(self.high)}{',log' if self.log else ''})"
         return f"{self.kind}({self.low:g},{self.high:g})"
@@ -81,7 +82,7 @@ class Param:
 def _label(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    return _fmt(value)
+    return format_value(value)
 
 
 def is_distribution(value: Any) -> bool:
