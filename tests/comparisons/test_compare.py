@@ -65,7 +65,7 @@ def test_compare_report_and_json(comparison: Comparison, capsys: pytest.CaptureF
     assert page.count("<img ") == 3  # overlaid curves, test accuracy bars, test loss bars
     for label in ("act=relu lr=0.01", "act=tanh lr=0.003"):
         assert label in page
-    assert page.count("report.html'") == 8  # a link to every run's own report
+    assert page.count('report.html"') == 8  # a link to every run's own report
     data = json.loads((comparison.path / "compare.json").read_text())
     assert len(data["members"]) == 8 and data["seeds"] == 2
     again = load_comparison(comparison.path)

@@ -50,14 +50,13 @@ def find_run_dir(arg: str | None, parent: str | Path = "runs") -> Path:
 def run(args: argparse.Namespace) -> int:
     """Build each report and print where it is."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.comparisons import COMPARE_JSON, load_comparison
+    from trainlab.comparisons import COMPARE_JSON, load_comparison, write_compare_page
     from trainlab.evaluate import build_report
-    from trainlab.report.compare_report import write_compare_report
 
     for arg in args.runs or [None]:
         path = find_run_dir(arg)
         if (path / COMPARE_JSON).is_file():
-            print(write_compare_report(load_comparison(path)))
+            print(write_compare_page(load_comparison(path)))
         else:
             print(build_report(path, recompute=args.recompute))
     return 0

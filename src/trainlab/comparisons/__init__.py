@@ -5,7 +5,6 @@ compare`` is their command line.
 """
 
 from trainlab.comparisons.core import (
-    COMPARE_HTML,
     COMPARE_JSON,
     Comparison,
     Member,
@@ -15,5 +14,6 @@ from trainlab.comparisons.core import (
     load_comparison,
     parse_grid,
 )
+from trainlab.comparisons.page import COMPARE_HTML, write_compare_page
 
-__all__ = ["COMPARE_HTML", "COMPARE_JSON", "Comparison", "Member", "compare", "compare_runs", "format_table", "load_comparison", "parse_grid"]
+__all__ = ["COMPARE_HTML", "COMPARE_JSON", "Comparison", "Member", "compare", "compare_runs", "format_table", "load_comparison", "parse_grid", "write_compare_page"]

@@ -28,17 +28,18 @@ from typing import Any
 
 from trainlab.atomic import write_json
 from trainlab.build import check_names, default_threads, resolve_device
+from trainlab.comparisons.page import write_compare_page
 from trainlab.config import Config, as_config, flat_keys
 from trainlab.data.memo import DataCache, data_key
 from trainlab.data.sources import DATASETS
 from trainlab.errors import ConfigError, TrainlabError
+from trainlab.formatting import value
 from trainlab.registry import _split_top, parse_value
-from trainlab.report.compare_report import write_compare_report
 from trainlab.report.plots import preload
 from trainlab.runner import train
 from trainlab.runs.rundir import Run, create_run_dir, load_run
 
-COMPARE_JSON, COMPARE_HTML = "compare.json", "compare.html"
+COMPARE_JSON = "compare.json"
 # config keys that never make two runs different experiments
 _IGNORED = ("output.", "threads", "device", "data.dir", "train.checkpoint", "train.eval_batch_size", "logging.")
 
@@ -121,19 +122,11 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def _fmt_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, list):
-        return "[" + ",".join(_fmt_value(x) for x in v) + "]"
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
 def _label(params: dict[str, Any]) -> str:
     """Short label from the varying keys: the last part of each key unless two would collide."""
     tails = [k.rsplit(".", 1)[-1] for k in params]
     names = [t if tails.count(t) == 1 else k for k, t in zip(params, tails, strict=True)]
-    return " ".join(f"{n}={_fmt_value(v)}" for n, v in zip(names, params.values(), strict=True)) or "base"
+    return " ".join(f"{n}={value(v, 'g')}" for n, v in zip(names, params.values(), strict=True)) or "base"
 
 
 def auto_workers(cfg: Config, runs: int) -> int:
@@ -260,7 +253,7 @@ def compare(
     comp.seconds = time.perf_counter() - t0
     _write_json(comp, values, seeds)
     if report:
-        write_compare_report(comp)
+        write_compare_page(comp)
     return comp
 
 
@@ -310,7 +303,7 @@ def compare_runs(paths: Sequence[str | Path], out_dir: str | Path = "runs", repo
     comp = Comparison(path, varying, members, 1, sum(float(r.summary.get("fit_seconds", 0.0)) for r in runs))
     _write_json(comp, {}, 0)
     if report:
-        write_compare_report(comp)
+        write_compare_page(comp)
     return comp
 
 

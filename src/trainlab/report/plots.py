@@ -1,14 +1,13 @@
 """Figures for reports, drawn with matplotlib's Agg backend (no pyplot, no display needed).
 
 Every figure has a transparent background, mid-grey text and axes and mid-lightness colours, so the
-same image reads on a light and on a dark page. Figures come back as ``data:`` URIs (SVG for plots,
-PNG for pixel images) ready for an ``<img>`` in a self-contained page.
+same image reads on a light and on a dark page. Functions here return matplotlib Figures or pixel
+arrays; ``pages.image_uri`` turns either into the ``data:`` URI a page inlines (SVG for plots, PNG
+for pixel images).
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -65,22 +64,6 @@ def themed(draw: Callable[..., Any]) -> Callable[..., Any]:
 
     wrapper.__doc__, wrapper.__name__ = draw.__doc__, draw.__name__
     return wrapper
-
-
-def svg_uri(fig: Any) -> str:
-    """The figure as an SVG ``data:`` URI (crisp at any zoom; metadata-free for reproducible files)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="svg", transparent=True, metadata={"Date": None, "Creator": None})
-    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def png_uri(pixels: np.ndarray) -> str:
-    """A uint8 (H, W) or (H, W, 3|4) array as a PNG ``data:`` URI (Pillow; no matplotlib needed)."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="PNG", optimize=False)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def to_display(x: np.ndarray) -> np.ndarray:

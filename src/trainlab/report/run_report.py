@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.atomic import write_text
-from trainlab.report import html as H
+from trainlab.formatting import number, seconds
+from trainlab.report import pages
 from trainlab.report.evidence import EVIDENCE, Evidence, collect
 from trainlab.runs.rundir import WEIGHTS, Run, load_run
 
@@ -33,9 +33,7 @@ def report_at_end(run_dir: Path, trainer: Any) -> float:
 def write_run_report(run_dir: Path, ev: Evidence) -> Path:
     """Render the page and write it atomically."""
     run = load_run(run_dir)
-    out = run_dir / REPORT
-    write_text(out, render(run, ev))
-    return out
+    return pages.write_page(run_dir / REPORT, "run.html", **context(run, ev))
 
 
 def _first_layer(run: Run, ev: Evidence) -> np.ndarray | None:
@@ -49,91 +47,105 @@ def _first_layer(run: Run, ev: Evidence) -> np.ndarray | None:
 
 def render(run: Run, ev: Evidence) -> str:
     """The whole report page as HTML text."""
-    from trainlab.report import plots
+    return pages.render("run.html", **context(run, ev))
+
+
+def context(run: Run, ev: Evidence) -> dict[str, Any]:
+    """What report.html shows, as plain values for templates/run.html."""
+    from trainlab.report import plots  # matplotlib loads only when a page is drawn
 
     s, cfg = run.summary, run.config
     data = s.get("data", {})
     classes = [str(c) for c in data.get("classes", [])]
     input_shape = tuple(data.get("input_shape", ()))
-    parts = [f"<h1>{H.esc(run.name)}</h1><p class=sub>{H.esc(s.get('header', ''))}</p>"]
-    parts.append(H.kpis(_kpis(s)))
-    if s.get("status") not in (None, "completed"):
-        parts.append(H.section("Status", f"<p>{H.esc(s.get('status'))}: {H.esc(s.get('stop_reason') or s.get('error') or '')}</p>"))
-    if run.history:
-        parts.append(H.section("Learning curves", H.img(plots.svg_uri(plots.learning_curves(run.history)), "loss, accuracy and learning rate per epoch")))
-    if s.get("confusion_matrix") and classes:
-        cm = H.section("Confusion matrix (test)", H.confusion_table(s["confusion_matrix"], classes), "rows: true class, columns: predicted; shade: share of the row")
-        pc = H.section("Per-class accuracy (test)", H.accuracy_bars(s.get("per_class_accuracy", {})), "worst first")
-        parts.append(f"<div class=grid2>{cm}{pc}</div>")
+    ctx: dict[str, Any] = {
+        "title": f"trainlab · {run.name}",
+        "name": run.name,
+        "header": s.get("header", ""),
+        "kpis": _kpis(s),
+        "status": None if s.get("status") in (None, "completed") else s.get("status"),
+        "status_reason": s.get("stop_reason") or s.get("error") or "",
+        "curves": pages.image_uri(plots.learning_curves(run.history), "svg") if run.history else None,
+        "confusion": s.get("confusion_matrix") if classes else None,
+        "classes": classes,
+        "per_class": _class_bars(s.get("per_class_accuracy", {})),
+        "mistakes": None,
+        "mistakes_note": "",
+        "weights": None,
+        "predictions": None,
+        "boundary": None,
+        "facts": _facts(s, cfg),
+        "layers": [(n, t, sh, f"{p:,}") for n, t, sh, p in ev.layers],
+        "timings": _timings(s),
+        "config_yaml": cfg.to_yaml(),
+        "rebuild": f"trainlab report {run.path}",
+    }
     if ev.mistakes is not None and len(ev.mistakes) and len(input_shape) == 3 and ev.mistake_x is not None:
-        items = [
-            (plots.png_uri(plots.to_display(x)), classes[int(ev.y_true[i])], classes[int(ev.y_pred[i])], float(ev.confidence[i]), int(i))
+        ctx["mistakes"] = [
+            {"uri": pages.image_uri(plots.to_display(x)), "truth": classes[int(ev.y_true[i])], "predicted": classes[int(ev.y_pred[i])], "confidence": float(ev.confidence[i]), "index": int(i)}
             for x, i in zip(ev.mistake_x, ev.mistakes, strict=True)
         ]
         wrong = int((ev.y_true != ev.y_pred).sum())
-        note = f"{wrong} of {len(ev.y_true)} test examples are wrong; shown: the {len(items)} the model was most sure of (green: true, red: predicted, with its probability)"
-        parts.append(H.section("Most confident mistakes", H.mistakes_grid(items), note))
+        ctx["mistakes_note"] = f"{wrong} of {len(ev.y_true)} test examples are wrong; shown: the {len(ctx['mistakes'])} the model was most sure of (green: true, red: predicted, with its probability)"
     weights = _first_layer(run, ev)
     if weights is not None:
         pixels, n = plots.weight_mosaic(weights, input_shape)
-        total = weights.shape[0]
-        note = f"{ev.first_layer}: {n} of {total} units, each scaled to its own largest |w|; red positive, blue negative"
-        parts.append(H.section("First-layer weights", H.img(plots.png_uri(pixels), f"first-layer weights of {n} units", pixels.shape[1], "weights"), note))
+        note = f"{ev.first_layer}: {n} of {weights.shape[0]} units, each scaled to its own largest |w|; red positive, blue negative"
+        ctx["weights"] = {"uri": pages.image_uri(pixels), "alt": f"first-layer weights of {n} units", "width": pixels.shape[1], "note": note}
     if data.get("task") == "regression" and ev.y_true is not None and len(ev.y_true):
-        fig = plots.regression_fit(ev.y_true, ev.y_pred, ev.x_1d)
-        parts.append(H.section("Predictions", H.img(plots.svg_uri(fig), "test predictions against targets"), "test set; the dashed line is a perfect prediction"))
+        ctx["predictions"] = pages.image_uri(plots.regression_fit(ev.y_true, ev.y_pred, ev.x_1d), "svg")
     if ev.boundary:
-        parts.append(H.section("Decision boundary", H.img(plots.svg_uri(plots.decision_boundary(ev.boundary, classes)), "decision regions with the training data"), "inputs after preprocessing, as the model sees them"))
-    parts.append(f"<div class=grid2>{_data_model(s, cfg, ev)}{_timings(s, run)}</div>")
-    parts.append(H.section("Config", f"<details open><summary>config.yaml (resolved: reproduces this run)</summary><pre class=cols>{H.esc(cfg.to_yaml())}</pre></details>"))
-    parts.append(f"<p class=note>Rebuild this page: <code>trainlab report {H.esc(run.path)}</code></p>")
-    return H.page(f"trainlab · {run.name}", "\n".join(parts))
+        ctx["boundary"] = pages.image_uri(plots.decision_boundary(ev.boundary, classes), "svg")
+    return ctx
 
 
 def _kpis(s: dict[str, Any]) -> list[tuple[str, str]]:
     items = []
     if "test_accuracy" in s:
-        items.append(("test accuracy", H.fmt(s["test_accuracy"])))
+        items.append(("test accuracy", number(s["test_accuracy"])))
     if "test_loss" in s:
-        items.append(("test loss", H.fmt(s["test_loss"])))
+        items.append(("test loss", number(s["test_loss"])))
     if s.get("best_val_accuracy") is not None:
-        items.append(("best val accuracy", H.fmt(s["best_val_accuracy"])))
+        items.append(("best val accuracy", number(s["best_val_accuracy"])))
     if "test_r2" in s:
-        items.append(("test R²", H.fmt(s["test_r2"])))
+        items.append(("test R²", number(s["test_r2"])))
     if "epochs" in s:
         items.append(("epochs", str(s["epochs"])))
     if "fit_seconds" in s:
-        items.append(("fit time", f"{s['fit_seconds']:.1f} s"))
+        items.append(("fit time", seconds(s["fit_seconds"])))
     if "params" in s:
         items.append(("parameters", f"{s['params']:,}"))
     return items
 
 
-def _data_model(s: dict[str, Any], cfg: Any, ev: Evidence) -> str:
+def _class_bars(per_class: dict[str, float]) -> list[dict[str, Any]]:
+    """Per-class accuracy rows for the bars, worst first (NaN last)."""
+    items = sorted(per_class.items(), key=lambda kv: (kv[1] if kv[1] == kv[1] else 2.0))
+    return [{"name": str(name), "accuracy": acc, "width": 0.0 if acc != acc else max(0.0, min(1.0, acc)) * 100} for name, acc in items]
+
+
+def _facts(s: dict[str, Any], cfg: Any) -> list[tuple[str, str]]:
     d = s.get("data", {})
-    rows = [
-        ("data set", d.get("name", cfg.data.name)),
+    return [
+        ("data set", str(d.get("name", cfg.data.name))),
         ("examples", f"{d.get('train', '?')} train / {d.get('val', '?')} val / {d.get('test', '?')} test"),
         ("input shape", "x".join(map(str, d.get("input_shape", [])))),
         ("task", f"{d.get('task', '?')}" + (f", {len(d.get('classes', []))} classes" if d.get("classes") else "")),
-        ("preprocess", cfg.data.preprocess),
+        ("preprocess", str(cfg.data.preprocess)),
         ("augment", ", ".join(map(str, cfg.data.augment)) or "none"),
     ]
-    layers = H.table([(n, t, sh, f"{p:,}") for n, t, sh, p in ev.layers], ("layer", "type", "output", "params"), numeric=(3,)) if ev.layers else ""
-    return H.section("Data and model", H.table(rows, cls="facts") + layers)
 
 
-def _timings(s: dict[str, Any], run: Run) -> str:
+def _timings(s: dict[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for key, label in (("fit_seconds", "fit"), ("eval_seconds", "final evaluation"), ("report_seconds", "report at end of training")):
         if key in s:
-            rows.append((label, f"{s[key]:.2f} s"))
+            rows.append((label, seconds(s[key], 2)))
     if s.get("epochs") and s.get("fit_seconds"):
-        rows.append(("per epoch", f"{s['fit_seconds'] / s['epochs']:.2f} s"))
+        rows.append(("per epoch", seconds(s["fit_seconds"] / s["epochs"], 2)))
     for key in ("steps", "device", "threads", "started", "finished", "status", "stop_reason"):
         if s.get(key) not in (None, ""):
             rows.append((key.replace("_", " "), str(s[key])))
     if s.get("initial_loss") is not None:
-        rows.append(("initial loss", f"{s['initial_loss']:.4f} (expected {H.fmt(s.get('expected_initial_loss'))})"))
-    versions = [(k, v) for k, v in s.get("versions", {}).items()]
-    return H.section("Timings and versions", H.table(rows + versions, cls=""))
+        rows.append(("initial loss", f"{s['initial_loss']:.4f} (expected {number(s.get('expected_initial_loss'))})"))
+    return rows + [(str(k), str(v)) for k, v in s.get("versions", {}).items()]
