@@ -3,14 +3,13 @@
 The page holds the optimization history (each trial's value and the best so far), the parameter
 importances (Optuna's fANOVA evaluator), one slice plot per parameter (value against objective),
 and a table of every trial with its state, reason, cross-validation spread and a link to its run
-directory. Plots are drawn with matplotlib (Agg) and embedded as PNG data, so the page is one file.
+directory. This module draws the plots (matplotlib, Agg, themed like every report figure) and
+builds the page's context; ``templates/sweep.html`` lays it out and the page engine
+(``trainlab.report.pages``) renders it, with the plots inlined as PNG, so the page is one file.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import os
 from pathlib import Path
 from typing import Any
@@ -18,54 +17,36 @@ from typing import Any
 import yaml
 
 from trainlab.atomic import write_text
+from trainlab.formatting import value as format_value
+from trainlab.report import pages
+from trainlab.report.plots import GREY, PALETTE, figure, themed
+from trainlab.report.run_report import REPORT
 from trainlab.sweeps.run import trial_reason
 
-STYLE = """body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}tr.best{background:#eef7ee}
-.grid{display:flex;flex-wrap:wrap;gap:8px}code,pre{background:#f5f5f5;padding:2px 4px}
-.muted{color:#777}"""
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
+SWEEP_HTML, BEST_YAML = "sweep.html", "best.yaml"
 
 
 def _png(fig: Any) -> str:
-    """A matplotlib figure as an inline <img> (PNG, base64), then closed."""
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+    """A figure as a PNG ``data:`` URI, cropped to what is drawn."""
+    return pages.image_uri(fig, "png", dpi=100, bbox_inches="tight")
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
+@themed
 def history_plot(trials: list[Any], objective: str, maximize: bool) -> str:
-    """Each completed trial's value by trial number, and the best so far."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    """Each completed trial's value by trial number, and the best so far (a data: URI)."""
+    fig = figure(6.4, 3.2)
+    ax = fig.add_subplot(1, 1, 1)
     done = [t for t in trials if t.state.name == "COMPLETE"]
     xs, ys = [t.number for t in done], [t.value for t in done]
-    ax.scatter(xs, ys, s=18, color="#1f77b4", label="trial")
+    ax.scatter(xs, ys, s=18, color=PALETTE[0], label="trial")
     best, line = None, []
     for y in ys:
         best = y if best is None or (y > best if maximize else y < best) else best
         line.append(best)
-    ax.step(xs, line, where="post", color="#d62728", label="best so far")
+    ax.step(xs, line, where="post", color=PALETTE[3], label="best so far")
     for t in trials:
         if t.state.name in ("PRUNED", "FAIL"):
-            ax.axvline(t.number, color="#bbb", lw=0.8, ls=":" if t.state.name == "PRUNED" else "-")
+            ax.axvline(t.number, color=GREY, lw=0.8, ls=":" if t.state.name == "PRUNED" else "-")
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -89,22 +70,24 @@ def importances(study: Any) -> dict[str, float]:
         return {}
 
 
+@themed
 def importance_plot(imp: dict[str, float]) -> str:
-    """Horizontal bars of the importances."""
-    plt = _plt()
+    """Horizontal bars of the importances (a data: URI)."""
     keys = list(imp)[::-1]
-    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(keys) + 1))
-    ax.barh(keys, [imp[k] for k in keys], color="#2ca02c")
+    fig = figure(6.4, 0.45 * len(keys) + 1)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.barh(keys, [imp[k] for k in keys], color=PALETTE[2])
     ax.set_xlabel("importance (fANOVA, share of the objective's variance)")
     ax.set_xlim(0, 1)
     return _png(fig)
 
 
+@themed
 def slice_plot(key: str, param: Any, trials: list[Any], objective: str) -> str:
-    """Objective against one parameter's value, colored by trial number."""
-    plt = _plt()
+    """Objective against one parameter's value, colored by trial number (a data: URI)."""
     done = [t for t in trials if t.state.name == "COMPLETE" and key in t.params]
-    fig, ax = plt.subplots(figsize=(4.2, 3.0))
+    fig = figure(4.2, 3.0)
+    ax = fig.add_subplot(1, 1, 1)
     if param.kind == "choice":
         labels = [str(v) for v in param.labels()]
         xs = [labels.index(str(t.params[key])) if str(t.params[key]) in labels else -1 for t in done]
@@ -140,73 +123,89 @@ def best_config_yaml(best: Any, objective: str) -> str | None:
 
 def show(value: Any) -> str:
     """A parameter value as the space writes it: 4 significant digits, lists as [256,128]."""
-    from trainlab.registry import _fmt
-
-    return f"{value:.4g}" if isinstance(value, float) else _fmt(value)
+    return format_value(value, ".4g")
 
 
-def _link(path: str, sweep_dir: Path) -> str:
-    p = Path(path)
-    if not p.exists():
-        return f'<span class="muted">{_esc(path)}</span>'  # written by a worker on another machine
-    rel = os.path.relpath(p.resolve(), sweep_dir.resolve())
-    target = f"{rel}/report.html" if (p / "report.html").is_file() else rel
-    return f'<a href="{_esc(target)}">{_esc(p.name)}</a>'
+def _links(paths: list[str], sweep_dir: Path) -> list[dict[str, Any]]:
+    """Links to a trial's run directories (their report.html when there is one)."""
+    out = []
+    for path in paths:
+        p = Path(path)
+        if not p.exists():  # written by a worker on another machine
+            out.append({"text": path, "muted": True})
+            continue
+        rel = os.path.relpath(p.resolve(), sweep_dir.resolve())
+        out.append({"text": p.name, "href": f"{rel}/{REPORT}" if (p / REPORT).is_file() else rel})
+    return out
 
 
-def trial_rows(trials: list[Any], params: dict[str, Any], sweep_dir: Path, best: Any) -> str:
-    """One table row per trial."""
+def trial_rows(trials: list[Any], params: dict[str, Any], sweep_dir: Path) -> list[list[Any]]:
+    """One table row per trial: number, state, value (± fold sd), test accuracy, parameters, seconds, reason, runs."""
     rows = []
     for t in trials:
         cv = t.user_attrs.get("fold_values")
         value = "" if t.value is None else f"{t.value:.4f}" + (f" ± {t.user_attrs.get('fold_std', 0):.4f}" if cv else "")
         test = t.user_attrs.get("test_accuracy")
-        links = " ".join(_link(d, sweep_dir) for d in t.user_attrs.get("run_dirs", []))
-        cells = [str(t.number), t.state.name.lower(), value, "" if test is None else f"{test:.4f}"]
-        cells += [_esc(show(t.user_attrs.get("config", {}).get(k, t.params.get(k, "")))) for k in params]
-        cells += [_esc(t.user_attrs.get("seconds", "")), _esc(trial_reason(t)), links]
-        cls = ' class="best"' if best is not None and t.number == best.number else ""
-        rows.append(f"<tr{cls}>" + "".join(f'<td class="n">{c}</td>' if i in (0, 2, 3) else f"<td>{c}</td>" for i, c in enumerate(cells)) + "</tr>")
-    return "\n".join(rows)
+        secs = t.user_attrs.get("seconds", "")
+        cells: list[Any] = [t.number, t.state.name.lower(), value, "" if test is None else f"{test:.4f}"]
+        cells += [show(t.user_attrs.get("config", {}).get(k, t.params.get(k, ""))) for k in params]
+        cells += [f"{secs:.1f}" if isinstance(secs, (int, float)) else str(secs), trial_reason(t), _links(t.user_attrs.get("run_dirs", []), sweep_dir)]
+        rows.append(cells)
+    return rows
 
 
 def write_report(result: Any, study: Any) -> tuple[Path, Path | None]:
     """Write sweep.html (and best.yaml when a trial completed) into the sweep directory."""
-    spec, trials, sweep_dir = result.spec, result.trials, result.dir
-    params = spec.params()
-    maximize = spec.direction == "maximize"
-    best = result.best
-    parts = [f"<h1>sweep {_esc(result.name)}</h1>"]
-    counts = ", ".join(f"{n} {k}" for k, n in result.counts().items())
-    parts.append(
-        f"<p>{len(trials)} trials ({counts}) · objective <b>{spec.objective}</b> ({spec.direction}) · sampler {spec.sampler} · "
-        f"pruner {spec.pruner}{f' · {spec.cv}-fold cross-validation' if spec.cv else ''} · seed {spec.seed} · storage <code>{_esc(result.storage)}</code></p>"
-    )
-    parts.append("<h2>search space</h2><table>" + "".join(f"<tr><td><code>{_esc(k)}</code></td><td><code>{_esc(p)}</code></td></tr>" for k, p in params.items()) + "</table>")
     best_path = None
-    if best is not None:
-        text = best_config_yaml(best, spec.objective)
+    if result.best is not None:
+        text = best_config_yaml(result.best, result.spec.objective)
         if text:
-            best_path = sweep_dir / "best.yaml"
+            best_path = result.dir / BEST_YAML
             write_text(best_path, text)
-        cfg = " ".join(f"{k}={show(v)}" for k, v in best.user_attrs.get("config", best.params).items())
+    path = pages.write_page(result.dir / SWEEP_HTML, "sweep.html", **context(result, study, best_path))
+    return path, best_path
+
+
+def context(result: Any, study: Any, best_path: Path | None = None) -> dict[str, Any]:
+    """What sweep.html shows, as plain values for templates/sweep.html."""
+    spec, trials = result.spec, result.trials
+    params = spec.params()
+    best = result.best
+    ctx: dict[str, Any] = {
+        "title": f"sweep {result.name}",
+        "name": result.name,
+        "trials": len(trials),
+        "counts": ", ".join(f"{n} {k}" for k, n in result.counts().items()),
+        "objective": spec.objective,
+        "direction": spec.direction,
+        "sampler": str(spec.sampler),
+        "pruner": str(spec.pruner),
+        "cv": spec.cv,
+        "seed": spec.seed,
+        "storage": str(result.storage),
+        "space": [[{"text": k, "code": True}, {"text": str(p), "code": True}] for k, p in params.items()],
+        "best": None,
+        "history": None,
+        "importances": None,
+        "slices": [],
+        "trials_header": ["trial", "state", spec.objective + (" (mean ± sd)" if spec.cv else ""), "test acc", *params, "seconds", "reason", "run"],
+        "trial_rows": trial_rows(trials, params, result.dir),
+        "best_row": None,
+    }
+    if best is not None:
         test = best.user_attrs.get("test_accuracy")
-        parts.append(
-            f"<h2>best trial: {best.number}</h2><p>{spec.objective} <b>{best.value:.4f}</b>"
-            + (f" (test accuracy {test:.4f}, not used for selection)" if test is not None else "")
-            + f" with <code>{_esc(cfg)}</code></p>"
-            + (f'<p>Train it again: <code>trainlab train --config {_esc(best_path)}</code> (<a href="best.yaml">best.yaml</a>)</p>' if best_path else "")
-        )
-        parts.append("<h2>optimization history</h2>" + history_plot(trials, spec.objective, maximize))
+        ctx["best"] = {
+            "number": best.number,
+            "value": f"{best.value:.4f}",
+            "test": None if test is None else f"{test:.4f}",
+            "config": " ".join(f"{k}={show(v)}" for k, v in best.user_attrs.get("config", best.params).items()),
+            "path": None if best_path is None else str(best_path),
+            "href": BEST_YAML,
+        }
+        ctx["best_row"] = next(i for i, t in enumerate(trials) if t.number == best.number)
+        ctx["history"] = history_plot(trials, spec.objective, spec.direction == "maximize")
         imp = importances(study)
         if imp:
-            parts.append("<h2>parameter importances</h2>" + importance_plot(imp))
-        parts.append("<h2>slices</h2><div class='grid'>" + "".join(slice_plot(k, p, trials, spec.objective) for k, p in params.items()) + "</div>")
-    else:
-        parts.append("<p>No trial completed, so there is no best configuration yet.</p>")
-    head = ["trial", "state", spec.objective + (" (mean ± sd)" if spec.cv else ""), "test acc", *params, "seconds", "reason", "run"]
-    parts.append("<h2>trials</h2><table><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in head) + "</tr>" + trial_rows(trials, params, sweep_dir, best) + "</table>")
-    page = f"<!doctype html><html><head><meta charset='utf-8'><title>sweep {_esc(result.name)}</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
-    path = sweep_dir / "sweep.html"
-    write_text(path, page)
-    return path, best_path
+            ctx["importances"] = importance_plot(imp)
+        ctx["slices"] = [slice_plot(k, p, trials, spec.objective) for k, p in params.items()]
+    return ctx
