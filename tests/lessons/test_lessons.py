@@ -62,7 +62,7 @@ def test_report_renders_both_verdicts_and_escapes(tmp_path: Path) -> None:
     assert "| the sky is green — *green > 0.5* | 0.1 | does not hold |" in md
     assert "1 of 2 claims hold" in md and "| 1 | 1e-07 |" in md and "| 2 | nan |" in md
     assert "&lt;demo&gt;" in page and "<demo>" not in page
-    assert "<td class=ok>holds</td>" in page and "<td class=bad>does not hold</td>" in page
+    assert '<td class="ok">holds</td>' in page and '<td class="bad">does not hold</td>' in page
     assert (tmp_path / "demo-plot.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -4,15 +4,12 @@ A lesson is a function ``lesson(ctx) -> Report``. It builds configs with ``ctx.c
 overrides applied last), trains them with ``ctx.fit`` (through ``build.build``, the one run builder),
 measures, and records each claim with ``report.claim(claim, test, measured, holds)`` where ``holds``
 is computed from the measurement against the threshold written in ``test``. The report renders to
-Markdown and to a self-contained HTML page (plots inlined as base64 PNG).
+Markdown and to a self-contained HTML page (lessons/page.py, through the page engine).
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +23,8 @@ from trainlab.build import Setup, build, default_threads, resolve_device, setup
 from trainlab.config import Config, apply_overrides, parse_overrides
 from trainlab.data.dataset import Dataset
 from trainlab.data.memo import DataCache
+from trainlab.formatting import sig
+from trainlab.lessons.page import render as render_page
 from trainlab.training.loop import Callback, Trainer
 
 HOLDS, FAILS = "holds", "does not hold"
@@ -82,8 +81,8 @@ class Report:
         self.blocks.append(("p", text))
 
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        """A table; floats are formatted with ``fmt``."""
-        self.blocks.append(("table", (list(columns), [[fmt(v) for v in r] for r in rows])))
+        """A table; floats are formatted with ``formatting.sig`` (4 significant digits)."""
+        self.blocks.append(("table", (list(columns), [[sig(v) for v in r] for r in rows])))
 
     def figure(self, fig: Any, name: str, caption: str) -> None:
         """Render a matplotlib Figure to PNG and keep it (inlined in HTML, a file beside the Markdown)."""
@@ -103,7 +102,7 @@ class Report:
 
     def to_markdown(self) -> str:
         """The report as Markdown (figures referenced as PNG files beside it)."""
-        out = [f"# Lesson `{self.name}`: {self.title}", "", self._meta(), ""]
+        out = [f"# Lesson `{self.name}`: {self.title}", "", self.meta(), ""]
         out += ["## Verdicts", "", *_md_table(["claim (test)", "measured", "verdict"], self.verdict_rows()), ""]
         for kind, body in self.blocks:
             if kind == "h2":
@@ -118,21 +117,10 @@ class Report:
 
     def to_html(self) -> str:
         """The report as one self-contained HTML page (plots inlined)."""
-        parts = [f"<h1>Lesson <code>{_e(self.name)}</code>: {_e(self.title)}</h1>", f"<p class=meta>{_inline(self._meta())}</p>"]
-        parts += ["<h2>Verdicts</h2>", _html_table(["claim (test)", "measured", "verdict"], self.verdict_rows(), verdicts=True)]
-        for kind, body in self.blocks:
-            if kind == "h2":
-                parts.append(f"<h2>{_e(body)}</h2>")
-            elif kind == "p":
-                parts.append(f"<p>{_inline(body)}</p>")
-            elif kind == "table":
-                parts.append(_html_table(*body))
-            elif kind == "figure":
-                data = base64.b64encode(body.png).decode()
-                parts.append(f"<figure><img alt='{_e(body.caption)}' src='data:image/png;base64,{data}'><figcaption>{_inline(body.caption)}</figcaption></figure>")
-        return _PAGE.format(title=_e(f"trainlab lesson {self.name}"), body="\n".join(parts))
+        return render_page(self)
 
-    def _meta(self) -> str:
+    def meta(self) -> str:
+        """One line under the title: how many claims hold, the time taken and how to re-run."""
         held = sum(c.holds for c in self.claims)
         mode = " (`--quick`: tiny data and few steps, figures are indicative only)" if self.quick else ""
         extra = f"; overrides `{' '.join(self.overrides)}`" if self.overrides else ""
@@ -149,61 +137,9 @@ class Report:
         return {"markdown": out / "report.md", "html": out / "report.html"}
 
 
-def fmt(v: Any) -> str:
-    """Numbers for tables: 4 significant digits, scientific when tiny or huge."""
-    if isinstance(v, bool) or v is None:
-        return "—" if v is None else str(v)
-    if isinstance(v, float):
-        if v != v or v in (float("inf"), float("-inf")):
-            return str(v)
-        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
-            return f"{v:.3g}"
-        return f"{v:.4g}"
-    return str(v)
-
-
 def _md_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     cell = lambda s: str(s).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     return ["| " + " | ".join(map(cell, columns)) + " |", "|" + "---|" * len(columns), *["| " + " | ".join(map(cell, r)) + " |" for r in rows]]
-
-
-def _e(text: str) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _inline(text: str) -> str:
-    """Escape, then render `code` and *emphasis* (the only inline Markdown the reports use)."""
-    t = _e(text)
-    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
-    return re.sub(r"\*([^*]+)\*", r"<em>\1</em>", t)
-
-
-def _html_table(columns: Sequence[str], rows: Sequence[Sequence[str]], verdicts: bool = False) -> str:
-    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-    body = []
-    for r in rows:
-        cells = []
-        for i, v in enumerate(r):
-            cls = ""
-            if verdicts and i == len(r) - 1:
-                cls = " class=ok" if v == HOLDS else " class=bad"
-            cells.append(f"<td{cls}>{_inline(v)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-_PAGE = """<!doctype html>
-<html lang=en><head><meta charset=utf-8><title>{title}</title>
-<style>
-body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 14px; display: block; overflow-x: auto; }} th, td {{ border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-align: top; }}
-th {{ background: #f3f3f3; }} td.ok {{ color: #1a7f37; font-weight: 600; }} td.bad {{ color: #b42318; font-weight: 600; }}
-code {{ background: #f3f3f3; padding: 0 .2em; }} img {{ max-width: 100%; }} figcaption {{ color: #555; font-size: 90%; }}
-p.meta {{ color: #555; }}
-</style></head><body>
-{body}
-</body></html>
-"""
 
 
 # -- running experiments -----------------------------------------------------------------------------
