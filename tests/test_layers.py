@@ -12,8 +12,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "trainlab"
 
 # lowest first; a unit may import only from units in lower layers (and from itself)
 LAYERS: list[tuple[str, ...]] = [
-    ("version", "errors"),  # what everything may raise or print
-    ("formatting", "atomic", "registry"),  # value formats, atomic files, names -> constructors
+    ("version", "errors", "formatting"),  # what everything may raise or print; how values are written
+    ("atomic", "registry"),  # atomic files, names -> constructors (spec strings use formatting)
     ("config",),  # the schema, YAML and dotted overrides
     ("data", "nn"),  # tensors in, modules out
     ("runs",),  # the run directory's files

@@ -17,7 +17,8 @@ import yaml
 import trainlab
 from tests.conftest import quick
 from tests.report.chromium import Browser, find_chromium
-from trainlab.report import build_report, pages
+from trainlab.evaluate import build_report
+from trainlab.report import pages
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"

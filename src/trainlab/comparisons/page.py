@@ -8,28 +8,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trainlab.formatting import number
-from trainlab.report import pages
-from trainlab.report.run_report import REPORT
+from trainlab.report import REPORT, pages, plots
 
-if TYPE_CHECKING:
-    from trainlab.comparisons.core import Comparison
+# The Comparison is typed Any here: naming its class would import comparisons.core, which
+# imports this module to write the page (a cycle).
 
 COMPARE_HTML = "compare.html"
 _RESULT_KEYS = ("test_accuracy", "test_loss", "best_val_accuracy", "test_r2", "epochs", "fit_seconds")
 
 
-def write_compare_page(comp: Comparison) -> Path:
-    """Render and write ``compare.html`` in the comparison directory."""
+def write_compare_page(comp: Any) -> Path:
+    """Render and write ``compare.html`` in the comparison directory (``comp``: a Comparison)."""
     return pages.write_page(comp.path / COMPARE_HTML, "compare.html", **context(comp))
 
 
-def context(comp: Comparison) -> dict[str, Any]:
+def context(comp: Any) -> dict[str, Any]:
     """What compare.html shows, as plain values for templates/compare.html."""
-    from trainlab.report import plots  # matplotlib loads only when a page is drawn
-
     all_groups = comp.groups()
     groups = [g for g in all_groups if g["histories"]]
     finished = sum(1 for m in comp.members if m.run is not None)
@@ -65,7 +62,7 @@ def context(comp: Comparison) -> dict[str, Any]:
     return ctx
 
 
-def _results(comp: Comparison) -> tuple[list[str], list[list[Any]]]:
+def _results(comp: Any) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the results table: mean ± std per configuration, best accuracy in bold."""
     rows = comp.rows()
     best = max((r["test_accuracy"][0] for r in rows if "test_accuracy" in r), default=None)
@@ -86,7 +83,7 @@ def _results(comp: Comparison) -> tuple[list[str], list[list[Any]]]:
     return ["config", "runs", *(k.replace("_", " ") for k in keys)], out
 
 
-def _runs(comp: Comparison) -> list[list[Any]]:
+def _runs(comp: Any) -> list[list[Any]]:
     """One row per member: label, seed, test accuracy, status, and a link to the run's own report."""
     rows: list[list[Any]] = []
     for m in comp.members:

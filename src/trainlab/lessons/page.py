@@ -7,20 +7,20 @@ This module builds the page's context; ``templates/lesson.html`` lays it out and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trainlab.report import pages
 
-if TYPE_CHECKING:
-    from trainlab.lessons.base import Report
+# The Report is typed Any here: naming its class would import lessons.base, which imports this
+# module for Report.to_html (a cycle).
 
 
-def render(report: Report) -> str:
-    """The lesson's report as one self-contained HTML page (figures inlined as PNG)."""
+def render(report: Any) -> str:
+    """A lessons.base.Report as one self-contained HTML page (figures inlined as PNG)."""
     return pages.render("lesson.html", **context(report))
 
 
-def context(report: Report) -> dict[str, Any]:
+def context(report: Any) -> dict[str, Any]:
     """What a lesson page shows, as plain values for templates/lesson.html."""
     verdicts = [[*row[:-1], {"text": row[-1], "cls": "ok" if c.holds else "bad"}] for row, c in zip(report.verdict_rows(), report.claims, strict=True)]
     blocks: list[dict[str, Any]] = []

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from trainlab.atomic import atomic_write
+from trainlab.nn.summary import layer_table
 
 EVIDENCE = "report.npz"
 MAX_MISTAKES = 32  # shown in the report's grid
@@ -85,8 +86,6 @@ def first_layer_key(model: nn.Module, input_shape: tuple[int, ...]) -> str:
 
 def collect(trainer: Any) -> Evidence:
     """Evidence from a trainer holding the trained model and its data (``Trainer`` of train/loop.py)."""
-    from trainlab.nn.summary import layer_table
-
     model, data = trainer.model, trainer.data
     rows = [(n, t, "x".join(map(str, s)), p) for n, t, s, p in layer_table(model, data.input_shape)]
     ev = Evidence(layers=rows, first_layer=first_layer_key(model, data.input_shape))

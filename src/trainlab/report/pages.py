@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from markupsafe import Markup, escape
 
 from trainlab import formatting
@@ -35,7 +36,7 @@ _MIME = {"png": "image/png", "svg": "image/svg+xml"}
 @functools.cache
 def environment() -> jinja2.Environment:
     """The one Jinja2 environment (created on first use, then shared)."""
-    # imported here, not at module level: `import trainlab` stays free of jinja2 until a page is drawn
+    # lazy: jinja2 loads with the first page, not with `import trainlab`
     import jinja2
 
     env = jinja2.Environment(
@@ -90,7 +91,8 @@ def image_uri(image: Any, fmt: str = "png", **savefig: Any) -> str:
 
 
 def _figure_bytes(fig: Any, fmt: str, **savefig: Any) -> bytes:
-    import matplotlib  # already loaded: the figure exists
+    # lazy: matplotlib loads only where a figure is drawn (the caller's figure means it has)
+    import matplotlib
 
     # no date, no software version, fixed SVG element ids: the same figure gives the same bytes
     metadata = {"Date": None, "Creator": None} if fmt == "svg" else {"Software": None}
@@ -101,7 +103,7 @@ def _figure_bytes(fig: Any, fmt: str, **savefig: Any) -> bytes:
 
 
 def _pixels_png(pixels: Any) -> bytes:
-    import numpy as np
+    # lazy: Pillow loads only when a pixel image is inlined
     from PIL import Image
 
     buf = io.BytesIO()

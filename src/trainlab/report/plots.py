@@ -13,6 +13,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import torch
+
+from trainlab.errors import TrainlabError
+from trainlab.nn.activations import ACTIVATIONS
 
 GREY = "#8b8b8b"
 # Tableau-10 hues: mid lightness, distinguishable on white and on near-black
@@ -27,6 +31,7 @@ RC = {
 
 
 def _matplotlib() -> Any:
+    # lazy: matplotlib costs ~0.3 s to import; it loads with the first figure
     import matplotlib
 
     matplotlib.use("Agg", force=False)  # harmless if already Agg; never opens a window
@@ -36,6 +41,7 @@ def _matplotlib() -> Any:
 def preload() -> None:
     """Import what drawing needs (matplotlib's Figure, Agg, colormaps) ahead of time."""
     _matplotlib()
+    # lazy: this is the early load itself, called where forked workers should share the import
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
     from matplotlib import colormaps  # noqa: F401
@@ -44,6 +50,7 @@ def preload() -> None:
 def figure(width: float, height: float) -> Any:
     """A themed matplotlib Figure (not registered with pyplot, so it is freed with its last reference)."""
     mpl = _matplotlib()
+    # lazy: matplotlib costs ~0.3 s to import; it loads with the first figure
     from cycler import cycler
     from matplotlib.figure import Figure
 
@@ -57,6 +64,7 @@ def themed(draw: Callable[..., Any]) -> Callable[..., Any]:
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         mpl = _matplotlib()
+        # lazy: matplotlib costs ~0.3 s to import; it loads with the first figure
         from cycler import cycler
 
         with mpl.rc_context({**RC, "axes.prop_cycle": cycler(color=PALETTE)}):
@@ -80,6 +88,7 @@ def weight_mosaic(w: np.ndarray, input_shape: Sequence[int], max_units: int = 64
     ``w`` is a Linear weight (units, C*H*W) or a Conv2d weight (out, in, k, k). Returns the pixels
     and the number of units shown.
     """
+    # lazy: matplotlib costs ~0.3 s to import; it loads with the first figure
     from matplotlib import colormaps
 
     w = np.asarray(w, dtype=np.float32)
@@ -144,6 +153,7 @@ def _epoch_ticks(ax: Any, epochs: Sequence[float]) -> None:
 @themed
 def decision_boundary(b: dict[str, np.ndarray], classes: Sequence[str]) -> Any:
     """The predicted class over the plane (shaded by confidence) with the training points on top."""
+    # lazy: matplotlib costs ~0.3 s to import; it loads with the first figure
     from matplotlib.colors import to_rgb
 
     fig = figure(4.6, 4.2)
@@ -193,8 +203,6 @@ def elementwise(module: Any, x: Any) -> bool:
 
     Checked by definition: on a few points the Jacobian of f must be diagonal (softmax, say, is not).
     """
-    import torch
-
     probe = x[:: max(1, len(x) // 7)][:7].detach().clone()
     try:
         jac = torch.autograd.functional.jacobian(module, probe)
@@ -208,11 +216,6 @@ def elementwise(module: Any, x: Any) -> bool:
 @themed
 def activations_figure(lo: float = -4.0, hi: float = 4.0) -> tuple[Any, list[str]]:
     """Every registered elementwise activation (default parameters) and its autograd derivative."""
-    import torch
-
-    from trainlab.errors import TrainlabError
-    from trainlab.nn.activations import ACTIVATIONS
-
     x = torch.linspace(lo, hi, 801)
     curves = []
     for entry in ACTIVATIONS:

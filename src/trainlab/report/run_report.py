@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import safe_open
 
 from trainlab.formatting import number, seconds
-from trainlab.report import pages
+from trainlab.report import pages, plots
 from trainlab.report.evidence import EVIDENCE, Evidence, collect
 from trainlab.runs.rundir import WEIGHTS, Run, load_run
 
@@ -39,8 +40,6 @@ def write_run_report(run_dir: Path, ev: Evidence) -> Path:
 def _first_layer(run: Run, ev: Evidence) -> np.ndarray | None:
     if not ev.first_layer or not (run.path / WEIGHTS).is_file():
         return None
-    from safetensors import safe_open
-
     with safe_open(str(run.path / WEIGHTS), framework="np") as f:
         return f.get_tensor(ev.first_layer) if ev.first_layer in f.keys() else None
 
@@ -52,8 +51,6 @@ def render(run: Run, ev: Evidence) -> str:
 
 def context(run: Run, ev: Evidence) -> dict[str, Any]:
     """What report.html shows, as plain values for templates/run.html."""
-    from trainlab.report import plots  # matplotlib loads only when a page is drawn
-
     s, cfg = run.summary, run.config
     data = s.get("data", {})
     classes = [str(c) for c in data.get("classes", [])]

@@ -47,6 +47,7 @@ def history_plot(trials: list[Any], objective: str, maximize: bool) -> str:
     for t in trials:
         if t.state.name in ("PRUNED", "FAIL"):
             ax.axvline(t.number, color=GREY, lw=0.8, ls=":" if t.state.name == "PRUNED" else "-")
+    # lazy: matplotlib loads with the first figure
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -59,6 +60,7 @@ def history_plot(trials: list[Any], objective: str, maximize: bool) -> str:
 
 def importances(study: Any) -> dict[str, float]:
     """Parameter importances (fANOVA) or {} when there are too few completed trials to say."""
+    # optional: Optuna comes with pip install 'trainlab[sweep]'
     import optuna
 
     done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
@@ -93,6 +95,7 @@ def slice_plot(key: str, param: Any, trials: list[Any], objective: str) -> str:
         xs = [labels.index(str(t.params[key])) if str(t.params[key]) in labels else -1 for t in done]
         ax.set_xticks(range(len(labels)), labels, rotation=30 if max(map(len, labels), default=0) > 6 else 0, fontsize=8)
     else:
+        # lazy: matplotlib loads with the first figure
         from matplotlib.ticker import NullFormatter
 
         xs = [t.params[key] for t in done]
@@ -101,6 +104,7 @@ def slice_plot(key: str, param: Any, trials: list[Any], objective: str) -> str:
             ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on narrow ranges
         ax.tick_params(axis="x", labelsize=8, labelrotation=30)
     sc = ax.scatter(xs, [t.value for t in done], c=[t.number for t in done], cmap="viridis", s=20)
+    # lazy: matplotlib loads with the first figure
     from matplotlib.ticker import MaxNLocator
 
     fig.colorbar(sc, ax=ax, label="trial", ticks=MaxNLocator(integer=True))
