@@ -23,6 +23,7 @@ from torch import nn
 from trainlab.config import Config
 from trainlab.data.augment import Augment, make_augment
 from trainlab.data.dataset import Dataset
+from trainlab.data.imbalance import IMBALANCE
 from trainlab.data.memo import DataCache
 from trainlab.data.preprocess import PREPROCESS
 from trainlab.data.sources import load_dataset
@@ -36,6 +37,7 @@ from trainlab.nn.losses import (
     LossContext,
     default_loss,
     expected_initial_loss,
+    logit_adjustment,
     make_loss,
 )
 from trainlab.nn.models import MODELS, build_model, count_params, describe
@@ -47,6 +49,7 @@ from trainlab.training.callbacks import (
     EarlyStopping,
     History,
     InitialLoss,
+    LossEpoch,
     NanGuard,
     RunLock,
     TensorBoard,
@@ -54,6 +57,7 @@ from trainlab.training.callbacks import (
 )
 from trainlab.training.loop import Callback, Trainer
 from trainlab.training.optim import OPTIMIZERS, SCHEDULES, Schedule, make_optimizer, make_schedule
+from trainlab.training.samplers import DATA_SAMPLERS, Sampler, make_sampler
 
 
 def resolve_device(name: str) -> torch.device:
@@ -106,6 +110,8 @@ class Setup:
     schedule: Schedule
     batch_size: int
     augment: Augment | None = None  # data.augment, applied by the Trainer to each training batch
+    sampler: Sampler | None = None  # data.sampler: draws each epoch's order (None: randperm)
+    logit_offset: torch.Tensor | None = None  # eval.logit_adjust: -tau log(train prior), added at evaluation
 
 
 def resolve_config(cfg: Config, task: str) -> Config:
@@ -122,7 +128,7 @@ def check_names(cfg: Config) -> None:
     """Fail fast, before any data loads: every catalogue name and inline parameter must bind, and the
     mlp's norm must fit its widths (group norm's groups divide them; instance norm needs images)."""
     m = cfg.model
-    for registry, spec in ((MODELS, m.name), (ACTIVATIONS, m.act), (INITS, m.init), (BIAS_INITS, m.bias_init), (NORMS, m.norm), (OPTIMIZERS, cfg.optim.name), (SCHEDULES, cfg.optim.schedule), (PREPROCESS, cfg.data.preprocess)):
+    for registry, spec in ((MODELS, m.name), (ACTIVATIONS, m.act), (INITS, m.init), (BIAS_INITS, m.bias_init), (NORMS, m.norm), (OPTIMIZERS, cfg.optim.name), (SCHEDULES, cfg.optim.schedule), (PREPROCESS, cfg.data.preprocess), (IMBALANCE, cfg.data.imbalance), (DATA_SAMPLERS, cfg.data.sampler)):
         registry.bind(spec)
     if cfg.loss.name != "auto":
         LOSSES.bind(cfg.loss.name)
@@ -173,7 +179,16 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
     steps = max(1, -(-len(data.train) // batch_size))
     schedule = make_schedule(cfg.optim.schedule, optimizer, cfg.train.epochs, steps, cfg.optim.warmup)
     augment = make_augment(cfg.data.augment, data.input_shape)
-    return Setup(cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment)
+    sampler, offset = None, None
+    if data.task == "classification":  # class-aware sampling and post hoc adjustment (docs/imbalance.md)
+        sampler = make_sampler(cfg.data.sampler, data.train.y, data.num_classes, cfg.seed)
+        if cfg.eval.logit_adjust and loss.binary:
+            raise ConfigError(f"eval.logit_adjust={cfg.eval.logit_adjust:g} needs one output per class; loss {cfg.loss.name} has one (use cross_entropy, or eval.logit_adjust=0)")
+        offset = logit_adjustment(counts, cfg.eval.logit_adjust) if cfg.eval.logit_adjust else None
+    elif (cfg.data.sampler, cfg.data.imbalance, cfg.data.resample, cfg.eval.logit_adjust) != ("uniform", "none", "none", 0):
+        raise ConfigError("data.sampler, data.imbalance, data.resample and eval.logit_adjust need class labels;"
+                          f" {data.name} is a regression task (use uniform, none, none and 0)")
+    return Setup(cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment, sampler, offset)
 
 
 def header(s: Setup) -> str:
@@ -193,6 +208,8 @@ def config_callbacks(s: Setup, run_dir: Path | None = None) -> list[Callback]:
     per-layer statistics (``diagnostics.every``)."""
     cfg, t = s.config, s.config.train
     cbs: list[Callback] = [InitialLoss(expected_initial_loss(cfg.loss.name, LossContext(s.data.task, s.data.num_classes)))]
+    if s.loss.start_epoch is not None:
+        cbs.append(LossEpoch())
     if t.nan_guard:
         cbs.append(NanGuard())
     if t.patience:
@@ -217,6 +234,7 @@ def make_trainer(s: Setup, callbacks: Sequence[Callback] = ()) -> Trainer:
         s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
         callbacks=ordered(callbacks), seed=cfg.seed, l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad,
         eval_batch_size=cfg.train.eval_batch_size, augment=s.augment, precision=cfg.train.precision,
+        sampler=s.sampler, logit_offset=s.logit_offset,
     )
 
 

@@ -39,6 +39,9 @@ class DataConfig:
     limit: int | None = _f(None, help="use only the first N training examples (after shuffling), for quick runs", min=1)
     preprocess: str = _f("scale", help="preprocessing fitted on train: none, scale, standardize, ...")
     augment: list = _f(factory=list, help="augmentations applied to training batches, e.g. [shift(2), flip]")
+    imbalance: str = _f("none", help="long-tailed train split (val/test untouched): none, exp(ratio=100), step(ratio=10,minority=5)")
+    resample: str = _f("none", help="resample the train split once: none, over (up to the largest class), under (down to the smallest)", choices=("none", "over", "under"))
+    sampler: str = _f("uniform", help="each epoch's order: uniform (shuffle), balanced or sqrt (class-weighted draws on the device)")
 
 
 @dataclass
@@ -102,6 +105,13 @@ class DiagnosticsConfig:
 
 
 @dataclass
+class EvalConfig:
+    """How a trained model's outputs are read at evaluation (docs/imbalance.md)."""
+
+    logit_adjust: float = _f(0.0, help="post hoc logit adjustment: predict argmax f(x) - tau*log(train class prior) with tau = this (0 = off)", min=0.0)
+
+
+@dataclass
 class OutputConfig:
     """Where runs go."""
 
@@ -131,6 +141,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 

@@ -9,6 +9,7 @@ def catalogs() -> dict:
     """KIND -> registry, for every catalogue."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.data.augment import AUGMENTATIONS
+    from trainlab.data.imbalance import IMBALANCE
     from trainlab.data.preprocess import PREPROCESS
     from trainlab.data.sources import DATASETS
     from trainlab.diagnose.lr_find import LR_SUGGESTIONS
@@ -17,11 +18,13 @@ def catalogs() -> dict:
     from trainlab.nn.norms import NORMS
     from trainlab.sweeps.strategies import DISTRIBUTIONS, PRUNERS, SAMPLERS
     from trainlab.training.optim import OPTIMIZERS, SCHEDULES
+    from trainlab.training.samplers import DATA_SAMPLERS
 
     return {
         "datasets": DATASETS, "models": MODELS, "activations": ACTIVATIONS, "inits": INITS,
         "bias-inits": BIAS_INITS, "norms": NORMS, "losses": LOSSES, "optimizers": OPTIMIZERS,
         "schedules": SCHEDULES, "preprocess": PREPROCESS, "augmentations": AUGMENTATIONS,
+        "imbalance": IMBALANCE, "data-samplers": DATA_SAMPLERS,
         "samplers": SAMPLERS, "pruners": PRUNERS, "distributions": DISTRIBUTIONS,
         "lessons": all_lessons(),
         "lr-suggestions": LR_SUGGESTIONS,

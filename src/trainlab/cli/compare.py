@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  trainlab compare model.act=sigmoid,tanh,relu,gelu train.epochs=3\n"
         "  trainlab compare optim.name=sgd,adam optim.lr=0.01,0.001 --seeds 3\n"
         "  trainlab compare model.hidden=[64],[128,64] data.name=digits --workers 2\n"
+        "  trainlab compare data.sampler=uniform,balanced data.imbalance='exp(ratio=100)' --metric balanced_accuracy\n"
         "  trainlab compare runs/20250101-120000-mlp-fashion-mnist runs/20250101-121500-mlp-fashion-mnist",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=1, metavar="N", help="runs per combination, with seeds seed, seed+1, ... (default 1)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="parallel processes, one thread each (default 0: automatic, 1 on a GPU or on <= 2 cores, else one per core)")
     p.add_argument("--out", metavar="DIR", help="parent of the comparison directory (default: output.dir, i.e. runs)")
+    p.add_argument("--metric", default="test_accuracy", metavar="NAME", help="the final metric that marks the best row and comes first: accuracy, balanced_accuracy, macro_f1, g_mean, loss, ... (default test_accuracy)")
     p.add_argument("--no-report", action="store_true", help="skip compare.html and the runs' report.html")
     p.set_defaults(func=run)
 
@@ -53,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the comparison and print the table."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.comparisons import compare, compare_runs, format_table
+    from trainlab.comparisons.core import metric_key
     from trainlab.config import load_config
+
+    metric_key(args.metric)  # a bad name fails before any run starts
 
     dirs = [i for i in args.items if Path(i).is_dir()]
     if dirs and len(dirs) != len(args.items):
@@ -72,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         comp = compare(args.items, base, seeds=args.seeds, workers=args.workers, out_dir=args.out, on_result=_progress, report=not args.no_report, on_start=start)
         print(f"{len(comp.members)} runs in {comp.seconds:.1f} s")
     print()
-    print(format_table(comp))
+    print(format_table(comp, args.metric))
     if not args.no_report:
         print(f"\nreport: {comp.path / 'compare.html'}")
     sys.stdout.flush()

@@ -98,7 +98,18 @@ class Comparison:
 
 
 FINISHED = ("completed", "stopped")  # stopped: early stopping ended it, a normal finish
-METRICS = ("test_accuracy", "test_loss", "best_val_accuracy", "train_accuracy", "test_r2", "epochs", "fit_seconds")
+METRICS = ("test_accuracy", "test_loss", "best_val_accuracy", "train_accuracy", "test_r2", "epochs", "fit_seconds",
+           "test_balanced_accuracy", "test_macro_f1", "test_g_mean", "test_mae")
+LOWER_IS_BETTER = ("test_loss", "test_mae", "epochs", "fit_seconds")
+
+
+def metric_key(name: str) -> str:
+    """A ``--metric`` name as summary.json's key (``balanced_accuracy`` → ``test_balanced_accuracy``), or a ConfigError."""
+    key = name if name in METRICS else f"test_{name}"
+    if key not in METRICS:
+        names = sorted({m.removeprefix("test_") for m in METRICS})
+        raise ConfigError(f"--metric {name!r} is not a final metric; choose one of: {', '.join(names)}")
+    return key
 
 
 def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
@@ -332,16 +343,18 @@ def load_comparison(path: str | Path) -> Comparison:
     return Comparison(path, data["keys"], members, data.get("workers", 1), data.get("seconds", 0.0))
 
 
-def format_table(comp: Comparison) -> str:
-    """The comparison as an aligned text table (mean ± std over seeds), best test accuracy marked."""
+def format_table(comp: Comparison, metric: str = "test_accuracy") -> str:
+    """The comparison as an aligned text table (mean ± std over seeds), the best by ``metric`` marked."""
     rows = comp.rows()
-    shown = [k for k in ("test_accuracy", "test_loss", "best_val_accuracy", "test_r2", "fit_seconds") if any(k in r for r in rows)]
-    best = max((r["test_accuracy"][0] for r in rows if "test_accuracy" in r), default=None)
+    metric = metric_key(metric)
+    shown = [k for k in dict.fromkeys((metric, "test_accuracy", "test_loss", "best_val_accuracy", "test_r2", "fit_seconds")) if any(k in r for r in rows)]
+    pick = min if metric in LOWER_IS_BETTER else max
+    best = pick((r[metric][0] for r in rows if metric in r), default=None)
     seeds = max((r["runs"] for r in rows), default=1)
     header = ["config", *(k.replace("_", " ") for k in shown)]
     lines = [header]
     for r in rows:
-        cells = [r["config"] + (" *" if best is not None and r.get("test_accuracy", (None,))[0] == best and len(rows) > 1 else "")]
+        cells = [r["config"] + (" *" if best is not None and r.get(metric, (None,))[0] == best and len(rows) > 1 else "")]
         for k in shown:
             if k not in r:
                 cells.append("-")
@@ -354,5 +367,5 @@ def format_table(comp: Comparison) -> str:
         lines.append(cells)
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
     text = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip() for row in lines]
-    notes = ([f"mean ± std over {seeds} seeds"] if seeds > 1 else []) + (["* best test accuracy"] if best is not None and len(rows) > 1 else [])
+    notes = ([f"mean ± std over {seeds} seeds"] if seeds > 1 else []) + ([f"* best {metric.replace('_', ' ')}"] if best is not None and len(rows) > 1 else [])
     return "\n".join(text + (["; ".join(notes)] if notes else []))

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainlab.data import toy
+from trainlab.data import imbalance, toy
 from trainlab.data.cache import read_idx_cached
 from trainlab.data.dataset import Dataset, RawData, Split
 from trainlab.data.idx import read_image_label_pair
@@ -113,10 +113,23 @@ def moons_data(data_dir: str | None = None, size: int = 400, noise: float = 0.2,
     return _toy(toy.moons, size, noise, seed, test)
 
 
-@DATASETS.register("blobs", "2-D Gaussian blobs (size, noise, seed, classes, test)")
-def blobs_data(data_dir: str | None = None, size: int = 400, noise: float = 0.25, seed: int = 0, classes: int = 3, test: int | None = None) -> RawData:
-    """Gaussian blobs, one per class."""
-    return _toy(toy.blobs, size, noise, seed, test, classes=classes)
+@DATASETS.register("blobs", "2-D Gaussian blobs (size, noise, seed, classes, test; weights=[0.95,0.05]: train class shares, test balanced)")
+def blobs_data(data_dir: str | None = None, size: int = 400, noise: float = 0.25, seed: int = 0, classes: int = 3, test: int | None = None, weights: Any = None) -> RawData:
+    """Gaussian blobs, one per class; ``weights`` gives the train split's class shares (the test split stays balanced)."""
+    if weights is None:
+        return _toy(toy.blobs, size, noise, seed, test, classes=classes)
+    if not isinstance(weights, (list, tuple)) or len(weights) < 2 or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w <= 0 for w in weights):
+        raise ConfigError(f"blobs(weights={weights!r}): give a list of 2 or more positive class shares, e.g. weights=[0.95,0.05]")
+    share = np.asarray(weights, dtype=np.float64) / sum(weights)
+    n_test = size if test is None else test
+    train_sizes = np.maximum(1, np.round(share * size)).astype(int)
+    test_sizes = np.full(len(share), max(1, n_test // len(share)))
+    rng = np.random.default_rng(seed)
+    x, y = toy.blobs_sized([*train_sizes, *test_sizes], noise, rng, len(share))
+    is_test = np.repeat([False] * len(share) + [True] * len(share), [*train_sizes, *test_sizes])
+    classes_ = [str(c) for c in range(len(share))]
+    x, y = x.astype(np.float32), y.astype(np.int64)
+    return RawData(x[~is_test], y[~is_test], x[is_test], y[is_test], classes_, "classification", (2,))
 
 
 @DATASETS.register("line", "regression: y = w.x + b + N(0, noise^2), x in [-1, 1]^dims; outliers: fraction of train targets moved +10")
@@ -180,6 +193,9 @@ def load_dataset(data_cfg: Any, seed: int = 0, device: str | torch.device = "cpu
         keep = np.sort(np.random.default_rng(seed).permutation(len(ytr))[: data_cfg.limit])
         xtr, ytr = xtr[keep], ytr[keep]
     tr_idx, val_idx = stratified_split(ytr, data_cfg.val, seed, stratify)
+    if stratify:  # long tail and resampling touch the train split only, after val is taken (docs/imbalance.md)
+        kept = imbalance.apply(data_cfg.imbalance, data_cfg.resample, ytr[tr_idx], len(raw.classes), seed)
+        tr_idx = tr_idx if kept is None else tr_idx[kept]
     parts = {"train": (xtr[tr_idx], ytr[tr_idx]), "test": (raw.x_test, raw.y_test)}
     if len(val_idx):
         parts["val"] = (xtr[val_idx], ytr[val_idx])

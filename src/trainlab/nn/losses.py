@@ -44,6 +44,7 @@ class Loss:
     fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     binary: bool = False  # one output unit (sigmoid family) instead of one per class
     regression: bool = False
+    start_epoch: Callable[[int], None] | None = None  # told each epoch's index (LDAM's deferred re-weighting)
 
     def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.fn(out, y)
@@ -78,10 +79,31 @@ class _OnDevice:
         return self.tensor
 
 
+def effective_number_weights(counts: torch.Tensor, beta: float = 0.9999) -> torch.Tensor:
+    """Class-balanced weights by the effective number of examples (Cui et al. 2019).
+
+    E_c = (1 - beta^n_c) / (1 - beta);  w_c = (1 / E_c) normalized so that sum_c w_c = C.
+    beta = 0 weighs all classes alike; beta -> 1 approaches inverse class frequency. An absent class gets 0.
+    """
+    n = counts.double()
+    effective = (1 - beta**n) / (1 - beta)
+    w = torch.where(n > 0, 1 / effective.clamp(min=1e-12), torch.zeros_like(n))
+    return (w * (n > 0).sum() / w.sum()).float()
+
+
 def _class_weights(weights: Any, ctx: LossContext) -> torch.Tensor | None:
-    """None, ``balanced`` (n / (C * n_c) from the train counts, as scikit-learn) or one weight per class."""
+    """None, ``balanced`` (n / (C * n_c) from the train counts, as scikit-learn), ``effective(beta)``
+    (Cui et al. 2019) or one weight per class."""
     if weights is None or weights == "none":
         return None
+    if isinstance(weights, str) and parse_spec(weights).name == "effective":
+        spec = parse_spec(weights)
+        beta = spec.kwargs.get("beta", spec.args[0] if spec.args else 0.9999)
+        if ctx.class_counts is None:
+            raise ConfigError("class weights 'effective' need the training set's class counts")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1:
+            raise ConfigError(f"class weights {weights!r}: beta must be a number in [0, 1), e.g. effective(beta=0.9999)")
+        return effective_number_weights(ctx.class_counts, float(beta))
     if weights == "balanced":
         if ctx.class_counts is None:
             raise ConfigError("class weights 'balanced' need the training set's class counts")
@@ -89,13 +111,20 @@ def _class_weights(weights: Any, ctx: LossContext) -> torch.Tensor | None:
         w = counts.sum() / (len(counts) * counts)
         return torch.where(counts > 0, w, torch.zeros_like(w)).float()  # an absent class gets weight 0
     if not isinstance(weights, (list, tuple)) or len(weights) != ctx.num_classes:
-        raise ConfigError(f"class weights {weights!r}: give 'balanced' or a list of {ctx.num_classes} numbers, one per class")
+        raise ConfigError(f"class weights {weights!r}: give 'balanced', 'effective(beta=0.9999)' or a list of {ctx.num_classes} numbers, one per class")
     if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 for v in weights) or not any(weights):
         raise ConfigError(f"class weights {weights!r} must be non-negative numbers, not all zero")
     return torch.tensor([float(v) for v in weights])
 
 
-@LOSSES.register("cross_entropy", "softmax + negative log-likelihood on logits (label_smoothing, weights=balanced|[w0,..])")
+def _counts(ctx: LossContext, name: str) -> torch.Tensor:
+    _classes_only(ctx, name)
+    if ctx.class_counts is None or ctx.num_classes < 2:
+        raise ConfigError(f"loss {name!r} needs the training set's class counts (a classification data set)")
+    return ctx.class_counts.double()
+
+
+@LOSSES.register("cross_entropy", "softmax + negative log-likelihood on logits (label_smoothing, weights=balanced|effective(beta)|[w0,..])")
 def cross_entropy(ctx: LossContext, label_smoothing: float = 0.0, weights: Any = None) -> Loss:
     """Multi-class cross-entropy, optionally label-smoothed and class-weighted (torch's F.cross_entropy)."""
     _classes_only(ctx, "cross_entropy")
@@ -110,6 +139,70 @@ def cross_entropy(ctx: LossContext, label_smoothing: float = 0.0, weights: Any =
     return Loss("cross_entropy", fn)
 
 
+@LOSSES.register("ldam", "label-distribution-aware margins n_c^(-1/4), scale s; drw_epoch: class-balanced weights from then on (Cao et al. 2019)")
+def ldam(ctx: LossContext, max_margin: float = 0.5, s: float = 30.0, drw_epoch: int | None = None, beta: float = 0.9999) -> Loss:
+    """LDAM loss with deferred re-weighting (Cao et al. 2019), on logits.
+
+    Margins shrink with class size: Delta_c = m / n_c^(1/4), scaled so the largest is ``max_margin``.
+    The true class's logit is lowered by its margin before a scaled softmax::
+
+        L = -w_y log( exp(s (z_y - Delta_y)) / (exp(s (z_y - Delta_y)) + sum_{j != y} exp(s z_j)) )
+
+    w = 1 until epoch ``drw_epoch`` (0-based; None: never), then the effective-number weights
+    (1 - beta)/(1 - beta^n_c), normalized to sum to C (the paper's DRW schedule), averaged as
+    ``F.cross_entropy`` does (sum of w_y L / sum of w_y). The paper uses s = 30 on a normalized
+    (cosine) last layer; on plain logits a smaller s may train better (docs/imbalance.md).
+    """
+    n = _counts(ctx, "ldam")
+    if not float(max_margin) > 0 or not float(s) > 0:
+        raise ConfigError(f"loss ldam: max_margin={max_margin} and s={s} must be > 0")
+    if drw_epoch is not None and (isinstance(drw_epoch, bool) or not isinstance(drw_epoch, int) or drw_epoch < 0):
+        raise ConfigError(f"loss ldam: drw_epoch={drw_epoch!r} must be an epoch index >= 0 (or none)")
+    raw = torch.where(n > 0, n.clamp(min=1) ** -0.25, torch.zeros_like(n))
+    margins = _OnDevice((raw * (float(max_margin) / raw.max())).float())
+    drw = _OnDevice(effective_number_weights(n, float(beta)))
+    scale = float(s)
+    state = {"weighted": drw_epoch == 0}
+
+    def start_epoch(epoch: int) -> None:
+        state["weighted"] = drw_epoch is not None and epoch >= drw_epoch
+
+    def fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        delta = margins.on(out.device)[y].to(out.dtype)
+        z = out.scatter_add(1, y[:, None], -delta[:, None])
+        return F.cross_entropy(scale * z, y, weight=drw.on(out.device) if state["weighted"] else None)
+
+    return Loss("ldam", fn, start_epoch=start_epoch)
+
+
+@LOSSES.register("logit_adjusted", "cross-entropy on z + tau*log(prior): the logit-adjusted loss (Menon et al. 2021)")
+def logit_adjusted(ctx: LossContext, tau: float = 1.0) -> Loss:
+    """Logit-adjusted cross-entropy (Menon et al. 2021), on logits, with the train class prior pi::
+
+        L = -log( exp(z_y + tau log pi_y) / sum_j exp(z_j + tau log pi_j) )
+
+    Training against the prior-shifted logits leaves z itself estimating a balanced classifier, so
+    predictions are the plain argmax_j z_j (no adjustment at evaluation; compare ``eval.logit_adjust``).
+    """
+    n = _counts(ctx, "logit_adjusted")
+    t = float(tau)
+    if t < 0:
+        raise ConfigError(f"loss logit_adjusted: tau={tau} must be >= 0")
+    log_prior = torch.log((n / n.sum()).clamp(min=1e-12))
+    offset = _OnDevice((t * log_prior).float())
+
+    def fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(out + offset.on(out.device).to(out.dtype), y)
+
+    return Loss("logit_adjusted", fn)
+
+
+def logit_adjustment(counts: torch.Tensor, tau: float) -> torch.Tensor:
+    """Post hoc logit adjustment's offset (Menon et al. 2021): predict argmax_j z_j - tau log pi_j."""
+    n = counts.double()
+    return (-tau * torch.log((n / n.sum()).clamp(min=1e-12))).float()
+
+
 @LOSSES.register("nll", "negative log-likelihood after log_softmax (equals cross_entropy)")
 def nll(ctx: LossContext) -> Loss:
     """NLL on log-softmax outputs."""
@@ -117,7 +210,7 @@ def nll(ctx: LossContext) -> Loss:
     return Loss("nll", lambda out, y: F.nll_loss(F.log_softmax(out, dim=1), y))
 
 
-@LOSSES.register("focal", "-alpha_t (1-p_t)^gamma log p_t: down-weights easy examples (gamma 2, alpha 0.25)")
+@LOSSES.register("focal", "-alpha_t (1-p_t)^gamma log p_t: down-weights easy examples (gamma 2, alpha 0.25|balanced|effective(beta))")
 def focal(ctx: LossContext, gamma: float = 2.0, alpha: Any = 0.25) -> Loss:
     """Focal loss (Lin et al., 2017), multi-class, on logits.
 
@@ -127,7 +220,8 @@ def focal(ctx: LossContext, gamma: float = 2.0, alpha: Any = 0.25) -> Loss:
 
     ``gamma`` = 0 and ``alpha`` = none give cross-entropy. ``alpha_t``: on 2-class data alpha for
     class 1 and 1 - alpha for class 0 (RetinaNet's form); on more classes a number weighs every
-    class alike (it only scales the loss) and a list gives one weight per class.
+    class alike (it only scales the loss), a list gives one weight per class, and ``balanced`` or
+    ``effective(beta=0.9999)`` the class weights of ``cross_entropy`` (class-balanced focal, Cui et al. 2019).
     """
     _classes_only(ctx, "focal")
     g = float(gamma)
@@ -137,10 +231,12 @@ def focal(ctx: LossContext, gamma: float = 2.0, alpha: Any = 0.25) -> Loss:
         a = None
     elif isinstance(alpha, (list, tuple)):
         a = _class_weights(list(alpha), ctx)
+    elif isinstance(alpha, str) and parse_spec(alpha).name in ("balanced", "effective"):  # class-balanced focal
+        a = _class_weights(alpha, ctx)
     elif isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and 0 <= alpha <= 1:
         a = torch.tensor([1 - alpha, alpha]) if ctx.num_classes == 2 else torch.full((ctx.num_classes,), float(alpha))
     else:
-        raise ConfigError(f"loss focal: alpha={alpha!r} must be a number in [0, 1], none, or a list of {ctx.num_classes} class weights")
+        raise ConfigError(f"loss focal: alpha={alpha!r} must be a number in [0, 1], none, balanced, effective(beta=0.9999), or a list of {ctx.num_classes} class weights")
     alpha_t = _OnDevice(a)
 
     def fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -257,6 +353,8 @@ def expected_initial_loss(loss: str, ctx: LossContext) -> float | None:
     if name == "focal":  # uniform p_t = 1/C gives mean(alpha_t) (1 - 1/C)^gamma ln C
         _, kw = LOSSES.bind(loss)
         gamma, alpha = float(kw.get("gamma", 2.0)), kw.get("alpha", 0.25)
+        if isinstance(alpha, str) and alpha != "none":
+            return None  # class-balanced alpha: depends on the class counts
         if alpha is None or alpha == "none":
             a = 1.0
         elif isinstance(alpha, (list, tuple)):

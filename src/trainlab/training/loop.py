@@ -5,7 +5,7 @@ callbacks run in the order they are given (``training.callbacks.ordered`` sorts 
 ``build.make_trainer`` is the one place a Trainer is made). A callback stops training by raising
 ``StopTraining`` (fastai's cancel-by-exception style), so no flags are threaded through the loop.
 
-Hot path rules: each batch is one ``index_select`` of the epoch's permutation from tensors already on the device;
+Hot path rules: each batch is one ``index_select`` of the epoch's permutation (or a sampler's draw) from tensors already on the device;
 loss and accuracy accumulate as device tensors; the loop never calls ``.item()`` per step (the NaN
 guard does on the CPU, where a host sync is free, and reads a device flag every 50 steps elsewhere).
 """
@@ -46,6 +46,8 @@ class Trainer:
         eval_batch_size: int = 4096,
         augment: Any = None,
         precision: str = "fp32",
+        sampler: Any = None,
+        logit_offset: torch.Tensor | None = None,
     ):
         self.model = model
         self.data = data
@@ -60,7 +62,10 @@ class Trainer:
         self.eval_batch_size = eval_batch_size
         self.augment = augment
         self.precision = precision
+        self.sampler = sampler  # draws each epoch's order (data.sampler); None: randperm
         self.device = data.train.x.device
+        # post hoc logit adjustment (eval.logit_adjust): added to every evaluated output, never in training
+        self.logit_offset = None if logit_offset is None else logit_offset.to(self.device)
         # bf16 autocast needs no loss scaling (float32's exponent range); one reusable context
         self._autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
         self.classification = data.task == "classification"
@@ -131,7 +136,7 @@ class Trainer:
         n, bs = len(train), self.batch_size
         self.model.train()
         if self.perm is None:  # a fresh epoch; a resumed one keeps its order, position and running sums
-            self.perm = torch.randperm(n, generator=self.generator)
+            self.perm = self.sampler.order(n, self.generator) if self.sampler is not None else torch.randperm(n, generator=self.generator)
             self.position = 0
             self.loss_sum.zero_()
             self.l1_sum.zero_()
@@ -190,11 +195,12 @@ class Trainer:
     # -- evaluation -----------------------------------------------------------
     @torch.inference_mode()
     def outputs(self, x: torch.Tensor) -> torch.Tensor:
-        """Model outputs for ``x`` in eval mode, in large batches; restores the previous mode."""
+        """Model outputs for ``x`` in eval mode, in large batches (post hoc logit-adjusted if asked); restores the previous mode."""
         was_training = self.model.training
         self.model.eval()
         try:
-            return torch.cat([self.model(x[i : i + self.eval_batch_size]) for i in range(0, len(x), self.eval_batch_size)])
+            out = torch.cat([self.model(x[i : i + self.eval_batch_size]) for i in range(0, len(x), self.eval_batch_size)])
+            return out if self.logit_offset is None else out + self.logit_offset
         finally:
             self.model.train(was_training)
 

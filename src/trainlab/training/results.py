@@ -1,15 +1,20 @@
-"""The final figures of a trained model: test and train metrics, confusion matrix, per-class accuracy."""
+"""The final figures of a trained model: test and train metrics, confusion matrix, per-class accuracy, precision, recall, F1."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from trainlab.training.loop import Trainer, evaluate_outputs
-from trainlab.training.metrics import confusion_matrix, per_class_accuracy, predictions
+from trainlab.training.metrics import (
+    class_report,
+    confusion_matrix,
+    per_class_accuracy,
+    predictions,
+)
 
 
 def final_metrics(trainer: Trainer) -> dict[str, Any]:
-    """Test (and final train) metrics, confusion matrix and per-class accuracy."""
+    """Test (and final train) metrics, confusion matrix, per-class accuracy, precision, recall and F1."""
     data = trainer.data
     out: dict[str, Any] = {}
     test_out = trainer.outputs(data.test.x)
@@ -21,4 +26,8 @@ def final_metrics(trainer: Trainer) -> dict[str, Any]:
         cm = confusion_matrix(predictions(test_out), data.test.y, data.num_classes).cpu()
         out["confusion_matrix"] = cm.tolist()
         out["per_class_accuracy"] = dict(zip(data.classes, per_class_accuracy(cm).tolist()))
+        report = class_report(cm, data.classes)  # the imbalance-aware figures (docs/imbalance.md)
+        for k in ("balanced_accuracy", "macro_f1", "g_mean"):
+            out[f"test_{k}"] = report[k]
+        out["per_class"] = report["per_class"]
     return out

@@ -35,9 +35,11 @@ def trainer_state(trainer: Trainer, config: dict[str, Any]) -> dict[str, Any]:
         "preprocess": trainer.data.preprocess_state,
         "data_fingerprint": data_fingerprint(trainer.data),
     }
+    if trainer.sampler is not None:  # data.sampler's generator: the next epochs' draws
+        payload["sampler"] = trainer.sampler.state_dict()
     if trainer.perm is not None:  # mid-epoch: the epoch's order, how far it got, and its running sums
         payload["in_epoch"] = {
-            "perm": trainer.perm.clone(),
+            "perm": trainer.perm.cpu().clone(),  # a sampler draws on the device
             "position": trainer.position,
             "loss_sum": trainer.loss_sum.detach().cpu().clone(),
             "correct": trainer.correct.detach().cpu().clone(),
@@ -84,6 +86,8 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
         trainer.correct.copy_(in_epoch["correct"])
         if "l1_sum" in in_epoch:  # the L1 penalty's running sum (train_l1)
             trainer.l1_sum.copy_(in_epoch["l1_sum"])
+    if trainer.sampler is not None and "sampler" in payload:
+        trainer.sampler.load_state_dict(payload["sampler"])
     rng = payload["rng"]
     set_rng_state(rng, trainer.generator)
     # fit_start callbacks may draw random numbers: re-apply the saved streams after them, as a

@@ -15,6 +15,7 @@ from trainlab.training.callbacks.diagnostics import Diagnostics
 from trainlab.training.callbacks.early_stopping import EarlyStopping
 from trainlab.training.callbacks.history import History
 from trainlab.training.callbacks.interrupt import Interrupt
+from trainlab.training.callbacks.loss_epoch import LossEpoch
 from trainlab.training.callbacks.nan_guard import NanGuard
 from trainlab.training.callbacks.progress import Progress
 from trainlab.training.callbacks.pruning import Pruning
@@ -25,6 +26,7 @@ from trainlab.training.events import Callback
 
 ORDER: tuple[type, ...] = (
     RunLock,  # first: nothing else starts writing before the run directory is claimed
+    LossEpoch,  # the loss knows the epoch (deferred re-weighting) before anything computes it
     InitialLoss,  # measures step 0 before anything else looks at the loss
     NanGuard,  # before history and checkpoint, so a bad epoch is neither logged nor saved
     Callback,  # everything not listed here: user callbacks, lesson recorders
@@ -53,6 +55,6 @@ def ordered(callbacks: Iterable[object]) -> list[object]:
 
 
 __all__ = [
-    "ORDER", "Checkpoint", "Diagnostics", "EarlyStopping", "History", "InitialLoss", "Interrupt",
+    "ORDER", "Checkpoint", "Diagnostics", "EarlyStopping", "History", "InitialLoss", "Interrupt", "LossEpoch",
     "NanGuard", "Progress", "Pruning", "RunLock", "TensorBoard", "ordered", "place",
 ]
