@@ -130,6 +130,7 @@ def check_names(cfg: Config) -> None:
     m = cfg.model
     for registry, spec in ((MODELS, m.name), (ACTIVATIONS, m.act), (INITS, m.init), (BIAS_INITS, m.bias_init), (NORMS, m.norm), (OPTIMIZERS, cfg.optim.name), (SCHEDULES, cfg.optim.schedule), (PREPROCESS, cfg.data.preprocess), (IMBALANCE, cfg.data.imbalance), (DATA_SAMPLERS, cfg.data.sampler)):
         registry.bind(spec)
+    IMBALANCE.create(cfg.data.imbalance)  # a bad ratio fails here, not after loading (profiles are cheap closures)
     if cfg.loss.name != "auto":
         LOSSES.bind(cfg.loss.name)
     k = maxout_pieces(m.act)
