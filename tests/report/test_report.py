@@ -31,6 +31,7 @@ def test_each_run_writes_a_self_contained_report(digits_run: trainlab.Run) -> No
     for heading in ("Learning curves", "Confusion matrix", "Per-class accuracy", "Most confident mistakes", "First-layer weights", "Data and model", "Timings and versions", "Config"):
         assert heading in page, heading
     assert "Decision boundary" not in page  # images are not 2-D points
+    assert "Per-class accuracy (recall) and precision (test)" in page and 'class="bar prec"' in page and "balanced accuracy" in page
     # self-contained: every image is inline, nothing is fetched
     assert re.findall(r"<img src=\"(?!data:)", page) == []
     assert not re.search(r"(src|href)=['\"]https?:", page)

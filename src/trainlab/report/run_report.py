@@ -66,6 +66,7 @@ def context(run: Run, ev: Evidence) -> dict[str, Any]:
         "confusion": s.get("confusion_matrix") if classes else None,
         "classes": classes,
         "per_class": _class_bars(s.get("per_class_accuracy", {})),
+        "class_pr": _class_pr(s.get("per_class") or {}, classes),
         "mistakes": None,
         "mistakes_note": "",
         "weights": None,
@@ -104,6 +105,9 @@ def _kpis(s: dict[str, Any]) -> list[tuple[str, str]]:
         items.append(("test loss", number(s["test_loss"])))
     if s.get("best_val_accuracy") is not None:
         items.append(("best val accuracy", number(s["best_val_accuracy"])))
+    for key, label in (("test_balanced_accuracy", "balanced accuracy"), ("test_macro_f1", "macro-F1")):
+        if key in s:  # what accuracy hides on imbalanced data (docs/imbalance.md)
+            items.append((label, number(s[key])))
     if "test_r2" in s:
         items.append(("test R²", number(s["test_r2"])))
     if "epochs" in s:
@@ -119,6 +123,18 @@ def _class_bars(per_class: dict[str, float]) -> list[dict[str, Any]]:
     """Per-class accuracy rows for the bars, worst first (NaN last)."""
     items = sorted(per_class.items(), key=lambda kv: (kv[1] if kv[1] == kv[1] else 2.0))
     return [{"name": str(name), "accuracy": acc, "width": 0.0 if acc != acc else max(0.0, min(1.0, acc)) * 100} for name, acc in items]
+
+
+def _class_pr(report: dict[str, dict[str, Any]], classes: list[str]) -> list[dict[str, Any]]:
+    """Per-class recall/precision bar rows (summary.json's ``per_class``, in class order), worst recall first."""
+    if len(report) != len(classes):
+        return []  # a run from before per-class precision was recorded: the accuracy bars instead
+
+    def pct(v: float) -> float:
+        return 0.0 if v != v else max(0.0, min(1.0, v)) * 100
+
+    rows = [{"name": name, **r, "rw": pct(r["recall"]), "pw": pct(r["precision"])} for name, r in zip(classes, report.values(), strict=True)]
+    return sorted(rows, key=lambda r: r["recall"] if r["recall"] == r["recall"] else 2.0)
 
 
 def _facts(s: dict[str, Any], cfg: Any) -> list[tuple[str, str]]:
