@@ -11,7 +11,16 @@ import pytest
 from trainlab.errors import ConfigError
 from trainlab.sweeps import sweep
 from trainlab.sweeps.api import build_spec
-from trainlab.sweeps.run import _pop, create_study, make_storage, record_heartbeat, replaced_numbers, sqlite_url, trial_reason, work
+from trainlab.sweeps.run import (
+    _pop,
+    create_study,
+    make_storage,
+    record_heartbeat,
+    replaced_numbers,
+    sqlite_url,
+    trial_reason,
+    work,
+)
 
 BASE = ["data.name=digits", "data.limit=300", "model.hidden=[8]", "train.epochs=1", "threads=1", "optim.batch_size=128",
         "output.report=false", "train.checkpoint=false"]

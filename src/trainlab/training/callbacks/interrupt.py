@@ -36,8 +36,8 @@ class Interrupt(Callback):
     """When a stop was requested, checkpoint after the current step (or epoch) and stop the run."""
 
 
-    def __init__(self, run_dir: str | Path, config: dict[str, Any]):
-        self.path = Path(run_dir) / CHECKPOINT
+    def __init__(self, run_dir: str | Path | None, config: dict[str, Any]):
+        self.path = Path(run_dir) / CHECKPOINT if run_dir is not None else None  # None: a data-parallel rank other than 0
         self.config = config
         self.signum: int | None = None
 
@@ -53,7 +53,8 @@ class Interrupt(Callback):
     def _stop(self, trainer: Trainer) -> None:
         if self.signum is None:
             return
-        save_checkpoint(self.path, trainer_state(trainer, self.config))
+        if self.path is not None:
+            save_checkpoint(self.path, trainer_state(trainer, self.config))
         where = f"epoch {trainer.epoch + 1}, step {trainer.step}" if trainer.perm is not None else f"end of epoch {trainer.epoch}"
         trainer.facts.interrupted_by = self.signal_name
         raise StopTraining(f"{self.signal_name}: stopped at {where}; checkpoint saved", status="interrupted")
