@@ -31,6 +31,8 @@ from trainlab.training.loop import Callback, Trainer
 from trainlab.training.results import final_metrics
 from trainlab.training.state import restore_trainer
 
+DEBOUNCE = 1.0  # seconds: data-parallel ranks take a second stop signal this soon as the same Ctrl-C
+
 
 def train(
     config: Config | dict[str, Any] | str | Path | None = None,
@@ -54,13 +56,15 @@ def train(
     >>> run = trainlab.train({"data": {"name": "xor"}, "model": {"hidden": [8]}, "train": {"epochs": 2}})  # doctest: +SKIP
     """
     world = world_from_env()  # under torchrun: one rank of a data-parallel run (docs/distributed.md)
+    where: dict[str, Path] = {}
     try:
-        return _train(config, overrides, callbacks, on_setup, data, resume, handle_signals, cache, world)
+        return _train(config, overrides, callbacks, on_setup, data, resume, handle_signals, cache, world, where)
     except RuntimeError as exc:
         if world.active and distributed.lost_peer(exc):
+            run = where.get("run_dir", "RUN")
             raise TrainlabError(
-                f"rank {world.rank}: another process of this {world.size}-process run stopped ({str(exc).splitlines()[0][:200]}); "
-                "the last checkpoint is intact: resume with trainlab train --resume RUN --nproc N"
+                f"rank {world.rank}: another process of this {world.size}-process run died ({str(exc).splitlines()[0][:160]}); "
+                f"the last checkpoint is intact: trainlab train --resume {run} --nproc {world.size}"
             ) from None
         raise
     finally:
@@ -70,6 +74,7 @@ def train(
 
 def _train(
     config: Any, overrides: Any, callbacks: Any, on_setup: Any, data: Any, resume: Any, handle_signals: bool, cache: DataCache | None, world: World,
+    where: dict[str, Path],
 ) -> Run:
     """``train`` for one process (rank 0 of one, or one rank of a data-parallel run)."""
     point: ResumePoint | None = None
@@ -84,9 +89,11 @@ def _train(
     s = setup(cfg, data, cache, world)  # before the run directory exists: a bad config leaves nothing behind
     run_dir = create_run_dir(cfg.output.dir, run_name(cfg)) if point is None and world.main else point.run_dir if point else None
     run_dir = Path(distributed.broadcast(str(run_dir) if world.main else None, world))
+    where["run_dir"] = run_dir
     if not world.main:  # rank 0 alone writes the run directory, checkpoints, progress and pages
         return _train_rank(s, run_dir, point, callbacks, handle_signals, world)
     interrupt = Interrupt(run_dir, s.config.to_dict())
+    interrupt.debounce = DEBOUNCE if world.active else 0.0
     trainer = assemble(s, run_dir, [*callbacks, interrupt])
     cfg = s.config  # resolved (loss.name, full batch)
     summary: dict[str, Any] = {"status": "running", "started": started, "header": trainer.facts.header}
@@ -128,6 +135,7 @@ def _train(
 def _train_rank(s: Setup, run_dir: Path, point: ResumePoint | None, callbacks: Any, handle_signals: bool, world: World) -> Run:
     """A rank other than 0: the same training, no files (its ``Interrupt`` writes no checkpoint)."""
     interrupt = Interrupt(None, s.config.to_dict())
+    interrupt.debounce = DEBOUNCE
     trainer = assemble(s, None, [*callbacks, interrupt])
     if point is not None:
         restore_trainer(trainer, point.payload, str(point.checkpoint))

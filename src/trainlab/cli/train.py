@@ -83,6 +83,8 @@ def launch(nproc: int, argv: list[str]) -> int:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+    if signals:  # torchrun exits 1 when signalled; the ranks stopped safely and said how to resume
+        return 128 + int(signal.SIGINT)
     if code not in (0, 2, 3) and code < 128:
         print(f"trainlab train --nproc {nproc}: a process of the run failed (torchrun exit {code}); see the messages above", file=sys.stderr)
     return code
@@ -133,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
     s = result.summary
     if s.get("status") == "interrupted":
         signum = getattr(signal, s.get("interrupted_by") or "SIGINT", signal.SIGINT)
-        print(f"resume with: trainlab train --resume {shlex.quote(str(result.path))}", file=sys.stderr)
+        nproc = f" --nproc {s['world_size']}" if s.get("world_size") else ""
+        print(f"resume with: trainlab train --resume {shlex.quote(str(result.path))}{nproc}", file=sys.stderr)
         return 128 + int(signum)
     if "test_accuracy" in s:
         print(f"test accuracy {s['test_accuracy']:.4f}  test loss {s['test_loss']:.4f}  (train accuracy {s['train_accuracy']:.4f}, fit {s['fit_seconds']:.1f}s)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,9 +41,15 @@ class Interrupt(Callback):
         self.path = Path(run_dir) / CHECKPOINT if run_dir is not None else None  # None: a data-parallel rank other than 0
         self.config = config
         self.signum: int | None = None
+        self.at = 0.0  # when the first stop signal came (time.monotonic)
+        # a second signal this soon after the first is the same request delivered twice: under
+        # torchrun, Ctrl-C reaches each rank from the terminal and again from torchrun (runner sets it)
+        self.debounce = 0.0
 
     def request(self, signum: int = signal.SIGINT) -> None:
         """Ask the run to stop safely at the next step boundary (safe to call from a signal handler)."""
+        if self.signum is None:
+            self.at = time.monotonic()
         self.signum = signum
 
     @property
@@ -79,6 +86,8 @@ def catch_signals(interrupt: Interrupt, signums: tuple[int, ...] = STOP_SIGNALS)
 
     def handler(signum: int, frame: Any) -> None:
         if interrupt.signum is not None:  # the second signal: the user does not want to wait
+            if time.monotonic() - interrupt.at < interrupt.debounce:
+                return
             raise Aborted(signum)
         interrupt.request(signum)
 
