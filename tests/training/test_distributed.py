@@ -89,3 +89,35 @@ def test_two_gloo_processes_match_one_process_through_a_killed_rank_and_a_resume
     for m1, m2 in zip(one.history, two.history, strict=True):  # train metrics reduced, val metrics alike
         for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
             assert m1[k] == pytest.approx(m2[k], rel=1e-5, abs=1e-6), k
+
+
+def test_a_stop_raised_by_a_handler_is_agreed_at_the_end_of_the_event(tmp_path: Path) -> None:
+    """stop_together in a one-process gloo group: the stop waits for the exchange, later handlers of
+    that event are skipped (as without DDP), and the run ends with the stopping handler's status."""
+    import torch.distributed as dist
+
+    from trainlab.build import build
+    from trainlab.config import as_config
+    from trainlab.training.distributed import stop_together
+    from trainlab.training.loop import Callback, StopTraining
+
+    class StopAt2(Callback):
+        def on_batch_end(self, trainer) -> None:
+            if trainer.step == 2:
+                raise StopTraining("enough", status="stopped")
+
+    class Count(Callback):
+        steps: list[int] = []
+
+        def on_batch_end(self, trainer) -> None:
+            self.steps.append(trainer.step)
+
+    dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+    try:
+        _, trainer = build(as_config(None, ARGS), callbacks=[StopAt2(), Count()])
+        stop_together(trainer, World(0, 1))
+        trainer.fit()
+    finally:
+        dist.destroy_process_group()
+    assert (trainer.status, trainer.stop_reason, trainer.step) == ("stopped", "enough", 2)
+    assert Count.steps == [1]
