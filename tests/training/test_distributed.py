@@ -121,3 +121,12 @@ def test_a_stop_raised_by_a_handler_is_agreed_at_the_end_of_the_event(tmp_path: 
         dist.destroy_process_group()
     assert (trainer.status, trainer.stop_reason, trainer.step) == ("stopped", "enough", 2)
     assert Count.steps == [1]
+
+
+def test_nproc_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from trainlab.cli import main
+
+    assert main(["train", "--nproc", "0", "data.name=digits", f"output.dir={tmp_path}"]) == 2
+    assert "--nproc 0 must be at least 1" in capsys.readouterr().err
+    assert main(["train", "--nproc", "2", "optim.lr=-1", f"output.dir={tmp_path}"]) == 2  # checked before torchrun starts
+    assert "optim.lr" in capsys.readouterr().err and not list(tmp_path.iterdir())

@@ -93,6 +93,8 @@ def launch(nproc: int, argv: list[str]) -> int:
 def run(args: argparse.Namespace) -> int:
     """Train and report."""
     if args.nproc is not None:
+        if not args.resume:  # a bad config fails here, once, with exit 2, before any process starts
+            config_from_args(args)
         given = args.argv
         return launch(args.nproc, _without_nproc(given[given.index("train") + 1:]))
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
