@@ -43,18 +43,21 @@ from trainlab.nn.losses import (
 from trainlab.nn.models import MODELS, build_model, count_params, describe
 from trainlab.nn.norms import NORMS, check_norm
 from trainlab.registry import parse_spec
+from trainlab.training import distributed
 from trainlab.training.callbacks import (
     Checkpoint,
     Diagnostics,
     EarlyStopping,
     History,
     InitialLoss,
+    Interrupt,
     LossEpoch,
     NanGuard,
     RunLock,
     TensorBoard,
     ordered,
 )
+from trainlab.training.distributed import SINGLE, World
 from trainlab.training.loop import Callback, Trainer
 from trainlab.training.optim import OPTIMIZERS, SCHEDULES, Schedule, make_optimizer, make_schedule
 from trainlab.training.samplers import DATA_SAMPLERS, Sampler, make_sampler
@@ -112,6 +115,7 @@ class Setup:
     augment: Augment | None = None  # data.augment, applied by the Trainer to each training batch
     sampler: Sampler | None = None  # data.sampler: draws each epoch's order (None: randperm)
     logit_offset: torch.Tensor | None = None  # eval.logit_adjust: -tau log(train prior), added at evaluation
+    world: World = SINGLE  # the data-parallel processes (training/distributed.py); one by default
 
 
 def resolve_config(cfg: Config, task: str) -> Config:
@@ -149,15 +153,19 @@ def check_monitor(cfg: Config, task: str) -> None:
         raise ConfigError(f"train.monitor={cfg.train.monitor!r} is not measured on a {task} task; choose one of: {', '.join(valid)}")
 
 
-def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = None) -> Setup:
+def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = None, world: World = SINGLE) -> Setup:
     """Build what a config names (seeding first, so the same config gives the same run).
 
     ``data``: an already loaded data set (cross-validation folds, a re-applied saved preprocessing);
-    ``cache``: load through this cache, so runs that share data config and seed share one load.
+    ``cache``: load through this cache, so runs that share data config and seed share one load;
+    ``world``: data-parallel processes (joins their process group; every rank uses the same seed).
     """
     check_names(cfg)
     device = resolve_device(cfg.device)
-    threads = cfg.threads or default_threads()
+    if world.active:
+        device = distributed.start(world, device)
+    # ranks on one machine share its cores: threads=0 gives each its share
+    threads = cfg.threads or max(1, default_threads() // world.local_size)
     torch.set_num_threads(threads)
     seed_everything(cfg.seed)
     if data is None:
@@ -189,7 +197,7 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
     elif (cfg.data.sampler, cfg.data.imbalance, cfg.data.resample, cfg.eval.logit_adjust) != ("uniform", "none", "none", 0):
         raise ConfigError("data.sampler, data.imbalance, data.resample and eval.logit_adjust need class labels;"
                           f" {data.name} is a regression task (use uniform, none, none and 0)")
-    return Setup(cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment, sampler, offset)
+    return Setup(cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment, sampler, offset, world)
 
 
 def header(s: Setup) -> str:
@@ -231,12 +239,19 @@ def config_callbacks(s: Setup, run_dir: Path | None = None) -> list[Callback]:
 def make_trainer(s: Setup, callbacks: Sequence[Callback] = ()) -> Trainer:
     """The Trainer of a built setup, every train.* / optim.* / loss.* key applied; callbacks in ``ORDER``."""
     cfg = s.config
-    return Trainer(
+    trainer = Trainer(
         s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
         callbacks=ordered(callbacks), seed=cfg.seed, l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad,
         eval_batch_size=cfg.train.eval_batch_size, augment=s.augment, precision=cfg.train.precision,
         sampler=s.sampler, logit_offset=s.logit_offset,
     )
+    if s.world.active:  # data-parallel: DDP for the step, a shard of each global batch, one reduction per epoch
+        trainer.forward = distributed.wrap(s.model, s.device)
+        trainer.shard = distributed.shard(s.world)
+        trainer.reduce = distributed.reduce_sums
+        interrupt = next((c for c in callbacks if isinstance(c, Interrupt)), None)
+        distributed.stop_together(trainer, s.world, interrupt)
+    return trainer
 
 
 def assemble(s: Setup, run_dir: Path | None = None, callbacks: Sequence[Callback] = ()) -> Trainer:

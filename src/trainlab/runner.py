@@ -16,18 +16,22 @@ from trainlab.build import Setup, assemble, setup
 from trainlab.config import Config, as_config
 from trainlab.data.memo import DataCache
 from trainlab.data.regression import fitted_line
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, TrainlabError
 from trainlab.nn.models import count_params
 from trainlab.report import report_at_end
 from trainlab.runs.resume import ResumePoint, prepare_resume
 from trainlab.runs.rundir import CONFIG, SUMMARY, WEIGHTS, Run, create_run_dir, run_name
 from trainlab.runs.summary import versions, write_summary_best_effort
 from trainlab.runs.weights import export_weights, save_preprocess
+from trainlab.training import distributed
 from trainlab.training.callbacks import Interrupt
 from trainlab.training.callbacks.interrupt import catch_signals
+from trainlab.training.distributed import World, world_from_env
 from trainlab.training.loop import Callback, Trainer
 from trainlab.training.results import final_metrics
 from trainlab.training.state import restore_trainer
+
+DEBOUNCE = 1.0  # seconds: data-parallel ranks take a second stop signal this soon as the same Ctrl-C
 
 
 def train(
@@ -51,6 +55,28 @@ def train(
 
     >>> run = trainlab.train({"data": {"name": "xor"}, "model": {"hidden": [8]}, "train": {"epochs": 2}})  # doctest: +SKIP
     """
+    world = world_from_env()  # under torchrun: one rank of a data-parallel run (docs/distributed.md)
+    where: dict[str, Path] = {}
+    try:
+        return _train(config, overrides, callbacks, on_setup, data, resume, handle_signals, cache, world, where)
+    except RuntimeError as exc:
+        if world.active and distributed.lost_peer(exc):
+            run = where.get("run_dir", "RUN")
+            raise TrainlabError(
+                f"rank {world.rank}: another process of this {world.size}-process run died ({str(exc).splitlines()[0][:160]}); "
+                f"the last checkpoint is intact: trainlab train --resume {run} --nproc {world.size}"
+            ) from None
+        raise
+    finally:
+        if world.active:
+            distributed.stop()
+
+
+def _train(
+    config: Any, overrides: Any, callbacks: Any, on_setup: Any, data: Any, resume: Any, handle_signals: bool, cache: DataCache | None, world: World,
+    where: dict[str, Path],
+) -> Run:
+    """``train`` for one process (rank 0 of one, or one rank of a data-parallel run)."""
     point: ResumePoint | None = None
     if resume is not None:
         if config is not None:
@@ -60,12 +86,19 @@ def train(
     else:
         cfg = as_config(config, overrides)
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
-    s = setup(cfg, data, cache)  # before the run directory exists: a bad config leaves nothing behind
-    run_dir = create_run_dir(cfg.output.dir, run_name(cfg)) if point is None else point.run_dir
+    s = setup(cfg, data, cache, world)  # before the run directory exists: a bad config leaves nothing behind
+    run_dir = create_run_dir(cfg.output.dir, run_name(cfg)) if point is None and world.main else point.run_dir if point else None
+    run_dir = Path(distributed.broadcast(str(run_dir) if world.main else None, world))
+    where["run_dir"] = run_dir
+    if not world.main:  # rank 0 alone writes the run directory, checkpoints, progress and pages
+        return _train_rank(s, run_dir, point, callbacks, handle_signals, world)
     interrupt = Interrupt(run_dir, s.config.to_dict())
+    interrupt.debounce = DEBOUNCE if world.active else 0.0
     trainer = assemble(s, run_dir, [*callbacks, interrupt])
     cfg = s.config  # resolved (loss.name, full batch)
     summary: dict[str, Any] = {"status": "running", "started": started, "header": trainer.facts.header}
+    if world.active:
+        summary["world_size"] = world.size
     if point is None:
         write_text(run_dir / CONFIG, cfg.to_yaml())
         save_preprocess(run_dir, s.data.preprocess_state)
@@ -97,6 +130,23 @@ def train(
         summary["report_seconds"] = round(report_at_end(run_dir, trainer), 3)
         write_json(run_dir / SUMMARY, summary)
     return Run(run_dir, cfg, summary, trainer.history, s.model)
+
+
+def _train_rank(s: Setup, run_dir: Path, point: ResumePoint | None, callbacks: Any, handle_signals: bool, world: World) -> Run:
+    """A rank other than 0: the same training, no files (its ``Interrupt`` writes no checkpoint)."""
+    interrupt = Interrupt(None, s.config.to_dict())
+    interrupt.debounce = DEBOUNCE
+    trainer = assemble(s, None, [*callbacks, interrupt])
+    if point is not None:
+        restore_trainer(trainer, point.payload, str(point.checkpoint))
+        distributed.after_restore(trainer, world)
+    if handle_signals:
+        with catch_signals(interrupt):
+            trainer.fit()
+    else:
+        trainer.fit()
+    summary = {"status": trainer.status, "stop_reason": trainer.stop_reason, "epochs": trainer.epoch, "steps": trainer.step, "rank": world.rank}
+    return Run(run_dir, s.config, summary, trainer.history, s.model)
 
 
 def resume(run: str | Path, overrides: list[str] | dict[str, Any] | None = None, **kwargs: Any) -> Run:

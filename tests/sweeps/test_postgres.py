@@ -1,4 +1,4 @@
-"""A real PostgreSQL study shared by two worker processes, one of which is killed mid-trial.
+"""A real PostgreSQL study shared by three worker processes, one of which is SIGKILLed mid-trial.
 
 Needs a server: ``eval "$(.ci/postgres.sh)"`` exports TRAINLAB_TEST_PG (``make test`` and ``.ci/run``
 do this when root on Debian).
@@ -22,20 +22,22 @@ pytestmark = pytest.mark.skipif(
     reason='TRAINLAB_TEST_PG is not set: start a server with eval "$(.ci/postgres.sh)" (make test does when root on Debian)',
 )
 
-TRIALS = 6
+TRIALS = 12
 BASE = ["data.name=digits", "model.hidden=[16]", "train.epochs=1", "threads=1", "output.report=false", "train.checkpoint=false"]
 
-# Worker A: an ordinary worker whose trials hang for a minute *inside* the trial (its heartbeat
+# Worker A: an ordinary worker whose trials draw their parameters, then hang for a minute (its heartbeat
 # keeps beating), so the test can kill it mid-trial without racing it.
 SLOW_WORKER = """
 import os, socket, sys, time
 from pathlib import Path
 from trainlab.sweeps import run
 original = run.run_trial
-def slow(trial, *args, **kwargs):
+def slow(trial, spec, *args, **kwargs):
+    for p in spec.params().values():  # draw the parameters first, as run_trial does
+        p.suggest(trial)
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     time.sleep(60)
-    return original(trial, *args, **kwargs)
+    return original(trial, spec, *args, **kwargs)
 run.run_trial = slow
 name, url, root = sys.argv[1:]
 study, spec = run.load_study(name, run.make_storage(url, 1, 3))
@@ -52,7 +54,7 @@ def _wait(cond, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_two_workers_share_a_postgres_study_and_a_killed_workers_trial_fails(tmp_path: Path) -> None:
+def test_three_workers_share_a_postgres_study_and_a_killed_workers_trial_runs_again(tmp_path: Path) -> None:
     assert PG, "CI must provide TRAINLAB_TEST_PG (.ci/postgres.sh)"
     import optuna
 
@@ -66,7 +68,7 @@ def test_two_workers_share_a_postgres_study_and_a_killed_workers_trial_fails(tmp
     study = create_study(name, spec, storage)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     a = subprocess.Popen([sys.executable, "-c", SLOW_WORKER, name, PG, str(root)], env=env)
-    b = None
+    joined: list[subprocess.Popen] = []
     try:
         def running_by(proc: subprocess.Popen) -> list:
             running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
@@ -74,30 +76,30 @@ def test_two_workers_share_a_postgres_study_and_a_killed_workers_trial_fails(tmp
 
         _wait(lambda: running_by(a) or a.poll() is not None, 60, "worker A to start a trial")
         assert a.poll() is None
-        b = subprocess.Popen([sys.executable, "-m", "trainlab", "sweep", "--join", name, "--storage", PG, "--heartbeat", "1", "--grace", "3", "--dir", str(root)],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        _wait(lambda: running_by(b) or b.poll() is not None, 60, "worker B to start a trial")
-        a.kill()  # in the middle of its trial
+        killed = running_by(a)[0]
+        for _ in range(2):  # B and C join by name, as on other machines
+            joined.append(subprocess.Popen(
+                [sys.executable, "-m", "trainlab", "sweep", "--join", name, "--storage", PG, "--heartbeat", "1", "--grace", "3", "--dir", str(root)],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        _wait(lambda: running_by(joined[0]) or joined[0].poll() is not None, 60, "worker B to start a trial")
+        a.kill()  # SIGKILL in the middle of its trial
         a.wait()
-        out_b, _ = b.communicate(timeout=120)
-        assert b.returncode == 0, out_b
+        outs = [p.communicate(timeout=240)[0] for p in joined]
+        assert all(p.returncode == 0 for p in joined), outs
     finally:
-        for p in (a, b):
-            if p is not None and p.poll() is None:
+        for p in (a, *joined):
+            if p.poll() is None:
                 p.kill()
     trials = optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
-    assert len(trials) == TRIALS  # the requested count, not one more
-    states = [t.state.name for t in trials]
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
     failed = [t for t in trials if t.state.name == "FAIL"]
-    assert len(failed) == 1 and states.count("COMPLETE") == TRIALS - 1, states
-    assert failed[0].user_attrs["worker"].endswith(f":{a.pid}")
-    assert "no heartbeat" in trial_reason(failed[0])
-    assert all(t.user_attrs["worker"].endswith(f":{b.pid}") for t in trials if t.state.name == "COMPLETE")
-    # every trial ran exactly once: one run directory per completed trial, none twice
+    assert len(complete) == TRIALS and len(trials) == TRIALS + 1, [t.state.name for t in trials]  # the retry replaces, not adds
+    assert len({t.params["optim.lr"] for t in complete}) == TRIALS  # all distinct: no worker repeated another's draw
+    assert [t.number for t in failed] == [killed.number] and "no heartbeat" in trial_reason(failed[0])
+    retry = next(t for t in trials if t.system_attrs.get("failed_trial") == killed.number)
+    assert retry.state.name == "COMPLETE" and retry.params == killed.params  # run again with the same parameters
+    # every completed trial ran exactly once: one run directory each
     numbers = [int(re.search(r"trial-(\d+)", p.name).group(1)) for p in (root / name / "runs").iterdir()]
-    complete = {t.number for t in trials if t.state.name == "COMPLETE"}
-    assert sorted(numbers) == sorted(complete)  # A's trial never got to training
-    summary = next(line for line in out_b.splitlines() if line.startswith(f"{TRIALS} trials ("))
-    assert f"{TRIALS - 1} complete" in summary and "1 fail" in summary
-    assert "no heartbeat" in out_b  # B printed why the killed trial failed
+    assert sorted(numbers) == sorted(t.number for t in complete)
+    assert any("no heartbeat" in out for out in outs)  # a worker printed why the killed trial failed
     assert (root / name / "sweep.html").is_file()

@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run a subcommand and turn user errors into one line and exit code 2."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as given: `train --nproc N` passes it on to torchrun
     # argparse stops filling a nargs="*" positional at the first option, so
     # `trainlab train a=1 --no-progress b=2` leaves b=2 over: it is an override too
     if extra:

@@ -15,6 +15,8 @@ EPILOG = """examples:
   trainlab sweep --refine mlp-20261124-061500 --trials 10  # coarse to fine around the top trials
   trainlab sweep configs/sweep-mlp.yaml --name big --storage postgresql://user:pw@db/trainlab
   trainlab sweep --join big --storage postgresql://user:pw@db/trainlab   # on every other machine
+  trainlab sweep configs/sweep-mlp.yaml --name nfs --storage journal:/shared/nfs.log  # no server: a shared file
+  trainlab sweep --join nfs --storage journal:/shared/nfs.log
 
 distributions: uniform(a,b)  loguniform(a,b)  int(a,b)  int(a,b,log)  choice(v1,v2,...)
 Quote them in the shell. A key=value that is not a distribution overrides the base config.
@@ -40,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--objective", choices=("val_accuracy", "val_loss"), help="what to optimize (accuracy is maximized, loss minimized)")
     p.add_argument("--cv", type=int, metavar="K", help="K-fold stratified cross-validation on the training set; the objective is the mean over folds")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="local worker processes, one thread each (default 1)")
-    p.add_argument("--storage", metavar="URL", help="Optuna storage URL, e.g. postgresql://user:pw@host/db (default sqlite in sweeps/NAME/study.db)")
+    p.add_argument("--storage", metavar="URL", help="Optuna storage: postgresql://user:pw@host/db, sqlite:///PATH, or journal:PATH (a journal file on a filesystem the machines share; no server) (default sqlite in sweeps/NAME/study.db)")
     p.add_argument("--name", metavar="NAME", help="sweep name (default: preset name + date-time)")
     p.add_argument("--join", metavar="NAME", help="join a running sweep as another worker (with --storage for a shared database)")
     p.add_argument("--resume", metavar="NAME", help="continue an interrupted sweep (with --trials N to grow it to N trials)")

@@ -23,7 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  trainlab train data.name=digits train.epochs=30\n  trainlab train --config configs/seed-mlp.yaml seed=1\n"
         "  trainlab train --config configs/line.yaml      # regression: MSE, MAE, R2 and the fitted w, b\n"
         "  trainlab train model.act='maxout(2)' optim.schedule=cosine optim.warmup=1 data.preprocess='pca_whiten(eps=0.1,k=100)'\n"
-        "  trainlab train --resume runs/20250101-120000-mlp-fashion-mnist\n\n"
+        "  trainlab train --resume runs/20250101-120000-mlp-fashion-mnist\n"
+        "  trainlab train --nproc 2 threads=1                # data-parallel (DDP) on 2 processes of this machine\n"
+        "  torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29400 -m trainlab train\n\n"
+        "Data-parallel: optim.batch_size stays the global batch; each process trains on its shard and rank 0\n"
+        "alone writes the run directory and prints (docs/distributed.md).\n\n"
         "Ctrl-C (or SIGTERM) stops safely: the current step finishes, a checkpoint is written and the\n"
         "command prints how to resume (exit 130, or 143 for SIGTERM); a second Ctrl-C aborts at once,\n"
         "keeping the previous checkpoint. A resumed run ends bit-identical to one never stopped (CPU).\n\n"
@@ -38,15 +42,69 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="continue a stopped run (its directory, checkpoint.pt or name under runs/) exactly from its last "
         "checkpoint, with its own config; only threads=, device=, data.dir=, train.checkpoint_every=, output.report=, logging.tensorboard= may be given",
     )
+    p.add_argument(
+        "--nproc", type=int, metavar="N",
+        help="train one model on N data-parallel processes of this machine (DistributedDataParallel: gloo on CPU, "
+        "NCCL on CUDA) by starting torchrun's launcher; optim.batch_size stays the global batch",
+    )
     p.set_defaults(func=run)
+
+
+def launch(nproc: int, argv: list[str]) -> int:
+    """``--nproc N``: run this same command under torchrun's launcher with N processes on this machine.
+
+    torchrun runs in its own session, so a Ctrl-C reaches each worker once (through torchrun) and they
+    stop together at the same step; a second Ctrl-C aborts them."""
+    # lazy: only --nproc needs these
+    import os
+    import subprocess
+
+    if nproc < 1:
+        # lazy: the CLI imports only what this command needs
+        from trainlab.errors import ConfigError
+
+        raise ConfigError(f"--nproc {nproc} must be at least 1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "trainlab", "train", *argv]
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    signals = 0
+
+    def forward(signum: int, frame: object) -> None:
+        nonlocal signals
+        signals += 1  # first: safe stop; second: abort (torchrun passes both on); third: kill
+        if signals <= 2:
+            proc.send_signal(signum)
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = proc.wait()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if signals:  # torchrun exits 1 when signalled; the ranks stopped safely and said how to resume
+        return 128 + int(signal.SIGINT)
+    if code not in (0, 2, 3) and code < 128:
+        print(f"trainlab train --nproc {nproc}: a process of the run failed (torchrun exit {code}); see the messages above", file=sys.stderr)
+    return code
 
 
 def run(args: argparse.Namespace) -> int:
     """Train and report."""
+    if args.nproc is not None:
+        if not args.resume:  # a bad config fails here, once, with exit 2, before any process starts
+            config_from_args(args)
+        given = args.argv
+        return launch(args.nproc, _without_nproc(given[given.index("train") + 1:]))
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.api import train
     from trainlab.training.callbacks import Progress
+    from trainlab.training.distributed import world_from_env
 
+    world = world_from_env()
+    if not world.main:  # a data-parallel rank other than 0: rank 0 prints and writes
+        return _quiet_rank(args, train)
     progress = Progress(sys.stdout, bar=False if args.no_progress else None)
     seen: dict = {}
 
@@ -79,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
     s = result.summary
     if s.get("status") == "interrupted":
         signum = getattr(signal, s.get("interrupted_by") or "SIGINT", signal.SIGINT)
-        print(f"resume with: trainlab train --resume {shlex.quote(str(result.path))}", file=sys.stderr)
+        nproc = f" --nproc {s['world_size']}" if s.get("world_size") else ""
+        print(f"resume with: trainlab train --resume {shlex.quote(str(result.path))}{nproc}", file=sys.stderr)
         return 128 + int(signum)
     if "test_accuracy" in s:
         print(f"test accuracy {s['test_accuracy']:.4f}  test loss {s['test_loss']:.4f}  (train accuracy {s['train_accuracy']:.4f}, fit {s['fit_seconds']:.1f}s)")
@@ -94,3 +153,27 @@ def run(args: argparse.Namespace) -> int:
     if s.get("status") == "diverged":  # the NaN/Inf guard stopped it (its message was printed above)
         return 3
     return 0
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The train command's arguments without ``--nproc N`` / ``--nproc=N``."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
+def _quiet_rank(args: argparse.Namespace, train: object) -> int:
+    """Train as a rank other than 0: the same run, no output; the exit code matches rank 0's."""
+    if args.resume:
+        overrides = list(args.overrides) + ([f"data.dir={args.data_dir}"] if args.data_dir else [])
+        result = train(resume=args.resume, overrides=overrides)  # type: ignore[operator]
+    else:
+        result = train(config_from_args(args))  # type: ignore[operator]
+    status = result.summary.get("status")
+    return 3 if status == "diverged" else 130 if status == "interrupted" else 0

@@ -22,6 +22,7 @@ from trainlab.sweeps.run import (
     mask_url,
     queue,
     sqlite_url,
+    unfinished_creation,
     work,
     work_parallel,
     write_spec_file,
@@ -175,7 +176,7 @@ def sweep(
         name = _check_name(name or spec.name or _unique(root, _default_name(preset)))
         spec.name = name
         sweep_dir = root / name
-        if storage is None and (sweep_dir / "study.db").exists():
+        if storage is None and (sweep_dir / "study.db").exists() and not unfinished_creation(name, make_storage(sqlite_url(sweep_dir), heartbeat, grace)):
             raise ConfigError(f"sweep {name!r} already exists in {root}/; continue it with --resume {name} or pick another --name")
         sweep_dir.mkdir(parents=True, exist_ok=True)
         url = storage or sqlite_url(sweep_dir)

@@ -9,12 +9,19 @@ Exactly ``trials`` trials run, however many workers share the study: the creator
 *waiting* trials in Optuna's queue (the grid's combinations for a grid sweep, empty ones otherwise)
 and each worker pops one at a time. Popping is atomic in the storage, so a trial never runs twice.
 Each running trial records a heartbeat; a worker that dies stops beating, and the next worker to
-look fails its trial (``fail_stale_trials``). When the queue is empty a worker waits for the trials
-still running elsewhere, so the last one out sees the whole sweep finished and writes the report.
+look fails its trial (``fail_stale_trials``) and queues it once more with the same parameters
+(Optuna's ``RetryFailedTrialCallback``); the failed attempt is not counted. When the queue is empty a
+worker waits for the trials still running elsewhere, so the last one out sees the whole sweep
+finished and writes the report.
+
+The sampler is reseeded before every trial from (sweep seed, trial number), so what a trial draws
+depends on neither the worker that runs it nor the session: a resumed sweep or a joining worker
+continues the sequence instead of replaying it, and the same seed gives the same sweep.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import random
@@ -29,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from trainlab.atomic import write_text
@@ -68,9 +76,25 @@ def mask_url(url: str) -> str:
         return url
 
 
+JOURNAL = "journal:"  # --storage journal:PATH: Optuna's journal file, for machines sharing only a filesystem
+
+
 def make_storage(url: str, heartbeat: float = HEARTBEAT, grace: float | None = None) -> Any:
-    """An Optuna RDB storage (SQLite or PostgreSQL) with heartbeats for dead-worker detection."""
+    """An Optuna storage with heartbeats for dead-worker detection: RDB (SQLite, PostgreSQL) or a
+    journal file (``journal:PATH``); a dead worker's trial is retried once with the same parameters."""
     optuna = _optuna()
+    grace_s = max(2, round(grace if grace is not None else max(GRACE, 4 * heartbeat)))
+    # Optuna 4.9 renamed RetryFailedTrialCallback (deprecated, same behavior) to RetryHeartbeatStaleTrialCallback
+    retry_class = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or optuna.storages.RetryFailedTrialCallback
+    retry = retry_class(max_retry=1)
+    if url.startswith(JOURNAL):
+        path = Path(url[len(JOURNAL):]).expanduser()
+        if not url[len(JOURNAL):] or path.is_dir():
+            raise ConfigError(f"storage {url!r}: give a file, e.g. journal:sweeps/NAME/journal.log")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        store._trainlab_heartbeat = (max(1, round(heartbeat)), grace_s, retry)  # read by record_heartbeat, fail_stale_trials
+        return store
     if url.startswith(("postgresql://", "postgres://")):  # the driver trainlab[sweep] installs
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     engine: dict[str, Any] = {}
@@ -78,10 +102,12 @@ def make_storage(url: str, heartbeat: float = HEARTBEAT, grace: float | None = N
         engine = {"connect_args": {"timeout": 60}}  # local workers share the file: wait on its lock
     else:
         engine = {"pool_pre_ping": True}
+    # Optuna 4.9 renamed failed_trial_callback (deprecated) to heartbeat_stale_trial_callback
+    params = inspect.signature(optuna.storages.RDBStorage).parameters
+    key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
     try:
-        grace_s = max(2, round(grace if grace is not None else max(GRACE, 4 * heartbeat)))
         return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine, heartbeat_interval=max(1, round(heartbeat)), grace_period=grace_s,
+            url, engine_kwargs=engine, heartbeat_interval=max(1, round(heartbeat)), grace_period=grace_s, **{key: retry},
         )
     except ImportError as exc:
         raise ConfigError(f"storage {mask_url(url)!r} needs a database driver ({exc}); for PostgreSQL: pip install 'trainlab[sweep]'") from None
@@ -104,8 +130,25 @@ def trial_reason(trial: Any) -> str:
 
 
 def make_sampler(spec: SweepSpec, worker: int = 0) -> Any:
-    """The sampler by name; each worker gets its own seed so workers do not draw the same points."""
-    return SAMPLERS.create(spec.sampler, seed=spec.seed + 1000 * worker, trials=spec.trials or 20)
+    """The sampler by name; ``work`` reseeds it before every trial (``trial_seed``), so its draws
+    depend on the trial number, not on the worker (``worker`` is kept for callers) or the session."""
+    return SAMPLERS.create(spec.sampler, seed=spec.seed, trials=spec.trials or 20)
+
+
+def trial_seed(seed: int, number: int) -> int:
+    """The sampler's seed for trial ``number``: distinct per trial, the same in every process."""
+    return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+
+
+def reseed_sampler(sampler: Any, seed: int) -> None:
+    """Reseed an Optuna sampler (and TPE's inner random sampler) in place.
+
+    Optuna's public ``reseed_rng`` draws a fresh random seed; the deterministic seed goes to the
+    samplers' ``_rng`` (a LazyRandomState), which tests/sweeps/test_sweep.py checks still exists."""
+    for s in (sampler, getattr(sampler, "_random_sampler", None)):
+        rng = getattr(s, "_rng", None)
+        if rng is not None:
+            rng.rng.seed(seed)
 
 
 def make_pruner(spec: SweepSpec) -> Any:
@@ -125,6 +168,8 @@ def load_study(name: str, storage: Any, worker: int = 0) -> tuple[Any, SweepSpec
         raise unknown("sweep", name, names) if names else ConfigError(f"no sweep {name!r} in this storage (it holds no studies)")
     probe = optuna.load_study(study_name=name, storage=storage)
     if SPEC_ATTR not in probe.user_attrs:
+        if not probe.get_trials(deepcopy=False):  # killed between create_study and set_user_attr
+            raise ConfigError(f"sweep {name!r} was interrupted while being created; run the command that created it again (same --name) to create it afresh")
         raise ConfigError(f"study {name!r} was not made by trainlab sweep (no {SPEC_ATTR} attribute)")
     spec = SweepSpec.from_dict(probe.user_attrs[SPEC_ATTR])
     study = optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(spec, worker), pruner=make_pruner(spec))
@@ -137,10 +182,30 @@ def create_study(name: str, spec: SweepSpec, storage: Any) -> Any:
     try:
         study = optuna.create_study(study_name=name, storage=storage, direction=spec.direction, sampler=make_sampler(spec), pruner=make_pruner(spec))
     except optuna.exceptions.DuplicatedStudyError:
+        if unfinished_creation(name, storage):  # a creator killed before storing the spec: start afresh
+            optuna.delete_study(study_name=name, storage=storage)
+            return create_study(name, spec, storage)
         raise ConfigError(f"a sweep named {name!r} already exists in this storage; continue it with --resume {name} (or --join {name}), or pick another --name") from None
     study.set_user_attr(SPEC_ATTR, spec.to_dict())
     queue(study, spec, spec.trials or 0)
     return study
+
+
+def unfinished_creation(name: str, storage: Any) -> bool:
+    """Whether the study ``name`` is missing, or was left without its spec and trials by a creator that died."""
+    try:
+        study = _optuna().load_study(study_name=name, storage=storage)
+    except KeyError:  # no such study
+        return True
+    return SPEC_ATTR not in study.user_attrs and not study.get_trials(deepcopy=False)
+
+
+def replaced_numbers(trials: list[Any]) -> set[int]:
+    """Failed trials that run again elsewhere (interrupted ones, and dead workers' retried ones): not counted."""
+    out = {t.number for t in trials if t.state.name == "FAIL" and t.user_attrs.get("replaced")}
+    for t in trials:
+        out.update(t.system_attrs.get("retry_history", []))  # set by Optuna's retry callback
+    return out
 
 
 def queue(study: Any, spec: SweepSpec, total: int) -> int:
@@ -148,12 +213,12 @@ def queue(study: Any, spec: SweepSpec, total: int) -> int:
     optuna = _optuna()
     s = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
-    interrupted = [t for t in trials if t.state == s.FAIL and t.user_attrs.get("replaced")]
-    have = len(trials) - len(interrupted)
+    replaced = replaced_numbers(trials)
+    have = len(trials) - len(replaced)
     missing = max(0, total - have)
     if spec.is_grid:
         combos = grid(spec.params())
-        done = {tuple(sorted(t.params.items())) for t in trials if t.state != s.FAIL or not t.user_attrs.get("replaced")}
+        done = {tuple(sorted(t.params.items())) for t in trials if t.number not in replaced}
         done |= {tuple(sorted(t.system_attrs.get("fixed_params", {}).items())) for t in trials if t.state == s.WAITING}
         todo = [c for c in combos if tuple(sorted(c.items())) not in done]
         if spec.trials is not None and spec.trials < len(combos) and not trials:
@@ -261,7 +326,7 @@ class Heartbeat:
 
     def _beat(self) -> None:
         while True:
-            self.storage.record_heartbeat(self.trial_id)
+            record_heartbeat(self.storage, self.trial_id)
             if self._stop.wait(self.interval):
                 return
 
@@ -274,13 +339,68 @@ class Heartbeat:
         self._thread.join()
 
 
-def _pop(study: Any) -> Any:
-    """Atomically take a waiting trial from the queue (``None`` when the queue is empty)."""
+BEAT_ATTR = "trainlab_heartbeat"  # journal storage: the running trial's last heartbeat (unix time)
+
+
+def _journal_heartbeat(storage: Any) -> tuple[int, int, Any] | None:
+    """(interval, grace, retry callback) of a journal storage made by ``make_storage``, else None."""
+    return getattr(storage, "_trainlab_heartbeat", None)
+
+
+def heartbeat_interval(storage: Any) -> float:
+    """Seconds between heartbeats of a running trial in this storage."""
+    journal = _journal_heartbeat(storage)
+    if journal is not None:
+        return float(journal[0])
+    return float(storage.get_heartbeat_interval() or HEARTBEAT)
+
+
+def record_heartbeat(storage: Any, trial_id: int) -> None:
+    """Record that the trial's worker is alive: Optuna's heartbeat, or the time in a system
+    attribute for the journal storage, which has no heartbeat of its own."""
+    if _journal_heartbeat(storage) is not None:
+        storage.set_trial_system_attr(trial_id, BEAT_ATTR, time.time())
+    else:
+        storage.record_heartbeat(trial_id)
+
+
+def fail_stale_trials(study: Any) -> None:
+    """Fail dead workers' trials and queue each once more with the same parameters.
+
+    RDB storages: Optuna's ``fail_stale_trials`` with its retry callback. Journal: a running trial
+    whose last heartbeat (or start) is older than the grace period; machines sharing the journal
+    need roughly synchronized clocks."""
+    optuna = _optuna()
+    storage = study._storage
+    journal = _journal_heartbeat(storage)
+    if journal is None:
+        optuna.storages.fail_stale_trials(study)
+        return
+    _, grace, retry = journal
+    now = time.time()
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        beat = t.system_attrs.get(BEAT_ATTR) or (t.datetime_start.timestamp() if t.datetime_start else now)
+        if now - float(beat) < grace:
+            continue
+        try:  # another worker may fail it first: the journal lets only one update win
+            if not storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        retry(study, storage.get_trial(t._trial_id))
+
+
+def _pop(study: Any, seed: int) -> Any:
+    """Atomically take a waiting trial from the queue (``None`` when the queue is empty), with the
+    sampler reseeded for that trial's number."""
     optuna = _optuna()
     # Study.ask() would create a fresh trial when another worker took the last waiting one; popping
     # directly keeps the trial count exact. _pop_waiting_trial_id is what ask() itself uses.
     trial_id = study._pop_waiting_trial_id()
-    return None if trial_id is None else optuna.trial.Trial(study, trial_id)
+    if trial_id is None:
+        return None
+    reseed_sampler(study.sampler, trial_seed(seed, study._storage.get_trial_number_from_id(trial_id)))
+    return optuna.trial.Trial(study, trial_id)  # (Trial() already asks the sampler for relative params)
 
 
 def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = None, on_trial: OnTrial | None = None, on_start: OnTrial | None = None, wait: bool = True) -> int:
@@ -288,15 +408,15 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = Non
     optuna = _optuna()
     s = optuna.trial.TrialState
     storage = study._storage
-    interval = float(storage.get_heartbeat_interval() or HEARTBEAT)
+    interval = heartbeat_interval(storage)
     base = spec.base_config()
     cache = DataCache(size=1)  # one data set (or one set of folds) at a time
     ran = 0
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     while True:
-        optuna.storages.fail_stale_trials(study)
+        fail_stale_trials(study)
         _report_new(study, seen, on_trial)  # other workers' trials too, and those failed as stale
-        trial = _pop(study)
+        trial = _pop(study, spec.seed)
         if trial is None:
             if not wait or not study.get_trials(deepcopy=False, states=(s.RUNNING,)):
                 return ran
@@ -313,7 +433,7 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = Non
             trial.set_user_attr("replaced", True)
             study.tell(trial, state=s.FAIL)
             fixed = study._storage.get_trial(trial._trial_id).system_attrs.get("fixed_params") or {}
-            study.enqueue_trial(fixed if spec.is_grid else {})
+            study.enqueue_trial({**fixed, **trial.params})  # the same parameters: resume loses nothing
             raise
         except Exception as exc:  # a bug, not a bad trial: record it on the trial, then let it raise
             trial.set_user_attr("reason", f"error: {type(exc).__name__}: {exc}"[:500])

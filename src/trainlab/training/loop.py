@@ -94,6 +94,11 @@ class Trainer:
         self.perm: torch.Tensor | None = None
         self.position = 0
         self.resume_rng: Any = None  # set by restore_trainer: re-applies saved RNG states after fit_start
+        # data-parallel training (training/distributed.py, set by build.make_trainer; unset with one process):
+        # the module the step calls (DDP-wrapped), this rank's part of each batch, the epoch's sum reduction
+        self.forward: nn.Module = model
+        self.shard: Any = None
+        self.reduce: Any = None
 
     # -- events ---------------------------------------------------------------
     def fire(self, event: str) -> None:
@@ -149,27 +154,33 @@ class Trainer:
             # gather each batch while it is used: it stays in cache; a gathered copy of the whole
             # epoch (170 MB for Fashion-MNIST) is written, then read back from memory (~10% slower here)
             idx = perm[index * bs : (index + 1) * bs]
+            scale = 1.0
+            if self.shard is not None:  # data-parallel: this rank's part and its loss scale
+                idx, scale = self.shard(idx)
             xb, yb = x.index_select(0, idx), y.index_select(0, idx)
             if self.augment is not None:
                 xb = self.augment(xb)
             with self._autocast:
-                out = self.model(xb)
+                out = self.forward(xb)
                 loss = self.loss(out, yb)
             penalty = self.l1 * sum(p.abs().sum() for p in self._l1_params) if self.l1 else None
             total = loss if penalty is None else loss + penalty
+            if scale != 1.0:
+                total = total * scale
             self.optimizer.zero_grad(set_to_none=True)
             total.backward()
             if self.clip_grad:
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad)
             self.optimizer.step()
             self.schedule.after_step()
-            with torch.no_grad():
-                self.loss_sum += loss.detach() * len(yb)
-                if penalty is not None:
-                    self.l1_sum += penalty.detach() * len(yb)
-                if self.classification:
-                    self.correct += correct_count(out, yb)
-            self.seen += len(yb)
+            if scale:  # (0 only for a data-parallel rank's stand-in example, which is not counted)
+                with torch.no_grad():
+                    self.loss_sum += loss.detach() * len(yb)
+                    if penalty is not None:
+                        self.l1_sum += penalty.detach() * len(yb)
+                    if self.classification:
+                        self.correct += correct_count(out, yb)
+                self.seen += len(yb)
             self.step += 1
             self.position = index + 1
             self.last_loss = loss
@@ -177,6 +188,8 @@ class Trainer:
         self.perm, self.position = None, 0  # the epoch is done: a checkpoint from here starts the next one
 
     def _end_epoch(self) -> None:
+        if self.reduce is not None:  # data-parallel: the whole epoch's sums on every rank
+            self.reduce(self)
         m: dict[str, float] = {"epoch": self.epoch + 1, "train_loss": (self.loss_sum / max(self.seen, 1)).item()}
         if self.l1:  # train_loss is the data loss alone; the objective was train_loss + train_l1
             m["train_l1"] = (self.l1_sum / max(self.seen, 1)).item()

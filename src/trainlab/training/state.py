@@ -12,6 +12,7 @@ import hashlib
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from trainlab.errors import CheckpointError
 from trainlab.runs.checkpoint import rng_state, set_rng_state
@@ -34,6 +35,7 @@ def trainer_state(trainer: Trainer, config: dict[str, Any]) -> dict[str, Any]:
         "callbacks": {type(c).__name__: c.state_dict() for c in trainer.callbacks},
         "preprocess": trainer.data.preprocess_state,
         "data_fingerprint": data_fingerprint(trainer.data),
+        "world_size": world_size(),  # data-parallel processes (a resume may use another number: docs/distributed.md)
     }
     if trainer.sampler is not None:  # data.sampler's generator: the next epochs' draws
         payload["sampler"] = trainer.sampler.state_dict()
@@ -47,6 +49,11 @@ def trainer_state(trainer: Trainer, config: dict[str, Any]) -> dict[str, Any]:
             "seen": trainer.seen,
         }
     return payload
+
+
+def world_size() -> int:
+    """How many data-parallel processes train this run (1 without a process group)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "checkpoint") -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,13 +37,19 @@ class Interrupt(Callback):
     """When a stop was requested, checkpoint after the current step (or epoch) and stop the run."""
 
 
-    def __init__(self, run_dir: str | Path, config: dict[str, Any]):
-        self.path = Path(run_dir) / CHECKPOINT
+    def __init__(self, run_dir: str | Path | None, config: dict[str, Any]):
+        self.path = Path(run_dir) / CHECKPOINT if run_dir is not None else None  # None: a data-parallel rank other than 0
         self.config = config
         self.signum: int | None = None
+        self.at = 0.0  # when the first stop signal came (time.monotonic)
+        # a second signal this soon after the first is the same request delivered twice: under
+        # torchrun, Ctrl-C reaches each rank from the terminal and again from torchrun (runner sets it)
+        self.debounce = 0.0
 
     def request(self, signum: int = signal.SIGINT) -> None:
         """Ask the run to stop safely at the next step boundary (safe to call from a signal handler)."""
+        if self.signum is None:
+            self.at = time.monotonic()
         self.signum = signum
 
     @property
@@ -53,7 +60,8 @@ class Interrupt(Callback):
     def _stop(self, trainer: Trainer) -> None:
         if self.signum is None:
             return
-        save_checkpoint(self.path, trainer_state(trainer, self.config))
+        if self.path is not None:
+            save_checkpoint(self.path, trainer_state(trainer, self.config))
         where = f"epoch {trainer.epoch + 1}, step {trainer.step}" if trainer.perm is not None else f"end of epoch {trainer.epoch}"
         trainer.facts.interrupted_by = self.signal_name
         raise StopTraining(f"{self.signal_name}: stopped at {where}; checkpoint saved", status="interrupted")
@@ -78,6 +86,8 @@ def catch_signals(interrupt: Interrupt, signums: tuple[int, ...] = STOP_SIGNALS)
 
     def handler(signum: int, frame: Any) -> None:
         if interrupt.signum is not None:  # the second signal: the user does not want to wait
+            if time.monotonic() - interrupt.at < interrupt.debounce:
+                return
             raise Aborted(signum)
         interrupt.request(signum)
 
