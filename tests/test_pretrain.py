@@ -142,3 +142,4 @@ def test_probes_on_separable_features_and_stratified_label_subsets() -> None:
     idx = label_subset(y, 0.1, seed=0)
     assert torch.bincount(y[idx]).tolist() == [10, 10, 10]
     assert torch.bincount(y[label_subset(y, 0.001)]).tolist() == [1, 1, 1]  # at least one per class
+
