@@ -89,21 +89,22 @@ def lesson(ctx: LessonContext) -> Report:
     rows.append([f"supervised from scratch ({len(few)} labels)", sup_acc, "", "", "", ""])
     r.table(["features", *(f"probe {f:.0%} labels" for f in FRACTIONS), "kNN (100%)", "dimensions"], rows)
 
-    fig, axes = new_figure(2, 1, (4.2, 3.2))
+    fig, axes = new_figure(3, 1, (3.6, 3.0))
     h = simclr.history
-    ax = axes[0][0]
-    ax.plot([m["epoch"] for m in h], [m["train_loss"] for m in h], label="train NT-Xent")
-    ax.plot([m["epoch"] for m in h], [m["val_loss"] for m in h], label="val NT-Xent")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax2 = ax.twinx()
-    ax2.plot([m["epoch"] for m in h], [m.get("val_knn_accuracy", float("nan")) for m in h], color="tab:green", label="val kNN accuracy")
-    ax2.set_ylabel("kNN accuracy")
-    ax.legend(fontsize=7, loc="upper center")
+    epochs_seen = [m["epoch"] for m in h]
+    axes[0][0].plot(epochs_seen, [m["train_loss"] for m in h], label="train")
+    axes[0][0].plot(epochs_seen, [m["val_loss"] for m in h], label="val")
+    axes[0][0].set_xlabel("epoch")
+    axes[0][0].set_ylabel("NT-Xent loss")
+    axes[0][0].legend(fontsize=7)
+    axes[0][1].plot(epochs_seen, [m.get("val_knn_accuracy", float("nan")) for m in h], color="tab:green")
+    axes[0][1].set_xlabel("epoch")
+    axes[0][1].set_ylabel("val kNN accuracy (k = 20)")
     emb = features(simclr.model.encoder, data.test.x)
     pc = torch.pca_lowrank(emb - emb.mean(0), q=2, center=False)[0].cpu()  # 2-D PCA of the test embedding
-    sc = axes[0][1].scatter(pc[:, 0], pc[:, 1], c=data.test.y.cpu(), cmap="tab10", s=4)
-    axes[0][1].set_title("SimCLR features of the test set, PCA", fontsize=8)
-    fig.colorbar(sc, ax=axes[0][1], fraction=0.046)
-    r.figure(fig, "self-supervised", "Left: the contrastive loss falls while the kNN accuracy of the features (labels never used in training) rises. Right: the test set's features, first two principal components, coloured by class.")
+    sc = axes[0][2].scatter(pc[:, 0], pc[:, 1], c=data.test.y.cpu(), cmap="tab10", s=4)
+    axes[0][2].set_title("SimCLR features of the test set, PCA", fontsize=8)
+    fig.colorbar(sc, ax=axes[0][2], fraction=0.046)
+    fig.tight_layout()
+    r.figure(fig, "self-supervised", "Left: the contrastive loss per epoch. Middle: the kNN accuracy of the features on the validation split (labels never used in training). Right: the test set's features, first two principal components, coloured by class.")
     return r
