@@ -34,8 +34,8 @@ def cfg(runs: Path, **dotted: object) -> trainlab.Config:
 
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory: pytest.TempPathFactory) -> trainlab.Run:
-    """One SimCLR run, never stopped."""
-    return trainlab.train(cfg(tmp_path_factory.mktemp("runs")))
+    """One SimCLR run, never stopped, with its report page."""
+    return trainlab.train(cfg(tmp_path_factory.mktemp("runs"), **{"output.report": True}))
 
 
 def test_simclr_objective_is_nt_xent_over_the_2n_minus_2_negatives() -> None:
@@ -83,6 +83,9 @@ def test_pretraining_run_writes_an_ordinary_run_directory(pretrained: trainlab.R
     assert rep["pretrained"]["features"] == 16 and rep["raw_inputs"]["features"] == 40
     keys = load_file(str(pretrained.path / "model.safetensors")).keys()
     assert "encoder.fc1.weight" in keys and "projector.out.weight" in keys
+    page = (pretrained.path / "report.html").read_text()
+    assert "<h2>Representation</h2>" in page and "linear probe, 1% labels" in page and "random encoder" in page
+    assert "Learning curves" in page and "Confusion matrix" not in page
 
 
 def test_pretraining_resume_is_bit_identical(tmp_path: Path, pretrained: trainlab.Run) -> None:
