@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from trainlab.config import Config
-from trainlab.data.augment import Augment, make_augment
+from trainlab.data.augment import Augment, TwoViews, make_augment, make_views
 from trainlab.data.dataset import Dataset
 from trainlab.data.imbalance import IMBALANCE
 from trainlab.data.memo import DataCache
@@ -42,7 +42,10 @@ from trainlab.nn.losses import (
 )
 from trainlab.nn.models import MODELS, build_model, count_params, describe
 from trainlab.nn.norms import NORMS, check_norm
+from trainlab.nn.ssl import PRETRAIN, make_pretraining
 from trainlab.registry import parse_spec
+from trainlab.runs.rundir import WEIGHTS
+from trainlab.runs.weights import load_encoder
 from trainlab.training import distributed
 from trainlab.training.callbacks import (
     Checkpoint,
@@ -51,6 +54,7 @@ from trainlab.training.callbacks import (
     History,
     InitialLoss,
     Interrupt,
+    KnnMonitor,
     LossEpoch,
     NanGuard,
     RunLock,
@@ -112,7 +116,7 @@ class Setup:
     optimizer: torch.optim.Optimizer
     schedule: Schedule
     batch_size: int
-    augment: Augment | None = None  # data.augment, applied by the Trainer to each training batch
+    augment: Augment | TwoViews | None = None  # data.augment (or pretraining's views), applied by the Trainer to each training batch
     sampler: Sampler | None = None  # data.sampler: draws each epoch's order (None: randperm)
     logit_offset: torch.Tensor | None = None  # eval.logit_adjust: -tau log(train prior), added at evaluation
     world: World = SINGLE  # the data-parallel processes (training/distributed.py); one by default
@@ -142,13 +146,46 @@ def check_names(cfg: Config) -> None:
         widths = [h * k for h in m.hidden] if k and m.norm_position == "before" else list(m.hidden)
         check_norm(m.norm, widths, dims=1)
     check_blocks(m)  # cnn block syntax; shapes need the data and are checked when the model is built
+    check_pretraining(cfg)
+
+
+def pretraining(cfg: Config) -> str | None:
+    """The pretraining method's name (``pretrain.method``), or None for a supervised run."""
+    name = parse_spec(cfg.pretrain.method).name
+    return None if name == "none" else name
+
+
+def pretrained_weights(cfg: Config) -> Path:
+    """The weights file ``model.pretrained`` names: a run directory (or its name under output.dir) or a .safetensors file."""
+    given = Path(str(cfg.model.pretrained))
+    for path in (given, Path(cfg.output.dir) / given):
+        if path.is_dir():
+            path = path / WEIGHTS
+        if path.is_file():
+            return path
+    raise ConfigError(f"model.pretrained={cfg.model.pretrained!r}: no finished run (directory with {WEIGHTS}) or weights file there or under {cfg.output.dir}/")
+
+
+def check_pretraining(cfg: Config) -> None:
+    """``pretrain.*``, ``model.pretrained`` and ``train.freeze`` must make sense together, before data loads."""
+    method = pretraining(cfg)
+    if method is not None:
+        PRETRAIN.bind(cfg.pretrain.method)
+        if cfg.train.freeze != "none":
+            raise ConfigError(f"train.freeze={cfg.train.freeze!r} trains only the output layer, which pretrain.method={method} replaces; use train.freeze=none")
+        if method == "simclr" and cfg.data.augment:
+            raise ConfigError("pretrain.method=simclr makes its views with pretrain.views; move data.augment there, e.g. pretrain.views=[resized_crop,noise(0.1)]")
+    if cfg.model.pretrained:
+        pretrained_weights(cfg)
 
 
 def check_monitor(cfg: Config, task: str) -> None:
     """Early stopping must watch a metric the task measures (no accuracy for regression, no R² for classes)."""
     if not cfg.train.patience:
         return
-    valid = ("val_loss", "val_accuracy", "train_loss") if task == "classification" else ("val_loss", "val_mse", "val_mae", "val_r2", "train_loss")
+    if pretraining(cfg):
+        task = "pretraining"  # measures its objective only
+    valid = ("val_loss", "val_accuracy", "train_loss") if task == "classification" else ("val_loss", "train_loss") if task == "pretraining" else ("val_loss", "val_mse", "val_mae", "val_r2", "train_loss")
     if cfg.train.monitor not in valid:
         raise ConfigError(f"train.monitor={cfg.train.monitor!r} is not measured on a {task} task; choose one of: {', '.join(valid)}")
 
@@ -180,14 +217,22 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
     else:
         out_features = 1
     seed_everything(cfg.seed)  # the model's init does not depend on how much data loading drew
-    model = build_model(cfg.model, data.input_shape, out_features).to(device)
+    model = build_model(cfg.model, data.input_shape, out_features)
+    if cfg.model.pretrained:
+        load_encoder(pretrained_weights(cfg), model)
+    if pretraining(cfg):  # the catalogue model minus its output layer becomes the encoder
+        model, loss = make_pretraining(cfg.pretrain.method, model, data.input_shape, cfg.model.hidden)
+    if cfg.train.freeze == "encoder":  # a linear probe: only the output layer learns
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("out."))
+    model = model.to(device)
     if device.type == "cpu":  # NHWC convolutions: measured ~30% faster on CPU (docs/models.md)
         model = prefer_channels_last(model)
-    optimizer = make_optimizer(cfg.optim, model.parameters())
+    optimizer = make_optimizer(cfg.optim, [p for p in model.parameters() if p.requires_grad])
     batch_size = len(data.train) if cfg.optim.batch_size == "full" else int(cfg.optim.batch_size)
     steps = max(1, -(-len(data.train) // batch_size))
     schedule = make_schedule(cfg.optim.schedule, optimizer, cfg.train.epochs, steps, cfg.optim.warmup)
-    augment = make_augment(cfg.data.augment, data.input_shape)
+    augment = make_views(cfg.pretrain.views, data.input_shape) if pretraining(cfg) == "simclr" else make_augment(cfg.data.augment, data.input_shape)
     sampler, offset = None, None
     if data.task == "classification":  # class-aware sampling and post hoc adjustment (docs/imbalance.md)
         sampler = make_sampler(cfg.data.sampler, data.train.y, data.num_classes, cfg.seed)
@@ -206,7 +251,7 @@ def header(s: Setup) -> str:
     model = f"{parse_spec(s.config.model.name).name} {describe(s.model)}".strip()
     return (
         f"data {s.data.describe()} | model {model}, {count_params(s.model):,} params | "
-        f"{o.name} lr={o.lr:g} batch={s.batch_size} | loss {s.config.loss.name} | device {s.device} | threads {s.threads}"
+        f"{o.name} lr={o.lr:g} batch={s.batch_size} | loss {s.loss.name if s.loss.unsupervised else s.config.loss.name} | device {s.device} | threads {s.threads}"
     )
 
 
@@ -216,7 +261,11 @@ def config_callbacks(s: Setup, run_dir: Path | None = None) -> list[Callback]:
     (``History``), checkpoints (``train.checkpoint``), TensorBoard (``logging.tensorboard``) and
     per-layer statistics (``diagnostics.every``)."""
     cfg, t = s.config, s.config.train
-    cbs: list[Callback] = [InitialLoss(expected_initial_loss(cfg.loss.name, LossContext(s.data.task, s.data.num_classes)))]
+    cbs: list[Callback] = []
+    if not s.loss.unsupervised:  # a pretraining objective has no expected starting value
+        cbs.append(InitialLoss(expected_initial_loss(cfg.loss.name, LossContext(s.data.task, s.data.num_classes))))
+    elif s.data.task == "classification" and s.data.val is not None and cfg.pretrain.knn_k:
+        cbs.append(KnnMonitor(cfg.pretrain.knn_k))  # val_knn_accuracy per epoch: labels score, never train
     if s.loss.start_epoch is not None:
         cbs.append(LossEpoch())
     if t.nan_guard:

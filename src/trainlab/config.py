@@ -57,6 +57,7 @@ class ModelConfig:
     norm: str = _f("none", help="normalization layer: none, batch, layer, instance, group(groups)")
     norm_position: str = _f("before", help="norm before or after each hidden activation", choices=("before", "after"))
     blocks: list = _f(factory=list, help="cnn blocks (see docs/models.md)")
+    pretrained: str | None = _f(None, help="start the encoder (every layer but the output layer) from this run's model.safetensors, e.g. a pretrain.method run (docs/self-supervised.md)")
 
 
 @dataclass
@@ -93,7 +94,17 @@ class TrainConfig:
     checkpoint_every: int = _f(0, help="also write checkpoint.pt every N optimizer steps, mid-epoch (0 = epoch ends only)", min=0)
     eval_batch_size: int = _f(4096, help="batch size for evaluation passes", min=1)
     nan_guard: bool = _f(True, help="stop at the first non-finite loss or gradient, name the layer (exit code 3); warn when the LR looks too high or too low")
+    freeze: str = _f("none", help="encoder: train only the output layer (a linear probe on the encoder's features, e.g. with model.pretrained); none: train every layer", choices=("none", "encoder"))
     precision: str = _f("fp32", help="bf16: forward pass and loss under torch.autocast(bfloat16), weights and optimizer stay float32 (for CUDA GPUs; slower on most CPUs)", choices=("fp32", "bf16"))
+
+
+@dataclass
+class PretrainConfig:
+    """Learning without labels (docs/self-supervised.md)."""
+
+    method: str = _f("none", help="none (supervised), simclr(temperature=0.5,proj=[128,64]) or autoencoder: the model without its output layer is the encoder")
+    views: list = _f(factory=list, help="simclr: augmentations making each view, e.g. [resized_crop,noise(0.1)]; empty = the default family for the data's shape")
+    knn_k: int = _f(20, help="neighbours of the per-epoch kNN monitor (val_knn_accuracy) and of the final kNN probes; 0 = no monitor", min=0)
 
 
 @dataclass
@@ -140,6 +151,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     output: OutputConfig = field(default_factory=OutputConfig)

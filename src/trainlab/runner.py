@@ -28,6 +28,7 @@ from trainlab.training.callbacks import Interrupt
 from trainlab.training.callbacks.interrupt import catch_signals
 from trainlab.training.distributed import World, world_from_env
 from trainlab.training.loop import Callback, Trainer
+from trainlab.training.probes import representation_report
 from trainlab.training.results import final_metrics
 from trainlab.training.state import restore_trainer
 
@@ -161,6 +162,9 @@ def final_summary(s: Setup, trainer: Trainer) -> dict[str, Any]:
     best_val = max((m["val_accuracy"] for m in trainer.history if "val_accuracy" in m), default=None)
     facts = trainer.facts
     fitted = fitted_line(s.model, s.data.preprocess_state, s.data.input_shape) if s.data.task == "regression" else None
+    probes = None
+    if trainer.unsupervised and s.data.task == "classification":  # pretraining: probe the learned features
+        probes = representation_report(s.model, s.data, s.config.model, s.config.seed, s.config.pretrain.knn_k, trainer.eval_batch_size)
     return {
         "status": trainer.status,
         "stop_reason": trainer.stop_reason,
@@ -178,7 +182,8 @@ def final_summary(s: Setup, trainer: Trainer) -> dict[str, Any]:
         "device": str(s.device),
         "threads": s.threads,
         "data": {"name": s.data.name, "train": len(s.data.train), "val": len(s.data.val) if s.data.val else 0, "test": len(s.data.test), "classes": s.data.classes, "task": s.data.task, "input_shape": list(s.data.input_shape)},
-        **({"fitted": fitted} if fitted is not None else {}),  # a linear model on a regression task: w and b
+        **({"fitted": fitted} if fitted is not None else {}),
+        **({"representation": probes} if probes is not None else {}),  # linear probes and kNN (docs/self-supervised.md)  # a linear model on a regression task: w and b
         "versions": versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }

@@ -175,7 +175,7 @@ def test_bad_augmentations_fail_with_a_clear_message(specs: list, shape: tuple, 
 
 
 def test_every_augmentation_is_listed_with_help() -> None:
-    assert AUGMENTATIONS.names() == ["crop", "erase", "flip", "noise", "rotate", "shift"]
+    assert AUGMENTATIONS.names() == ["crop", "erase", "flip", "noise", "resized_crop", "rotate", "shift"]
     assert all(e.help for e in AUGMENTATIONS)
 
 

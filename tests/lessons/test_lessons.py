@@ -10,7 +10,7 @@ from trainlab.cli import main
 from trainlab.lessons import lesson_names, run_lesson
 from trainlab.lessons.base import FAILS, HOLDS
 
-EXPECTED = ["nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing", "imbalance"]
+EXPECTED = ["nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing", "imbalance", "self-supervised"]
 
 
 @pytest.mark.parametrize("name", [n for n in EXPECTED if n in lesson_names()])

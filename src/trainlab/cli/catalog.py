@@ -16,6 +16,7 @@ def catalogs() -> dict:
     from trainlab.lessons import all_lessons
     from trainlab.nn import ACTIVATIONS, BIAS_INITS, INITS, LOSSES, MODELS
     from trainlab.nn.norms import NORMS
+    from trainlab.nn.ssl import PRETRAIN
     from trainlab.sweeps.strategies import DISTRIBUTIONS, PRUNERS, SAMPLERS
     from trainlab.training.optim import OPTIMIZERS, SCHEDULES
     from trainlab.training.samplers import DATA_SAMPLERS
@@ -25,6 +26,7 @@ def catalogs() -> dict:
         "bias-inits": BIAS_INITS, "norms": NORMS, "losses": LOSSES, "optimizers": OPTIMIZERS,
         "schedules": SCHEDULES, "preprocess": PREPROCESS, "augmentations": AUGMENTATIONS,
         "imbalance": IMBALANCE, "data-samplers": DATA_SAMPLERS,
+        "pretraining": PRETRAIN,
         "samplers": SAMPLERS, "pruners": PRUNERS, "distributions": DISTRIBUTIONS,
         "lessons": all_lessons(),
         "lr-suggestions": LR_SUGGESTIONS,

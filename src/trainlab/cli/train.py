@@ -140,9 +140,16 @@ def run(args: argparse.Namespace) -> int:
         nproc = f" --nproc {s['world_size']}" if s.get("world_size") else ""
         print(f"resume with: trainlab train --resume {shlex.quote(str(result.path))}{nproc}", file=sys.stderr)
         return 128 + int(signum)
-    if "test_accuracy" in s:
+    if "representation" in s:  # pretraining: what the features are worth
+        print(f"test loss {s['test_loss']:.4f}  (fit {s['fit_seconds']:.1f}s)")
+        for name, r in s["representation"].items():
+            if isinstance(r, dict):
+                probes = "  ".join(f"{k} {v:.4f}" for k, v in r["linear_probe"].items())
+                knn = f"  kNN {r['knn']:.4f}" if "knn" in r else ""
+                print(f"{name:>15}: linear probe with {probes} of the labels{knn}")
+    elif "test_accuracy" in s:
         print(f"test accuracy {s['test_accuracy']:.4f}  test loss {s['test_loss']:.4f}  (train accuracy {s['train_accuracy']:.4f}, fit {s['fit_seconds']:.1f}s)")
-    else:
+    elif "test_mse" in s:
         print(f"test MSE {s['test_mse']:.4f}  test MAE {s['test_mae']:.4f}  test R2 {s['test_r2']:.4f}  test loss {s['test_loss']:.4f}  (fit {s['fit_seconds']:.1f}s)")
         if "fitted" in s:  # a linear model: the line it found, in the data's own units
             w = ", ".join(f"{v:.4f}" for v in s["fitted"]["w"])

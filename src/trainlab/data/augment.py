@@ -175,6 +175,45 @@ def _pair(name: str, key: str, value: Any) -> tuple[float, float]:
     return float(value[0]), float(value[1])
 
 
+def random_resized_crop(x: torch.Tensor, scale: tuple[float, float], ratio: tuple[float, float]) -> torch.Tensor:
+    """Crop a random window of each example and resize it back to the full size (SimCLR's main view), bilinear.
+
+    Per example: area fraction A ~ U(scale); images also draw an aspect r with log r ~ U(log ratio),
+    window width w = min(1, √(A·r)) and height h = min(1, √(A/r)) as fractions of the image;
+    sequences (N, C, L) take a window of length fraction A. The window's centre is uniform where it
+    fits. In normalized coordinates the output point u samples the input at w·u + t_x (and h·v + t_y),
+    t ~ U(−(1 − w), 1 − w): one affine_grid / grid_sample for the whole batch.
+    """
+    seq = x.ndim == 3
+    img = x.unsqueeze(2) if seq else x  # a sequence is an image of height 1
+    n, dev = x.shape[0], x.device
+    area = torch.empty(n, device=dev).uniform_(*scale)
+    if seq:
+        w, h = area, torch.ones_like(area)
+    else:
+        r = torch.empty(n, device=dev).uniform_(math.log(ratio[0]), math.log(ratio[1])).exp()
+        w, h = (area * r).sqrt().clamp(max=1.0), (area / r).sqrt().clamp(max=1.0)
+    tx = (torch.rand(n, device=dev) * 2 - 1) * (1 - w)
+    ty = (torch.rand(n, device=dev) * 2 - 1) * (1 - h)
+    zero = torch.zeros_like(w)
+    theta = torch.stack([torch.stack([w, zero, tx], 1), torch.stack([zero, h, ty], 1)], 1)
+    grid = F.affine_grid(theta.to(img.dtype), list(img.shape), align_corners=False)
+    out = F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.squeeze(2) if seq else out
+
+
+@AUGMENTATIONS.register("resized_crop", "random crop of area fraction in scale ([0.5,1]) resized back to full size (images and sequences)")
+def resized_crop(dims: int, scale: Any = (0.5, 1.0), ratio: Any = (0.75, 4 / 3)) -> Transform:
+    """Random resized crop (images) or crop-and-resize (sequences): the view SimCLR relies on most."""
+    lo, hi = _pair("resized_crop", "scale", scale)
+    if not 0 < lo <= hi <= 1:
+        raise ConfigError(f"augmentation 'resized_crop': scale={list(scale)!r} must satisfy 0 < low <= high <= 1")
+    rlo, rhi = _pair("resized_crop", "ratio", ratio)
+    if not 0 < rlo <= rhi:
+        raise ConfigError(f"augmentation 'resized_crop': ratio={list(ratio)!r} must satisfy 0 < low <= high")
+    return lambda x: random_resized_crop(x, (lo, hi), (rlo, rhi))
+
+
 class Augment:
     """The configured augmentations, applied in order to a training batch (without gradients)."""
 
@@ -204,3 +243,37 @@ def make_augment(specs: list[Any], input_shape: tuple[int, ...]) -> Augment | No
     dims = len(input_shape) - 1
     transforms = [AUGMENTATIONS.create(spec, dims=dims) for spec in specs]
     return Augment([str(parse_spec(s)) for s in specs], transforms)
+
+
+# SimCLR's views when pretrain.views is empty. Images: crop-resize, small shifts, erasing, noise
+# (Chen et al. 2020 minus colour, which grayscale lacks); sequences (MNIST-1D): the same family in 1-D.
+DEFAULT_VIEWS: dict[int, list[str]] = {
+    2: ["resized_crop(scale=[0.4,1])", "shift(2)", "erase(p=0.5,scale=[0.02,0.2])", "noise(0.1)"],
+    1: ["resized_crop(scale=[0.6,1])", "shift(3)", "erase(p=0.5,scale=[0.05,0.2])", "noise(0.1)"],
+}
+
+
+class TwoViews:
+    """Two independently augmented views of a batch, stacked: (N, ...) -> (2N, ...), rows i and i + N a pair."""
+
+    def __init__(self, augment: Augment):
+        self.augment = augment
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Both views in one tensor, so the encoder sees them in one forward pass."""
+        return torch.cat([self.augment(x), self.augment(x)])
+
+    def __repr__(self) -> str:
+        return f"TwoViews({self.augment!r})"
+
+
+def make_views(specs: list[Any], input_shape: tuple[int, ...]) -> TwoViews:
+    """SimCLR's view maker for ``pretrain.views`` (empty: ``DEFAULT_VIEWS`` for the data's shape)."""
+    if len(input_shape) not in (2, 3):
+        raise ConfigError(
+            f"pretrain.method=simclr needs image (C, H, W) or sequence (C, L) inputs to make views, but this data set's input shape is {tuple(input_shape)}"
+        )
+    augment = make_augment(list(specs) or DEFAULT_VIEWS[len(input_shape) - 1], input_shape)
+    assert augment is not None
+    return TwoViews(augment)

@@ -230,11 +230,11 @@ class LessonContext:
         """``build.setup`` with the lesson's data cache."""
         return setup(cfg, cache=self._data)
 
-    def fit(self, cfg: Config, callbacks: Sequence[Callback] = (), label: str = "") -> Fitted:
+    def fit(self, cfg: Config, callbacks: Sequence[Callback] = (), label: str = "", data: Dataset | None = None) -> Fitted:
         """Train a config through the run builder (every config key applies, as in `trainlab train`);
-        a training error is kept, not raised."""
+        a training error is kept, not raised. ``data``: a data set the lesson made (a subset of labels)."""
         rec = Recorder()
-        s, trainer = build(cfg, cache=self._data, callbacks=[rec, *callbacks])
+        s, trainer = build(cfg, data, cache=self._data, callbacks=[rec, *callbacks])
         t0 = time.perf_counter()
         error = ""
         try:

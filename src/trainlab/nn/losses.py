@@ -45,6 +45,7 @@ class Loss:
     binary: bool = False  # one output unit (sigmoid family) instead of one per class
     regression: bool = False
     start_epoch: Callable[[int], None] | None = None  # told each epoch's index (LDAM's deferred re-weighting)
+    unsupervised: bool = False  # a pretraining objective: ignores the labels, measures no accuracy
 
     def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.fn(out, y)

@@ -89,6 +89,8 @@ def collect(trainer: Any) -> Evidence:
     model, data = trainer.model, trainer.data
     rows = [(n, t, "x".join(map(str, s)), p) for n, t, s, p in layer_table(model, data.input_shape)]
     ev = Evidence(layers=rows, first_layer=first_layer_key(model, data.input_shape))
+    if getattr(trainer, "unsupervised", False):  # pretraining: no predictions; the page shows curves and probes
+        return ev
     if data.task != "classification":  # regression: predictions against targets
         ev.y_true = data.test.y.float().cpu().numpy()
         ev.y_pred = trainer.outputs(data.test.x).reshape(data.test.y.shape).float().cpu().numpy()

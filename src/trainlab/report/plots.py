@@ -112,7 +112,7 @@ def weight_mosaic(w: np.ndarray, input_shape: Sequence[int], max_units: int = 64
 @themed
 def learning_curves(history: list[dict[str, float]]) -> Any:
     """Loss, accuracy (classification) and learning rate per epoch, train and validation."""
-    has_acc = any("train_accuracy" in m or "val_accuracy" in m for m in history)
+    has_acc = any("train_accuracy" in m or "val_accuracy" in m or "val_knn_accuracy" in m for m in history)
     panels = [("loss", "loss")] + ([("accuracy", "accuracy")] if has_acc else []) + [("lr", "learning rate")]
     fig = figure(3.3 * len(panels), 2.8)
     fig.subplots_adjust(left=0.07, right=0.99, bottom=0.17, top=0.9, wspace=0.28)
@@ -130,10 +130,11 @@ def learning_curves(history: list[dict[str, float]]) -> Any:
             if ax.get_yscale() == "linear":
                 ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
         else:
-            for split, color in (("train", PALETTE[0]), ("val", PALETTE[1])):
+            # val_knn: a pretraining run's kNN monitor (training/callbacks/knn.py)
+            for split, color in (("train", PALETTE[0]), ("val", PALETTE[1]), ("val_knn", PALETTE[2])):
                 ys = [m.get(f"{split}_{key}", float("nan")) for m in history]
                 if not all(math.isnan(v) for v in ys):
-                    ax.plot(epochs, ys, color=color, label=split, **dots)
+                    ax.plot(epochs, ys, color=color, label=split.replace("_", " "), **dots)
             ax.legend(loc="best")
         ax.set_title(title)
         ax.set_xlabel("epoch")

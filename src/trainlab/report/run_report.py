@@ -72,6 +72,7 @@ def context(run: Run, ev: Evidence) -> dict[str, Any]:
         "weights": None,
         "predictions": None,
         "boundary": None,
+        "representation": _representation(s.get("representation")),
         "facts": _facts(s, cfg),
         "layers": [(n, t, sh, f"{p:,}") for n, t, sh, p in ev.layers],
         "timings": _timings(s),
@@ -95,6 +96,18 @@ def context(run: Run, ev: Evidence) -> dict[str, Any]:
     if ev.boundary:
         ctx["boundary"] = pages.image_uri(plots.decision_boundary(ev.boundary, classes), "svg")
     return ctx
+
+
+def _representation(rep: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A pretraining run's probes (summary.json ``representation``) as table rows: features × label fractions."""
+    if not rep:
+        return None
+    sets = [k for k, v in rep.items() if isinstance(v, dict)]
+    fractions = list(rep[sets[0]]["linear_probe"]) if sets else []
+    header = ["features", "dimensions", *(f"linear probe, {f} labels" for f in fractions), "kNN"]
+    rows = [[k.replace("_", " "), str(rep[k]["features"]), *(number(rep[k]["linear_probe"][f]) for f in fractions), number(rep[k].get("knn"))] for k in sets]
+    note = f"test accuracy ({rep.get('test', '?')} examples) of classifiers on frozen features, trained on the train split's labels ({rep.get('train_labels', '?')} at 100%)"
+    return {"header": header, "rows": rows, "numeric": tuple(range(1, len(header))), "note": note}
 
 
 def _kpis(s: dict[str, Any]) -> list[tuple[str, str]]:

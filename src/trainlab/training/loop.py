@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainlab.data.augment import TwoViews
 from trainlab.data.dataset import Dataset, Split
 from trainlab.nn.losses import Loss
 from trainlab.training.events import EVENTS, Callback, Facts, StopTraining
@@ -68,7 +69,8 @@ class Trainer:
         self.logit_offset = None if logit_offset is None else logit_offset.to(self.device)
         # bf16 autocast needs no loss scaling (float32's exponent range); one reusable context
         self._autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
-        self.classification = data.task == "classification"
+        self.unsupervised = loss.unsupervised  # pretraining: labels unused, the objective is the only metric
+        self.classification = data.task == "classification" and not self.unsupervised
         # the permutation generator lives on the CPU so runs are identical across devices
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch = 0  # epochs completed
@@ -219,7 +221,28 @@ class Trainer:
 
     def evaluate(self, split: Split) -> dict[str, float]:
         """Loss (and accuracy for classification) on a split, in eval mode, without gradients."""
+        if self.unsupervised:
+            return {"loss": self.objective(split)}
         return evaluate_outputs(self.outputs(split.x), split.y, self.loss, self.classification)
+
+    @torch.inference_mode()
+    def objective(self, split: Split) -> float:
+        """A pretraining objective on a split, in eval mode, in training-size batches (NT-Xent depends on
+        the batch size); views drawn from a fixed seed, so every epoch scores the same views, and the
+        global RNG left as it was."""
+        was_training = self.model.training
+        self.model.eval()
+        views = self.augment if isinstance(self.augment, TwoViews) else None
+        total = torch.zeros((), device=self.device)
+        try:
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                torch.manual_seed(0)
+                for i in range(0, len(split), self.batch_size):
+                    xb = split.x[i : i + self.batch_size]
+                    total += self.loss(self.model(views(xb) if views else xb), split.y[i : i + self.batch_size]) * len(xb)
+        finally:
+            self.model.train(was_training)
+        return (total / max(len(split), 1)).item()
 
 
 @torch.inference_mode()

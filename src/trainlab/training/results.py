@@ -17,6 +17,10 @@ def final_metrics(trainer: Trainer) -> dict[str, Any]:
     """Test (and final train) metrics, confusion matrix, per-class accuracy, precision, recall and F1."""
     data = trainer.data
     out: dict[str, Any] = {}
+    if trainer.unsupervised:  # pretraining: the objective only; representation probes are the runner's
+        for split in ("test", "train"):
+            out[f"{split}_loss"] = trainer.objective(getattr(data, split))
+        return out
     test_out = trainer.outputs(data.test.x)
     for k, v in evaluate_outputs(test_out, data.test.y, trainer.loss, trainer.classification).items():
         out[f"test_{k}"] = v

@@ -15,6 +15,7 @@ from trainlab.training.callbacks.diagnostics import Diagnostics
 from trainlab.training.callbacks.early_stopping import EarlyStopping
 from trainlab.training.callbacks.history import History
 from trainlab.training.callbacks.interrupt import Interrupt
+from trainlab.training.callbacks.knn import KnnMonitor
 from trainlab.training.callbacks.loss_epoch import LossEpoch
 from trainlab.training.callbacks.nan_guard import NanGuard
 from trainlab.training.callbacks.progress import Progress
@@ -29,6 +30,7 @@ ORDER: tuple[type, ...] = (
     LossEpoch,  # the loss knows the epoch (deferred re-weighting) before anything computes it
     InitialLoss,  # measures step 0 before anything else looks at the loss
     NanGuard,  # before history and checkpoint, so a bad epoch is neither logged nor saved
+    KnnMonitor,  # adds val_knn_accuracy to the epoch's metrics before anything reads or records them
     Callback,  # everything not listed here: user callbacks, lesson recorders
     History,  # metrics.csv
     EarlyStopping,  # after history: the epoch is recorded even when it stops the run
@@ -55,6 +57,6 @@ def ordered(callbacks: Iterable[object]) -> list[object]:
 
 
 __all__ = [
-    "ORDER", "Checkpoint", "Diagnostics", "EarlyStopping", "History", "InitialLoss", "Interrupt", "LossEpoch",
+    "ORDER", "Checkpoint", "Diagnostics", "EarlyStopping", "History", "InitialLoss", "Interrupt", "KnnMonitor", "LossEpoch",
     "NanGuard", "Progress", "Pruning", "RunLock", "TensorBoard", "ordered", "place",
 ]

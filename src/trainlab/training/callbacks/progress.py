@@ -18,6 +18,8 @@ def format_epoch(m: dict[str, float], epochs: int, seconds: float) -> str:
         parts.append(f"val_loss {m['val_loss']:.4f}")
     if "val_accuracy" in m:
         parts.append(f"val_acc {m['val_accuracy']:.4f}")
+    if "val_knn_accuracy" in m:
+        parts.append(f"val_knn {m['val_knn_accuracy']:.4f}")
     if "val_r2" in m:
         parts.append(f"val_r2 {m['val_r2']:.4f}")
     parts += [f"lr {m['lr']:.2e}", f"{seconds:.1f}s"]
