@@ -18,13 +18,14 @@ from trainlab.data.memo import DataCache
 from trainlab.data.regression import fitted_line
 from trainlab.errors import ConfigError
 from trainlab.nn.models import count_params
-from trainlab.report import report_at_end
+from trainlab.report import plots, report_at_end
 from trainlab.runs.resume import ResumePoint, prepare_resume
 from trainlab.runs.rundir import CONFIG, SUMMARY, WEIGHTS, Run, create_run_dir, run_name
 from trainlab.runs.summary import versions, write_summary_best_effort
 from trainlab.runs.weights import export_weights, save_preprocess
-from trainlab.training.callbacks import Interrupt
+from trainlab.training.callbacks import Interrupt, NotebookProgress, Progress
 from trainlab.training.callbacks.interrupt import catch_signals
+from trainlab.training.callbacks.notebook import in_notebook, wants_progress
 from trainlab.training.loop import Callback, Trainer
 from trainlab.training.results import final_metrics
 from trainlab.training.state import restore_trainer
@@ -39,6 +40,7 @@ def train(
     resume: str | Path | None = None,
     handle_signals: bool = True,
     cache: DataCache | None = None,
+    progress: bool | str = "auto",
 ) -> Run:
     """Train the run a config describes; returns the Run (path, config, summary, history, model).
 
@@ -48,6 +50,9 @@ def train(
     ``handle_signals`` (main thread only), Ctrl-C / SIGTERM stop the run safely after the current
     step: the Run's summary then has status ``interrupted`` and a checkpoint to resume. ``data``: an
     already loaded Dataset (cross-validation folds); ``cache``: a ``DataCache`` shared by many runs.
+    ``progress``: ``"auto"``/``True`` show the run (in a notebook a status line and live learning
+    curves, else the CLI's lines on stdout) unless ``callbacks`` already hold a progress display;
+    ``False`` is silent.
 
     >>> run = trainlab.train({"data": {"name": "xor"}, "model": {"hidden": [8]}, "train": {"epochs": 2}})  # doctest: +SKIP
     """
@@ -63,7 +68,7 @@ def train(
     s = setup(cfg, data, cache)  # before the run directory exists: a bad config leaves nothing behind
     run_dir = create_run_dir(cfg.output.dir, run_name(cfg)) if point is None else point.run_dir
     interrupt = Interrupt(run_dir, s.config.to_dict())
-    trainer = assemble(s, run_dir, [*callbacks, interrupt])
+    trainer = assemble(s, run_dir, [*callbacks, *progress_callbacks(progress, callbacks), interrupt])
     cfg = s.config  # resolved (loss.name, full batch)
     summary: dict[str, Any] = {"status": "running", "started": started, "header": trainer.facts.header}
     if point is None:
@@ -102,6 +107,13 @@ def train(
 def resume(run: str | Path, overrides: list[str] | dict[str, Any] | None = None, **kwargs: Any) -> Run:
     """Continue a stopped run exactly from its last checkpoint: ``trainlab.resume("runs/...")``."""
     return train(None, overrides, resume=run, **kwargs)
+
+
+def progress_callbacks(progress: bool | str, given: list[Callback] | tuple[Callback, ...] = ()) -> list[Callback]:
+    """The progress display ``progress`` asks for, unless ``given`` already holds one."""
+    if not wants_progress(progress) or any(isinstance(c, (Progress, NotebookProgress)) for c in given):
+        return []
+    return [NotebookProgress(plots.learning_curves) if in_notebook() else Progress()]
 
 
 def final_summary(s: Setup, trainer: Trainer) -> dict[str, Any]:

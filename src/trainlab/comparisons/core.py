@@ -38,6 +38,7 @@ from trainlab.registry import _split_top, parse_value
 from trainlab.report.plots import preload
 from trainlab.runner import train
 from trainlab.runs.rundir import Run, create_run_dir, load_run
+from trainlab.training.callbacks.notebook import Lines, wants_progress
 
 COMPARE_JSON = "compare.json"
 # config keys that never make two runs different experiments
@@ -169,7 +170,7 @@ def _train_one(config: dict[str, Any]) -> tuple[str, str, float]:
     """Worker: train one config; returns (run dir, error message or '', seconds)."""
     t0 = time.perf_counter()
     try:
-        run = train(config, handle_signals=False, cache=_DATA)
+        run = train(config, handle_signals=False, cache=_DATA, progress=False)
         return str(run.path), "", time.perf_counter() - t0
     except TrainlabError as exc:
         return "", str(exc), time.perf_counter() - t0
@@ -186,6 +187,7 @@ def compare(
     on_result: Callable[[int, int, Member], None] | None = None,
     report: bool = True,
     on_start: Callable[[Comparison], None] | None = None,
+    progress: bool | str = "auto",
 ) -> Comparison:
     """Train every combination of ``grid`` values, ``seeds`` times each, and write the comparison.
 
@@ -195,6 +197,8 @@ def compare(
     calling this there needs the usual ``if __name__ == "__main__":`` guard). ``on_start`` gets
     the Comparison before the first run; ``on_result(done, total, member)`` is called as each run
     finishes (for progress display). ``report=False`` skips compare.html and the runs' reports.
+    ``progress`` (``"auto"``, ``True``, ``False``): without ``on_result``, a line per finished run
+    (a growing output in a notebook, printed elsewhere).
 
     >>> c = trainlab.compare({"model.act": ["relu", "tanh"]}, {"data": {"name": "digits"}}, seeds=2)  # doctest: +SKIP
     """
@@ -231,6 +235,9 @@ def compare(
         if n_workers > 1:
             c["threads"] = 1  # one core per process
     comp = Comparison(path, varying, members, n_workers)
+    if on_result is None and wants_progress(progress):
+        lines = Lines()
+        on_result = lambda done, total, m: lines.add(member_line(done, total, m))  # noqa: E731
     _write_json(comp, values, seeds)
     if on_start is not None:
         on_start(comp)
@@ -295,6 +302,16 @@ def _run_parallel(jobs: list[tuple[Member, dict[str, Any]]], workers: int, finis
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = env_threads
+
+
+def member_line(done: int, total: int, m: Member) -> str:
+    """One progress line for a finished run of a comparison."""
+    if m.run is None:
+        return f"[{done}/{total}] {m.label} seed {m.seed}: failed: {m.error}"
+    s = m.run.summary
+    acc = f"test accuracy {s['test_accuracy']:.4f}" if isinstance(s.get("test_accuracy"), float) else f"test loss {s.get('test_loss', float('nan')):.4f}"
+    status = "" if s.get("status") == "completed" else f" [{s.get('status')}]"
+    return f"[{done}/{total}] {m.label} seed {m.seed}: {acc}{status} ({m.seconds:.1f} s)"
 
 
 def compare_runs(paths: Sequence[str | Path], out_dir: str | Path = "runs", report: bool = True) -> Comparison:
