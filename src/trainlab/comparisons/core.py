@@ -68,6 +68,10 @@ class Comparison:
     workers: int = 1
     seconds: float = 0.0
 
+    def __repr__(self) -> str:
+        failed = sum(m.run is None or m.run.summary.get("status") not in FINISHED for m in self.members)
+        return f"Comparison({str(self.path)!r}, {len(self.members)} runs of {', '.join(self.keys) or 'one configuration'}, {failed} failed)"
+
     def groups(self) -> list[dict[str, Any]]:
         """Per configuration (in the order given): label, histories and final values per seed."""
         out: dict[str, dict[str, Any]] = {}

@@ -66,6 +66,10 @@ class Report:
     quick: bool = False
     overrides: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        held = sum(c.holds for c in self.claims)
+        return f"Report({self.name!r}: {held}/{len(self.claims)} claims hold, {self.seconds:.1f} s)"
+
     def claim(self, claim: str, test: str, measured: str, holds: bool) -> Claim:
         """Record a claim; ``holds`` must be computed from the measurement, never written in."""
         c = Claim(claim, test, measured, bool(holds))

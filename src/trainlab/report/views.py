@@ -18,6 +18,7 @@ from trainlab.errors import TrainlabError
 from trainlab.report import plots
 from trainlab.report.evidence import EVIDENCE, Evidence
 from trainlab.runs.rundir import VIEWS, WEIGHTS, Run, list_runs
+from trainlab.training.callbacks.notebook import show_figures
 
 
 def plot(run: Run) -> Any:
@@ -152,3 +153,4 @@ def runs_table(parent: str | Path = "runs") -> Any:
 
 
 VIEWS.update(plot=plot, confusion=confusion, mistakes=mistakes, weights=weights)
+show_figures()  # in a notebook, the Figures these return display as images

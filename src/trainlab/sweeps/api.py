@@ -44,6 +44,11 @@ class SweepResult:
     report: Path | None = None
     best_config: Path | None = None
 
+    def __repr__(self) -> str:
+        best = self.best
+        tail = f", best {self.spec.objective} {best.value:.4f} (trial {best.number})" if best is not None else ""
+        return f"SweepResult({self.name!r}, {len(self.trials)} trials{tail})"
+
     @property
     def completed(self) -> list[Any]:
         """The trials that finished with a value."""

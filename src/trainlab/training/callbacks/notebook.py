@@ -29,11 +29,31 @@ def in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def png_b64(fig: Any, dpi: int = 80) -> str:
-    """A matplotlib Figure as base64 PNG text, the form Jupyter keeps ``image/png`` outputs in."""
+def show_figures() -> None:
+    """In a notebook, display matplotlib Figures (what ``run.plot()`` returns) as PNG images.
+
+    IPython knows how to show a Figure only once pyplot's inline backend is active; trainlab draws
+    without pyplot, so a returned Figure would show as ``<Figure size ...>``. A formatter the
+    user's own setup registered is kept.
+    """
+    if not in_notebook():
+        return
+    png = sys.modules["IPython"].get_ipython().display_formatter.formatters["image/png"]
+    figure = sys.modules.get("matplotlib.figure")
+    if ("matplotlib.figure", "Figure") in png.deferred_printers or (figure is not None and figure.Figure in png.type_printers):
+        return
+    png.for_type_by_name("matplotlib.figure", "Figure", _png_bytes)
+
+
+def _png_bytes(fig: Any, dpi: int = 80) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    return base64.b64encode(buf.getvalue()).decode()
+    return buf.getvalue()
+
+
+def png_b64(fig: Any, dpi: int = 80) -> str:
+    """A matplotlib Figure as base64 PNG text, the form Jupyter keeps ``image/png`` outputs in."""
+    return base64.b64encode(_png_bytes(fig, dpi)).decode()
 
 
 class Lines:
