@@ -69,10 +69,10 @@ def evidence(run: Run) -> Evidence:
 @plots.themed
 def mistakes(run: Run, n: int = 16) -> Any:
     """The test examples the model got wrong most confidently: input, true and predicted class, probability."""
-    ev = evidence(run)
     data = run.summary.get("data", {})
     classes = [str(c) for c in data.get("classes", [])]
-    if ev.mistakes is None or ev.mistake_x is None or len(data.get("input_shape", ())) != 3:
+    ev = evidence(run) if len(data.get("input_shape", ())) == 3 else None
+    if ev is None or ev.mistakes is None or ev.mistake_x is None:
         raise TrainlabError(f"{run.name}: mistakes are drawn for image classification; this run's inputs have shape {data.get('input_shape')}")
     shown = list(zip(ev.mistake_x, ev.mistakes, strict=True))[:n]
     if not shown:
