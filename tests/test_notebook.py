@@ -40,5 +40,6 @@ def test_tutorial_runs_in_a_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert not errors, errors
     kinds = {k for c in code for o in c.outputs for k in o.get("data", {})}
     assert "image/png" in kinds, "no figure in the notebook's outputs"
+    assert "text/html" in kinds, "no object displayed itself as HTML"
     assert (work / "runs").is_dir()
     print(f"tutorial.ipynb ran in {seconds:.1f} s", file=sys.stderr)

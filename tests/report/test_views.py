@@ -37,3 +37,10 @@ def test_runs_table(digits_run: trainlab.Run) -> None:
     assert len(rows) == 1 and set(rows[0]) == set(COLUMNS)
     assert rows[0]["test_accuracy"] == digits_run.test_accuracy and rows[0]["status"] == "completed"
     assert len(trainlab.runs_table(digits_run.path.parent / "none")) == 0
+
+
+def test_run_card_shows_results_curves_and_confusion(digits_run: trainlab.Run) -> None:
+    card = trainlab.load_run(digits_run.path)._repr_html_()
+    assert card.startswith('<div class="trainlab">') and "<!doctype" not in card
+    for text in ("test accuracy", "Learning curves", "Confusion matrix (test)", digits_run.name, "data:image/svg+xml;base64,"):
+        assert text in card, text

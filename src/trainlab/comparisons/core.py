@@ -28,7 +28,7 @@ from typing import Any
 
 from trainlab.atomic import write_json
 from trainlab.build import check_names, default_threads, resolve_device
-from trainlab.comparisons.page import write_compare_page
+from trainlab.comparisons.page import card, write_compare_page
 from trainlab.config import Config, as_config, flat_keys
 from trainlab.data.memo import DataCache, data_key
 from trainlab.data.sources import DATASETS
@@ -71,6 +71,10 @@ class Comparison:
     def __repr__(self) -> str:
         failed = sum(m.run is None or m.run.summary.get("status") not in FINISHED for m in self.members)
         return f"Comparison({str(self.path)!r}, {len(self.members)} runs of {', '.join(self.keys) or 'one configuration'}, {failed} failed)"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the results table and learning curves (through the page engine)."""
+        return card(self)
 
     def groups(self) -> list[dict[str, Any]]:
         """Per configuration (in the order given): label, histories and final values per seed."""

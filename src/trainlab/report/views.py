@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from trainlab.errors import TrainlabError
-from trainlab.report import plots
+from trainlab.report import pages, plots
 from trainlab.report.evidence import EVIDENCE, Evidence
+from trainlab.report.run_report import kpis
 from trainlab.runs.rundir import VIEWS, WEIGHTS, Run, list_runs
 from trainlab.training.callbacks.notebook import show_figures
 
@@ -128,6 +129,32 @@ def weights(run: Run, units: int = 64) -> Any:
     return fig
 
 
+MAX_CM_CLASSES = 20  # a larger confusion matrix is left to run.confusion() and report.html
+
+
+def html(run: Run) -> str:
+    """The run as a notebook card (``Run._repr_html_``): results, learning curves, confusion matrix."""
+    return pages.render("run_card.html", **card_context(run))
+
+
+def card_context(run: Run) -> dict[str, Any]:
+    """What a run's notebook card shows, as plain values for templates/run_card.html."""
+    s = run.summary
+    classes = [str(c) for c in s.get("data", {}).get("classes", [])]
+    small = s.get("confusion_matrix") and 0 < len(classes) <= MAX_CM_CLASSES
+    return {
+        "name": run.name,
+        "path": str(run.path),
+        "header": s.get("header", ""),
+        "kpis": kpis(s),
+        "status": None if s.get("status") in (None, "completed") else s.get("status"),
+        "status_reason": s.get("stop_reason") or s.get("error") or "",
+        "curves": pages.image_uri(plots.learning_curves(run.history), "svg") if run.history else None,
+        "confusion": s["confusion_matrix"] if small else None,
+        "classes": classes,
+    }
+
+
 COLUMNS = ("name", "status", "data", "model", "epochs", "test_accuracy", "test_loss", "best_val_accuracy", "fit_seconds", "path")
 
 
@@ -152,5 +179,5 @@ def runs_table(parent: str | Path = "runs") -> Any:
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-VIEWS.update(plot=plot, confusion=confusion, mistakes=mistakes, weights=weights)
+VIEWS.update(plot=plot, confusion=confusion, mistakes=mistakes, weights=weights, html=html)
 show_figures()  # in a notebook, the Figures these return display as images

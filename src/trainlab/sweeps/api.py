@@ -12,7 +12,7 @@ from trainlab.config import apply_overrides
 from trainlab.errors import ConfigError
 from trainlab.sweeps.preset import SweepSpec, load_preset
 from trainlab.sweeps.refine import refine_spec
-from trainlab.sweeps.report import write_report
+from trainlab.sweeps.report import card, write_report
 from trainlab.sweeps.run import (
     HEARTBEAT,
     OnTrial,
@@ -48,6 +48,10 @@ class SweepResult:
         best = self.best
         tail = f", best {self.spec.objective} {best.value:.4f} (trial {best.number})" if best is not None else ""
         return f"SweepResult({self.name!r}, {len(self.trials)} trials{tail})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: best trial, optimization history, trials (through the page engine)."""
+        return card(self)
 
     @property
     def completed(self) -> list[Any]:
