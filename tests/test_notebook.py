@@ -41,5 +41,7 @@ def test_tutorial_runs_in_a_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     kinds = {k for c in code for o in c.outputs for k in o.get("data", {})}
     assert "image/png" in kinds, "no figure in the notebook's outputs"
     assert "text/html" in kinds, "no object displayed itself as HTML"
+    pyplot = next(c for c in code if "pyplot" in c.metadata.get("tags", []))
+    assert any("image/png" in o.get("data", {}) for o in pyplot.outputs), "the user's own pyplot figure did not show inline"
     assert (work / "runs").is_dir()
     print(f"tutorial.ipynb ran in {seconds:.1f} s", file=sys.stderr)
