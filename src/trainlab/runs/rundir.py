@@ -75,7 +75,7 @@ def read_metrics_csv(path: Path) -> list[dict[str, float]]:
 
 
 # How a run draws itself (figures, notebook HTML) lives a layer up, in report/views.py, which fills
-# this when trainlab.report loads (trainlab.train, trainlab.load_run and the CLI all load it).
+# this when trainlab.report loads (the public API, trainlab.train, trainlab.load_run, ..., loads it).
 VIEWS: dict[str, Callable[..., Any]] = {}
 
 
