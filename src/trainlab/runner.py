@@ -18,14 +18,15 @@ from trainlab.data.memo import DataCache
 from trainlab.data.regression import fitted_line
 from trainlab.errors import ConfigError, TrainlabError
 from trainlab.nn.models import count_params
-from trainlab.report import report_at_end
+from trainlab.report import plots, report_at_end
 from trainlab.runs.resume import ResumePoint, prepare_resume
 from trainlab.runs.rundir import CONFIG, SUMMARY, WEIGHTS, Run, create_run_dir, run_name
 from trainlab.runs.summary import versions, write_summary_best_effort
 from trainlab.runs.weights import export_weights, save_preprocess
 from trainlab.training import distributed
-from trainlab.training.callbacks import Interrupt
+from trainlab.training.callbacks import Interrupt, NotebookProgress, Progress
 from trainlab.training.callbacks.interrupt import catch_signals
+from trainlab.training.callbacks.notebook import in_notebook, wants_progress
 from trainlab.training.distributed import World, world_from_env
 from trainlab.training.loop import Callback, Trainer
 from trainlab.training.probes import representation_report
@@ -44,6 +45,7 @@ def train(
     resume: str | Path | None = None,
     handle_signals: bool = True,
     cache: DataCache | None = None,
+    progress: bool | str = "auto",
 ) -> Run:
     """Train the run a config describes; returns the Run (path, config, summary, history, model).
 
@@ -53,13 +55,16 @@ def train(
     ``handle_signals`` (main thread only), Ctrl-C / SIGTERM stop the run safely after the current
     step: the Run's summary then has status ``interrupted`` and a checkpoint to resume. ``data``: an
     already loaded Dataset (cross-validation folds); ``cache``: a ``DataCache`` shared by many runs.
+    ``progress``: ``"auto"``/``True`` show the run (in a notebook a status line and live learning
+    curves, else the CLI's lines on stdout) unless ``callbacks`` already hold a progress display;
+    ``False`` is silent.
 
     >>> run = trainlab.train({"data": {"name": "xor"}, "model": {"hidden": [8]}, "train": {"epochs": 2}})  # doctest: +SKIP
     """
     world = world_from_env()  # under torchrun: one rank of a data-parallel run (docs/distributed.md)
     where: dict[str, Path] = {}
     try:
-        return _train(config, overrides, callbacks, on_setup, data, resume, handle_signals, cache, world, where)
+        return _train(config, overrides, callbacks, on_setup, data, resume, handle_signals, cache, world, where, progress)
     except RuntimeError as exc:
         if world.active and distributed.lost_peer(exc):
             run = where.get("run_dir", "RUN")
@@ -75,7 +80,7 @@ def train(
 
 def _train(
     config: Any, overrides: Any, callbacks: Any, on_setup: Any, data: Any, resume: Any, handle_signals: bool, cache: DataCache | None, world: World,
-    where: dict[str, Path],
+    where: dict[str, Path], progress: bool | str = "auto",
 ) -> Run:
     """``train`` for one process (rank 0 of one, or one rank of a data-parallel run)."""
     point: ResumePoint | None = None
@@ -95,7 +100,7 @@ def _train(
         return _train_rank(s, run_dir, point, callbacks, handle_signals, world)
     interrupt = Interrupt(run_dir, s.config.to_dict())
     interrupt.debounce = DEBOUNCE if world.active else 0.0
-    trainer = assemble(s, run_dir, [*callbacks, interrupt])
+    trainer = assemble(s, run_dir, [*callbacks, *progress_callbacks(progress, callbacks), interrupt])
     cfg = s.config  # resolved (loss.name, full batch)
     summary: dict[str, Any] = {"status": "running", "started": started, "header": trainer.facts.header}
     if world.active:
@@ -153,6 +158,13 @@ def _train_rank(s: Setup, run_dir: Path, point: ResumePoint | None, callbacks: A
 def resume(run: str | Path, overrides: list[str] | dict[str, Any] | None = None, **kwargs: Any) -> Run:
     """Continue a stopped run exactly from its last checkpoint: ``trainlab.resume("runs/...")``."""
     return train(None, overrides, resume=run, **kwargs)
+
+
+def progress_callbacks(progress: bool | str, given: list[Callback] | tuple[Callback, ...] = ()) -> list[Callback]:
+    """The progress display ``progress`` asks for, unless ``given`` already holds one."""
+    if not wants_progress(progress) or any(isinstance(c, (Progress, NotebookProgress)) for c in given):
+        return []
+    return [NotebookProgress(plots.learning_curves) if in_notebook() else Progress()]
 
 
 def final_summary(s: Setup, trainer: Trainer) -> dict[str, Any]:

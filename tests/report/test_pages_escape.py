@@ -49,6 +49,13 @@ def assert_one_frame(html: str) -> None:
     assert not re.search(r"<script|(src|href)=\"https?:", html)  # self-contained, no scripts
 
 
+def assert_card_frame(html: str) -> None:
+    """A notebook output (``_repr_html_``): no document of its own, styles scoped to it, tables in boxes."""
+    assert html.startswith('<div class="trainlab">') and not re.search(r"<!doctype|<html|<head|<body", html, re.I)
+    assert html.count("<table") == html.count('<div class="scroll"><table') > 0
+    assert not re.search(r"<script|(src|href)=\"https?:", html)
+
+
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished 1-epoch digits run, copied to a directory named with the payload and filled with it."""
@@ -75,6 +82,10 @@ def test_run_report_escapes_config_classes_run_name_and_summary(hostile_run: Pat
     assert "Most confident mistakes" in html  # class names also label the mistakes (true and predicted)
     assert re.search(f'<span class="[tp]">({re.escape(ESCAPED_IMG)}|{re.escape(ESCAPED_SCRIPT)})\\d</span>', html)
     assert_one_frame(html)
+    card = trainlab.load_run(hostile_run)._repr_html_()  # the notebook card
+    assert_escaped(card, ESCAPED_SCRIPT, ESCAPED_IMG, ESCAPED_DIR)
+    assert f"<h1>{ESCAPED_DIR}</h1>" in card and f"<th>{ESCAPED_SCRIPT}1</th>" in card
+    assert_card_frame(card)
 
 
 def test_compare_page_escapes_labels_run_names_and_status(hostile_run: Path, tmp_path: Path) -> None:
@@ -88,6 +99,10 @@ def test_compare_page_escapes_labels_run_names_and_status(hostile_run: Path, tmp
     assert f"act={ESCAPED_SCRIPT}{ESCAPED_IMG}" in html  # the label
     assert f"{ESCAPED_DIR}/report.html" in html  # the link to the hostile run's report
     assert_one_frame(html)
+    card = comp._repr_html_()
+    assert_escaped(card, ESCAPED_SCRIPT, ESCAPED_IMG)
+    assert f"act={ESCAPED_SCRIPT}{ESCAPED_IMG}" in card
+    assert_card_frame(card)
 
 
 def test_sweep_page_escapes_spec_fields_and_trial_attrs(tmp_path: Path) -> None:
@@ -115,6 +130,10 @@ def test_sweep_page_escapes_spec_fields_and_trial_attrs(tmp_path: Path) -> None:
     assert f"<td>{ESCAPED_SCRIPT}{ESCAPED_IMG}</td>" in html  # the failed trial's reason
     assert best is None and "data:image/png;base64," in html  # no run dir to copy; the plots inline
     assert_one_frame(html)
+    card = result._repr_html_()
+    assert_escaped(card, ESCAPED_SCRIPT, ESCAPED_IMG)
+    assert f"<h1>sweep {ESCAPED_SCRIPT}{ESCAPED_IMG}</h1>" in card and f"<td>{ESCAPED_SCRIPT}{ESCAPED_IMG}</td>" in card
+    assert_card_frame(card)
 
 
 def test_lesson_page_escapes_title_text_tables_and_claims(tmp_path: Path) -> None:
@@ -137,6 +156,10 @@ def test_lesson_page_escapes_title_text_tables_and_claims(tmp_path: Path) -> Non
     assert '<td class="ok">holds</td>' in html and '<td class="bad">does not hold</td>' in html
     assert f"| {PAYLOAD} | 0.5 |" in paths["markdown"].read_text()  # Markdown stays as written
     assert_one_frame(html)
+    card = r._repr_html_()
+    assert_escaped(card, ESCAPED_SCRIPT, ESCAPED_IMG)
+    assert '<td class="ok">holds</td>' in card and "data:image/png;base64," in card
+    assert_card_frame(card)
 
 
 def test_autoescape_is_on_for_every_template() -> None:

@@ -41,14 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _progress(done: int, total: int, m: object) -> None:
-    run = getattr(m, "run", None)
-    if run is not None:
-        s = run.summary
-        acc = f"test accuracy {s['test_accuracy']:.4f}" if isinstance(s.get("test_accuracy"), float) else f"test loss {s.get('test_loss', float('nan')):.4f}"
-        status = "" if s.get("status") == "completed" else f" [{s.get('status')}]"
-        print(f"[{done}/{total}] {m.label} seed {m.seed}: {acc}{status} ({m.seconds:.1f} s)", flush=True)
-    else:
-        print(f"[{done}/{total}] {m.label} seed {m.seed}: failed: {m.error}", flush=True)
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
+    from trainlab.comparisons.core import member_line
+
+    print(member_line(done, total, m), flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

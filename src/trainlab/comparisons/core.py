@@ -28,7 +28,7 @@ from typing import Any
 
 from trainlab.atomic import write_json
 from trainlab.build import check_names, default_threads, resolve_device
-from trainlab.comparisons.page import write_compare_page
+from trainlab.comparisons.page import card, write_compare_page
 from trainlab.config import Config, as_config, flat_keys
 from trainlab.data.memo import DataCache, data_key
 from trainlab.data.sources import DATASETS
@@ -38,6 +38,7 @@ from trainlab.registry import _split_top, parse_value
 from trainlab.report.plots import preload
 from trainlab.runner import train
 from trainlab.runs.rundir import Run, create_run_dir, load_run
+from trainlab.training.callbacks.notebook import Lines, wants_progress
 
 COMPARE_JSON = "compare.json"
 # config keys that never make two runs different experiments
@@ -66,6 +67,14 @@ class Comparison:
     members: list[Member]
     workers: int = 1
     seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        failed = sum(m.run is None or m.run.summary.get("status") not in FINISHED for m in self.members)
+        return f"Comparison({str(self.path)!r}, {len(self.members)} runs of {', '.join(self.keys) or 'one configuration'}, {failed} failed)"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the results table and learning curves (through the page engine)."""
+        return card(self)
 
     def groups(self) -> list[dict[str, Any]]:
         """Per configuration (in the order given): label, histories and final values per seed."""
@@ -169,7 +178,7 @@ def _train_one(config: dict[str, Any]) -> tuple[str, str, float]:
     """Worker: train one config; returns (run dir, error message or '', seconds)."""
     t0 = time.perf_counter()
     try:
-        run = train(config, handle_signals=False, cache=_DATA)
+        run = train(config, handle_signals=False, cache=_DATA, progress=False)
         return str(run.path), "", time.perf_counter() - t0
     except TrainlabError as exc:
         return "", str(exc), time.perf_counter() - t0
@@ -186,6 +195,7 @@ def compare(
     on_result: Callable[[int, int, Member], None] | None = None,
     report: bool = True,
     on_start: Callable[[Comparison], None] | None = None,
+    progress: bool | str = "auto",
 ) -> Comparison:
     """Train every combination of ``grid`` values, ``seeds`` times each, and write the comparison.
 
@@ -195,6 +205,8 @@ def compare(
     calling this there needs the usual ``if __name__ == "__main__":`` guard). ``on_start`` gets
     the Comparison before the first run; ``on_result(done, total, member)`` is called as each run
     finishes (for progress display). ``report=False`` skips compare.html and the runs' reports.
+    ``progress`` (``"auto"``, ``True``, ``False``): without ``on_result``, a line per finished run
+    (a growing output in a notebook, printed elsewhere).
 
     >>> c = trainlab.compare({"model.act": ["relu", "tanh"]}, {"data": {"name": "digits"}}, seeds=2)  # doctest: +SKIP
     """
@@ -231,6 +243,9 @@ def compare(
         if n_workers > 1:
             c["threads"] = 1  # one core per process
     comp = Comparison(path, varying, members, n_workers)
+    if on_result is None and wants_progress(progress):
+        lines = Lines()
+        on_result = lambda done, total, m: lines.add(member_line(done, total, m))  # noqa: E731
     _write_json(comp, values, seeds)
     if on_start is not None:
         on_start(comp)
@@ -295,6 +310,16 @@ def _run_parallel(jobs: list[tuple[Member, dict[str, Any]]], workers: int, finis
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = env_threads
+
+
+def member_line(done: int, total: int, m: Member) -> str:
+    """One progress line for a finished run of a comparison."""
+    if m.run is None:
+        return f"[{done}/{total}] {m.label} seed {m.seed}: failed: {m.error}"
+    s = m.run.summary
+    acc = f"test accuracy {s['test_accuracy']:.4f}" if isinstance(s.get("test_accuracy"), float) else f"test loss {s.get('test_loss', float('nan')):.4f}"
+    status = "" if s.get("status") == "completed" else f" [{s.get('status')}]"
+    return f"[{done}/{total}] {m.label} seed {m.seed}: {acc}{status} ({m.seconds:.1f} s)"
 
 
 def compare_runs(paths: Sequence[str | Path], out_dir: str | Path = "runs", report: bool = True) -> Comparison:

@@ -62,6 +62,11 @@ def context(comp: Any) -> dict[str, Any]:
     return ctx
 
 
+def card(comp: Any) -> str:
+    """The comparison as a notebook card (``Comparison._repr_html_``): results table and curves."""
+    return pages.render("compare_card.html", **context(comp), path=str(comp.path))
+
+
 def _results(comp: Any) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the results table: mean ± std per configuration, best accuracy in bold."""
     rows = comp.rows()

@@ -24,6 +24,7 @@ from trainlab.config import Config, apply_overrides, parse_overrides
 from trainlab.data.dataset import Dataset
 from trainlab.data.memo import DataCache
 from trainlab.formatting import sig
+from trainlab.lessons.page import card
 from trainlab.lessons.page import render as render_page
 from trainlab.training.loop import Callback, Trainer
 
@@ -65,6 +66,14 @@ class Report:
     seconds: float = 0.0
     quick: bool = False
     overrides: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        held = sum(c.holds for c in self.claims)
+        return f"Report({self.name!r}: {held}/{len(self.claims)} claims hold, {self.seconds:.1f} s)"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the verdicts and the figures (through the page engine)."""
+        return card(self)
 
     def claim(self, claim: str, test: str, measured: str, holds: bool) -> Claim:
         """Record a claim; ``holds`` must be computed from the measurement, never written in."""

@@ -20,6 +20,11 @@ def render(report: Any) -> str:
     return pages.render("lesson.html", **context(report))
 
 
+def card(report: Any) -> str:
+    """The lesson's report as a notebook card (``Report._repr_html_``): verdicts and figures."""
+    return pages.render("lesson_card.html", **context(report))
+
+
 def context(report: Any) -> dict[str, Any]:
     """What a lesson page shows, as plain values for templates/lesson.html."""
     verdicts = [[*row[:-1], {"text": row[-1], "cls": "ok" if c.holds else "bad"}] for row, c in zip(report.verdict_rows(), report.claims, strict=True)]

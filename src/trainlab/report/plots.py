@@ -17,6 +17,7 @@ import torch
 
 from trainlab.errors import TrainlabError
 from trainlab.nn.activations import ACTIVATIONS
+from trainlab.training.callbacks.notebook import in_notebook
 
 GREY = "#8b8b8b"
 # Tableau-10 hues: mid lightness, distinguishable on white and on near-black
@@ -34,7 +35,8 @@ def _matplotlib() -> Any:
     # lazy: matplotlib costs ~0.3 s to import; it loads with the first figure
     import matplotlib
 
-    matplotlib.use("Agg", force=False)  # harmless if already Agg; never opens a window
+    if not in_notebook():  # in Jupyter, Agg would stop the user's own pyplot figures from showing inline
+        matplotlib.use("Agg", force=False)  # harmless if already Agg; never opens a window
     return matplotlib
 
 

@@ -59,7 +59,7 @@ def context(run: Run, ev: Evidence) -> dict[str, Any]:
         "title": f"trainlab · {run.name}",
         "name": run.name,
         "header": s.get("header", ""),
-        "kpis": _kpis(s),
+        "kpis": kpis(s),
         "status": None if s.get("status") in (None, "completed") else s.get("status"),
         "status_reason": s.get("stop_reason") or s.get("error") or "",
         "curves": pages.image_uri(plots.learning_curves(run.history), "svg") if run.history else None,
@@ -110,7 +110,8 @@ def _representation(rep: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"header": header, "rows": rows, "numeric": tuple(range(1, len(header))), "note": note}
 
 
-def _kpis(s: dict[str, Any]) -> list[tuple[str, str]]:
+def kpis(s: dict[str, Any]) -> list[tuple[str, str]]:
+    """The headline figures of a run's summary, as (label, text) pairs (the page's and the notebook card's)."""
     items = []
     if "test_accuracy" in s:
         items.append(("test accuracy", number(s["test_accuracy"])))

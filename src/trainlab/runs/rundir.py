@@ -10,13 +10,14 @@ import io
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trainlab.atomic import write_text
 from trainlab.config import Config, load_config
-from trainlab.errors import CheckpointError, ConfigError
+from trainlab.errors import CheckpointError, ConfigError, TrainlabError
 from trainlab.registry import parse_spec
 
 CONFIG, METRICS, SUMMARY, CHECKPOINT, WEIGHTS = "config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "model.safetensors"
@@ -73,6 +74,11 @@ def read_metrics_csv(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(fh)]
 
 
+# How a run draws itself (figures, notebook HTML) lives a layer up, in report/views.py, which fills
+# this when trainlab.report loads (the public API, trainlab.train, trainlab.load_run, ..., loads it).
+VIEWS: dict[str, Callable[..., Any]] = {}
+
+
 @dataclass
 class Run:
     """A run directory and what it holds: the config, per-epoch history and final summary."""
@@ -98,6 +104,31 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, status={self.summary.get('status')!r}, test_accuracy={self.test_accuracy})"
+
+    def _view(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name not in VIEWS:
+            raise TrainlabError(f"run.{name}() draws with trainlab.report: `import trainlab.report` first")
+        return VIEWS[name](self, *args, **kwargs)
+
+    def plot(self) -> Any:
+        """Learning curves (loss, accuracy, learning rate; train and validation) as a matplotlib Figure."""
+        return self._view("plot")
+
+    def confusion(self, normalize: bool = False) -> Any:
+        """The test confusion matrix as a matplotlib Figure (counts, or row shares with ``normalize``)."""
+        return self._view("confusion", normalize=normalize)
+
+    def mistakes(self, n: int = 16) -> Any:
+        """The ``n`` most confident test mistakes (image data) as a matplotlib Figure."""
+        return self._view("mistakes", n=n)
+
+    def weights(self, units: int = 64) -> Any:
+        """The first layer's weights (up to ``units`` units) as a matplotlib Figure."""
+        return self._view("weights", units=units)
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter's rich display: a card with the results, curves and confusion matrix."""
+        return VIEWS["html"](self) if "html" in VIEWS else None
 
 
 def load_run(path: str | Path) -> Run:

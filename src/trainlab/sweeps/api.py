@@ -12,7 +12,7 @@ from trainlab.config import apply_overrides
 from trainlab.errors import ConfigError
 from trainlab.sweeps.preset import SweepSpec, load_preset
 from trainlab.sweeps.refine import refine_spec
-from trainlab.sweeps.report import write_report
+from trainlab.sweeps.report import card, write_report
 from trainlab.sweeps.run import (
     HEARTBEAT,
     OnTrial,
@@ -28,6 +28,7 @@ from trainlab.sweeps.run import (
     write_spec_file,
 )
 from trainlab.sweeps.space import grid, split_args
+from trainlab.training.callbacks.notebook import Lines, wants_progress
 
 DEFAULT_TRIALS = 20
 
@@ -43,6 +44,15 @@ class SweepResult:
     trials: list[Any]  # optuna FrozenTrial, in trial order
     report: Path | None = None
     best_config: Path | None = None
+
+    def __repr__(self) -> str:
+        best = self.best
+        tail = f", best {self.spec.objective} {best.value:.4f} (trial {best.number})" if best is not None else ""
+        return f"SweepResult({self.name!r}, {len(self.trials)} trials{tail})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: best trial, optimization history, trials (through the page engine)."""
+        return card(self)
 
     @property
     def completed(self) -> list[Any]:
@@ -123,8 +133,12 @@ def sweep(
     heartbeat: float = HEARTBEAT,
     grace: float | None = None,
     report: bool = True,
+    progress: bool | str = "auto",
 ) -> SweepResult:
     """Run a hyperparameter sweep and write its report; see docs/sweep.md.
+
+    ``progress`` (``"auto"``, ``True``, ``False``): without ``on_trial``, a line per finished trial
+    (a growing output in a notebook, printed elsewhere).
 
     >>> r = trainlab.sweep(None, ["data.name=digits", "optim.lr=loguniform(1e-4,1e-1)"], trials=4)  # doctest: +SKIP
     >>> r.best.params, r.report  # doctest: +SKIP
@@ -185,6 +199,9 @@ def sweep(
         write_spec_file(sweep_dir, name, spec, url)
     if on_ready is not None:
         on_ready(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
+    if on_trial is None and wants_progress(progress):
+        lines = Lines()
+        on_trial = lambda t: lines.add(trial_line(t, spec))  # noqa: E731
     threads = 1 if workers > 1 else None
     if workers > 1:
         work_parallel(name, url, sweep_dir, workers, on_trial, heartbeat, grace)
@@ -194,6 +211,18 @@ def sweep(
     if report:
         result.report, result.best_config = write_report(result, study)
     return result
+
+
+def trial_line(t: Any, spec: SweepSpec) -> str:
+    """One progress line for a finished trial: number, state, objective, parameters, time."""
+    line = f"trial {t.number:>3}  {t.state.name.lower():<8}"
+    if t.value is not None:
+        line += f"  {spec.objective} {t.value:.4f}"
+    params = t.user_attrs.get("config", t.params)
+    line += "  " + "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+    if "seconds" in t.user_attrs:
+        line += f"  {t.user_attrs['seconds']:.1f}s"
+    return line
 
 
 def _default_name(preset: Any) -> str:

@@ -170,6 +170,21 @@ def write_report(result: Any, study: Any) -> tuple[Path, Path | None]:
     return path, best_path
 
 
+def card(result: Any) -> str:
+    """The sweep as a notebook card (``SweepResult._repr_html_``): best trial, history, trials."""
+    ctx = context(result, None)
+    # links are relative to the sweep directory, not to the notebook: shown as plain names
+    ctx["trial_rows"] = [[_unlinked(c) for c in row] for row in ctx["trial_rows"]]
+    return pages.render("sweep_card.html", **ctx, path=str(result.dir))
+
+
+def _unlinked(cell: Any) -> Any:
+    """A table cell without its links (a mapping's href; a list's items)."""
+    if isinstance(cell, dict):
+        return {k: v for k, v in cell.items() if k != "href"}
+    return [_unlinked(c) for c in cell] if isinstance(cell, list) else cell
+
+
 def context(result: Any, study: Any, best_path: Path | None = None) -> dict[str, Any]:
     """What sweep.html shows, as plain values for templates/sweep.html."""
     spec, trials = result.spec, result.trials
@@ -208,7 +223,7 @@ def context(result: Any, study: Any, best_path: Path | None = None) -> dict[str,
         }
         ctx["best_row"] = next(i for i, t in enumerate(trials) if t.number == best.number)
         ctx["history"] = history_plot(trials, spec.objective, spec.direction == "maximize")
-        imp = importances(study)
+        imp = importances(study) if study is not None else None  # fANOVA: only for the page
         if imp:
             ctx["importances"] = importance_plot(imp)
         ctx["slices"] = [slice_plot(k, p, trials, spec.objective) for k, p in params.items()]

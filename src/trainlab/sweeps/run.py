@@ -284,7 +284,7 @@ def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache:
         name = f"trial-{trial.number:04d}" + (f"-fold{i + 1}" if spec.cv else "")
         pruning = Pruning(trial, spec.objective, offset=i * cfg.train.epochs, prune=not spec.pruner.startswith("none"))
         try:
-            run = train(cfg.replace(**{"output.name": name}), callbacks=[pruning, *callbacks], data=data)
+            run = train(cfg.replace(**{"output.name": name}), callbacks=[pruning, *callbacks], data=data, progress=False)
         except TrainlabError as exc:
             attrs.update(reason=f"{name}: {exc}", seconds=round(time.perf_counter() - start, 2))
             return Outcome("FAIL", None, attrs)

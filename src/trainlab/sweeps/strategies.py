@@ -21,8 +21,10 @@ DISTRIBUTIONS = Registry("distribution")
 def optuna_module() -> Any:
     """Optuna, imported on first use (an optional dependency: trainlab[sweep]), quiet."""
     try:
-        # optional: Optuna comes with pip install 'trainlab[sweep]'
-        import optuna
+        with warnings.catch_warnings():  # Optuna imports tqdm.auto, which warns in a notebook without ipywidgets
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            # optional: Optuna comes with pip install 'trainlab[sweep]'
+            import optuna
     except ImportError:
         raise ConfigError("trainlab sweep needs Optuna: pip install 'trainlab[sweep]'") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI reports trials itself

@@ -18,6 +18,7 @@ from trainlab.training.callbacks.interrupt import Interrupt
 from trainlab.training.callbacks.knn import KnnMonitor
 from trainlab.training.callbacks.loss_epoch import LossEpoch
 from trainlab.training.callbacks.nan_guard import NanGuard
+from trainlab.training.callbacks.notebook import NotebookProgress
 from trainlab.training.callbacks.progress import Progress
 from trainlab.training.callbacks.pruning import Pruning
 from trainlab.training.callbacks.run_lock import RunLock
@@ -39,6 +40,7 @@ ORDER: tuple[type, ...] = (
     Pruning,  # after history and checkpoint have recorded the epoch
     Diagnostics,  # after the guard and checkpoint: only healthy steps are measured
     Progress,  # prints what the callbacks above found (warnings, metrics)
+    NotebookProgress,  # the same in a notebook: status line and learning curves
     Interrupt,  # last: every other callback has handled the event before the run stops
 )
 
@@ -58,5 +60,5 @@ def ordered(callbacks: Iterable[object]) -> list[object]:
 
 __all__ = [
     "ORDER", "Checkpoint", "Diagnostics", "EarlyStopping", "History", "InitialLoss", "Interrupt", "KnnMonitor", "LossEpoch",
-    "NanGuard", "Progress", "Pruning", "RunLock", "TensorBoard", "ordered", "place",
+    "NanGuard", "NotebookProgress", "Progress", "Pruning", "RunLock", "TensorBoard", "ordered", "place",
 ]
