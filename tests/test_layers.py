@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("training",),  # the loop, its events and callbacks, optimizers, metrics
     ("diagnose", "report"),  # babysitting checks; plots and pages
     ("build",),  # the one run builder
-    ("runner", "evaluate"),  # run kinds: train/resume, evaluate/rebuild reports
+    ("runner", "evaluate", "baselines"),  # run kinds: train/resume, evaluate/rebuild reports, scikit-learn baselines
     ("comparisons", "sweeps"),  # many runs
     ("lessons",),  # experiments built on all of the above
     ("api",),  # the public Python API

@@ -8,6 +8,7 @@ import argparse
 def catalogs() -> dict:
     """KIND -> registry, for every catalogue."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
+    from trainlab.baselines import BASELINES
     from trainlab.data.augment import AUGMENTATIONS
     from trainlab.data.imbalance import IMBALANCE
     from trainlab.data.preprocess import PREPROCESS
@@ -26,7 +27,7 @@ def catalogs() -> dict:
         "schedules": SCHEDULES, "preprocess": PREPROCESS, "augmentations": AUGMENTATIONS,
         "imbalance": IMBALANCE, "data-samplers": DATA_SAMPLERS,
         "samplers": SAMPLERS, "pruners": PRUNERS, "distributions": DISTRIBUTIONS,
-        "lessons": all_lessons(),
+        "lessons": all_lessons(), "baselines": BASELINES,
         "lr-suggestions": LR_SUGGESTIONS,
     }
 
