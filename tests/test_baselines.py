@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import quick
-from trainlab.baselines import BASELINES, baselines, canonical, match_clusters, split_names
+from trainlab.classical import BASELINES, baselines, canonical, match_clusters, split_names
 from trainlab.cli import main
 from trainlab.comparisons import compare_runs, format_table
 from trainlab.errors import ConfigError
@@ -92,7 +92,7 @@ def test_ctrl_c_stops_a_long_fit_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "runs"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     cmd = [sys.executable, "-m", "trainlab", "baselines", "gradient_boosting(exact=true,max_iter=5000)", "data.name=digits", "threads=1", f"output.dir={out}"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a background shell may ignore SIGINT
     deadline = time.time() + 60
     while time.time() < deadline and not list(out.glob("*/summary.json")):
         time.sleep(0.2)

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Fit the baselines, printing progress per baseline, then a table."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.baselines import baselines
+    from trainlab.classical import baselines
 
     overrides = list(args.overrides) + ([f"data.dir={args.data_dir}"] if args.data_dir else [])
     tty = sys.stdout.isatty()
@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         runs = baselines(args.names, args.config, overrides, on_start=start, on_tick=tick, on_result=result)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("\ninterrupted: the current fit was stopped (its summary says interrupted); finished baselines are kept", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return 128 + (signal.SIGTERM if str(exc) == "SIGTERM" else signal.SIGINT)
     if len(runs) > 1:
         width = max(len(r.summary["baseline"]) for r in runs)
         print(f"\n{'baseline':<{width}}  test acc  train acc   fit s")

@@ -8,7 +8,7 @@ import argparse
 def catalogs() -> dict:
     """KIND -> registry, for every catalogue."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.baselines import BASELINES
+    from trainlab.classical import BASELINES
     from trainlab.data.augment import AUGMENTATIONS
     from trainlab.data.imbalance import IMBALANCE
     from trainlab.data.preprocess import PREPROCESS

@@ -1,5 +1,7 @@
 """Classical baselines as runs: scikit-learn estimators by name, fitted on a network run's data.
 
+(The module is ``classical`` so that ``trainlab.baselines``, the function, is never shadowed by it.)
+
 ``trainlab.baselines("svc,knn", overrides=["data.name=digits"])`` loads the data exactly as a
 network run does (``build.load_data``: the ``data.*`` keys, the seeded split, preprocessing fitted
 on train; through a ``DataCache`` so every baseline of a call shares one load), flattens the inputs
@@ -380,7 +382,7 @@ def _sigterm_as_interrupt(enabled: bool) -> Iterator[dict[str, str]]:
 
     def handler(signum: int, frame: Any) -> None:
         got["signal"] = signal.Signals(signum).name
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt("SIGTERM")  # the CLI exits 143 for it
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
