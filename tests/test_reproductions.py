@@ -9,8 +9,8 @@ import pytest
 
 from trainlab.cli import main
 from trainlab.errors import ConfigError
-from trainlab.reproductions import TABLES, Context, Reproduction, Row, page_context, reproduce
 from trainlab.report import pages
+from trainlab.reproductions import TABLES, Context, Reproduction, Row, page_context, reproduce
 
 
 def test_verdicts_use_the_tolerance_or_twice_the_spread() -> None:
