@@ -30,7 +30,7 @@ def test_quick_is_on_every_line_and_the_page_escapes() -> None:
 
 
 def test_list_and_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
-    assert {"fashion-table3", "mnist1d"} <= set(TABLES.names())
+    assert {"fashion-table3", "mnist1d", "cs231n-init", "seed-recipe"} <= set(TABLES.names())
     assert main(["reproduce", "list"]) == 0
     assert "fashion-table3" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="fashion-table3"):
