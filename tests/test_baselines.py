@@ -70,6 +70,8 @@ def test_baselines_are_ordinary_runs_and_compare_with_networks(runs_dir: Path) -
     comp = compare_runs([knn.path, net.path], runs_dir, report=False)
     table = format_table(comp)
     assert "baseline(knn(k=3))" in table and "model.name=mlp" in table
+    baseline_line = next(line for line in table.splitlines() if "baseline(knn" in line)
+    assert "epochs" not in baseline_line and "hidden" not in baseline_line  # network keys mean nothing to a baseline
 
 
 def test_network_train_refuses_a_baseline_config(runs_dir: Path) -> None:
