@@ -29,10 +29,11 @@ def test_registry_has_the_issue_list() -> None:
     assert set(BASELINES.names()) == {"logistic_regression", "linear_svm", "svc", "knn", "decision_tree", "random_forest", "gradient_boosting", "gaussian_nb", "perceptron", "mlp_classifier", "kmeans"}
     assert canonical("svc(C=10,kernel=rbf)") == "svc(C=10,kernel=rbf)"
     assert canonical("knn(3)") == "knn(k=3)"
+    assert canonical("decision_tree(max_depth=null)") == "decision_tree(max_depth=null)"
     assert split_names("svc(C=10,kernel=rbf),knn") == ["svc(C=10,kernel=rbf)", "knn"]
 
 
-@pytest.mark.parametrize("names, needle", [("svm", "svc"), ("svc(c=1)", "'c'"), ("", "choose from")])
+@pytest.mark.parametrize("names, needle", [("svm", "svc"), ("svc(c=1)", "'c'"), ("", "choose from"), ("svc(kernel=rbff)", "kernel.*'rbf'")])
 def test_bad_names_fail_before_data_loads(names: str, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         baselines(names, overrides=["data.name=nonexistent"])

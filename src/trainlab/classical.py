@@ -151,13 +151,18 @@ def _kmeans(n_jobs: int, seed: int, classes: int, k: int | None = None, n_init: 
 def canonical(spec: str) -> str:
     """A baseline spec checked against the registry and written canonically: ``svc(C=10,kernel=rbf)``."""
     entry, kwargs = BASELINES.bind(spec)
+    est = BASELINES.create(spec, n_jobs=1, seed=0, classes=2)
+    try:  # scikit-learn's own check names the parameter and its allowed values: before any data loads
+        getattr(est, "_validate_params", lambda: None)()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"baseline {spec}: {exc}") from None
     return str(parse_spec(entry.name if not kwargs else f"{entry.name}({','.join(f'{k}={_inline(v)}' for k, v in kwargs.items())})"))
 
 
 def _inline(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(map(str, value)) + "]"
-    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def split_names(names: str | Sequence[str]) -> list[str]:
