@@ -63,6 +63,7 @@ def test_baselines_are_ordinary_runs_and_compare_with_networks(runs_dir: Path) -
         assert s["data"]["train"] == 720 and s["data"]["val"] == 80  # data.limit and the seeded split reach it
         assert sum(map(sum, s["confusion_matrix"])) == s["data"]["test"]
         assert len(s["per_class_accuracy"]) == 10 and s["fit_seconds"] >= 0
+        assert 0 < s["test_macro_f1"] <= 1 and 0 < s["test_balanced_accuracy"] <= 1 and len(s["per_class"]) == 10  # class_report, as networks
         assert (r.path / "report.html").is_file() and "versions" in s and "scikit-learn" in s["versions"]
     assert knn.summary["estimator_params"]["n_neighbors"] == 3 and knn.summary["estimator_params"]["n_jobs"] == 1  # inline k, threads -> n_jobs
     assert knn.summary["test_accuracy"] > 0.9 and nb.summary["test_accuracy"] > 0.6

@@ -47,7 +47,7 @@ from trainlab.report import write_run_report
 from trainlab.report.evidence import EVIDENCE, Evidence
 from trainlab.runs.rundir import CONFIG, SUMMARY, Run, create_run_dir
 from trainlab.runs.summary import versions, write_summary_best_effort
-from trainlab.training.metrics import confusion_matrix, per_class_accuracy
+from trainlab.training.metrics import class_report, confusion_matrix, per_class_accuracy
 
 BASELINES = Registry("baseline")
 KIND = "baseline"  # summary.json's "kind" of a baseline run
@@ -361,6 +361,10 @@ def summarize(result: dict[str, Any], data: Dataset, a: Arrays) -> dict[str, Any
     cm = confusion_matrix(torch.from_numpy(p["test"]), torch.from_numpy(a.y_test), data.num_classes)
     out["confusion_matrix"] = cm.tolist()
     out["per_class_accuracy"] = dict(zip(data.classes, per_class_accuracy(cm).tolist()))
+    report = class_report(cm, data.classes)  # the same imbalance-aware figures as a network run's
+    for k in ("balanced_accuracy", "macro_f1", "g_mean"):
+        out[f"test_{k}"] = report[k]
+    out["per_class"] = report["per_class"]
     if "adjusted_rand_index" in result:
         out["adjusted_rand_index"] = result["adjusted_rand_index"]
     return out
