@@ -20,9 +20,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("training",),  # the loop, its events and callbacks, optimizers, metrics
     ("diagnose", "report"),  # babysitting checks; plots and pages
     ("build",),  # the one run builder
-    ("runner", "evaluate"),  # run kinds: train/resume, evaluate/rebuild reports
+    ("runner", "evaluate", "classical"),  # run kinds: train/resume, evaluate/rebuild reports, scikit-learn baselines
     ("comparisons", "sweeps"),  # many runs
     ("lessons",),  # experiments built on all of the above
+    ("reproductions",),  # published tables re-run: baselines, runs and lessons' measurements
     ("api",),  # the public Python API
     ("cli", "__init__"),  # the command line and the package facade
     ("__main__",),  # python -m trainlab

@@ -10,7 +10,7 @@ from trainlab.version import __version__
 # a value the user set wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-_PUBLIC = ("Config", "Run", "TrainlabError", "compare", "compare_runs", "evaluate_run", "list_runs", "load_config", "load_run", "resume", "runs_table", "sweep", "train")
+_PUBLIC = ("Config", "Run", "TrainlabError", "baselines", "compare", "compare_runs", "evaluate_run", "list_runs", "load_config", "load_run", "reproduce", "resume", "runs_table", "sweep", "train")
 
 
 def __getattr__(name: str) -> object:

@@ -136,6 +136,8 @@ def check_names(cfg: Config) -> None:
     """Fail fast, before any data loads: every catalogue name and inline parameter must bind, and the
     mlp's norm must fit its widths (group norm's groups divide them; instance norm needs images)."""
     m = cfg.model
+    if parse_spec(m.name).name == "baseline":  # a scikit-learn baseline's run config: no network to build
+        raise ConfigError(f"model.name={m.name!r} is a scikit-learn baseline, not a network: fit it with `trainlab baselines NAME`")
     for registry, spec in ((MODELS, m.name), (ACTIVATIONS, m.act), (INITS, m.init), (BIAS_INITS, m.bias_init), (NORMS, m.norm), (OPTIMIZERS, cfg.optim.name), (SCHEDULES, cfg.optim.schedule), (PREPROCESS, cfg.data.preprocess), (IMBALANCE, cfg.data.imbalance), (DATA_SAMPLERS, cfg.data.sampler)):
         registry.bind(spec)
     IMBALANCE.create(cfg.data.imbalance)  # a bad ratio fails here, not after loading (profiles are cheap closures)
@@ -190,6 +192,12 @@ def check_monitor(cfg: Config, task: str) -> None:
         raise ConfigError(f"train.monitor={cfg.train.monitor!r} is not measured on a {task} task; choose one of: {', '.join(valid)}")
 
 
+def load_data(cfg: Config, device: torch.device, cache: DataCache | None = None) -> Dataset:
+    """The data set a config's ``data`` section and seed name (through ``cache`` when given): the one
+    way network runs and baselines load, split and preprocess their data."""
+    return cache.dataset(cfg.data, cfg.seed, device) if cache is not None else load_dataset(cfg.data, cfg.seed, device)
+
+
 def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = None, world: World = SINGLE) -> Setup:
     """Build what a config names (seeding first, so the same config gives the same run).
 
@@ -206,7 +214,7 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
     torch.set_num_threads(threads)
     seed_everything(cfg.seed)
     if data is None:
-        data = cache.dataset(cfg.data, cfg.seed, device) if cache is not None else load_dataset(cfg.data, cfg.seed, device)
+        data = load_data(cfg, device, cache)
     cfg = resolve_config(cfg, data.task)
     check_monitor(cfg, data.task)
     counts = torch.bincount(data.train.y, minlength=data.num_classes).cpu() if data.task == "classification" else None

@@ -162,6 +162,15 @@ def test_lesson_page_escapes_title_text_tables_and_claims(tmp_path: Path) -> Non
     assert_card_frame(card)
 
 
+def test_reproduce_page_escapes_methods_notes_and_run_names() -> None:
+    from trainlab.reproductions import Reproduction, Row, page_context
+
+    rep = Reproduction("t", PAYLOAD, PAYLOAD, "test accuracy", True, PAYLOAD, [Row(PAYLOAD, 0.5, [0.5], 0.01, [DIR_PAYLOAD], PAYLOAD)], [PAYLOAD])
+    html = pages.render("reproduce.html", **page_context(rep))
+    assert_escaped(html, ESCAPED_SCRIPT, ESCAPED_IMG, ESCAPED_DIR)
+    assert_one_frame(html)
+
+
 def test_autoescape_is_on_for_every_template() -> None:
     env = pages.environment()
     assert env.autoescape is True and env is pages.environment()  # one engine, created once

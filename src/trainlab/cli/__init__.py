@@ -14,7 +14,7 @@ from trainlab.errors import TrainlabError
 from trainlab.version import __version__
 
 # modules of trainlab.cli, one per command (group), in the order --help lists them
-COMMANDS = ("train", "evaluate", "runs", "show", "report", "compare", "plot", "summary", "catalog", "data", "sweep", "lesson", "doctor", "lr_find")
+COMMANDS = ("train", "baselines", "evaluate", "runs", "show", "report", "compare", "plot", "summary", "catalog", "data", "sweep", "lesson", "reproduce", "doctor", "lr_find")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ import argparse
 def catalogs() -> dict:
     """KIND -> registry, for every catalogue."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
+    from trainlab.classical import BASELINES
     from trainlab.data.augment import AUGMENTATIONS
     from trainlab.data.imbalance import IMBALANCE
     from trainlab.data.preprocess import PREPROCESS
@@ -28,7 +29,7 @@ def catalogs() -> dict:
         "imbalance": IMBALANCE, "data-samplers": DATA_SAMPLERS,
         "pretraining": PRETRAIN,
         "samplers": SAMPLERS, "pruners": PRUNERS, "distributions": DISTRIBUTIONS,
-        "lessons": all_lessons(),
+        "lessons": all_lessons(), "baselines": BASELINES,
         "lr-suggestions": LR_SUGGESTIONS,
     }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from trainlab.registry import parse_spec  # light: no torch
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``runs`` subcommand."""
@@ -15,7 +17,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print one line per run."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.registry import parse_spec
     from trainlab.runs import list_runs
 
     runs = list_runs(args.dir)
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append((
             r.name,
             parse_spec(r.config.data.name).name,
-            f"{parse_spec(r.config.model.name).name} {r.config.model.hidden if parse_spec(r.config.model.name).name == 'mlp' else ''}".strip(),
+            _model(r.config.model),
             str(s.get("status", "?")),
             f"{acc:.4f}" if isinstance(acc, float) else "-",
             f"{s['fit_seconds']:.1f}" if "fit_seconds" in s else "-",
@@ -38,3 +39,11 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
     return 0
+
+
+def _model(m: object) -> str:
+    """The model column: ``mlp [256]``, ``cnn``, or a baseline's spec (``baseline svc(C=10)``)."""
+    spec = parse_spec(m.name)
+    if spec.name == "baseline" and spec.args:  # a scikit-learn baseline run (trainlab baselines)
+        return f"baseline {spec.args[0]}"
+    return f"{spec.name} {m.hidden if spec.name == 'mlp' else ''}".strip()

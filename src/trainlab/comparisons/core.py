@@ -42,6 +42,7 @@ from trainlab.training.callbacks.notebook import Lines, wants_progress
 
 COMPARE_JSON = "compare.json"
 # config keys that never make two runs different experiments
+_NETWORK_KEYS = ("model.", "loss.", "optim.", "train.", "diagnostics.")  # keys a baseline run does not use
 _IGNORED = ("output.", "threads", "device", "data.dir", "train.checkpoint", "train.eval_batch_size", "logging.")
 
 
@@ -333,6 +334,8 @@ def compare_runs(paths: Sequence[str | Path], out_dir: str | Path = "runs", repo
     members = []
     for r, f in zip(runs, flats, strict=True):
         params = {k: f.get(k) for k in varying}
+        if r.summary.get("kind") == "baseline":  # a scikit-learn baseline: network keys mean nothing to it
+            params = {k: v for k, v in params.items() if k == "model.name" or not k.startswith(_NETWORK_KEYS)}
         label = _label(params) if varying else "same config"  # differing only by seed: one group
         members.append(Member(label, params, int(f.get("seed", 0)), r.path, r, "" if r.summary.get("status") == "completed" else f"status {r.summary.get('status', 'unknown')}"))
     path = create_run_dir(out_dir, "compare")

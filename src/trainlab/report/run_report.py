@@ -122,6 +122,10 @@ def kpis(s: dict[str, Any]) -> list[tuple[str, str]]:
     for key, label in (("test_balanced_accuracy", "balanced accuracy"), ("test_macro_f1", "macro-F1")):
         if key in s:  # what accuracy hides on imbalanced data (docs/imbalance.md)
             items.append((label, number(s[key])))
+    if s.get("kind") == "baseline":  # a scikit-learn baseline: no epochs, but train accuracy tells over/underfit
+        items.append(("train accuracy", number(s.get("train_accuracy"))))
+        if "adjusted_rand_index" in s:
+            items.append(("adjusted Rand index", number(s["adjusted_rand_index"])))
     if "test_r2" in s:
         items.append(("test R²", number(s["test_r2"])))
     if "epochs" in s:
@@ -160,7 +164,10 @@ def _facts(s: dict[str, Any], cfg: Any) -> list[tuple[str, str]]:
         ("task", f"{d.get('task', '?')}" + (f", {len(d.get('classes', []))} classes" if d.get("classes") else "")),
         ("preprocess", str(cfg.data.preprocess)),
         ("augment", ", ".join(map(str, cfg.data.augment)) or "none"),
-    ]
+    ] + ([  # a scikit-learn baseline (trainlab baselines): the estimator instead of layers
+        ("baseline", str(s.get("baseline", ""))),
+        ("estimator", f"{s.get('estimator', '')}({', '.join(f'{k}={v}' for k, v in s.get('estimator_params', {}).items())})"),
+    ] if s.get("kind") == "baseline" else [])
 
 
 def _timings(s: dict[str, Any]) -> list[tuple[str, str]]:
