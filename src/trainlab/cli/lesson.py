@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import textwrap
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 EPILOG = """examples:
   trainlab lesson list
@@ -14,7 +18,9 @@ EPILOG = """examples:
 
 Overrides (dotted key=value, as for `trainlab train`) apply on top of every config the lesson
 builds: seed, threads, device, data.dir, train.epochs, ... Reports: report.md and report.html
-(self-contained, plots inlined) in lessons-out/NAME unless --out is given."""
+(self-contained, plots inlined) in lessons-out/NAME (lessons-out/NAME-quick with --quick) unless
+--out is given. Lessons run single-threaded (threads=1) unless overridden, so verdicts do not
+depend on the core count."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="tiny data and few steps (seconds, for a first look and tests); numbers are indicative only")
-    p.add_argument("--out", metavar="DIR", help="directory for report.md, report.html and the plots (default: lessons-out/NAME)")
+    p.add_argument("--out", metavar="DIR", help="directory for report.md, report.html and the plots (default: lessons-out/NAME, or lessons-out/NAME-quick with --quick)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
 
 
@@ -80,11 +86,17 @@ def run(args: argparse.Namespace) -> int:
 
     report, paths = run_lesson(args.name, quick=args.quick, overrides=args.overrides, out_dir=args.out, log=log)
     print(f"lesson {report.name}: {report.title}")
-    width = max((len(c.claim) for c in report.claims), default=10)
-    width = min(width, 70)
-    for c in report.claims:
-        claim = c.claim if len(c.claim) <= width else c.claim[: width - 1] + "…"
-        print(f"  {c.verdict.upper():<13} {claim:<{width}}  measured: {c.measured}")
+    for line in verdict_lines(report.claims, shutil.get_terminal_size((100, 24)).columns):
+        print(line)
     held = sum(c.holds for c in report.claims)
     print(f"{held} of {len(report.claims)} claims hold ({report.seconds:.1f}s). Report: {paths['html']} and {paths['markdown']}")
     return 0
+
+
+def verdict_lines(claims: Iterable[Any], columns: int = 100) -> Iterator[str]:
+    """The verdict table for a terminal: each claim and its measurement wrapped, never cut."""
+    indent = " " * 16
+    width = max(columns, 40)
+    for c in claims:
+        yield from textwrap.wrap(c.claim, width, initial_indent=f"  {c.verdict.upper():<13} ", subsequent_indent=indent)
+        yield from textwrap.wrap(f"measured: {c.measured}", width, initial_indent=indent, subsequent_indent=indent + "  ")

@@ -49,6 +49,11 @@ def lesson_help(name: str) -> str:
     return LESSONS.get(name).help
 
 
+def default_out(name: str, quick: bool = False) -> Path:
+    """Where a lesson's report goes without ``--out``: ``lessons-out/NAME`` or ``lessons-out/NAME-quick``."""
+    return Path("lessons-out") / (f"{name}-quick" if quick else name)
+
+
 def run_lesson(
     name: str,
     quick: bool = False,
@@ -56,7 +61,8 @@ def run_lesson(
     out_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
 ) -> tuple[Report, dict[str, Path]]:
-    """Run lesson ``name`` and write its report to ``out_dir`` (default ``lessons-out/NAME``)."""
+    """Run lesson ``name`` and write its report to ``out_dir`` (default ``lessons-out/NAME``, or
+    ``lessons-out/NAME-quick`` with ``quick``: a first look never overwrites the full report)."""
     _load()
     entry = LESSONS.get(name)  # unknown names fail here with the list of lessons
     ctx = LessonContext(quick=quick, overrides=overrides, log=log)
@@ -65,7 +71,7 @@ def run_lesson(
     report.seconds = time.perf_counter() - t0
     report.quick = quick
     report.overrides = list(overrides or [])
-    out = Path(out_dir) if out_dir is not None else Path("lessons-out") / name
+    out = Path(out_dir) if out_dir is not None else default_out(name, quick)
     try:
         paths = report.write(out)
     except OSError as exc:
@@ -73,4 +79,4 @@ def run_lesson(
     return report, paths
 
 
-__all__ = ["LESSONS", "Claim", "LessonContext", "Report", "all_lessons", "lesson_help", "lesson_names", "run_lesson"]
+__all__ = ["LESSONS", "Claim", "LessonContext", "Report", "all_lessons", "default_out", "lesson_help", "lesson_names", "run_lesson"]

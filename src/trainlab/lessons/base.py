@@ -229,7 +229,9 @@ class LessonContext:
 
     def config(self, **dotted: Any) -> Config:
         """A validated Config: defaults, then the lesson's dotted keys, then the user's overrides."""
-        return apply_overrides({"train": {"checkpoint": False}}, {**dotted, **self.overrides})
+        # one thread unless the user says otherwise: with several, float sums change order between runs
+        # and a verdict on close numbers could flip with the machine's core count
+        return apply_overrides({"train": {"checkpoint": False}, "threads": 1}, {**dotted, **self.overrides})
 
     def data(self, cfg: Config) -> Dataset:
         """The data set a config names, loaded once per lesson run."""
@@ -262,6 +264,19 @@ def new_figure(cols: int = 1, rows: int = 1, size: tuple[float, float] = (4.0, 3
     fig = MplFigure(figsize=(size[0] * cols, size[1] * rows))
     axes = fig.subplots(rows, cols, squeeze=False)
     return fig, axes
+
+
+def spread(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value) of measurements repeated over seeds."""
+    m = sum(values) / len(values)
+    var = sum((v - m) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
+    return m, var**0.5
+
+
+def pm(values: Sequence[float], digits: int = 4) -> str:
+    """``mean ± std`` of repeated measurements, e.g. ``0.4247 ± 0.0031`` (just the value for one)."""
+    m, sd = spread(values)
+    return f"{m:.{digits}f} ± {sd:.{digits}f}" if len(values) > 1 else f"{m:.{digits}f}"
 
 
 def is_finite(x: float) -> bool:

@@ -169,17 +169,27 @@ def lesson(ctx: LessonContext) -> Report:
         show = ctx.pick([1, 10], [1, 4, 7, 10])
         fig, axes = new_figure(len(show), len(INITS), (2.2, 1.6))
         for row, i in enumerate(INITS):
-            for col, layer in enumerate(show):
+            # one x range per row (that init's widest layer), ticks written out: an autoscaled axis hides
+            # its ×1e-6 offset label, so a layer of std 3e-7 would read as -1..1 beside a layer of std 0.2
+            samples = [stats[a, i]["samples"][layer - 1].float() for layer in show]
+            lim = max(max(float(v.abs().max()) for v in samples), 1e-12)
+            ticks = [-lim, 0.0, lim]
+            for col, (layer, v) in enumerate(zip(show, samples, strict=True)):
                 ax = axes[row][col]
-                ax.hist(stats[a, i]["samples"][layer - 1].numpy(), bins=40, color="C0")
+                ax.hist(v.numpy(), bins=40, range=(-lim, lim), color="C0")
+                ax.set_xlim(-lim * 1.05, lim * 1.05)
+                ax.set_xticks(ticks, [f"{t:.2g}" for t in ticks])
                 ax.set_yticks([])
                 if row == 0:
                     ax.set_title(f"layer {layer}", fontsize=8)
                 if col == 0:
-                    ax.set_ylabel(i, fontsize=7)
+                    ax.set_ylabel(f"{i}\ncount", fontsize=7)
+                if row == len(INITS) - 1:
+                    ax.set_xlabel("activation value", fontsize=7)
                 ax.tick_params(labelsize=6)
         fig.suptitle(f"{a}: activation histograms per init", fontsize=9)
-        r.figure(fig, f"init-hist-{a}", f"{a}: histograms of the activations at layers {show} for each init (rows).")
+        r.figure(fig, f"init-hist-{a}", f"{a}: histograms of the activations at layers {show} for each init (rows); each row shares one x axis, "
+                 "its range written out, so a collapsing layer shows as a spike at 0 beside its first layer.")
     r.heading("Zero init: identical hidden units")
     r.text("With every weight 0, each unit of a layer sees the same inputs through the same weights, so all units "
            "output the same value and backpropagation hands each the same gradient: the layer acts as one unit.")

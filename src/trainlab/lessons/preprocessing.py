@@ -16,6 +16,13 @@ from trainlab.lessons.base import Fitted, LessonContext, Report, is_finite, new_
 METHODS = ("none", "scale", "standardize", "mean_image", "per_channel_mean", "pca_whiten")
 
 
+def why(f: Fitted) -> str:
+    """How a diverged run ended, in words: the guard's reason, or the training error."""
+    reason = (f.trainer.stop_reason or f.error or "the loss became NaN/Inf").split("; ")[0]
+    reason = reason.removeprefix("stopped by the NaN/Inf guard: ").split(" at step ")[0]  # the guard's full advice is in the log
+    return f"diverged at step {f.trainer.step}: {reason[:140]}"
+
+
 def covariance(x: torch.Tensor) -> torch.Tensor:
     """Covariance matrix of the flattened inputs (features x features)."""
     x = x.flatten(1).double().cpu()
@@ -40,19 +47,24 @@ def lesson(ctx: LessonContext) -> Report:
         fits[m] = ctx.fit(cfg, label=m)
     first = {m: (f.history[0]["train_loss"] if f.history else float("nan")) for m, f in fits.items()}
     last = {m: f.final("train_loss") for m, f in fits.items()}
-    acc = {m: f.evaluate("test")["accuracy"] if is_finite(last[m]) else float("nan") for m, f in fits.items()}
+    diverged = {m: f.trainer.status == "diverged" or not is_finite(last[m]) for m, f in fits.items()}
+    acc = {m: f.evaluate("test")["accuracy"] if not diverged[m] else float("nan") for m, f in fits.items()}
+
+    def shown(m: str, v: float, fmt: str) -> str:
+        """A figure, or `diverged` for a run the NaN/Inf guard stopped (its numbers are meaningless)."""
+        return "diverged" if diverged[m] or not is_finite(v) else format(v, fmt)
 
     r.claim("raw, unscaled inputs break plain gradient descent at a normal learning rate",
             "without preprocessing the training loss diverges (NaN/Inf) or ends ≥ 2× higher than with `scale`",
-            f"final training loss: none {last['none']:.4g}, scale {last['scale']:.4g}",
+            f"final training loss: none {shown('none', last['none'], '.4g')}, scale {shown('scale', last['scale'], '.4g')}",
             not is_finite(last["none"]) or last["none"] >= 2 * last["scale"])
     r.claim("zero-centred inputs converge faster than all-positive ones",
             "training loss after epoch 1 lower with `standardize` (centred, unit variance) than with `scale` (in [0, 1])",
-            f"standardize {first['standardize']:.4f}, scale {first['scale']:.4f}", first["standardize"] < first["scale"])
+            f"standardize {shown('standardize', first['standardize'], '.4f')}, scale {shown('scale', first['scale'], '.4f')}", first["standardize"] < first["scale"])
     best = max((m for m in METHODS if is_finite(acc[m])), key=lambda m: acc[m])
     r.claim("preprocessing changes the final accuracy, not only the speed",
             "best test accuracy minus worst (a diverged run counts as chance) ≥ 0.02",
-            ", ".join(f"{m} {acc[m]:.3f}" for m in METHODS),
+            ", ".join(f"{m} {shown(m, acc[m], '.3f')}" for m in METHODS),
             acc[best] - min(a if is_finite(a) else 1 / fits[best].setup.data.num_classes for a in acc.values()) >= 0.02)
     xw = fits["pca_whiten"].setup.data.train.x
     cw = covariance(xw)
@@ -67,8 +79,14 @@ def lesson(ctx: LessonContext) -> Report:
             f"{int(live.sum())} directions ({int((~live).sum())} without variance)", off < 0.05 and dvar < 0.05)
 
     r.heading("Results")
-    r.table(["data.preprocess", "train loss after epoch 1", f"after epoch {epochs}", "test accuracy"],
-            [[f"`{m}`", first[m], last[m], acc[m]] for m in METHODS])
+    r.table(["data.preprocess", "train loss after epoch 1", f"after epoch {epochs}", "test accuracy", "status"],
+            [[f"`{m}`", shown(m, first[m], ".4g"), shown(m, last[m], ".4g"), shown(m, acc[m], ".3f"), why(fits[m]) if diverged[m] else fits[m].trainer.status]
+             for m in METHODS])
+    if any(diverged.values()):
+        r.text("A diverged run's loss became NaN or Inf and the NaN/Inf guard stopped it: "
+               + "; ".join(f"`{m}` — {why(fits[m])}" for m in METHODS if diverged[m])
+               + ". Inputs left at the raw pixel scale (`none`, and `mean_image` / `per_channel_mean`, which only subtract a mean) "
+               "give first-layer gradients hundreds of times larger than scaled inputs do, so a step at lr 0.01 overshoots and the loss explodes.")
     fig, axes = new_figure(1, 1, (4.6, 3.2))
     for m, f in fits.items():
         axes[0][0].plot([h["epoch"] for h in f.history], [h["train_loss"] if is_finite(h["train_loss"]) else float("nan") for h in f.history], marker="o", ms=3, label=m)
