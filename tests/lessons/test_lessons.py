@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import requires_fashion
 from trainlab.cli import main
-from trainlab.lessons import lesson_names, run_lesson
-from trainlab.lessons.base import FAILS, HOLDS
+from trainlab.cli.lesson import verdict_lines
+from trainlab.lessons import COURSE, default_out, lesson_names, run_all, run_lesson
+from trainlab.lessons.base import FAILS, HOLDS, Claim, LessonContext
 
-EXPECTED = ["nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing", "imbalance", "self-supervised"]
+EXPECTED = ["nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing",
+            "imbalance", "self-supervised", "landscape", "capacity"]
 
 
 @pytest.mark.parametrize("name", [n for n in EXPECTED if n in lesson_names()])
@@ -31,12 +34,63 @@ def test_quick_lesson_writes_complete_report(name: str, tmp_path: Path) -> None:
 
 
 def test_every_lesson_of_the_issue_is_registered() -> None:
-    assert lesson_names() == EXPECTED
+    names = lesson_names()
+    assert set(EXPECTED) <= set(names)  # other issues' lessons may be registered too
+    assert names[: len(COURSE)] == [n for n in COURSE if n in names]  # the course first, in order
+
+
+# The full (not --quick) form of the lessons that run in seconds: every claim, by name, must hold.
+FULL = {
+    "losses": 4,
+    "preprocessing": 4,
+}
+
+
+@requires_fashion
+@pytest.mark.parametrize("name", list(FULL))
+def test_fast_lessons_hold_in_full_form(name: str, tmp_path: Path) -> None:
+    report, _ = run_lesson(name, out_dir=tmp_path)  # the default: threads=1
+    assert [c.verdict for c in report.claims] == [HOLDS] * FULL[name], "\n".join(f"{c.verdict}: {c.claim}: {c.measured}" for c in report.claims)
+
+
+def test_preprocessing_says_diverged_not_nan(tmp_path: Path) -> None:
+    report, paths = run_lesson("preprocessing", quick=True, overrides=["optim.lr=1000", "train.epochs=1"], out_dir=tmp_path)
+    md = paths["markdown"].read_text()
+    assert "diverged" in md and "| nan |" not in md and " nan" not in " ".join(c.measured for c in report.claims)
+
+
+def test_lessons_are_single_threaded_unless_overridden() -> None:
+    assert LessonContext().config().threads == 1
+    assert LessonContext(overrides=["threads=2"]).config().threads == 2
+
+
+def test_quick_writes_its_own_folder() -> None:
+    assert default_out("init") == Path("lessons-out/init") and default_out("init", quick=True) == Path("lessons-out/init-quick")
+
+
+def test_verdict_table_wraps_instead_of_cutting() -> None:
+    long = "a claim " * 30
+    lines = list(verdict_lines([Claim(long.strip(), "t", "measured " * 20, True)], columns=60))
+    assert all(len(line) <= 60 for line in lines) and "…" not in "".join(lines)
+    assert " ".join(w for line in lines for w in line.split()).startswith("HOLDS " + long.strip())
+
+
+def test_lesson_all_writes_an_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import trainlab.lessons as lessons
+
+    monkeypatch.setattr(lessons, "lesson_names", lambda: ["losses", "nonlinearity"])
+    entries, index = run_all(quick=True, out_dir=tmp_path)
+    html = index.read_text()
+    assert [e["name"] for e in entries] == ["losses", "nonlinearity"]
+    assert '<a href="losses/report.html">' in html and '<a href="nonlinearity/report.html">' in html
+    assert (tmp_path / "losses" / "report.html").is_file()
+    held = sum(c.holds for e in entries for c in e["report"].claims)
+    assert f"{held} of {sum(len(e['report'].claims) for e in entries)} claims hold" in html
 
 
 def test_cli_list_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "lessons"]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == len(EXPECTED)
+    assert len(capsys.readouterr().out.splitlines()) == len(lesson_names())
     assert main(["lesson", "list"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert listed == lesson_names()

@@ -171,6 +171,22 @@ def test_reproduce_page_escapes_methods_notes_and_run_names() -> None:
     assert_one_frame(html)
 
 
+def test_lessons_index_escapes_names_help_claims_and_errors(tmp_path: Path) -> None:
+    from trainlab.lessons.base import Report
+    from trainlab.lessons.page import write_index
+
+    r = Report(PAYLOAD, PAYLOAD)
+    r.claim(PAYLOAD, IMG, SCRIPT, False)
+    r.claim("holds", "1 > 0", "1", True)
+    entries = [{"name": PAYLOAD, "help": PAYLOAD, "href": "x/report.html", "report": r},
+               {"name": "missing", "help": IMG, "href": "missing/report.html", "error": PAYLOAD}]
+    html = write_index(tmp_path / "index.html", entries, False, [PAYLOAD], 1.0).read_text()
+    assert_escaped(html, ESCAPED_SCRIPT, ESCAPED_IMG)
+    assert '<a href="x/report.html">' in html and '<td class="num bad">1 of 2</td>' in html
+    assert f"did not run: {ESCAPED_SCRIPT}" in html
+    assert_one_frame(html)
+
+
 def test_autoescape_is_on_for_every_template() -> None:
     env = pages.environment()
     assert env.autoescape is True and env is pages.environment()  # one engine, created once

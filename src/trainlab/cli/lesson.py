@@ -15,6 +15,7 @@ EPILOG = """examples:
   trainlab lesson nonlinearity --quick       # tiny data, a few seconds
   trainlab lesson optimizers seed=1 threads=1
   trainlab lesson batchnorm --out my-reports/bn
+  trainlab lesson all --quick                # every lesson, then lessons-out/index-quick.html
 
 Overrides (dotted key=value, as for `trainlab train`) apply on top of every config the lesson
 builds: seed, threads, device, data.dir, train.epochs, ... Reports: report.md and report.html
@@ -36,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("name", metavar="NAME", help="a lesson name, or `list` to list them")
+    p.add_argument("name", metavar="NAME", help="a lesson name, `all` to run the whole course and write an index page, or `list` to list them")
     # options may come before or after the overrides (`lesson init --quick seed=1`): argparse stops a
     # positional list at the first option, so everything after NAME is parsed again by _rest_parser
     p.add_argument("rest", nargs=argparse.REMAINDER, metavar="KEY=VALUE", help="config overrides applied to every experiment of the lesson, e.g. seed=1 threads=1")
@@ -67,7 +68,7 @@ def _parse_rest(args: argparse.Namespace) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> int:
     """List the lessons, or run one and print its verdict table."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.lessons import lesson_help, lesson_names, run_lesson
+    from trainlab.lessons import lesson_help, lesson_names, run_all, run_lesson
 
     args = _parse_rest(args)
     if args.name == "list":
@@ -84,6 +85,21 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
+    if args.name == "all":
+        entries, index = run_all(quick=args.quick, overrides=args.overrides, out_dir=args.out, log=log)
+        held = total = 0
+        for e in entries:
+            if "report" not in e:
+                print(f"{e['name']:<16} did not run: {e['error']}")
+                continue
+            claims = e["report"].claims
+            h, n = sum(c.holds for c in claims), len(claims)
+            held, total = held + h, total + n
+            print(f"{e['name']:<16} {h} of {n} claims hold ({e['report'].seconds:.1f}s)")
+            for line in verdict_lines([c for c in claims if not c.holds], shutil.get_terminal_size((100, 24)).columns):
+                print(line)
+        print(f"{held} of {total} claims hold over {sum('report' in e for e in entries)} of {len(entries)} lessons. Index: {index}")
+        return 0 if all("report" in e for e in entries) else 1
     report, paths = run_lesson(args.name, quick=args.quick, overrides=args.overrides, out_dir=args.out, log=log)
     print(f"lesson {report.name}: {report.title}")
     for line in verdict_lines(report.claims, shutil.get_terminal_size((100, 24)).columns):

@@ -12,9 +12,11 @@ import pkgutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from trainlab.errors import TrainlabError
 from trainlab.lessons.base import Claim, LessonContext, Report
+from trainlab.lessons.page import write_index
 from trainlab.registry import Registry
 
 LESSONS = Registry("lesson")
@@ -79,4 +81,40 @@ def run_lesson(
     return report, paths
 
 
-__all__ = ["LESSONS", "Claim", "LessonContext", "Report", "all_lessons", "default_out", "lesson_help", "lesson_names", "run_lesson"]
+def run_all(
+    quick: bool = False,
+    overrides: list[str] | None = None,
+    out_dir: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[list[dict[str, Any]], Path]:
+    """Run every registered lesson in course order (then the rest by name), each into its own folder,
+    and write an index page linking them with their verdict counts.
+
+    Without ``out_dir`` reports go where ``run_lesson`` puts them and the index is
+    ``lessons-out/index.html`` (``index-quick.html`` with ``quick``); with it, ``out_dir/NAME/`` and
+    ``out_dir/index.html``. A lesson that fails with a ``TrainlabError`` (e.g. its data is missing) is
+    listed with the message and the others still run.
+    """
+    root = Path(out_dir) if out_dir is not None else Path("lessons-out")
+    entries: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    for name in lesson_names():
+        folder = root / name if out_dir is not None else default_out(name, quick)
+        entry: dict[str, Any] = {"name": name, "help": lesson_help(name), "href": f"{folder.relative_to(root).as_posix()}/report.html"}
+        if log:
+            log(f"lesson {name}")
+        try:
+            entry["report"], entry["paths"] = run_lesson(name, quick=quick, overrides=overrides, out_dir=folder, log=log)
+        except TrainlabError as exc:
+            entry["error"] = str(exc).splitlines()[0]
+        entries.append(entry)
+    index = root / ("index-quick.html" if quick and out_dir is None else "index.html")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        write_index(index, entries, quick, list(overrides or []), time.perf_counter() - t0)
+    except OSError as exc:
+        raise TrainlabError(f"cannot write the index to {str(index)!r}: {exc.strerror or exc}") from None
+    return entries, index
+
+
+__all__ = ["LESSONS", "Claim", "LessonContext", "Report", "all_lessons", "default_out", "lesson_help", "lesson_names", "run_all", "run_lesson"]

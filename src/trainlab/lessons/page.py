@@ -45,3 +45,38 @@ def context(report: Any) -> dict[str, Any]:
         "verdicts": verdicts,
         "blocks": blocks,
     }
+
+
+def write_index(path: Any, entries: list[dict[str, Any]], quick: bool, overrides: list[str], seconds: float) -> Any:
+    """Write the index page of `trainlab lesson all`: every lesson linked, with its verdict counts."""
+    return pages.write_page(path, "lessons_index.html", **index_context(entries, quick, overrides, seconds))
+
+
+def index_context(entries: list[dict[str, Any]], quick: bool, overrides: list[str], seconds: float) -> dict[str, Any]:
+    """What the index shows; each entry: name, help, href, and report (a Report) or error (a message)."""
+    rows, failures = [], []
+    held = total = 0
+    for e in entries:
+        report = e.get("report")
+        link = {"text": e["name"], "href": e["href"]} if report is not None else {"text": e["name"], "muted": True}
+        if report is None:
+            rows.append([link, e["help"], {"text": f"did not run: {e['error']}", "cls": "bad"}, "—", "—"])
+            continue
+        h, n = sum(c.holds for c in report.claims), len(report.claims)
+        held, total = held + h, total + n
+        rows.append([link, e["help"], {"text": f"{h} of {n}", "cls": "ok" if h == n else "bad"}, n - h, f"{report.seconds:.1f} s"])
+        bad = [{"claim": c.claim, "measured": c.measured} for c in report.claims if not c.holds]
+        if bad:
+            failures.append({"name": e["name"], "claims": bad})
+    ran = sum(e.get("report") is not None for e in entries)
+    mode = " with `--quick` (tiny data, few steps: indicative only)" if quick else ""
+    extra = f", overrides `{' '.join(overrides)}`" if overrides else ""
+    return {
+        "title": "trainlab lessons",
+        "heading": "trainlab lessons: every claim, measured",
+        "meta": f"{ran} of {len(entries)} lessons ran{mode}{extra} in {seconds:.1f} s; {held} of {total} claims hold. "
+                f"Re-run: `trainlab lesson all{' --quick' if quick else ''}{' ' + ' '.join(overrides) if overrides else ''}`.",
+        "kpis": [("lessons run", f"{ran} of {len(entries)}"), ("claims holding", f"{held} of {total}"), ("seconds", f"{seconds:.0f}")],
+        "rows": rows,
+        "failures": failures,
+    }
