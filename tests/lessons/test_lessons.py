@@ -13,7 +13,7 @@ from trainlab.lessons import COURSE, default_out, lesson_names, run_all, run_les
 from trainlab.lessons.base import FAILS, HOLDS, Claim, LessonContext
 
 EXPECTED = ["nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing",
-            "imbalance", "self-supervised", "landscape", "capacity"]
+            "imbalance", "self-supervised", "landscape", "capacity", "search", "cnn"]
 
 
 @pytest.mark.parametrize("name", [n for n in EXPECTED if n in lesson_names()])

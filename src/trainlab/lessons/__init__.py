@@ -22,7 +22,8 @@ from trainlab.registry import Registry
 LESSONS = Registry("lesson")
 
 # the order `trainlab lesson list` shows lessons in (a course's order); others follow by name
-COURSE = ("nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing", "imbalance", "self-supervised")
+COURSE = ("nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing",
+          "imbalance", "self-supervised", "landscape", "capacity", "search", "cnn")
 
 
 def _load() -> None:
