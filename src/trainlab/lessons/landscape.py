@@ -208,7 +208,8 @@ def lesson(ctx: LessonContext) -> Report:
     r.heading("Curvature")
     r.table(["point", "λ_max", "λ_min", "2/lr"], [[k, top[k], low[k], 2 / lr] for k in top])
     r.heading("The 2-D slice and the path")
-    fig, axes = new_figure(2, 1, (4.0, 3.4))
+    fig, axes = new_figure(2, 1, (4.6, 3.4))
+    fig.subplots_adjust(wspace=0.55)  # room for the colour bar between the two panels
     cs = axes[0][0].contourf(grid.numpy(), grid.numpy(), Z.log10().numpy(), levels=20, cmap="viridis")
     fig.colorbar(cs, ax=axes[0][0], fraction=0.046, label="log10 loss")
     axes[0][0].plot([0], [0], "r*", ms=8)
