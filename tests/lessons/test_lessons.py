@@ -129,3 +129,12 @@ def test_cli_runs_a_lesson_with_options_after_overrides(tmp_path: Path, capsys: 
     blocker.write_text("")
     assert main(["lesson", "losses", "--quick", "threads=1", "-q", "--out", str(blocker)]) == 2
     assert "cannot write the report" in capsys.readouterr().err
+
+
+def test_cli_lesson_all_prints_counts_and_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import trainlab.lessons as lessons
+
+    monkeypatch.setattr(lessons, "lesson_names", lambda: ["losses"])
+    assert main(["lesson", "all", "--quick", "-q", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("losses ") and "claims hold" in out and str(tmp_path / "index.html") in out
