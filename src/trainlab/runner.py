@@ -64,13 +64,16 @@ def train(
     world = world_from_env()  # under torchrun: one rank of a data-parallel run (docs/distributed.md)
     where: dict[str, Path] = {}
     try:
-        return _train(config, overrides, callbacks, on_setup, data, resume, handle_signals, cache, world, where, progress)
+        run = _train(config, overrides, callbacks, on_setup, data, resume, handle_signals, cache, world, where, progress)
+        if world.active:
+            distributed.stop(together=True)
+        return run
     except RuntimeError as exc:
         if world.active and distributed.lost_peer(exc):
-            run = where.get("run_dir", "RUN")
+            where_run = where.get("run_dir", "RUN")
             raise TrainlabError(
                 f"rank {world.rank}: another process of this {world.size}-process run died ({str(exc).splitlines()[0][:160]}); "
-                f"the last checkpoint is intact: trainlab train --resume {run} --nproc {world.size}"
+                f"the last checkpoint is intact: trainlab train --resume {where_run} --nproc {world.size}"
             ) from None
         raise
     finally:

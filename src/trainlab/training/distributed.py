@@ -79,9 +79,13 @@ def start(world: World, device: torch.device) -> torch.device:
     return device
 
 
-def stop() -> None:
-    """Leave the process group (if this process joined one)."""
+def stop(together: bool = False) -> None:
+    """Leave the process group (if this process joined one); ``together``: after a barrier, so no
+    rank tears its group down while another still writes its files (measured: a rank leaving alone
+    sometimes aborted at exit, "terminate called without an active exception", SIGABRT)."""
     if dist.is_available() and dist.is_initialized():
+        if together:
+            dist.barrier()
         dist.destroy_process_group()
 
 
