@@ -155,16 +155,22 @@ def random_erase(x: torch.Tensor, p: float, scale: tuple[float, float], ratio: t
     return x.masked_fill(mask.unsqueeze(1), value)
 
 
+def _area_and_aspect(name: str, scale: Any, ratio: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A box's area fraction range (within (0, 1]) and aspect ratio range (positive), checked."""
+    lo, hi = _pair(name, "scale", scale)
+    if not 0 < lo <= hi <= 1:
+        raise ConfigError(f"augmentation '{name}': scale={list(scale)!r} must satisfy 0 < low <= high <= 1")
+    rlo, rhi = _pair(name, "ratio", ratio)
+    if not 0 < rlo <= rhi:
+        raise ConfigError(f"augmentation '{name}': ratio={list(ratio)!r} must satisfy 0 < low <= high")
+    return (lo, hi), (rlo, rhi)
+
+
 @AUGMENTATIONS.register("erase", "random erasing: with probability p (0.5) one box of area fraction in scale ([0.02,0.33]) set to value (0)")
 def erase(dims: int, p: float = 0.5, scale: Any = (0.02, 0.33), ratio: Any = (0.3, 3.3), value: float = 0.0) -> Transform:
     """Random erasing / cutout (images and sequences)."""
     prob = _prob("erase", p)
-    lo, hi = _pair("erase", "scale", scale)
-    if not 0 < lo <= hi <= 1:
-        raise ConfigError(f"augmentation 'erase': scale={list(scale)!r} must satisfy 0 < low <= high <= 1")
-    rlo, rhi = _pair("erase", "ratio", ratio)
-    if not 0 < rlo <= rhi:
-        raise ConfigError(f"augmentation 'erase': ratio={list(ratio)!r} must satisfy 0 < low <= high")
+    (lo, hi), (rlo, rhi) = _area_and_aspect("erase", scale, ratio)
     return lambda x: random_erase(x, prob, (lo, hi), (rlo, rhi), float(value))
 
 
@@ -205,12 +211,7 @@ def random_resized_crop(x: torch.Tensor, scale: tuple[float, float], ratio: tupl
 @AUGMENTATIONS.register("resized_crop", "random crop of area fraction in scale ([0.5,1]) resized back to full size (images and sequences)")
 def resized_crop(dims: int, scale: Any = (0.5, 1.0), ratio: Any = (0.75, 4 / 3)) -> Transform:
     """Random resized crop (images) or crop-and-resize (sequences): the view SimCLR relies on most."""
-    lo, hi = _pair("resized_crop", "scale", scale)
-    if not 0 < lo <= hi <= 1:
-        raise ConfigError(f"augmentation 'resized_crop': scale={list(scale)!r} must satisfy 0 < low <= high <= 1")
-    rlo, rhi = _pair("resized_crop", "ratio", ratio)
-    if not 0 < rlo <= rhi:
-        raise ConfigError(f"augmentation 'resized_crop': ratio={list(ratio)!r} must satisfy 0 < low <= high")
+    (lo, hi), (rlo, rhi) = _area_and_aspect("resized_crop", scale, ratio)
     return lambda x: random_resized_crop(x, (lo, hi), (rlo, rhi))
 
 
