@@ -124,3 +124,49 @@ def test_any_spec_text_parses_or_config_error(text: str) -> None:
         parse_spec(text)
     except ConfigError:
         pass
+
+
+# -- issue 13: values that used to crash (traceback, segfault) or be silently misread ---------------
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["seed=99999999999999999999"], "seed=99999999999999999999 is out of range; must be <= 9223372036854775807"),
+        ([f"seed={2**64}"], f"seed={2**64} is out of range; must be <= 9223372036854775807"),
+        (["threads=100000"], "threads=100000 is out of range; must be <= 1024"),
+        (["data.name=spirals(classes=0)"], "data set 'spirals(classes=0)': classes=0 is out of range; must be >= 2"),
+        (["data.name=xor(test=0)"], "data set 'xor(test=0)': test=0 is out of range; must be >= 1"),
+        (["data.name=blobs(classes=1)"], "data set 'blobs(classes=1)': classes=1 is out of range; must be >= 2"),
+        (["data.name=xor(size=abc)"], "data set 'xor(size=abc)': size='abc' must be an integer"),
+        (["data.name=xor(size=100000000000)"], "size=100000000000 is out of range; must be <= 10000000"),
+        (["data.name=xor", "model.init=normal(std=-1)"], "init 'normal(std=-1)': std=-1 is out of range; must be >= 0"),
+        (["data.name=xor", "model.init=normal(std=nan)"], "init 'normal(std=nan)': std='nan' must be a number"),
+        (["data.name=xor", "model.init=normal(std=.inf)"], "init 'normal(std=.inf)': std=inf must be a finite number >= 0"),
+        (["data.name=xor", "model.bias_init=constant(abc)"], "bias init 'constant(abc)': value='abc' must be a number"),
+        (["data.name=xor", "data.val=1.5"], "data.val=1.5 is neither a fraction in (0, 1) nor a whole number of examples"),
+        (["data.name=xor", "data.val=0.0001"], "data.val=0.0001 of 400 training examples rounds to 0 examples"),
+    ],
+)
+@pytest.mark.parametrize("command", ["train", "summary"])
+def test_issue13_bad_values_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture, command: str, args: list[str], message: str) -> None:
+    assert main([command, *args, f"output.dir={tmp_path / 'runs'}", "threads=1" if "threads" not in args[0] else "train.epochs=1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "runs").exists()  # refused before a run directory is made
+
+
+def test_val_count_and_fraction_still_work(tmp_path: Path) -> None:
+    assert load_config(None, ["data.val=0.25"]).data.val == 0.25
+    assert load_config(None, ["data.val=40"]).data.val == 40
+    assert load_config(None, ["data.val=1e3"]).data.val == 1000
+    assert load_config(None, ["data.val=0"]).data.val == 0
+
+
+def test_resume_with_an_empty_run_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a default run would land in ./runs
+    assert main(["train", "--resume", ""]) == 2
+    assert capsys.readouterr().err == "error: --resume needs a run: its directory, its checkpoint.pt or its name under runs/\n"
+    assert main(["train", "--resume", "  "]) == 2
+    assert main(["train", "--force-unlock", "data.name=xor"]) == 2
+    assert "--force-unlock goes with --resume RUN" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

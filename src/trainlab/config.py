@@ -17,8 +17,14 @@ from typing import Any, Union
 
 import yaml
 
-from trainlab.errors import ConfigError, close_match
+from trainlab.bounded import MAX_CONFIG_BYTES, load_yaml
+from trainlab.errors import ConfigError, brief, clip, close_match
 from trainlab.registry import parse_spec, parse_value
+
+SEED_MAX = 2**63 - 1  # torch.manual_seed takes a signed 64-bit seed (seeds are also stored in int64 tensors)
+# OpenMP aborts (segfault, exit 139) when asked for 100000 threads; no CPU torch runs on has 1024
+# cores, and more threads than cores only slows training down
+THREADS_MAX = 1024
 
 
 def _f(default: Any = dataclasses.MISSING, *, help: str = "", factory: Any = None, **rules: Any) -> Any:
@@ -35,7 +41,7 @@ class DataConfig:
 
     name: str = _f("fashion-mnist", help="data set by name, e.g. fashion-mnist, mnist, digits, spirals(size=500,noise=0.2)")
     dir: str | None = _f(None, help="directory holding the IDX files (else $TRAINLAB_DATA, cache, /usr/share/datasets)")
-    val: float = _f(0.1, help="validation split from train: fraction (<1) or count (>=1); 0 for none", min=0)
+    val: float = _f(0.1, help="validation split from train: a fraction in (0, 1), or a whole count of examples (>= 1); 0 for none", min=0)
     limit: int | None = _f(None, help="use only the first N training examples (after shuffling), for quick runs", min=1)
     preprocess: str = _f("scale", help="preprocessing fitted on train: none, scale, standardize, ...")
     augment: list = _f(factory=list, help="augmentations applied to training batches, e.g. [shift(2), flip]")
@@ -143,9 +149,9 @@ class LoggingConfig:
 class Config:
     """A whole run, fully resolved."""
 
-    seed: int = _f(0, help="seeds Python, NumPy and torch", min=0)
+    seed: int = _f(0, help="seeds Python, NumPy and torch", min=0, max=SEED_MAX)
     device: str = _f("auto", help="auto, cpu, cuda, cuda:N or mps", choices=None)
-    threads: int = _f(0, help="torch CPU threads (0 = automatic)", min=0)
+    threads: int = _f(0, help="torch CPU threads (0 = automatic)", min=0, max=THREADS_MAX)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -188,21 +194,29 @@ def _check_cross(cfg: Config) -> None:
     """Rules that span one value's type: the string forms that are allowed."""
     if isinstance(cfg.optim.batch_size, str) and cfg.optim.batch_size != "full":
         raise ConfigError(
-            f"optim.batch_size={cfg.optim.batch_size!r} is not allowed; use a positive integer or 'full'"
+            f"optim.batch_size={brief(cfg.optim.batch_size)} is not allowed; use a positive integer or 'full'"
+        )
+    val = cfg.data.val
+    if 0 < val < 1 or val == 0:
+        pass  # a fraction of the training examples, or no validation split
+    elif not float(val).is_integer():
+        raise ConfigError(
+            f"data.val={brief(val)} is neither a fraction in (0, 1) nor a whole number of examples;"
+            f" use e.g. 0.1 (10% of train) or 5000 (examples), or 0 for no validation split"
         )
     if any(not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in cfg.model.hidden):
-        raise ConfigError(f"model.hidden={cfg.model.hidden!r} must be a list of positive integers, e.g. [256]")
+        raise ConfigError(f"model.hidden={brief(cfg.model.hidden)} must be a list of positive integers, e.g. [256]")
 
 
 def _build(cls: type, data: Any, prefix: str) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping of keys to values, got {data!r}")
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping of keys to values, got {brief(data)}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     for key in data:
         if key not in names:
             raise ConfigError(
-                f"unknown config key {prefix + str(key)!r}{close_match(str(key), names)};"
+                f"unknown config key {brief(prefix + str(key))}{close_match(str(key), names)};"
                 f" valid keys here: {', '.join(prefix + n for n in names)}"
             )
     kwargs = {}
@@ -233,17 +247,17 @@ def _check(key: str, value: Any, hint: Any, rules: Any) -> Any:
             value = coerced
             break
     else:
-        raise ConfigError(f"{key}={value!r} has the wrong type; expected {_type_name(hint)}")
+        raise ConfigError(f"{key}={brief(value)} has the wrong type; expected {_type_name(hint)}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if "min" in rules and value < rules["min"]:
-            raise ConfigError(f"{key}={value!r} is out of range; must be >= {rules['min']}")
+            raise ConfigError(f"{key}={brief(value)} is out of range; must be >= {rules['min']}")
         if "max" in rules and value > rules["max"]:
-            raise ConfigError(f"{key}={value!r} is out of range; must be <= {rules['max']}")
+            raise ConfigError(f"{key}={brief(value)} is out of range; must be <= {rules['max']}")
         if value != value or value in (float("inf"), float("-inf")):
-            raise ConfigError(f"{key}={value!r} must be a finite number")
+            raise ConfigError(f"{key}={brief(value)} must be a finite number")
     if rules.get("choices") and value not in rules["choices"]:
         raise ConfigError(
-            f"{key}={value!r} is not allowed{close_match(str(value), rules['choices'])};"
+            f"{key}={brief(value)} is not allowed{close_match(value if isinstance(value, str) else brief(value), rules['choices'])};"
             f" choose one of: {', '.join(map(str, rules['choices']))}"
         )
     return value
@@ -290,8 +304,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"cannot read override {item!r}: expected key=value, e.g. optim.lr=3e-4")
-        out[key.strip()] = parse_value(raw)
+            raise ConfigError(f"cannot read override {brief(item)}: expected key=value, e.g. optim.lr=3e-4")
+        out[key.strip()] = parse_value(raw, clip(key.strip(), 80))
     return out
 
 
@@ -299,13 +313,17 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file into a dict, with a one-line error on a missing or broken file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)  # a bound whatever the file is (a device, a huge file)
+        text = raw.decode()
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {str(path)!r} is too big (more than {MAX_CONFIG_BYTES:,} bytes); a config is a few KB")
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, f"config file {str(path)!r}")
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
@@ -339,7 +357,7 @@ def _set_dotted_lenient(data: dict[str, Any], key: str, value: Any) -> None:
     for part in parts[:-1]:
         if not isinstance(node.get(part), dict):
             if part in node and node[part] is not None:
-                raise ConfigError(f"{key!r}: {part!r} is a value, not a section")
+                raise ConfigError(f"{brief(key)}: {brief(part)} is a value, not a section")
             node[part] = {}
         node = node[part]
     node[parts[-1]] = value

@@ -9,7 +9,10 @@ signature so a typo fails at config time, not halfway through training.
 from __future__ import annotations
 
 import inspect
+import math
 import re
+import types
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +20,8 @@ from typing import Any
 import yaml
 
 from trainlab import formatting
-from trainlab.errors import ConfigError, close_match, unknown
+from trainlab.bounded import MAX_DEPTH, load_yaml
+from trainlab.errors import ConfigError, brief, clip, close_match, unknown
 
 _SPEC = re.compile(r"^\s*([A-Za-z_][\w\-]*)\s*(?:\((.*)\))?\s*$", re.S)
 
@@ -53,14 +57,19 @@ def _split_top(text: str) -> list[str]:
     return parts
 
 
-def parse_value(text: str) -> Any:
-    """Parse one scalar/list written on a command line or inside a spec (YAML rules, 1e-3 is a float)."""
+def parse_value(text: str, what: str | None = None, _depth: int = 0) -> Any:
+    """Parse one scalar/list written on a command line or inside a spec (YAML rules, 1e-3 is a float).
+
+    ``what`` names the value in messages (the config key it is for).
+    """
     text = text.strip()
     if text.startswith("[") and text.endswith("]") and "(" in text:
         # a list of specs such as [conv(32,k=3),shift(2)]: YAML would split inside the parentheses
-        return [parse_value(part) for part in _split_top(text[1:-1])]
+        if _depth >= MAX_DEPTH:
+            raise ConfigError(f"{what or 'value ' + brief(text, 60)} is too big: nested deeper than {MAX_DEPTH} levels")
+        return [parse_value(part, what, _depth + 1) for part in _split_top(text[1:-1])]
     try:
-        value = yaml.safe_load(text) if text else None
+        value = load_yaml(text, what or f"value {brief(text, 60)}") if text else None
     except yaml.YAMLError:
         return text
     if isinstance(value, str):
@@ -83,10 +92,10 @@ def parse_spec(text: Any) -> Spec:
             return Spec(str(name), tuple(kw or ()), {})
         if isinstance(kw, (int, float, str, bool)):  # {leaky_relu: 0.1}: one positional value
             return Spec(str(name), (kw,), {})
-        raise ConfigError(f"cannot read {text!r}: expected {{name: {{key: value}}}} or name(arg, key=value)")
+        raise ConfigError(f"cannot read {brief(text)}: expected {{name: {{key: value}}}} or name(arg, key=value)")
     m = _SPEC.match(str(text))
     if not m:
-        raise ConfigError(f"cannot read {text!r}: expected name or name(arg, key=value)")
+        raise ConfigError(f"cannot read {brief(text)}: expected name or name(arg, key=value)")
     name, inner = m.group(1), m.group(2)
     args, kwargs = [], {}
     for part in _split_top(inner or ""):
@@ -94,7 +103,7 @@ def parse_spec(text: Any) -> Spec:
             key, _, val = part.partition("=")
             kwargs[key.strip()] = parse_value(val)
         elif kwargs:
-            raise ConfigError(f"in {text!r}: positional value {part.strip()!r} after keyword values")
+            raise ConfigError(f"in {brief(text)}: positional value {brief(part.strip())} after keyword values")
         else:
             args.append(parse_value(part))
     return Spec(name, tuple(args), kwargs)
@@ -102,12 +111,14 @@ def parse_spec(text: Any) -> Spec:
 
 @dataclass
 class Entry:
-    """One registered constructor with its help line."""
+    """One registered constructor with its help line, and the rules its inline parameters obey."""
 
     name: str
     factory: Callable[..., Any]
     help: str
     params: tuple[str, ...]  # names the user may pass inline
+    types: dict[str, Any] = field(default_factory=dict)  # the factory's annotations of those parameters
+    limits: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # inclusive (low, high)
 
 
 class Registry:
@@ -118,21 +129,28 @@ class Registry:
         self._entries: dict[str, Entry] = {}
 
     def register(
-        self, name: str, help: str = "", params: tuple[str, ...] | None = None
+        self, name: str, help: str = "", params: tuple[str, ...] | None = None,
+        limits: dict[str, tuple[float | None, float | None]] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorator registering ``factory`` under ``name``; ``params`` are the inline parameters."""
+        """Decorator registering ``factory`` under ``name``; ``params`` are the inline parameters.
+
+        Each inline parameter must match the factory's annotation (``float``, ``int``, ``bool``,
+        ``str``, optionally ``| None``) and lie within ``limits[name] = (low, high)`` (inclusive,
+        None for no bound); both are checked by ``bind``, before anything is built.
+        """
 
         def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
             doc = (inspect.getdoc(factory) or "").splitlines()
             p = params if params is not None else _user_params(factory)
-            self._entries[name] = Entry(name, factory, help or (doc[0] if doc else ""), p)
+            self._entries[name] = Entry(name, factory, help or (doc[0] if doc else ""), p, _param_types(factory, p), dict(limits or {}))
             return factory
 
         return deco
 
-    def add(self, name: str, factory: Callable[..., Any], help: str, params: tuple[str, ...] = ()) -> None:
+    def add(self, name: str, factory: Callable[..., Any], help: str, params: tuple[str, ...] = (),
+            limits: dict[str, tuple[float | None, float | None]] | None = None) -> None:
         """Register ``factory`` directly (for torch classes)."""
-        self._entries[name] = Entry(name, factory, help, params)
+        self._entries[name] = Entry(name, factory, help, params, {}, dict(limits or {}))
 
     def __contains__(self, name: str) -> bool:
         return parse_spec(name).name in self._entries
@@ -157,17 +175,19 @@ class Registry:
         entry = self.get(s.name)
         if len(s.args) > len(entry.params):
             raise ConfigError(
-                f"{self.kind} {s.name!r} takes at most {len(entry.params)} inline parameter(s)"
-                f" ({', '.join(entry.params) or 'none'}), got {len(s.args)} in {str(spec)!r}"
+                f"{self.kind} {brief(s.name)} takes at most {len(entry.params)} inline parameter(s)"
+                f" ({', '.join(entry.params) or 'none'}), got {len(s.args)} in {brief(str(spec))}"
             )
         kwargs = dict(zip(entry.params, s.args))
         for key, value in s.kwargs.items():
             if key not in entry.params:
                 raise ConfigError(
-                    f"{self.kind} {s.name!r} has no parameter {key!r}{close_match(key, entry.params)};"
+                    f"{self.kind} {brief(s.name)} has no parameter {brief(key)}{close_match(key, entry.params)};"
                     f" its parameters: {', '.join(entry.params) or 'none'}"
                 )
             kwargs[key] = value
+        for key, value in kwargs.items():
+            kwargs[key] = _check_param(f"{self.kind} {brief(str(spec))}", key, value, entry.types.get(key), entry.limits.get(key))
         return entry, kwargs
 
     def create(self, spec: Any, /, **context: Any) -> Any:
@@ -176,7 +196,7 @@ class Registry:
         try:
             return entry.factory(**context, **kwargs)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{self.kind} {str(spec)!r}: {exc}") from None
+            raise ConfigError(f"{self.kind} {brief(str(spec))}: {clip(str(exc))}") from None
 
     def help_lines(self) -> list[str]:
         """One line per entry: name, its parameters, and its help."""
@@ -185,6 +205,64 @@ class Registry:
             sig = f"{e.name}({', '.join(e.params)})" if e.params else e.name
             lines.append(f"{sig:<34} {e.help}")
         return lines
+
+
+def _param_types(factory: Callable[..., Any], params: tuple[str, ...]) -> dict[str, Any]:
+    """The annotations of ``params`` that ``_check_param`` understands (others are not checked)."""
+    try:
+        hints = typing.get_type_hints(factory)
+    except Exception:  # annotations naming what is not importable here: no type checks
+        return {}
+    return {p: hints[p] for p in params if p in hints and _options(hints[p]) is not None}
+
+
+def _options(hint: Any) -> tuple[type, ...] | None:
+    """The plain types a hint allows (``float | None`` -> (float, NoneType)); None if it is not plain."""
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    ok = (float, int, bool, str, type(None))
+    return tuple(args) if all(a in ok for a in args) else None
+
+
+def _check_param(where: str, key: str, value: Any, hint: Any, limit: tuple[float | None, float | None] | None) -> Any:
+    """``value`` coerced to the parameter's annotated type and checked against its limits, or a ConfigError."""
+    orig = value
+    options = _options(hint) if hint is not None else None
+    if options is not None:
+        for opt in options:
+            if opt is type(None) and value is None:
+                return value
+            if opt is bool and isinstance(value, bool):
+                return value
+            if opt is str and isinstance(value, str):
+                return value
+            if opt is int and not isinstance(value, bool):
+                if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 2**53):
+                    value = int(value)
+                    break
+            if opt is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+                if not math.isfinite(value):
+                    raise ConfigError(f"{where}: {key}={brief(value)} must be a finite number{_range_text(limit)}")
+                break  # an int stays an int: the factory's float() or arithmetic takes it as it is
+        else:
+            names = " or ".join("null" if o is type(None) else "a number" if o is float else "an integer" if o is int else "true/false" if o is bool else "a string" for o in options)
+            raise ConfigError(f"{where}: {key}={brief(value)} must be {names}")
+    if limit is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        low, high = limit
+        if low is not None and value < low:
+            raise ConfigError(f"{where}: {key}={brief(orig)} is out of range; must be >= {low}")
+        if high is not None and value > high:
+            raise ConfigError(f"{where}: {key}={brief(orig)} is out of range; must be <= {high}")
+    return value
+
+
+def _range_text(limit: tuple[float | None, float | None] | None) -> str:
+    """' >= 0', ' in [0, 1]', ... for a limit, '' for none."""
+    if limit is None:
+        return ""
+    low, high = limit
+    if low is not None and high is not None:
+        return f" in [{low}, {high}]"
+    return f" >= {low}" if low is not None else f" <= {high}" if high is not None else ""
 
 
 def _user_params(factory: Callable[..., Any]) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, brief
 from trainlab.registry import Registry, parse_spec
 
 AUGMENTATIONS = Registry("augmentation")
@@ -28,12 +28,12 @@ Transform = Callable[[torch.Tensor], torch.Tensor]
 
 def _need_images(name: str, dims: int) -> None:
     if dims != 2:
-        raise ConfigError(f"augmentation {name!r} needs image data (C, H, W); this data set has {dims}-D inputs")
+        raise ConfigError(f"augmentation {brief(name)} needs image data (C, H, W); this data set has {dims}-D inputs")
 
 
 def _prob(name: str, p: float) -> float:
     if not 0.0 <= float(p) <= 1.0:
-        raise ConfigError(f"augmentation {name!r}: p={p!r} must be a probability in [0, 1]")
+        raise ConfigError(f"augmentation {brief(name)}: p={brief(p)} must be a probability in [0, 1]")
     return float(p)
 
 
@@ -63,7 +63,7 @@ def random_shift(x: torch.Tensor, pixels: int) -> torch.Tensor:
 def shift(dims: int, pixels: int = 2) -> Transform:
     """Random integer shift with zero padding (images and sequences)."""
     if isinstance(pixels, bool) or not isinstance(pixels, int) or pixels < 0:
-        raise ConfigError(f"augmentation 'shift': pixels={pixels!r} must be an integer >= 0")
+        raise ConfigError(f"augmentation 'shift': pixels={brief(pixels)} must be an integer >= 0")
     return lambda x: random_shift(x, pixels)
 
 
@@ -71,7 +71,7 @@ def shift(dims: int, pixels: int = 2) -> Transform:
 def crop(dims: int, padding: int = 4) -> Transform:
     """The pad-and-crop recipe; the same operation as ``shift(padding)``."""
     if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ConfigError(f"augmentation 'crop': padding={padding!r} must be an integer >= 0")
+        raise ConfigError(f"augmentation 'crop': padding={brief(padding)} must be an integer >= 0")
     return lambda x: random_shift(x, padding)
 
 
@@ -115,15 +115,15 @@ def rotate(dims: int, degrees: float = 10.0) -> Transform:
     """Small random rotations (images), batched with affine_grid / grid_sample."""
     _need_images("rotate", dims)
     if isinstance(degrees, bool) or not isinstance(degrees, (int, float)) or not 0 <= degrees <= 180:
-        raise ConfigError(f"augmentation 'rotate': degrees={degrees!r} must be a number in [0, 180]")
+        raise ConfigError(f"augmentation 'rotate': degrees={brief(degrees)} must be a number in [0, 180]")
     return lambda x: random_rotate(x, float(degrees))
 
 
-@AUGMENTATIONS.register("noise", "add Gaussian noise N(0, std^2) to every input value (std default 0.05)")
+@AUGMENTATIONS.register("noise", "add Gaussian noise N(0, std^2) to every input value (std default 0.05)", limits={"std": (0, None)})
 def noise(dims: int, std: float = 0.05) -> Transform:
     """Additive Gaussian noise."""
     if isinstance(std, bool) or not isinstance(std, (int, float)) or not 0 <= std < math.inf:
-        raise ConfigError(f"augmentation 'noise': std={std!r} must be a finite number >= 0")
+        raise ConfigError(f"augmentation 'noise': std={brief(std)} must be a finite number >= 0")
     s = float(std)
     return lambda x: x + s * torch.randn_like(x)
 
@@ -177,7 +177,7 @@ def erase(dims: int, p: float = 0.5, scale: Any = (0.02, 0.33), ratio: Any = (0.
 def _pair(name: str, key: str, value: Any) -> tuple[float, float]:
     ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     if not ok:
-        raise ConfigError(f"augmentation {name!r}: {key}={value!r} must be a pair [low, high]")
+        raise ConfigError(f"augmentation {brief(name)}: {key}={brief(value)} must be a pair [low, high]")
     return float(value[0]), float(value[1])
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, brief
 from trainlab.registry import Registry, parse_spec
 
 ACTIVATIONS = Registry("activation")
@@ -96,7 +96,7 @@ def maxout_pieces(spec: str) -> int | None:
     _, kw = ACTIVATIONS.bind(s)
     k = kw.get("k", 2)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"activation {spec!r}: k must be an integer >= 1 (the number of linear pieces), got {k!r}")
+        raise ConfigError(f"activation {brief(spec)}: k must be an integer >= 1 (the number of linear pieces), got {brief(k)}")
     return k
 
 

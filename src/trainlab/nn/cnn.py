@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainlab.errors import ConfigError, close_match
+from trainlab.errors import ConfigError, brief, close_match
 from trainlab.nn.activations import ACTIVATIONS, make_activation
 from trainlab.nn.mlp import mlp_layers
 from trainlab.nn.norms import NORMS, make_norm
@@ -76,7 +76,7 @@ class Block:
 def _int(where: str, key: str, value: Any, low: int) -> int:
     number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not number or int(value) != value or value < low:
-        raise ConfigError(f"{where}: {key}={value!r} must be an integer >= {low}")
+        raise ConfigError(f"{where}: {key}={brief(value)} must be an integer >= {low}")
     return int(value)
 
 
@@ -86,12 +86,12 @@ def parse_pool(where: str, value: Any) -> Pool | None:
         return None
     spec = parse_spec(value)
     if spec.name not in POOLS:
-        raise ConfigError(f"{where}: pool={value!r} is not a pooling{close_match(spec.name, POOLS)}; choose max(size, stride), avg(size, stride) or none")
+        raise ConfigError(f"{where}: pool={brief(value)} is not a pooling{close_match(spec.name, POOLS)}; choose max(size, stride), avg(size, stride) or none")
     if spec.name == "none":
         return None
     unknown = [k for k in spec.kwargs if k not in ("size", "stride")]
     if unknown or len(spec.args) > 2:
-        raise ConfigError(f"{where}: pool={value!r}: pooling takes size and stride, e.g. max(2) or max(size=3,stride=2)")
+        raise ConfigError(f"{where}: pool={brief(value)}: pooling takes size and stride, e.g. max(2) or max(size=3,stride=2)")
     params = dict(zip(("size", "stride"), spec.args)) | spec.kwargs
     size = _int(where, "pool size", params.get("size", 2), 1)
     stride = _int(where, "pool stride", params.get("stride", size), 1)
@@ -106,23 +106,23 @@ def parse_block(item: Any, index: int, default_act: str = "relu", default_norm: 
     elif isinstance(item, str):
         spec = parse_spec(item)
         if spec.name != "conv":
-            raise ConfigError(f"{where}={item!r}: a block starts with conv, e.g. conv(32,k=3,p=1,pool=max(2))")
+            raise ConfigError(f"{where}={brief(item)}: a block starts with conv, e.g. conv(32,k=3,p=1,pool=max(2))")
         if len(spec.args) > 1:
-            raise ConfigError(f"{where}={item!r}: only the channel count is positional; write the rest as key=value (k=3,p=1)")
+            raise ConfigError(f"{where}={brief(item)}: only the channel count is positional; write the rest as key=value (k=3,p=1)")
         raw = ({"conv": spec.args[0]} if spec.args else {}) | spec.kwargs
     else:
-        raise ConfigError(f"{where}={item!r} must be a mapping like {{conv: 32, kernel: 3}} or a string like conv(32,k=3)")
+        raise ConfigError(f"{where}={brief(item)} must be a mapping like {{conv: 32, kernel: 3}} or a string like conv(32,k=3)")
     block: dict[str, Any] = {}
     for key, value in raw.items():
         name = ALIASES.get(str(key), str(key))
         if name not in BLOCK_KEYS:
-            raise ConfigError(f"{where}: unknown block key {key!r}{close_match(str(key), BLOCK_KEYS)}; valid keys: {', '.join(BLOCK_KEYS)} (k, s, p for short)")
+            raise ConfigError(f"{where}: unknown block key {brief(key)}{close_match(str(key), BLOCK_KEYS)}; valid keys: {', '.join(BLOCK_KEYS)} (k, s, p for short)")
         block[name] = value
     if "conv" not in block:
         raise ConfigError(f"{where}: missing the channel count, e.g. {{conv: 32}} or conv(32)")
     dropout = block.get("dropout", 0.0)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ConfigError(f"{where}: dropout={dropout!r} must be a probability in [0, 1)")
+        raise ConfigError(f"{where}: dropout={brief(dropout)} must be a probability in [0, 1)")
     return Block(
         conv=_int(where, "conv", block["conv"], 1),
         kernel=_int(where, "kernel", block.get("kernel", 3), 1),

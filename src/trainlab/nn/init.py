@@ -47,13 +47,13 @@ def constant(weight: torch.Tensor, act: str, value: float = 0.1) -> None:
     nn.init.constant_(weight, float(value))
 
 
-@INITS.register("normal", "N(0, std^2); std default 0.01")
+@INITS.register("normal", "N(0, std^2); std default 0.01", limits={"std": (0, None)})
 def normal(weight: torch.Tensor, act: str, std: float = 0.01) -> None:
     """Gaussian weights with a fixed std."""
     nn.init.normal_(weight, 0.0, float(std))
 
 
-@INITS.register("uniform", "U(-a, a); a default 0.05")
+@INITS.register("uniform", "U(-a, a); a default 0.05", limits={"a": (0, None)})
 def uniform(weight: torch.Tensor, act: str, a: float = 0.05) -> None:
     """Uniform weights in [-a, a]."""
     nn.init.uniform_(weight, -float(a), float(a))

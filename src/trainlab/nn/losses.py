@@ -21,7 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, brief
 from trainlab.registry import Registry, parse_spec
 
 LOSSES = Registry("loss")
@@ -54,18 +54,18 @@ class Loss:
 def _binary_check(ctx: LossContext, name: str) -> None:
     if ctx.task != "classification" or ctx.num_classes != 2:
         what = "a regression task" if ctx.task != "classification" else f"{ctx.num_classes} classes"
-        raise ConfigError(f"loss {name!r} needs a 2-class data set, this one has {what}; use cross_entropy")
+        raise ConfigError(f"loss {brief(name)} needs a 2-class data set, this one has {what}; use cross_entropy")
 
 
 def _classes_only(ctx: LossContext, name: str) -> None:
     if ctx.task != "classification":
-        raise ConfigError(f"loss {name!r} needs class labels, this data set is a regression task; use mse, mae, rmse or huber")
+        raise ConfigError(f"loss {brief(name)} needs class labels, this data set is a regression task; use mse, mae, rmse or huber")
 
 
 def _regression_only(ctx: LossContext, name: str) -> None:
     # mse alone is kept on classes, as the classic softmax-vs-one-hot comparison
     if ctx.task == "classification":
-        raise ConfigError(f"loss {name!r} is for regression targets, this data set has {ctx.num_classes} classes; use cross_entropy (or mse, the classic comparison)")
+        raise ConfigError(f"loss {brief(name)} is for regression targets, this data set has {ctx.num_classes} classes; use cross_entropy (or mse, the classic comparison)")
 
 
 class _OnDevice:
@@ -112,9 +112,9 @@ def _class_weights(weights: Any, ctx: LossContext) -> torch.Tensor | None:
         w = counts.sum() / (len(counts) * counts)
         return torch.where(counts > 0, w, torch.zeros_like(w)).float()  # an absent class gets weight 0
     if not isinstance(weights, (list, tuple)) or len(weights) != ctx.num_classes:
-        raise ConfigError(f"class weights {weights!r}: give 'balanced', 'effective(beta=0.9999)' or a list of {ctx.num_classes} numbers, one per class")
+        raise ConfigError(f"class weights {brief(weights)}: give 'balanced', 'effective(beta=0.9999)' or a list of {ctx.num_classes} numbers, one per class")
     if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 for v in weights) or not any(weights):
-        raise ConfigError(f"class weights {weights!r} must be non-negative numbers, not all zero")
+        raise ConfigError(f"class weights {brief(weights)} must be non-negative numbers, not all zero")
     return torch.tensor([float(v) for v in weights])
 
 
@@ -237,7 +237,7 @@ def focal(ctx: LossContext, gamma: float = 2.0, alpha: Any = 0.25) -> Loss:
     elif isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and 0 <= alpha <= 1:
         a = torch.tensor([1 - alpha, alpha]) if ctx.num_classes == 2 else torch.full((ctx.num_classes,), float(alpha))
     else:
-        raise ConfigError(f"loss focal: alpha={alpha!r} must be a number in [0, 1], none, balanced, effective(beta=0.9999), or a list of {ctx.num_classes} class weights")
+        raise ConfigError(f"loss focal: alpha={brief(alpha)} must be a number in [0, 1], none, balanced, effective(beta=0.9999), or a list of {ctx.num_classes} class weights")
     alpha_t = _OnDevice(a)
 
     def fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, brief
 from trainlab.registry import Registry
 
 NORMS = Registry("norm")
@@ -39,7 +39,7 @@ def layer(features: int, dims: int) -> nn.Module:
 def group(features: int, dims: int, groups: int = 8) -> nn.Module:
     """GroupNorm."""
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ConfigError(f"norm group(groups={groups!r}): groups must be a positive integer")
+        raise ConfigError(f"norm group(groups={brief(groups)}): groups must be a positive integer")
     if features % groups:
         raise ConfigError(f"norm group(groups={groups}): groups must divide the {features} channels/features; divisors: {_divisors(features)}")
     return nn.GroupNorm(int(groups), features)
