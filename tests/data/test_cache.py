@@ -1,8 +1,11 @@
-"""The decoded-IDX cache: same arrays as decoding, keyed by size+mtime, atomic, self-repairing."""
+"""The decoded-IDX cache: same arrays as decoding, keyed by content, atomic, self-repairing."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +51,27 @@ def test_a_changed_file_is_decoded_again_and_replaces_its_entry(tmp_path: Path, 
     os.utime(path, ns=(1, 1))  # a different mtime as well as a different size
     assert np.array_equal(cache.read_idx_cached(path), x2)
     entries = list(small_cache.glob("*.npy"))
-    assert len(entries) == 1 and entries[0].name.endswith(f"-{path.stat().st_size}-1.npy")
+    assert len(entries) == 1 and entries[0].name.endswith(f"-{hashlib.sha256(path.read_bytes()).hexdigest()[:32]}.npy")
+
+
+def test_same_size_and_mtime_but_other_content_is_decoded_again(tmp_path: Path, small_cache: Path) -> None:
+    # issue 13: the cache trusted size + mtime, so a swapped file of the same size trained on stale data
+    path = tmp_path / "img.gz"
+    x1 = np.zeros((20, 28, 28), np.uint8)
+    x2 = x1.copy()
+    x2[0, 0, 0] = 1  # one pixel differs; level-0 gzip keeps the size identical
+    path.write_bytes(gzip.compress(_idx_bytes(x1), compresslevel=0, mtime=0))
+    os.utime(path, ns=(5, 5))
+    assert np.array_equal(cache.read_idx_cached(path), x1)
+    path.write_bytes(gzip.compress(_idx_bytes(x2), compresslevel=0, mtime=0))
+    os.utime(path, ns=(5, 5))
+    assert path.stat().st_size == len(gzip.compress(_idx_bytes(x1), compresslevel=0, mtime=0))
+    assert np.array_equal(cache.read_idx_cached(path), x2)
+    assert len(list(small_cache.glob("*.npy"))) == 1  # the stale entry of this path was replaced
+
+
+def _idx_bytes(x: np.ndarray) -> bytes:
+    return struct.pack(">HBB", 0, 8, x.ndim) + struct.pack(f">{x.ndim}I", *x.shape) + x.tobytes()
 
 
 def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, small_cache: Path) -> None:

@@ -35,6 +35,16 @@ class Mirror(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         Mirror.requests.append(self.path)
         kind, _, name = self.path.strip("/").partition("/")
+        if kind in ("endless", "announced"):  # a hostile or broken mirror: bytes without end
+            self.send_response(200)
+            if kind == "announced":
+                self.send_header("Content-Length", str(10**12))
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(b"\x1f\x8b" + bytes(1 << 16))
+            except OSError:  # the client hung up
+                return
         body = GOOD.get(name)
         if body is None or kind not in ("good", "bad", "drop"):
             self.send_error(404)
@@ -120,3 +130,40 @@ def test_cli_data_get_via_env_mirror(server: str, tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("TRAINLAB_MIRROR", f"{server}/good")
     assert main(["data", "get", "tiny", "--dir", str(tmp_path / "c")]) == 0
     assert "tiny ready in" in capsys.readouterr().out
+
+
+def test_endless_body_is_cut_off_at_the_bound_streamed_to_disk(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 13: TRAINLAB_MIRROR serving an endless body reached MemoryError at 2.5 GB
+    monkeypatch.setattr(locate, "MAX_DOWNLOAD_BYTES", 2 << 20)
+    monkeypatch.setenv("TRAINLAB_MIRROR", f"{server}/endless")
+    import tracemalloc
+
+    tracemalloc.start()
+    with pytest.raises(DataError, match=r"endless/a.gz: more than 2,097,152 bytes served; not a data set file"):
+        download("tiny", tmp_path / "cache")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 2 << 20  # chunks go to disk; only one is in memory at a time
+    assert _leftovers(tmp_path / "cache") == []
+
+
+def test_announced_huge_body_is_refused_before_reading(server: str, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"announced/a.gz: the server announces 1,000,000,000,000 bytes"):
+        download("tiny", tmp_path / "cache", mirrors=(f"{server}/announced",))
+    assert _leftovers(tmp_path / "cache") == []
+
+
+def test_checksums_are_streamed_and_bounded() -> None:
+    raw = b"IDX" * 100_000
+    served = gzip.compress(raw) + gzip.compress(b"second member")  # gzip.decompress reads every member
+    spec = RemoteFile("x.gz", raw_sha256=hashlib.sha256(raw + b"second member").hexdigest())
+    assert locate.verify(served, spec)
+    assert not locate.verify(served[:-30], spec)  # a cut-off stream has no valid content checksum
+    d = locate.Digests(max_raw=1000)
+    with pytest.raises(locate._TooLarge):
+        d.update(gzip.compress(bytes(10_000)))
+
+
+def test_default_fashion_mnist_mirror_is_https() -> None:
+    assert locate.REMOTE["fashion-mnist"].mirrors[0].startswith("https://")
+    assert all(m.startswith("https://") for m in locate.REMOTE["mnist"].mirrors)

@@ -15,7 +15,7 @@ from tests.conftest import make_idx_dataset
 from trainlab.build import setup
 from trainlab.cli import main
 from trainlab.config import load_config
-from trainlab.data.idx import parse_idx, read_image_label_pair, write_idx
+from trainlab.data.idx import parse_idx, read_idx, read_image_label_pair, write_idx
 from trainlab.errors import DataError
 
 TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
@@ -140,3 +140,79 @@ def test_read_pair_any_files(tmp_path: Path, images: bytes, labels: bytes, gz: b
     except DataError:
         return
     assert x.ndim == 3 and y.ndim == 1 and len(x) == len(y) and y.dtype.kind in "iu"
+
+
+# -- issue 13: empty data, absurd headers, gzip bombs ----------------------------------------------
+
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        (np.zeros((0, 28, 28), np.uint8), r"holds 0 images"),
+        (np.zeros((50, 28, 0), np.uint8), r"images of 28x0 pixels hold no data"),
+    ],
+)
+def test_empty_images_are_refused_naming_the_data_set(tmp_path: Path, images: np.ndarray, message: str) -> None:
+    d = make_idx_dataset(tmp_path / "d", n_train=50, n_test=20)
+    write_idx(d / TRAIN_IMAGES, images)
+    with pytest.raises(DataError, match=rf"^mnist: .*{TRAIN_IMAGES}: {message}"):
+        load(d)
+
+
+def test_a_header_declaring_255_dimensions(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    d = make_idx_dataset(tmp_path / "d", n_train=50, n_test=20)
+    (d / TRAIN_IMAGES).write_bytes(gzip.compress(struct.pack(">HBB", 0, 8, 255) + struct.pack(">255I", *[1] * 255)))
+    assert main(["train", "data.name=mnist", f"data.dir={d}", f"output.dir={tmp_path / 'runs'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: mnist: ") and "declares 255 dimensions; at most 32" in err and err.count("\n") == 1
+
+
+def _bomb(path: Path, declared: tuple[int, ...], inflated: int) -> None:
+    """A gzip IDX file whose header declares ``declared`` but whose stream inflates to ``inflated`` bytes."""
+    import zlib
+
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with path.open("wb") as fh:
+        fh.write(comp.compress(struct.pack(">HBB", 0, 8, len(declared)) + struct.pack(f">{len(declared)}I", *declared)))
+        zeros = bytes(1 << 20)
+        for _ in range(inflated >> 20):
+            fh.write(comp.compress(zeros))
+        fh.write(comp.flush())
+
+
+PEAK = """
+import resource, sys
+from trainlab.data.idx import read_idx
+from trainlab.errors import DataError
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    read_idx(sys.argv[1])
+    print("read")
+except DataError as exc:
+    print(str(exc))
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
+
+
+def test_gzip_bomb_costs_the_declared_array_not_the_inflated_stream(tmp_path: Path) -> None:
+    """A 300 KB file inflating to 300 MB, header declaring 10 images: refused after reading ~8 KB.
+
+    Before issue 13 the reader inflated the whole stream first (peak memory = the inflated size).
+    """
+    import subprocess
+    import sys
+
+    path = tmp_path / "bomb.gz"
+    _bomb(path, (10, 28, 28), 300 << 20)
+    assert path.stat().st_size < 400_000
+    out = subprocess.run([sys.executable, "-c", PEAK, str(path)], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")})
+    message, grew = out.stdout.strip().splitlines()
+    assert "has trailing bytes" in message and "more than" in message
+    assert int(grew) < 64 << 20, f"peak memory grew by {int(grew) >> 20} MB"
+
+
+def test_header_declaring_more_than_the_gzip_can_hold_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "liar.gz"
+    _bomb(path, (2**31, 28, 28), 0)  # declares 1.7 TB in a file of a few dozen bytes
+    with pytest.raises(DataError, match=r"truncated: header says shape \(2147483648, 28, 28\) .* file has at most"):
+        read_idx(path)

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.set_defaults(func=get)
     w = dsub.add_parser("where", help="print where NAME's files are found", description="Show the directory the data set is loaded from, or where trainlab looked.")
     w.add_argument("name")
-    w.add_argument("--data-dir", metavar="DIR", help="an explicit directory to look in first")
+    w.add_argument("--data-dir", metavar="DIR", help="look only in this directory (as data.dir=DIR does) and say what it lacks")
     w.set_defaults(func=where)
 
 

@@ -1,25 +1,32 @@
 """Where IDX data sets are found on disk, and how they are downloaded and verified.
 
-Search order for a data set ``NAME``: the explicit directory (``data.dir`` / ``--data-dir``),
-``$TRAINLAB_DATA`` (the directory itself or its ``NAME/`` subfolder), the user cache
-(``$XDG_CACHE_HOME/trainlab/NAME``, default ``~/.cache/trainlab/NAME``), then Debian's
-``/usr/share/datasets/NAME`` (package ``dataset-fashion-mnist``). Downloads go to the cache, are
-checked by sha256 before use, and are never half-written: bytes land in a temporary file in the
-same directory, which is renamed into place only after the checksum matches.
+A directory the user names (``data.dir`` / ``--data-dir``) is the only place looked in (the
+directory itself or its ``NAME/`` subfolder): if it lacks a file, that is an error naming the file.
+Without one, the search order for a data set ``NAME`` is ``$TRAINLAB_DATA`` (the directory itself
+or its ``NAME/`` subfolder), the user cache (``$XDG_CACHE_HOME/trainlab/NAME``, default
+``~/.cache/trainlab/NAME``), then Debian's ``/usr/share/datasets/NAME`` (package
+``dataset-fashion-mnist``).
+
+Downloads go to the cache, are checked by sha256 before use, and are never half-written: bytes are
+streamed into a temporary file in the same directory (hashed on the way, the gzip content inflated
+chunk by chunk for its checksum), which is renamed into place only after the checksum matches.
+A download is bounded (``MAX_DOWNLOAD_BYTES`` served, ``MAX_RAW_BYTES`` inflated), so a mirror
+serving an endless body fails instead of filling memory or the disk.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.client
 import os
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trainlab.errors import DataError, unknown
 
@@ -62,7 +69,9 @@ REMOTE: dict[str, RemoteDataset] = {
     ),
     "fashion-mnist": RemoteDataset(
         "fashion-mnist",
-        ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        # https first (the files Keras downloads); Zalando's S3 website endpoint speaks plain http
+        # only, and stays as the fallback: every file is checked against its sha256 either way
+        ("https://storage.googleapis.com/tensorflow/tf-keras-datasets/", "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
         (
             RemoteFile("train-images-idx3-ubyte.gz", raw_sha256="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
             RemoteFile("train-labels-idx1-ubyte.gz", raw_sha256="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
@@ -81,11 +90,13 @@ def cache_dir(name: str) -> Path:
 
 
 def candidate_dirs(name: str, data_dir: str | Path | None = None) -> list[Path]:
-    """Directories searched for data set ``name``, in order."""
+    """Directories searched for data set ``name``, in order (``data_dir`` alone when it is given)."""
+    if data_dir:
+        return [Path(data_dir), Path(data_dir) / name]
     dirs: list[Path] = []
-    for base in (data_dir, os.environ.get("TRAINLAB_DATA")):
-        if base:
-            dirs += [Path(base), Path(base) / name]
+    base = os.environ.get("TRAINLAB_DATA")
+    if base:
+        dirs += [Path(base), Path(base) / name]
     dirs += [cache_dir(name), Path("/usr/share/datasets") / name]
     return dirs
 
@@ -98,8 +109,14 @@ def _find_file(directory: Path, stem: str) -> Path | None:
 
 
 def find_idx_files(name: str, data_dir: str | Path | None = None) -> dict[str, Path]:
-    """Paths of the four IDX files of ``name``, or a DataError saying where it looked and how to get them."""
-    searched = candidate_dirs(name, data_dir)
+    """Paths of the four IDX files of ``name``, or a DataError saying where it looked and how to get them.
+
+    A named place (``data.dir`` / ``--data-dir``) is the only place looked in: training on other
+    files than the ones the user named (and the config records) would be silently wrong.
+    """
+    if data_dir:
+        return _files_in_named_dir(name, Path(data_dir))
+    searched = candidate_dirs(name)
     for directory in searched:
         found = {stem: _find_file(directory, stem) for stem in IDX_FILES}
         if all(found.values()):
@@ -114,6 +131,116 @@ def find_idx_files(name: str, data_dir: str | Path | None = None) -> dict[str, P
     )
 
 
+def _files_in_named_dir(name: str, directory: Path) -> dict[str, Path]:
+    """The four files in ``directory`` (or its ``name/`` subfolder), or a DataError naming what is missing."""
+    where = f"data.dir={str(directory)!r}"
+    if not directory.exists():
+        raise DataError(f"{where}: no such directory; it should hold the 4 IDX files of {name} ({', '.join(IDX_FILES)}, each optionally .gz)")
+    if not directory.is_dir():
+        raise DataError(f"{where} is a file, not a directory holding the IDX files of {name}")
+    best: tuple[Path, dict[str, Path | None]] | None = None
+    for d in (directory, directory / name):
+        found = {stem: _find_file(d, stem) for stem in IDX_FILES}
+        if all(found.values()):
+            return found  # type: ignore[return-value]
+        if d.is_dir() and (best is None or sum(map(bool, found.values())) > sum(map(bool, best[1].values()))):
+            best = (d, found)
+    assert best is not None  # directory itself is a directory
+    d, found = best
+    missing = [stem for stem, path in found.items() if path is None]
+    blocked = [str(d / f"{stem}{ext}") for stem in missing for ext in (".gz", "") if (d / f"{stem}{ext}").exists()]
+    if blocked:
+        raise DataError(f"{where}: {blocked[0]} is not a regular file (a directory?); the IDX files of {name} must be files")
+    have = len(IDX_FILES) - len(missing)
+    raise DataError(
+        f"{where} holds {have} of the 4 IDX files of {name}; missing: {', '.join(f'{m}[.gz]' for m in missing)}"
+        f" (looked in {d}); run `trainlab data get {name} --dir {directory}` or name the directory that has them"
+        if name in REMOTE else
+        f"{where} holds {have} of the 4 IDX files of {name}; missing: {', '.join(f'{m}[.gz]' for m in missing)} (looked in {d})"
+    )
+
+
+# Downloads are streamed to disk and bounded: a mirror serving an endless or enormous body fails
+# after these many bytes instead of filling memory or the disk. The largest real file (Fashion-MNIST
+# train images) is 26 MB served and 47 MB decompressed.
+MAX_DOWNLOAD_BYTES = 256 << 20
+MAX_RAW_BYTES = 1 << 30
+_CHUNK = 1 << 16
+
+
+class _TooLarge(Exception):
+    """More bytes than a data set file can have."""
+
+
+class Digests:
+    """sha256 of a file as served and of its decompressed content, computed in one streaming pass.
+
+    Memory stays bounded by the chunk size whatever the input: the gzip stream is inflated
+    ``_CHUNK`` bytes at a time and only hashed, never kept.
+    """
+
+    def __init__(self, max_raw: int = MAX_RAW_BYTES) -> None:
+        self.served = hashlib.sha256()
+        self.raw = hashlib.sha256()
+        self.size = 0
+        self.raw_size = 0
+        self.max_raw = max_raw
+        self._head = b""  # the first bytes, until we know whether this is gzip
+        self._gzip: bool | None = None
+        self._inflater: Any = None
+        self.raw_ok = True  # False once the gzip stream turns out broken
+
+    def update(self, chunk: bytes) -> None:
+        """Feed the next bytes of the file."""
+        self.served.update(chunk)
+        self.size += len(chunk)
+        if self._gzip is None:
+            self._head += chunk
+            if len(self._head) < 2:
+                return
+            self._gzip = self._head[:2] == b"\x1f\x8b"
+            chunk, self._head = self._head, b""
+            if self._gzip:
+                self._inflater = zlib.decompressobj(31)
+        if not self._gzip:
+            self.raw.update(chunk)
+            self.raw_size += len(chunk)
+            return
+        self._inflate(chunk)
+
+    def _inflate(self, data: bytes) -> None:
+        while data and self.raw_ok:
+            try:
+                out = self._inflater.decompress(data, _CHUNK)
+            except zlib.error:
+                self.raw_ok = False
+                return
+            self.raw.update(out)
+            self.raw_size += len(out)
+            if self.raw_size > self.max_raw:
+                raise _TooLarge(f"it inflates to more than {self.max_raw:,} bytes")
+            if self._inflater.eof:  # a gzip member ended; another may follow (as gzip.decompress allows)
+                data = self._inflater.unused_data
+                if data:
+                    self._inflater = zlib.decompressobj(31)
+            else:
+                data = self._inflater.unconsumed_tail
+
+    def raw_hexdigest(self) -> str | None:
+        """sha256 of the decompressed content (of the bytes themselves if not gzip); None if the gzip is broken."""
+        if self._gzip is None:  # fewer than 2 bytes: not gzip
+            return hashlib.sha256(self._head).hexdigest()
+        if self._gzip and (not self.raw_ok or not self._inflater.eof):
+            return None
+        return self.raw.hexdigest()
+
+    def matches(self, spec: RemoteFile) -> bool:
+        """True when the bytes match the file's published checksum (as served, or decompressed)."""
+        if spec.sha256 and self.served.hexdigest() == spec.sha256:
+            return True
+        return bool(spec.raw_sha256) and self.raw_hexdigest() == spec.raw_sha256
+
+
 def sha256_of(data: bytes) -> str:
     """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
@@ -121,38 +248,73 @@ def sha256_of(data: bytes) -> str:
 
 def verify(data: bytes, spec: RemoteFile) -> bool:
     """True when ``data`` matches the file's published checksum (as served, or decompressed)."""
-    if spec.sha256 and sha256_of(data) == spec.sha256:
-        return True
-    if spec.raw_sha256:
-        try:
-            raw = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
-        except (OSError, EOFError):
-            return False
-        return sha256_of(raw) == spec.raw_sha256
-    return False
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    d = Digests()
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        for i in range(0, len(data), _CHUNK):
+            d.update(data[i : i + _CHUNK])
+    except _TooLarge:
+        return False
+    return d.matches(spec)
 
 
-def _fetch(url: str, timeout: float) -> bytes:
+def verify_file(path: Path, spec: RemoteFile) -> bool:
+    """``verify`` for a file on disk, read in chunks (a file that cannot be read does not match)."""
+    d = Digests()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (https/http mirrors only)
-            return resp.read()
-    except http.client.IncompleteRead as exc:  # the server closed the connection mid-file
-        raise OSError(f"connection dropped after {len(exc.partial)} bytes ({exc.expected} more expected)") from None
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                d.update(chunk)
+    except (OSError, _TooLarge):
+        return False
+    return d.matches(spec)
+
+
+def _fetch_to(url: str, target: Path, spec: RemoteFile, timeout: float) -> str | None:
+    """Stream ``url`` into a temp file beside ``target``; rename it there if its checksum matches.
+
+    Returns None on success, else why it failed (the temp file is removed either way). Memory
+    stays bounded by the chunk size; the download by ``MAX_DOWNLOAD_BYTES``.
+    """
+    d = Digests()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (https/http mirrors only)
+                declared = resp.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > MAX_DOWNLOAD_BYTES:
+                    return f"{url}: the server announces {int(declared):,} bytes, more than a data set file has (at most {MAX_DOWNLOAD_BYTES:,})"
+                while True:
+                    try:
+                        chunk = resp.read(_CHUNK)
+                    except http.client.IncompleteRead as exc:  # the server closed the connection mid-file
+                        got = d.size + len(exc.partial)
+                        more = f" ({exc.expected} more expected)" if exc.expected is not None else ""
+                        return f"{url}: connection dropped after {got} bytes{more}"
+                    if not chunk:
+                        break  # the end, or a connection closed early (checked below)
+                    if d.size + len(chunk) > MAX_DOWNLOAD_BYTES:
+                        return f"{url}: more than {MAX_DOWNLOAD_BYTES:,} bytes served; not a data set file (stopped reading)"
+                    d.update(chunk)
+                    try:
+                        out.write(chunk)
+                    except OSError as exc:  # disk full: no mirror will do better
+                        raise DataError(f"cannot write {target}: {exc.strerror or exc}") from None
+            if declared and declared.isdigit() and d.size < int(declared):
+                return f"{url}: connection dropped after {d.size} bytes ({int(declared) - d.size} more expected)"
+            if not d.matches(spec):
+                return f"{url}: sha256 mismatch (got {d.served.hexdigest()[:16]}...)"
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+        return None
+    except _TooLarge as exc:
+        return f"{url}: {exc}; not a data set file (stopped reading)"
     except http.client.HTTPException as exc:  # a broken response (bad status line, ...)
-        raise OSError(f"bad HTTP response ({type(exc).__name__}: {exc})") from None
+        return f"{url}: bad HTTP response ({type(exc).__name__}: {exc})"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return f"{url}: {getattr(exc, 'reason', exc)}"
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def download(
@@ -179,7 +341,7 @@ def download(
     mirrors = mirrors or ((env_mirror,) if env_mirror else ds.mirrors)
     for spec in ds.files:
         target = dest / spec.name
-        if target.is_file() and verify(target.read_bytes(), spec):
+        if target.is_file() and verify_file(target, spec):
             if report:
                 report(f"{target}: present, checksum ok")
             continue
@@ -187,17 +349,12 @@ def download(
         for mirror in mirrors:
             url = mirror.rstrip("/") + "/" + spec.name
             try:
-                data = _fetch(url, timeout)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
+                problem = _fetch_to(url, target, spec, timeout)
+            except OSError as exc:  # the temp file could not be created: the destination is the problem
+                raise DataError(f"cannot write in {dest}: {exc.strerror or exc}") from None
+            if problem:
+                errors.append(problem)
                 continue
-            if not verify(data, spec):
-                errors.append(f"{url}: sha256 mismatch (got {sha256_of(data)[:16]}...)")
-                continue
-            try:
-                _atomic_write(target, data)
-            except OSError as exc:
-                raise DataError(f"cannot write {target}: {exc.strerror or exc}") from None
             if report:
                 report(f"{target}: downloaded from {url}, sha256 ok")
             break
