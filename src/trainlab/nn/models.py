@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
 from trainlab.errors import ConfigError
@@ -60,13 +61,83 @@ def cnn(ctx: ModelContext, cfg: Any) -> nn.Module:
     return build_cnn(ctx.input_shape, ctx.out_features, cfg)
 
 
-def build_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int) -> nn.Module:
-    """Build and initialize the model the config names."""
+def build_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer: str | None = None) -> nn.Module:
+    """Build and initialize the model the config names, after checking that it fits in memory.
+
+    ``optimizer`` (a spec such as ``adam``) sets how many copies of the weights its state holds;
+    unknown or None counts Adam's two.
+    """
+    check_model_memory(model_cfg, input_shape, out_features, optimizer)
     ctx = ModelContext(tuple(input_shape), out_features)
     spec = parse_spec(model_cfg.name)
     model = MODELS.create(spec, ctx=ctx, cfg=model_cfg)
     init_model(model, model_cfg.init, model_cfg.bias_init, model_cfg.act)
     return model
+
+
+# values an optimizer keeps per parameter (Adam: two moments; SGD: a momentum buffer, if any)
+OPTIMIZER_STATES = {"gd": 0, "sgd": 1, "adagrad": 1, "rmsprop": 2, "adam": 2, "adamw": 2}
+FLOAT_BYTES = 4  # float32 weights, gradients and optimizer state
+
+
+def plan_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int) -> nn.Module:
+    """The model the config describes, built on torch's ``meta`` device: shapes and parameter counts
+    without allocating a byte of weights (a 10-billion-parameter config costs nothing to plan)."""
+    ctx = ModelContext(tuple(input_shape), out_features)
+    with torch.device("meta"):
+        return MODELS.create(parse_spec(model_cfg.name), ctx=ctx, cfg=model_cfg)
+
+
+def model_memory(model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer: str | None = None) -> tuple[int, int]:
+    """(parameters, bytes) of the model a config describes: float32 weights, their gradients and the
+    optimizer's state (``OPTIMIZER_STATES`` copies; 2, Adam's, when unknown), counted without allocating."""
+    model = plan_model(model_cfg, input_shape, out_features)
+    params = sum(p.numel() for p in model.parameters())
+    buffers = sum(b.numel() for b in model.buffers())  # batch norm's running statistics
+    states = OPTIMIZER_STATES.get(parse_spec(optimizer).name, 2) if optimizer else 2
+    return params, (params * (2 + states) + buffers) * FLOAT_BYTES
+
+
+def memory_limit(device: Any = None) -> int | None:
+    """The bytes a model may take: ``$TRAINLAB_MAX_MODEL_BYTES`` if set, else the free memory of
+    ``device`` (a CUDA device's free memory, else the RAM available), None if unknown."""
+    import os
+
+    from trainlab.bounded import memory_available
+
+    env = os.environ.get("TRAINLAB_MAX_MODEL_BYTES", "").strip()
+    if env:
+        try:
+            return int(float(env))
+        except ValueError:
+            raise ConfigError(f"TRAINLAB_MAX_MODEL_BYTES={env!r} is not a number of bytes, e.g. 8e9") from None
+    if device is not None and torch.device(device).type == "cuda":
+        try:
+            return int(torch.cuda.mem_get_info(torch.device(device))[0])
+        except (RuntimeError, AssertionError):
+            return None
+    return memory_available()
+
+
+def check_model_memory(model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer: str | None = None, device: Any = None) -> int:
+    """The model's parameter count, or a ConfigError naming it and the memory it needs when that is
+    more than ``memory_limit(device)``: refused before a single weight is allocated."""
+    params, need = model_memory(model_cfg, input_shape, out_features, optimizer)
+    limit = memory_limit(device)
+    if limit is not None and need > limit:
+        arch = f"{parse_spec(model_cfg.name).name} {describe(plan_model(model_cfg, input_shape, out_features))}".strip()
+        states = OPTIMIZER_STATES.get(parse_spec(optimizer).name, 2) if optimizer else 2
+        where = "on the GPU" if device is not None and torch.device(device).type == "cuda" else "available"
+        raise ConfigError(
+            f"model {arch} has {params:,} parameters: {_gb(params * FLOAT_BYTES)} of float32 weights, {_gb(need)} with"
+            f" gradients and {states} optimizer state cop{'y' if states == 1 else 'ies'}; only {_gb(limit)} of memory is {where}"
+            f" - use smaller layers (model.hidden, model.blocks) or set TRAINLAB_MAX_MODEL_BYTES to raise the bound"
+        )
+    return params
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
 
 
 def count_params(model: nn.Module) -> int:
