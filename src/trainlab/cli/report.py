@@ -52,11 +52,15 @@ def run(args: argparse.Namespace) -> int:
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.comparisons import COMPARE_JSON, load_comparison, write_compare_page
     from trainlab.evaluate import build_report
+    from trainlab.runs.rundir import CONFIG, SUMMARY
 
     for arg in args.runs or [None]:
         path = find_run_dir(arg)
         if (path / COMPARE_JSON).is_file():
             print(write_compare_page(load_comparison(path)))
-        else:
-            print(build_report(path, recompute=args.recompute))
+            continue
+        if (path / CONFIG).is_file() and not (path / SUMMARY).is_file():
+            # a report is drawn from the run's results: without them there is nothing to draw
+            raise ConfigError(f"{path}: no {SUMMARY} (removed, or the run never started training); nothing to report - resume or retrain the run")
+        print(build_report(path, recompute=args.recompute))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from trainlab.registry import parse_spec  # light: no torch
 
@@ -17,27 +18,42 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print one line per run."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
+    from trainlab.errors import TrainlabError
     from trainlab.runs import list_runs
 
-    runs = list_runs(args.dir)
-    if not runs:
+    unreadable: list[tuple[Path, str]] = []
+    runs = list_runs(args.dir, unreadable)
+    if not runs and not unreadable:
         print(f"no runs in {args.dir}")
         return 0
     rows = [("run", "data", "model", "status", "test acc", "fit s")]
-    for r in runs:
+    listed = [(r.path, r) for r in runs] + [(path, None) for path, _ in unreadable]
+    for path, r in sorted(listed, key=lambda item: item[0].name):
+        if r is None:  # one bad run is listed as such; it does not hide the others
+            rows.append((path.name, "-", "-", "unreadable", "-", "-"))
+            continue
         s = r.summary
-        acc = s.get("test_accuracy")
+        acc, fit = s.get("test_accuracy"), s.get("fit_seconds")
+        try:
+            data = parse_spec(r.config.data.name).name
+            _model(r.config.model)
+        except TrainlabError as exc:
+            unreadable.append((path, f"{path}: {exc}"))
+            rows.append((path.name, "-", "-", "unreadable", "-", "-"))
+            continue
         rows.append((
             r.name,
-            parse_spec(r.config.data.name).name,
+            data,
             _model(r.config.model),
             str(s.get("status", "?")),
             f"{acc:.4f}" if isinstance(acc, float) else "-",
-            f"{s['fit_seconds']:.1f}" if "fit_seconds" in s else "-",
+            f"{fit:.1f}" if isinstance(fit, (int, float)) else "-",
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    for _, why in unreadable:
+        print(f"unreadable: {why}")
     return 0
 
 

@@ -47,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train one model on N data-parallel processes of this machine (DistributedDataParallel: gloo on CPU, "
         "NCCL on CUDA) by starting torchrun's launcher; optim.batch_size stays the global batch",
     )
+    p.add_argument(
+        "--force-unlock", action="store_true",
+        help="with --resume: remove the run's run.pid first, when it names a process on another host (or one that is gone) "
+        "that you know no longer trains it; a live process on this host keeps its lock",
+    )
     p.set_defaults(func=run)
 
 
@@ -92,6 +97,13 @@ def launch(nproc: int, argv: list[str]) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Train and report."""
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
+    from trainlab.errors import ConfigError
+
+    if args.resume is not None and not args.resume.strip():  # `--resume ''` (an unset shell variable) is not "no resume"
+        raise ConfigError("--resume needs a run: its directory, its checkpoint.pt or its name under runs/")
+    if args.force_unlock and args.resume is None:
+        raise ConfigError("--force-unlock goes with --resume RUN (it removes that run's stale run.pid)")
     if args.nproc is not None:
         if not args.resume:  # a bad config fails here, once, with exit 2, before any process starts
             config_from_args(args)
@@ -99,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         return launch(args.nproc, _without_nproc(given[given.index("train") + 1:]))
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.api import train
+    from trainlab.runs.lock import force_unlock
+    from trainlab.runs.resume import find_run
     from trainlab.training.callbacks import Progress
     from trainlab.training.distributed import world_from_env
 
@@ -111,16 +125,17 @@ def run(args: argparse.Namespace) -> int:
     def show_header(setup, trainer) -> None:
         seen["run_dir"] = trainer.facts.run_dir
         print(trainer.facts.header, flush=True)
-        if args.resume:
+        if args.resume is not None:
             at = f"epoch {trainer.epoch + 1}, batch {trainer.position + 1}/{trainer.batches_per_epoch}" if trainer.perm is not None else f"the start of epoch {trainer.epoch + 1}"
             print(f"resuming {trainer.facts.run_dir} at step {trainer.step} ({at})", flush=True)
 
+    if args.force_unlock:
+        previous = force_unlock(find_run(args.resume)[0])
+        if previous is not None:
+            print(f"removed the lock of process {previous.pid} on host {previous.host}", file=sys.stderr)
     try:
-        if args.resume:
+        if args.resume is not None:
             if args.config:
-                # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-                from trainlab.errors import ConfigError
-
                 raise ConfigError("--resume uses the run's own config.yaml; drop --config")
             overrides = list(args.overrides) + ([f"data.dir={args.data_dir}"] if args.data_dir else [])
             result = train(callbacks=[progress], on_setup=show_header, resume=args.resume, overrides=overrides)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import zipfile
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 
 from trainlab.atomic import atomic_write
-from trainlab.errors import CheckpointError
+from trainlab.errors import CheckpointError, brief
 
 FORMAT = "trainlab-checkpoint-1"
 
@@ -99,3 +100,195 @@ def _check_container(path: Path) -> None:
         raise CheckpointError(f"{path}: truncated or damaged ({size} bytes; the archive's directory at its end is missing or broken)") from None
     if bad is not None:
         raise CheckpointError(f"{path}: damaged (checksum mismatch in {bad})")
+
+
+# -- validation: a checkpoint with the right format tag can still hold anything ---------------------
+
+_NUMBER = (int, float)
+
+
+def _bad(source: str, what: str) -> CheckpointError:
+    return CheckpointError(f"{source}: damaged or foreign checkpoint: {what}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, _NUMBER) and not isinstance(v, bool)
+
+
+def _int_in(source: str, key: str, v: Any, low: int, high: int | None = None) -> int:
+    if not _is_int(v) or v < low or (high is not None and v > high):
+        rule = f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}"
+        raise _bad(source, f"{key}={brief(v)}, expected {rule}")
+    return v
+
+
+def _tensor(source: str, key: str, v: Any, dtype: torch.dtype | None = None, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+    if not isinstance(v, torch.Tensor):
+        raise _bad(source, f"{key} is {type(v).__name__}, expected a tensor")
+    if dtype is not None and v.dtype != dtype:
+        raise _bad(source, f"{key} holds {v.dtype}, expected {dtype}")
+    if shape is not None and tuple(v.shape) != shape:
+        raise _bad(source, f"{key} has shape {tuple(v.shape)}, expected {shape}")
+    return v
+
+
+def _plain(v: Any, depth: int = 0) -> bool:
+    """True for None, bool, finite-or-not numbers, strings, tensors and lists/tuples/dicts of them."""
+    if depth > 20:
+        return False
+    if v is None or isinstance(v, (bool, int, float, str, torch.Tensor)):
+        return True
+    if isinstance(v, (list, tuple)):
+        return all(_plain(x, depth + 1) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, (str, int)) and _plain(x, depth + 1) for k, x in v.items())
+    return False
+
+
+def _check_rng(source: str, rng: Any) -> None:
+    """Every RNG state must have the shape and type its ``setstate`` expects (else: a traceback mid-resume)."""
+    if not isinstance(rng, dict):
+        raise _bad(source, f"rng is {type(rng).__name__}, expected a mapping of RNG states")
+    for key in ("python", "numpy", "torch"):
+        if key not in rng:
+            raise _bad(source, f"rng lacks the {key} state")
+    py = rng["python"]
+    # random.getstate(): (3, 625 words of the Mersenne Twister, the last being the index <= 624), gauss_next
+    if not (isinstance(py, (list, tuple)) and len(py) == 3 and py[0] == 3 and isinstance(py[1], (list, tuple)) and len(py[1]) == 625):
+        raise _bad(source, "rng.python is not a Python random state (version 3, 625 words, gauss_next)")
+    if not all(_is_int(w) and 0 <= w < 2**32 for w in py[1]) or py[1][-1] > 624:
+        raise _bad(source, "rng.python holds words outside 0..2**32-1 or an index above 624")
+    if not (py[2] is None or isinstance(py[2], float)):
+        raise _bad(source, f"rng.python gauss_next={brief(py[2])}, expected a float or None")
+    n = rng["numpy"]
+    if not isinstance(n, dict) or set(n) < {"keys", "pos", "has_gauss", "cached"}:
+        raise _bad(source, "rng.numpy is not a NumPy MT19937 state (keys, pos, has_gauss, cached)")
+    keys = _tensor(source, "rng.numpy.keys", n["keys"], torch.int64, (624,))
+    if keys.numel() and (int(keys.min()) < 0 or int(keys.max()) >= 2**32):
+        raise _bad(source, "rng.numpy.keys hold values outside 0..2**32-1")
+    _int_in(source, "rng.numpy.pos", n["pos"], 0, 624)
+    _int_in(source, "rng.numpy.has_gauss", n["has_gauss"], 0, 1)
+    if not _is_num(n["cached"]):
+        raise _bad(source, f"rng.numpy.cached={brief(n['cached'])}, expected a number")
+    reference = torch.get_rng_state()
+    _tensor(source, "rng.torch", rng["torch"], reference.dtype, tuple(reference.shape))
+    if "generator" in rng:
+        gen = torch.Generator().get_state()
+        _tensor(source, "rng.generator", rng["generator"], gen.dtype, tuple(gen.shape))
+    if "cuda" in rng:
+        if not isinstance(rng["cuda"], (list, tuple)) or not all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8 and t.ndim == 1 for t in rng["cuda"]):
+            raise _bad(source, "rng.cuda is not a list of CUDA generator states (uint8 tensors)")
+
+
+def _check_optimizer(source: str, opt: Any) -> None:
+    """An optimizer state_dict: ``state`` {int: {str: tensor or number}}, ``param_groups`` [{params, lr, ...}]."""
+    if not isinstance(opt, dict) or not isinstance(opt.get("state"), dict) or not isinstance(opt.get("param_groups"), list):
+        raise _bad(source, "optimizer is not an optimizer state (state and param_groups)")
+    seen: set[int] = set()
+    for i, group in enumerate(opt["param_groups"]):
+        where = f"optimizer.param_groups[{i}]"
+        if not isinstance(group, dict):
+            raise _bad(source, f"{where} is {type(group).__name__}, expected a mapping")
+        params = group.get("params")
+        if not isinstance(params, list) or not all(_is_int(p) and p >= 0 for p in params):
+            raise _bad(source, f"{where}.params={brief(params)}, expected a list of parameter indices")
+        if seen & set(params) or len(set(params)) != len(params):
+            raise _bad(source, f"{where} lists a parameter twice")
+        seen |= set(params)
+        lr = group.get("lr")
+        if isinstance(lr, torch.Tensor) and lr.numel() == 1:
+            lr = float(lr)
+        if not _is_num(lr) or not math.isfinite(lr) or lr < 0:
+            raise _bad(source, f"{where}.lr={brief(group.get('lr'))}, expected a finite number >= 0")
+        for key, value in group.items():
+            if key == "params":
+                continue
+            # hyperparameters are numbers, flags, None, names, or tuples of numbers (Adam's betas)
+            ok = value is None or isinstance(value, (bool, str, torch.Tensor)) or (_is_num(value) and math.isfinite(value))
+            ok = ok or (isinstance(value, (list, tuple)) and all(_is_num(v) and math.isfinite(v) for v in value))
+            if not ok:
+                raise _bad(source, f"{where}.{key}={brief(value)} is not an optimizer setting")
+    for key, value in opt["state"].items():
+        if not _is_int(key) or key not in seen:
+            raise _bad(source, f"optimizer.state has an entry for parameter {brief(key)}, which no param group lists")
+        if not isinstance(value, dict) or not all(isinstance(k, str) and (isinstance(v, torch.Tensor) or _is_num(v) or v is None) for k, v in value.items()):
+            raise _bad(source, f"optimizer.state[{key}] is not a mapping of names to tensors")
+
+
+def validate_payload(
+    payload: dict[str, Any],
+    source: str = "checkpoint",
+    *,
+    epochs: int | None = None,
+    batch_size: int | str | None = None,
+    train_size: int | None = None,
+) -> None:
+    """Check the type and range of every field a resume reads; a bad one is a one-line CheckpointError.
+
+    ``epochs`` (the run's train.epochs) bounds ``epoch``; ``batch_size`` (an int or 'full') bounds the
+    mid-epoch ``position`` through the saved permutation's length; ``train_size`` (the training
+    split's size, once the data is loaded) must equal that length. Without them the ranges that need
+    them are skipped, the types are still checked. Nothing is restored here.
+    """
+    for key in ("config", "model", "optimizer", "schedule", "rng", "epoch", "step", "history"):
+        if key not in payload:
+            raise CheckpointError(f"{source}: incomplete checkpoint, missing {key}")
+    if not isinstance(payload["config"], dict):
+        raise _bad(source, "config is not a mapping")
+    epoch = _int_in(source, "epoch", payload["epoch"], 0, epochs)
+    _int_in(source, "step", payload["step"], 0)
+    history = payload["history"]
+    if not isinstance(history, list) or not all(isinstance(row, dict) and all(isinstance(k, str) and _is_num(v) for k, v in row.items()) for row in history):
+        raise _bad(source, "history is not a list of per-epoch mappings of metric names to numbers")
+    if len(history) != epoch:  # one row per finished epoch: metrics.csv is rebuilt from it
+        raise _bad(source, f"history has {len(history)} rows for epoch={epoch}")
+    model = payload["model"]
+    if not isinstance(model, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()):
+        raise _bad(source, "model is not a mapping of parameter names to tensors")
+    _check_optimizer(source, payload["optimizer"])
+    if not isinstance(payload["schedule"], dict) or not _plain(payload["schedule"]):
+        raise _bad(source, "schedule is not a scheduler state (a mapping)")
+    _check_rng(source, payload["rng"])
+    fit = payload.get("fit_seconds", 0.0)
+    if not _is_num(fit) or not math.isfinite(fit) or fit < 0:
+        raise _bad(source, f"fit_seconds={brief(fit)}, expected a finite number >= 0")
+    for key in ("info", "callbacks", "preprocess"):
+        value = payload.get(key, {})
+        if not isinstance(value, dict) or not _plain(value):
+            raise _bad(source, f"{key} is not a mapping of plain values")
+    if not all(isinstance(v, dict) for v in payload.get("callbacks", {}).values()):
+        raise _bad(source, "callbacks is not a mapping of callback names to their states")
+    if not isinstance(payload.get("data_fingerprint"), (str, type(None))):
+        raise _bad(source, "data_fingerprint is not a string")
+    in_epoch = payload.get("in_epoch")
+    if in_epoch is None:
+        return
+    if not isinstance(in_epoch, dict) or not {"perm", "position", "loss_sum", "correct", "seen"} <= set(in_epoch):
+        raise _bad(source, "in_epoch lacks perm, position, loss_sum, correct or seen")
+    if epochs is not None and epoch >= epochs:
+        raise _bad(source, f"a mid-epoch position although all {epochs} epochs are done")
+    perm = _tensor(source, "in_epoch.perm", in_epoch["perm"], torch.long)
+    if perm.ndim != 1:
+        raise _bad(source, f"in_epoch.perm has shape {tuple(perm.shape)}, expected one index per example")
+    n = perm.numel()
+    if train_size is not None and n != train_size:
+        raise _bad(source, f"in_epoch.perm orders {n} examples, the training split has {train_size}")
+    if not torch.equal(torch.sort(perm).values, torch.arange(n)):  # every example exactly once
+        raise _bad(source, "in_epoch.perm is not a permutation of the training examples")
+    batches = None
+    if batch_size is not None:
+        bs = n if batch_size == "full" else int(batch_size)
+        batches = max(1, -(-n // max(bs, 1)))
+    position = _int_in(source, "in_epoch.position", in_epoch["position"], 0, batches)
+    seen = _int_in(source, "in_epoch.seen", in_epoch["seen"], 0, n)
+    if batch_size is not None and seen != min(n, position * (n if batch_size == "full" else int(batch_size))):
+        raise _bad(source, f"in_epoch.seen={seen} does not match position={position} batches")
+    for key, dtype in (("loss_sum", None), ("correct", torch.long), ("l1_sum", None)):
+        if key in in_epoch:
+            t = _tensor(source, f"in_epoch.{key}", in_epoch[key], dtype, ())
+            if not t.dtype.is_floating_point and dtype is None:
+                raise _bad(source, f"in_epoch.{key} holds {t.dtype}, expected a float")

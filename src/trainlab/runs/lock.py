@@ -1,20 +1,46 @@
-"""One trainer per run directory: ``run.pid`` names the process writing it while it trains.
+"""One trainer per run directory: ``run.pid`` names the process writing it (``host:pid``) while it trains.
 
-A second process resuming the same run would interleave checkpoints with the first; ``claim``
-refuses while the recorded process is alive on this host. A SIGKILLed run leaves a stale file whose
-process is gone, which does not block anything.
+A second process resuming the same run would interleave checkpoints with the first, so ``claim``
+refuses while the recorded process may still be training:
+
+- on this host, while that process is alive (a SIGKILLed run leaves a stale file whose process is
+  gone; that blocks nothing);
+- on another host (a shared or network file system), always: this host cannot see that process.
+  When the user knows it is gone (the other machine rebooted, its job was killed), ``force_unlock``
+  (``trainlab train --resume RUN --force-unlock``) removes the file. It never removes the lock of a
+  live process on this host.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 from trainlab.atomic import write_text
 from trainlab.errors import CheckpointError
 
 LOCK = "run.pid"
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The process named by a run's ``run.pid``: its host and pid, and whether that host is this one."""
+
+    host: str
+    pid: int
+    local: bool
+
+    def message(self, run_dir: str | Path) -> str:
+        """Why ``run_dir`` cannot be claimed now, and the way out."""
+        if self.local:
+            return f"{run_dir} is being trained by process {self.pid}; wait for it or stop it (Ctrl-C) before resuming"
+        return (
+            f"{run_dir} is held by process {self.pid} on host {self.host!r} (its {LOCK}); this host cannot see whether"
+            f" that process still runs - if it does not (that machine rebooted, its job was killed),"
+            f" resume with --force-unlock"
+        )
 
 
 def _alive(pid: int) -> bool:
@@ -24,27 +50,53 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
+    except (OverflowError, ValueError):  # not a pid this system can have
+        return False
     return True
 
 
-def holder(run_dir: str | Path) -> int | None:
-    """The pid of a live process on this host that holds ``run_dir``, else None."""
+def _read(run_dir: str | Path) -> Holder | None:
+    """The host and pid recorded in ``run.pid``, or None when there is none or it is not ``host:pid``."""
     try:
-        host, _, pid = (Path(run_dir) / LOCK).read_text().strip().rpartition(":")
+        host, sep, pid = (Path(run_dir) / LOCK).read_text(errors="replace")[:1000].strip().rpartition(":")
         pid_n = int(pid)
     except (OSError, ValueError):
         return None
-    if host != socket.gethostname() or pid_n == os.getpid():
+    if not sep or not host or not 0 < pid_n < 2**31:
+        return None  # not written by trainlab: nothing can be holding the run through it
+    return Holder(host, pid_n, host == socket.gethostname())
+
+
+def holder(run_dir: str | Path) -> Holder | None:
+    """The process that may be training ``run_dir``: a live one on this host, or any on another host; else None."""
+    h = _read(run_dir)
+    if h is None:
         return None
-    return pid_n if _alive(pid_n) else None
+    if h.local:
+        return h if h.pid != os.getpid() and _alive(h.pid) else None
+    return h
 
 
 def claim(run_dir: str | Path) -> None:
-    """Record this process as the run's trainer, or raise if another live process is training it."""
-    pid = holder(run_dir)
-    if pid is not None:
-        raise CheckpointError(f"{run_dir} is being trained by process {pid}; wait for it or stop it (Ctrl-C) before resuming")
+    """Record this process as the run's trainer, or raise if another process may be training it."""
+    h = holder(run_dir)
+    if h is not None:
+        raise CheckpointError(h.message(run_dir))
     write_text(Path(run_dir) / LOCK, f"{socket.gethostname()}:{os.getpid()}\n")
+
+
+def force_unlock(run_dir: str | Path) -> Holder | None:
+    """Remove ``run.pid`` the user vouches is stale; returns whom it named. A live process on this
+    host keeps its lock (a CheckpointError says so): forcing is for what this host cannot check."""
+    h = holder(run_dir)
+    if h is not None and h.local:
+        raise CheckpointError(f"{run_dir} is being trained by process {h.pid} on this host, which is alive; --force-unlock only removes locks of processes that are gone or on other hosts")
+    previous = _read(run_dir)
+    try:
+        (Path(run_dir) / LOCK).unlink(missing_ok=True)
+    except OSError as exc:
+        raise CheckpointError(f"cannot remove {Path(run_dir) / LOCK}: {exc.strerror or exc}") from None
+    return previous
 
 
 def release(run_dir: str | Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from trainlab.atomic import remove_stale_temps
 from trainlab.config import Config, flat_keys, parse_overrides
 from trainlab.errors import CheckpointError, ConfigError
-from trainlab.runs.checkpoint import load_checkpoint
+from trainlab.runs.checkpoint import load_checkpoint, validate_payload
 from trainlab.runs.lock import holder
 from trainlab.runs.rundir import CHECKPOINT, load_run
 
@@ -17,7 +17,6 @@ from trainlab.runs.rundir import CHECKPOINT, load_run
 # (bit-identical results also need the same threads and device)
 RESUME_OVERRIDES = ("threads", "device", "data.dir", "train.checkpoint_every", "output.report", "logging.tensorboard")
 _NOT_COMPARED = (*RESUME_OVERRIDES, "output.dir", "output.name")
-_REQUIRED = ("config", "model", "optimizer", "schedule", "rng", "epoch", "step", "history")
 
 
 @dataclass
@@ -62,17 +61,15 @@ def prepare_resume(run: str | Path, overrides: list[str] | dict[str, Any] | None
             f"{run_dir} diverged (see stop_reason in its summary.json); resuming would repeat the same steps"
             " exactly - start a new run with a lower optim.lr"
         )
-    pid = holder(run_dir)
-    if pid is not None:
-        raise CheckpointError(f"{run_dir} is being trained by process {pid}; wait for it or stop it (Ctrl-C) before resuming")
+    held = holder(run_dir)
+    if held is not None:
+        raise CheckpointError(held.message(run_dir))
     if not ckpt.is_file():
         raise CheckpointError(f"{run_dir}: no {CHECKPOINT} to resume from (stopped before its first checkpoint, or train.checkpoint=false)")
     payload = load_checkpoint(ckpt)
-    missing = [k for k in _REQUIRED if k not in payload]
-    if missing:
-        raise CheckpointError(f"{ckpt}: incomplete checkpoint, missing {', '.join(missing)}")
-    if not isinstance(payload["config"], dict):
-        raise CheckpointError(f"{ckpt}: checkpoint config is not a mapping")
+    # every field's type and range, before anything is restored from it (a position of 10**6 or an
+    # epoch past train.epochs would otherwise "complete" a run that never trained)
+    validate_payload(payload, str(ckpt), epochs=saved_run.config.train.epochs, batch_size=saved_run.config.optim.batch_size)
     diff = config_differences(payload["config"], saved_run.config.to_dict())
     if diff:
         raise CheckpointError(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import time
 from collections.abc import Callable
@@ -16,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.atomic import write_text
+from trainlab.bounded import describe_type, read_json
 from trainlab.config import Config, load_config
-from trainlab.errors import CheckpointError, ConfigError, TrainlabError
+from trainlab.errors import CheckpointError, ConfigError, TrainlabError, brief, clip
 from trainlab.registry import parse_spec
 
 CONFIG, METRICS, SUMMARY, CHECKPOINT, WEIGHTS = "config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "model.safetensors"
 FITTED_PREPROCESS = "preprocess.safetensors"  # the fitted preprocessing, re-applied by eval
+MAX_METRICS_BYTES = 64 << 20  # 100k epochs of 20 metrics; more is not a metrics.csv trainlab wrote
 
 
 def _slug(text: str) -> str:
@@ -67,11 +68,18 @@ def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:
 
 
 def read_metrics_csv(path: Path) -> list[dict[str, float]]:
-    """Read metrics.csv back into a list of dicts of floats."""
+    """Read metrics.csv back into a list of dicts of floats; a damaged file is a one-line CheckpointError."""
     if not path.is_file():
         return []
-    with path.open() as fh:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(fh)]
+    try:
+        if path.stat().st_size > MAX_METRICS_BYTES:
+            raise CheckpointError(f"{path}: {path.stat().st_size:,} bytes is too big for a metrics table (one row per epoch)")
+        with path.open(newline="") as fh:
+            # a row missing cells gives None values, an over-long one a None key: both damaged
+            rows = list(csv.DictReader(fh))
+            return [{k: float(v) for k, v in row.items() if v not in ("", None) and k is not None} for row in rows]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as exc:
+        raise CheckpointError(f"{path}: not a metrics table ({clip(str(exc), 100)})") from None
 
 
 # How a run draws itself (figures, notebook HTML) lives a layer up, in report/views.py, which fills
@@ -131,6 +139,49 @@ class Run:
         return VIEWS["html"](self) if "html" in VIEWS else None
 
 
+# The fields of summary.json that commands read, and what each must be: a summary edited by hand,
+# damaged, or written by something else is refused in one line instead of crashing a listing.
+_TEXT = ("status", "stop_reason", "error", "header", "started", "finished", "device", "interrupted_by")
+_NUMBERS = (
+    "test_accuracy", "test_loss", "train_accuracy", "train_loss", "best_val_accuracy", "fit_seconds", "eval_seconds",
+    "report_seconds", "test_mse", "test_mae", "test_r2", "train_mse", "train_mae", "train_r2", "initial_loss",
+    "expected_initial_loss", "epochs", "steps", "params", "threads", "resumes", "resumed_at_step",
+)
+_MAPPINGS = ("data", "versions", "fitted", "nan_guard", "per_class_accuracy")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_summary(summary: Any, where: str) -> dict[str, Any]:
+    """``summary`` if it is a JSON object whose known fields have their types, else a CheckpointError naming the field."""
+    if not isinstance(summary, dict):
+        raise CheckpointError(f"{where} holds {describe_type(summary)}, not a JSON object of run results")
+    for key in _TEXT:
+        if summary.get(key) is not None and not isinstance(summary[key], str):
+            raise CheckpointError(f"{where}: {key}={brief(summary[key], 60)} is not text")
+    for key in _NUMBERS:
+        if summary.get(key) is not None and not _is_number(summary[key]):
+            raise CheckpointError(f"{where}: {key}={brief(summary[key], 60)} is not a number")
+    for key in _MAPPINGS:
+        if summary.get(key) is not None and not isinstance(summary[key], dict):
+            raise CheckpointError(f"{where}: {key} is {describe_type(summary[key])}, not a JSON object")
+    per_class = summary.get("per_class_accuracy") or {}
+    if not all(_is_number(v) for v in per_class.values()):
+        raise CheckpointError(f"{where}: per_class_accuracy holds values that are not numbers")
+    warnings = summary.get("warnings")
+    if warnings is not None and not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
+        raise CheckpointError(f"{where}: warnings is not a list of messages")
+    cm = summary.get("confusion_matrix")
+    if cm is not None:
+        n = len(cm) if isinstance(cm, list) else -1
+        square = n >= 0 and all(isinstance(row, list) and len(row) == n and all(isinstance(c, int) and not isinstance(c, bool) for c in row) for row in cm)
+        if not square or (per_class and n != len(per_class)):
+            raise CheckpointError(f"{where}: confusion_matrix is not a square table of counts, one row per class")
+    return summary
+
+
 def load_run(path: str | Path) -> Run:
     """Load a run directory (config, metrics, summary) without touching the checkpoint."""
     path = Path(path)
@@ -140,15 +191,20 @@ def load_run(path: str | Path) -> Run:
     cfg = load_config(path / CONFIG)
     summary: dict[str, Any] = {}
     if (path / SUMMARY).is_file():
-        try:
-            summary = json.loads((path / SUMMARY).read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise CheckpointError(f"{path / SUMMARY} is not valid JSON") from None
+        try:  # bounded: size and nesting are checked before json.loads sees the text
+            raw = read_json(path / SUMMARY)
+        except ConfigError as exc:
+            raise CheckpointError(str(exc)) from None
+        summary = check_summary(raw, str(path / SUMMARY))
     return Run(path, cfg, summary, read_metrics_csv(path / METRICS))
 
 
-def list_runs(parent: str | Path = "runs") -> list[Run]:
-    """Every run directory under ``parent``, oldest first."""
+def list_runs(parent: str | Path = "runs", unreadable: list[tuple[Path, str]] | None = None) -> list[Run]:
+    """Every run directory under ``parent``, oldest first.
+
+    A run whose files cannot be read is left out of the list (one bad run must not hide the others);
+    pass a list as ``unreadable`` to get ``(directory, why)`` for each of them.
+    """
     parent = Path(parent)
     if not parent.is_dir():
         return []
@@ -157,6 +213,7 @@ def list_runs(parent: str | Path = "runs") -> list[Run]:
         if d.is_dir() and (d / CONFIG).is_file():
             try:
                 runs.append(load_run(d))
-            except (ConfigError, CheckpointError):
-                continue
+            except (ConfigError, CheckpointError) as exc:
+                if unreadable is not None:
+                    unreadable.append((d, str(exc)))
     return runs
