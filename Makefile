@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_PIN := torch==2.13.0
 
-.PHONY: run test setup data chromium lint clean
+.PHONY: run test fuzz setup data chromium lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,13 +44,15 @@ chromium:
 run: data
 	$(VENV)/bin/trainlab train
 
-# As root on Debian, a throwaway PostgreSQL server is started for the sweep storage test
-# (.ci/postgres.sh); elsewhere that one test skips unless TRAINLAB_TEST_PG names a server.
+# As root on Debian, a throwaway PostgreSQL server is started for the sweep storage test and
+# stopped when the tests end, even on failure or Ctrl-C (.ci/with-postgres.sh); elsewhere that one
+# test skips unless TRAINLAB_TEST_PG names a server.
 test: data chromium
-	@if [ -z "$$TRAINLAB_TEST_PG" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		eval "$$(.ci/postgres.sh)" || echo "postgres: not started; the PostgreSQL sweep test will skip"; \
-	fi; \
-	$(PY) -m pytest
+	@.ci/with-postgres.sh $(PY) -m pytest
+
+# The property-based fuzz suite with many more examples per property (make test runs a few dozen).
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_fuzz_cli.py
 
 lint: setup
 	$(VENV)/bin/ruff check src tests

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL server on 127.0.0.1 for the sweep tests (tests/sweep/test_postgres.py).
+# A throwaway PostgreSQL server on 127.0.0.1 for the sweep tests (tests/sweeps/test_postgres.py).
+# .ci/with-postgres.sh CMD starts it around CMD and stops it afterwards (make test uses it).
 #
 #   eval "$(.ci/postgres.sh)"     # install if needed (root + apt), initdb, start, create the database;
 #                                 # prints: export TRAINLAB_TEST_PG=postgresql://postgres@127.0.0.1:PORT/trainlab_test
+#                                 # (and export TRAINLAB_PG_STARTED=1 if it started the server)
 #   .ci/postgres.sh stop          # stop it (the data directory is left in $DIR for inspection)
 #
 # The server runs from its own data directory (default /tmp/trainlab-pg), on its own port (54329),
@@ -46,12 +48,18 @@ mkdir -p "$DIR"
 if [ ! -f "$DIR/data/PG_VERSION" ]; then
   as_pg "$BIN/initdb" -D "$DIR/data" -A trust -U postgres --no-sync -E UTF8 >/dev/null
 fi
+started=
 if ! as_pg "$BIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
   as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off -c max_connections=100" start >&2
+  started=1
 fi
 if ! as_pg "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$DB'" | grep -q 1; then
   as_pg "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres "$DB"
 fi
 echo "postgres.sh: PostgreSQL $("$BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT, database $DB" >&2
 echo "export TRAINLAB_TEST_PG=postgresql://postgres@127.0.0.1:$PORT/$DB"
+# tells the caller this run started the server, so it stops it afterwards (.ci/with-postgres.sh);
+# a server that was already running is left to whoever started it
+[ -n "$started" ] && echo "export TRAINLAB_PG_STARTED=1"
+exit 0
