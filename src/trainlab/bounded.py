@@ -170,8 +170,21 @@ def memory_available() -> int | None:
         import resource
 
         soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-        if soft != resource.RLIM_INFINITY:
-            found = soft if found is None else min(found, soft)
+        if soft != resource.RLIM_INFINITY:  # an address-space limit counts what is mapped already
+            left = soft - _mapped_bytes()
+            found = left if found is None else min(found, left)
     except (ImportError, OSError, ValueError):
         pass
-    return found
+    return None if found is None else max(0, found)
+
+
+def _mapped_bytes() -> int:
+    """This process's virtual memory size (VmSize), 0 if unknown."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0

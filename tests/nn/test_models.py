@@ -77,7 +77,7 @@ def test_planned_count_equals_the_built_model(cfg: ModelConfig, shape: tuple[int
     built = build_model(cfg, shape, 10)
     assert params == count_params(built)
     buffers = sum(b.numel() for b in built.buffers())
-    assert nbytes == (params * 3 + buffers) * 4  # weights, gradients, one momentum buffer
+    assert nbytes == (params * 4 + buffers) * 4  # weights, gradients, one momentum buffer, a copy for saving
 
 
 def test_huge_model_is_refused_naming_params_and_memory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,7 +92,7 @@ def test_huge_model_is_refused_naming_params_and_memory(monkeypatch: pytest.Monk
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     msg = str(info.value)
-    assert "mlp 784-100000-100000-10 has 10,079,600,010 parameters: 40.3 GB of float32 weights, 161.3 GB with gradients" in msg
+    assert "mlp 784-100000-100000-10 has 10,079,600,010 parameters: 40.3 GB of float32 weights, 201.6 GB with gradients, 2 optimizer state copies and a copy for saving" in msg
     assert "TRAINLAB_MAX_MODEL_BYTES" in msg and peak < 10e6
     monkeypatch.setenv("TRAINLAB_MAX_MODEL_BYTES", "1e6")  # the bound is the user's to set
     with pytest.raises(ConfigError, match=r"only 1.0 MB of memory is available"):

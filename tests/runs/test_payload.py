@@ -111,3 +111,23 @@ def test_an_intact_checkpoint_passes_and_train_size_is_checked(stopped: Path) ->
     with pytest.raises(CheckpointError, match="incomplete checkpoint, missing rng"):
         validate_payload({k: v for k, v in payload.items() if k != "rng"}, "ckpt")
 
+
+
+def test_optimizer_state_checked_against_the_live_optimizer(stopped: Path) -> None:
+    from trainlab.build import setup
+    from trainlab.runs.checkpoint import check_optimizer_state
+
+    s = setup(trainlab.load_run(stopped).config)
+    saved = load_checkpoint(stopped / "checkpoint.pt")["optimizer"]
+    check_optimizer_state(saved, s.optimizer, "ckpt")  # the run's own state fits
+    saved["state"][0]["exp_avg"] = torch.zeros(3, 3)
+    with pytest.raises(CheckpointError, match=r"optimizer.state\[0\].exp_avg has shape \(3, 3\), its parameter \(8, 2\)"):
+        check_optimizer_state(saved, s.optimizer, "ckpt")
+    saved = load_checkpoint(stopped / "checkpoint.pt")["optimizer"]
+    saved["param_groups"][0]["amsgrad"] = None
+    with pytest.raises(CheckpointError, match=r"amsgrad=None does not fit this optimizer's False"):
+        check_optimizer_state(saved, s.optimizer, "ckpt")
+    saved = load_checkpoint(stopped / "checkpoint.pt")["optimizer"]
+    saved["state"][1]["step"] = None
+    with pytest.raises(CheckpointError, match=r"optimizer.state\[1\] is not a mapping of names to tensors"):
+        validate_payload({**load_checkpoint(stopped / "checkpoint.pt"), "optimizer": saved}, "ckpt")

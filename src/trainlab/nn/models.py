@@ -89,13 +89,17 @@ def plan_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int) 
 
 
 def model_memory(model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer: str | None = None) -> tuple[int, int]:
-    """(parameters, bytes) of the model a config describes: float32 weights, their gradients and the
-    optimizer's state (``OPTIMIZER_STATES`` copies; 2, Adam's, when unknown), counted without allocating."""
+    """(parameters, bytes) of the model a config describes, counted without allocating: float32
+    weights, their gradients, the optimizer's state (``OPTIMIZER_STATES`` copies; 2, Adam's, when
+    unknown) and one more copy for saving them (model.safetensors is serialized in memory first)."""
     model = plan_model(model_cfg, input_shape, out_features)
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())  # batch norm's running statistics
-    states = OPTIMIZER_STATES.get(parse_spec(optimizer).name, 2) if optimizer else 2
-    return params, (params * (2 + states) + buffers) * FLOAT_BYTES
+    return params, (params * (3 + _states(optimizer)) + buffers) * FLOAT_BYTES
+
+
+def _states(optimizer: str | None) -> int:
+    return OPTIMIZER_STATES.get(parse_spec(optimizer).name, 2) if optimizer else 2
 
 
 def memory_limit(device: Any = None) -> int | None:
@@ -126,11 +130,12 @@ def check_model_memory(model_cfg: Any, input_shape: tuple[int, ...], out_feature
     limit = memory_limit(device)
     if limit is not None and need > limit:
         arch = f"{parse_spec(model_cfg.name).name} {describe(plan_model(model_cfg, input_shape, out_features))}".strip()
-        states = OPTIMIZER_STATES.get(parse_spec(optimizer).name, 2) if optimizer else 2
+        states = _states(optimizer)
         where = "on the GPU" if device is not None and torch.device(device).type == "cuda" else "available"
         raise ConfigError(
             f"model {arch} has {params:,} parameters: {_gb(params * FLOAT_BYTES)} of float32 weights, {_gb(need)} with"
-            f" gradients and {states} optimizer state cop{'y' if states == 1 else 'ies'}; only {_gb(limit)} of memory is {where}"
+            f" gradients, {states} optimizer state cop{'y' if states == 1 else 'ies'} and a copy for saving;"
+            f" only {_gb(limit)} of memory is {where}"
             f" - use smaller layers (model.hidden, model.blocks) or set TRAINLAB_MAX_MODEL_BYTES to raise the bound"
         )
     return params

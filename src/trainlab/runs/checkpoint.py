@@ -215,8 +215,45 @@ def _check_optimizer(source: str, opt: Any) -> None:
     for key, value in opt["state"].items():
         if not _is_int(key) or key not in seen:
             raise _bad(source, f"optimizer.state has an entry for parameter {brief(key)}, which no param group lists")
-        if not isinstance(value, dict) or not all(isinstance(k, str) and (isinstance(v, torch.Tensor) or _is_num(v) or v is None) for k, v in value.items()):
+        if not isinstance(value, dict) or not all(isinstance(k, str) and (isinstance(v, torch.Tensor) or (_is_num(v) and math.isfinite(v))) for k, v in value.items()):
             raise _bad(source, f"optimizer.state[{key}] is not a mapping of names to tensors")
+
+
+def check_optimizer_state(saved: dict[str, Any], optimizer: torch.optim.Optimizer, source: str = "checkpoint") -> None:
+    """Saved optimizer state fits the live ``optimizer``: the same groups with the same settings and
+    types, and every state tensor (Adam's moments, momentum buffers) shaped like its parameter.
+
+    ``torch.optim.Optimizer.load_state_dict`` checks only group sizes; a moment of another shape or a
+    setting of another type would fail later, mid-step, as a traceback.
+    """
+    _check_optimizer(source, saved)
+    live = optimizer.param_groups
+    if len(saved["param_groups"]) != len(live):
+        raise _bad(source, f"optimizer has {len(saved['param_groups'])} parameter groups, this config's has {len(live)}")
+    params: dict[int, torch.Tensor] = {}
+    for i, (sg, g) in enumerate(zip(saved["param_groups"], live)):
+        where = f"optimizer.param_groups[{i}]"
+        if len(sg["params"]) != len(g["params"]):
+            raise _bad(source, f"{where} holds {len(sg['params'])} parameters, this model's {len(g['params'])}")
+        if set(sg) != set(g):
+            raise _bad(source, f"{where} has the settings {sorted(sg)}, this optimizer {sorted(g)}")
+        for key, value in g.items():
+            if key == "params":
+                continue
+            mine, theirs = value, sg[key]
+            same = (isinstance(mine, bool) == isinstance(theirs, bool)) and (
+                (mine is None) == (theirs is None)
+                and (not isinstance(mine, (list, tuple)) or (isinstance(theirs, (list, tuple)) and len(theirs) == len(mine)))
+                and (not _is_num(mine) or _is_num(theirs) or isinstance(theirs, torch.Tensor))
+            )
+            if not same:
+                raise _bad(source, f"{where}.{key}={brief(theirs)} does not fit this optimizer's {brief(mine)}")
+        params.update(zip(sg["params"], g["params"]))
+    for index, entry in saved["state"].items():
+        p = params[index]
+        for name, value in entry.items():
+            if isinstance(value, torch.Tensor) and value.ndim > 0 and tuple(value.shape) != tuple(p.shape):
+                raise _bad(source, f"optimizer.state[{index}].{name} has shape {tuple(value.shape)}, its parameter {tuple(p.shape)}")
 
 
 def validate_payload(
