@@ -48,7 +48,10 @@ def brief(value: Any, limit: int = 200) -> str:
     Error messages quote the bad value; a hostile one (a YAML alias bomb, a 5000-digit number) must
     not turn a one-line message into megabytes.
     """
-    text = _Brief(limit).repr(value)
+    if hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, (str, bytes)):
+        # a tensor or array: its repr runs over lines and elements; what matters is its kind
+        return f"<{type(value).__name__} of shape {tuple(value.shape)}, {value.dtype}>"
+    text = " ".join(_Brief(limit).repr(value).split())  # one line, whatever the value's repr does
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

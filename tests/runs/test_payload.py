@@ -72,7 +72,7 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str]] = [
     ("history 5", _set(("history",), 5), r"history is not a list of per-epoch mappings"),
     ("history too long", lambda p: p["history"].append({"epoch": 9.0}), r"history has 2 rows for epoch=1"),
     ("param group params", _set(("optimizer", "param_groups", 0, "params"), "x"), r"optimizer.param_groups\[0\].params='x'"),
-    ("param group lr", _set(("optimizer", "param_groups", 0, "lr"), "abc"), r"optimizer.param_groups\[0\].lr='abc', expected a finite number >= 0"),
+    ("param group lr", _set(("optimizer", "param_groups", 0, "lr"), "abc"), r"optimizer.param_groups\[0\].lr='abc' is not an optimizer setting"),
     ("param group betas", _set(("optimizer", "param_groups", 0, "betas"), ("a", "b")), r"betas=\('a', 'b'\) is not an optimizer setting"),
     ("param listed twice", lambda p: p["optimizer"]["param_groups"].append(dict(p["optimizer"]["param_groups"][0])), r"lists a parameter twice"),
     ("python rng short", _set(("rng", "python"), (3, (1, 2, 3), None)), r"rng.python is not a Python random state"),
@@ -124,8 +124,8 @@ def test_optimizer_state_checked_against_the_live_optimizer(stopped: Path) -> No
     with pytest.raises(CheckpointError, match=r"optimizer.state\[0\].exp_avg has shape \(3, 3\), its parameter \(8, 2\)"):
         check_optimizer_state(saved, s.optimizer, "ckpt")
     saved = load_checkpoint(stopped / "checkpoint.pt")["optimizer"]
-    saved["param_groups"][0]["amsgrad"] = None
-    with pytest.raises(CheckpointError, match=r"amsgrad=None does not fit this optimizer's False"):
+    saved["param_groups"][0]["amsgrad"] = True  # a valid flag, but not what this config builds
+    with pytest.raises(CheckpointError, match=r"amsgrad=True does not fit this optimizer.s False"):
         check_optimizer_state(saved, s.optimizer, "ckpt")
     saved = load_checkpoint(stopped / "checkpoint.pt")["optimizer"]
     saved["state"][1]["step"] = None

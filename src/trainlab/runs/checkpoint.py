@@ -184,6 +184,38 @@ def _check_rng(source: str, rng: Any) -> None:
             raise _bad(source, "rng.cuda is not a list of CUDA generator states (uint8 tensors)")
 
 
+# optimizer settings torch reads as flags, and those it reads as numbers (torch.optim's own names)
+_FLAGS = ("amsgrad", "maximize", "capturable", "differentiable", "nesterov", "decoupled_weight_decay", "centered")
+_OPTIONAL_FLAGS = ("foreach", "fused")
+_NUMBERS = ("weight_decay", "momentum", "dampening", "alpha", "lr_decay", "initial_accumulator_value", "eps",
+            "initial_lr", "max_lr", "min_lr", "base_momentum", "max_momentum")
+# the settings schedules change while training (one-cycle moves lr, momentum and Adam's betas);
+# every other setting must equal the live optimizer's, which the config decides
+_SCHEDULED = ("lr", "initial_lr", "max_lr", "min_lr", "momentum", "betas", "base_momentum", "max_momentum")
+
+
+def _finite(v: Any) -> bool:
+    return _is_num(v) and math.isfinite(v)
+
+
+def _setting_ok(key: str, value: Any) -> bool:
+    """Whether ``value`` can be the optimizer setting ``key`` (type and range; not whether it fits this run)."""
+    if key == "lr":
+        if isinstance(value, torch.Tensor):  # torch allows a tensor learning rate
+            return value.numel() == 1 and value.dtype.is_floating_point and bool(torch.isfinite(value).all()) and float(value) >= 0
+        return _finite(value) and value >= 0
+    if key == "betas":
+        return isinstance(value, (list, tuple)) and len(value) == 2 and all(_finite(b) and 0 <= b < 1 for b in value)
+    if key in _FLAGS:
+        return isinstance(value, bool)
+    if key in _OPTIONAL_FLAGS:
+        return value is None or isinstance(value, bool)
+    if key in _NUMBERS:
+        return _finite(value)
+    # settings of other optimizers: plain values only
+    return value is None or isinstance(value, (bool, str)) or _finite(value) or (isinstance(value, (list, tuple)) and all(_finite(v) for v in value))
+
+
 def _check_optimizer(source: str, opt: Any) -> None:
     """An optimizer state_dict: ``state`` {int: {str: tensor or number}}, ``param_groups`` [{params, lr, ...}]."""
     if not isinstance(opt, dict) or not isinstance(opt.get("state"), dict) or not isinstance(opt.get("param_groups"), list):
@@ -199,18 +231,8 @@ def _check_optimizer(source: str, opt: Any) -> None:
         if seen & set(params) or len(set(params)) != len(params):
             raise _bad(source, f"{where} lists a parameter twice")
         seen |= set(params)
-        lr = group.get("lr")
-        if isinstance(lr, torch.Tensor) and lr.numel() == 1:
-            lr = float(lr)
-        if not _is_num(lr) or not math.isfinite(lr) or lr < 0:
-            raise _bad(source, f"{where}.lr={brief(group.get('lr'))}, expected a finite number >= 0")
         for key, value in group.items():
-            if key == "params":
-                continue
-            # hyperparameters are numbers, flags, None, names, or tuples of numbers (Adam's betas)
-            ok = value is None or isinstance(value, (bool, str, torch.Tensor)) or (_is_num(value) and math.isfinite(value))
-            ok = ok or (isinstance(value, (list, tuple)) and all(_is_num(v) and math.isfinite(v) for v in value))
-            if not ok:
+            if key != "params" and not _setting_ok(key, value):
                 raise _bad(source, f"{where}.{key}={brief(value)} is not an optimizer setting")
     for key, value in opt["state"].items():
         if not _is_int(key) or key not in seen:
@@ -237,15 +259,14 @@ def check_optimizer_state(saved: dict[str, Any], optimizer: torch.optim.Optimize
             raise _bad(source, f"{where} holds {len(sg['params'])} parameters, this model's {len(g['params'])}")
         if set(sg) != set(g):
             raise _bad(source, f"{where} has the settings {sorted(sg)}, this optimizer {sorted(g)}")
-        for key, value in g.items():
+        for key, mine in g.items():
             if key == "params":
                 continue
-            mine, theirs = value, sg[key]
-            same = (isinstance(mine, bool) == isinstance(theirs, bool)) and (
-                (mine is None) == (theirs is None)
-                and (not isinstance(mine, (list, tuple)) or (isinstance(theirs, (list, tuple)) and len(theirs) == len(mine)))
-                and (not _is_num(mine) or _is_num(theirs) or isinstance(theirs, torch.Tensor))
-            )
+            theirs = sg[key]
+            if key in _SCHEDULED:  # moved by schedules: only the kind of value must match
+                same = isinstance(theirs, (list, tuple)) == isinstance(mine, (list, tuple))
+            else:  # decided by the config (eps, weight_decay, amsgrad, fused, ...): must be the same
+                same = type(theirs) is type(mine) and theirs == mine if not isinstance(mine, torch.Tensor) else isinstance(theirs, torch.Tensor)
             if not same:
                 raise _bad(source, f"{where}.{key}={brief(theirs)} does not fit this optimizer's {brief(mine)}")
         params.update(zip(sg["params"], g["params"]))
