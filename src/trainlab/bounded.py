@@ -167,7 +167,7 @@ def memory_available() -> int | None:
         except (OSError, ValueError, AttributeError):
             found = None
     try:
-        import resource
+        import resource  # optional: POSIX only
 
         soft, _ = resource.getrlimit(resource.RLIMIT_AS)
         if soft != resource.RLIM_INFINITY:  # an address-space limit counts what is mapped already

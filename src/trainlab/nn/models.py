@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from trainlab.bounded import memory_available
 from trainlab.errors import ConfigError
 from trainlab.nn.cnn import build_cnn
 from trainlab.nn.init import init_model
@@ -105,10 +107,6 @@ def _states(optimizer: str | None) -> int:
 def memory_limit(device: Any = None) -> int | None:
     """The bytes a model may take: ``$TRAINLAB_MAX_MODEL_BYTES`` if set, else the free memory of
     ``device`` (a CUDA device's free memory, else the RAM available), None if unknown."""
-    import os
-
-    from trainlab.bounded import memory_available
-
     env = os.environ.get("TRAINLAB_MAX_MODEL_BYTES", "").strip()
     if env:
         try:
