@@ -214,5 +214,5 @@ def test_gzip_bomb_costs_the_declared_array_not_the_inflated_stream(tmp_path: Pa
 def test_header_declaring_more_than_the_gzip_can_hold_is_refused_unread(tmp_path: Path) -> None:
     path = tmp_path / "liar.gz"
     _bomb(path, (2**31, 28, 28), 0)  # declares 1.7 TB in a file of a few dozen bytes
-    with pytest.raises(DataError, match=r"truncated: header says shape \(2147483648, 28, 28\) .* file has at most"):
+    with pytest.raises(DataError, match=r"truncated: header says shape \(2147483648, 28, 28\) \(1683627180032 data bytes\), file has 0$"):
         read_idx(path)

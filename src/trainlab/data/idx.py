@@ -102,7 +102,10 @@ def _parse_stream(stream: BinaryIO, name: str, max_data: int | None) -> np.ndarr
     dtype = _DTYPES[code]
     expected = math.prod(shape) * dtype.itemsize  # Python ints: a hostile header cannot overflow this
     if max_data is not None and expected > max_data:
-        raise DataError(f"{name}: truncated: header says shape {tuple(shape)} ({expected} data bytes), file has at most {max_data}")
+        # the file cannot hold that much: read what it has (dropped, never more than max_data bytes)
+        # so a damaged stream is still named as such, then refuse without allocating the array
+        got, _ = _count_rest(stream, max_data)
+        raise DataError(f"{name}: truncated: header says shape {tuple(shape)} ({expected} data bytes), file has {got}")
     available = memory_available()
     if available is not None and expected > available:
         raise DataError(

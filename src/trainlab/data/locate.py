@@ -134,8 +134,9 @@ def find_idx_files(name: str, data_dir: str | Path | None = None) -> dict[str, P
 def _files_in_named_dir(name: str, directory: Path) -> dict[str, Path]:
     """The four files in ``directory`` (or its ``name/`` subfolder), or a DataError naming what is missing."""
     where = f"data.dir={str(directory)!r}"
+    get = f"; run `trainlab data get {name} --dir {directory}` to download them there" if name in REMOTE else ""
     if not directory.exists():
-        raise DataError(f"{where}: no such directory; it should hold the 4 IDX files of {name} ({', '.join(IDX_FILES)}, each optionally .gz)")
+        raise DataError(f"{where}: no such directory; it should hold the 4 IDX files of {name} ({', '.join(IDX_FILES)}, each optionally .gz){get}")
     if not directory.is_dir():
         raise DataError(f"{where} is a file, not a directory holding the IDX files of {name}")
     best: tuple[Path, dict[str, Path | None]] | None = None
@@ -152,12 +153,7 @@ def _files_in_named_dir(name: str, directory: Path) -> dict[str, Path]:
     if blocked:
         raise DataError(f"{where}: {blocked[0]} is not a regular file (a directory?); the IDX files of {name} must be files")
     have = len(IDX_FILES) - len(missing)
-    raise DataError(
-        f"{where} holds {have} of the 4 IDX files of {name}; missing: {', '.join(f'{m}[.gz]' for m in missing)}"
-        f" (looked in {d}); run `trainlab data get {name} --dir {directory}` or name the directory that has them"
-        if name in REMOTE else
-        f"{where} holds {have} of the 4 IDX files of {name}; missing: {', '.join(f'{m}[.gz]' for m in missing)} (looked in {d})"
-    )
+    raise DataError(f"{where} holds {have} of the 4 IDX files of {name}; missing: {', '.join(f'{m}[.gz]' for m in missing)} (looked in {d}){get}")
 
 
 # Downloads are streamed to disk and bounded: a mirror serving an endless or enormous body fails

@@ -283,14 +283,17 @@ def validate_payload(
     *,
     epochs: int | None = None,
     batch_size: int | str | None = None,
+    batches: int | None = None,
     train_size: int | None = None,
 ) -> None:
     """Check the type and range of every field a resume reads; a bad one is a one-line CheckpointError.
 
     ``epochs`` (the run's train.epochs) bounds ``epoch``; ``batch_size`` (an int or 'full') bounds the
-    mid-epoch ``position`` through the saved permutation's length; ``train_size`` (the training
-    split's size, once the data is loaded) must equal that length. Without them the ranges that need
-    them are skipped, the types are still checked. Nothing is restored here.
+    mid-epoch ``position`` through the saved permutation's length; ``batches`` (the trainer's batches
+    per epoch) bounds it exactly and, with ``batch_size``, fixes how many examples ``seen`` must be;
+    ``train_size`` (the training split's size, once the data is loaded) must equal the permutation's
+    length. Without them the ranges that need them are skipped, the types are still checked.
+    Nothing is restored here.
     """
     for key in ("config", "model", "optimizer", "schedule", "rng", "epoch", "step", "history"):
         if key not in payload:
@@ -320,6 +323,15 @@ def validate_payload(
             raise _bad(source, f"{key} is not a mapping of plain values")
     if not all(isinstance(v, dict) for v in payload.get("callbacks", {}).values()):
         raise _bad(source, "callbacks is not a mapping of callback names to their states")
+    info = payload.get("info", {})
+    for key in ("initial_loss", "expected_initial_loss"):
+        if info.get(key) is not None and not _is_num(info[key]):
+            raise _bad(source, f"info.{key}={brief(info[key])}, expected a number")
+    for key, kind in (("interrupted_by", str), ("restored_epoch", int)):
+        if info.get(key) is not None and (not isinstance(info[key], kind) or isinstance(info[key], bool)):
+            raise _bad(source, f"info.{key}={brief(info[key])}, expected {'text' if kind is str else 'an integer'}")
+    if not isinstance(info.get("warnings", []), list) or not all(isinstance(w, str) for w in info.get("warnings", [])):
+        raise _bad(source, "info.warnings is not a list of messages")
     if not isinstance(payload.get("data_fingerprint"), (str, type(None))):
         raise _bad(source, "data_fingerprint is not a string")
     in_epoch = payload.get("in_epoch")
@@ -337,13 +349,11 @@ def validate_payload(
         raise _bad(source, f"in_epoch.perm orders {n} examples, the training split has {train_size}")
     if not torch.equal(torch.sort(perm).values, torch.arange(n)):  # every example exactly once
         raise _bad(source, "in_epoch.perm is not a permutation of the training examples")
-    batches = None
-    if batch_size is not None:
-        bs = n if batch_size == "full" else int(batch_size)
-        batches = max(1, -(-n // max(bs, 1)))
-    position = _int_in(source, "in_epoch.position", in_epoch["position"], 0, batches)
+    bs = None if batch_size is None else max(1, n if batch_size == "full" else int(batch_size))
+    most = batches if batches is not None else (max(1, -(-n // bs)) if bs is not None else None)
+    position = _int_in(source, "in_epoch.position", in_epoch["position"], 0, most)
     seen = _int_in(source, "in_epoch.seen", in_epoch["seen"], 0, n)
-    if batch_size is not None and seen != min(n, position * (n if batch_size == "full" else int(batch_size))):
+    if batches is not None and bs is not None and seen != (n if position == batches else position * bs):
         raise _bad(source, f"in_epoch.seen={seen} does not match position={position} batches")
     for key, dtype in (("loss_sum", None), ("correct", torch.long), ("l1_sum", None)):
         if key in in_epoch:

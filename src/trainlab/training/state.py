@@ -14,8 +14,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from trainlab.errors import CheckpointError
-from trainlab.runs.checkpoint import rng_state, set_rng_state
+from trainlab.errors import CheckpointError, clip
+from trainlab.runs.checkpoint import check_optimizer_state, rng_state, set_rng_state, validate_payload
 from trainlab.training.loop import Trainer
 
 
@@ -57,7 +57,15 @@ def world_size() -> int:
 
 
 def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "checkpoint") -> None:
-    """Load a payload from ``trainer_state`` into a freshly built trainer; a mismatch is a CheckpointError."""
+    """Load a payload from ``trainer_state`` into a freshly built trainer; a mismatch is a CheckpointError.
+
+    Every field is checked first (type, range, and fit to this trainer: the epoch count, the batches
+    of an epoch, the training split's size, the optimizer's settings and moment shapes), so a damaged
+    or foreign payload is refused before anything is restored, never half-loaded or crashing mid-step.
+    """
+    validate_payload(payload, source, epochs=trainer.epochs, batch_size=trainer.batch_size,
+                     batches=trainer.batches_per_epoch, train_size=len(trainer.data.train))
+    check_optimizer_state(payload["optimizer"], trainer.optimizer, source)
     saved_data = payload.get("data_fingerprint")
     if saved_data is not None and saved_data != data_fingerprint(trainer.data):
         raise CheckpointError(
@@ -73,16 +81,20 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
     try:
         trainer.optimizer.load_state_dict(payload["optimizer"])
         trainer.schedule.load_state_dict(payload["schedule"])
-    except (ValueError, KeyError, RuntimeError) as exc:
-        raise CheckpointError(f"{source}: optimizer or schedule state does not fit this config ({exc})") from None
+    except (ValueError, KeyError, RuntimeError, TypeError, AttributeError, IndexError) as exc:
+        raise CheckpointError(f"{source}: optimizer or schedule state does not fit this config ({clip(str(exc), 160)})") from None
     trainer.epoch, trainer.step = int(payload["epoch"]), int(payload["step"])
     trainer.history = list(payload["history"])
     trainer.fit_seconds = payload.get("fit_seconds", 0.0)
     trainer.facts.update(payload.get("info", {}))
     saved = payload.get("callbacks", {})
     for c in trainer.callbacks:
-        if type(c).__name__ in saved:
-            c.load_state_dict(saved[type(c).__name__])
+        name = type(c).__name__
+        if name in saved:
+            try:  # a callback's state is its own format; one that does not fit is a damaged checkpoint
+                c.load_state_dict(saved[name])
+            except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
+                raise CheckpointError(f"{source}: the saved state of {name} does not fit ({type(exc).__name__}: {clip(str(exc), 120)})") from None
     in_epoch = payload.get("in_epoch")
     if in_epoch is not None:
         perm = in_epoch["perm"]
