@@ -29,10 +29,12 @@ _FILE_MODE = 0o666 & ~_umask()
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """Call ``write(fh)`` on a temp file next to ``path``, fsync it, then rename it onto ``path``."""
     path = Path(path)
+    # promise to keep only what exists: a first write that fails leaves nothing, not "the previous file"
+    kept = " (the previous file is kept)" if path.exists() else ""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise CheckpointError(f"cannot write in {path.parent}: {exc.strerror or exc}") from None
+        raise CheckpointError(f"cannot write in {path.parent}: {exc.strerror or exc}{kept}") from None
     try:
         os.fchmod(fd, _FILE_MODE)
     except OSError:  # file systems without modes (some network/FUSE mounts): keep what mkstemp gave
@@ -46,7 +48,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
         _fsync_dir(path.parent)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise CheckpointError(f"cannot write {path}: {exc.strerror or exc} (the previous file is kept)") from None
+        raise CheckpointError(f"cannot write {path}: {exc.strerror or exc}{kept}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -84,7 +86,34 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, data: Any) -> None:
     """Atomically write JSON (indented, NaN written as null)."""
-    write_text(path, json.dumps(_clean(data), indent=2) + "\n")
+    write_text(path, json_text(data))
+
+
+def json_text(data: Any) -> str:
+    """The JSON ``write_json`` writes (indented, NaN as null)."""
+    return json.dumps(_clean(data), indent=2) + "\n"
+
+
+def overwrite_in_place(path: str | Path, text: str) -> bool:
+    """Rewrite an existing small file in place, for when an atomic write failed (a full disk).
+
+    Not atomic: the last resort for recording a failure, when a new file cannot be created but
+    the blocks the old one holds can be reused. True if it worked.
+    """
+    data = text.encode()
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        os.write(fd, data)
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _clean(obj: Any) -> Any:

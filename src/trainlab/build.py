@@ -62,7 +62,7 @@ from trainlab.training.callbacks import (
     ordered,
 )
 from trainlab.training.distributed import SINGLE, World
-from trainlab.training.loop import Callback, Trainer
+from trainlab.training.loop import Callback, Trainer, batch_bounds, needs_two
 from trainlab.training.optim import OPTIMIZERS, SCHEDULES, Schedule, make_optimizer, make_schedule
 from trainlab.training.samplers import DATA_SAMPLERS, Sampler, make_sampler
 
@@ -225,7 +225,9 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
     else:
         out_features = 1
     seed_everything(cfg.seed)  # the model's init does not depend on how much data loading drew
-    model = build_model(cfg.model, data.input_shape, out_features)
+    # refused before a weight is allocated when the weights, gradients and optimizer state would
+    # not fit in the memory of the device they train on
+    model = build_model(cfg.model, data.input_shape, out_features, cfg.optim.name, device)
     if cfg.model.pretrained:
         load_encoder(pretrained_weights(cfg), model)
     if pretraining(cfg):  # the catalogue model minus its output layer becomes the encoder
@@ -238,7 +240,8 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
         model = prefer_channels_last(model)
     optimizer = make_optimizer(cfg.optim, [p for p in model.parameters() if p.requires_grad])
     batch_size = len(data.train) if cfg.optim.batch_size == "full" else int(cfg.optim.batch_size)
-    steps = max(1, -(-len(data.train) // batch_size))
+    check_batch_norm(model, batch_size, len(data.train), world)
+    steps = len(batch_bounds(len(data.train), batch_size, min_batch(model, world)))
     schedule = make_schedule(cfg.optim.schedule, optimizer, cfg.train.epochs, steps, cfg.optim.warmup)
     augment = make_views(cfg.pretrain.views, data.input_shape) if pretraining(cfg) == "simclr" else make_augment(cfg.data.augment, data.input_shape)
     sampler, offset = None, None
@@ -251,6 +254,25 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
         raise ConfigError("data.sampler, data.imbalance, data.resample and eval.logit_adjust need class labels;"
                           f" {data.name} is a regression task (use uniform, none, none and 0)")
     return Setup(cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment, sampler, offset, world)
+
+
+def min_batch(model: nn.Module, world: World = SINGLE) -> int:
+    """The smallest training batch ``model`` can take: with batch norm 2 examples on every
+    data-parallel process (a shorter last batch joins the one before it,
+    ``training.loop.batch_bounds``), else 1."""
+    return 2 * world.size if needs_two(model) else 1
+
+
+def check_batch_norm(model: nn.Module, batch_size: int, n_train: int, world: World = SINGLE) -> None:
+    """Batch norm normalizes over the batch: a training step on one example cannot be taken at all."""
+    if not needs_two(model):
+        return
+    need = min_batch(model, world)
+    per = f" (2 on each of the {world.size} processes)" if world.size > 1 else ""
+    if n_train < need:
+        raise ConfigError(f"batch norm needs at least {need} training examples per step{per}, this data set has {n_train}; use model.norm=layer or more data")
+    if batch_size < need:
+        raise ConfigError(f"optim.batch_size={batch_size} with batch norm: it cannot normalize a single example in training; use optim.batch_size >= {need}{per} or model.norm=layer")
 
 
 def header(s: Setup) -> str:
@@ -300,7 +322,7 @@ def make_trainer(s: Setup, callbacks: Sequence[Callback] = ()) -> Trainer:
         s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
         callbacks=ordered(callbacks), seed=cfg.seed, l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad,
         eval_batch_size=cfg.train.eval_batch_size, augment=s.augment, precision=cfg.train.precision,
-        sampler=s.sampler, logit_offset=s.logit_offset,
+        sampler=s.sampler, logit_offset=s.logit_offset, min_batch=min_batch(s.model, s.world),
     )
     if s.world.active:  # data-parallel: DDP for the step, a shard of each global batch, one reduction per epoch
         trainer.forward = distributed.wrap(s.model, s.device)

@@ -7,6 +7,9 @@ its weights and its report page, in that order, so a finished run is complete ev
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -19,13 +22,22 @@ from trainlab.data.regression import fitted_line
 from trainlab.errors import ConfigError, TrainlabError
 from trainlab.nn.models import count_params
 from trainlab.report import plots, report_at_end
+from trainlab.runs.lock import CLAIM, LOCK, claim, release
 from trainlab.runs.resume import ResumePoint, prepare_resume
-from trainlab.runs.rundir import CONFIG, SUMMARY, WEIGHTS, Run, create_run_dir, run_name
+from trainlab.runs.rundir import (
+    CONFIG,
+    FITTED_PREPROCESS,
+    SUMMARY,
+    WEIGHTS,
+    Run,
+    create_run_dir,
+    run_name,
+)
 from trainlab.runs.summary import versions, write_summary_best_effort
 from trainlab.runs.weights import export_weights, save_preprocess
 from trainlab.training import distributed
 from trainlab.training.callbacks import Interrupt, NotebookProgress, Progress
-from trainlab.training.callbacks.interrupt import catch_signals
+from trainlab.training.callbacks.interrupt import catch_signals, raise_on_signals
 from trainlab.training.callbacks.notebook import in_notebook, wants_progress
 from trainlab.training.distributed import World, world_from_env
 from trainlab.training.loop import Callback, Trainer
@@ -101,44 +113,99 @@ def _train(
     where["run_dir"] = run_dir
     if not world.main:  # rank 0 alone writes the run directory, checkpoints, progress and pages
         return _train_rank(s, run_dir, point, callbacks, handle_signals, world)
-    interrupt = Interrupt(run_dir, s.config.to_dict())
-    interrupt.debounce = DEBOUNCE if world.active else 0.0
-    trainer = assemble(s, run_dir, [*callbacks, *progress_callbacks(progress, callbacks), interrupt])
-    cfg = s.config  # resolved (loss.name, full batch)
-    summary: dict[str, Any] = {"status": "running", "started": started, "header": trainer.facts.header}
-    if world.active:
-        summary["world_size"] = world.size
-    if point is None:
-        write_text(run_dir / CONFIG, cfg.to_yaml())
-        save_preprocess(run_dir, s.data.preprocess_state)
-    else:
-        resumes = int(point.summary.get("resumes", 0)) + 1
-        summary.update(started=point.summary.get("started", started), resumes=resumes, resumed_at_step=int(point.payload["step"]))
-        restore_trainer(trainer, point.payload, str(point.checkpoint))
-    write_json(run_dir / SUMMARY, summary)
-    if on_setup is not None:
-        on_setup(s, trainer)
+    fresh = point is None
+    # claim the run before anything is written: a second process resuming it is refused here and
+    # leaves the files of the one that trains (its summary.json above all) untouched
     try:
-        if handle_signals:
-            with catch_signals(interrupt):
-                trainer.fit()
+        claim(run_dir)
+    except BaseException:
+        _discard(run_dir, fresh)
+        raise
+    try:
+        interrupt = Interrupt(run_dir, s.config.to_dict())
+        interrupt.debounce = DEBOUNCE if world.active else 0.0
+        trainer = assemble(s, run_dir, [*callbacks, *progress_callbacks(progress, callbacks), interrupt])
+        cfg = s.config  # resolved (loss.name, full batch)
+        summary: dict[str, Any] = {"status": "running", "started": started, "header": trainer.facts.header}
+        if world.active:
+            summary["world_size"] = world.size
+        if fresh:
+            write_text(run_dir / CONFIG, cfg.to_yaml())
+            save_preprocess(run_dir, s.data.preprocess_state)
         else:
-            trainer.fit()
+            resumes = int(point.summary.get("resumes", 0)) + 1
+            summary.update(started=point.summary.get("started", started), resumes=resumes, resumed_at_step=int(point.payload["step"]))
+            restore_trainer(trainer, point.payload, str(point.checkpoint))
+        write_json(run_dir / SUMMARY, summary)
+    except BaseException:
+        release(run_dir)
+        _discard(run_dir, fresh)  # a new run that could not even start (disk full): no empty folder left
+        raise
+    try:
+        if on_setup is not None:
+            on_setup(s, trainer)
+        try:
+            if handle_signals:
+                with catch_signals(interrupt):
+                    trainer.fit()
+            else:
+                trainer.fit()
+        except BaseException as exc:
+            summary.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500], epochs=trainer.epoch, steps=trainer.step)
+            write_summary_best_effort(run_dir / SUMMARY, summary)
+            raise
+        if trainer.status == "interrupted":  # stopped by a signal: a checkpoint is on disk, nothing is final
+            summary.update(status="interrupted", stop_reason=trainer.stop_reason, interrupted_by=interrupt.signal_name, epochs=trainer.epoch, steps=trainer.step, fit_seconds=round(trainer.fit_seconds, 3))
+            write_json(run_dir / SUMMARY, summary)
+            return Run(run_dir, cfg, summary, trainer.history, s.model)
+        _finish(s, trainer, run_dir, summary, handle_signals)
+        if cfg.output.report:  # after the summary, so a finished run is complete even if drawing fails
+            try:
+                with raise_on_signals() if handle_signals else contextlib.nullcontext():
+                    summary["report_seconds"] = round(report_at_end(run_dir, trainer), 3)
+                    write_json(run_dir / SUMMARY, summary)
+            except KeyboardInterrupt as exc:  # the run is complete; only its page is missing
+                summary["report_interrupted_by"] = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
+                write_summary_best_effort(run_dir / SUMMARY, summary)
+        return Run(run_dir, cfg, summary, trainer.history, s.model)
+    finally:
+        release(run_dir)  # after the report: until then the run is still this process's
+
+
+def _finish(s: Setup, trainer: Trainer, run_dir: Path, summary: dict[str, Any], handle_signals: bool) -> None:
+    """The final evaluation, the weights and the summary of a run that trained to its end.
+
+    A stop signal here (there is no step to finish) or a failure (a full disk writing the weights)
+    leaves summary.json saying what happened, never "running": ``interrupted`` with the last
+    checkpoint to resume from (resuming repeats only this final part), or ``failed`` with the error.
+    """
+    try:
+        with raise_on_signals() if handle_signals else contextlib.nullcontext():
+            final = final_summary(s, trainer)
+            export_weights(run_dir / WEIGHTS, s.model)
+            summary.update(final)
+            write_json(run_dir / SUMMARY, summary)
     except BaseException as exc:
-        summary.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500], epochs=trainer.epoch, steps=trainer.step)
+        where = dict(epochs=trainer.epoch, steps=trainer.step, fit_seconds=round(trainer.fit_seconds, 3))
+        if isinstance(exc, KeyboardInterrupt):
+            name = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
+            summary.update(status="interrupted", interrupted_by=name, stop_reason=f"{name} during the final evaluation; the last checkpoint is kept", **where)
+        else:
+            summary.update(status="failed", error=str(exc)[:500], stop_reason="trained to the end, then failed saving the results; the last checkpoint is kept", **where)
         write_summary_best_effort(run_dir / SUMMARY, summary)
         raise
-    if trainer.status == "interrupted":  # stopped by a signal: a checkpoint is on disk, nothing is final
-        summary.update(status="interrupted", stop_reason=trainer.stop_reason, interrupted_by=interrupt.signal_name, epochs=trainer.epoch, steps=trainer.step, fit_seconds=round(trainer.fit_seconds, 3))
-        write_json(run_dir / SUMMARY, summary)
-        return Run(run_dir, cfg, summary, trainer.history, s.model)
-    summary.update(final_summary(s, trainer))
-    export_weights(run_dir / WEIGHTS, s.model)
-    write_json(run_dir / SUMMARY, summary)
-    if cfg.output.report:  # after the summary, so a finished run is complete even if drawing fails
-        summary["report_seconds"] = round(report_at_end(run_dir, trainer), 3)
-        write_json(run_dir / SUMMARY, summary)
-    return Run(run_dir, cfg, summary, trainer.history, s.model)
+
+
+def _discard(run_dir: Path, fresh: bool) -> None:
+    """Remove a run directory this call created, when the run could not start: only its own first files."""
+    if not fresh:
+        return
+    ours = {CONFIG, SUMMARY, FITTED_PREPROCESS, CLAIM, LOCK}
+    try:
+        if all(p.name in ours or (p.name.startswith(".") and p.name.endswith(".tmp")) for p in run_dir.iterdir()):
+            shutil.rmtree(run_dir, ignore_errors=True)
+    except OSError:
+        pass
 
 
 def _train_rank(s: Setup, run_dir: Path, point: ResumePoint | None, callbacks: Any, handle_signals: bool, world: World) -> Run:

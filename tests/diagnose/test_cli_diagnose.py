@@ -13,7 +13,7 @@ def test_doctor_passes_a_healthy_config(tmp_path: Path, capsys) -> None:
     code = main(["doctor", *FAST, "--plot", str(tmp_path / "lr.png"), "data.name=digits", "threads=1", "optim.lr=0.01"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert out.count("✓") == 7 and "7/7 checks passed" in out and (tmp_path / "lr.png").is_file()
+    assert out.count("✓") == 8 and "8/8 checks passed" in out and (tmp_path / "lr.png").is_file()
     assert "initial loss" in out and "expected 2.3026 = ln(10)" in out and "suggested lr" in out
 
 

@@ -145,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         signum = getattr(exc, "signum", signal.SIGINT)
         run_dir = seen.get("run_dir")
         if run_dir and (Path(run_dir) / "checkpoint.pt").is_file():
+            # during training, or during the final evaluation (resuming then repeats only that)
             print(f"\naborted; the last checkpoint is kept - resume with: trainlab train --resume {shlex.quote(run_dir)}", file=sys.stderr)
         else:
             print("\naborted before the first checkpoint; nothing to resume", file=sys.stderr)
@@ -172,6 +173,10 @@ def run(args: argparse.Namespace) -> int:
     if (result.path / "report.html").is_file():
         print(f"report: {result.path / 'report.html'}")
     print(f"run saved in {result.path}")
+    if s.get("report_interrupted_by"):  # the run is complete: say so, and that only the page is missing
+        print(f"{s['report_interrupted_by']} while drawing the report; the run is complete - draw its page with:"
+              f" trainlab report {shlex.quote(str(result.path))}", file=sys.stderr)
+        return 128 + int(getattr(signal, s["report_interrupted_by"], signal.SIGINT))
     if s.get("status") == "diverged":  # the NaN/Inf guard stopped it (its message was printed above)
         return 3
     return 0

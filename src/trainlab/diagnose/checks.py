@@ -23,6 +23,7 @@ from trainlab.diagnose.lr_find import lr_range_test
 from trainlab.nn.causes import initial_loss_causes, input_scale
 from trainlab.nn.losses import Loss, LossContext, expected_initial_loss
 from trainlab.nn.stats import ActivationRecorder, WeightSnapshot, gradient_norms, kind_of
+from trainlab.training.loop import batch_bounds, needs_two
 from trainlab.training.metrics import correct_count
 from trainlab.training.optim import make_optimizer
 
@@ -64,6 +65,7 @@ class Subject:
     batch_size: int = 256
     expected_loss: float | None = None
     seed: int = 0
+    train_batch: int | None = None  # the batch size training uses (batch_size above is capped for the checks)
 
     def copy_model(self) -> nn.Module:
         """A deep copy to train on."""
@@ -169,6 +171,42 @@ def check_inputs(data: Dataset) -> CheckResult:
         problems.append("every feature is constant: the data carries no information")
     details = [f"{constant} features never change (e.g. image borders): harmless, but standardize leaves them 0"] if constant else []
     return CheckResult("input statistics", not problems, summary, "; ".join(problems), {"mean": mean, "std": std, "nan": nan, "inf": inf, "constant": constant, "features": nfeat}, details)
+
+
+def check_batches(sub: Subject) -> CheckResult:
+    """The batches one epoch trains on, as the loop cuts them, and a training step on the smallest.
+
+    A model with batch norm cannot take a training step on one example (torch raises "Expected more
+    than 1 value per channel"); the loop lets such a last batch join the one before it
+    (``training.loop.batch_bounds``). This check shows the sizes and proves the smallest batch trains.
+    """
+    n = len(sub.data.train)
+    bs = sub.train_batch or sub.batch_size
+    smallest_allowed = 2 if needs_two(sub.model) else 1
+    bounds = batch_bounds(n, bs, smallest_allowed)
+    sizes = [b - a for a, b in bounds]
+    rest = n % bs
+    merged = bool(rest) and rest < smallest_allowed and n > bs
+    shape = f"{len(bounds)} batch{'es' if len(bounds) != 1 else ''} of {sizes[0]} per epoch" + (f", the last of {sizes[-1]}" if sizes[-1] != sizes[0] else "")
+    note = f" (a last batch of {rest} joins the one before: batch norm cannot normalize {rest} example in training)" if merged else ""
+    model = sub.copy_model()
+    model.train()
+    x, y = sub.data.train.x[: min(sizes)], sub.data.train.y[: min(sizes)]
+    try:
+        loss = sub.loss(model(x), y)
+        loss.backward()
+        sub.optimizer(model).step()
+    except (RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return CheckResult(
+            "training batches", False, f"{shape}; a training step on a batch of {min(sizes)} fails: {first[:160]}",
+            "change optim.batch_size (or use model.norm=layer, which needs no batch)",
+            {"batches": len(bounds), "sizes": sorted(set(sizes)), "merged": merged},
+        )
+    ok = bool(torch.isfinite(loss.detach()).all())
+    summary = f"{shape}{note}; a training step on the smallest ({min(sizes)}) {'works' if ok else 'gives a non-finite loss'}"
+    return CheckResult("training batches", ok, summary, "" if ok else "the smallest batch gives a non-finite loss: check the data and the loss",
+                       {"batches": len(bounds), "sizes": sorted(set(sizes)), "merged": merged})
 
 
 def _forward_backward(sub: Subject, model: nn.Module, recorder: ActivationRecorder | None = None) -> None:
@@ -305,7 +343,7 @@ def check_lr_range(sub: Subject, steps: int = LR_FIND_STEPS, plot: Path | None =
     return CheckResult("LR range test", True, summary, measured=measured)
 
 
-CHECKS = ("initial loss", "overfit a tiny subset", "input statistics", "gradient flow at init", "activations at init", "update/weight ratio", "LR range test")
+CHECKS = ("initial loss", "overfit a tiny subset", "input statistics", "training batches", "gradient flow at init", "activations at init", "update/weight ratio", "LR range test")
 
 
 def run_checks(sub: Subject, plot: Path | None = None, lr_steps: int = LR_FIND_STEPS, overfit_steps: int = OVERFIT_STEPS) -> list[CheckResult]:
@@ -316,6 +354,7 @@ def run_checks(sub: Subject, plot: Path | None = None, lr_steps: int = LR_FIND_S
             check_initial_loss(sub),
             check_overfit(sub, steps=overfit_steps),
             check_inputs(sub.data),
+            check_batches(sub),
             check_gradient_flow(sub),
             check_activations(sub),
             check_update_ratio(sub),
@@ -328,4 +367,4 @@ def run_checks(sub: Subject, plot: Path | None = None, lr_steps: int = LR_FIND_S
 def subject_from_setup(s: Any) -> Subject:
     """The Subject for a ``trainlab.build.Setup`` (what ``setup(config)`` returns)."""
     expected = expected_initial_loss(s.config.loss.name, LossContext(s.data.task, s.data.num_classes))
-    return Subject(s.model, s.loss, s.data, s.config.optim, min(s.batch_size, 512), expected, s.config.seed)
+    return Subject(s.model, s.loss, s.data, s.config.optim, min(s.batch_size, 512), expected, s.config.seed, s.batch_size)

@@ -63,13 +63,14 @@ def cnn(ctx: ModelContext, cfg: Any) -> nn.Module:
     return build_cnn(ctx.input_shape, ctx.out_features, cfg)
 
 
-def build_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer: str | None = None) -> nn.Module:
+def build_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer: str | None = None, device: Any = None) -> nn.Module:
     """Build and initialize the model the config names, after checking that it fits in memory.
 
-    ``optimizer`` (a spec such as ``adam``) sets how many copies of the weights its state holds;
-    unknown or None counts Adam's two.
+    ``optimizer`` (a spec such as ``adam``) sets how many copies of the weights its state holds
+    (unknown or None counts Adam's two); ``device`` is where it will train (its free memory is
+    the bound; the CPU's when None).
     """
-    check_model_memory(model_cfg, input_shape, out_features, optimizer)
+    check_model_memory(model_cfg, input_shape, out_features, optimizer, device)
     ctx = ModelContext(tuple(input_shape), out_features)
     spec = parse_spec(model_cfg.name)
     model = MODELS.create(spec, ctx=ctx, cfg=model_cfg)

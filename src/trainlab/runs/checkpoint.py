@@ -149,6 +149,57 @@ def _plain(v: Any, depth: int = 0) -> bool:
     return False
 
 
+def _jsonish(v: Any, depth: int = 0) -> bool:
+    """True for what a YAML config can hold: None, bools, finite-or-not numbers, strings, lists, string-keyed mappings."""
+    if depth > 20:
+        return False
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if isinstance(v, (list, tuple)):
+        return all(_jsonish(x, depth + 1) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _jsonish(x, depth + 1) for k, x in v.items())
+    return False
+
+
+def same_structure(saved: Any, live: Any, where: str) -> str | None:
+    """Where ``saved`` differs in structure from ``live`` (a freshly built object's state_dict), or None.
+
+    Mappings need the same keys, sequences the same length, tensors the same shape and dtype,
+    numbers a number, flags a flag, text text; a None in ``live`` (not set yet) accepts None or a
+    plain value. Values may differ: it is the kind of state that must match.
+    """
+    if isinstance(live, dict):
+        if not isinstance(saved, dict) or set(saved) != set(live):
+            return f"{where} does not have the entries {sorted(map(str, live))}"
+        for k in live:
+            found = same_structure(saved[k], live[k], f"{where}.{k}")
+            if found:
+                return found
+        return None
+    if isinstance(live, (list, tuple)):
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(live):
+            return f"{where}={brief(saved)} is not a list of {len(live)}"
+        for i, (a, b) in enumerate(zip(saved, live)):
+            found = same_structure(a, b, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(live, torch.Tensor):
+        ok = isinstance(saved, torch.Tensor) and saved.shape == live.shape and saved.dtype == live.dtype
+        return None if ok else f"{where}={brief(saved)} does not fit {brief(live)}"
+    if isinstance(live, bool):
+        return None if isinstance(saved, bool) else f"{where}={brief(saved)} is not true/false"
+    if _is_num(live):
+        ok = _is_num(saved) and (math.isfinite(saved) or not math.isfinite(live))  # plateau's best starts at inf
+        return None if ok else f"{where}={brief(saved)} is not a finite number"
+    if isinstance(live, str):
+        return None if isinstance(saved, str) else f"{where}={brief(saved)} is not text"
+    if live is None:
+        return None if saved is None or isinstance(saved, (bool, int, float, str)) else f"{where}={brief(saved)} is not a plain value"
+    return None
+
+
 def _check_rng(source: str, rng: Any) -> None:
     """Every RNG state must have the shape and type its ``setstate`` expects (else: a traceback mid-resume)."""
     if not isinstance(rng, dict):
@@ -165,7 +216,7 @@ def _check_rng(source: str, rng: Any) -> None:
     if not (py[2] is None or isinstance(py[2], float)):
         raise _bad(source, f"rng.python gauss_next={brief(py[2])}, expected a float or None")
     n = rng["numpy"]
-    if not isinstance(n, dict) or set(n) < {"keys", "pos", "has_gauss", "cached"}:
+    if not isinstance(n, dict) or not {"keys", "pos", "has_gauss", "cached"} <= set(n):
         raise _bad(source, "rng.numpy is not a NumPy MT19937 state (keys, pos, has_gauss, cached)")
     keys = _tensor(source, "rng.numpy.keys", n["keys"], torch.int64, (624,))
     if keys.numel() and (int(keys.min()) < 0 or int(keys.max()) >= 2**32):
@@ -298,8 +349,8 @@ def validate_payload(
     for key in ("config", "model", "optimizer", "schedule", "rng", "epoch", "step", "history"):
         if key not in payload:
             raise CheckpointError(f"{source}: incomplete checkpoint, missing {key}")
-    if not isinstance(payload["config"], dict):
-        raise _bad(source, "config is not a mapping")
+    if not isinstance(payload["config"], dict) or not _jsonish(payload["config"]):
+        raise _bad(source, "config is not a mapping of config keys to plain values")
     epoch = _int_in(source, "epoch", payload["epoch"], 0, epochs)
     _int_in(source, "step", payload["step"], 0)
     history = payload["history"]

@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import fcntl  # optional: POSIX; elsewhere claims are not serialized between processes
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
 
 from trainlab.atomic import write_text
 from trainlab.errors import CheckpointError
 
 LOCK = "run.pid"
+CLAIM = ".run.pid.claim"  # flock'ed while a process checks and writes run.pid
 
 
 @dataclass(frozen=True)
@@ -77,12 +85,34 @@ def holder(run_dir: str | Path) -> Holder | None:
     return h
 
 
+@contextmanager
+def _exclusive(run_dir: str | Path) -> Iterator[None]:
+    """Serialize claims of one run between processes of this host (``flock`` on a hidden file), so two
+    resumes started together cannot both see "free" and both write run.pid."""
+    try:
+        fh = open(Path(run_dir) / CLAIM, "a")  # noqa: SIM115 (held for the block)
+    except OSError:  # a read-only run directory: the write below will say so
+        yield
+        return
+    with fh:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield  # closing the file releases the flock
+
+
 def claim(run_dir: str | Path) -> None:
     """Record this process as the run's trainer, or raise if another process may be training it."""
-    h = holder(run_dir)
-    if h is not None:
-        raise CheckpointError(h.message(run_dir))
-    write_text(Path(run_dir) / LOCK, f"{socket.gethostname()}:{os.getpid()}\n")
+    with _exclusive(run_dir):
+        h = holder(run_dir)
+        if h is not None:
+            raise CheckpointError(h.message(run_dir))
+        write_text(Path(run_dir) / LOCK, f"{socket.gethostname()}:{os.getpid()}\n")
+
+
+def held_by_me(run_dir: str | Path) -> bool:
+    """True when ``run.pid`` names this very process."""
+    h = _read(run_dir)
+    return h is not None and h.local and h.pid == os.getpid()
 
 
 def force_unlock(run_dir: str | Path) -> Holder | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from trainlab.atomic import remove_stale_temps
 from trainlab.config import Config, flat_keys, parse_overrides
-from trainlab.errors import CheckpointError, ConfigError
+from trainlab.errors import CheckpointError, ConfigError, brief
 from trainlab.runs.checkpoint import load_checkpoint, validate_payload
 from trainlab.runs.lock import holder
 from trainlab.runs.rundir import CHECKPOINT, load_run
@@ -46,7 +46,7 @@ def config_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """``key: a vs b`` for every dotted key whose value differs (keys that may change on resume are skipped)."""
     fa, fb = flat_keys(a), flat_keys(b)
     keys = [k for k in dict.fromkeys([*fa, *fb]) if k not in _NOT_COMPARED]
-    return [f"{k}: {fa.get(k)!r} vs {fb.get(k)!r}" for k in keys if fa.get(k) != fb.get(k)]
+    return [f"{k}: {brief(fa.get(k), 60)} vs {brief(fb.get(k), 60)}" for k in keys if fa.get(k) != fb.get(k)]
 
 
 def prepare_resume(run: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> ResumePoint:

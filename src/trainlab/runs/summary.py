@@ -9,7 +9,7 @@ from typing import Any
 import numpy
 import torch
 
-from trainlab.atomic import write_json
+from trainlab.atomic import json_text, overwrite_in_place, write_json
 from trainlab.errors import TrainlabError
 from trainlab.version import __version__
 
@@ -20,8 +20,12 @@ def versions() -> dict[str, str]:
 
 
 def write_summary_best_effort(path: Path, summary: dict[str, Any]) -> None:
-    """Record a failure in summary.json unless the disk refuses too: the original error matters more."""
+    """Record a failure in summary.json unless the disk refuses too: the original error matters more.
+
+    On a full disk the atomic write (a new temporary file) fails; summary.json is then rewritten in
+    place, in the blocks it already has, so it does not go on claiming "running".
+    """
     try:
         write_json(path, summary)
     except TrainlabError:
-        pass
+        overwrite_in_place(path, json_text(summary))

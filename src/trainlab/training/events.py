@@ -62,6 +62,11 @@ class Callback:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore state saved by ``state_dict``."""
 
+    def check_state(self, state: Any, trainer: Any) -> None:
+        """Raise ValueError when ``state`` (from a checkpoint) cannot be this callback's state for
+        ``trainer``; called before ``load_state_dict``, so a damaged checkpoint is refused before
+        anything is restored instead of failing mid-run. The default accepts anything (no state)."""
+
 
 _PER_PROCESS = ("header", "run_dir")
 

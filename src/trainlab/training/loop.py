@@ -26,7 +26,28 @@ from trainlab.training.events import EVENTS, Callback, Facts, StopTraining
 from trainlab.training.metrics import correct_count
 from trainlab.training.optim import Schedule
 
-__all__ = ["EVENTS", "Callback", "Facts", "StopTraining", "Trainer", "evaluate_outputs"]
+__all__ = ["EVENTS", "Callback", "Facts", "StopTraining", "Trainer", "batch_bounds", "evaluate_outputs", "needs_two"]
+
+
+def batch_bounds(n: int, batch_size: int, min_batch: int = 1) -> list[tuple[int, int]]:
+    """(start, end) of each training batch of an epoch of ``n`` examples.
+
+    Batches hold ``batch_size`` examples, the last one what is left over. A left-over smaller than
+    ``min_batch`` joins the batch before it instead of making a step of its own: a model with batch
+    norm cannot normalize a single example in training mode (torch raises), so it gets
+    ``min_batch=2`` and, for 1293 examples in batches of 4, 322 batches of 4 and a last one of 5.
+    """
+    bs = max(1, batch_size)
+    starts = list(range(0, n, bs)) or [0]
+    if len(starts) > 1 and n - starts[-1] < min_batch:
+        starts.pop()  # the short rest is merged into the batch before it
+    return [(a, starts[i + 1] if i + 1 < len(starts) else n) for i, a in enumerate(starts)]
+
+
+def needs_two(model: nn.Module) -> bool:
+    """True when ``model`` has batch norm: in training mode it needs at least 2 examples per step."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
 
 class Trainer:
     """Owns the model, data, loss, optimizer and loop state; runs ``fit`` and ``evaluate``."""
@@ -49,6 +70,7 @@ class Trainer:
         precision: str = "fp32",
         sampler: Any = None,
         logit_offset: torch.Tensor | None = None,
+        min_batch: int = 1,
     ):
         self.model = model
         self.data = data
@@ -80,7 +102,8 @@ class Trainer:
         self.facts = Facts()  # what callbacks learn and share (initial loss, warnings, ...)
         self.status = "running"
         self.stop_reason = ""
-        self.fit_seconds = 0.0
+        self.fit_seconds = 0.0  # training time of finished fits (elapsed_seconds adds the current one)
+        self._fit_started: float | None = None
         handlers = [Callback.handlers(c) for c in self.callbacks]  # an unknown on_* handler fails here
         self._hooks = {e: [h[e] for h in handlers if e in h] for e in EVENTS}
         self._l1_params = [p for n, p in model.named_parameters() if p.ndim > 1] if l1 else []
@@ -90,7 +113,9 @@ class Trainer:
         self.correct = torch.zeros((), device=self.device, dtype=torch.long)
         self.seen = 0
         self.batch_index = 0
-        self.batches_per_epoch = max(1, -(-len(data.train) // batch_size))
+        # a last batch smaller than min_batch joins the one before it (batch_bounds)
+        self.bounds = batch_bounds(len(data.train), batch_size, min_batch)
+        self.batches_per_epoch = len(self.bounds)
         # where the current epoch stands, so a checkpoint taken mid-epoch resumes exactly:
         # the epoch's permutation (CPU, None between epochs) and the batches already done
         self.perm: torch.Tensor | None = None
@@ -109,6 +134,11 @@ class Trainer:
             hook(self)
 
     @property
+    def elapsed_seconds(self) -> float:
+        """Training time so far, the fit in progress included (what a checkpoint taken now records)."""
+        return self.fit_seconds + (time.perf_counter() - self._fit_started if self._fit_started is not None else 0.0)
+
+    @property
     def lr(self) -> float:
         """Current learning rate of the first parameter group."""
         return float(self.optimizer.param_groups[0]["lr"])
@@ -116,7 +146,7 @@ class Trainer:
     # -- training -------------------------------------------------------------
     def fit(self) -> Trainer:
         """Train for the configured epochs (or until a callback stops it)."""
-        start = time.perf_counter()
+        start = self._fit_started = time.perf_counter()
         try:
             self.fire("fit_start")
             if self.resume_rng is not None:  # resumed: RNG streams continue where the checkpoint left them
@@ -132,15 +162,17 @@ class Trainer:
         except BaseException:
             self.status = "failed"
             self.fit_seconds += time.perf_counter() - start
+            self._fit_started = None
             self.fire("error")
             raise
         self.fit_seconds += time.perf_counter() - start
+        self._fit_started = None
         self.fire("fit_end")
         return self
 
     def _train_epoch(self) -> None:
         train: Split = self.data.train
-        n, bs = len(train), self.batch_size
+        n = len(train)
         self.model.train()
         if self.perm is None:  # a fresh epoch; a resumed one keeps its order, position and running sums
             self.perm = self.sampler.order(n, self.generator) if self.sampler is not None else torch.randperm(n, generator=self.generator)
@@ -151,11 +183,12 @@ class Trainer:
             self.seen = 0
         perm = self.perm.to(self.device)
         x, y = train.x, train.y
-        for index in range(self.position, -(-n // bs)):
+        for index in range(self.position, self.batches_per_epoch):
             self.batch_index = index
             # gather each batch while it is used: it stays in cache; a gathered copy of the whole
             # epoch (170 MB for Fashion-MNIST) is written, then read back from memory (~10% slower here)
-            idx = perm[index * bs : (index + 1) * bs]
+            start, end = self.bounds[index]
+            idx = perm[start:end]
             scale = 1.0
             if self.shard is not None:  # data-parallel: this rank's part and its loss scale
                 idx, scale = self.shard(idx)

@@ -15,7 +15,13 @@ import torch
 import torch.distributed as dist
 
 from trainlab.errors import CheckpointError, clip
-from trainlab.runs.checkpoint import check_optimizer_state, rng_state, set_rng_state, validate_payload
+from trainlab.runs.checkpoint import (
+    check_optimizer_state,
+    rng_state,
+    same_structure,
+    set_rng_state,
+    validate_payload,
+)
 from trainlab.training.loop import Trainer
 
 
@@ -30,7 +36,7 @@ def trainer_state(trainer: Trainer, config: dict[str, Any]) -> dict[str, Any]:
         "epoch": trainer.epoch,
         "step": trainer.step,
         "history": trainer.history,
-        "fit_seconds": trainer.fit_seconds,
+        "fit_seconds": trainer.elapsed_seconds,  # the fit in progress included: a resume adds to it
         "info": trainer.facts.scalars(),
         "callbacks": {type(c).__name__: c.state_dict() for c in trainer.callbacks},
         "preprocess": trainer.data.preprocess_state,
@@ -78,6 +84,9 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
         first = str(exc).strip().splitlines()
         detail = "; ".join(line.strip() for line in first[1:3]) or first[0]
         raise CheckpointError(f"{source}: its weights do not fit the model of this config ({detail})") from None
+    mismatch = same_structure(payload["schedule"], trainer.schedule.state_dict(), "schedule")
+    if mismatch:  # torch's schedulers take any dict; a wrong one would fail at the next step
+        raise CheckpointError(f"{source}: damaged or foreign checkpoint: {mismatch}")
     try:
         trainer.optimizer.load_state_dict(payload["optimizer"])
         trainer.schedule.load_state_dict(payload["schedule"])
@@ -91,10 +100,11 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
     for c in trainer.callbacks:
         name = type(c).__name__
         if name in saved:
-            try:  # a callback's state is its own format; one that does not fit is a damaged checkpoint
+            try:  # a callback's state is its own format: it checks it (check_state) before taking it
+                c.check_state(saved[name], trainer)
                 c.load_state_dict(saved[name])
             except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
-                raise CheckpointError(f"{source}: the saved state of {name} does not fit ({type(exc).__name__}: {clip(str(exc), 120)})") from None
+                raise CheckpointError(f"{source}: the saved state of {name} does not fit ({clip(str(exc), 120)})") from None
     in_epoch = payload.get("in_epoch")
     if in_epoch is not None:
         perm = in_epoch["perm"]

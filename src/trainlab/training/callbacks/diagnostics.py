@@ -107,6 +107,18 @@ class Diagnostics(Callback):
         """Rows and activation samples so far, so a resumed run's stats.csv and plots cover the whole run."""
         return {"rows": self.rows, "sample_steps": self.sample_steps, "samples": self.samples}
 
+    def check_state(self, state: Any, trainer: Trainer) -> None:
+        """rows: per-layer statistics (mappings); sample_steps: step numbers; samples: lists per layer."""
+        if not isinstance(state, dict):
+            raise ValueError("expected a mapping")
+        rows, steps, samples = state.get("rows", []), state.get("sample_steps", []), state.get("samples", {})
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and all(isinstance(k, str) for k in r) for r in rows):
+            raise ValueError("rows is not a list of per-layer records")
+        if not isinstance(steps, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in steps):
+            raise ValueError("sample_steps is not a list of step numbers")
+        if not isinstance(samples, dict) or not all(isinstance(k, str) and isinstance(v, (list, tuple)) for k, v in samples.items()):
+            raise ValueError("samples is not a mapping of layer names to lists")
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` saved."""
         self.rows = list(state.get("rows", []))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import torch
+
+from trainlab.errors import brief
 from trainlab.training.loop import Callback, StopTraining, Trainer
 
 
@@ -54,3 +57,24 @@ class EarlyStopping(Callback):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
         self.best_state = state.get("best_state")
+
+    def check_state(self, state: Any, trainer: Trainer) -> None:
+        """best: a number or None; best_epoch, wait: counts; best_state: weights that fit the model."""
+        if not isinstance(state, dict) or not {"best", "best_epoch", "wait"} <= set(state):
+            raise ValueError("expected best, best_epoch and wait")
+        best = state["best"]
+        if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float)) or best != best):
+            raise ValueError(f"best={brief(best)} is not a number")
+        for key in ("best_epoch", "wait"):
+            v = state[key]
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= trainer.epochs:
+                raise ValueError(f"{key}={brief(v)} is not a count of epochs in [0, {trainer.epochs}]")
+        weights = state.get("best_state")
+        if weights is None:
+            return
+        live = trainer.model.state_dict()
+        if not isinstance(weights, dict) or set(weights) != set(live):
+            raise ValueError("best_state does not hold this model's weights")
+        for name, t in weights.items():
+            if not isinstance(t, torch.Tensor) or t.shape != live[name].shape or t.dtype != live[name].dtype:
+                raise ValueError(f"best_state[{name!r}] does not fit the model's {tuple(live[name].shape)} {live[name].dtype}")

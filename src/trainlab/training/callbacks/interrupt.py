@@ -100,3 +100,26 @@ def catch_signals(interrupt: Interrupt, signums: tuple[int, ...] = STOP_SIGNALS)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+@contextmanager
+def raise_on_signals(signums: tuple[int, ...] = STOP_SIGNALS) -> Iterator[None]:
+    """Turn a stop signal into ``Aborted`` at once inside the block (SIGTERM too, which would otherwise
+    end the process with no word), for work after training where there is no step to finish: the
+    final evaluation, saving the weights, drawing the report. Previous handlers are restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Aborted(signum)
+
+    previous = {}
+    for s in signums:
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            previous[s] = signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trainlab.runs.lock import claim, release
+from trainlab.runs.lock import claim, held_by_me, release
 from trainlab.training.loop import Callback, Trainer
 
 
@@ -14,12 +14,18 @@ class RunLock(Callback):
 
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
+        self.mine = False  # whether this callback took the claim (and so gives it back)
 
     def on_fit_start(self, trainer: Trainer) -> None:
+        # a caller that claimed the run first (the runner, which still evaluates and saves after
+        # fit) keeps it until it is done; otherwise the claim lasts as long as fit
+        self.mine = not held_by_me(self.run_dir)
         claim(self.run_dir)
 
     def on_fit_end(self, trainer: Trainer) -> None:
-        release(self.run_dir)
+        if self.mine:
+            release(self.run_dir)
 
     def on_error(self, trainer: Trainer) -> None:
-        release(self.run_dir)
+        if self.mine:
+            release(self.run_dir)
