@@ -288,8 +288,18 @@ def _check_optimizer(source: str, opt: Any) -> None:
     for key, value in opt["state"].items():
         if not _is_int(key) or key not in seen:
             raise _bad(source, f"optimizer.state has an entry for parameter {brief(key)}, which no param group lists")
-        if not isinstance(value, dict) or not all(isinstance(k, str) and (isinstance(v, torch.Tensor) or (_is_num(v) and math.isfinite(v))) for k, v in value.items()):
+        if not isinstance(value, dict) or not all(isinstance(k, str) and _state_value_ok(k, v) for k, v in value.items()):
             raise _bad(source, f"optimizer.state[{key}] is not a mapping of names to tensors")
+
+
+def _state_value_ok(name: str, value: Any) -> bool:
+    """An optimizer's per-parameter state: float tensors (moments, buffers); ``step`` a count (a 0-d
+    tensor in current torch, a number in older checkpoints); SGD's momentum buffer may be None."""
+    if name == "step":
+        return (isinstance(value, torch.Tensor) and value.numel() == 1) or (_is_num(value) and math.isfinite(value) and value >= 0)
+    if name == "momentum_buffer" and value is None:
+        return True
+    return isinstance(value, torch.Tensor) and value.dtype.is_floating_point
 
 
 def check_optimizer_state(saved: dict[str, Any], optimizer: torch.optim.Optimizer, source: str = "checkpoint") -> None:

@@ -12,8 +12,17 @@ with a hook on every layer to find the first layer whose output is NaN/Inf, else
 backward order) whose gradient is. The run stops with status ``diverged`` (the CLI exits with code 3);
 the checkpoint written at the last epoch end is not overwritten.
 
-It also warns early when the loss climbs above ``rise`` times its initial value (learning rate too
-high) or moves less than ``flat`` (relative) over the first epoch (learning rate too low).
+It also warns about the learning rate, but only on evidence (a warning is right or silent):
+
+- too high: the loss, smoothed over about ten steps (an exponential moving average), climbs above
+  ``rise`` times its initial value. A single noisy batch does not count: a sine MLP whose second
+  batch spikes to 8x its initial loss and then reaches R² 0.99 is not warned about.
+- too low: after the first epoch that completes ``EVIDENCE_STEPS`` steps, the loss moved less than
+  ``flat`` (relative) *and* a probe shows that a larger rate would do better: on a copy of the
+  weights, ``PROBE_STEPS`` steps on a fixed batch at 10x, 100x, ... the rate must lower that batch's
+  loss by ``PROBE_GAIN`` (and three times what the configured rate does). A model that cannot fit the
+  task (a perceptron on xor, at chance from the start) or sits at its floor is left alone, whatever
+  its rate; the suggestion is the rate the probe found to work.
 """
 
 from __future__ import annotations
@@ -28,6 +37,13 @@ from torch import nn
 from trainlab.training.loop import Callback, StopTraining, Trainer
 
 DIVERGED = "diverged"
+EMA = 0.1  # weight of the newest loss in the smoothed loss the "too high" warning watches (~10 steps)
+EVIDENCE_STEPS = 20  # the "too low" warning looks at the first epoch end with at least this many steps
+PROBE_EXAMPLES = 512  # the probe's fixed batch: the first training examples
+PROBE_STEPS = 10
+PROBE_MULTIPLIERS = (10, 100, 1000, 10**4, 10**5, 10**6)  # each tried while the rate stays <= PROBE_MAX_LR
+PROBE_MAX_LR = 10.0
+PROBE_GAIN = 0.05  # a larger rate must lower the probe batch's loss by 5% to count as evidence
 
 
 class NanGuard(Callback):
@@ -43,6 +59,9 @@ class NanGuard(Callback):
         self._handles: list[Any] = []
         self._x: torch.Tensor | None = None
         self._warned_high = False
+        self._smoothed: float | None = None  # moving average of the batch losses seen
+        self._checked_low = False
+        self._probing = False
 
     # -- wiring ---------------------------------------------------------------
     def on_fit_start(self, trainer: Trainer) -> None:
@@ -68,7 +87,7 @@ class NanGuard(Callback):
         self._x = None
 
     def _remember_input(self, module: nn.Module, args: tuple) -> None:
-        if module.training and args:  # a reference, not a copy: the batch the next step trains on
+        if module.training and args and not self._probing:  # a reference, not a copy: the batch the next step trains on
             self._x = args[0]
 
     # -- detection --------------------------------------------------------------
@@ -111,20 +130,34 @@ class NanGuard(Callback):
         loss = trainer.metrics.get("train_loss", 0.0)
         if not math.isfinite(loss):
             self._stop(trainer, trainer.step, "loss")
-        if trainer.epoch == 1 and self.initial and math.isfinite(self.initial):
+        if not self._checked_low and trainer.step >= EVIDENCE_STEPS and self.initial and math.isfinite(self.initial):
+            self._checked_low = True  # looked at once, with enough steps behind it to mean something
             moved = (self.initial - loss) / self.initial
             if abs(moved) < self.flat:
-                self._warn(trainer, f"the loss barely moved over the first epoch ({self.initial:.4f} -> {loss:.4f}, {-moved:+.1%}): "
-                           f"the learning rate optim.lr={trainer.lr:g} is probably too low; try {trainer.lr * 10:g} or run `trainlab lr-find`")
+                self._check_low(trainer, loss, moved)
+
+    def _check_low(self, trainer: Trainer, loss: float, moved: float) -> None:
+        """Warn that the rate is too low only if a larger one measurably does better (``probe_rates``)."""
+        lr = trainer.lr
+        if not lr > 0:
+            return
+        found = probe_rates(trainer, lr, self)
+        if found is None:
+            return  # no rate does better: the model sits at what it can reach, the rate is not the cause
+        better, gain, base = found
+        self._warn(trainer, f"the loss barely moved over the first {trainer.step} steps ({self.initial:.4f} -> {loss:.4f}, {-moved:+.1%}),"
+                   f" and a larger rate does better ({PROBE_STEPS} steps on {PROBE_EXAMPLES} training examples: lr {better:g} lowers their loss"
+                   f" by {gain:.0%}, lr {lr:g} by {base:.0%}): the learning rate optim.lr={lr:g} is probably too low; try {better:g} or run `trainlab lr-find`")
 
     def _check_rise(self, trainer: Trainer, value: float) -> None:
         if not self.initial or not math.isfinite(self.initial) or self.initial <= 0:
             return
         if value > self.explode * self.initial:  # finite but hopeless (Adam at lr=10 gets here, not to NaN)
             self._stop(trainer, trainer.step, "loss", exploded=value)
-        if not self._warned_high and value > self.rise * self.initial:
+        self._smoothed = self.initial + EMA * (value - self.initial) if self._smoothed is None else self._smoothed + EMA * (value - self._smoothed)
+        if not self._warned_high and self._smoothed > self.rise * self.initial:  # a rise that lasts, not one noisy batch
             self._warned_high = True
-            self._warn(trainer, f"the loss {value:.3g} at step {trainer.step} is above {self.rise:g}x its initial value {self.initial:.3g}: "
+            self._warn(trainer, f"the loss, averaged over the last ~{round(1 / EMA)} steps, is {self._smoothed:.3g} at step {trainer.step}, above {self.rise:g}x its initial value {self.initial:.3g}: "
                        f"the learning rate optim.lr={trainer.lr:g} is probably too high; try {trainer.lr / 10:g} or run `trainlab lr-find`")
 
     @staticmethod
@@ -152,6 +185,78 @@ class NanGuard(Callback):
             msg += ". checkpoint.pt keeps the last good state (not overwritten)"
         trainer.facts.nan_guard = {"step": step, "what": "exploded loss" if exploded is not None else what, "lr": trainer.lr, "layer": found.get("layer"), "kind": found.get("kind")}
         raise StopTraining("stopped by the NaN/Inf guard: " + msg, status=DIVERGED)
+
+
+def probe_rates(trainer: Trainer, lr: float, guard: NanGuard | None = None) -> tuple[float, float, float] | None:
+    """(a larger rate, its gain, the configured rate's gain) when a larger rate measurably trains better, else None.
+
+    On a copy of the current weights (the model, its optimizer and every RNG stream are left as they
+    were; the model's hooks are set aside), ``PROBE_STEPS`` steps of the run's optimizer on the first
+    ``PROBE_EXAMPLES`` training examples, at the configured rate and at each of ``PROBE_MULTIPLIERS``
+    times it; the gain is the relative drop of that batch's loss. The first larger rate that gains at
+    least ``PROBE_GAIN`` and three times the configured rate's gain is returned.
+    """
+    import inspect  # lazy: only when the warning's condition holds, once per run
+
+    from torch.func import functional_call  # lazy: as above
+
+    model, opt = trainer.model, trainer.optimizer
+    x = trainer.data.train.x[:PROBE_EXAMPLES]
+    y = trainer.data.train.y[:PROBE_EXAMPLES]
+    accepted = set(inspect.signature(type(opt).__init__).parameters)
+    settings = {k: v for k, v in opt.param_groups[0].items() if k in accepted and k not in ("params", "lr")}
+    params = {n: p.detach().clone() for n, p in model.named_parameters()}
+    buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
+    modules = list(model.modules())
+    saved_hooks = [(m, dict(m._forward_hooks), dict(m._forward_pre_hooks), dict(m._backward_hooks)) for m in modules]
+    was_training = model.training
+
+    def gain(rate: float) -> float:
+        ps = {n: t.clone().requires_grad_(True) for n, t in params.items()}
+        bs = {n: t.clone() for n, t in buffers.items()}
+        probe = type(opt)(list(ps.values()), lr=rate, **settings)
+
+        def measure() -> float:
+            model.eval()
+            with torch.no_grad():
+                return float(trainer.loss(functional_call(model, (ps, bs), (x,)), y))
+
+        before = measure()
+        model.train()
+        for _ in range(PROBE_STEPS):
+            probe.zero_grad(set_to_none=True)
+            trainer.loss(functional_call(model, (ps, bs), (x,)), y).backward()
+            probe.step()
+        after = measure()
+        return (before - after) / before if before > 0 and math.isfinite(after) else 0.0
+
+    devices = [trainer.device.index or 0] if trainer.device.type == "cuda" else []
+    if guard is not None:
+        guard._probing = True
+    try:
+        for m in modules:  # no callback hook sees the probe's passes (statistics, the guard's own)
+            m._forward_hooks.clear()
+            m._forward_pre_hooks.clear()
+            m._backward_hooks.clear()
+        with torch.random.fork_rng(devices=devices):  # dropout in the probe draws from copies of the streams
+            base = gain(lr)
+            for mult in PROBE_MULTIPLIERS:
+                if lr * mult > PROBE_MAX_LR:
+                    break
+                g = gain(lr * mult)
+                if g >= PROBE_GAIN and g > 3 * max(base, 0.0):
+                    return lr * mult, g, base
+        return None
+    except (RuntimeError, TypeError, ValueError):  # an optimizer that cannot be rebuilt this way: no evidence
+        return None
+    finally:
+        for m, fwd, pre, bwd in saved_hooks:
+            m._forward_hooks.update(fwd)
+            m._forward_pre_hooks.update(pre)
+            m._backward_hooks.update(bwd)
+        model.train(was_training)
+        if guard is not None:
+            guard._probing = False
 
 
 def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
