@@ -81,3 +81,28 @@ def test_damaged_metrics_csv_is_one_line(runs: Path, capsys: pytest.CaptureFixtu
     (run / "metrics.csv").write_text("epoch,train_loss\n1,abc\n")
     assert main(["show", str(run)]) == 2
     assert "metrics.csv: not a metrics table" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ["[]", '"x"', '{"keys": [], "members": [5]}', '{"keys": "a", "members": []}', "[" * 50_000])
+def test_show_a_damaged_comparison_is_one_line(tmp_path: Path, content: str, capsys: pytest.CaptureFixture) -> None:
+    comp = tmp_path / "20260101-000000-compare"
+    comp.mkdir()
+    (comp / "compare.json").write_text(content)
+    assert main(["show", str(comp)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {comp / 'compare.json'}") and err.count("\n") == 1
+
+
+def test_a_damaged_run_in_a_comparison_is_reported_in_its_row(finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    comp = tmp_path / "20260101-000000-compare"
+    comp.mkdir()
+    for name in ("a", "b"):
+        shutil.copytree(finished, comp / name)
+    (comp / "b" / "summary.json").write_text('{"fit_seconds": "slow"}')
+    members = [{"label": n, "params": {"model.hidden": [4]}, "seed": 0, "run": n, "error": "", "seconds": 1.0} for n in ("a", "b")]
+    (comp / "compare.json").write_text(json.dumps({"keys": ["model.hidden"], "grid": {}, "seeds": 1, "workers": 1, "seconds": 2.0, "members": members}))
+    from trainlab.comparisons import load_comparison
+
+    loaded = load_comparison(comp)
+    assert loaded.members[0].run is not None and loaded.members[1].run is None
+    assert loaded.members[1].error.startswith("unreadable: ") and "fit_seconds='slow' is not a number" in loaded.members[1].error

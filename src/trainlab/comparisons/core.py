@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.atomic import write_json
+from trainlab.bounded import read_json
 from trainlab.build import check_names, default_threads, resolve_device
 from trainlab.comparisons.page import card, write_compare_page
 from trainlab.config import Config, as_config, flat_keys
@@ -357,18 +358,28 @@ def _write_json(comp: Comparison, grid: dict[str, list[Any]], seeds: int) -> Non
 def load_comparison(path: str | Path) -> Comparison:
     """Read a comparison directory back (compare.json and the runs it names)."""
     path = Path(path)
-    try:
-        data = json.loads((path / COMPARE_JSON).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path} is not a comparison directory (no {COMPARE_JSON})") from None
-    except json.JSONDecodeError:
-        raise ConfigError(f"{path / COMPARE_JSON} is not valid JSON") from None
+    if not (path / COMPARE_JSON).is_file():
+        raise ConfigError(f"{path} is not a comparison directory (no {COMPARE_JSON})")
+    where = str(path / COMPARE_JSON)
+    data = read_json(path / COMPARE_JSON)  # bounded in size and nesting
+    if not isinstance(data, dict) or not isinstance(data.get("members"), list) or not isinstance(data.get("keys"), list):
+        raise ConfigError(f"{where} is not a comparison (a JSON object with keys and members)")
     members = []
-    for m in data["members"]:
+    for i, m in enumerate(data["members"]):
+        ok = isinstance(m, dict) and isinstance(m.get("label"), str) and isinstance(m.get("params"), dict) and isinstance(m.get("seed"), int)
+        if not ok or not isinstance(m.get("run") or "", str) or not isinstance(m.get("seconds", 0.0), (int, float)):
+            raise ConfigError(f"{where}: members[{i}] is not a member (label, params, seed, run)")
         run_path = (path / m["run"]).resolve() if m.get("run") else None
-        run = load_run(run_path) if run_path is not None and run_path.is_dir() else None
-        members.append(Member(m["label"], m["params"], m["seed"], run_path, run, m.get("error", "") or ("" if run else "run directory missing"), m.get("seconds", 0.0)))
-    return Comparison(path, data["keys"], members, data.get("workers", 1), data.get("seconds", 0.0))
+        error = m.get("error", "") if isinstance(m.get("error", ""), str) else ""
+        run = None
+        if run_path is not None and run_path.is_dir():
+            try:
+                run = load_run(run_path)
+            except TrainlabError as exc:  # one damaged run is reported in its row, not fatal to the table
+                error = f"unreadable: {exc}"
+        members.append(Member(m["label"], m["params"], m["seed"], run_path, run, error or ("" if run else "run directory missing"), m.get("seconds", 0.0)))
+    workers, seconds = data.get("workers", 1), data.get("seconds", 0.0)
+    return Comparison(path, [str(k) for k in data["keys"]], members, workers if isinstance(workers, int) else 1, seconds if isinstance(seconds, (int, float)) else 0.0)
 
 
 def format_table(comp: Comparison, metric: str = "test_accuracy") -> str:

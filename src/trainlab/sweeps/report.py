@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from trainlab.atomic import write_text
+from trainlab.config import read_yaml
 from trainlab.formatting import value as format_value
 from trainlab.report import pages
 from trainlab.report.plots import GREY, PALETTE, figure, themed
@@ -118,7 +119,7 @@ def best_config_yaml(best: Any, objective: str) -> str | None:
     dirs = best.user_attrs.get("run_dirs") or []
     if not dirs or not (Path(dirs[0]) / "config.yaml").is_file():
         return None
-    cfg = yaml.safe_load((Path(dirs[0]) / "config.yaml").read_text())
+    cfg = read_yaml(Path(dirs[0]) / "config.yaml")  # bounded: a run directory is not trusted input
     cfg.setdefault("output", {})
     cfg["output"].update(dir="runs", name=None)  # train it anew as an ordinary run
     head = f"# best trial {best.number}: {objective} {best.value:.4f}\n# trainlab train --config best.yaml\n"
