@@ -378,6 +378,8 @@ def validate_payload(
     fit = payload.get("fit_seconds", 0.0)
     if not _is_num(fit) or not math.isfinite(fit) or fit < 0:
         raise _bad(source, f"fit_seconds={brief(fit)}, expected a finite number >= 0")
+    if "sampler" in payload and (not isinstance(payload["sampler"], dict) or not _plain(payload["sampler"])):
+        raise _bad(source, "sampler is not a sampler state (a mapping)")
     for key in ("info", "callbacks", "preprocess"):
         value = payload.get(key, {})
         if not isinstance(value, dict) or not _plain(value):
@@ -408,7 +410,11 @@ def validate_payload(
     n = perm.numel()
     if train_size is not None and n != train_size:
         raise _bad(source, f"in_epoch.perm orders {n} examples, the training split has {train_size}")
-    if not torch.equal(torch.sort(perm).values, torch.arange(n)):  # every example exactly once
+    if n and (int(perm.min()) < 0 or int(perm.max()) >= n):  # an index past the data would fail mid-epoch
+        raise _bad(source, f"in_epoch.perm holds indices outside 0..{n - 1}")
+    sampler = (payload["config"].get("data") or {}).get("sampler", "uniform") if isinstance(payload["config"].get("data"), dict) else "uniform"
+    drawn = isinstance(sampler, str) and not sampler.strip().startswith("uniform")  # data.sampler draws with replacement
+    if not drawn and not torch.equal(torch.sort(perm).values, torch.arange(n)):  # the plain shuffle: every example once
         raise _bad(source, "in_epoch.perm is not a permutation of the training examples")
     bs = None if batch_size is None else max(1, n if batch_size == "full" else int(batch_size))
     most = batches if batches is not None else (max(1, -(-n // bs)) if bs is not None else None)

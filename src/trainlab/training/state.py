@@ -72,6 +72,10 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
     validate_payload(payload, source, epochs=trainer.epochs, batch_size=trainer.batch_size,
                      batches=trainer.batches_per_epoch, train_size=len(trainer.data.train))
     check_optimizer_state(payload["optimizer"], trainer.optimizer, source)
+    if trainer.sampler is not None and "sampler" in payload:
+        mismatch = same_structure(payload["sampler"], trainer.sampler.state_dict(), "sampler")
+        if mismatch:  # a generator state of another size or type would fail in set_state
+            raise CheckpointError(f"{source}: damaged or foreign checkpoint: {mismatch}")
     saved_data = payload.get("data_fingerprint")
     if saved_data is not None and saved_data != data_fingerprint(trainer.data):
         raise CheckpointError(
