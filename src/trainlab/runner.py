@@ -22,8 +22,8 @@ from trainlab.data.regression import fitted_line
 from trainlab.errors import ConfigError, TrainlabError
 from trainlab.nn.models import count_params
 from trainlab.report import plots, report_at_end
-from trainlab.runs.lock import CLAIM, LOCK, claim, release
-from trainlab.runs.resume import ResumePoint, prepare_resume
+from trainlab.runs.lock import LOCK, claim, release
+from trainlab.runs.resume import ResumePoint, find_run, prepare_resume
 from trainlab.runs.rundir import (
     CONFIG,
     FITTED_PREPROCESS,
@@ -99,28 +99,44 @@ def _train(
 ) -> Run:
     """``train`` for one process (rank 0 of one, or one rank of a data-parallel run)."""
     point: ResumePoint | None = None
+    claimed: Path | None = None
     if resume is not None:
         if config is not None:
             raise ConfigError("pass a config or resume=RUN, not both: a resumed run continues with its own config")
-        point = prepare_resume(resume, overrides)
+        if world.main:
+            # claim the run first, then read it: its state cannot change under us (another process
+            # finishing it, or checkpointing past what we read), and a second process resuming it
+            # is refused here, before it writes anything (the summary.json of the one that trains)
+            claimed = find_run(resume)[0]
+            claim(claimed)
+        try:
+            point = prepare_resume(resume, overrides, check_holder=world.main)
+        except BaseException:
+            if claimed is not None:
+                release(claimed)
+            raise
         cfg = point.config
     else:
         cfg = as_config(config, overrides)
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
-    s = setup(cfg, data, cache, world)  # before the run directory exists: a bad config leaves nothing behind
+    try:
+        s = setup(cfg, data, cache, world)  # before the run directory exists: a bad config leaves nothing behind
+    except BaseException:
+        if claimed is not None:
+            release(claimed)
+        raise
     run_dir = create_run_dir(cfg.output.dir, run_name(cfg)) if point is None and world.main else point.run_dir if point else None
     run_dir = Path(distributed.broadcast(str(run_dir) if world.main else None, world))
     where["run_dir"] = run_dir
     if not world.main:  # rank 0 alone writes the run directory, checkpoints, progress and pages
         return _train_rank(s, run_dir, point, callbacks, handle_signals, world)
     fresh = point is None
-    # claim the run before anything is written: a second process resuming it is refused here and
-    # leaves the files of the one that trains (its summary.json above all) untouched
-    try:
-        claim(run_dir)
-    except BaseException:
-        _discard(run_dir, fresh)
-        raise
+    if fresh:  # a new run is claimed before its first file is written
+        try:
+            claim(run_dir)
+        except BaseException:
+            _discard(run_dir, fresh)
+            raise
     try:
         interrupt = Interrupt(run_dir, s.config.to_dict())
         interrupt.debounce = DEBOUNCE if world.active else 0.0
@@ -200,7 +216,7 @@ def _discard(run_dir: Path, fresh: bool) -> None:
     """Remove a run directory this call created, when the run could not start: only its own first files."""
     if not fresh:
         return
-    ours = {CONFIG, SUMMARY, FITTED_PREPROCESS, CLAIM, LOCK}
+    ours = {CONFIG, SUMMARY, FITTED_PREPROCESS, LOCK}
     try:
         if all(p.name in ours or (p.name.startswith(".") and p.name.endswith(".tmp")) for p in run_dir.iterdir()):
             shutil.rmtree(run_dir, ignore_errors=True)

@@ -29,7 +29,6 @@ from trainlab.atomic import write_text
 from trainlab.errors import CheckpointError
 
 LOCK = "run.pid"
-CLAIM = ".run.pid.claim"  # flock'ed while a process checks and writes run.pid
 
 
 @dataclass(frozen=True)
@@ -87,17 +86,20 @@ def holder(run_dir: str | Path) -> Holder | None:
 
 @contextmanager
 def _exclusive(run_dir: str | Path) -> Iterator[None]:
-    """Serialize claims of one run between processes of this host (``flock`` on a hidden file), so two
-    resumes started together cannot both see "free" and both write run.pid."""
+    """Serialize claims of one run between processes of this host (``flock`` on the run directory
+    itself, so no lock file is left in it), so two resumes started together cannot both see "free"
+    and both write run.pid."""
     try:
-        fh = open(Path(run_dir) / CLAIM, "a")  # noqa: SIM115 (held for the block)
-    except OSError:  # a read-only run directory: the write below will say so
+        fd = os.open(run_dir, os.O_RDONLY)
+    except OSError:  # not there or not readable: the write below will say so
         yield
         return
-    with fh:
+    try:
         if fcntl is not None:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        yield  # closing the file releases the flock
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def claim(run_dir: str | Path) -> None:

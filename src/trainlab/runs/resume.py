@@ -49,8 +49,12 @@ def config_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return [f"{k}: {brief(fa.get(k), 60)} vs {brief(fb.get(k), 60)}" for k in keys if fa.get(k) != fb.get(k)]
 
 
-def prepare_resume(run: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> ResumePoint:
-    """Check that ``run`` can be resumed and load its checkpoint; every problem is a one-line TrainlabError."""
+def prepare_resume(run: str | Path, overrides: list[str] | dict[str, Any] | None = None, check_holder: bool = True) -> ResumePoint:
+    """Check that ``run`` can be resumed and load its checkpoint; every problem is a one-line TrainlabError.
+
+    ``check_holder=False`` skips the run.pid check, for the data-parallel ranks of a run whose rank 0
+    holds the claim.
+    """
     run_dir, ckpt = find_run(run)
     saved_run = load_run(run_dir)
     status = saved_run.summary.get("status")
@@ -61,7 +65,7 @@ def prepare_resume(run: str | Path, overrides: list[str] | dict[str, Any] | None
             f"{run_dir} diverged (see stop_reason in its summary.json); resuming would repeat the same steps"
             " exactly - start a new run with a lower optim.lr"
         )
-    held = holder(run_dir)
+    held = holder(run_dir) if check_holder else None
     if held is not None:
         raise CheckpointError(held.message(run_dir))
     if not ckpt.is_file():
