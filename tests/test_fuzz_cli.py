@@ -109,13 +109,21 @@ numbers = st.one_of(
 value_text = st.one_of(numbers.map(str), st.sampled_from(HOSTILE_TEXT), st.text(max_size=8))
 
 
+PLAUSIBLE_NUMBERS = st.sampled_from(["0", "0.1", "0.5", "0.9", "1", "2", "3", "0.01", "1e-3"])
+
+
 def spec_strategy(names: list[str], params: list[str]) -> st.SearchStrategy[str]:
-    """``name``, ``name(v)`` or ``name(k=v, ...)`` with registered or made-up names, parameters and values."""
-    name = st.sampled_from(names) | st.text(alphabet="abcxyz_-", min_size=1, max_size=6)
+    """``name``, ``name(v)`` or ``name(k=v, ...)``: registered names with plausible parameters about
+    half the time (so runs really train), made-up names, parameters and hostile values the rest."""
+    known = st.sampled_from(names)
+    name = known | st.text(alphabet="abcxyz_-", min_size=1, max_size=6)
     key = st.sampled_from(params or ["p"]) | st.sampled_from(["bogus", "_", "x1"])
     kwargs = st.lists(st.tuples(key, value_text), max_size=3).map(lambda kv: ",".join(f"{k}={v}" for k, v in kv))
     positional = st.lists(value_text, max_size=2).map(",".join)
-    return st.one_of(name, st.tuples(name, kwargs | positional).map(lambda t: f"{t[0]}({t[1]})"))
+    plausible = st.tuples(known, st.lists(st.tuples(st.sampled_from(params or ["p"]), PLAUSIBLE_NUMBERS), max_size=1)).map(
+        lambda t: f"{t[0]}({','.join(f'{k}={v}' for k, v in t[1])})" if t[1] else t[0])
+    hostile = st.one_of(name, st.tuples(name, kwargs | positional).map(lambda t: f"{t[0]}({t[1]})"))
+    return st.one_of(known, plausible, hostile)
 
 
 def _registries() -> dict[str, Any]:
@@ -167,6 +175,44 @@ PLAIN_VALUES = st.one_of(
 )
 
 
+def _plausible_values() -> dict[str, st.SearchStrategy[str]]:
+    """For each config key a strategy of values its rules allow (small, so runs stay quick)."""
+    import dataclasses
+    import typing
+
+    from trainlab.config import Config
+
+    out: dict[str, st.SearchStrategy[str]] = {}
+
+    def walk(cls: type, prefix: str) -> None:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            hint, rules, key = hints[f.name], f.metadata, prefix + f.name
+            if dataclasses.is_dataclass(hint):
+                walk(hint, key + ".")
+                continue
+            options = typing.get_args(hint) or (hint,)
+            low = rules.get("min", 0)
+            if rules.get("choices"):
+                out[key] = st.sampled_from([str(c) for c in rules["choices"]])
+            elif bool in options:
+                out[key] = st.sampled_from(["true", "false"])
+            elif int in options:
+                out[key] = st.integers(int(low), int(min(rules.get("max", low + 3), low + 3))).map(str)
+            elif float in options:
+                out[key] = st.floats(float(low), float(min(rules.get("max", 1.0), 1.0)), allow_nan=False).map(lambda v: f"{v:.3g}")
+    walk(Config, "")
+    out.update({"model.hidden": st.lists(st.integers(1, 16), min_size=0, max_size=3).map(lambda xs: "[" + ",".join(map(str, xs)) + "]"),
+                "device": st.sampled_from(["auto", "cpu"]), "data.val": st.sampled_from(["0", "0.1", "0.25", "5"]),
+                "optim.batch_size": st.sampled_from(["2", "4", "8", "full"]), "optim.lr": st.sampled_from(["0.001", "0.01", "0.1"])})
+    return {k: v for k, v in out.items() if k in KEYS}
+
+
+def plausible_override() -> st.SearchStrategy[str]:
+    values = _plausible_values()
+    return st.sampled_from(sorted(values)).flatmap(lambda key: values[key].map(lambda v: f"{key}={v}"))
+
+
 def plain_override() -> st.SearchStrategy[str]:
     def keep_small(kv: tuple[str, str]) -> str:
         key, value = kv
@@ -188,7 +234,7 @@ def base_args(runs: Path) -> list[str]:
 # -- 1. config values ---------------------------------------------------------------------------------
 
 @fuzz(N_CONFIG)
-@given(overrides=st.lists(plain_override() | toy_data().map(lambda s: f"data.name={s}"), min_size=1, max_size=4))
+@given(overrides=st.lists(st.one_of(plausible_override(), plausible_override(), plain_override(), toy_data().map(lambda s: f"data.name={s}")), min_size=1, max_size=4))
 def test_fuzz_config_values(capsys: pytest.CaptureFixture, overrides: list[str]) -> None:
     with fresh_dir() as tmp:
         _check_config_values(tmp, capsys, overrides)
@@ -258,8 +304,31 @@ def idx_file(draw: st.DrawFn, labels: bool) -> bytes:
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
+@st.composite
+def idx_set(draw: st.DrawFn) -> tuple[bytes, ...]:
+    """The four files of a small valid data set (consistent counts, labels 0..9), some of them then
+    replaced by a generated, usually damaged, file: real training and every kind of refusal."""
+    side = draw(st.integers(1, 6))
+    rng = np.random.default_rng(draw(st.integers(0, 9)))
+    files = []
+    for n in (draw(st.integers(1, 12)), draw(st.integers(1, 6))):
+        files += [write_bytes(rng.integers(0, 256, (n, side, side)).astype(np.uint8)), write_bytes(rng.integers(0, 10, n).astype(np.uint8))]
+    files = [gzip.compress(f, mtime=0) if draw(st.booleans()) else f for f in files]
+    for i in draw(st.sampled_from([[]] * 2) | st.lists(st.integers(0, 3), max_size=2, unique=True)):  # often none damaged
+        files[i] = draw(idx_file(labels=i % 2 == 1))
+    return tuple(files)
+
+
+def write_bytes(array: np.ndarray) -> bytes:
+    """IDX bytes of ``array`` (uint8)."""
+    return struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+ALL_FOUR = [True] * 4
+
+
 @fuzz(N_IDX)
-@given(files=st.tuples(idx_file(False), idx_file(True), idx_file(False), idx_file(True)), present=st.lists(st.booleans(), min_size=4, max_size=4))
+@given(files=idx_set(), present=st.sampled_from([ALL_FOUR] * 3) | st.lists(st.booleans(), min_size=4, max_size=4))
 def test_fuzz_idx_files(capsys: pytest.CaptureFixture, files: tuple[bytes, ...], present: list[bool]) -> None:
     with fresh_dir() as tmp:
         _check_idx_files(tmp, capsys, files, present)
