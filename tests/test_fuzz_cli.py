@@ -9,7 +9,7 @@ and asserts what issue 13 promises for any input, however mistaken or hostile:
 - no run directory is left claiming ``"status": "running"`` once the command has returned;
 - the user's own files (data, config, a run refused for resume) are unchanged.
 
-``make test`` runs a few dozen examples per property (about 30 s); ``make fuzz``
+``make test`` runs a few dozen examples per property (about 22 s); ``make fuzz``
 (``HYPOTHESIS_PROFILE=fuzz``) runs ten times as many. docs/safety.md lists the counts.
 """
 
