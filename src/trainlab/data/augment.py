@@ -159,10 +159,10 @@ def _area_and_aspect(name: str, scale: Any, ratio: Any) -> tuple[tuple[float, fl
     """A box's area fraction range (within (0, 1]) and aspect ratio range (positive), checked."""
     lo, hi = _pair(name, "scale", scale)
     if not 0 < lo <= hi <= 1:
-        raise ConfigError(f"augmentation '{name}': scale={list(scale)!r} must satisfy 0 < low <= high <= 1")
+        raise ConfigError(f"augmentation '{name}': scale={brief(list(scale))} must satisfy 0 < low <= high <= 1")
     rlo, rhi = _pair(name, "ratio", ratio)
     if not 0 < rlo <= rhi:
-        raise ConfigError(f"augmentation '{name}': ratio={list(ratio)!r} must satisfy 0 < low <= high")
+        raise ConfigError(f"augmentation '{name}': ratio={brief(list(ratio))} must satisfy 0 < low <= high")
     return (lo, hi), (rlo, rhi)
 
 
