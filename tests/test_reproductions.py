@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import requires_fashion
 from trainlab.cli import main
 from trainlab.errors import ConfigError
 from trainlab.report import pages
@@ -47,3 +48,16 @@ def test_completed_runs_are_reused(tmp_path: Path) -> None:
     assert again[0].path == first[0].path and again[1].path != first[0].path
     net = {"data.name": "digits", "data.limit": 300, "model.hidden": [16], "train.epochs": 1, "train.checkpoint": False}
     assert ctx.train(net, "mlp").path == ctx.train(net, "mlp").path
+
+
+@pytest.mark.slow
+@requires_fashion
+def test_babysitting_measures_the_lectures_four_numbers(tmp_path: Path) -> None:
+    """`reproduce babysitting --quick`: the doctor's initial loss, overfit and update ratio, and an epoch at lr 1e-6."""
+    result = reproduce("babysitting", quick=True, out_dir=tmp_path, threads=1)
+    assert len(result.rows) == 4 and all(r.verdict in ("matches", "differs") for r in result.rows)
+    first = result.rows[0]
+    assert first.theirs == pytest.approx(2.302585, abs=1e-5) and first.mean is not None and first.mean > 0
+    assert result.rows[1].mean == 1.0  # 20 examples overfit by the recipe's MLP
+    assert result.rows[3].holds is not None and "->" in result.rows[3].measured
+    assert (tmp_path / "reproduce" / "babysitting-quick" / "reproduce.json").is_file()

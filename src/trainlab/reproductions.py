@@ -19,10 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.atomic import write_json
+from trainlab.build import setup
 from trainlab.classical import baselines
 from trainlab.config import Config, load_config
 from trainlab.data.locate import find_idx_files
 from trainlab.data.memo import DataCache
+from trainlab.diagnose.checks import (
+    INITIAL_LOSS_TOLERANCE,
+    check_initial_loss,
+    check_overfit,
+    check_update_ratio,
+    subject_from_setup,
+)
 from trainlab.errors import DataError
 from trainlab.lessons import LessonContext, all_lessons
 from trainlab.registry import Registry
@@ -330,5 +338,34 @@ def seed_recipe(ctx: Context) -> Reproduction:
     result.rows.append(Row(f"{name} train accuracy", train_ref, [float(r.summary.get("train_accuracy", math.nan)) for r in runs], 0.005, names, "the final model on the training split"))
     return result
 
+
+
+@TABLES.register("babysitting", "CS231n lecture 6, babysitting: initial loss ln C, 20 examples overfit, lr 1e-6 barely moves, update/weight ratio about 1e-3")
+def babysitting(ctx: Context) -> Reproduction:
+    """The doctor's measurements on the reference recipe (and one epoch at lr 1e-6) beside the lecture's numbers."""
+    keys: dict[str, Any] = {"data.name": "fashion-mnist", "threads": ctx.threads, "train.checkpoint": False}
+    if ctx.quick:
+        keys["data.limit"] = 5000
+    result = Reproduction(
+        "babysitting", "Babysitting the learning process: the reference recipe on Fashion-MNIST", "CS231n lecture 6 (shared/REFERENCES.md)", "value", ctx.quick,
+        "quick: 5,000 training examples" if ctx.quick else "",
+    )
+    ctx.say("the doctor's checks: initial loss, overfitting 20 examples, update/weight ratio")
+    sub = subject_from_setup(setup(load_config(None, keys), cache=ctx.cache))
+    first, over, ratio = check_initial_loss(sub), check_overfit(sub), check_update_ratio(sub)
+    ln_c = math.log(sub.data.num_classes)
+    result.rows.append(Row(f"initial loss with {sub.data.num_classes} classes (ln C)", ln_c, [first.measured["initial_loss"]], INITIAL_LOSS_TOLERANCE * ln_c,
+                           note="the recipe kaiming-initializes the output layer too, so its logits are not small: the doctor's tolerance (half of ln C) applies"))
+    o = over.measured
+    result.rows.append(Row(f"overfit {o['examples']} examples: training accuracy", 1.0, [o["accuracy"]], 0.0, note=f"loss {o['start_loss']:.3g} -> {o['loss']:.3g} in {o['steps']} steps"))
+    median = ratio.measured["median"]
+    result.rows.append(Row("update/weight ratio per step, log10 (about 1e-3)", -3.0, [math.log10(median)], 1.0, note=f"median {median:.3g} over the first steps (Adam lr 1e-3); tolerance: one order of magnitude"))
+    low = ctx.train({**keys, "optim.lr": 1e-6, "train.epochs": 1, "output.report": False}, "lr 1e-6")
+    start, end = low.summary.get("initial_loss"), (low.history[-1]["train_loss"] if low.history else math.nan)
+    change = abs(end - start) / start if start else math.nan
+    result.rows.append(Row("lr 1e-6: the loss barely moves in an epoch", None, holds=change < 0.01, measured=f"{start:.4f} -> {end:.4f} ({change:.2%})",
+                           runs=[low.path.name], note="test: the epoch's mean training loss within 1% of the initial loss"))
+    result.notes = ["Measured by the checks of `trainlab doctor` (diagnose/checks.py) on copies of the recipe's model, and one epoch of training at lr 1e-6."]
+    return result
 
 __all__ = ["TABLES", "Reproduction", "Row", "reproduce"]
