@@ -47,6 +47,7 @@ from trainlab.report import write_run_report
 from trainlab.report.evidence import EVIDENCE, Evidence
 from trainlab.runs.rundir import CONFIG, SUMMARY, Run, create_run_dir
 from trainlab.runs.summary import versions, write_summary_best_effort
+from trainlab.training.callbacks.notebook import Lines, wants_progress
 from trainlab.training.metrics import class_report, confusion_matrix, per_class_accuracy
 
 BASELINES = Registry("baseline")
@@ -412,6 +413,7 @@ def baselines(
     handle_signals: bool = True,
     skip: Callable[[Config], Run | None] | None = None,
     isolate: bool = True,
+    progress: bool | str = "auto",
 ) -> list[Run]:
     """Fit scikit-learn baselines on a run config's data, each as an ordinary run directory.
 
@@ -420,12 +422,17 @@ def baselines(
     (``cache``). Ctrl-C / SIGTERM terminates the current fit: its summary says ``interrupted`` and
     KeyboardInterrupt propagates. ``skip(config)`` may return an existing run to reuse instead.
     ``isolate=False`` fits in this process (no worker start-up; Ctrl-C then waits for the fit).
+    ``progress`` (``"auto"``, ``True``, ``False``): without ``on_result``, a line per finished
+    baseline (one updating output in a notebook, printed lines elsewhere).
 
     >>> runs = trainlab.baselines("knn,gaussian_nb", overrides=["data.name=digits"])  # doctest: +SKIP
     """
     specs = [canonical(s) for s in split_names(names)]  # every name checked before any data loads
     configs = [baseline_config(s, config, overrides) for s in specs]
     cache = cache or DataCache(1)
+    if on_result is None and wants_progress(progress):
+        lines = Lines()
+        on_result = lambda i, n, run: lines.add(baseline_line(i, n, run))  # noqa: E731
     flat: dict[int, tuple[Dataset, Arrays, Path | None]] = {}  # each loaded data set flattened once (kept, so ids stay unique)
     runs: list[Run] = []
     worker = Worker() if isolate else None
@@ -442,6 +449,14 @@ def baselines(
             if on_result is not None:
                 on_result(i, len(specs), runs[-1])
     return runs
+
+
+def baseline_line(i: int, n: int, run: Run) -> str:
+    """One progress line for a finished baseline."""
+    s = run.summary
+    acc = s.get("test_accuracy")
+    what = f"test accuracy {acc:.4f}" if isinstance(acc, float) else f"status {s.get('status')}"
+    return f"[{i}/{n}] {s.get('baseline', run.name)}: {what} (fit {float(s.get('fit_seconds') or 0):.1f} s)"
 
 
 def _one(spec: str, cfg: Config, cache: DataCache, flat: dict[int, tuple[Dataset, Arrays, Path | None]], worker: Worker | None, tmp: Path, i: int, n: int, on_start: Any, on_tick: Any, got: dict[str, str]) -> Run:

@@ -156,7 +156,7 @@ class Context:
         def start(i: int, n: int, spec: str, data: Any) -> None:
             self.say(f"{spec}: fitting on {len(data.train):,} examples")
 
-        return baselines(specs, load_config(None), keys, cache=self.cache, on_start=start, on_tick=self.on_tick, skip=self.done)
+        return baselines(specs, load_config(None), keys, cache=self.cache, on_start=start, on_tick=self.on_tick, skip=self.done, progress=False)
 
     def train(self, overrides: dict[str, Any], label: str) -> Run:
         """Train one network run (reusing a completed one) into ``out``."""

@@ -12,6 +12,7 @@ import pytest
 import trainlab
 from tests.conftest import quick
 from trainlab.errors import ConfigError
+from trainlab.lessons import run_lesson
 from trainlab.report import plots
 from trainlab.runner import progress_callbacks
 from trainlab.training.callbacks import NotebookProgress, Progress
@@ -104,3 +105,14 @@ def test_compare_progress_lines(runs_dir: Path, capsys: pytest.CaptureFixture[st
     assert [ln.split(":")[0] for ln in out] == ["[1/2] act=relu seed 0", "[2/2] act=tanh seed 0"]
     trainlab.compare({"model.act": ["relu"]}, quick(runs_dir, train__epochs=1), workers=1, report=False, progress=False)
     assert capsys.readouterr().out == ""
+
+
+def test_baselines_and_lessons_show_a_line_each_unless_silenced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Outside a notebook, baselines print a line per fitted baseline and lessons one per experiment."""
+    trainlab.baselines(["gaussian_nb", "knn(k=3)"], {"data": {"name": "digits"}, "output": {"dir": str(tmp_path)}}, isolate=False)
+    out = capsys.readouterr().out
+    assert "[1/2] gaussian_nb: test accuracy" in out and "[2/2] knn(k=3): test accuracy" in out
+    trainlab.baselines("gaussian_nb", {"data": {"name": "digits"}, "output": {"dir": str(tmp_path)}}, isolate=False, progress=False)
+    assert capsys.readouterr().out == ""
+    run_lesson("nonlinearity", quick=True, out_dir=tmp_path / "lesson")
+    assert capsys.readouterr().out.count("epochs") >= 2  # one line per trained experiment

@@ -18,6 +18,7 @@ from trainlab.errors import TrainlabError
 from trainlab.lessons.base import Claim, LessonContext, Report
 from trainlab.lessons.page import write_index
 from trainlab.registry import Registry
+from trainlab.training.callbacks.notebook import Lines, wants_progress
 
 LESSONS = Registry("lesson")
 
@@ -63,11 +64,16 @@ def run_lesson(
     overrides: list[str] | None = None,
     out_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
+    progress: bool | str = "auto",
 ) -> tuple[Report, dict[str, Path]]:
     """Run lesson ``name`` and write its report to ``out_dir`` (default ``lessons-out/NAME``, or
-    ``lessons-out/NAME-quick`` with ``quick``: a first look never overwrites the full report)."""
+    ``lessons-out/NAME-quick`` with ``quick``: a first look never overwrites the full report).
+    ``log`` gets a line per experiment; ``progress=True`` (or ``"auto"``) shows those lines without
+    a ``log`` (one updating output in a notebook, printed lines elsewhere)."""
     _load()
     entry = LESSONS.get(name)  # unknown names fail here with the list of lessons
+    if log is None and wants_progress(progress):
+        log = Lines().add
     ctx = LessonContext(quick=quick, overrides=overrides, log=log)
     t0 = time.perf_counter()
     report = entry.factory(ctx)
