@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,13 @@ def catch_signals(interrupt: Interrupt, signums: tuple[int, ...] = STOP_SIGNALS)
             raise Aborted(signum)
         interrupt.request(signum)
 
+    with _handled(signums, handler):
+        yield
+
+
+@contextmanager
+def _handled(signums: tuple[int, ...], handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """``handler`` for each of ``signums`` not ignored by the process, the previous ones restored after."""
     previous = {}
     for s in signums:
         if signal.getsignal(s) is not signal.SIG_IGN:
@@ -114,12 +121,5 @@ def raise_on_signals(signums: tuple[int, ...] = STOP_SIGNALS) -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         raise Aborted(signum)
 
-    previous = {}
-    for s in signums:
-        if signal.getsignal(s) is not signal.SIG_IGN:
-            previous[s] = signal.signal(s, handler)
-    try:
+    with _handled(signums, handler):
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
