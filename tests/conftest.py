@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ import torch
 from trainlab.data.idx import write_idx
 from trainlab.data.locate import find_idx_files
 from trainlab.errors import DataError
+from trainlab.training.callbacks import Interrupt
+from trainlab.training.loop import Callback, Trainer
 
 torch.set_num_threads(1)  # many small tests: one thread each is fastest and leaves a core free
 
@@ -68,3 +71,14 @@ def quick(runs_dir: Path, **extra: object) -> dict:
             node = node.setdefault(p, {})
         node[parts[-1]] = value
     return cfg
+
+
+class StopAt(Callback):
+    """Test hook: request a safe stop (as Ctrl-C does) after optimizer step ``step``."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_batch_end(self, t: Trainer) -> None:
+        if t.step == self.step:
+            next(c for c in t.callbacks if isinstance(c, Interrupt)).request(signal.SIGINT)

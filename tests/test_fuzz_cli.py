@@ -22,7 +22,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -38,11 +37,10 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 import trainlab
+from tests.conftest import StopAt
 from trainlab.cli import main
 from trainlab.config import describe_keys
 from trainlab.runs.checkpoint import load_checkpoint, save_checkpoint
-from trainlab.training.callbacks import Interrupt
-from trainlab.training.loop import Callback, Trainer
 
 EXIT_CODES = {0, 1, 2, 3, 130, 143}
 SCALE = 10 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 1
@@ -349,19 +347,6 @@ def _check_idx_files(scratch: Path, capsys: pytest.CaptureFixture, files: tuple[
 
 
 # -- 4. checkpoints ---------------------------------------------------------------------------------------
-
-class StopAt(Callback):
-    """Request a safe stop after ``step``."""
-
-    order = 500
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_batch_end(self, t: Trainer) -> None:
-        if t.step == self.step:
-            next(c for c in t.callbacks if isinstance(c, Interrupt)).request(signal.SIGINT)
-
 
 @pytest.fixture(scope="module")
 def stopped_run(tmp_path_factory: pytest.TempPathFactory) -> Path:

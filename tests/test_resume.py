@@ -41,8 +41,6 @@ def cfg(idx_dir: Path, runs: Path, **extra: object) -> dict:
 class SignalAt(Callback):
     """Test hook: send ``signum`` to this process (``times`` times) after step ``step``."""
 
-    order = 500
-
     def __init__(self, step: int, signum: int = signal.SIGINT, times: int = 1):
         self.step, self.signum, self.times = step, signum, times
 

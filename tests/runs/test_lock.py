@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -12,23 +11,9 @@ from pathlib import Path
 import pytest
 
 import trainlab
-from tests.runs.test_payload import StopAt, config
 from trainlab.cli import main
 from trainlab.errors import CheckpointError
 from trainlab.runs.lock import LOCK, claim, force_unlock, holder
-
-
-@pytest.fixture(scope="module")
-def stopped(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = trainlab.train(config(tmp_path_factory.mktemp("runs")), callbacks=[StopAt(17)], handle_signals=False)
-    return run.path
-
-
-@pytest.fixture
-def run_copy(stopped: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / stopped.name
-    shutil.copytree(stopped, dest)
-    return dest
 
 
 def test_other_host_lock_is_refused_naming_host_and_way_out(run_copy: Path, capsys: pytest.CaptureFixture) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,46 +10,10 @@ import pytest
 import torch
 
 import trainlab
+from tests.runs.conftest import BATCH, EPOCHS
 from trainlab.cli import main
 from trainlab.errors import CheckpointError
 from trainlab.runs.checkpoint import load_checkpoint, save_checkpoint, validate_payload
-from trainlab.training.callbacks import Interrupt
-from trainlab.training.loop import Callback, Trainer
-
-EPOCHS, BATCH = 3, 32  # xor: 400 examples, 40 for validation -> 360 train = 12 batches per epoch
-
-
-class StopAt(Callback):
-    """Request a safe stop (as Ctrl-C does) after ``step``."""
-
-    order = 500
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_batch_end(self, t: Trainer) -> None:
-        if t.step == self.step:
-            next(c for c in t.callbacks if isinstance(c, Interrupt)).request(signal.SIGINT)
-
-
-def config(runs: Path) -> dict:
-    return {"data": {"name": "xor"}, "model": {"hidden": [8]}, "optim": {"batch_size": BATCH}, "train": {"epochs": EPOCHS},
-            "threads": 1, "output": {"dir": str(runs), "report": False}}
-
-
-@pytest.fixture(scope="module")
-def stopped(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run stopped mid-epoch 1 (step 17, batch 5 of 12), ready to resume."""
-    run = trainlab.train(config(tmp_path_factory.mktemp("runs")), callbacks=[StopAt(17)], handle_signals=False)
-    assert run.summary["status"] == "interrupted"
-    return run.path
-
-
-@pytest.fixture
-def run_copy(stopped: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / stopped.name
-    shutil.copytree(stopped, dest)
-    return dest
 
 
 def _set(path: tuple[Any, ...], value: Any) -> Callable[[dict], None]:
