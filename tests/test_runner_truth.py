@@ -16,7 +16,7 @@ import pytest
 
 import trainlab
 import trainlab.runner as runner
-from tests.runs.test_payload import StopAt
+from tests.conftest import StopAt
 from trainlab.atomic import atomic_write
 from trainlab.cli import main
 from trainlab.errors import CheckpointError
