@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from trainlab.errors import ConfigError, brief, clip
@@ -98,14 +97,26 @@ def load_yaml(text: str, what: str) -> Any:
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 
 
+# for the depth scan: every byte but the four brackets is deleted, and braces count as brackets
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
+
+
 def json_depth(raw: bytes) -> int:
-    """Deepest bracket nesting of JSON text (brackets inside strings do not count)."""
-    stripped = _JSON_STRING.sub(b"", raw)
-    if not stripped:
-        return 0
-    arr = np.frombuffer(stripped, dtype=np.uint8)
-    step = (arr == ord("[")).astype(np.int64) + (arr == ord("{")) - (arr == ord("]")) - (arr == ord("}"))
-    return int(np.cumsum(step).max(initial=0))
+    """Deepest bracket nesting of JSON text (brackets inside strings do not count).
+
+    Each pass deletes the innermost pairs (``[]`` after braces became brackets) at C speed, so the
+    passes count the depth; the scan stops past ``MAX_DEPTH`` (the only depth that matters) and
+    costs no NumPy import, which ``trainlab runs`` and ``show`` avoid. Brackets left unmatched
+    (``]]][[[``: invalid JSON) count in full, an upper bound."""
+    brackets = _JSON_STRING.sub(b"", raw).translate(_AS_BRACKETS, _NOT_BRACKETS)
+    depth = 0
+    while brackets and depth <= MAX_DEPTH:
+        shorter = brackets.replace(b"[]", b"")
+        if len(shorter) == len(brackets):  # only unmatched brackets are left
+            return depth + brackets.count(b"[")
+        brackets, depth = shorter, depth + 1
+    return depth + brackets.count(b"[")
 
 
 def loads_json(raw: bytes, what: str, max_bytes: int = MAX_JSON_BYTES) -> Any:

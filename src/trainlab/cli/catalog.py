@@ -1,13 +1,27 @@
-"""``trainlab list KIND``: every name a config accepts, with one line of help each."""
+"""``trainlab list KIND``: every name a config accepts, with one line of help each.
+
+The names come from ``cli/names.py``, a light table written from the live registries, so that
+listing them (and building ``--help``) imports no torch, scikit-learn or Optuna;
+``tests/test_startup.py`` checks that the table equals the registries.
+``python -m trainlab.cli.catalog`` rewrites the table after a registry changes.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from trainlab.cli import names
+
+# entries of the table: (name, inline parameters, help)
+Row = tuple[str, tuple[str, ...], str]
 
 
-def catalogs() -> dict:
-    """KIND -> registry, for every catalogue."""
-    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
+def catalogs() -> dict[str, Any]:
+    """KIND -> live registry, for every catalogue (imports torch, scikit-learn, every lesson)."""
+    # lazy: only the table's writer and its test need the live registries; `list` reads names.py
     from trainlab.classical import BASELINES
     from trainlab.data.augment import AUGMENTATIONS
     from trainlab.data.imbalance import IMBALANCE
@@ -34,9 +48,48 @@ def catalogs() -> dict:
     }
 
 
+def live_table() -> dict[str, tuple[Row, ...]]:
+    """KIND -> (name, inline parameters, help) of every entry, read from the live registries."""
+    return {kind: tuple((e.name, tuple(e.params), e.help) for e in registry) for kind, registry in catalogs().items()}
+
+
+def live_lesson_order() -> tuple[str, ...]:
+    """The lessons in course order, as ``trainlab lesson list`` shows them."""
+    # lazy: imports every lesson (torch); only the table's writer and its test need it
+    from trainlab.lessons import lesson_names
+
+    return tuple(lesson_names())
+
+
+def help_lines(rows: tuple[Row, ...]) -> list[str]:
+    """One line per entry: name, its parameters, and its help (as ``Registry.help_lines``)."""
+    lines = []
+    for name, params, help_ in rows:
+        sig = f"{name}({', '.join(params)})" if params else name
+        lines.append(f"{sig:<34} {help_}")
+    return lines
+
+
+def table_source() -> str:
+    """The text of ``cli/names.py`` for the live registries: one line per entry."""
+    lines = [
+        '"""The catalogue\'s names, inline parameters and help lines, written from the live registries by',
+        "`python -m trainlab.cli.catalog` so that `trainlab list` and `--help` import no torch.",
+        'tests/test_startup.py checks that it equals the registries: rewrite it after adding an entry."""',
+        "",
+        "CATALOGUES: dict[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {",
+    ]
+    for kind, rows in live_table().items():
+        lines.append(f"    {kind!r}: (")
+        lines += [f"        {row!r}," for row in rows]
+        lines.append("    ),")
+    lines += ["}", "", f"LESSON_ORDER: tuple[str, ...] = {live_lesson_order()!r}", ""]
+    return "\n".join(lines)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``list`` subcommand."""
-    kinds = [*catalogs(), "keys"]
+    kinds = [*names.CATALOGUES, "keys"]
     p = sub.add_parser("list", help="list the names of a catalogue (models, activations, losses, ...) or config keys", description="List every name of a catalogue with its inline parameters and one line of help.")
     p.add_argument("kind", choices=kinds, metavar="KIND", help=f"one of: {', '.join(kinds)}")
     p.set_defaults(func=run)
@@ -51,6 +104,12 @@ def run(args: argparse.Namespace) -> int:
         for key, help_, default in describe_keys():
             print(f"{key:<24} {help_} [default: {default}]")
         return 0
-    for line in catalogs()[args.kind].help_lines():
+    for line in help_lines(names.CATALOGUES[args.kind]):
         print(line)
     return 0
+
+
+if __name__ == "__main__":  # python -m trainlab.cli.catalog: rewrite cli/names.py from the registries
+    target = Path(__file__).with_name("names.py")
+    target.write_text(table_source())
+    print(f"wrote {target}", file=sys.stderr)

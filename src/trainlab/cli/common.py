@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from trainlab.config import Config, load_config
+if TYPE_CHECKING:  # the config module loads YAML and NumPy: --help needs neither
+    from trainlab.config import Config
 
 OVERRIDES_HELP = "config overrides as dotted key=value, e.g. optim.lr=3e-4 model.hidden=[512,256] data.name=digits"
 
@@ -18,6 +20,9 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The validated Config from --config, --data-dir and overrides."""
+    # lazy: only a command that runs needs the config schema (YAML, NumPy); --help does not
+    from trainlab.config import load_config
+
     overrides = list(args.overrides)
     if getattr(args, "data_dir", None):
         overrides.append(f"data.dir={args.data_dir}")

@@ -9,6 +9,8 @@ import textwrap
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from trainlab.cli import names
+
 EPILOG = """examples:
   trainlab lesson list
   trainlab lesson init                       # the CS231n 10x500 experiment, about 30 s
@@ -67,19 +69,20 @@ def _parse_rest(args: argparse.Namespace) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     """List the lessons, or run one and print its verdict table."""
-    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.lessons import lesson_help, lesson_names, run_all, run_lesson
-
     args = _parse_rest(args)
-    if args.name == "list":
+    if args.name == "list":  # from the light table (cli/names.py): listing loads no lesson, so no torch
         if args.overrides:
             # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
             from trainlab.errors import ConfigError
 
             raise ConfigError(f"`trainlab lesson list` takes no overrides, got {' '.join(args.overrides)!r}")
-        for name in lesson_names():
-            print(f"{name:<16} {lesson_help(name)}")
+        helps = {name: help_ for name, _, help_ in names.CATALOGUES["lessons"]}
+        for name in names.LESSON_ORDER:
+            print(f"{name:<16} {helps[name]}")
         return 0
+    # lazy: running a lesson loads the library (torch); `lesson list` and --help do not
+    from trainlab.lessons import run_all, run_lesson
+
 
     def log(msg: str) -> None:
         if not args.quiet:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from trainlab.registry import parse_spec  # light: no torch
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``runs`` subcommand."""
@@ -19,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
     """Print one line per run."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.errors import TrainlabError
+    from trainlab.registry import parse_spec
     from trainlab.runs import list_runs
 
     unreadable: list[tuple[Path, str]] = []
@@ -59,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _model(m: object) -> str:
     """The model column: ``mlp [256]``, ``cnn``, or a baseline's spec (``baseline svc(C=10)``)."""
+    # lazy: the registry loads YAML; `trainlab --help` does not need it
+    from trainlab.registry import parse_spec
+
     spec = parse_spec(m.name)
     if spec.name == "baseline" and spec.args:  # a scikit-learn baseline run (trainlab baselines)
         return f"baseline {spec.args[0]}"

@@ -94,11 +94,13 @@ def run(args: argparse.Namespace) -> int:
     """Print the summary of one run (or the table of a comparison directory)."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.cli.report import find_run_dir
-    from trainlab.comparisons import COMPARE_JSON, format_table, load_comparison
     from trainlab.runs import load_run
 
     path = find_run_dir(args.run)
-    if (path / COMPARE_JSON).is_file():
+    if (path / "compare.json").is_file():  # comparisons.COMPARE_JSON, named here so a run's show loads no torch
+        # lazy: the comparisons package loads the run builder (torch); only a comparison directory needs it
+        from trainlab.comparisons import format_table, load_comparison
+
         print(f"comparison {path}\n\n{format_table(load_comparison(path))}")
         return 0
     print(render(load_run(path), confusion=not args.no_confusion))
