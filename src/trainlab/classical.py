@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
 import torch
 
 from trainlab.atomic import write_json, write_text
@@ -502,7 +501,7 @@ def _one(spec: str, cfg: Config, cache: DataCache, flat: dict[int, tuple[Dataset
         device="cpu",
         threads=threads,
         data={"name": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0, "test": len(data.test), "classes": data.classes, "task": data.task, "input_shape": list(data.input_shape)},
-        versions={**versions(), "scikit-learn": sklearn.__version__},
+        versions={**versions(), "scikit-learn": _sklearn_version()},
         finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
     write_json(run_dir / SUMMARY, summary)
@@ -522,3 +521,11 @@ def is_baseline(run: Run) -> bool:
 
 
 __all__ = ["BASELINES", "baselines", "baseline_config", "canonical", "is_baseline", "match_clusters", "spec_of", "split_names"]
+
+
+def _sklearn_version() -> str:
+    """scikit-learn's version (the estimators ran in a worker; this process may not have loaded it)."""
+    # lazy: importing scikit-learn costs ~0.5 s, so `import trainlab.api` and `trainlab train` skip it
+    import sklearn
+
+    return sklearn.__version__

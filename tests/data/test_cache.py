@@ -40,6 +40,10 @@ def test_second_read_comes_from_the_cache(tmp_path: Path, small_cache: Path, mon
     assert np.array_equal(first, x)
     assert len(list(small_cache.glob("*.npy"))) == 1
     monkeypatch.setattr(cache, "read_idx", _no_decoding)
+    again = cache.read_idx_cached(tmp_path / "img.gz")
+    assert np.array_equal(again, x)
+    assert again.flags.writeable  # mapped copy-on-write: torch.from_numpy takes it without a warning
+    again[0, 0, 0] ^= 0xFF  # and writing to it never reaches the cache entry
     assert np.array_equal(cache.read_idx_cached(tmp_path / "img.gz"), x)
 
 

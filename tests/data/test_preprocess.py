@@ -80,6 +80,27 @@ def test_statistics_come_from_train_only_and_survive_a_round_trip(spec, images, 
         assert torch.equal(loaded(other), t(other))
 
 
+@pytest.mark.parametrize("spec", [e.name for e in PREPROCESS])
+@pytest.mark.parametrize("low", [0.0, 3.0])  # scale skips subtracting a minimum of 0: both branches
+def test_in_place_apply_equals_the_transform(spec, low, images):
+    """``apply_`` (the loader's, on a copy it owns) gives exactly ``t(x)``; ``t(x)`` leaves x alone."""
+    train = images[:100] + low
+    t = fit_preprocess(spec, train)
+    x = images[100:] + low
+    before = x.clone()
+    expected = t(x)
+    assert torch.equal(x, before)
+    assert torch.equal(t.apply_(x.clone()), expected)
+
+
+def test_scale_of_integer_pixels_skips_the_subtraction_bit_for_bit():
+    pixels = torch.randint(0, 256, (64, 1, 28, 28), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
+    pixels[0, 0, 0, 0], pixels[0, 0, 0, 1] = 0, 255
+    t = fit_preprocess("scale", pixels.float())
+    assert t.stats["min"].item() == 0 and t.stats["max"].item() == 255
+    assert torch.equal(t.apply_(pixels.float()), pixels.float() / 255)  # what a bare script computes
+
+
 def _saved(t, tmp_path):
     save_transform(tmp_path / "p.safetensors", t)
     return load_transform(tmp_path / "p.safetensors")

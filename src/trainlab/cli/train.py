@@ -109,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
             config_from_args(args)
         given = args.argv
         return launch(args.nproc, _without_nproc(given[given.index("train") + 1:]))
-    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.api import train
+    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast; runner,
+    # not trainlab.api: a run needs none of compare, sweep, lessons or scikit-learn
+    from trainlab.runner import train
     from trainlab.runs.lock import force_unlock
     from trainlab.runs.resume import find_run
     from trainlab.training.callbacks import Progress

@@ -78,7 +78,9 @@ def read_idx_cached(path: str | Path) -> np.ndarray:
     entry, prefix = found
     if entry.is_file():
         try:
-            return np.load(entry, allow_pickle=False)
+            # mapped copy-on-write: the pages are read once, by the split that gathers them (no
+            # copy of the whole file first), and the array stays writable for torch.from_numpy
+            return np.load(entry, mmap_mode="c", allow_pickle=False)
         except (OSError, ValueError, EOFError):
             pass  # damaged entry: decode again and replace it
     array = read_idx(path)  # validates the file; only valid arrays reach the cache

@@ -44,6 +44,11 @@ class Transform:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
+    def apply_(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply to a float tensor the caller owns, in place where the transform can (same values as
+        ``self(x)``): loading then allocates one float copy of a split, not two."""
+        return self(x)
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of one transformed example (without the batch dimension)."""
         return tuple(input_shape)
@@ -67,6 +72,12 @@ class Scale(Transform):
         lo, hi = self.stats["min"], self.stats["max"]
         return torch.sub(x, lo).div_(torch.clamp(hi - lo, min=1e-12))  # one new tensor, not two (2x faster on 60k images)
 
+    def apply_(self, x: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.stats["min"], self.stats["max"]
+        if lo.device.type != "cpu" or lo.item() != 0:  # x - 0 is x exactly: pixels (min 0) skip a pass
+            x.sub_(lo)
+        return x.div_(torch.clamp(hi - lo, min=1e-12))
+
 
 class Standardize(Transform):
     """(x - mean) / std with statistics from the training set (global, per feature or per channel)."""
@@ -76,6 +87,9 @@ class Standardize(Transform):
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sub(x, self.stats["mean"]).div_(self.stats["std"])  # one new tensor, not two
 
+    def apply_(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sub_(self.stats["mean"]).div_(self.stats["std"])
+
 
 class Center(Transform):
     """x - mean, the training mean (per feature: the mean image; or per channel)."""
@@ -84,6 +98,9 @@ class Center(Transform):
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return x - self.stats["mean"]
+
+    def apply_(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sub_(self.stats["mean"])
 
 
 class Project(Transform):
@@ -159,7 +176,8 @@ def _none(x: torch.Tensor) -> Transform:
 
 @PREPROCESS.register("scale", "min-max scale to [0, 1] using the training set's range (pixels: /255)")
 def _scale(x: torch.Tensor) -> Transform:
-    return Scale("scale", {"min": x.min(), "max": x.max()})
+    lo, hi = torch.aminmax(x)  # one pass over the training set, not two
+    return Scale("scale", {"min": lo, "max": hi})
 
 
 @PREPROCESS.register("standardize", "subtract the training mean, divide by its std (per_feature=true: per input)")

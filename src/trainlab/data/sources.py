@@ -208,7 +208,9 @@ def load_dataset(data_cfg: Any, seed: int = 0, device: str | torch.device = "cpu
     parts = {"train": (xtr[tr_idx], ytr[tr_idx]), "test": (raw.x_test, raw.y_test)}
     if len(val_idx):
         parts["val"] = (xtr[val_idx], ytr[val_idx])
-    tensors = {k: (torch.from_numpy(np.ascontiguousarray(x)).float(), torch.from_numpy(np.ascontiguousarray(y))) for k, (x, y) in parts.items()}
+    # one float32 copy per split that this function owns (IDX pixels: the uint8 -> float conversion;
+    # float data: a copy, so scaling it in place below never writes into the source's arrays)
+    tensors = {k: (torch.from_numpy(np.ascontiguousarray(x)).to(torch.float32, copy=True), torch.from_numpy(np.ascontiguousarray(y))) for k, (x, y) in parts.items()}
     for k, (x, _) in tensors.items():
         if not np.issubdtype(parts[k][0].dtype, np.floating):
             continue  # integer inputs (IDX pixels) cannot hold NaN/Inf: skip a full pass over the data
@@ -222,7 +224,7 @@ def load_dataset(data_cfg: Any, seed: int = 0, device: str | torch.device = "cpu
     if transform is None:
         transform = fit_preprocess(data_cfg.preprocess, tensors["train"][0])
     dev = torch.device(device)
-    splits = {k: Split(transform(x).to(dev), y.to(dev)) for k, (x, y) in tensors.items()}
+    splits = {k: Split(transform.apply_(x).to(dev), y.to(dev)) for k, (x, y) in tensors.items()}  # in place: no second copy
     name = parse_spec(data_cfg.name).name
     shape = transform.output_shape(raw.input_shape)  # pca(k) turns images into k features
     return Dataset(name, splits["train"], splits.get("val"), splits["test"], raw.classes, raw.task, shape, transform.state_dict())
