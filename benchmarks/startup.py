@@ -22,6 +22,8 @@ round to round, so a burst of load on a shared machine spreads over all of them;
   `bare-same`, the same script doing trainlab's default evaluation work too (validation after each
   epoch, an eval-mode pass over the training set at the end). Same threads and OMP_WAIT_POLICY for
   all (PASSIVE, trainlab's default, unless --omp-wait-policy). Target: trainlab within 1.10x of bare.
+  Wall time and CPU time (user + system of the process) are both printed: on a machine shared with
+  other work the CPU time varies much less from round to round.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -128,10 +131,13 @@ def machine() -> str:
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path | str) -> tuple[float, dict]:
-    """(wall seconds, the JSON its last line printed, or {}) of one subprocess; exits on failure."""
+    """(wall seconds, the JSON its last line printed, or {}, with its CPU seconds as "cpu") of one subprocess; exits on failure."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # children run one at a time: the delta is this one's
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:6])} ... failed ({out.returncode}): {(out.stderr or out.stdout).strip()[-400:]}")
     last = (out.stdout.strip().splitlines() or [""])[-1]
@@ -139,11 +145,12 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path | str) -> tuple[float, 
         record = json.loads(last)
     except json.JSONDecodeError:
         record = {}
-    return wall, record if isinstance(record, dict) else {}
+    return wall, {**(record if isinstance(record, dict) else {}), "cpu": cpu}
 
 
-def rounds(variants: dict[str, tuple[list[str], dict[str, str]]], n: int, cwd: Path | str, key: str | None) -> dict[str, list[float]]:
-    """Run every variant once per round, rotating the order; per variant its timings (``key`` of its JSON, or the wall time)."""
+def rounds(variants: dict[str, tuple[list[str], dict[str, str]]], n: int, cwd: Path | str, key: str | None, with_cpu: bool = False) -> dict[str, list[float]]:
+    """Run every variant once per round, rotating the order; per variant its timings (``key`` of its
+    JSON, or the wall time), and with ``with_cpu`` its CPU times under "NAME cpu"."""
     names = list(variants)
     got: dict[str, list[float]] = {name: [] for name in names}
     for r in range(n):
@@ -151,6 +158,8 @@ def rounds(variants: dict[str, tuple[list[str], dict[str, str]]], n: int, cwd: P
             cmd, env = variants[name]
             wall, rec = timed(cmd, env, cwd)
             got[name].append(rec[key] if key else wall)
+            if with_cpu:
+                got.setdefault(f"{name} cpu", []).append(rec["cpu"])
     return got
 
 
@@ -216,7 +225,10 @@ def main(argv: list[str] | None = None) -> int:
                 "trainlab train": ([py, "-m", "trainlab", "train", f"train.epochs={a.epochs}", "output.report=false", f"threads={a.threads}",
                                     f"data.dir={data_dir}", f"output.dir={work / 'runs-process'}", "--no-progress"], env),
             }
-            show(f"process: whole process, {a.epochs} epochs of the reference recipe; target trainlab <= 1.10x bare", rounds(proc, a.rounds, work, None), "bare")
+            got = rounds(proc, a.rounds, work, None, with_cpu=True)
+            title = f"process: whole process, {a.epochs} epochs of the reference recipe; target trainlab <= 1.10x bare"
+            show(title + ", wall", {k: v for k, v in got.items() if not k.endswith(" cpu")}, "bare")
+            show(title + ", CPU time (user + system; steadier than wall on a loaded machine)", {k[:-4]: v for k, v in got.items() if k.endswith(" cpu")}, "bare")
     return 0
 
 
