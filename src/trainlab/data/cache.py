@@ -11,7 +11,10 @@ stale entry of the same path is removed when the new one is written. Entries are
 written atomically (temporary file in the same directory, then rename), so a reader never sees half
 a file; an unreadable entry is ignored and replaced. Only gzip files of at least ``MIN_BYTES`` are
 cached (small files decode faster than a cache lookup pays back). ``TRAINLAB_DECODED_CACHE=0``
-turns the cache off; a cache directory that cannot be written simply means no cache.
+turns the cache off; a cache directory that cannot be written simply means no cache. An entry is
+read mapped copy-on-write (``np.load(mmap_mode="c")``): the loader's gather of each split reads its
+pages once, with no copy of the whole file first; writes to the array never reach the file, and a
+rewrite of the entry is a new file (rename), so a mapped one never changes under its reader.
 """
 
 from __future__ import annotations
