@@ -238,6 +238,9 @@ def _train_rank(s: Setup, run_dir: Path, point: ResumePoint | None, callbacks: A
     else:
         trainer.fit()
     summary = {"status": trainer.status, "stop_reason": trainer.stop_reason, "epochs": trainer.epoch, "steps": trainer.step, "rank": world.rank}
+    if trainer.status != "interrupted" and not trainer.unsupervised:
+        # rank 0's final evaluation (``_finish``) shares the test and train rows among the ranks: take part
+        summary.update(final_metrics(trainer))
     return Run(run_dir, s.config, summary, trainer.history, s.model)
 
 

@@ -106,7 +106,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--force-unlock goes with --resume RUN (it removes that run's stale run.pid)")
     if args.nproc is not None:
         if not args.resume:  # a bad config fails here, once, with exit 2, before any process starts
-            config_from_args(args)
+            cfg = config_from_args(args)
+            if cfg.train.sync_bn:
+                # lazy: only train.sync_bn needs torch before torchrun starts
+                from trainlab.build import resolve_device
+                from trainlab.training.distributed import World, check_sync_bn
+
+                check_sync_bn(True, resolve_device(cfg.device), World(0, max(args.nproc, 1)))
         given = args.argv
         return launch(args.nproc, _without_nproc(given[given.index("train") + 1:]))
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
