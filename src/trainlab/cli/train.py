@@ -63,6 +63,7 @@ def launch(nproc: int, argv: list[str]) -> int:
     # lazy: only --nproc needs these
     import os
     import subprocess
+    import tempfile
 
     if nproc < 1:
         # lazy: the CLI imports only what this command needs
@@ -70,7 +71,8 @@ def launch(nproc: int, argv: list[str]) -> int:
 
         raise ConfigError(f"--nproc {nproc} must be at least 1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "trainlab", "train", *argv]
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    told = Path(tempfile.mkdtemp(prefix="trainlab-nproc-")) / "exit"  # where rank 0 leaves its exit code
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), EXIT_FILE: str(told)}
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
     signals = 0
 
@@ -88,11 +90,46 @@ def launch(nproc: int, argv: list[str]) -> int:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        rank0 = _read_exit(told)
     if signals:  # torchrun exits 1 when signalled; the ranks stopped safely and said how to resume
         return 128 + int(signal.SIGINT)
+    if code == 0 and rank0 is not None:  # the ranks ended as planned: the code a single process would give
+        return rank0
     if code not in (0, 2, 3) and code < 128:
         print(f"trainlab train --nproc {nproc}: a process of the run failed (torchrun exit {code}); see the messages above", file=sys.stderr)
     return code
+
+
+EXIT_FILE = "TRAINLAB_NPROC_EXIT"  # set by launch(): the file where rank 0 leaves the command's exit code
+DIVERGED = 3  # the NaN/Inf guard stopped the run
+
+
+def _read_exit(path: Path) -> int | None:
+    """Rank 0's exit code from ``path`` (a few bytes it wrote; anything else is ignored); removes its folder."""
+    # lazy: only --nproc needs it
+    import shutil
+
+    try:
+        with open(path, "rb") as f:
+            text = f.read(8).decode("ascii", "replace").strip()
+    except OSError:
+        text = ""
+    shutil.rmtree(path.parent, ignore_errors=True)
+    return DIVERGED if text == str(DIVERGED) else None
+
+
+def _diverged_exit(main: bool) -> int:
+    """Exit code of a run the NaN guard stopped: 3. Under ``--nproc`` each rank exits 0 instead (torchrun
+    calls any other code a failure and prints its own traceback) and rank 0 writes the 3 for ``launch``."""
+    # lazy: only a diverged run needs these
+    import os
+
+    where = os.environ.get(EXIT_FILE)
+    if not where:
+        return DIVERGED
+    if main:
+        Path(where).write_text(str(DIVERGED))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
               f" trainlab report {shlex.quote(str(result.path))}", file=sys.stderr)
         return 128 + int(getattr(signal, s["report_interrupted_by"], signal.SIGINT))
     if s.get("status") == "diverged":  # the NaN/Inf guard stopped it (its message was printed above)
-        return 3
+        return _diverged_exit(main=True)
     return 0
 
 
@@ -209,4 +246,4 @@ def _quiet_rank(args: argparse.Namespace, train: object) -> int:
     else:
         result = train(config_from_args(args))  # type: ignore[operator]
     status = result.summary.get("status")
-    return 3 if status == "diverged" else 130 if status == "interrupted" else 0
+    return _diverged_exit(main=False) if status == "diverged" else 130 if status == "interrupted" else 0
