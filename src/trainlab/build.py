@@ -331,7 +331,7 @@ def make_trainer(s: Setup, callbacks: Sequence[Callback] = ()) -> Trainer:
         trainer.forward = distributed.wrap(s.model, s.device)
         trainer.shard = distributed.shard(s.world)
         trainer.reduce = distributed.reduce_sums
-        trainer.gather = distributed.gather_outputs(s.world)  # evaluation: each rank its part of a split
+        trainer.gather = distributed.gather_outputs(s.world, s.model)  # evaluation: each rank its part of a split
         interrupt = next((c for c in callbacks if isinstance(c, Interrupt)), None)
         distributed.stop_together(trainer, s.world, interrupt)
     return trainer

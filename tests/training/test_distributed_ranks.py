@@ -118,6 +118,19 @@ def test_ctrl_c_stops_both_ranks_at_the_same_step_and_the_resumed_run_finishes_a
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5  # up to the order of float sums
 
 
+def test_batch_norm_ranks_evaluate_with_the_statistics_rank_0_saves(tmp_path: Path) -> None:
+    """Without sync_bn each rank keeps BatchNorm statistics of its own shards; the sharded evaluation
+    uses rank 0's (broadcast first), so the run's test figures are those of the saved model."""
+    from trainlab.evaluate import evaluate_run
+
+    done = _nproc(*ARGS, "model.norm=batch", "train.epochs=2", f"output.dir={tmp_path}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = _only_run(tmp_path)
+    s, again = _summary(run), evaluate_run(run, "test")  # one process, model.safetensors (rank 0's)
+    assert again["accuracy"] == s["test_accuracy"]
+    assert again["loss"] == pytest.approx(s["test_loss"], rel=1e-6)
+
+
 def test_sync_bn_is_refused_on_cpu_before_any_process_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from trainlab.cli import main
 

@@ -133,26 +133,34 @@ def rows(n: int, world: World) -> list[tuple[int, int]]:
     return list(zip(cuts[:-1], cuts[1:]))
 
 
-def gather_outputs(world: World) -> Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor], torch.Tensor]:
+def gather_outputs(world: World, model: nn.Module) -> Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor], torch.Tensor]:
     """Outputs for every row of a split, each rank computing only its part (``rows``), then one
     all-gather: every rank gets the outputs the single process computes (up to the order of float
     sums inside the model), from which the usual metrics follow unchanged.
 
     Outputs rather than metric sums travel (N × outputs floats, 0.4 MB for 10,000 test examples of
     10 classes) because a class-weighted loss's mean is not a sum over shards, and the confusion
-    matrix, R² and per-class figures then need no code of their own."""
+    matrix, R² and per-class figures then need no code of their own.
+
+    First rank 0's buffers (BatchNorm's running statistics) are broadcast: without ``train.sync_bn``
+    each rank's last training forward updated its own from its shard, and the parts must all be
+    computed by the model rank 0 saves."""
+    buffers = list(model.buffers())
 
     def run(outputs: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            for buf in buffers:
+                dist.broadcast(buf, src=0)
         parts = rows(len(x), world)
         a, b = parts[world.rank]
         # a rank without rows (a split smaller than the world) computes one stand-in row for the shape
         mine = outputs(x[a:b] if b > a else x[:1])
         longest = max(e - s for s, e in parts)
         with torch.inference_mode():
-            buf = mine.new_zeros((longest, *mine.shape[1:]))  # all_gather needs equal sizes: pad
-            buf[: b - a] = mine[: b - a]
-            got = [torch.empty_like(buf) for _ in parts]
-            dist.all_gather(got, buf)
+            pad = mine.new_zeros((longest, *mine.shape[1:]))  # all_gather needs equal sizes: pad
+            pad[: b - a] = mine[: b - a]
+            got = [torch.empty_like(pad) for _ in parts]
+            dist.all_gather(got, pad)
             return torch.cat([g[: e - s] for g, (s, e) in zip(got, parts)])
 
     return run
