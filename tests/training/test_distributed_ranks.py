@@ -51,6 +51,13 @@ def _together(summary: dict) -> dict:
     return ranks[0]
 
 
+def test_each_rank_evaluates_a_contiguous_part_and_the_parts_cover_the_split_once() -> None:
+    from trainlab.training.distributed import World, rows
+
+    assert rows(7, World(0, 3)) == [(0, 2), (2, 4), (4, 7)]
+    assert rows(1, World(0, 2)) == [(0, 0), (0, 1)]  # rank 0 computes a stand-in row and sends none
+
+
 def test_the_nan_guard_stops_both_ranks_at_the_same_step_and_the_command_exits_3(tmp_path: Path) -> None:
     done = _nproc(*ARGS, "train.epochs=3", "optim.name=sgd", "optim.lr=1e6", f"output.dir={tmp_path}")
     assert done.returncode == 3, done.stdout + done.stderr  # as a single run exits (cli/train.py)
