@@ -101,6 +101,7 @@ class TrainConfig:
     eval_batch_size: int = _f(4096, help="batch size for evaluation passes", min=1)
     nan_guard: bool = _f(True, help="stop at the first non-finite loss or gradient, name the layer (exit code 3); warn when the LR looks too high or too low")
     freeze: str = _f("none", help="encoder: train only the output layer (a linear probe on the encoder's features, e.g. with model.pretrained); none: train every layer", choices=("none", "encoder"))
+    sync_bn: bool = _f(False, help="data-parallel (--nproc): BatchNorm statistics over the whole global batch, all-reduced across processes (torch.nn.SyncBatchNorm; CUDA only)")
     precision: str = _f("fp32", help="bf16: forward pass and loss under torch.autocast(bfloat16), weights and optimizer stay float32 (for CUDA GPUs; slower on most CPUs)", choices=("fp32", "bf16"))
 
 

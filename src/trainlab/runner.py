@@ -170,6 +170,8 @@ def _train(
             summary.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500], epochs=trainer.epoch, steps=trainer.step)
             write_summary_best_effort(run_dir / SUMMARY, summary)
             raise
+        if world.active:  # where each rank stopped (the same step: stop_together)
+            summary["ranks"] = distributed.outcomes(trainer, world)
         if trainer.status == "interrupted":  # stopped by a signal: a checkpoint is on disk, nothing is final
             summary.update(status="interrupted", stop_reason=trainer.stop_reason, interrupted_by=interrupt.signal_name, epochs=trainer.epoch, steps=trainer.step, fit_seconds=round(trainer.fit_seconds, 3))
             write_json(run_dir / SUMMARY, summary)
@@ -237,7 +239,11 @@ def _train_rank(s: Setup, run_dir: Path, point: ResumePoint | None, callbacks: A
             trainer.fit()
     else:
         trainer.fit()
+    distributed.outcomes(trainer, world)  # rank 0 records where every rank stopped
     summary = {"status": trainer.status, "stop_reason": trainer.stop_reason, "epochs": trainer.epoch, "steps": trainer.step, "rank": world.rank}
+    if trainer.status != "interrupted" and not trainer.unsupervised:
+        # rank 0's final evaluation (``_finish``) shares the test and train rows among the ranks: take part
+        summary.update(final_metrics(trainer))
     return Run(run_dir, s.config, summary, trainer.history, s.model)
 
 
