@@ -171,4 +171,4 @@ def second_descent(widths: list[int], test: list[float], train: list[float], sd:
             return (f"a second descent shows: test error rises from {test[i - 1]:.3f} at width {widths[i - 1]} to {test[i]:.3f} at width {widths[i]} "
                     f"while the training error falls ({train[i - 1]:.3f} → {train[i]:.3f}), and falls again to {after:.3f} at larger widths.")
     return ("no second descent shows at this scale: test error over widths " + ", ".join(f"{w}: {e:.3f}" for w, e in zip(widths, test, strict=True))
-            + " has no rise of more than 0.01 (and more than the spread over seeds), while the training error does not rise, that falls again.")
+            + f" has no rise of more than 0.01{' (and more than the spread over seeds)' if any(sd) else ''}, while the training error does not rise, that falls again.")
