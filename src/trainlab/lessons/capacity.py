@@ -28,7 +28,7 @@ def lesson(ctx: LessonContext) -> Report:
 
     # 1. universal approximation on sine
     sine = {"data.name": "sine(size=500,noise=0.05)", "data.val": 0, "optim.name": "adam", "optim.lr": 0.03,
-            "optim.batch_size": 32, "train.epochs": 300}
+            "optim.batch_size": 32, "train.epochs": ctx.pick(100, 300)}
     r.heading("Approximating sin(2πx)")
     r.text(f"`sine(size=500,noise=0.05)`: y = sin(2πx) + N(0, 0.05²) for x in [−1, 1]. A `linear` model and an `mlp` with one hidden "
            f"tanh layer of width {list(SINE_WIDTHS)}, Adam lr 0.03, batch 32, {sine['train.epochs']} epochs; test MSE on held-out points.")
