@@ -48,6 +48,7 @@ class DataConfig:
     imbalance: str = _f("none", help="long-tailed train split (val/test untouched): none, exp(ratio=100), step(ratio=10,minority=5)")
     resample: str = _f("none", help="resample the train split once: none, over (up to the largest class), under (down to the smallest)", choices=("none", "over", "under"))
     sampler: str = _f("uniform", help="each epoch's order: uniform (shuffle), balanced or sqrt (class-weighted draws on the device)")
+    label_noise: float = _f(0.0, help="fraction of training labels replaced by a random other class, after the val split (val/test untouched), seeded; in [0, 1)", min=0.0, below=1.0)
 
 
 @dataclass
@@ -254,6 +255,8 @@ def _check(key: str, value: Any, hint: Any, rules: Any) -> Any:
             raise ConfigError(f"{key}={brief(value)} is out of range; must be >= {rules['min']}")
         if "max" in rules and value > rules["max"]:
             raise ConfigError(f"{key}={brief(value)} is out of range; must be <= {rules['max']}")
+        if "below" in rules and value >= rules["below"]:
+            raise ConfigError(f"{key}={brief(value)} is out of range; must be < {rules['below']}")
         if value != value or value in (float("inf"), float("-inf")):
             raise ConfigError(f"{key}={brief(value)} must be a finite number")
     if rules.get("choices") and value not in rules["choices"]:
