@@ -48,6 +48,7 @@ class DataConfig:
     imbalance: str = _f("none", help="long-tailed train split (val/test untouched): none, exp(ratio=100), step(ratio=10,minority=5)")
     resample: str = _f("none", help="resample the train split once: none, over (up to the largest class), under (down to the smallest)", choices=("none", "over", "under"))
     sampler: str = _f("uniform", help="each epoch's order: uniform (shuffle), balanced or sqrt (class-weighted draws on the device)")
+    label_noise: float = _f(0.0, help="fraction of training labels replaced by a random other class, after the val split (val/test untouched), seeded; in [0, 1)", min=0.0, below=1.0)
 
 
 @dataclass
@@ -101,6 +102,7 @@ class TrainConfig:
     eval_batch_size: int = _f(4096, help="batch size for evaluation passes", min=1)
     nan_guard: bool = _f(True, help="stop at the first non-finite loss or gradient, name the layer (exit code 3); warn when the LR looks too high or too low")
     freeze: str = _f("none", help="encoder: train only the output layer (a linear probe on the encoder's features, e.g. with model.pretrained); none: train every layer", choices=("none", "encoder"))
+    sync_bn: bool = _f(False, help="data-parallel (--nproc): BatchNorm statistics over the whole global batch, all-reduced across processes (torch.nn.SyncBatchNorm; CUDA only)")
     precision: str = _f("fp32", help="bf16: forward pass and loss under torch.autocast(bfloat16), weights and optimizer stay float32 (for CUDA GPUs; slower on most CPUs)", choices=("fp32", "bf16"))
 
 
@@ -253,6 +255,8 @@ def _check(key: str, value: Any, hint: Any, rules: Any) -> Any:
             raise ConfigError(f"{key}={brief(value)} is out of range; must be >= {rules['min']}")
         if "max" in rules and value > rules["max"]:
             raise ConfigError(f"{key}={brief(value)} is out of range; must be <= {rules['max']}")
+        if "below" in rules and value >= rules["below"]:
+            raise ConfigError(f"{key}={brief(value)} is out of range; must be < {rules['below']}")
         if value != value or value in (float("inf"), float("-inf")):
             raise ConfigError(f"{key}={brief(value)} must be a finite number")
     if rules.get("choices") and value not in rules["choices"]:

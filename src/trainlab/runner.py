@@ -170,6 +170,8 @@ def _train(
             summary.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500], epochs=trainer.epoch, steps=trainer.step)
             write_summary_best_effort(run_dir / SUMMARY, summary)
             raise
+        if world.active:  # where each rank stopped (the same step: stop_together)
+            summary["ranks"] = distributed.outcomes(trainer, world)
         if trainer.status == "interrupted":  # stopped by a signal: a checkpoint is on disk, nothing is final
             summary.update(status="interrupted", stop_reason=trainer.stop_reason, interrupted_by=interrupt.signal_name, epochs=trainer.epoch, steps=trainer.step, fit_seconds=round(trainer.fit_seconds, 3))
             write_json(run_dir / SUMMARY, summary)
@@ -237,7 +239,11 @@ def _train_rank(s: Setup, run_dir: Path, point: ResumePoint | None, callbacks: A
             trainer.fit()
     else:
         trainer.fit()
+    distributed.outcomes(trainer, world)  # rank 0 records where every rank stopped
     summary = {"status": trainer.status, "stop_reason": trainer.stop_reason, "epochs": trainer.epoch, "steps": trainer.step, "rank": world.rank}
+    if trainer.status != "interrupted" and not trainer.unsupervised:
+        # rank 0's final evaluation (``_finish``) shares the test and train rows among the ranks: take part
+        summary.update(final_metrics(trainer))
     return Run(run_dir, s.config, summary, trainer.history, s.model)
 
 
@@ -279,7 +285,7 @@ def final_summary(s: Setup, trainer: Trainer) -> dict[str, Any]:
         "params": count_params(s.model),
         "device": str(s.device),
         "threads": s.threads,
-        "data": {"name": s.data.name, "train": len(s.data.train), "val": len(s.data.val) if s.data.val else 0, "test": len(s.data.test), "classes": s.data.classes, "task": s.data.task, "input_shape": list(s.data.input_shape)},
+        "data": {"name": s.data.name, "train": len(s.data.train), "val": len(s.data.val) if s.data.val else 0, "test": len(s.data.test), "classes": s.data.classes, "task": s.data.task, "input_shape": list(s.data.input_shape), "label_noise": s.config.data.label_noise},
         **({"fitted": fitted} if fitted is not None else {}),
         **({"representation": probes} if probes is not None else {}),  # linear probes and kNN (docs/self-supervised.md)  # a linear model on a regression task: w and b
         "versions": versions(),

@@ -39,10 +39,15 @@ def test_every_lesson_of_the_issue_is_registered() -> None:
     assert names[: len(COURSE)] == [n for n in COURSE if n in names]  # the course first, in order
 
 
-# The full (not --quick) form of the lessons that run in seconds: every claim, by name, must hold.
+# The full (not --quick) form of the lessons that run in seconds (docs/lessons.md: 5-16 s each on the
+# project's machine, one thread): every claim must hold. The minute-long lessons (regularization,
+# capacity, cnn, imbalance, ...) are measured by `trainlab lesson NAME` and recorded in docs/lessons.md.
 FULL = {
     "losses": 4,
     "preprocessing": 4,
+    "nonlinearity": 4,
+    "activations": 4,
+    "init": 7,
 }
 
 
@@ -138,3 +143,15 @@ def test_cli_lesson_all_prints_counts_and_the_index(tmp_path: Path, monkeypatch:
     assert main(["lesson", "all", "--quick", "-q", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("losses ") and "claims hold" in out and str(tmp_path / "index.html") in out
+
+
+def test_second_descent_is_judged_from_the_curve() -> None:
+    from trainlab.lessons.capacity import second_descent
+
+    widths = [4, 16, 64, 256]
+    bump = second_descent(widths, [0.40, 0.30, 0.36, 0.28], [0.30, 0.10, 0.00, 0.00], [0.0] * 4)
+    assert bump.startswith("a second descent shows") and "width 64" in bump
+    assert second_descent(widths, [0.40, 0.30, 0.29, 0.28], [0.30, 0.10, 0.00, 0.00], [0.0] * 4).startswith("no second descent")
+    # a rise within the spread over seeds is no peak; neither is one where the training error rose (a width that failed to train)
+    assert second_descent(widths, [0.40, 0.30, 0.33, 0.28], [0.30, 0.10, 0.00, 0.00], [0.0, 0.04, 0.04, 0.0]).startswith("no second descent")
+    assert second_descent(widths, [0.40, 0.30, 0.36, 0.28], [0.30, 0.10, 0.20, 0.00], [0.0] * 4).startswith("no second descent")

@@ -93,3 +93,17 @@ def test_optimizer_state_checked_against_the_live_optimizer(stopped: Path) -> No
     saved["state"][1]["step"] = None
     with pytest.raises(CheckpointError, match=r"optimizer.state\[1\] is not a mapping of names to tensors"):
         validate_payload({**load_checkpoint(stopped / "checkpoint.pt"), "optimizer": saved}, "ckpt")
+
+
+def test_a_data_parallel_checkpoint_counts_rank_0s_shards(stopped: Path) -> None:
+    """Mid-epoch, a data-parallel run's checkpoint holds rank 0's running sums: of each batch its
+    strided shard, ceil(batch / processes) examples (training/distributed.shard)."""
+    from trainlab.training.loop import batch_bounds
+
+    payload = load_checkpoint(stopped / "checkpoint.pt")
+    position, batches = payload["in_epoch"]["position"], len(batch_bounds(360, BATCH))
+    payload["world_size"] = 3
+    with pytest.raises(CheckpointError, match=f"in_epoch.seen={position * BATCH} does not match position={position} batches on 3 processes"):
+        validate_payload(payload, "ckpt", epochs=EPOCHS, batch_size=BATCH, batches=batches, train_size=360)
+    payload["in_epoch"]["seen"] = position * -(-BATCH // 3)
+    validate_payload(payload, "ckpt", epochs=EPOCHS, batch_size=BATCH, batches=batches, train_size=360)

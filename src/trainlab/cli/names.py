@@ -145,7 +145,7 @@ CATALOGUES: dict[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {
     'lessons': (
         ('activations', (), 'every activation and its derivative; 10-layer nets: gradient per layer, dead ReLUs, accuracy'),
         ('batchnorm', (), 'batch norm across learning rates; train vs eval mode; running statistics; batch size 1'),
-        ('capacity', (), "sine with width (a linear model can't); train/test error vs width, depth and epochs; a second descent?"),
+        ('capacity', (), "sine with width (a linear model can't); train/test error vs width, depth and epochs; 20% label noise: memorizing, a second descent?"),
         ('cnn', (), 'an MLP vs a CNN of similar size on Fashion-MNIST; 2-pixel shifted test images; receptive fields'),
         ('imbalance', (), 'long-tailed Fashion-MNIST: CE vs re-weighting, resampling, focal, LDAM-DRW, logit adjustment; balanced accuracy'),
         ('init', (), '10x500 tanh/relu MLP: per-layer activation statistics for zeros, 0.01, 1.0, Xavier, He (CS231n)'),
@@ -155,7 +155,7 @@ CATALOGUES: dict[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {
         ('nonlinearity', (), 'stacked linear layers are one linear layer; xor and spirals need a nonlinearity'),
         ('optimizers', (), 'GD, SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam, AdamW: loss vs steps and seconds; 2-D paths'),
         ('preprocessing', (), 'none vs scale vs standardize vs mean image vs per-channel mean vs PCA whitening'),
-        ('regularization', (), '1,000 examples: none vs L2 vs L1 vs dropout vs augmentation vs early stopping'),
+        ('regularization', (), '300 examples, a wide MLP trained to memorize: none vs L2 vs L1 vs dropout vs augmentation vs early stopping'),
         ('search', (), 'random vs grid search at equal budget (one parameter matters); log-scale learning rates; coarse to fine'),
         ('self-supervised', (), 'SimCLR and an autoencoder on MNIST-1D: linear probes vs raw inputs, a random encoder and 1%-label supervised training'),
     ),

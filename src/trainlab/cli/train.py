@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  trainlab train --nproc 2 threads=1                # data-parallel (DDP) on 2 processes of this machine\n"
         "  torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29400 -m trainlab train\n\n"
         "Data-parallel: optim.batch_size stays the global batch; each process trains on its shard and rank 0\n"
-        "alone writes the run directory and prints (docs/distributed.md).\n\n"
+        "alone writes the run directory and prints; validation and test are computed in parts across the\n"
+        "processes; train.sync_bn=true: BatchNorm over the global batch (CUDA only) (docs/distributed.md).\n\n"
         "Ctrl-C (or SIGTERM) stops safely: the current step finishes, a checkpoint is written and the\n"
         "command prints how to resume (exit 130, or 143 for SIGTERM); a second Ctrl-C aborts at once,\n"
         "keeping the previous checkpoint. A resumed run ends bit-identical to one never stopped (CPU).\n\n"
@@ -63,6 +64,7 @@ def launch(nproc: int, argv: list[str]) -> int:
     # lazy: only --nproc needs these
     import os
     import subprocess
+    import tempfile
 
     if nproc < 1:
         # lazy: the CLI imports only what this command needs
@@ -70,7 +72,8 @@ def launch(nproc: int, argv: list[str]) -> int:
 
         raise ConfigError(f"--nproc {nproc} must be at least 1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "trainlab", "train", *argv]
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    told = Path(tempfile.mkdtemp(prefix="trainlab-nproc-")) / "exit"  # where rank 0 leaves its exit code
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), EXIT_FILE: str(told)}
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
     signals = 0
 
@@ -88,11 +91,46 @@ def launch(nproc: int, argv: list[str]) -> int:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        rank0 = _read_exit(told)
     if signals:  # torchrun exits 1 when signalled; the ranks stopped safely and said how to resume
         return 128 + int(signal.SIGINT)
+    if code == 0 and rank0 is not None:  # the ranks ended as planned: the code a single process would give
+        return rank0
     if code not in (0, 2, 3) and code < 128:
         print(f"trainlab train --nproc {nproc}: a process of the run failed (torchrun exit {code}); see the messages above", file=sys.stderr)
     return code
+
+
+EXIT_FILE = "TRAINLAB_NPROC_EXIT"  # set by launch(): the file where rank 0 leaves the command's exit code
+DIVERGED = 3  # the NaN/Inf guard stopped the run
+
+
+def _read_exit(path: Path) -> int | None:
+    """Rank 0's exit code from ``path`` (a few bytes it wrote; anything else is ignored); removes its folder."""
+    # lazy: only --nproc needs it
+    import shutil
+
+    try:
+        with open(path, "rb") as f:
+            text = f.read(8).decode("ascii", "replace").strip()
+    except OSError:
+        text = ""
+    shutil.rmtree(path.parent, ignore_errors=True)
+    return DIVERGED if text == str(DIVERGED) else None
+
+
+def _diverged_exit(main: bool) -> int:
+    """Exit code of a run the NaN guard stopped: 3. Under ``--nproc`` each rank exits 0 instead (torchrun
+    calls any other code a failure and prints its own traceback) and rank 0 writes the 3 for ``launch``."""
+    # lazy: only a diverged run needs these
+    import os
+
+    where = os.environ.get(EXIT_FILE)
+    if not where:
+        return DIVERGED
+    if main:
+        Path(where).write_text(str(DIVERGED))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +144,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--force-unlock goes with --resume RUN (it removes that run's stale run.pid)")
     if args.nproc is not None:
         if not args.resume:  # a bad config fails here, once, with exit 2, before any process starts
-            config_from_args(args)
+            cfg = config_from_args(args)
+            if cfg.train.sync_bn:
+                # lazy: only train.sync_bn needs torch before torchrun starts
+                from trainlab.build import resolve_device
+                from trainlab.training.distributed import World, check_sync_bn
+
+                check_sync_bn(True, resolve_device(cfg.device), World(0, max(args.nproc, 1)))
         given = args.argv
         return launch(args.nproc, _without_nproc(given[given.index("train") + 1:]))
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast; runner,
@@ -179,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
               f" trainlab report {shlex.quote(str(result.path))}", file=sys.stderr)
         return 128 + int(getattr(signal, s["report_interrupted_by"], signal.SIGINT))
     if s.get("status") == "diverged":  # the NaN/Inf guard stopped it (its message was printed above)
-        return 3
+        return _diverged_exit(main=True)
     return 0
 
 
@@ -204,4 +248,4 @@ def _quiet_rank(args: argparse.Namespace, train: object) -> int:
     else:
         result = train(config_from_args(args))  # type: ignore[operator]
     status = result.summary.get("status")
-    return 3 if status == "diverged" else 130 if status == "interrupted" else 0
+    return _diverged_exit(main=False) if status == "diverged" else 130 if status == "interrupted" else 0

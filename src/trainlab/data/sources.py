@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainlab.data import imbalance, toy
+from trainlab.data import imbalance, noise, toy
 from trainlab.data.cache import read_idx_cached
 from trainlab.data.dataset import Dataset, RawData, Split
 from trainlab.data.idx import read_image_label_pair
@@ -205,7 +205,12 @@ def load_dataset(data_cfg: Any, seed: int = 0, device: str | torch.device = "cpu
     if stratify:  # long tail and resampling touch the train split only, after val is taken (docs/imbalance.md)
         kept = imbalance.apply(data_cfg.imbalance, data_cfg.resample, ytr[tr_idx], len(raw.classes), seed)
         tr_idx = tr_idx if kept is None else tr_idx[kept]
-    parts = {"train": (xtr[tr_idx], ytr[tr_idx]), "test": (raw.x_test, raw.y_test)}
+    ytrain = ytr[tr_idx]
+    if data_cfg.label_noise:  # training labels only, after the val split (data/noise.py)
+        if not stratify:
+            raise ConfigError(f"data.label_noise={data_cfg.label_noise} needs a classification data set; {parse_spec(data_cfg.name).name} is {raw.task}")
+        ytrain = noise.corrupt(ytrain, data_cfg.label_noise, len(raw.classes), seed)
+    parts = {"train": (xtr[tr_idx], ytrain), "test": (raw.x_test, raw.y_test)}
     if len(val_idx):
         parts["val"] = (xtr[val_idx], ytr[val_idx])
     # one float32 copy per split that this function owns (IDX pixels: the uint8 -> float conversion;

@@ -420,8 +420,14 @@ def validate_payload(
     most = batches if batches is not None else (max(1, -(-n // bs)) if bs is not None else None)
     position = _int_in(source, "in_epoch.position", in_epoch["position"], 0, most)
     seen = _int_in(source, "in_epoch.seen", in_epoch["seen"], 0, n)
-    if batches is not None and bs is not None and seen != (n if position == batches else position * bs):
-        raise _bad(source, f"in_epoch.seen={seen} does not match position={position} batches")
+    # a data-parallel run's checkpoint holds rank 0's running sums: of each batch, its strided shard
+    world = _int_in(source, "world_size", payload.get("world_size", 1), 1, max(n, 1))
+    if batches is not None and bs is not None:
+        sizes = [bs] * position
+        if position == batches and sizes:  # the last batch holds the rest (a short rest joined the one before)
+            sizes[-1] = n - (batches - 1) * bs
+        if seen != sum(-(-k // world) for k in sizes):
+            raise _bad(source, f"in_epoch.seen={seen} does not match position={position} batches" + (f" on {world} processes" if world > 1 else ""))
     for key, dtype in (("loss_sum", None), ("correct", torch.long), ("l1_sum", None)):
         if key in in_epoch:
             t = _tensor(source, f"in_epoch.{key}", in_epoch[key], dtype, ())

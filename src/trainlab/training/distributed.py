@@ -6,9 +6,11 @@ same seed and draws the same epoch permutation; each takes its shard of every *g
 (``optim.batch_size``), DistributedDataParallel averages the gradients, and each rank's loss is
 scaled by ``shard * world / batch``, so the step equals the single-process step on the whole batch
 (up to the order of floating-point sums) even when the batch does not divide evenly. Training sums
-are all-reduced at the end of each epoch; every rank evaluates the whole validation and test split
-on identical weights, so metrics agree without communication. With a world of one nothing here
-runs: the single-process hot path has no extra synchronization.
+are all-reduced at the end of each epoch. Evaluation (validation each epoch, the final test and
+train figures) is sharded: each rank computes the outputs of its contiguous part of the split and
+the parts are all-gathered, so every rank computes the single-process metrics from the same
+outputs (any loss, class weights included; the confusion matrix; regression's R²). With a world of
+one nothing here runs: the single-process hot path has no extra synchronization.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from trainlab.errors import TrainlabError
+from trainlab.errors import ConfigError, TrainlabError
 from trainlab.training.events import StopTraining
 
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")  # set by torchrun for every process it starts
@@ -125,6 +127,66 @@ def reduce_sums(trainer: Any) -> None:
     t.seen = int(buf[3].round().item())
 
 
+def rows(n: int, world: World) -> list[tuple[int, int]]:
+    """Each rank's contiguous part ``(start, end)`` of ``n`` rows to evaluate; sizes differ by at most one."""
+    cuts = [r * n // world.size for r in range(world.size + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def gather_outputs(world: World, model: nn.Module) -> Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor], torch.Tensor]:
+    """Outputs for every row of a split, each rank computing only its part (``rows``), then one
+    all-gather: every rank gets the outputs the single process computes (up to the order of float
+    sums inside the model), from which the usual metrics follow unchanged.
+
+    Outputs rather than metric sums travel (N × outputs floats, 0.4 MB for 10,000 test examples of
+    10 classes) because a class-weighted loss's mean is not a sum over shards, and the confusion
+    matrix, R² and per-class figures then need no code of their own.
+
+    First rank 0's buffers (BatchNorm's running statistics) are broadcast: without ``train.sync_bn``
+    each rank's last training forward updated its own from its shard, and the parts must all be
+    computed by the model rank 0 saves."""
+    buffers = list(model.buffers())
+
+    def run(outputs: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            for buf in buffers:
+                dist.broadcast(buf, src=0)
+        parts = rows(len(x), world)
+        a, b = parts[world.rank]
+        # a rank without rows (a split smaller than the world) computes one stand-in row for the shape
+        mine = outputs(x[a:b] if b > a else x[:1])
+        longest = max(e - s for s, e in parts)
+        with torch.inference_mode():
+            pad = mine.new_zeros((longest, *mine.shape[1:]))  # all_gather needs equal sizes: pad
+            pad[: b - a] = mine[: b - a]
+            got = [torch.empty_like(pad) for _ in parts]
+            dist.all_gather(got, pad)
+            return torch.cat([g[: e - s] for g, (s, e) in zip(got, parts)])
+
+    return run
+
+
+def check_sync_bn(sync_bn: bool, device: torch.device, world: World) -> None:
+    """Refuse ``train.sync_bn=true`` on data-parallel runs off CUDA, where torch's SyncBatchNorm cannot run:
+    its training forward raises for CPU tensors ("SyncBatchNorm expected input tensor to be on GPU").
+    One process needs no synchronization, so there the key is accepted (``trainlab eval`` of a GPU run
+    on a CPU machine rebuilds it)."""
+    if sync_bn and world.active and device.type != "cuda":
+        raise ConfigError(
+            f"train.sync_bn=true needs CUDA GPUs (device is {device.type}, {world.size} processes): torch's SyncBatchNorm "
+            f"does not run on {device.type}, where each process normalizes with its own shard's statistics - use train.sync_bn=false"
+        )
+
+
+def sync_batch_norm(model: nn.Module, world: World) -> nn.Module:
+    """``model`` with every BatchNorm layer a SyncBatchNorm (``train.sync_bn``): in training, the
+    batch statistics of the whole global batch, all-reduced across ranks, as one process computes them.
+    With one process there is nothing to synchronize and the model is returned as it is."""
+    if not world.active:
+        return model
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)  # keeps the same Parameters and buffers
+
+
 def after_restore(trainer: Any, world: World) -> None:
     """After a mid-epoch resume, keep the epoch's running sums on rank 0 only: the checkpoint holds
     rank 0's part of them, which the end-of-epoch reduction must count once."""
@@ -189,6 +251,15 @@ def stop_together(trainer: Any, world: World, interrupt: Any = None) -> None:
             raise StopTraining(first[0], status=first[1])
 
         hooks[event] = [share_signal, *(guard(h) for h in hooks[event]), agree]
+
+
+def outcomes(trainer: Any, world: World) -> list[dict[str, Any]]:
+    """Every rank's end of training (status, epochs, steps), on every rank: summary.json's ``ranks``,
+    which shows that they stopped together. One small collective after ``fit``."""
+    mine = {"rank": world.rank, "status": trainer.status, "epochs": trainer.epoch, "steps": trainer.step}
+    every: list[Any] = [None] * world.size
+    dist.all_gather_object(every, mine)
+    return every
 
 
 def lost_peer(exc: BaseException) -> bool:

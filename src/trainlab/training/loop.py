@@ -126,6 +126,7 @@ class Trainer:
         self.forward: nn.Module = model
         self.shard: Any = None
         self.reduce: Any = None
+        self.gather: Any = None  # (outputs, x) -> every row's outputs, each rank computing its part (split_outputs)
 
     # -- events ---------------------------------------------------------------
     def fire(self, event: str) -> None:
@@ -252,11 +253,17 @@ class Trainer:
         finally:
             self.model.train(was_training)
 
+    def split_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """``outputs`` for every row of ``x``; data-parallel, each rank computes its part and the parts are
+        all-gathered, so every rank must call it (``outputs`` stays local: rank 0 alone draws the report)."""
+        return self.outputs(x) if self.gather is None else self.gather(self.outputs, x)
+
     def evaluate(self, split: Split) -> dict[str, float]:
-        """Loss (and accuracy for classification) on a split, in eval mode, without gradients."""
+        """Loss (and accuracy for classification) on a split, in eval mode, without gradients
+        (data-parallel: a collective, the split's rows shared among the ranks)."""
         if self.unsupervised:
             return {"loss": self.objective(split)}
-        return evaluate_outputs(self.outputs(split.x), split.y, self.loss, self.classification)
+        return evaluate_outputs(self.split_outputs(split.x), split.y, self.loss, self.classification)
 
     @torch.inference_mode()
     def objective(self, split: Split) -> float:

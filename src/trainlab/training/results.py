@@ -14,14 +14,17 @@ from trainlab.training.metrics import (
 
 
 def final_metrics(trainer: Trainer) -> dict[str, Any]:
-    """Test (and final train) metrics, confusion matrix, per-class accuracy, precision, recall and F1."""
+    """Test (and final train) metrics, confusion matrix, per-class accuracy, precision, recall and F1.
+
+    Data-parallel, every rank must call it: the test and train outputs are computed in parts across
+    the ranks and all-gathered (``Trainer.split_outputs``), so every rank gets the same figures."""
     data = trainer.data
     out: dict[str, Any] = {}
     if trainer.unsupervised:  # pretraining: the objective only; representation probes are the runner's
         for split in ("test", "train"):
             out[f"{split}_loss"] = trainer.objective(getattr(data, split))
         return out
-    test_out = trainer.outputs(data.test.x)
+    test_out = trainer.split_outputs(data.test.x)
     for k, v in evaluate_outputs(test_out, data.test.y, trainer.loss, trainer.classification).items():
         out[f"test_{k}"] = v
     for k, v in trainer.evaluate(data.train).items():
