@@ -16,6 +16,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -35,6 +36,7 @@ def sklearn_probe(xa: torch.Tensor, ya: torch.Tensor, xb: torch.Tensor, yb: torc
 
 def main() -> None:
     """Alternate torch and scikit-learn on each feature set; print medians and accuracies."""
+    warnings.filterwarnings("ignore", message="lbfgs failed to converge")  # both stop at 100 iterations, alike
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
     cfg = Config.from_dict({"data": {"name": "mnist1d", "preprocess": "standardize"}, "model": {"name": "cnn", "blocks": ["conv(32,k=5,p=2,pool=max(2))", "conv(64,k=3,p=1,pool=max(2))"], "hidden": [128]}})

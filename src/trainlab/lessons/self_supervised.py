@@ -22,7 +22,13 @@ from trainlab.lessons.base import LessonContext, Report, new_figure, pm, spread
 from trainlab.nn.ssl import features
 from trainlab.report.evidence import project_2d
 from trainlab.runs.weights import export_weights
-from trainlab.training.probes import FRACTIONS, label_subset, linear_probe, representation_report
+from trainlab.training.probes import (
+    FRACTIONS,
+    label_subset,
+    linear_probe,
+    probe_features,
+    representation_report,
+)
 
 PUBLISHED_PROBE, PUBLISHED_RAW = 0.82, 0.33  # MNIST-1D self-supervised notebook (REFERENCES.md)
 WIDE_MARGIN = 0.15  # MNIST-1D "by a wide margin": probe accuracy points over raw inputs (raw ≈ 0.33)
@@ -119,7 +125,8 @@ def _study(ctx: LessonContext, r: Report, name: str, base: dict[str, Any], simcl
     data, cfg = simclr.setup.data, simclr.setup.config
     rep = representation_report(simclr.model, data, cfg.model, cfg.seed, 20)
     ae = ctx.fit(ctx.config(**base, **{"pretrain.method": "autoencoder"}), label=f"{name} autoencoder")
-    rep["autoencoder"] = representation_report(ae.model, data, cfg.model, cfg.seed, 20)["pretrained"]
+    ae_enc = ae.model.encoder
+    rep["autoencoder"] = probe_features(features(ae_enc, data.train.x), features(ae_enc, data.test.x), data, 20, cfg.seed)
     probe = {k: rep[k]["linear_probe"] for k in ("pretrained", "random_encoder", "raw_inputs", "autoencoder")}
     # the pretraining run's weights file is what model.pretrained reads, as from a finished run's directory
     export_weights(weights, simclr.model)

@@ -25,7 +25,7 @@ EVIDENCE = "report.npz"
 MAX_MISTAKES = 32  # shown in the report's grid
 GRID = 160  # decision-boundary resolution per axis
 MAX_POINTS = 1500  # training points drawn over the boundary
-MAX_EMBED = 2000  # test examples in the embedding picture: PCA is instant, t-SNE ~10 s at this size on 2 cores
+MAX_EMBED = 2000  # test examples in the embedding picture: PCA takes a blink, t-SNE minutes on a busy 2-core machine
 PROJECTIONS = ("pca", "tsne")
 
 
@@ -147,16 +147,18 @@ def project_2d(feats: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndar
     """(n, d) features → (n, 2) coordinates with scikit-learn's PCA or t-SNE (``method``: pca | tsne)."""
     if method not in PROJECTIONS:
         raise ConfigError(f"embedding projection {method!r}: choose one of {', '.join(PROJECTIONS)}")
-    # lazy: scikit-learn costs ~1 s to import and only pretraining reports and lessons need it
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-
     x = np.asarray(feats, dtype=np.float32)
     if len(x) < 3 or x.shape[1] < 2:
         return np.zeros((len(x), 2), dtype=np.float32)  # nothing to spread out
     if method == "tsne":
+        # lazy: scikit-learn costs seconds to import and only pretraining reports and lessons need it
+        from sklearn.manifold import TSNE
+
         coords = TSNE(2, init="pca", perplexity=min(30.0, (len(x) - 1) / 3), random_state=seed).fit_transform(x)
     else:
+        # lazy: as above
+        from sklearn.decomposition import PCA
+
         coords = PCA(2, random_state=seed).fit_transform(x)
     return coords.astype(np.float32)
 
