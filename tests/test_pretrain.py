@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,7 @@ from trainlab.cli import main
 from trainlab.data.augment import TwoViews, make_augment, make_views, random_resized_crop
 from trainlab.errors import CheckpointError, ConfigError
 from trainlab.nn.ssl import PretrainContext, simclr, split_encoder
+from trainlab.report.evidence import EVIDENCE, MAX_EMBED, Evidence, project_2d
 from trainlab.training.probes import knn_accuracy, label_subset, linear_probe
 
 BASE: dict = {
@@ -86,6 +88,27 @@ def test_pretraining_run_writes_an_ordinary_run_directory(pretrained: trainlab.R
     page = (pretrained.path / "report.html").read_text()
     assert "<h2>Representation</h2>" in page and "linear probe, 1% labels" in page and "random encoder" in page
     assert "Learning curves" in page and "Confusion matrix" not in page
+    assert "<h2>Embedding</h2>" in page and "principal components" in page
+
+
+def test_pretraining_report_keeps_a_2d_embedding_of_the_test_features(pretrained: trainlab.Run) -> None:
+    ev = Evidence.load(pretrained.path / EVIDENCE)
+    n_test = pretrained.summary["representation"]["test"]
+    assert ev.embedding is not None and ev.embedding.shape == (min(n_test, MAX_EMBED), 2) and np.isfinite(ev.embedding).all()
+    assert ev.embedding_y is not None and len(ev.embedding_y) == len(ev.embedding) and ev.embedding_y.max() < 10
+    assert ev.embedding.std(0).min() > 0  # the points are spread out, not collapsed
+
+
+def test_project_2d_is_sklearn_pca_and_tsne_is_bounded_and_named() -> None:
+    from sklearn.decomposition import PCA  # optional: the test compares against scikit-learn itself
+
+    x = np.random.default_rng(0).normal(size=(120, 6)).astype(np.float32) * np.arange(1, 7, dtype=np.float32)
+    pc = project_2d(x)
+    ref = PCA(2).fit_transform(x)
+    assert np.allclose(np.abs(pc), np.abs(ref), atol=1e-3)  # the sign of a component is arbitrary
+    assert project_2d(x, "tsne").shape == (120, 2)
+    with pytest.raises(ConfigError, match="'umap'.*pca, tsne"):
+        project_2d(x, "umap")
 
 
 def test_pretraining_resume_is_bit_identical(tmp_path: Path, pretrained: trainlab.Run) -> None:
@@ -146,3 +169,19 @@ def test_probes_on_separable_features_and_stratified_label_subsets() -> None:
     assert torch.bincount(y[idx]).tolist() == [10, 10, 10]
     assert torch.bincount(y[label_subset(y, 0.001)]).tolist() == [1, 1, 1]  # at least one per class
 
+
+
+def test_linear_probe_matches_sklearn_logistic_regression() -> None:
+    """The torch L-BFGS probe minimizes scikit-learn's objective (C = 1), so both score the same."""
+    from sklearn.datasets import load_digits  # optional: the reference implementation
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_digits(return_X_y=True)
+    xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    tr, te = perm[:1200], perm[1200:]
+    ours = linear_probe(xt[tr], yt[tr], xt[te], yt[te], 10)
+    mean, std = xt[tr].mean(0), xt[tr].std(0, unbiased=False).clamp_min(1e-6)  # the probe's own standardization
+    clf = LogisticRegression(C=1.0, max_iter=1000).fit(((xt[tr] - mean) / std).numpy(), y[tr.numpy()])
+    theirs = clf.score(((xt[te] - mean) / std).numpy(), y[te.numpy()])
+    assert ours > 0.9 and abs(ours - theirs) <= 0.01, (ours, theirs)

@@ -155,3 +155,14 @@ def test_second_descent_is_judged_from_the_curve() -> None:
     # a rise within the spread over seeds is no peak; neither is one where the training error rose (a width that failed to train)
     assert second_descent(widths, [0.40, 0.30, 0.33, 0.28], [0.30, 0.10, 0.00, 0.00], [0.0, 0.04, 0.04, 0.0]).startswith("no second descent")
     assert second_descent(widths, [0.40, 0.30, 0.36, 0.28], [0.30, 0.10, 0.20, 0.00], [0.0] * 4).startswith("no second descent")
+
+
+def test_self_supervised_compares_scratch_fine_tuned_and_frozen(tmp_path: Path) -> None:
+    report, paths = run_lesson("self-supervised", quick=True, overrides=["threads=1"], out_dir=tmp_path)
+    md = paths["markdown"].read_text()
+    for row in ("trained from scratch", "SimCLR encoder, fine-tuned (`model.pretrained`)", "SimCLR encoder, frozen (`train.freeze=encoder`"):
+        assert md.count(row) == 2, row  # one few-label table per data set
+    claims = [c.claim for c in report.claims]
+    assert sum("fine-tuning the SimCLR encoder beats" in c for c in claims) == 2
+    assert any(c.startswith("digits: the autoencoder's features land") for c in claims)  # the image part (digits under --quick)
+    assert len(report.figures) == 2

@@ -2,7 +2,8 @@
 
 Collected once after training (or again from ``config.yaml`` + ``model.safetensors`` + the data):
 test predictions and confidences, the most confident mistakes with their inputs, the layer table,
-which weight is the first layer, and for 2-D data the model's decision over a grid.
+which weight is the first layer, for 2-D data the model's decision over a grid, and for a pretraining
+run a 2-D picture of its encoder's features of the test set (scikit-learn's PCA, or t-SNE).
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ import torch
 from torch import nn
 
 from trainlab.atomic import atomic_write
+from trainlab.errors import ConfigError
+from trainlab.nn.ssl import encoder_of, features
 from trainlab.nn.summary import layer_table
 
 EVIDENCE = "report.npz"
 MAX_MISTAKES = 32  # shown in the report's grid
 GRID = 160  # decision-boundary resolution per axis
 MAX_POINTS = 1500  # training points drawn over the boundary
+MAX_EMBED = 2000  # test examples in the embedding picture: PCA takes a blink, t-SNE minutes on a busy 2-core machine
+PROJECTIONS = ("pca", "tsne")
 
 
 @dataclass
@@ -37,6 +42,8 @@ class Evidence:
     mistake_x: np.ndarray | None = None  # their (preprocessed) inputs
     boundary: dict[str, np.ndarray] = field(default_factory=dict)  # extent, cls, conf, x, y
     x_1d: np.ndarray | None = None  # regression on one input: the test inputs, to draw the fitted curve
+    embedding: np.ndarray | None = None  # pretraining: (n, 2) projection of the encoder's test features
+    embedding_y: np.ndarray | None = None  # their labels (colours), when the data has classes
 
     def save(self, path: Path) -> None:
         """Write ``report.npz`` atomically (no pickles: strings are fixed-width unicode arrays)."""
@@ -47,7 +54,7 @@ class Evidence:
             "layer_params": np.array([r[3] for r in self.layers], dtype=np.int64),
             "first_layer": np.array(self.first_layer),
         }
-        for key in ("y_true", "y_pred", "confidence", "mistakes", "mistake_x", "x_1d"):
+        for key in ("y_true", "y_pred", "confidence", "mistakes", "mistake_x", "x_1d", "embedding", "embedding_y"):
             value = getattr(self, key)
             if value is not None:
                 arrays[key] = value
@@ -61,7 +68,8 @@ class Evidence:
             d = {k: z[k] for k in z.files}
         layers = [(str(n), str(t), str(s), int(p)) for n, t, s, p in zip(d["layer_name"], d["layer_type"], d["layer_shape"], d["layer_params"], strict=True)]
         boundary = {k.removeprefix("boundary_"): v for k, v in d.items() if k.startswith("boundary_")}
-        return cls(layers, str(d["first_layer"]), d.get("y_true"), d.get("y_pred"), d.get("confidence"), d.get("mistakes"), d.get("mistake_x"), boundary, d.get("x_1d"))
+        return cls(layers, str(d["first_layer"]), d.get("y_true"), d.get("y_pred"), d.get("confidence"), d.get("mistakes"), d.get("mistake_x"), boundary, d.get("x_1d"),
+                   d.get("embedding"), d.get("embedding_y"))
 
 
 def probabilities(out: torch.Tensor) -> torch.Tensor:
@@ -89,7 +97,8 @@ def collect(trainer: Any) -> Evidence:
     model, data = trainer.model, trainer.data
     rows = [(n, t, "x".join(map(str, s)), p) for n, t, s, p in layer_table(model, data.input_shape)]
     ev = Evidence(layers=rows, first_layer=first_layer_key(model, data.input_shape))
-    if getattr(trainer, "unsupervised", False):  # pretraining: no predictions; the page shows curves and probes
+    if getattr(trainer, "unsupervised", False):  # pretraining: no predictions; the page shows curves, probes and the embedding
+        ev.embedding, ev.embedding_y = embedding(trainer.model, data)
         return ev
     if data.task != "classification":  # regression: predictions against targets
         ev.y_true = data.test.y.float().cpu().numpy()
@@ -132,3 +141,34 @@ def _boundary(trainer: Any) -> dict[str, np.ndarray]:
         "x": data.train.x[keep].cpu().numpy().astype(np.float32),
         "y": data.train.y[keep].cpu().numpy().astype(np.int16),
     }
+
+
+def project_2d(feats: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """(n, d) features → (n, 2) coordinates with scikit-learn's PCA or t-SNE (``method``: pca | tsne)."""
+    if method not in PROJECTIONS:
+        raise ConfigError(f"embedding projection {method!r}: choose one of {', '.join(PROJECTIONS)}")
+    x = np.asarray(feats, dtype=np.float32)
+    if len(x) < 3 or x.shape[1] < 2:
+        return np.zeros((len(x), 2), dtype=np.float32)  # nothing to spread out
+    if method == "tsne":
+        # lazy: scikit-learn costs seconds to import and only pretraining reports and lessons need it
+        from sklearn.manifold import TSNE
+
+        coords = TSNE(2, init="pca", perplexity=min(30.0, (len(x) - 1) / 3), random_state=seed).fit_transform(x)
+    else:
+        # lazy: as above
+        from sklearn.decomposition import PCA
+
+        coords = PCA(2, random_state=seed).fit_transform(x)
+    return coords.astype(np.float32)
+
+
+def embedding(model: nn.Module, data: Any, method: str = "pca", limit: int = MAX_EMBED) -> tuple[np.ndarray, np.ndarray | None]:
+    """The encoder's features of (at most ``limit``, a seeded sample of) the test set in 2-D, and their labels."""
+    x, y = data.test.x, data.test.y
+    if len(x) > limit:  # bounded: the picture reads the same with 2,000 points, and t-SNE is quadratic
+        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:limit].sort().values.to(x.device)
+        x, y = x[keep], y[keep]
+    coords = project_2d(features(encoder_of(model), x).cpu().numpy(), method)
+    labels = y.cpu().numpy().astype(np.int16) if data.task == "classification" else None
+    return coords, labels

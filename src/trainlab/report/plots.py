@@ -154,6 +154,25 @@ def _epoch_ticks(ax: Any, epochs: Sequence[float]) -> None:
 
 
 @themed
+def embedding(coords: np.ndarray, labels: np.ndarray | None, classes: Sequence[str], title: str) -> Any:
+    """A 2-D picture of learned features: one dot per example, coloured by its class when there are labels."""
+    fig = figure(5.2, 4.2)
+    fig.subplots_adjust(left=0.1, right=0.78 if labels is not None else 0.97, bottom=0.1, top=0.92)
+    ax = fig.add_subplot(1, 1, 1)
+    if labels is None:
+        ax.scatter(coords[:, 0], coords[:, 1], s=4, color=PALETTE[0], linewidths=0)
+    else:
+        for c, name in enumerate(classes):
+            pts = coords[labels == c]
+            ax.scatter(pts[:, 0], pts[:, 1], s=4, color=PALETTE[c % len(PALETTE)], linewidths=0, label=name)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, markerscale=3)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+@themed
 def decision_boundary(b: dict[str, np.ndarray], classes: Sequence[str]) -> Any:
     """The predicted class over the plane (shaded by confidence) with the training points on top."""
     # lazy: matplotlib costs ~0.3 s to import; it loads with the first figure

@@ -72,6 +72,7 @@ def context(run: Run, ev: Evidence) -> dict[str, Any]:
         "weights": None,
         "predictions": None,
         "boundary": None,
+        "embedding": None,
         "representation": _representation(s.get("representation")),
         "facts": _facts(s, cfg),
         "layers": [(n, t, sh, f"{p:,}") for n, t, sh, p in ev.layers],
@@ -93,6 +94,12 @@ def context(run: Run, ev: Evidence) -> dict[str, Any]:
         ctx["weights"] = {"uri": pages.image_uri(pixels), "alt": f"first-layer weights of {n} units", "width": pixels.shape[1], "note": note}
     if data.get("task") == "regression" and ev.y_true is not None and len(ev.y_true):
         ctx["predictions"] = pages.image_uri(plots.regression_fit(ev.y_true, ev.y_pred, ev.x_1d), "svg")
+    if ev.embedding is not None and len(ev.embedding):
+        names = classes
+        if ev.embedding_y is not None and not names:  # an older summary without class names
+            names = [str(c) for c in range(int(ev.embedding_y.max()) + 1)]
+        fig = plots.embedding(ev.embedding, ev.embedding_y, names, f"encoder features of {len(ev.embedding)} test examples, PCA")
+        ctx["embedding"] = pages.image_uri(fig, "png", dpi=90)  # PNG: 2,000 dots would make a heavy SVG
     if ev.boundary:
         ctx["boundary"] = pages.image_uri(plots.decision_boundary(ev.boundary, classes), "svg")
     return ctx
