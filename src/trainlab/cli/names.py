@@ -157,7 +157,7 @@ CATALOGUES: dict[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {
         ('preprocessing', (), 'none vs scale vs standardize vs mean image vs per-channel mean vs PCA whitening'),
         ('regularization', (), '300 examples, a wide MLP trained to memorize: none vs L2 vs L1 vs dropout vs augmentation vs early stopping'),
         ('search', (), 'random vs grid search at equal budget (one parameter matters); log-scale learning rates; coarse to fine'),
-        ('self-supervised', (), 'SimCLR and an autoencoder on MNIST-1D: linear probes vs raw inputs, a random encoder and 1%-label supervised training'),
+        ('self-supervised', (), 'SimCLR and an autoencoder on MNIST-1D and Fashion-MNIST: linear probes, fine-tuning vs training from scratch on 1% and 10% of the labels'),
     ),
     'baselines': (
         ('decision_tree', ('max_depth', 'criterion'), 'one decision tree (criterion gini or entropy, max_depth none = grow fully)'),
