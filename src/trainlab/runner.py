@@ -128,6 +128,8 @@ def _train(
     run_dir = create_run_dir(cfg.output.dir, run_name(cfg)) if point is None and world.main else point.run_dir if point else None
     run_dir = Path(distributed.broadcast(str(run_dir) if world.main else None, world))
     where["run_dir"] = run_dir
+    if world.active:
+        distributed.tell_launcher(run_dir, world)
     if not world.main:  # rank 0 alone writes the run directory, checkpoints, progress and pages
         return _train_rank(s, run_dir, point, callbacks, handle_signals, world)
     fresh = point is None

@@ -91,18 +91,32 @@ def launch(nproc: int, argv: list[str]) -> int:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        run_dir = _read_run(told)
         rank0 = _read_exit(told)
     if signals:  # torchrun exits 1 when signalled; the ranks stopped safely and said how to resume
         return 128 + int(signal.SIGINT)
     if code == 0 and rank0 is not None:  # the ranks ended as planned: the code a single process would give
         return rank0
     if code not in (0, 2, 3) and code < 128:
-        print(f"trainlab train --nproc {nproc}: a process of the run failed (torchrun exit {code}); see the messages above", file=sys.stderr)
+        # torchrun may stop rank 0 before it reports a dead peer itself: say how to go on here too
+        resume = f"; the last checkpoint is intact: trainlab train --resume {run_dir} --nproc {nproc}" if run_dir else ""
+        print(f"trainlab train --nproc {nproc}: a process of this {nproc}-process run died or failed (torchrun exit {code}); "
+              f"see the messages above{resume}", file=sys.stderr)
     return code
 
 
 EXIT_FILE = "TRAINLAB_NPROC_EXIT"  # set by launch(): the file where rank 0 leaves the command's exit code
 DIVERGED = 3  # the NaN/Inf guard stopped the run
+
+
+def _read_run(path: Path) -> str:
+    """The run directory rank 0 named beside ``path`` (``training/distributed.tell_launcher``), or ''."""
+    try:
+        with open(path.parent / "run", "rb") as f:
+            text = f.read(4096).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return text if text and "\n" not in text and Path(text).is_dir() else ""
 
 
 def _read_exit(path: Path) -> int | None:

@@ -187,6 +187,21 @@ def sync_batch_norm(model: nn.Module, world: World) -> nn.Module:
     return nn.SyncBatchNorm.convert_sync_batchnorm(model)  # keeps the same Parameters and buffers
 
 
+LAUNCHER_ENV = "TRAINLAB_NPROC_EXIT"  # = cli/train.EXIT_FILE: set by `trainlab train --nproc` for its ranks
+
+
+def tell_launcher(run_dir: Any, world: World) -> None:
+    """Rank 0 names its run directory for ``trainlab train --nproc`` (a file beside the exit-code file),
+    so the launcher can say how to resume even when torchrun stopped rank 0 before it could."""
+    where = os.environ.get(LAUNCHER_ENV)
+    if world.main and where:
+        try:
+            with open(os.path.join(os.path.dirname(where), "run"), "w", encoding="utf-8") as f:
+                f.write(str(run_dir))
+        except OSError:
+            pass  # only a nicer message depends on it
+
+
 def after_restore(trainer: Any, world: World) -> None:
     """After a mid-epoch resume, keep the epoch's running sums on rank 0 only: the checkpoint holds
     rank 0's part of them, which the end-of-epoch reduction must count once."""
