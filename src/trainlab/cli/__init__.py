@@ -10,11 +10,15 @@ import argparse
 import importlib
 import sys
 
+from trainlab import cpu
 from trainlab.errors import TrainlabError
 from trainlab.version import __version__
 
 # modules of trainlab.cli, one per command (group), in the order --help lists them
 COMMANDS = ("train", "baselines", "evaluate", "runs", "show", "report", "compare", "plot", "summary", "catalog", "data", "sweep", "lesson", "reproduce", "doctor", "lr_find")
+
+# commands that run a network or a baseline: the ones whose speed the thread decision sets
+TRAINS = ("train", "baselines", "eval", "report", "compare", "sweep", "lesson", "reproduce", "doctor", "lr-find")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    if args.command in TRAINS:
+        cpu.prepare()  # threads and OpenMP waiting decided before the command loads torch (BENCHMARKS.md, "Threads")
     try:
         return int(args.func(args) or 0)
     except TrainlabError as exc:
