@@ -74,7 +74,8 @@ def test_decide_idle_busy_and_explicit() -> None:
     assert cpu.decide(usable=2, busy=0.0, user_policy="passive").wait_policy == "PASSIVE"  # the user's wins
     ranks = cpu.decide(usable=8, busy=0.0, local_world=4)
     assert (ranks.threads, ranks.wait_policy) == (2, "PASSIVE")
-    assert cpu.decide(usable=8, busy=0.0, env_threads=3).threads == 3
+    env = cpu.decide(usable=8, busy=0.0, env_threads=3)
+    assert (env.threads, env.wait_policy) == (3, "PASSIVE")
 
 
 def test_prepare_sets_the_policy_only_before_torch_and_not_over_the_user(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -126,14 +126,14 @@ def decide(usable: int, busy: float, user_policy: str | None = None, local_world
     Free cores are the usable ones less those other processes keep busy (each busy share rounded at
     ``BUSY_SHARE``); threads spin only when no core was busy (spinning beside a busy core was up
     to 17x slower). ``OMP_NUM_THREADS`` and a data-parallel run's processes (each gets its share of
-    the cores, sleeping between work) come first; a policy the user set is kept.
+    the cores) come first, sleeping (no load was sampled for them); a policy the user set is kept.
     """
     others = math.floor(busy + (1 - BUSY_SHARE))
     if local_world > 1:
         threads, policy = max(1, usable // local_world), "PASSIVE"
         reason = f"{usable} usable cores shared by {local_world} processes of this machine"
     elif env_threads is not None:
-        threads, policy = env_threads, "PASSIVE" if others else "ACTIVE"
+        threads, policy = env_threads, "PASSIVE"  # no sample was taken: sleeping is the safe side
         reason = f"OMP_NUM_THREADS={env_threads}"
     else:
         threads = max(1, usable - others)
