@@ -94,6 +94,7 @@ def main() -> int:
     p.add_argument("--mode", default="bare", choices=("bare", "trainlab"), help="time a bare loop's epoch, or trainlab.train's fit")
     p.add_argument("--spincounts", default="", help="also try these GOMP_SPINCOUNT values, comma-separated (e.g. 1000,30000)")
     p.add_argument("--spinners", type=int, default=1, help="busy processes in the 'busy' condition")
+    p.add_argument("--only", default="", help="settings to time, comma-separated from default, 1, active, unset, passive, spincount (default: all)")
     p.add_argument("--conditions", default="idle,busy", help="idle (the machine as it is), busy (with --spinners), or both")
     a = p.parse_args()
     print(header(), flush=True)
@@ -107,6 +108,10 @@ def main() -> int:
         (f"{cores} threads, PASSIVE (sleep)", cores, {"OMP_WAIT_POLICY": "PASSIVE"}),
     ]
     variants += [(f"{cores} threads, GOMP_SPINCOUNT={n}", cores, {"GOMP_SPINCOUNT": n}) for n in a.spincounts.split(",") if n]
+    if a.only:  # e.g. --only default,1,passive: skip the slow spinning settings on a loaded machine
+        keys = {"default": "trainlab default", "1": "1 thread", "active": "ACTIVE", "unset": "unset", "passive": "PASSIVE", "spincount": "GOMP_SPINCOUNT"}
+        wanted = [keys.get(k.strip(), k.strip()) for k in a.only.split(",") if k.strip()]
+        variants = [v for v in variants if any(w in v[0] for w in wanted)]
     runs: dict[tuple[str, str], list[dict]] = {}
     loads: dict[str, list[float]] = {}
     conditions = [c.strip() for c in a.conditions.split(",") if c.strip()]

@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run a subcommand and turn user errors into one line and exit code 2."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in given if not a.startswith("-")), None)
+    if command in TRAINS and not {"-h", "--help"} & set(given):
+        # threads and OpenMP waiting decided before anything loads torch (building the parser may)
+        cpu.prepare()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as given: `train --nproc N` passes it on to torchrun
@@ -50,8 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    if args.command in TRAINS:
-        cpu.prepare()  # threads and OpenMP waiting decided before the command loads torch (BENCHMARKS.md, "Threads")
     try:
         return int(args.func(args) or 0)
     except TrainlabError as exc:
