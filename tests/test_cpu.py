@@ -3,6 +3,10 @@ choice; a new run's config records the count it got, and resume keeps it."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +117,25 @@ def test_explicit_threads_are_never_overridden(runs_dir: Path, monkeypatch: pyte
     fixed(monkeypatch, 2)
     run = trainlab.train(quick(runs_dir, threads=1, train__epochs=1, output__report=False))
     assert run.summary["threads"] == 1 and yaml.safe_load((run.path / "config.yaml").read_text())["threads"] == 1
+
+
+def test_the_cli_decides_before_torch_loads(tmp_path: Path) -> None:
+    # a fresh interpreter: in this test process torch is loaded already
+    code = (
+        "import sys, trainlab.cpu as c, trainlab.cli as cli\n"
+        "decide = c.prepare\n"
+        "def spy():\n"
+        "    print('torch loaded at the decision:', 'torch' in sys.modules)\n"
+        "    return decide()\n"
+        "c.prepare = spy\n"
+        f"sys.exit(cli.main(['train', 'data.name=xor(size=40,test=20)', 'model.hidden=[4]', 'train.epochs=1', 'output.report=false', 'output.dir={tmp_path}', '--no-progress']))\n"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src}
+    env.pop("OMP_WAIT_POLICY", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert "torch loaded at the decision: False" in done.stdout
+    (summary,) = tmp_path.glob("*/summary.json")
+    saved = json.loads(summary.read_text())
+    assert saved["omp_wait_policy"] in ("ACTIVE", "PASSIVE") and saved["threads"] >= 1
