@@ -25,6 +25,8 @@ def reader(files: dict[str, str]) -> cpu.Reader:
 STAT0 = "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 5 0 5 50 0 0 0 0 0 0\ncpu1 5 0 5 50 0 0 0 0 0 0\nintr 1\n"
 # 5 ticks later per cpu: cpu0 all busy (a spinning process), cpu1 all idle
 STAT1 = "cpu  15 0 10 105 0 0 0 0 0 0\ncpu0 10 0 5 50 0 0 0 0 0 0\ncpu1 5 0 5 55 0 0 0 0 0 0\nintr 1\n"
+# the same 5 ticks on cpu0 spent by a niced process (the second column)
+STAT1_NICED = "cpu  10 5 10 105 0 0 0 0 0 0\ncpu0 5 5 5 50 0 0 0 0 0 0\ncpu1 5 0 5 55 0 0 0 0 0 0\nintr 1\n"
 
 
 def test_cgroup_quota_v2_v1_and_unlimited() -> None:
@@ -46,24 +48,27 @@ def test_usable_cores_is_affinity_capped_by_quota() -> None:
 
 def test_busy_cores_from_two_samples_of_proc_stat() -> None:
     before, after = cpu.cpu_times(STAT0, {0, 1}), cpu.cpu_times(STAT1, {0, 1})
-    assert before == {0: (10, 60), 1: (10, 60)}
-    assert cpu.busy_cores(before, after) == pytest.approx(1.0)
+    assert before == {0: (10, 0, 60), 1: (10, 0, 60)}
+    assert cpu.busy_cores(before, after) == pytest.approx((1.0, 0.0))
+    # niced work is counted apart
+    assert cpu.busy_cores(before, cpu.cpu_times(STAT1_NICED, {0, 1})) == pytest.approx((0.0, 1.0))
     # only the CPUs this process may use count
-    assert cpu.busy_cores(cpu.cpu_times(STAT0, {1}), cpu.cpu_times(STAT1, {1})) == 0.0
+    assert cpu.busy_cores(cpu.cpu_times(STAT0, {1}), cpu.cpu_times(STAT1, {1})) == (0.0, 0.0)
     # this process's own CPU time during the sample (0.05 s over a 0.05 s sample) is not "other work"
-    assert cpu.busy_cores(before, after, own_seconds=0.05) == pytest.approx(0.0)
+    assert cpu.busy_cores(before, after, own_seconds=0.05) == pytest.approx((0.0, 0.0))
+    assert cpu.busy_cores(before, cpu.cpu_times(STAT1_NICED, {0, 1}), own_seconds=0.05, own_niced=True) == pytest.approx((0.0, 0.0))
     assert cpu.cpu_times("garbage\ncpu0 x y\n", {0}) == {}
 
 
 def test_measure_with_injected_readers() -> None:
     files = iter([STAT0, STAT1])
     fs = {"/sys/fs/cgroup/cpu.max": "max 100000"}
-    usable, busy = cpu.measure(lambda p: fs.get(p) if p != "/proc/stat" else next(files), sample=0.05, sleep=lambda s: None, cpus={0, 1})
-    assert usable == 2 and busy == pytest.approx(1.0, abs=0.5)  # less this process's own CPU time
+    usable, busy, niced = cpu.measure(lambda p: fs.get(p) if p != "/proc/stat" else next(files), sample=0.05, sleep=lambda s: None, cpus={0, 1})
+    assert usable == 2 and busy == pytest.approx(1.0, abs=0.5) and niced == 0.0  # less this process's own CPU time
     # one usable core: nothing to sample
-    assert cpu.measure(reader({"/sys/fs/cgroup/cpu.max": "100000 100000"}), cpus={0, 1}) == (1, 0.0)
+    assert cpu.measure(reader({"/sys/fs/cgroup/cpu.max": "100000 100000"}), cpus={0, 1}) == (1, 0.0, 0.0)
     # no /proc/stat: taken as free
-    assert cpu.measure(reader({}), sleep=lambda s: None, cpus={0, 1}) == (2, 0.0)
+    assert cpu.measure(reader({}), sleep=lambda s: None, cpus={0, 1}) == (2, 0.0, 0.0)
 
 
 def test_decide_idle_busy_and_explicit() -> None:
@@ -74,6 +79,11 @@ def test_decide_idle_busy_and_explicit() -> None:
     assert cpu.decide(usable=2, busy=3.0).threads == 1  # never fewer than one
     eight = cpu.decide(usable=8, busy=2.6)
     assert (eight.threads, eight.wait_policy) == (5, "PASSIVE")  # free cores, sleeping: the load moves
+    # niced background work takes no threads from a run at normal priority, but stops the spinning
+    niced = cpu.decide(usable=2, busy=0.0, niced=2.0)
+    assert (niced.threads, niced.wait_policy) == (2, "PASSIVE")
+    # ... unless this process is niced too
+    assert cpu.decide(usable=2, busy=0.0, niced=2.0, count_niced=True).threads == 1
     assert cpu.decide(usable=1, busy=0.0).threads == 1
     assert cpu.decide(usable=2, busy=0.0, user_policy="passive").wait_policy == "PASSIVE"  # the user's wins
     ranks = cpu.decide(usable=8, busy=0.0, local_world=4)
@@ -84,7 +94,7 @@ def test_decide_idle_busy_and_explicit() -> None:
 
 def test_prepare_sets_the_policy_only_before_torch_and_not_over_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cpu, "_choice", None)
-    monkeypatch.setattr(cpu, "measure", lambda sample=0.0: (2, 0.0))
+    monkeypatch.setattr(cpu, "measure", lambda sample=0.0, own_niced=False: (2, 0.0, 0.0))
     monkeypatch.setattr(cpu, "_USER_POLICY", None)
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
@@ -97,7 +107,7 @@ def test_prepare_sets_the_policy_only_before_torch_and_not_over_the_user(monkeyp
 
 def fixed(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
     """Make this process's decision ``threads`` (as a machine with that many free cores would)."""
-    monkeypatch.setattr(cpu, "_choice", cpu.Choice(threads, "PASSIVE", threads, 0.0, "test"))
+    monkeypatch.setattr(cpu, "_choice", cpu.Choice(threads, "PASSIVE", threads, 0.0, 0.0, "test"))
 
 
 def test_new_run_records_its_threads_and_resume_keeps_them(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,8 +5,8 @@ spin while they wait for work (OpenMP's active waiting) train the reference MLP 
 waiting (sleeping) is no faster than one thread. With another process busy on a core, spinning
 threads steal the time their partner needs (up to 17x slower), and one thread is fastest. So the
 default looks before it starts: the cores this process may use (affinity, cgroup quota) minus the
-cores other processes keep busy (a short sample of ``/proc/stat``), and spins only when nothing
-else was running.
+cores other processes keep busy at normal priority (a short sample of ``/proc/stat``), and spins
+only when nothing else was running.
 
 OpenMP reads ``OMP_WAIT_POLICY`` once, when torch loads it: ``prepare()`` sets it in the
 environment first (never over a value the user set). When torch was imported before trainlab
@@ -39,7 +39,8 @@ class Choice:
     threads: int
     wait_policy: str  # ACTIVE (spin) or PASSIVE (sleep): what OMP_WAIT_POLICY is (or was) set to
     usable: int  # cores this process may use (affinity, cgroup quota)
-    busy: float  # cores' worth of time other processes used during the sample
+    busy: float  # cores' worth of time other processes at normal priority used during the sample
+    niced: float  # the same for processes at a positive nice (background work)
     reason: str  # one line for the run header and the docs
 
 
@@ -88,9 +89,11 @@ def usable_cores(cpus: set[int], quota: float | None) -> int:
     return max(1, min(n, math.floor(quota))) if quota is not None else n
 
 
-def cpu_times(stat: str | None, cpus: set[int]) -> dict[int, tuple[int, int]]:
-    """(busy, total) ticks of each CPU in ``cpus`` from ``/proc/stat``'s text (idle and iowait count as idle)."""
-    out: dict[int, tuple[int, int]] = {}
+def cpu_times(stat: str | None, cpus: set[int]) -> dict[int, tuple[int, int, int]]:
+    """(busy, niced, total) ticks of each CPU in ``cpus`` from ``/proc/stat``'s text: busy is user,
+    system, irq, softirq and steal time; niced the time of processes at a positive ``nice``
+    (background work); idle and iowait count as idle."""
+    out: dict[int, tuple[int, int, int]] = {}
     for line in (stat or "").splitlines():
         name, _, rest = line.partition(" ")
         if not name.startswith("cpu") or name == "cpu" or not name[3:].isdigit() or int(name[3:]) not in cpus:
@@ -101,34 +104,43 @@ def cpu_times(stat: str | None, cpus: set[int]) -> dict[int, tuple[int, int]]:
             continue
         if len(ticks) >= 5:
             total = sum(ticks)
-            out[int(name[3:])] = (total - ticks[3] - ticks[4], total)
+            out[int(name[3:])] = (total - ticks[1] - ticks[3] - ticks[4], ticks[1], total)
     return out
 
 
-def busy_cores(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], own_seconds: float = 0.0, tick: float = 0.01) -> float:
-    """Cores' worth of time used between two samples, less this process's own CPU time."""
-    busy, total = 0.0, 0
-    for cpu, (b1, t1) in after.items():
+def busy_cores(before: dict[int, tuple[int, int, int]], after: dict[int, tuple[int, int, int]], own_seconds: float = 0.0, tick: float = 0.01, own_niced: bool = False) -> tuple[float, float]:
+    """Cores' worth of (busy, niced) time used between two samples, less this process's own CPU
+    time (taken from the niced share when this process is niced itself)."""
+    busy, niced, total = 0.0, 0.0, 0
+    for cpu, (b1, n1, t1) in after.items():
         if cpu in before:
-            b0, t0 = before[cpu]
+            b0, n0, t0 = before[cpu]
             if t1 > t0:
                 busy += (b1 - b0) / (t1 - t0)
+                niced += (n1 - n0) / (t1 - t0)
                 total += t1 - t0
     if not total:
-        return 0.0
+        return 0.0, 0.0
     span = total / max(len(after), 1) * tick  # seconds the sample covered
-    return max(0.0, busy - (own_seconds / span if span > 0 else 0.0))
+    own = own_seconds / span if span > 0 else 0.0
+    if own_niced:
+        return busy, max(0.0, niced - own)
+    return max(0.0, busy - own), niced
 
 
-def decide(usable: int, busy: float, user_policy: str | None = None, local_world: int = 1, env_threads: int | None = None) -> Choice:
+def decide(usable: int, busy: float, niced: float = 0.0, user_policy: str | None = None, local_world: int = 1, env_threads: int | None = None, count_niced: bool = False) -> Choice:
     """The thread count and wait policy for a new run from what the machine offers.
 
     Free cores are the usable ones less those other processes keep busy (each busy share rounded at
-    ``BUSY_SHARE``); threads spin only when no core was busy (spinning beside a busy core was up
-    to 17x slower). ``OMP_NUM_THREADS`` and a data-parallel run's processes (each gets its share of
-    the cores) come first, sleeping (no load was sampled for them); a policy the user set is kept.
+    ``BUSY_SHARE``). Background work at a positive ``nice`` yields to a run at the default
+    priority, so it takes no threads away (measured: 2 sleeping threads beside it trained 1.5-2x
+    faster than 1) unless this process is niced too (``count_niced``); but threads spin only when
+    nothing at all was running (spinning beside any other work, niced or not, was 17-30x slower).
+    ``OMP_NUM_THREADS`` and a data-parallel run's processes (each gets its share of the cores) come
+    first, sleeping (no load was sampled for them); a policy the user set is kept.
     """
-    others = math.floor(busy + (1 - BUSY_SHARE))
+    others = math.floor(busy + (niced if count_niced else 0.0) + (1 - BUSY_SHARE))
+    anything = math.floor(busy + niced + (1 - BUSY_SHARE))
     if local_world > 1:
         threads, policy = max(1, usable // local_world), "PASSIVE"
         reason = f"{usable} usable cores shared by {local_world} processes of this machine"
@@ -137,25 +149,35 @@ def decide(usable: int, busy: float, user_policy: str | None = None, local_world
         reason = f"OMP_NUM_THREADS={env_threads}"
     else:
         threads = max(1, usable - others)
-        policy = "ACTIVE" if others == 0 and threads > 1 else "PASSIVE"
-        reason = f"{usable} usable cores, {busy:.1f} busy with other work"
+        policy = "ACTIVE" if anything == 0 and threads > 1 else "PASSIVE"
+        reason = f"{usable} usable cores, {busy:.1f} busy with other work, {niced:.1f} with niced work"
     if user_policy:
         policy = user_policy.upper()
-    return Choice(threads, policy, usable, round(busy, 2), reason)
+    return Choice(threads, policy, usable, round(busy, 2), round(niced, 2), reason)
 
 
-def measure(read: Reader = read_file, sample: float = SAMPLE_SECONDS, sleep: Callable[[float], None] = time.sleep, cpus: set[int] | None = None) -> tuple[int, float]:
-    """Usable cores and how many of them other processes keep busy (sampled over ``sample`` seconds)."""
+def measure(read: Reader = read_file, sample: float = SAMPLE_SECONDS, sleep: Callable[[float], None] = time.sleep, cpus: set[int] | None = None, own_niced: bool = False) -> tuple[int, float, float]:
+    """Usable cores and how many of them other processes keep busy, at normal priority and niced
+    (sampled over ``sample`` seconds)."""
     cpus = affinity() if cpus is None else cpus
     usable = usable_cores(cpus, cgroup_quota(read))
     if usable < 2 or sample <= 0:
-        return usable, 0.0  # one core: nothing to decide, no time spent sampling
+        return usable, 0.0, 0.0  # one core: nothing to decide, no time spent sampling
     own0, before = time.process_time(), cpu_times(read("/proc/stat"), cpus)
     if not before:  # no /proc (macOS, Windows): assume the machine is free
-        return usable, 0.0
+        return usable, 0.0, 0.0
     sleep(sample)
     own1, after = time.process_time(), cpu_times(read("/proc/stat"), cpus)
-    return usable, busy_cores(before, after, own1 - own0, 1 / _ticks_per_second())
+    busy, niced = busy_cores(before, after, own1 - own0, 1 / _ticks_per_second(), own_niced)
+    return usable, busy, niced
+
+
+def own_niceness() -> int:
+    """This process's ``nice`` value (0 where it cannot be read)."""
+    try:
+        return os.getpriority(os.PRIO_PROCESS, 0)
+    except (AttributeError, OSError):
+        return 0
 
 
 def _ticks_per_second() -> int:
@@ -187,10 +209,11 @@ def prepare() -> Choice:
     env_threads = int(env) if env.isdigit() and int(env) > 0 else None
     loaded = "torch" in sys.modules
     # a data-parallel run's ranks start together and load each other's cores: no sample
-    usable, busy = measure(sample=0 if local_world > 1 or env_threads else SAMPLE_SECONDS)
-    choice = decide(usable, busy, _USER_POLICY, local_world, env_threads)
+    niced_self = own_niceness() > 0
+    usable, busy, niced = measure(sample=0 if local_world > 1 or env_threads else SAMPLE_SECONDS, own_niced=niced_self)
+    choice = decide(usable, busy, niced, _USER_POLICY, local_world, env_threads, count_niced=niced_self)
     if loaded:  # OpenMP has read its policy already: report the one it read
-        choice = Choice(choice.threads, (os.environ.get("OMP_WAIT_POLICY") or "default").upper(), usable, choice.busy, choice.reason + "; torch was loaded first")
+        choice = Choice(choice.threads, (os.environ.get("OMP_WAIT_POLICY") or "default").upper(), usable, choice.busy, choice.niced, choice.reason + "; torch was loaded first")
     elif not _USER_POLICY:
         os.environ["OMP_WAIT_POLICY"] = choice.wait_policy
     _choice = choice
@@ -204,4 +227,4 @@ def default_threads(local_world: int = 1) -> int:
     return max(1, choice.usable // local_world) if local_world > 1 else choice.threads
 
 
-__all__ = ["Choice", "busy_cores", "cgroup_quota", "cpu_times", "decide", "default_threads", "measure", "prepare", "protect", "usable_cores"]
+__all__ = ["Choice", "busy_cores", "cgroup_quota", "cpu_times", "decide", "default_threads", "measure", "own_niceness", "prepare", "protect", "usable_cores"]
