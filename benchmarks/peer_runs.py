@@ -304,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         from trainlab import cpu
 
         cpu.prepare()
+    # what OpenMP reads when torch loads next (recipe.load_data imports trainlab later, whose import
+    # sets the variable without effect on an OpenMP already loaded)
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset")
     import torch
     from recipe import CASES
 
@@ -316,7 +319,6 @@ def main(argv: list[str] | None = None) -> int:
     total = result["load"] + result["train"]
     # everything else the process spent before its exit: interpreter start aside, that is imports and set-up
     used = result.pop("threads", None) or torch.get_num_threads()
-    policy = os.environ.get("OMP_WAIT_POLICY", "unset")
     result.update(peer=a.peer, case=a.case, epochs=epochs, threads=used, omp_wait_policy=policy, total=total, imports=time.perf_counter() - _T0 - total)
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
