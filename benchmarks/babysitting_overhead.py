@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from machine import header  # noqa: E402  (benchmarks/ is sys.path[0] when run as a script)
 
 from trainlab.build import setup
 from trainlab.config import load_config
@@ -38,6 +39,7 @@ def best_of(fn: Callable[[], None], calls: int, rounds: int = 5) -> float:
 
 def main(threads: int = 1) -> None:
     """Print the three timings and the overheads they imply."""
+    print(header(), flush=True)  # CPU model, flags, load (benchmarks/machine.py)
     s = setup(load_config("configs/seed-mlp.yaml", [f"threads={threads}", "data.limit=2000"]))
     model, opt = s.model, s.optimizer
     x, y = s.data.train.x[:256], s.data.train.y[:256]

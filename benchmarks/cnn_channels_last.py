@@ -16,6 +16,7 @@ import sys
 import time
 
 import torch
+from machine import header  # noqa: E402  (benchmarks/ is sys.path[0] when run as a script)
 
 from trainlab.build import setup
 from trainlab.config import load_config
@@ -36,6 +37,7 @@ def epoch_seconds(channels_last: bool, cfg: object, data: object) -> tuple[float
 
 def main() -> None:
     """Alternate the layouts for a few rounds and print the medians."""
+    print(header(), flush=True)  # CPU model, flags, load (benchmarks/machine.py)
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 4
     threads = sys.argv[2] if len(sys.argv) > 2 else "1"
     cfg = load_config("configs/cnn-fashion.yaml", [f"threads={threads}", "data.limit=8000", "data.val=0"])

@@ -16,6 +16,8 @@ import statistics
 import subprocess
 import sys
 
+from machine import header  # benchmarks/ is sys.path[0] when run as a script
+
 WORKER = r"""
 import json, time
 import trainlab
@@ -37,6 +39,7 @@ def timed(cache: bool) -> float:
 
 def main() -> int:
     """Alternate the two conditions and print medians."""
+    print(header(), flush=True)  # CPU model, flags, load (benchmarks/machine.py)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=5)
     a = p.parse_args()

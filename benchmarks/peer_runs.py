@@ -183,7 +183,7 @@ def _trainlab(case: Any, epochs: int, data_dir: str | None, limit: int | None, t
         t0 = time.perf_counter()
         run = trainlab.train(cfg, callbacks=[Progress(io.StringIO())], on_setup=lambda s, t: marks.setdefault("setup", time.perf_counter()))
         t2 = time.perf_counter()
-    return {"load": marks["setup"] - t0, "train": t2 - marks["setup"], "test_accuracy": run.summary["test_accuracy"]}
+    return {"load": marks["setup"] - t0, "train": t2 - marks["setup"], "test_accuracy": run.summary["test_accuracy"], "threads": run.summary["threads"]}
 
 
 @peer("lightning")
@@ -296,23 +296,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("peer", choices=sorted(PEERS))
     p.add_argument("case")
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: trainlab's default, the cores this process may use)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads for the peer (0: the peer's own default: torch's for the others, trainlab's adaptive one for trainlab)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--limit", type=int, default=None, help="train on a seeded subset of N examples")
     a = p.parse_args(argv)
+    if a.peer.startswith("trainlab"):  # as `trainlab train` does: threads and OpenMP waiting decided before torch loads
+        from trainlab import cpu
+
+        cpu.prepare()
+    # what OpenMP reads when torch loads next (recipe.load_data imports trainlab later, whose import
+    # sets the variable without effect on an OpenMP already loaded)
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset")
     import torch
     from recipe import CASES
 
-    from trainlab.build import default_threads
-
-    threads = a.threads or default_threads()
-    torch.set_num_threads(threads)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    threads = a.threads  # 0: each peer as its users run it (trainlab resolves threads=0 itself)
     case = CASES[a.case]
     epochs = case.epochs or a.epochs
     result = PEERS[a.peer](case, epochs, a.data_dir, a.limit, threads=threads)
     total = result["load"] + result["train"]
     # everything else the process spent before its exit: interpreter start aside, that is imports and set-up
-    result.update(peer=a.peer, case=a.case, epochs=epochs, threads=threads, total=total, imports=time.perf_counter() - _T0 - total)
+    used = result.pop("threads", None) or torch.get_num_threads()
+    result.update(peer=a.peer, case=a.case, epochs=epochs, threads=used, omp_wait_policy=policy, total=total, imports=time.perf_counter() - _T0 - total)
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 

@@ -1,8 +1,16 @@
 """trainlab against its peers on the same recipe: medians of interleaved rounds, ratios to a bare loop.
 
-    python benchmarks/peers.py --epochs 3 --rounds 3
+    python benchmarks/peers.py --epochs 3 --rounds 3                  # both settings, a table each
+    python benchmarks/peers.py --settings as-used --cases mlp --rounds 3
     python benchmarks/peers.py --cases mlp --peers bare,trainlab,lightning --rounds 5
     python benchmarks/peers.py --cases tiny,cnn,mlp10 --json results.json
+
+Two settings, a table each: ``as-used`` runs every peer as its users run it, with its own defaults
+(the script sets no thread count and no OpenMP variable, and removes the caller's: torch's own
+default threads and libgomp's default waiting for the others, trainlab's adaptive threads and wait
+policy decided before torch loads, as ``trainlab train`` does); ``fixed`` gives every peer the same
+``--threads`` and ``--omp-wait-policy``. The first lines print the CPU model, its flags
+(``machine.py``) and the load.
 
 Every (peer, case) timing runs in a fresh subprocess (``peer_runs.py``), so imports, thread pools
 and allocator state never leak from one peer into the next; each round runs every peer once, in an
@@ -49,6 +57,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from machine import header  # noqa: E402
 from recipe import ALL_PEERS, CASES, KNOWN_PEERS  # noqa: E402
 
 NEEDS = {"lightning": "lightning", "skorch": "skorch", "keras": "keras"}
@@ -59,18 +68,22 @@ def installed(peer: str) -> bool:
     return peer not in NEEDS or importlib.util.find_spec(NEEDS[peer]) is not None
 
 
-def run_one(peer: str, case: str, args: argparse.Namespace) -> dict:
-    """Time one peer on one case in a fresh subprocess; returns its JSON record."""
-    cmd = [sys.executable, "-W", "ignore", str(HERE / "peer_runs.py"), peer, case, "--epochs", str(args.epochs), "--threads", str(args.threads)]
+def run_one(peer: str, case: str, args: argparse.Namespace, setting: str = "fixed") -> dict:
+    """Time one peer on one case in a fresh subprocess; returns its JSON record.
+
+    ``as-used``: no thread count and no OpenMP variable given (the caller's are removed), so each
+    peer runs with its own defaults, trainlab with its adaptive one; ``fixed``: every peer gets
+    ``--threads`` and ``--omp-wait-policy``."""
+    threads = args.threads if setting == "fixed" else 0
+    cmd = [sys.executable, "-W", "ignore", str(HERE / "peer_runs.py"), peer, case, "--epochs", str(args.epochs), "--threads", str(threads)]
     if args.data_dir:
         cmd += ["--data-dir", args.data_dir]
     if args.limit:
         cmd += ["--limit", str(args.limit)]
-    env = {**os.environ, "KERAS_BACKEND": "torch", "PYTHONWARNINGS": "ignore"}
-    if args.omp_wait_policy:  # the same OpenMP waiting for every peer (trainlab's own default is PASSIVE)
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")}
+    env.update(KERAS_BACKEND="torch", PYTHONWARNINGS="ignore")
+    if setting == "fixed" and args.omp_wait_policy:  # the same OpenMP waiting for every peer
         env["OMP_WAIT_POLICY"] = args.omp_wait_policy
-    else:
-        env.pop("OMP_WAIT_POLICY", None)
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=args.workdir)
     wall = time.perf_counter() - start
@@ -95,30 +108,17 @@ def versions() -> dict[str, str]:
     return v
 
 
-def machine() -> str:
-    """CPU model and the cores this process may use."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {len(os.sched_getaffinity(0))} cores, {platform.system()} {platform.release()}"
-
-
-def table(case: str, records: dict[str, list[dict]]) -> list[str]:
+def table(case: str, records: dict[str, list[dict]], setting: str = "fixed") -> list[str]:
     """Markdown rows for one case: medians and ratios to the bare loop."""
     med = {p: {k: statistics.median(r[k] for r in rs) for k in ("total", "load", "train", "imports", "wall")} for p, rs in records.items()}
     base_key = "bare" if "bare" in med else next((p for p in med if p.startswith("bare")), None)
     base = med[base_key] if base_key else None
     c = CASES[case]
     lines = [
-        f"### {case}: {c.help}",
+        f"### {case} ({setting}): {c.help}",
         "",
-        f"| peer | total s | vs {base_key or 'bare'} | load s | train+test s | process s | vs {base_key or 'bare'} | test acc | rounds (total s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| peer | total s | vs {base_key or 'bare'} | load s | train+test s | process s | vs {base_key or 'bare'} | test acc | threads, OpenMP wait | rounds (total s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p, m in sorted(med.items(), key=lambda kv: kv[1]["total"]):
         rs = records[p]
@@ -132,7 +132,8 @@ def table(case: str, records: dict[str, list[dict]]) -> list[str]:
             extra = f" ({f['flops'] / 1e9:.1f} GFLOP at {statistics.median(r['flop_per_s'] for r in rs) / 1e9:.1f} GFLOP/s)"
         acc_text = "-" if acc is None else f"{acc:.4f}"
         rounds = " ".join(f"{r['total']:.2f}" for r in rs)
-        lines.append(f"| {p}{extra} | {m['total']:.2f} | {ratio} | {m['load']:.2f} | {m['train']:.2f} | {wall} | {wall_ratio} | {acc_text} | {rounds} |")
+        used = ", ".join(sorted({f"{r.get('threads', '?')} {r.get('omp_wait_policy', '?')}" for r in rs}))
+        lines.append(f"| {p}{extra} | {m['total']:.2f} | {ratio} | {m['load']:.2f} | {m['train']:.2f} | {wall} | {wall_ratio} | {acc_text} | {used} | {rounds} |")
     return lines
 
 
@@ -143,14 +144,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported (default 3)")
     p.add_argument("--cases", default="mlp,tiny,cnn,mlp10", help=f"comma-separated, from {', '.join(CASES)}")
     p.add_argument("--peers", default="", help=f"comma-separated subset of {', '.join(ALL_PEERS)}, bare-val (default: each case's own list)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads for every peer (0: trainlab's default)")
-    p.add_argument("--omp-wait-policy", default="PASSIVE", help="OMP_WAIT_POLICY for every peer (default PASSIVE, trainlab's own default; '' leaves it unset: spinning)")
+    p.add_argument("--settings", default="as-used,fixed", help="as-used: every peer with its own defaults (trainlab with its adaptive threads); fixed: --threads and --omp-wait-policy for all (default: both, a table each)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads for every peer in the fixed setting (0: the usable cores)")
+    p.add_argument("--omp-wait-policy", default="PASSIVE", help="OMP_WAIT_POLICY for every peer in the fixed setting (default PASSIVE; '' leaves it unset: libgomp's default)")
     p.add_argument("--data-dir", default=None, help="directory of the Fashion-MNIST IDX files (default: trainlab's search)")
     p.add_argument("--limit", type=int, default=None, help="train on a seeded subset of N examples (smoke tests)")
     p.add_argument("--no-floor", action="store_true", help="skip the compute-floor measurement")
     p.add_argument("--json", default=None, help="also write every record to this file")
     args = p.parse_args(argv)
     args.workdir = os.getcwd()
+    args.threads = args.threads or len(os.sched_getaffinity(0))
+    settings = [x.strip() for x in args.settings.split(",") if x.strip()]
+    for x in settings:
+        if x not in ("as-used", "fixed"):
+            p.error(f"unknown setting {x!r}; choose from as-used, fixed")
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     for c in cases:
         if c not in CASES:
@@ -166,29 +173,34 @@ def main(argv: list[str] | None = None) -> int:
         if skipped:
             print(f"{c}: skipping {', '.join(skipped)} (not installed: pip install -e .[bench])", file=sys.stderr)
         plan[c] = [x for x in peers if installed(x)] + ([] if args.no_floor else ["floor"])
-    records: dict[str, dict[str, list[dict]]] = {c: {} for c in cases}
+    print(header(), file=sys.stderr, flush=True)
+    records: dict[str, dict[str, dict[str, list[dict]]]] = {x: {c: {} for c in cases} for x in settings}
     loads = []
     start = time.time()
     for r in range(args.rounds):
-        for c in cases:
-            peers = plan[c]
-            k = r % len(peers)
-            for peer in peers[k:] + peers[:k]:  # rotate the order each round
-                loads.append(os.getloadavg()[0])
-                rec = run_one(peer, c, args)
-                records[c].setdefault(peer, []).append(rec)
-                print(f"round {r + 1} {c:<6} {peer:<14} {rec['total']:7.2f} s", file=sys.stderr, flush=True)
-    threads = next(iter(next(iter(records.values())).values()))[0]["threads"]
+        for setting in settings:
+            for c in cases:
+                peers = plan[c]
+                k = r % len(peers)
+                for peer in peers[k:] + peers[:k]:  # rotate the order each round
+                    loads.append(os.getloadavg()[0])
+                    rec = run_one(peer, c, args, setting)
+                    records[setting][c].setdefault(peer, []).append(rec)
+                    print(f"round {r + 1} {setting:<7} {c:<6} {peer:<14} {rec['total']:7.2f} s", file=sys.stderr, flush=True)
     head = [
-        f"machine: {machine()}; torch threads {threads}",
+        header(),
         f"versions: {', '.join(f'{k} {v}' for k, v in versions().items())}",
         f"command: python benchmarks/peers.py {' '.join(sys.argv[1:] if argv is None else argv)}",
-        f"rounds {args.rounds}, epochs {args.epochs}, OMP_WAIT_POLICY={args.omp_wait_policy or '(unset)'}; load average while running: median {statistics.median(loads):.2f}, max {max(loads):.2f}; {time.time() - start:.0f} s in all",
+        f"rounds {args.rounds}, epochs {args.epochs}; fixed setting: {args.threads} threads, OMP_WAIT_POLICY={args.omp_wait_policy or '(unset)'};"
+        f" load average while running: median {statistics.median(loads):.2f}, max {max(loads):.2f}; {time.time() - start:.0f} s in all",
         "",
     ]
     out = head
-    for c in cases:
-        out += table(c, records[c]) + [""]
+    for setting in settings:
+        out.append(f"## {setting}: " + ("every peer with its own defaults (no thread count or OpenMP variable given; trainlab decides its own)" if setting == "as-used" else f"every peer with {args.threads} threads and OMP_WAIT_POLICY={args.omp_wait_policy or '(unset)'}"))
+        out.append("")
+        for c in cases:
+            out += table(c, records[setting][c], setting) + [""]
     print("\n".join(out))
     if args.json:
         Path(args.json).write_text(json.dumps({"head": head, "records": records}, indent=1))

@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "trainlab"
 
 # lowest first; a unit may import only from units in lower layers (and from itself)
 LAYERS: list[tuple[str, ...]] = [
-    ("version", "errors", "formatting"),  # what everything may raise or print; how values are written
+    ("version", "errors", "formatting", "cpu"),  # what everything may raise or print; how values are written; threads decided before torch loads
     ("bounded",),  # untrusted text read within bounds (YAML, JSON), the memory available
     ("atomic", "registry"),  # atomic files, names -> constructors (spec strings use formatting)
     ("config",),  # the schema, YAML and dotted overrides

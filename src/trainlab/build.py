@@ -9,7 +9,6 @@ the same thing in every command.
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainlab import cpu
 from trainlab.config import Config
 from trainlab.data.augment import Augment, TwoViews, make_augment, make_views
 from trainlab.data.dataset import Dataset
@@ -88,12 +88,10 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def default_threads() -> int:
-    """The CPU thread count used when ``threads=0``: the cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
+def default_threads(local_world: int = 1) -> int:
+    """The CPU thread count a new run gets from ``threads=0``: decided once per process from the usable
+    cores and the load on them (``trainlab.cpu``), a share of them for each data-parallel process."""
+    return cpu.default_threads(local_world)
 
 
 def seed_everything(seed: int) -> None:
@@ -210,9 +208,13 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
     distributed.check_sync_bn(cfg.train.sync_bn, device, world)  # before the process group and the data
     if world.active:
         device = distributed.start(world, device)
-    # ranks on one machine share its cores: threads=0 gives each its share
-    threads = cfg.threads or max(1, default_threads() // world.local_size)
+    # ranks on one machine share its cores: threads=0 gives each its share. The count is written
+    # into the config, so config.yaml, a re-run from it and resume use the same threads (their
+    # count changes float rounding); only a new run's threads=0 adapts to the machine
+    threads = cfg.threads or default_threads(world.local_size)
     torch.set_num_threads(threads)
+    if not cfg.threads:
+        cfg = cfg.replace(threads=threads)
     seed_everything(cfg.seed)
     if data is None:
         data = load_data(cfg, device, cache)

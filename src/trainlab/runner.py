@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trainlab import cpu
 from trainlab.atomic import write_json, write_text
 from trainlab.build import Setup, assemble, setup
 from trainlab.config import Config, as_config
@@ -287,6 +288,7 @@ def final_summary(s: Setup, trainer: Trainer) -> dict[str, Any]:
         "params": count_params(s.model),
         "device": str(s.device),
         "threads": s.threads,
+        "omp_wait_policy": cpu.prepare().wait_policy,  # how idle threads waited (trainlab/cpu.py): speed only, never the numbers
         "data": {"name": s.data.name, "train": len(s.data.train), "val": len(s.data.val) if s.data.val else 0, "test": len(s.data.test), "classes": s.data.classes, "task": s.data.task, "input_shape": list(s.data.input_shape), "label_noise": s.config.data.label_noise},
         **({"fitted": fitted} if fitted is not None else {}),
         **({"representation": probes} if probes is not None else {}),  # linear probes and kNN (docs/self-supervised.md)  # a linear model on a regression task: w and b

@@ -10,11 +10,15 @@ import argparse
 import importlib
 import sys
 
+from trainlab import cpu
 from trainlab.errors import TrainlabError
 from trainlab.version import __version__
 
 # modules of trainlab.cli, one per command (group), in the order --help lists them
 COMMANDS = ("train", "baselines", "evaluate", "runs", "show", "report", "compare", "plot", "summary", "catalog", "data", "sweep", "lesson", "reproduce", "doctor", "lr_find")
+
+# commands that run a network or a baseline: the ones whose speed the thread decision sets
+TRAINS = ("train", "baselines", "eval", "report", "compare", "sweep", "lesson", "reproduce", "doctor", "lr-find")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run a subcommand and turn user errors into one line and exit code 2."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in given if not a.startswith("-")), None)
+    if command in TRAINS and not {"-h", "--help"} & set(given):
+        # threads and OpenMP waiting decided before anything loads torch (building the parser may)
+        cpu.prepare()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as given: `train --nproc N` passes it on to torchrun
