@@ -1,0 +1,514 @@
+"""Many runs at the price of one: runs that share an architecture and data shape train as one stacked model.
+
+Each member is an ordinary ``Trainer`` made by ``build.make_trainer`` from its own config: its own
+model init, data split, permutation generator (or sampler), loss, optimizer settings, schedule and
+callbacks. ``StackedTrainer`` copies the members' Linear layers into ``[K, in, out]`` tensors and,
+per step, gathers each member's batch from its own permutation, runs the layers as batched matmuls
+(``torch.baddbmm``: measured faster than ``torch.func.vmap`` over ``functional_call`` here,
+BENCHMARKS.md), sums the members' mean losses (so each member's gradient is its own) and steps
+Adam, AdamW or SGD over the stacked tensors with each member's hyperparameters as ``[K, 1, 1]``
+tensors (``StackedOptimizer``; torch.optim cannot step one tensor with several learning rates).
+
+At each epoch's end the weights and optimizer state go back into each member's model and torch
+optimizer, and the member's own Trainer finishes the epoch exactly as a single run does
+(validation, schedule, history, callbacks: metrics.csv, checkpoint.pt, early stopping, the NaN
+guard). A member that stops (early stopping, divergence, its last epoch) leaves the stack; the
+others go on. ``why_not_stacked`` (configs) and ``why_not_stackable`` (built trainers) say why a set
+of runs cannot train this way; callers then train them one by one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainlab.config import Config, flat_keys
+from trainlab.nn.activations import maxout_pieces
+from trainlab.registry import parse_spec
+from trainlab.training.callbacks import Interrupt, NanGuard
+from trainlab.training.loop import StopTraining, Trainer
+from trainlab.training.metrics import predictions
+
+# config keys whose values may differ between members: each member applies its own
+MEMBER_KEYS = (
+    "seed", "optim.lr", "optim.weight_decay", "optim.name", "optim.schedule", "optim.warmup",
+    "model.act", "model.init", "model.bias_init", "loss.name", "train.epochs", "train.patience", "train.monitor",
+    "train.min_delta", "train.restore_best", "train.nan_guard", "train.checkpoint", "train.eval_batch_size", "output.",
+)
+OPTIMIZERS = ("sgd", "gd", "adam", "adamw")  # the updates StackedOptimizer implements
+MODELS = ("mlp", "linear", "perceptron")  # Linear layers and element-wise activations only
+
+
+def alone_reason(cfg: Config) -> str | None:
+    """Why this config cannot be a member of any stacked group (None: it can)."""
+    m, t, o = cfg.model, cfg.train, cfg.optim
+    checks = (
+        (parse_spec(m.name).name not in MODELS, f"model.name={m.name} (only {', '.join(MODELS)} stack)"),
+        (m.dropout > 0, f"model.dropout={m.dropout:g} (its masks cannot follow the single run's random draws)"),
+        (m.norm != "none", f"model.norm={m.norm}"),
+        (maxout_pieces(m.act) is not None or parse_spec(m.act).name == "prelu", f"model.act={m.act} (a layer with its own shape or parameters)"),
+        (bool(cfg.data.augment), "data.augment (its random draws cannot follow the single run's)"),
+        (parse_spec(cfg.pretrain.method).name != "none" or bool(m.pretrained) or t.freeze != "none", "pretraining, model.pretrained or train.freeze"),
+        (t.precision != "fp32", f"train.precision={t.precision}"),
+        (cfg.loss.l1 > 0, f"loss.l1={cfg.loss.l1:g}"),
+        (bool(o.clip_grad), f"optim.clip_grad={o.clip_grad}"),
+        (parse_spec(o.name).name not in OPTIMIZERS, f"optim.name={o.name} (only {', '.join(OPTIMIZERS)} stack)"),
+        (cfg.diagnostics.every > 0, "diagnostics.every"),
+        (cfg.logging.tensorboard, "logging.tensorboard"),
+        (t.checkpoint_every > 0, "train.checkpoint_every (members checkpoint at epoch ends)"),
+        (cfg.eval.logit_adjust != 0, "eval.logit_adjust"),
+    )
+    return next((why for bad, why in checks if bad), None)
+
+
+def _shared(cfg: Config) -> dict[str, Any]:
+    """The flat config keys every member of a group must share (the optimizer's name without its parameters too)."""
+    flat = {k: v for k, v in flat_keys(cfg.to_dict()).items() if not any(k == p or (p.endswith(".") and k.startswith(p)) for p in MEMBER_KEYS)}
+    flat["optim.name"] = parse_spec(cfg.optim.name).name
+    return flat
+
+
+def group_key(cfg: Config) -> str | None:
+    """A key equal for configs that may train stacked together; None when the config cannot stack at all."""
+    if alone_reason(cfg) is not None:
+        return None
+    return json.dumps(_shared(cfg), sort_keys=True, default=str)
+
+
+def why_not_stacked(configs: Sequence[Config]) -> str | None:
+    """Why these configs cannot train as one stacked model (None: they can, as far as configs tell;
+    ``why_not_stackable`` checks the built trainers)."""
+    if len(configs) < 2:
+        return "a single run"
+    for cfg in configs:
+        reason = alone_reason(cfg)
+        if reason is not None:
+            return reason
+    first = _shared(configs[0])
+    for cfg in configs[1:]:
+        other = _shared(cfg)
+        diff = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+        if diff:
+            return f"{diff[0]} differs ({first.get(diff[0])!r} vs {other.get(diff[0])!r})"
+    return None
+
+
+def _layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]] | None:
+    """(Linear, activation or None) per layer when the model is Flatten, (Linear, activation)*, Linear; else None."""
+    mods = list(model.children()) if isinstance(model, nn.Sequential) else []
+    if mods and isinstance(mods[0], nn.Flatten):
+        mods = mods[1:]
+    out: list[tuple[nn.Linear, nn.Module | None]] = []
+    for mod in mods:
+        if isinstance(mod, nn.Linear) and mod.bias is not None:
+            out.append((mod, None))
+        elif out and out[-1][1] is None and not isinstance(mod, nn.Linear) and not any(True for _ in mod.parameters()) and not any(True for _ in mod.buffers()):
+            if isinstance(mod, (nn.Dropout, nn.Flatten)) or list(mod.children()):
+                return None
+            out[-1] = (out[-1][0], mod)
+        else:
+            return None
+    return out if out and out[-1][1] is None else None
+
+
+def _hyper(opt: torch.optim.Optimizer) -> tuple[str, dict[str, float]] | None:
+    """The update kind and its settings of a member's torch optimizer, or None when StackedOptimizer cannot do it."""
+    if len(opt.param_groups) != 1:
+        return None
+    g = opt.param_groups[0]
+    if g.get("maximize") or g.get("amsgrad") or g.get("differentiable"):
+        return None
+    if type(opt) in (torch.optim.Adam, torch.optim.AdamW):
+        if isinstance(g["lr"], torch.Tensor):
+            return None
+        kind = "adamw" if type(opt) is torch.optim.AdamW else "adam"
+        return kind, {"lr": g["lr"], "weight_decay": g["weight_decay"], "beta1": g["betas"][0], "beta2": g["betas"][1], "eps": g["eps"]}
+    if type(opt) is torch.optim.SGD:
+        return "sgd", {"lr": g["lr"], "weight_decay": g["weight_decay"], "momentum": g["momentum"], "dampening": g["dampening"], "nesterov": float(g["nesterov"])}
+    return None
+
+
+def why_not_stackable(trainers: Sequence[Trainer]) -> str | None:
+    """Why these built trainers cannot train as one stacked model (None: they can)."""
+    if len(trainers) < 2:
+        return "a single run"
+    first = trainers[0]
+    shapes = None
+    for t in trainers:
+        layers = _layers(t.model)
+        if layers is None:
+            return "the model is not Linear layers with element-wise activations"
+        these = [tuple(lin.weight.shape) for lin, _ in layers]
+        if shapes is not None and these != shapes:
+            return f"layer shapes differ ({shapes} vs {these})"
+        shapes = these
+        hyper = _hyper(t.optimizer)
+        if hyper is None:
+            return f"optimizer {type(t.optimizer).__name__} with these settings has no stacked update"
+        if hyper[0] != _hyper(first.optimizer)[0] or hyper[1].get("nesterov") != _hyper(first.optimizer)[1].get("nesterov"):  # type: ignore[index]
+            return "optimizers differ"
+        if any(not p.requires_grad for p in t.model.parameters()) or len(list(t.model.parameters())) != 2 * len(layers):
+            return "frozen or extra parameters"
+        bad = (
+            (t.augment is not None, "augmentation"), (bool(t.l1), "L1 penalty"), (bool(t.clip_grad), "gradient clipping"),
+            (t.precision != "fp32", "precision"), (t.logit_offset is not None, "logit adjustment"), (t.unsupervised, "pretraining"),
+            (t.loss.start_epoch is not None, f"loss {t.loss.name} changes per epoch"), (t.shard is not None, "data-parallel"),
+            (t.bounds != first.bounds, "batches differ (data size or batch size)"), (t.device != first.device, "devices differ"),
+            (t.epoch != 0 or t.step != 0, "a resumed run"),
+        )
+        reason = next((why for b, why in bad if b), None)
+        if reason:
+            return reason
+    return None
+
+
+class StackedOptimizer:
+    """Adam, AdamW or SGD (momentum, dampening, Nesterov, weight decay) over stacked ``[K, ...]`` tensors,
+    each member with its own hyperparameters; torch.optim's update formulas, written with ``torch._foreach_*``."""
+
+    def __init__(self, kind: str, params: list[torch.Tensor], hyper: list[dict[str, float]]):
+        self.kind = kind
+        self.params = params
+        self.steps = 0
+        self.exp_avg = [torch.zeros_like(p) for p in params] if kind in ("adam", "adamw") else []
+        self.exp_avg_sq = [torch.zeros_like(p) for p in params] if kind in ("adam", "adamw") else []
+        self.momentum: list[torch.Tensor] = []
+        self.set_hyper(hyper)
+
+    def set_hyper(self, hyper: list[dict[str, float]]) -> None:
+        """Each member's settings (a schedule moves lr, one-cycle also beta1 or momentum): a float when all agree, else a [K,1,1] tensor."""
+        p0 = self.params[0]
+        self.h: dict[str, Any] = {}
+        for key in hyper[0]:
+            values = [float(h[key]) for h in hyper]
+            same = all(v == values[0] for v in values)
+            self.h[key] = values[0] if same else torch.tensor(values, dtype=p0.dtype, device=p0.device).view(-1, *([1] * (p0.ndim - 1)))
+        if self.kind == "sgd":  # torch keeps no buffer at momentum 0: a member there steps with its gradient (buf = 0 * buf + g)
+            mom = [float(h["momentum"]) for h in hyper]
+            if any(mom):
+                damp = [0.0 if m == 0 else float(h["dampening"]) for m, h in zip(mom, hyper, strict=True)]
+                self.h["dampening"] = damp[0] if all(d == damp[0] for d in damp) else torch.tensor(damp, dtype=p0.dtype, device=p0.device).view(-1, *([1] * (p0.ndim - 1)))
+
+    @staticmethod
+    def _mul_(xs: list[torch.Tensor], h: Any) -> None:
+        if isinstance(h, torch.Tensor):
+            torch._foreach_mul_(xs, [h] * len(xs))
+        else:
+            torch._foreach_mul_(xs, h)
+
+    @staticmethod
+    def _scaled(xs: list[torch.Tensor], h: Any) -> list[torch.Tensor]:
+        return torch._foreach_mul(xs, [h] * len(xs)) if isinstance(h, torch.Tensor) else torch._foreach_mul(xs, h)
+
+    @torch.no_grad()
+    def step(self, grads: list[torch.Tensor]) -> None:
+        """One update of every member (torch.optim's formulas; hyperparameters per member)."""
+        self.steps += 1
+        h, ps = self.h, self.params
+        wd = h["weight_decay"]
+        decay = isinstance(wd, torch.Tensor) or wd != 0
+        if self.kind == "sgd":
+            if decay:  # L2: g + wd * p
+                grads = torch._foreach_add(grads, self._scaled(ps, wd))
+            if "dampening" in h:
+                if not self.momentum:  # torch's first step: the buffer is the gradient
+                    self.momentum = [g.clone() for g in grads]
+                else:
+                    self._mul_(self.momentum, h["momentum"])
+                    d = h["dampening"]
+                    torch._foreach_add_(self.momentum, grads if not isinstance(d, torch.Tensor) and d == 0 else self._scaled(grads, 1 - d))
+                grads = torch._foreach_add(grads, self._scaled(self.momentum, h["momentum"])) if h["nesterov"] else self.momentum
+            torch._foreach_sub_(ps, self._scaled(grads, h["lr"]))
+            return
+        lr, b1, b2, eps = h["lr"], h["beta1"], h["beta2"], h["eps"]
+        if self.kind == "adamw" and decay:  # decoupled: p * (1 - lr * wd)
+            self._mul_(ps, 1 - lr * wd)
+        elif decay:
+            grads = torch._foreach_add(grads, self._scaled(ps, wd))
+        if isinstance(b1, torch.Tensor):
+            torch._foreach_add_(self.exp_avg, self._scaled(torch._foreach_sub(grads, self.exp_avg), 1 - b1))
+        else:
+            torch._foreach_lerp_(self.exp_avg, grads, 1 - b1)
+        self._mul_(self.exp_avg_sq, b2)
+        if isinstance(b2, torch.Tensor):
+            torch._foreach_add_(self.exp_avg_sq, self._scaled(torch._foreach_mul(grads, grads), 1 - b2))
+        else:
+            torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - b2)
+        bc1 = 1 - b1**self.steps
+        bc2_sqrt = (1 - b2**self.steps) ** 0.5
+        denom = torch._foreach_sqrt(self.exp_avg_sq)
+        if isinstance(bc2_sqrt, torch.Tensor):
+            torch._foreach_div_(denom, [bc2_sqrt] * len(denom))
+        else:
+            torch._foreach_div_(denom, bc2_sqrt)
+        if isinstance(eps, torch.Tensor):
+            torch._foreach_add_(denom, [eps] * len(denom))
+        else:
+            torch._foreach_add_(denom, eps)
+        update = torch._foreach_div(self.exp_avg, denom)
+        torch._foreach_sub_(ps, self._scaled(update, lr / bc1))
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only these members' state (members that stopped leave the stack)."""
+        self.exp_avg = [m[rows] for m in self.exp_avg]
+        self.exp_avg_sq = [v[rows] for v in self.exp_avg_sq]
+        self.momentum = [b[rows] for b in self.momentum]
+        self.h = {k: v[rows] if isinstance(v, torch.Tensor) else v for k, v in self.h.items()}
+
+    def member_state(self, row: int, transpose: list[bool]) -> list[dict[str, Any]]:
+        """One member's state in torch.optim's per-parameter form (for its optimizer and checkpoint)."""
+        def one(t: torch.Tensor, tr: bool) -> torch.Tensor:
+            x = t[row]
+            return (x.t() if tr else x.reshape(-1)).clone()
+        out = []
+        for i, tr in enumerate(transpose):
+            if self.kind == "sgd":
+                out.append({"momentum_buffer": one(self.momentum[i], tr)} if self.momentum else {})
+            else:
+                out.append({"step": self.steps, "exp_avg": one(self.exp_avg[i], tr), "exp_avg_sq": one(self.exp_avg_sq[i], tr)})
+        return out
+
+
+class StackedTrainer:
+    """Trains several member Trainers as one stacked model; each member ends as its single run would."""
+
+    def __init__(self, trainers: Sequence[Trainer], plain_cross_entropy: bool = False):
+        reason = why_not_stackable(trainers)
+        if reason is not None:
+            raise ValueError(f"these runs cannot be stacked: {reason}")
+        self.members = list(trainers)
+        self.rows = list(range(len(trainers)))  # stack row -> member index
+        first = trainers[0]
+        self.device = first.device
+        self.bounds = first.bounds
+        self.layers = [_layers(t.model) for t in trainers]
+        with torch.no_grad():
+            ws, bs = [], []
+            for i in range(len(self.layers[0])):  # [K, in, out] and [K, 1, out], so x @ W + b is baddbmm
+                ws.append(torch.stack([layers[i][0].weight.t() for layers in self.layers]).contiguous().requires_grad_(True))
+                bs.append(torch.stack([layers[i][0].bias.unsqueeze(0) for layers in self.layers]).contiguous().requires_grad_(True))
+        self.weights, self.biases = ws, bs
+        self.kind = _hyper(first.optimizer)[0]  # type: ignore[index]
+        self.optimizer = StackedOptimizer(self.kind, self._params(), [_hyper(t.optimizer)[1] for t in trainers])  # type: ignore[index]
+        self.scheduled = [i for i, t in enumerate(trainers) if t.schedule.scheduler is not None or t.schedule.warmup is not None]
+        self.interrupt: Interrupt | None = None  # a group-wide stop request (set by the caller's signal handler)
+        self.plain_cross_entropy = plain_cross_entropy  # every member's loss is F.cross_entropy, no weights or smoothing
+        self.step = 0
+        self.seconds = 0.0
+
+    def _params(self) -> list[torch.Tensor]:
+        return [p for pair in zip(self.weights, self.biases, strict=True) for p in pair]
+
+    # -- the members' view ---------------------------------------------------------
+    def _active(self) -> list[Trainer]:
+        return [self.members[i] for i in self.rows]
+
+    @torch.no_grad()
+    def _sync(self, row: int) -> None:
+        """Copy stack row ``row`` into its member's model and torch optimizer (weights, moments, step)."""
+        t = self.members[self.rows[row]]
+        lin_layers = self.layers[self.rows[row]]
+        for (lin, _), w, b in zip(lin_layers, self.weights, self.biases, strict=True):
+            lin.weight.copy_(w[row].t())
+            lin.bias.copy_(b[row, 0])
+        params = [p for lin, _ in lin_layers for p in (lin.weight, lin.bias)]
+        states = self.optimizer.member_state(row, [True, False] * len(lin_layers))
+        fused = bool(t.optimizer.param_groups[0].get("fused"))
+        for p, st in zip(params, states, strict=True):
+            if not st:
+                continue
+            if "step" in st:  # torch keeps Adam's step as a float32 tensor (on the device when fused)
+                st["step"] = torch.tensor(float(st["step"]), dtype=torch.float32, device=p.device if fused else "cpu")
+            t.optimizer.state[p] = st
+
+    def _hyper_now(self) -> list[dict[str, float]]:
+        return [_hyper(t.optimizer)[1] for t in self._active()]  # type: ignore[index]
+
+    def _keep(self, rows: list[int]) -> None:
+        """Only these stack rows go on (the others' members have stopped)."""
+        index = torch.tensor(rows, device=self.device)
+        with torch.no_grad():
+            self.weights = [w[index].detach().requires_grad_(True) for w in self.weights]
+            self.biases = [b[index].detach().requires_grad_(True) for b in self.biases]
+        self.optimizer.params = self._params()
+        self.optimizer.keep(index)
+        self.rows = [self.rows[r] for r in rows]
+        self.scheduled = [i for i in self.scheduled if i in self.rows]
+
+    # -- training ----------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[K, B, features] → [K, B, outputs]: each member's layers on its own slice."""
+        h = x
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = torch.baddbmm(b, h, w)
+            acts = [self.layers[m][i][1] for m in self.rows]
+            if acts[0] is None:
+                continue
+            if all(type(a) is type(acts[0]) and repr(a) == repr(acts[0]) for a in acts):
+                h = acts[0](h)  # one element-wise call for the whole stack
+            else:  # members differ in activation: each on its own slice
+                h = torch.stack([a(h[r]) for r, a in enumerate(acts)])  # type: ignore[misc]
+        return h
+
+    def _losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each member's mean loss over its batch, [K]."""
+        members = self._active()
+        if self.plain_cross_entropy:  # one call for the stack
+            k, b, c = out.shape
+            return F.cross_entropy(out.reshape(k * b, c), y.reshape(-1), reduction="none").view(k, b).mean(1)
+        return torch.stack([t.loss(out[r], y[r]) for r, t in enumerate(members)])
+
+    def fit(self) -> list[Trainer]:
+        """Train every member to its end (or its stop); returns the members, each with its status and history."""
+        start = time.perf_counter()
+        for t in self.members:
+            t._fit_started = start
+        try:
+            for t in self.members:
+                t.fire("fit_start")
+            while self.rows:
+                for t in self._active():
+                    t.fire("epoch_start")
+                self._train_epoch()
+                self._end_epoch()
+        except BaseException:
+            for t in self._active():
+                t.status = "failed"
+                t.fit_seconds += time.perf_counter() - start
+                t._fit_started = None
+                t.fire("error")
+            raise
+        self.seconds = time.perf_counter() - start
+        return self.members
+
+    def _finish(self, row: int, stop: StopTraining | None) -> None:
+        """Member of stack row ``row`` is done: its status, its time, its fit_end."""
+        t = self.members[self.rows[row]]
+        t.status, t.stop_reason = (stop.status, stop.reason) if stop is not None else ("completed", "")
+        t.fit_seconds += time.perf_counter() - (t._fit_started or time.perf_counter())
+        t._fit_started = None
+        t.fire("fit_end")
+
+    def _guard(self, losses: list[float]) -> list[int]:
+        """The per-step checks of each member's NaN guard: rows whose loss is non-finite or exploded stop."""
+        stopped = []
+        for r, value in enumerate(losses):
+            t = self.members[self.rows[r]]
+            guard = next((c for c in t.callbacks if isinstance(c, NanGuard)), None)
+            if guard is None:
+                continue
+            t.step = self.step
+            try:
+                if not math.isfinite(value):
+                    guard._stop(t, self.step, "loss")
+                guard._check_rise(t, value)
+            except StopTraining as stop:
+                self._sync(r)
+                self._finish(r, stop)
+                stopped.append(r)
+        return stopped
+
+    def _train_epoch(self) -> None:
+        members = self._active()
+        n = len(members[0].data.train)
+        perms = [(t.sampler.order(n, t.generator) if t.sampler is not None else torch.randperm(n, generator=t.generator)).to(self.device) for t in members]
+        order = torch.stack(perms)
+        k = len(members)
+        loss_sum = torch.zeros(k, device=self.device)
+        correct = torch.zeros(k, device=self.device, dtype=torch.long)
+        seen = 0
+        classification = members[0].classification
+        datasets = [t.data.train for t in members]
+        shared = all(d.x is datasets[0].x and d.y is datasets[0].y for d in datasets)
+        checked = any(isinstance(c, NanGuard) for t in members for c in t.callbacks)
+        for index, (a, b) in enumerate(self.bounds):
+            idx = order[:, a:b]
+            if shared:  # one gather for the whole stack
+                flat = idx.reshape(-1)
+                xb = datasets[0].x.index_select(0, flat).view(k, b - a, -1)
+                yb = datasets[0].y.index_select(0, flat).view(k, b - a, *datasets[0].y.shape[1:])
+            else:  # each member its own split (seeds differ)
+                xb = torch.stack([d.x.index_select(0, idx[r]).reshape(b - a, -1) for r, d in enumerate(datasets)])
+                yb = torch.stack([d.y.index_select(0, idx[r]) for r, d in enumerate(datasets)])
+            out = self.forward(xb)
+            losses = self._losses(out, yb)
+            params = self._params()
+            grads = torch.autograd.grad(losses.sum(), params)
+            self.optimizer.step(list(grads))
+            if self.scheduled:
+                for i in self.scheduled:
+                    self.members[i].schedule.after_step()
+                self.optimizer.set_hyper(self._hyper_now())
+            with torch.no_grad():
+                loss_sum += losses.detach() * (b - a)
+                if classification:
+                    correct += (predictions(out.reshape(k * (b - a), -1)).view(k, b - a) == yb).sum(1)
+            seen += b - a
+            self.step += 1
+            stopped = self._guard(losses.tolist()) if checked else []
+            if self.interrupt is not None and self.interrupt.signum is not None:
+                self._interrupt(order, index + 1, loss_sum, correct, seen)
+                return
+            if stopped:  # diverged members leave the stack; the others go on
+                keep = [r for r in range(k) if r not in stopped]
+                self._keep(keep)
+                if not self.rows:
+                    return
+                members, order, loss_sum, correct = self._active(), order[keep], loss_sum[keep], correct[keep]
+                datasets = [datasets[r] for r in keep]
+                k = len(keep)
+                checked = any(isinstance(c, NanGuard) for t in members for c in t.callbacks)
+        self._sums = (loss_sum, correct, seen)
+
+    def _interrupt(self, order: torch.Tensor, position: int, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int) -> None:
+        """A stop signal: every member writes its mid-epoch checkpoint (its own Interrupt callback) and stops."""
+        assert self.interrupt is not None
+        for r in range(len(self.rows)):
+            t = self.members[self.rows[r]]
+            self._sync(r)
+            t.perm, t.position, t.step, t.batch_index = order[r].cpu(), position, self.step, position - 1
+            t.loss_sum, t.correct, t.seen = loss_sum[r].clone(), correct[r].clone(), seen
+            own = next((c for c in t.callbacks if isinstance(c, Interrupt)), None)
+            try:
+                if own is None:
+                    raise StopTraining(f"{self.interrupt.signal_name}: stopped at epoch {t.epoch + 1}, step {t.step}", status="interrupted")
+                own.request(self.interrupt.signum)  # type: ignore[arg-type]
+                own._stop(t)
+            except StopTraining as stop:
+                self._finish(r, stop)
+        self.rows = []
+
+    def _end_epoch(self) -> None:
+        """Each member's Trainer ends its epoch as a single run does; members that stop leave the stack."""
+        if not self.rows:
+            return
+        loss_sum, correct, seen = self._sums
+        keep = []
+        for r in range(len(self.rows)):
+            t = self.members[self.rows[r]]
+            self._sync(r)
+            t.loss_sum, t.correct, t.seen = loss_sum[r].clone(), correct[r].clone(), seen
+            t.step, t.perm, t.position = self.step, None, 0
+            try:
+                t._end_epoch()
+            except StopTraining as stop:
+                self._finish(r, stop)
+                continue
+            if t.epoch >= t.epochs:
+                self._finish(r, None)
+            else:
+                keep.append(r)
+        if len(keep) != len(self.rows):
+            if keep:
+                self._keep(keep)
+            else:
+                self.rows = []
+        if self.rows:  # a plateau schedule moves lr at the epoch's end
+            self.optimizer.set_hyper(self._hyper_now())

@@ -1,0 +1,137 @@
+"""Stacked training: each member ends where its own single run ends, within float tolerance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainlab.config import as_config
+from trainlab.errors import NotStackable
+from trainlab.runner import train
+from trainlab.runs.rundir import load_run
+from trainlab.stacking import train_stacked
+from trainlab.training.stacked import StackedOptimizer, why_not_stacked
+
+
+def _cfg(runs_dir: Path, name: str, **over: object) -> dict:
+    cfg = {
+        "data": {"name": "digits", "val": 0.2}, "model": {"hidden": [16]}, "train": {"epochs": 2}, "optim": {"batch_size": 64},
+        "threads": 1, "output": {"dir": str(runs_dir), "name": name, "report": False},
+    }
+    for key, value in over.items():
+        section, _, field = key.partition("__")
+        if field:
+            cfg.setdefault(section, {})[field] = value
+        else:
+            cfg[section] = value
+    return cfg
+
+
+def _weights(run) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+
+
+def _close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], tol: float = 1e-4) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=tol, atol=tol, msg=k)
+
+
+@pytest.mark.parametrize("optim", ["adam", "adamw", "sgd(momentum=0.9,nesterov=true)"])
+def test_members_match_their_single_runs(runs_dir: Path, optim: str) -> None:
+    members = [
+        _cfg(runs_dir, "a", seed=0, optim__lr=1e-2, optim__name=optim),
+        _cfg(runs_dir, "b", seed=1, optim__lr=3e-3, optim__weight_decay=1e-3, optim__name=optim),
+        _cfg(runs_dir, "c", seed=0, optim__lr=1e-3, optim__name=optim, model__act="tanh"),
+    ]
+    stacked = train_stacked(members, handle_signals=False)
+    for cfg, run in zip(members, stacked, strict=True):
+        single = train({**cfg, "output": {**cfg["output"], "name": cfg["output"]["name"] + "-single"}}, handle_signals=False, progress=False)
+        assert run.summary["status"] == single.summary["status"] == "completed"
+        _close(_weights(run), _weights(single))
+        assert len(run.history) == len(single.history) == 2
+        for mine, theirs in zip(run.history, single.history, strict=True):
+            assert mine.keys() == theirs.keys()
+            for key in mine:
+                assert mine[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-5), key
+        assert run.summary["test_accuracy"] == pytest.approx(single.summary["test_accuracy"], abs=1e-9)
+        back = load_run(run.path)  # an ordinary run directory
+        assert back.summary["stacked"]["runs"] == 3
+        assert len(back.history) == 2
+
+
+def test_a_diverging_member_stops_alone(runs_dir: Path) -> None:
+    members = [_cfg(runs_dir, "ok", optim__lr=1e-3, optim__name="sgd"), _cfg(runs_dir, "bad", optim__lr=1e6, optim__name="sgd")]
+    ok, bad = train_stacked(members, handle_signals=False)
+    assert bad.summary["status"] == "diverged"
+    assert "NaN/Inf guard" in bad.summary["stop_reason"]
+    assert ok.summary["status"] == "completed" and len(ok.history) == 2
+    single = train({**members[0], "output": {**members[0]["output"], "name": "single"}}, handle_signals=False, progress=False)
+    _close(_weights(ok), _weights(single))
+
+
+def test_early_stopping_per_member(runs_dir: Path) -> None:
+    members = [_cfg(runs_dir, "a", optim__lr=0.0, train__patience=1, train__epochs=4), _cfg(runs_dir, "b", optim__lr=1e-2, train__epochs=4)]
+    a, b = train_stacked(members, handle_signals=False)
+    single = train({**members[0], "output": {**members[0]["output"], "name": "single"}}, handle_signals=False, progress=False)
+    assert len(a.history) == len(single.history) < 4
+    assert a.summary["stop_reason"] == single.summary["stop_reason"]
+    assert len(b.history) == 4
+
+
+def test_ineligible_sets_say_why(runs_dir: Path) -> None:
+    assert "dropout" in why_not_stacked([as_config(_cfg(runs_dir, "a", model__dropout=0.2)), as_config(_cfg(runs_dir, "b"))])
+    assert "optim.batch_size" in why_not_stacked([as_config(_cfg(runs_dir, "a")), as_config(_cfg(runs_dir, "b", optim__batch_size=32))])
+    assert why_not_stacked([as_config(_cfg(runs_dir, "a")), as_config(_cfg(runs_dir, "b", seed=3, optim__lr=0.1))]) is None
+    with pytest.raises(NotStackable, match="hidden"):
+        train_stacked([_cfg(runs_dir, "a"), _cfg(runs_dir, "b", model__hidden=[8])], handle_signals=False)
+    assert not list(runs_dir.glob("*"))  # refused before any run directory exists
+
+
+def test_member_checkpoint_resumes_as_a_single_run(runs_dir: Path) -> None:
+    cfg = _cfg(runs_dir, "a", optim__lr=1e-2, train__epochs=3)
+    first, _ = train_stacked([{**cfg, "train": {"epochs": 3}}, _cfg(runs_dir, "b", optim__lr=1e-3, train__epochs=3)], handle_signals=False)
+    # the member's checkpoint after its last epoch holds the same state a single run writes there
+    single = train({**cfg, "output": {**cfg["output"], "name": "single"}}, handle_signals=False, progress=False)
+    saved = torch.load(first.path / "checkpoint.pt", weights_only=True)
+    theirs = torch.load(single.path / "checkpoint.pt", weights_only=True)
+    assert saved["step"] == theirs["step"] and saved["epoch"] == theirs["epoch"]
+    for key, value in theirs["optimizer"]["state"].items():
+        for name in ("exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(saved["optimizer"]["state"][key][name], value[name], rtol=1e-3, atol=1e-6)
+        assert float(saved["optimizer"]["state"][key]["step"]) == float(value["step"])
+    assert torch.equal(saved["rng"]["generator"], theirs["rng"]["generator"]) if "generator" in theirs["rng"] else True
+
+
+@pytest.mark.parametrize("kind", ["adam", "adamw", "sgd"])
+def test_stacked_optimizer_matches_torch_per_member(kind: str) -> None:
+    torch.manual_seed(0)
+    hyper = [
+        {"lr": 0.01, "weight_decay": 0.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "momentum": 0.9, "dampening": 0.0, "nesterov": 0.0},
+        {"lr": 0.003, "weight_decay": 0.01, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "momentum": 0.0, "dampening": 0.1, "nesterov": 0.0},
+        {"lr": 0.1, "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "momentum": 0.5, "dampening": 0.3, "nesterov": 0.0},
+    ]
+    keys = ("lr", "weight_decay", "momentum", "dampening", "nesterov") if kind == "sgd" else ("lr", "weight_decay", "beta1", "beta2", "eps")
+    hyper = [{k: h[k] for k in keys} for h in hyper]
+    stacked = [torch.randn(3, 5, 4), torch.randn(3, 1, 4)]
+    singles = [[p[k].clone().requires_grad_(True) for p in stacked] for k in range(3)]
+    opt = StackedOptimizer(kind, stacked, hyper)
+    torch_opts = []
+    for k, h in enumerate(hyper):
+        if kind == "sgd":
+            torch_opts.append(torch.optim.SGD(singles[k], lr=h["lr"], weight_decay=h["weight_decay"], momentum=h["momentum"], dampening=h["dampening"]))
+        else:
+            cls = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
+            torch_opts.append(cls(singles[k], lr=h["lr"], weight_decay=h["weight_decay"], betas=(h["beta1"], h["beta2"]), eps=h["eps"]))
+    for _ in range(5):
+        grads = [torch.randn_like(p) for p in stacked]
+        opt.step(grads)
+        for k, o in enumerate(torch_opts):
+            for p, g in zip(singles[k], grads, strict=True):
+                p.grad = g[k].clone()
+            o.step()
+    for k in range(3):
+        for p, s in zip(stacked, singles[k], strict=True):
+            torch.testing.assert_close(p[k], s.detach(), rtol=1e-5, atol=1e-6)
