@@ -135,3 +135,21 @@ def test_stacked_optimizer_matches_torch_per_member(kind: str) -> None:
     for k in range(3):
         for p, s in zip(stacked, singles[k], strict=True):
             torch.testing.assert_close(p[k], s.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_compare_stacks_what_it_can_and_says_so(runs_dir: Path) -> None:
+    from trainlab.comparisons import compare, load_comparison
+
+    base = _cfg(runs_dir, "x")
+    base["output"].pop("name")
+    comp = compare({"optim.lr": [1e-3, 1e-2], "model.dropout": [0.0, 0.3]}, base, out_dir=runs_dir, report=False, progress=False)
+    assert comp.plan.startswith("stacked 2 runs (optim.lr differ)"), comp.plan
+    assert "2 one by one: model.dropout=0.3" in comp.plan, comp.plan
+    assert all(m.run is not None and m.run.summary["status"] == "completed" for m in comp.members)
+    stacked = [m for m in comp.members if m.params["model.dropout"] == 0.0]
+    assert all(m.run.summary["stacked"]["runs"] == 2 for m in stacked)
+    single = train({**_cfg(runs_dir, "single"), "optim": {"batch_size": 64, "lr": stacked[1].params["optim.lr"]}}, handle_signals=False, progress=False)
+    assert stacked[1].run.summary["test_accuracy"] == pytest.approx(single.summary["test_accuracy"], abs=1e-9)
+    assert load_comparison(comp.path).plan == comp.plan
+    off = compare({"optim.lr": [1e-3, 1e-2]}, base, out_dir=runs_dir, report=False, progress=False, stack=False)
+    assert off.plan == "one by one (stacking off)" and all("stacked" not in m.run.summary for m in off.members)

@@ -21,7 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report). Values split on commas outside brackets: model.hidden=[64],[128,64] is two values.\n"
         "With run directories: compare those runs, grouped by the config keys that differ.\n\n"
         "--workers N trains N runs at a time in processes with one thread each; by default that happens\n"
-        "only on CPUs with more than 2 cores (on 2 cores one process using both was faster; docs/compare.md).",
+        "only on CPUs with more than 2 cores (on 2 cores one process using both was faster; docs/compare.md).\n\n"
+        "Runs that differ only in per-run values (seed, optim.lr, optim.weight_decay, optimizer parameters,\n"
+        "model.act, model.init, schedule, epochs, early stopping) train as one stacked model, several times\n"
+        "faster on a CPU; the first line says which runs stack and why the others train one by one.\n"
+        "--no-stack trains every run on its own.",
         epilog="examples:\n  trainlab compare model.act=sigmoid,tanh,relu,gelu train.epochs=3\n"
         "  trainlab compare optim.name=sgd,adam optim.lr=0.01,0.001 --seeds 3\n"
         "  trainlab compare model.hidden=[64],[128,64] data.name=digits --workers 2\n"
@@ -37,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="parent of the comparison directory (default: output.dir, i.e. runs)")
     p.add_argument("--metric", default="test_accuracy", metavar="NAME", help="the final metric that marks the best row and comes first: accuracy, balanced_accuracy, macro_f1, g_mean, loss, ... (default test_accuracy)")
     p.add_argument("--no-report", action="store_true", help="skip compare.html and the runs' report.html")
+    p.add_argument("--no-stack", action="store_true", help="train every run on its own, never as one stacked model (docs/compare.md)")
     p.set_defaults(func=run)
 
 
