@@ -23,12 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-from torch import nn
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `import trainlab` does, before torch loads: idle threads sleep on a busy machine
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
-from trainlab.data.memo import DataCache
-from trainlab.runner import train
-from trainlab.stacking import train_stacked
+from trainlab.data.memo import DataCache  # noqa: E402
+from trainlab.runner import train  # noqa: E402
+from trainlab.stacking import train_stacked  # noqa: E402
 
 LRS = (1e-3, 2e-3, 3e-3, 5e-4, 7e-4, 1.5e-3, 4e-3, 2.5e-3)
 RECIPES = {"tiny": ([32], 64), "reference": ([256], 256)}

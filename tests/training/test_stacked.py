@@ -153,3 +153,8 @@ def test_compare_stacks_what_it_can_and_says_so(runs_dir: Path) -> None:
     assert load_comparison(comp.path).plan == comp.plan
     off = compare({"optim.lr": [1e-3, 1e-2]}, base, out_dir=runs_dir, report=False, progress=False, stack=False)
     assert off.plan == "one by one (stacking off)" and all("stacked" not in m.run.summary for m in off.members)
+
+
+def test_every_member_diverging_ends_the_group(runs_dir: Path) -> None:
+    runs = train_stacked([_cfg(runs_dir, "a", optim__lr=1e6, optim__name="sgd"), _cfg(runs_dir, "b", optim__lr=1e7, optim__name="sgd")], handle_signals=False)
+    assert [r.summary["status"] for r in runs] == ["diverged", "diverged"]

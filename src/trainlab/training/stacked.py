@@ -298,6 +298,7 @@ class StackedTrainer:
         self.kind = _hyper(first.optimizer)[0]  # type: ignore[index]
         self.optimizer = StackedOptimizer(self.kind, self._params(), [_hyper(t.optimizer)[1] for t in trainers])  # type: ignore[index]
         self.scheduled = [i for i, t in enumerate(trainers) if t.schedule.scheduler is not None or t.schedule.warmup is not None]
+        self._acts = self._activations()
         self.interrupt: Interrupt | None = None  # a group-wide stop request (set by the caller's signal handler)
         self.plain_cross_entropy = plain_cross_entropy  # every member's loss is F.cross_entropy, no weights or smoothing
         self.step = 0
@@ -340,22 +341,35 @@ class StackedTrainer:
         self.optimizer.params = self._params()
         self.optimizer.keep(index)
         self.rows = [self.rows[r] for r in rows]
+        self._acts = self._activations()
         self.scheduled = [i for i in self.scheduled if i in self.rows]
 
     # -- training ----------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[K, B, features] → [K, B, outputs]: each member's layers on its own slice."""
         h = x
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+        for (w, b), acts in zip(zip(self.weights, self.biases, strict=True), self._acts, strict=True):
             h = torch.baddbmm(b, h, w)
-            acts = [self.layers[m][i][1] for m in self.rows]
-            if acts[0] is None:
+            if acts is None:
                 continue
-            if all(type(a) is type(acts[0]) and repr(a) == repr(acts[0]) for a in acts):
+            if len(acts) == 1:
                 h = acts[0](h)  # one element-wise call for the whole stack
             else:  # members differ in activation: each on its own slice
-                h = torch.stack([a(h[r]) for r, a in enumerate(acts)])  # type: ignore[misc]
+                h = torch.stack([a(h[r]) for r, a in enumerate(acts)])
         return h
+
+    def _activations(self) -> list[list[nn.Module] | None]:
+        """Per layer: None (no activation), one module all members share, or each member's own."""
+        out: list[list[nn.Module] | None] = []
+        for i in range(len(self.weights) if self.rows else 0):
+            acts = [self.layers[m][i][1] for m in self.rows]
+            if acts[0] is None:
+                out.append(None)
+            elif all(type(a) is type(acts[0]) and repr(a) == repr(acts[0]) for a in acts):
+                out.append([acts[0]])  # type: ignore[list-item]
+            else:
+                out.append(acts)  # type: ignore[arg-type]
+        return out
 
     def _losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Each member's mean loss over its batch, [K]."""
