@@ -334,7 +334,7 @@ class StackedTrainer:
 
     def _keep(self, rows: list[int]) -> None:
         """Only these stack rows go on (the others' members have stopped)."""
-        index = torch.tensor(rows, device=self.device)
+        index = torch.tensor(rows, dtype=torch.long, device=self.device)
         with torch.no_grad():
             self.weights = [w[index].detach().requires_grad_(True) for w in self.weights]
             self.biases = [b[index].detach().requires_grad_(True) for b in self.biases]
