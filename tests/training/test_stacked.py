@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from trainlab.errors import NotStackable
 from trainlab.runner import train
 from trainlab.runs.rundir import load_run
 from trainlab.stacking import train_stacked
+from trainlab.training.loop import Callback, Trainer
 from trainlab.training.stacked import StackedOptimizer, why_not_stacked
 
 
@@ -36,7 +39,7 @@ def _weights(run) -> dict[str, torch.Tensor]:
 def _close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], tol: float = 1e-4) -> None:
     assert a.keys() == b.keys()
     for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=tol, atol=tol, msg=k)
+        torch.testing.assert_close(a[k], b[k], rtol=tol, atol=tol, msg=lambda m, k=k: f"{k}: {m}")
 
 
 @pytest.mark.parametrize("optim", ["adam", "adamw", "sgd(momentum=0.9,nesterov=true)"])
@@ -158,3 +161,20 @@ def test_compare_stacks_what_it_can_and_says_so(runs_dir: Path) -> None:
 def test_every_member_diverging_ends_the_group(runs_dir: Path) -> None:
     runs = train_stacked([_cfg(runs_dir, "a", optim__lr=1e6, optim__name="sgd"), _cfg(runs_dir, "b", optim__lr=1e7, optim__name="sgd")], handle_signals=False)
     assert [r.summary["status"] for r in runs] == ["diverged", "diverged"]
+
+
+class _SigintAfterFirstEpoch(Callback):
+    def on_epoch_end(self, trainer: Trainer) -> None:
+        if trainer.epoch == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_stops_every_member_with_a_checkpoint_that_resumes_as_a_single_run(runs_dir: Path) -> None:
+    members = [_cfg(runs_dir, "a", optim__lr=1e-2, train__epochs=3), _cfg(runs_dir, "b", optim__lr=1e-3, seed=1, train__epochs=3)]
+    a, b = train_stacked(members, callbacks=[[_SigintAfterFirstEpoch()], []])
+    assert a.summary["status"] == b.summary["status"] == "interrupted"
+    assert a.summary["interrupted_by"] == "SIGINT" and "checkpoint saved" in a.summary["stop_reason"]
+    resumed = train(resume=a.path, handle_signals=False, progress=False)
+    single = train({**members[0], "output": {**members[0]["output"], "name": "single"}}, handle_signals=False, progress=False)
+    assert resumed.summary["status"] == "completed" and len(resumed.history) == 3
+    _close(_weights(resumed), _weights(single))

@@ -266,7 +266,8 @@ class StackedOptimizer:
         """One member's state in torch.optim's per-parameter form (for its optimizer and checkpoint)."""
         def one(t: torch.Tensor, tr: bool) -> torch.Tensor:
             x = t[row]
-            return (x.t() if tr else x.reshape(-1)).clone()
+            # contiguous like the parameter: torch's fused Adam reads its moments as flat arrays
+            return (x.t() if tr else x.reshape(-1)).clone(memory_format=torch.contiguous_format)
         out = []
         for i, tr in enumerate(transpose):
             if self.kind == "sgd":
