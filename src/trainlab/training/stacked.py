@@ -6,8 +6,9 @@ callbacks. ``StackedTrainer`` copies the members' Linear layers into ``[K, in, o
 per step, gathers each member's batch from its own permutation, runs the layers as batched matmuls
 (``torch.baddbmm``: measured faster than ``torch.func.vmap`` over ``functional_call`` here,
 BENCHMARKS.md), sums the members' mean losses (so each member's gradient is its own) and steps
-Adam, AdamW or SGD over the stacked tensors with each member's hyperparameters as ``[K, 1, 1]``
-tensors (``StackedOptimizer``; torch.optim cannot step one tensor with several learning rates).
+each member's slices of the stacked tensors with torch.optim's functional Adam, AdamW or SGD and
+that member's own settings (``StackedOptimizer``; a torch.optim optimizer cannot step one tensor
+with several learning rates).
 
 At each epoch's end the weights and optimizer state go back into each member's model and torch
 optimizer, and the member's own Trainer finishes the epoch exactly as a single run does
@@ -27,6 +28,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+import torch.optim.adam as _adam  # the functional updates torch.optim's Adam, AdamW and SGD run
+import torch.optim.sgd as _sgd
 from torch import nn
 
 from trainlab.config import Config, flat_keys
@@ -170,110 +173,63 @@ def why_not_stackable(trainers: Sequence[Trainer]) -> str | None:
 
 
 class StackedOptimizer:
-    """Adam, AdamW or SGD (momentum, dampening, Nesterov, weight decay) over stacked ``[K, ...]`` tensors,
-    each member with its own hyperparameters; torch.optim's update formulas, written with ``torch._foreach_*``."""
+    """Each member's own torch.optim update on its slice of the stacked tensors.
 
-    def __init__(self, kind: str, params: list[torch.Tensor], hyper: list[dict[str, float]]):
+    torch.optim cannot give one tensor several learning rates, so each member's slices (views of the
+    stacked parameters, gradients and moments) go through torch's functional update
+    (``torch.optim.adam.adam`` with ``decoupled_weight_decay`` for AdamW, ``torch.optim.sgd.sgd``) with
+    the settings of that member's own optimizer group (``groups``, live: a schedule's new lr is seen at
+    the next step), fused or foreach exactly as the member's optimizer would step.
+    """
+
+    def __init__(self, kind: str, params: list[torch.Tensor], groups: list[dict[str, Any]]):
         self.kind = kind
         self.params = params
-        self.steps = 0
-        self.exp_avg = [torch.zeros_like(p) for p in params] if kind in ("adam", "adamw") else []
-        self.exp_avg_sq = [torch.zeros_like(p) for p in params] if kind in ("adam", "adamw") else []
-        self.momentum: list[torch.Tensor] = []
-        self.set_hyper(hyper)
-
-    def set_hyper(self, hyper: list[dict[str, float]]) -> None:
-        """Each member's settings (a schedule moves lr, one-cycle also beta1 or momentum): a float when all agree, else a [K,1,1] tensor."""
-        p0 = self.params[0]
-        self.h: dict[str, Any] = {}
-        for key in hyper[0]:
-            values = [float(h[key]) for h in hyper]
-            same = all(v == values[0] for v in values)
-            self.h[key] = values[0] if same else torch.tensor(values, dtype=p0.dtype, device=p0.device).view(-1, *([1] * (p0.ndim - 1)))
-        if self.kind == "sgd":  # torch keeps no buffer at momentum 0: a member there steps with its gradient (buf = 0 * buf + g)
-            mom = [float(h["momentum"]) for h in hyper]
-            if any(mom):
-                damp = [0.0 if m == 0 else float(h["dampening"]) for m, h in zip(mom, hyper, strict=True)]
-                self.h["dampening"] = damp[0] if all(d == damp[0] for d in damp) else torch.tensor(damp, dtype=p0.dtype, device=p0.device).view(-1, *([1] * (p0.ndim - 1)))
-
-    @staticmethod
-    def _mul_(xs: list[torch.Tensor], h: Any) -> None:
-        if isinstance(h, torch.Tensor):
-            torch._foreach_mul_(xs, [h] * len(xs))
-        else:
-            torch._foreach_mul_(xs, h)
-
-    @staticmethod
-    def _scaled(xs: list[torch.Tensor], h: Any) -> list[torch.Tensor]:
-        return torch._foreach_mul(xs, [h] * len(xs)) if isinstance(h, torch.Tensor) else torch._foreach_mul(xs, h)
+        self.groups = list(groups)
+        adam = kind in ("adam", "adamw")
+        self.exp_avg = [torch.zeros_like(p) for p in params] if adam else []
+        self.exp_avg_sq = [torch.zeros_like(p) for p in params] if adam else []
+        # torch keeps Adam's step as a float32 tensor per parameter (on the device when fused)
+        self.steps = [[torch.zeros((), dtype=torch.float32, device=p.device if g.get("fused") else "cpu") for p in params] for g in self.groups] if adam else []
+        self.momentum: list[list[torch.Tensor | None]] = [[None] * len(params) for _ in self.groups]
 
     @torch.no_grad()
-    def step(self, grads: list[torch.Tensor]) -> None:
-        """One update of every member (torch.optim's formulas; hyperparameters per member)."""
-        self.steps += 1
-        h, ps = self.h, self.params
-        wd = h["weight_decay"]
-        decay = isinstance(wd, torch.Tensor) or wd != 0
-        if self.kind == "sgd":
-            if decay:  # L2: g + wd * p
-                grads = torch._foreach_add(grads, self._scaled(ps, wd))
-            if "dampening" in h:
-                if not self.momentum:  # torch's first step: the buffer is the gradient
-                    self.momentum = [g.clone() for g in grads]
-                else:
-                    self._mul_(self.momentum, h["momentum"])
-                    d = h["dampening"]
-                    torch._foreach_add_(self.momentum, grads if not isinstance(d, torch.Tensor) and d == 0 else self._scaled(grads, 1 - d))
-                grads = torch._foreach_add(grads, self._scaled(self.momentum, h["momentum"])) if h["nesterov"] else self.momentum
-            torch._foreach_sub_(ps, self._scaled(grads, h["lr"]))
-            return
-        lr, b1, b2, eps = h["lr"], h["beta1"], h["beta2"], h["eps"]
-        if self.kind == "adamw" and decay:  # decoupled: p * (1 - lr * wd)
-            self._mul_(ps, 1 - lr * wd)
-        elif decay:
-            grads = torch._foreach_add(grads, self._scaled(ps, wd))
-        if isinstance(b1, torch.Tensor):
-            torch._foreach_add_(self.exp_avg, self._scaled(torch._foreach_sub(grads, self.exp_avg), 1 - b1))
-        else:
-            torch._foreach_lerp_(self.exp_avg, grads, 1 - b1)
-        self._mul_(self.exp_avg_sq, b2)
-        if isinstance(b2, torch.Tensor):
-            torch._foreach_add_(self.exp_avg_sq, self._scaled(torch._foreach_mul(grads, grads), 1 - b2))
-        else:
-            torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - b2)
-        bc1 = 1 - b1**self.steps
-        bc2_sqrt = (1 - b2**self.steps) ** 0.5
-        denom = torch._foreach_sqrt(self.exp_avg_sq)
-        if isinstance(bc2_sqrt, torch.Tensor):
-            torch._foreach_div_(denom, [bc2_sqrt] * len(denom))
-        else:
-            torch._foreach_div_(denom, bc2_sqrt)
-        if isinstance(eps, torch.Tensor):
-            torch._foreach_add_(denom, [eps] * len(denom))
-        else:
-            torch._foreach_add_(denom, eps)
-        update = torch._foreach_div(self.exp_avg, denom)
-        torch._foreach_sub_(ps, self._scaled(update, lr / bc1))
+    def step(self, grads: Sequence[torch.Tensor]) -> None:
+        """One update of every member, each with its own settings."""
+        for r, g in enumerate(self.groups):
+            ps = [p[r] for p in self.params]
+            gs = [x[r] for x in grads]
+            if self.kind == "sgd":
+                _sgd.sgd(ps, gs, self.momentum[r], foreach=g.get("foreach"), fused=g.get("fused"), weight_decay=g["weight_decay"], momentum=g["momentum"],
+                         lr=g["lr"], dampening=g["dampening"], nesterov=g["nesterov"], maximize=False)
+            else:
+                _adam.adam(ps, gs, [m[r] for m in self.exp_avg], [v[r] for v in self.exp_avg_sq], [], self.steps[r], foreach=g.get("foreach"), fused=g.get("fused"),
+                           decoupled_weight_decay=bool(g.get("decoupled_weight_decay", self.kind == "adamw")), amsgrad=False, beta1=g["betas"][0], beta2=g["betas"][1],
+                           lr=g["lr"], weight_decay=g["weight_decay"], eps=g["eps"], maximize=False)
 
-    def keep(self, rows: torch.Tensor) -> None:
+    def keep(self, rows: list[int]) -> None:
         """Keep only these members' state (members that stopped leave the stack)."""
-        self.exp_avg = [m[rows] for m in self.exp_avg]
-        self.exp_avg_sq = [v[rows] for v in self.exp_avg_sq]
-        self.momentum = [b[rows] for b in self.momentum]
-        self.h = {k: v[rows] if isinstance(v, torch.Tensor) else v for k, v in self.h.items()}
+        index = torch.tensor(rows, dtype=torch.long, device=self.params[0].device)
+        self.exp_avg = [m[index] for m in self.exp_avg]
+        self.exp_avg_sq = [v[index] for v in self.exp_avg_sq]
+        self.steps = [self.steps[r] for r in rows] if self.steps else []
+        self.momentum = [self.momentum[r] for r in rows]
+        self.groups = [self.groups[r] for r in rows]
 
     def member_state(self, row: int, transpose: list[bool]) -> list[dict[str, Any]]:
         """One member's state in torch.optim's per-parameter form (for its optimizer and checkpoint)."""
-        def one(t: torch.Tensor, tr: bool) -> torch.Tensor:
-            x = t[row]
+        def one(t: torch.Tensor | None, tr: bool) -> torch.Tensor | None:
+            if t is None:
+                return None
             # contiguous like the parameter: torch's fused Adam reads its moments as flat arrays
-            return (x.t() if tr else x.reshape(-1)).clone(memory_format=torch.contiguous_format)
-        out = []
+            return (t.t() if tr else t.reshape(-1)).clone(memory_format=torch.contiguous_format)
+        out: list[dict[str, Any]] = []
         for i, tr in enumerate(transpose):
             if self.kind == "sgd":
-                out.append({"momentum_buffer": one(self.momentum[i], tr)} if self.momentum else {})
+                buf = self.momentum[row][i]
+                out.append({"momentum_buffer": one(buf, tr)} if buf is not None else {})
             else:
-                out.append({"step": self.steps, "exp_avg": one(self.exp_avg[i], tr), "exp_avg_sq": one(self.exp_avg_sq[i], tr)})
+                out.append({"step": self.steps[row][i].clone(), "exp_avg": one(self.exp_avg[i][row], tr), "exp_avg_sq": one(self.exp_avg_sq[i][row], tr)})
         return out
 
 
@@ -297,7 +253,7 @@ class StackedTrainer:
                 bs.append(torch.stack([layers[i][0].bias.unsqueeze(0) for layers in self.layers]).contiguous().requires_grad_(True))
         self.weights, self.biases = ws, bs
         self.kind = _hyper(first.optimizer)[0]  # type: ignore[index]
-        self.optimizer = StackedOptimizer(self.kind, self._params(), [_hyper(t.optimizer)[1] for t in trainers])  # type: ignore[index]
+        self.optimizer = StackedOptimizer(self.kind, self._params(), [t.optimizer.param_groups[0] for t in trainers])
         self.scheduled = [i for i, t in enumerate(trainers) if t.schedule.scheduler is not None or t.schedule.warmup is not None]
         self._acts = self._activations()
         self.interrupt: Interrupt | None = None  # a group-wide stop request (set by the caller's signal handler)
@@ -322,16 +278,10 @@ class StackedTrainer:
             lin.bias.copy_(b[row, 0])
         params = [p for lin, _ in lin_layers for p in (lin.weight, lin.bias)]
         states = self.optimizer.member_state(row, [True, False] * len(lin_layers))
-        fused = bool(t.optimizer.param_groups[0].get("fused"))
         for p, st in zip(params, states, strict=True):
             if not st:
                 continue
-            if "step" in st:  # torch keeps Adam's step as a float32 tensor (on the device when fused)
-                st["step"] = torch.tensor(float(st["step"]), dtype=torch.float32, device=p.device if fused else "cpu")
             t.optimizer.state[p] = st
-
-    def _hyper_now(self) -> list[dict[str, float]]:
-        return [_hyper(t.optimizer)[1] for t in self._active()]  # type: ignore[index]
 
     def _keep(self, rows: list[int]) -> None:
         """Only these stack rows go on (the others' members have stopped)."""
@@ -340,7 +290,7 @@ class StackedTrainer:
             self.weights = [w[index].detach().requires_grad_(True) for w in self.weights]
             self.biases = [b[index].detach().requires_grad_(True) for b in self.biases]
         self.optimizer.params = self._params()
-        self.optimizer.keep(index)
+        self.optimizer.keep(rows)
         self.rows = [self.rows[r] for r in rows]
         self._acts = self._activations()
         self.scheduled = [i for i in self.scheduled if i in self.rows]
@@ -457,10 +407,8 @@ class StackedTrainer:
             params = self._params()
             grads = torch.autograd.grad(losses.sum(), params)
             self.optimizer.step(list(grads))
-            if self.scheduled:
-                for i in self.scheduled:
-                    self.members[i].schedule.after_step()
-                self.optimizer.set_hyper(self._hyper_now())
+            for i in self.scheduled:  # moves lr in the member's optimizer group, which the next step reads
+                self.members[i].schedule.after_step()
             with torch.no_grad():
                 loss_sum += losses.detach() * (b - a)
                 if classification:
@@ -525,5 +473,3 @@ class StackedTrainer:
                 self._keep(keep)
             else:
                 self.rows = []
-        if self.rows:  # a plateau schedule moves lr at the epoch's end
-            self.optimizer.set_hyper(self._hyper_now())
