@@ -1,13 +1,15 @@
 """Many runs at the price of one: 8 runs trained stacked vs one after another, on Fashion-MNIST (CPU).
 
-    PYTHONPATH=src .venv/bin/python benchmarks/stacked.py [rounds] [threads]
+    PYTHONPATH=src .venv/bin/python benchmarks/stacked.py [rounds] [threads] [recipe ...]
 
 Two recipes, each 8 runs of one epoch that differ in the learning rate (the same seed, so they share
 one loaded data set, as compare's runs do):
   - tiny: mlp 784-32-10, batch 64, Adam;
   - reference: mlp 784-256-10, batch 256, Adam.
 "one by one" is ``runner.train`` per config with a shared DataCache (what compare did);
-"stacked" is ``stacking.train_stacked`` on the same configs. Rounds interleave the two; the figures
+"stacked" is ``stacking.train_stacked`` on the same configs, in stacks of ``stack_size`` members (the
+default), and "stacked x8" all 8 in one stack (``max_stack=8``) where that differs. Rounds interleave
+the variants; the figures
 are medians over rounds of the training time (fit) and of the whole call (setup, training, final
 evaluation, files), and their ratios. Also times one forward+backward of the stacked tiny and
 reference MLPs written as ``torch.baddbmm`` and as ``torch.func.vmap`` over ``functional_call``.
@@ -27,9 +29,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `import trainlab` does
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from trainlab.build import make_trainer, setup  # noqa: E402
+from trainlab.config import as_config  # noqa: E402
 from trainlab.data.memo import DataCache  # noqa: E402
 from trainlab.runner import train  # noqa: E402
 from trainlab.stacking import train_stacked  # noqa: E402
+from trainlab.training.stacked import stack_size  # noqa: E402
 
 LRS = (1e-3, 2e-3, 3e-3, 5e-4, 7e-4, 1.5e-3, 4e-3, 2.5e-3)
 RECIPES = {"tiny": ([32], 64), "reference": ([256], 256)}
@@ -62,11 +67,12 @@ def one_by_one(cfgs: list[dict], cache: DataCache) -> tuple[float, float]:
     return fit, time.perf_counter() - t0
 
 
-def stacked(cfgs: list[dict], cache: DataCache) -> tuple[float, float]:
-    """(fit seconds, total seconds) training the configs as one stacked model."""
+def stacked(cfgs: list[dict], cache: DataCache, max_stack: int = 0) -> tuple[float, float]:
+    """(fit seconds, total seconds) training the configs as stacked models (``max_stack`` members each; 0: automatic)."""
     t0 = time.perf_counter()
-    runs = train_stacked(cfgs, cache=cache, handle_signals=False)
-    return runs[0].summary["stacked"]["seconds"], time.perf_counter() - t0
+    runs = train_stacked(cfgs, cache=cache, handle_signals=False, max_stack=max_stack)
+    groups = {r.summary["stacked"]["seconds"] if "stacked" in r.summary else r.summary["fit_seconds"] for r in runs}
+    return sum(groups), time.perf_counter() - t0
 
 
 def forward_styles(hidden: int, batch: int, k: int = 8, calls: int = 50) -> tuple[float, float]:
@@ -111,29 +117,41 @@ def forward_styles(hidden: int, batch: int, k: int = 8, calls: int = 50) -> tupl
     return out[0], out[1]
 
 
-def main(rounds: int = 3, threads: int = 2) -> None:
+def main(rounds: int = 3, threads: int = 2, recipes: tuple[str, ...] = tuple(RECIPES)) -> None:
     """Print the machine, then per recipe the medians and ratios."""
     print(f"CPU: {cpu()}; torch {torch.__version__}; threads {threads}; load average {os.getloadavg()[0]:.2f} at start")
     torch.set_num_threads(threads)
-    for name, (hidden, batch) in RECIPES.items():
+    for name in recipes:
+        hidden, batch = RECIPES[name]
         b, v = forward_styles(hidden[0], batch)
         print(f"{name}: forward+backward of 8 stacked MLPs: baddbmm {b * 1e3:.2f} ms, vmap(functional_call) {v * 1e3:.2f} ms (vmap/baddbmm {v / b:.2f}x)")
     cache = DataCache(size=1)
     with tempfile.TemporaryDirectory() as out:
-        for name, (hidden, batch) in RECIPES.items():
+        for name in recipes:
+            hidden, batch = RECIPES[name]
             cfgs = configs(hidden, batch, out, threads)
-            stacked(cfgs[:2], cache)  # warm-up: loads the data set, first calls
-            seq: list[tuple[float, float]] = []
-            stk: list[tuple[float, float]] = []
+            train_stacked(cfgs[:2], cache=cache, handle_signals=False)  # warm-up: loads the data set, first calls
+            auto = stack_size_of(cfgs, cache)
+            variants = {"one by one": lambda c=cfgs: one_by_one(c, cache), f"stacked ({auto} per stack)": lambda c=cfgs: stacked(c, cache)}
+            if auto < len(cfgs):
+                variants["stacked x8"] = lambda c=cfgs: stacked(c, cache, max_stack=len(c))
+            results: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
             for _ in range(rounds):
-                seq.append(one_by_one(cfgs, cache))
-                stk.append(stacked(cfgs, cache))
-            sf, st = statistics.median(f for f, _ in seq), statistics.median(t for _, t in seq)
-            kf, kt = statistics.median(f for f, _ in stk), statistics.median(t for _, t in stk)
-            print(f"{name} ({len(cfgs)} runs, 1 epoch each, {rounds} interleaved rounds): one by one fit {sf:.2f} s, total {st:.2f} s;"
-                  f" stacked fit {kf:.2f} s, total {kt:.2f} s; speed-up fit {sf / kf:.2f}x, total {st / kt:.2f}x")
+                for k, fn in variants.items():
+                    results[k].append(fn())
+            med = {k: (statistics.median(f for f, _ in v), statistics.median(t for _, t in v)) for k, v in results.items()}
+            base = med["one by one"]
+            text = "; ".join(f"{k} fit {f:.2f} s, total {t:.2f} s" + ("" if k == "one by one" else f" (speed-up fit {base[0] / f:.2f}x, total {base[1] / t:.2f}x)") for k, (f, t) in med.items())
+            print(f"{name} ({len(cfgs)} runs, 1 epoch each, {rounds} interleaved rounds): {text}")
     print(f"load average {os.getloadavg()[0]:.2f} at end")
 
 
+def stack_size_of(cfgs: list[dict], cache: DataCache) -> int:
+    """Members per stack that ``train_stacked`` picks for these configs."""
+    s = setup(as_config(cfgs[0]), cache=cache)
+    return min(len(cfgs), stack_size(make_trainer(s)))
+
+
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    args = sys.argv[1:]
+    main(int(args[0]) if args else 3, int(args[1]) if len(args) > 1 else 2, tuple(args[2:]) or tuple(RECIPES))

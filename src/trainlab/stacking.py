@@ -30,7 +30,7 @@ from trainlab.runs.weights import save_preprocess
 from trainlab.training.callbacks import Interrupt
 from trainlab.training.callbacks.interrupt import catch_signals, raise_on_signals
 from trainlab.training.loop import Callback, Trainer
-from trainlab.training.stacked import StackedTrainer, why_not_stackable, why_not_stacked
+from trainlab.training.stacked import StackedTrainer, stack_size, why_not_stackable, why_not_stacked
 
 
 def train_stacked(
@@ -38,35 +38,76 @@ def train_stacked(
     cache: DataCache | None = None,
     callbacks: Sequence[Sequence[Callback]] | None = None,
     handle_signals: bool = True,
+    max_stack: int = 0,
 ) -> list[Run]:
-    """Train ``configs`` as one stacked model; returns each member's Run, in the order given.
+    """Train ``configs`` as stacked models; returns each member's Run, in the order given.
 
     Raises ``NotStackable`` (before any run directory exists) when they cannot train together: the
     message says why. ``callbacks[i]``: extra callbacks for member i (their ``epoch_end`` sees the
     member's metrics as in a single run; no ``batch_end`` is sent). With ``handle_signals``, Ctrl-C /
     SIGTERM stop every member after the current step with a checkpoint each (status ``interrupted``).
+    ``max_stack``: members per stacked model (0: ``training.stacked.stack_size``, from the model's
+    size: a stack whose working set outgrows the cache was measured slower, BENCHMARKS.md).
     """
     cfgs = [as_config(c) for c in configs]
     reason = why_not_stacked(cfgs)
     if reason is not None:
         raise NotStackable(f"cannot stack these {len(cfgs)} runs: {reason}")
     setups = [setup(cfg, cache=cache) for cfg in cfgs]
-    reason = why_not_stackable([make_trainer(s) for s in setups])
+    probes = [make_trainer(s) for s in setups]
+    reason = why_not_stackable(probes)
     if reason is not None:
         raise NotStackable(f"cannot stack these {len(cfgs)} runs: {reason}")
-    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    size = max_stack or stack_size(probes[0])
+    runs: list[Run] = []
+    for start in range(0, len(setups), size):
+        chunk = setups[start : start + size]
+        extra = [list(callbacks[i]) for i in range(start, start + len(chunk))] if callbacks is not None else [[] for _ in chunk]
+        if len(chunk) == 1:  # a lone last member: its Trainer runs the ordinary loop
+            runs.append(_train_alone(chunk[0], extra[0], handle_signals))
+        else:
+            runs += _train_group(chunk, extra, handle_signals, len(setups))
+        if start + size < len(setups) and any(r.summary.get("status") == "interrupted" for r in runs[start:]):
+            raise KeyboardInterrupt(f"stopped: {len(setups) - start - size} stacked runs were not started")
+    return runs
+
+
+def _start(s: Setup, extra: list[Callback], stacked: int) -> tuple[Setup, Trainer, Path, dict[str, Any]]:
+    """A member's run directory (claimed), Trainer and first files, as ``runner.train`` makes them."""
+    run_dir = create_run_dir(s.config.output.dir, run_name(s.config))
+    claim(run_dir)
+    trainer = assemble(s, run_dir, [*extra, Interrupt(run_dir, s.config.to_dict())])
+    summary: dict[str, Any] = {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "header": trainer.facts.header}
+    if stacked:
+        summary["stacked"] = {"runs": stacked}
+    write_text(run_dir / CONFIG, s.config.to_yaml())
+    save_preprocess(run_dir, s.data.preprocess_state)
+    write_json(run_dir / SUMMARY, summary)
+    return s, trainer, run_dir, summary
+
+
+def _train_alone(s: Setup, extra: list[Callback], handle_signals: bool) -> Run:
+    """One member left over: trained by its own Trainer's loop."""
+    s, trainer, run_dir, summary = _start(s, extra, 0)
+    try:
+        try:
+            with catch_signals(next(c for c in trainer.callbacks if isinstance(c, Interrupt))) if handle_signals else contextlib.nullcontext():
+                trainer.fit()
+        except BaseException as exc:
+            summary.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500], epochs=trainer.epoch, steps=trainer.step)
+            write_summary_best_effort(run_dir / SUMMARY, summary)
+            raise
+        return _end(s, trainer, run_dir, summary, handle_signals)
+    finally:
+        release(run_dir)
+
+
+def _train_group(setups: list[Setup], callbacks: list[list[Callback]], handle_signals: bool, total: int) -> list[Run]:
+    """Members trained as one stacked model, each ended as ``runner.train`` ends a run."""
     members: list[tuple[Setup, Trainer, Path, dict[str, Any]]] = []
     try:
-        for i, s in enumerate(setups):
-            run_dir = create_run_dir(s.config.output.dir, run_name(s.config))
-            claim(run_dir)
-            extra = list(callbacks[i]) if callbacks is not None else []
-            trainer = assemble(s, run_dir, [*extra, Interrupt(run_dir, s.config.to_dict())])
-            summary: dict[str, Any] = {"status": "running", "started": started, "header": trainer.facts.header, "stacked": {"runs": len(setups)}}
-            members.append((s, trainer, run_dir, summary))
-            write_text(run_dir / CONFIG, s.config.to_yaml())
-            save_preprocess(run_dir, s.data.preprocess_state)
-            write_json(run_dir / SUMMARY, summary)
+        for s, extra in zip(setups, callbacks, strict=True):
+            members.append(_start(s, extra, len(setups)))
         plain = all(s.config.loss.name == "cross_entropy" for s in setups)  # the resolved name: no smoothing or weights
         stacked = StackedTrainer([m[1] for m in members], plain_cross_entropy=plain)
         stacked.interrupt = Interrupt(None, {})
@@ -75,13 +116,13 @@ def train_stacked(
                 stacked.fit()
         except BaseException as exc:
             for _, trainer, run_dir, summary in members:
-                if summary["status"] == "running" and trainer.status in ("failed", "running"):
+                if trainer.status in ("failed", "running"):
                     summary.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500], epochs=trainer.epoch, steps=trainer.step)
                     write_summary_best_effort(run_dir / SUMMARY, summary)
             raise
         runs = []
         for s, trainer, run_dir, summary in members:
-            summary["stacked"]["seconds"] = round(stacked.seconds, 3)  # the whole group's training time
+            summary["stacked"].update(seconds=round(stacked.seconds, 3), of=total)  # the group's training time; runs stacked in all
             runs.append(_end(s, trainer, run_dir, summary, handle_signals))
         return runs
     finally:

@@ -180,3 +180,13 @@ def test_ctrl_c_stops_every_member_with_a_checkpoint_that_resumes_as_a_single_ru
     single = train({**members[0], "output": {**members[0]["output"], "name": "single"}}, handle_signals=False, progress=False)
     assert resumed.summary["status"] == "completed" and len(resumed.history) == 3
     _close(_weights(resumed), _weights(single))
+
+
+def test_stacks_are_split_by_max_stack_and_a_lone_member_trains_alone(runs_dir: Path) -> None:
+    members = [_cfg(runs_dir, n, optim__lr=lr) for n, lr in (("a", 1e-2), ("b", 3e-3), ("c", 1e-3))]
+    runs = train_stacked(members, handle_signals=False, max_stack=2)
+    assert [r.summary.get("stacked", {}).get("runs") for r in runs] == [2, 2, None]
+    single = train({**members[2], "output": {**members[2]["output"], "name": "single"}}, handle_signals=False, progress=False)
+    _close(_weights(runs[2]), _weights(single), tol=0)
+    single = train({**members[1], "output": {**members[1]["output"], "name": "single"}}, handle_signals=False, progress=False)
+    _close(_weights(runs[1]), _weights(single))

@@ -45,7 +45,11 @@ MEMBER_KEYS = (
     "model.act", "model.init", "model.bias_init", "loss.name", "train.epochs", "train.patience", "train.monitor",
     "train.min_delta", "train.restore_best", "train.nan_guard", "train.checkpoint", "train.eval_batch_size", "output.",
 )
-OPTIMIZERS = ("sgd", "gd", "adam", "adamw")  # the updates StackedOptimizer implements
+OPTIMIZERS = ("sgd", "gd", "adam", "adamw")
+# bytes of one stack's working set (weights, gradients, Adam's moments, the batch) that still trained
+# faster than one by one here: 8 members of 784-32-10 (0.6 MB each) did, 4 of 784-256-10 (4 MB
+# each) did not, 2 did (BENCHMARKS.md, "Stacked runs"; measured on a loaded 2-core machine)
+STACK_BYTES = 8 * 2**20  # the updates StackedOptimizer implements
 MODELS = ("mlp", "linear", "perceptron")  # Linear layers and element-wise activations only
 
 
@@ -170,6 +174,14 @@ def why_not_stackable(trainers: Sequence[Trainer]) -> str | None:
         if reason:
             return reason
     return None
+
+
+def stack_size(trainer: Trainer) -> int:
+    """Members per stacked model for runs like ``trainer``: as many as fit ``STACK_BYTES``, at least 2."""
+    params = sum(p.numel() for p in trainer.model.parameters())
+    features = trainer.data.train.x[0].numel()
+    per_member = 4 * (4 * params + trainer.batch_size * features)  # float32 weights, grads, 2 moments; the batch
+    return max(2, STACK_BYTES // per_member)
 
 
 class StackedOptimizer:
