@@ -53,22 +53,21 @@ def train_stacked(
     reason = why_not_stacked(cfgs)
     if reason is not None:
         raise NotStackable(f"cannot stack these {len(cfgs)} runs: {reason}")
-    setups = [setup(cfg, cache=cache) for cfg in cfgs]
-    probes = [make_trainer(s) for s in setups]
-    reason = why_not_stackable(probes)
-    if reason is not None:
-        raise NotStackable(f"cannot stack these {len(cfgs)} runs: {reason}")
-    size = max_stack or stack_size(probes[0])
+    first = setup(cfgs[0], cache=cache)
+    size = max_stack or stack_size(make_trainer(first))
     runs: list[Run] = []
-    for start in range(0, len(setups), size):
-        chunk = setups[start : start + size]
+    for start in range(0, len(cfgs), size):  # one stack's members built at a time: their data sets, models
+        chunk = [first, *(setup(c, cache=cache) for c in cfgs[1:size])] if start == 0 else [setup(c, cache=cache) for c in cfgs[start : start + size]]
         extra = [list(callbacks[i]) for i in range(start, start + len(chunk))] if callbacks is not None else [[] for _ in chunk]
-        if len(chunk) == 1:  # a lone last member: its Trainer runs the ordinary loop
-            runs.append(_train_alone(chunk[0], extra[0], handle_signals))
+        reason = why_not_stackable([make_trainer(s) for s in chunk]) if len(chunk) > 1 else None
+        if reason is not None and start == 0:
+            raise NotStackable(f"cannot stack these {len(cfgs)} runs: {reason}")
+        if len(chunk) == 1 or reason is not None:  # a lone last member (or, rarely, a later stack found unfit): the ordinary loop
+            runs += [_train_alone(s, e, handle_signals) for s, e in zip(chunk, extra, strict=True)]
         else:
-            runs += _train_group(chunk, extra, handle_signals, len(setups))
-        if start + size < len(setups) and any(r.summary.get("status") == "interrupted" for r in runs[start:]):
-            raise KeyboardInterrupt(f"stopped: {len(setups) - start - size} stacked runs were not started")
+            runs += _train_group(chunk, extra, handle_signals, len(cfgs))
+        if start + size < len(cfgs) and any(r.summary.get("status") == "interrupted" for r in runs[start:]):
+            raise KeyboardInterrupt(f"stopped: {len(cfgs) - start - size} stacked runs were not started")
     return runs
 
 
