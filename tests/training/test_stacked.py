@@ -190,3 +190,17 @@ def test_stacks_are_split_by_max_stack_and_a_lone_member_trains_alone(runs_dir: 
     _close(_weights(runs[2]), _weights(single), tol=0)
     single = train({**members[1], "output": {**members[1]["output"], "name": "single"}}, handle_signals=False, progress=False)
     _close(_weights(runs[1]), _weights(single))
+
+
+@pytest.mark.parametrize("data, model", [("sine", "mlp"), ("xor", "perceptron"), ("moons", "mlp")])
+def test_regression_perceptron_and_samplers_match_single_runs(runs_dir: Path, data: str, model: str) -> None:
+    extra = {"data": {"name": data, "val": 0.2, **({"sampler": "balanced"} if data == "moons" else {})}, "model": {"name": model, "hidden": [8]}}
+    members = [{**_cfg(runs_dir, n, optim__lr=lr, seed=seed), **extra} for n, lr, seed in (("a", 1e-2, 0), ("b", 3e-3, 1))]
+    runs = train_stacked(members, handle_signals=False)
+    for cfg, run in zip(members, runs, strict=True):
+        single = train({**cfg, "output": {**cfg["output"], "name": "single"}}, handle_signals=False, progress=False)
+        assert run.summary["status"] == single.summary["status"] == "completed"
+        _close(_weights(run), _weights(single))
+        for key in ("test_loss", "test_accuracy", "test_r2"):
+            if key in single.summary:
+                assert run.summary[key] == pytest.approx(single.summary[key], rel=1e-4, abs=1e-6), key
