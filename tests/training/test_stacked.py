@@ -204,3 +204,13 @@ def test_regression_perceptron_and_samplers_match_single_runs(runs_dir: Path, da
         for key in ("test_loss", "test_accuracy", "test_r2"):
             if key in single.summary:
                 assert run.summary[key] == pytest.approx(single.summary[key], rel=1e-4, abs=1e-6), key
+
+
+def test_cli_compare_says_what_it_stacks_and_no_stack_turns_it_off(runs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from trainlab.cli import main
+
+    common = ["optim.lr=0.01,0.001", "data.name=digits", "model.hidden=[8]", "train.epochs=1", "threads=1", "--out", str(runs_dir), "--no-report"]
+    assert main(["compare", *common]) == 0
+    assert "stacked 2 runs (optim.lr differ)" in capsys.readouterr().out
+    assert main(["compare", *common, "--no-stack"]) == 0
+    assert "one by one (stacking off)" in capsys.readouterr().out

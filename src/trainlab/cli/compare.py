@@ -74,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
             n = len(c.members)
             threads = "1 thread each" if c.workers > 1 else "all threads"
             print(f"comparing {n} runs ({', '.join(c.keys) or 'one configuration'}) in {c.workers} process{'es' if c.workers > 1 else ''}, {threads}: {c.path}", flush=True)
+            print(c.plan, flush=True)  # which runs train stacked, which one by one and why
 
-        comp = compare(args.items, base, seeds=args.seeds, workers=args.workers, out_dir=args.out, on_result=_progress, report=not args.no_report, on_start=start)
+        comp = compare(args.items, base, seeds=args.seeds, workers=args.workers, out_dir=args.out, on_result=_progress, report=not args.no_report,
+                       on_start=start, stack=not args.no_stack)
         print(f"{len(comp.members)} runs in {comp.seconds:.1f} s")
     print()
     print(format_table(comp, args.metric))
