@@ -214,3 +214,16 @@ def test_cli_compare_says_what_it_stacks_and_no_stack_turns_it_off(runs_dir: Pat
     assert "stacked 2 runs (optim.lr differ)" in capsys.readouterr().out
     assert main(["compare", *common, "--no-stack"]) == 0
     assert "one by one (stacking off)" in capsys.readouterr().out
+
+
+def test_random_sweep_trains_trials_stacked_with_the_same_draws_and_results(tmp_path: Path) -> None:
+    from trainlab.sweeps import sweep
+
+    args = ["data.name=digits", "data.val=0.2", "model.hidden=[8]", "train.epochs=2", "threads=1", "output.report=false", "optim.lr=loguniform(1e-3,1e-1)", "optim.weight_decay=choice(0,0.001)"]
+    stacked = sweep(None, args, sampler="random", trials=3, seed=5, root=tmp_path, name="stacked", report=False, progress=False)
+    alone = sweep(None, args, sampler="random", trials=3, seed=5, root=tmp_path, name="alone", report=False, progress=False, stack=False)
+    assert [t.user_attrs.get("stacked") for t in stacked.trials] == [3, 3, 3]
+    assert all("stacked" not in t.user_attrs for t in alone.trials)
+    for a, b in zip(stacked.trials, alone.trials, strict=True):
+        assert a.params == b.params and a.state == b.state
+        assert a.value == pytest.approx(b.value, rel=1e-4, abs=1e-6)
