@@ -56,7 +56,7 @@ from trainlab.sweeps.space import grid
 from trainlab.sweeps.strategies import PRUNERS, SAMPLERS
 from trainlab.sweeps.strategies import optuna_module as _optuna
 from trainlab.training.callbacks import Pruning
-from trainlab.training.stacked import why_not_stacked
+from trainlab.training.stacked import alone_reason, member_key, why_not_stacked
 
 SPEC_ATTR = "trainlab_sweep"  # study user attribute holding the SweepSpec
 HEARTBEAT = 5.0  # seconds between heartbeats of a running trial
@@ -335,9 +335,13 @@ def _complete(spec: SweepSpec, attrs: dict[str, Any], fold_values: list[float], 
 
 def stack_batch(spec: SweepSpec, stack: bool) -> int:
     """Trials to take at once and train stacked: ``STACK_TRIALS`` where the draws do not depend on
-    finished trials (grid and random samplers, reseeded per trial number) and there are no
-    cross-validation folds; else 1 (TPE's suggestions would change if asked before the others ended)."""
+    finished trials (grid and random samplers, reseeded per trial number), there are no
+    cross-validation folds and the space varies only per-member values (``optim.lr``, ``seed``, ...:
+    ``training.stacked.member_key``, the optimizer's and loss's names excepted); else 1 (TPE's
+    suggestions would change if asked before the others ended)."""
     if not stack or spec.cv or parse_spec(spec.sampler).name not in ("grid", "random"):
+        return 1
+    if any(not member_key(k) or k in ("optim.name", "loss.name") for k in spec.params()) or alone_reason(spec.base_config()) is not None:
         return 1
     return STACK_TRIALS
 
@@ -348,6 +352,8 @@ def run_trials_stacked(trials: list[Any], spec: SweepSpec, base: Config, sweep_d
     cfgs: list[Config] = []
     for trial in trials:
         values = {key: p.suggest(trial) for key, p in spec.params().items()}  # (already drawn: the stored values)
+        trial.set_user_attr("config", values)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         updates: dict[str, Any] = {**values, "output.dir": str(sweep_dir / "runs"), "output.name": f"trial-{trial.number:04d}"}
         if threads:
             updates["threads"] = threads

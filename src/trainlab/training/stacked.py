@@ -75,9 +75,14 @@ def alone_reason(cfg: Config) -> str | None:
     return next((why for bad, why in checks if bad), None)
 
 
+def member_key(key: str) -> bool:
+    """True when members of one stack may differ in this dotted config key."""
+    return any(key == p or (p.endswith(".") and key.startswith(p)) for p in MEMBER_KEYS)
+
+
 def _shared(cfg: Config) -> dict[str, Any]:
     """The flat config keys every member of a group must share (the optimizer's name without its parameters too)."""
-    flat = {k: v for k, v in flat_keys(cfg.to_dict()).items() if not any(k == p or (p.endswith(".") and k.startswith(p)) for p in MEMBER_KEYS)}
+    flat = {k: v for k, v in flat_keys(cfg.to_dict()).items() if not member_key(k)}
     flat["optim.name"] = parse_spec(cfg.optim.name).name
     return flat
 
