@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("diagnose", "report"),  # babysitting checks; plots and pages
     ("build",),  # the one run builder
     ("runner", "evaluate", "classical"),  # run kinds: train/resume, evaluate/rebuild reports, scikit-learn baselines
+    ("stacking",),  # several runs trained as one stacked model, each finished by the runner's helpers
     ("comparisons", "sweeps"),  # many runs
     ("lessons",),  # experiments built on all of the above
     ("reproductions",),  # published tables re-run: baselines, runs and lessons' measurements

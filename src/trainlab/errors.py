@@ -73,3 +73,7 @@ def unknown(kind: str, name: str, choices: Iterable[str]) -> ConfigError:
     return ConfigError(
         f"unknown {kind} {brief(name)}{close_match(name, choices)}; choose one of: {', '.join(choices)}"
     )
+
+
+class NotStackable(TrainlabError):
+    """These runs cannot train as one stacked model (``trainlab.stacking``); callers train them one by one."""

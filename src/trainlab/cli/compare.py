@@ -21,7 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report). Values split on commas outside brackets: model.hidden=[64],[128,64] is two values.\n"
         "With run directories: compare those runs, grouped by the config keys that differ.\n\n"
         "--workers N trains N runs at a time in processes with one thread each; by default that happens\n"
-        "only on CPUs with more than 2 cores (on 2 cores one process using both was faster; docs/compare.md).",
+        "only on CPUs with more than 2 cores (on 2 cores one process using both was faster; docs/compare.md).\n\n"
+        "Runs that differ only in per-run values (seed, optim.lr, optim.weight_decay, optimizer parameters,\n"
+        "model.act, model.init, schedule, epochs, early stopping) train as stacked models (measured on a\n"
+        "loaded 2-core CPU: 3.5x faster for 8 small MLPs, 1.1-1.25x for the reference MLP; BENCHMARKS.md);\n"
+        "the first line says which runs stack and why the others train one by one.\n"
+        "--no-stack trains every run on its own.",
         epilog="examples:\n  trainlab compare model.act=sigmoid,tanh,relu,gelu train.epochs=3\n"
         "  trainlab compare optim.name=sgd,adam optim.lr=0.01,0.001 --seeds 3\n"
         "  trainlab compare model.hidden=[64],[128,64] data.name=digits --workers 2\n"
@@ -37,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="parent of the comparison directory (default: output.dir, i.e. runs)")
     p.add_argument("--metric", default="test_accuracy", metavar="NAME", help="the final metric that marks the best row and comes first: accuracy, balanced_accuracy, macro_f1, g_mean, loss, ... (default test_accuracy)")
     p.add_argument("--no-report", action="store_true", help="skip compare.html and the runs' report.html")
+    p.add_argument("--no-stack", action="store_true", help="train every run on its own, never as one stacked model (docs/compare.md)")
     p.set_defaults(func=run)
 
 
@@ -69,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
             n = len(c.members)
             threads = "1 thread each" if c.workers > 1 else "all threads"
             print(f"comparing {n} runs ({', '.join(c.keys) or 'one configuration'}) in {c.workers} process{'es' if c.workers > 1 else ''}, {threads}: {c.path}", flush=True)
+            print(c.plan, flush=True)  # which runs train stacked, which one by one and why
 
-        comp = compare(args.items, base, seeds=args.seeds, workers=args.workers, out_dir=args.out, on_result=_progress, report=not args.no_report, on_start=start)
+        comp = compare(args.items, base, seeds=args.seeds, workers=args.workers, out_dir=args.out, on_result=_progress, report=not args.no_report,
+                       on_start=start, stack=not args.no_stack)
         print(f"{len(comp.members)} runs in {comp.seconds:.1f} s")
     print()
     print(format_table(comp, args.metric))

@@ -51,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dir", default="sweeps", metavar="DIR", help="parent directory of sweep directories (default sweeps)")
     p.add_argument("--heartbeat", type=float, default=5.0, metavar="S", help="seconds between a running trial's heartbeats in the storage (default 5)")
     p.add_argument("--grace", type=float, metavar="S", help="seconds without a heartbeat after which a trial's worker counts as dead and the trial as failed (default max(30, 4 x heartbeat))")
+    p.add_argument("--no-stack", action="store_true", help="train every trial on its own (by default, with --sampler grid or random and no --cv, up to 8 trials train at once as one stacked model where they allow it; docs/sweep.md)")
     p.add_argument("--top", type=int, default=5, metavar="N", help="best trials shown at the end (default 5)")
     p.set_defaults(func=run)
 
@@ -136,7 +137,7 @@ def _run(args: argparse.Namespace, preset: str | None, items: list[str], ready: 
         preset, items, trials=args.trials, sampler=args.sampler, pruner=args.pruner, objective=args.objective,
         cv=args.cv, seed=args.seed, workers=args.workers, storage=args.storage, name=args.name, join=args.join,
         resume=args.resume, refine=args.refine, root=args.dir, on_trial=finished, on_ready=ready,
-        heartbeat=args.heartbeat, grace=args.grace,
+        heartbeat=args.heartbeat, grace=args.grace, stack=not args.no_stack,
     )
 
 

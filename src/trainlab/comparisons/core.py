@@ -33,13 +33,15 @@ from trainlab.comparisons.page import card, write_compare_page
 from trainlab.config import Config, as_config, flat_keys
 from trainlab.data.memo import DataCache, data_key
 from trainlab.data.sources import DATASETS
-from trainlab.errors import ConfigError, TrainlabError
+from trainlab.errors import ConfigError, NotStackable, TrainlabError
 from trainlab.formatting import value
 from trainlab.registry import _split_top, parse_value
 from trainlab.report.plots import preload
 from trainlab.runner import train
 from trainlab.runs.rundir import Run, create_run_dir, load_run
+from trainlab.stacking import train_stacked
 from trainlab.training.callbacks.notebook import Lines, wants_progress
+from trainlab.training.stacked import alone_reason, group_key
 
 COMPARE_JSON = "compare.json"
 # config keys that never make two runs different experiments
@@ -69,6 +71,7 @@ class Comparison:
     members: list[Member]
     workers: int = 1
     seconds: float = 0.0
+    plan: str = ""  # which runs train stacked and which one by one, and why (stack_plan)
 
     def __repr__(self) -> str:
         failed = sum(m.run is None or m.run.summary.get("status") not in FINISHED for m in self.members)
@@ -188,6 +191,59 @@ def _train_one(config: dict[str, Any]) -> tuple[str, str, float]:
         return "", f"{type(exc).__name__}: {exc}", time.perf_counter() - t0
 
 
+def stack_plan(configs: Sequence[dict[str, Any]], stack: bool = True, workers: int = 1) -> tuple[list[list[int]], list[int], str]:
+    """Which configs train as stacked groups (``training/stacked.py``) and which one by one, and a line saying so.
+
+    Returns (groups of indices, each of two or more; indices trained alone; the line). Configs that
+    share everything but per-member values (seed, lr, weight decay, activation, init, ...) form a group.
+    """
+    everyone = list(range(len(configs)))
+    if not stack:
+        return [], everyone, "one by one (stacking off)"
+    if workers > 1:
+        return [], everyone, f"one by one in {workers} processes (stacking needs workers=1)"
+    cfgs = [as_config(c) for c in configs]
+    by_key: dict[str, list[int]] = {}
+    alone: list[int] = []
+    reasons: dict[str, int] = {}
+    for i, cfg in enumerate(cfgs):
+        key = group_key(cfg)
+        if key is None:
+            alone.append(i)
+            why = str(alone_reason(cfg))
+            reasons[why] = reasons.get(why, 0) + 1
+        else:
+            by_key.setdefault(key, []).append(i)
+    groups = [g for g in by_key.values() if len(g) > 1]
+    for g in by_key.values():
+        if len(g) == 1:
+            alone.append(g[0])
+            reasons["no other run differs only in per-run values"] = reasons.get("no other run differs only in per-run values", 0) + 1
+    parts = []
+    for g in groups:
+        flats = [flat_keys(cfgs[i].to_dict()) for i in g]
+        differ = sorted(k for k in flats[0] if not k.startswith("output.") and len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1)
+        parts.append(f"stacked {len(g)} runs ({', '.join(differ) or 'nothing'} differ)")
+    if alone:
+        parts.append(f"{len(alone)} one by one: " + "; ".join(f"{why}" + (f" ({n} runs)" if n > 1 else "") for why, n in reasons.items()))
+    return groups, sorted(alone), "; ".join(parts)
+
+
+def _train_group(configs: list[dict[str, Any]]) -> list[tuple[str, str, float]] | str:
+    """Train configs stacked; one result per config as ``_train_one`` gives, or the reason they cannot stack."""
+    t0 = time.perf_counter()
+    try:
+        runs = train_stacked(configs, cache=_DATA, handle_signals=False)
+    except NotStackable as exc:
+        return str(exc)
+    except TrainlabError as exc:
+        return [("", str(exc), (time.perf_counter() - t0) / len(configs))] * len(configs)
+    except Exception as exc:  # a crashed group is failed members, not a lost comparison
+        return [("", f"{type(exc).__name__}: {exc}", (time.perf_counter() - t0) / len(configs))] * len(configs)
+    share = (time.perf_counter() - t0) / len(configs)  # each member's share of the group's time
+    return [(str(run.path), "", share) for run in runs]
+
+
 def compare(
     grid: dict[str, Sequence[Any]] | Sequence[str],
     config: Config | dict[str, Any] | str | Path | None = None,
@@ -198,6 +254,7 @@ def compare(
     report: bool = True,
     on_start: Callable[[Comparison], None] | None = None,
     progress: bool | str = "auto",
+    stack: bool = True,
 ) -> Comparison:
     """Train every combination of ``grid`` values, ``seeds`` times each, and write the comparison.
 
@@ -208,7 +265,10 @@ def compare(
     the Comparison before the first run; ``on_result(done, total, member)`` is called as each run
     finishes (for progress display). ``report=False`` skips compare.html and the runs' reports.
     ``progress`` (``"auto"``, ``True``, ``False``): without ``on_result``, a line per finished run
-    (a growing output in a notebook, printed elsewhere).
+    (a growing output in a notebook, printed elsewhere). ``stack``: runs that differ only in per-run
+    values (seed, lr, weight decay, activation, init, ...) train as one stacked model in this process
+    (``training/stacked.py``; ``Comparison.plan`` says which and why the rest train one by one);
+    ``False`` trains every run on its own.
 
     >>> c = trainlab.compare({"model.act": ["relu", "tanh"]}, {"data": {"name": "digits"}}, seeds=2)  # doctest: +SKIP
     """
@@ -244,7 +304,8 @@ def compare(
             c["output"]["report"] = False
         if n_workers > 1:
             c["threads"] = 1  # one core per process
-    comp = Comparison(path, varying, members, n_workers)
+    groups, _, plan = stack_plan(configs, stack, n_workers)
+    comp = Comparison(path, varying, members, n_workers, plan=plan)
     if on_result is None and wants_progress(progress):
         lines = Lines()
         on_result = lambda done, total, m: lines.add(member_line(done, total, m))  # noqa: E731
@@ -265,9 +326,18 @@ def compare(
             on_result(done, n, m)
 
     # run in data order (seed, then data section), so consecutive runs share a loaded data set
-    order = sorted(range(n), key=lambda i: (configs[i]["seed"], _data_key(configs[i])))
+    grouped = {i for g in groups for i in g}
+    order = sorted((i for i in range(n) if i not in grouped), key=lambda i: (configs[i]["seed"], _data_key(configs[i])))
     jobs = [(members[i], configs[i]) for i in order]
     try:
+        for g in groups:
+            results = _train_group([configs[i] for i in g])
+            if isinstance(results, str):  # found when built (e.g. layer shapes): these train one by one
+                comp.plan += f"; {len(g)} runs one by one after all: {results}"
+                jobs += [(members[i], configs[i]) for i in g]
+                continue
+            for i, result in zip(g, results, strict=True):
+                finish(members[i], result)
         if n_workers == 1:
             for m, c in jobs:
                 finish(m, _train_one(c))
@@ -352,7 +422,7 @@ def _write_json(comp: Comparison, grid: dict[str, list[Any]], seeds: int) -> Non
         {"label": m.label, "params": m.params, "seed": m.seed, "run": os.path.relpath(m.path, comp.path) if m.path else None, "error": m.error, "seconds": round(m.seconds, 3)}
         for m in comp.members
     ]
-    write_json(comp.path / COMPARE_JSON, {"keys": comp.keys, "grid": grid, "seeds": seeds, "workers": comp.workers, "seconds": round(comp.seconds, 3), "members": members})
+    write_json(comp.path / COMPARE_JSON, {"keys": comp.keys, "grid": grid, "seeds": seeds, "workers": comp.workers, "seconds": round(comp.seconds, 3), "plan": comp.plan, "members": members})
 
 
 def load_comparison(path: str | Path) -> Comparison:
@@ -378,8 +448,9 @@ def load_comparison(path: str | Path) -> Comparison:
             except TrainlabError as exc:  # one damaged run is reported in its row, not fatal to the table
                 error = f"unreadable: {exc}"
         members.append(Member(m["label"], m["params"], m["seed"], run_path, run, error or ("" if run else "run directory missing"), m.get("seconds", 0.0)))
-    workers, seconds = data.get("workers", 1), data.get("seconds", 0.0)
-    return Comparison(path, [str(k) for k in data["keys"]], members, workers if isinstance(workers, int) else 1, seconds if isinstance(seconds, (int, float)) else 0.0)
+    workers, seconds, plan = data.get("workers", 1), data.get("seconds", 0.0), data.get("plan", "")
+    return Comparison(path, [str(k) for k in data["keys"]], members, workers if isinstance(workers, int) else 1, seconds if isinstance(seconds, (int, float)) else 0.0,
+                      plan if isinstance(plan, str) else "")
 
 
 def format_table(comp: Comparison, metric: str = "test_accuracy") -> str:

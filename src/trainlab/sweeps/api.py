@@ -133,12 +133,15 @@ def sweep(
     heartbeat: float = HEARTBEAT,
     grace: float | None = None,
     report: bool = True,
+    stack: bool = True,
     progress: bool | str = "auto",
 ) -> SweepResult:
     """Run a hyperparameter sweep and write its report; see docs/sweep.md.
 
     ``progress`` (``"auto"``, ``True``, ``False``): without ``on_trial``, a line per finished trial
-    (a growing output in a notebook, printed elsewhere).
+    (a growing output in a notebook, printed elsewhere). ``stack``: with the grid or random sampler
+    and no cv, up to 8 trials at a time train as one stacked model where their configs allow it
+    (docs/sweep.md); ``False`` trains every trial on its own.
 
     >>> r = trainlab.sweep(None, ["data.name=digits", "optim.lr=loguniform(1e-4,1e-1)"], trials=4)  # doctest: +SKIP
     >>> r.best.params, r.report  # doctest: +SKIP
@@ -206,7 +209,7 @@ def sweep(
     if workers > 1:
         work_parallel(name, url, sweep_dir, workers, on_trial, heartbeat, grace)
     else:
-        work(study, spec, sweep_dir, threads=threads, on_trial=on_trial, on_start=on_start)
+        work(study, spec, sweep_dir, threads=threads, on_trial=on_trial, on_start=on_start, stack=stack)
     result = SweepResult(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
     if report:
         result.report, result.best_config = write_report(result, study)

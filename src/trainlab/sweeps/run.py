@@ -21,6 +21,7 @@ continues the sequence instead of replaying it, and the same seed gives the same
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
@@ -45,17 +46,22 @@ from trainlab.config import Config
 from trainlab.data.dataset import Dataset
 from trainlab.data.memo import DataCache, data_key
 from trainlab.errors import ConfigError, TrainlabError, unknown
+from trainlab.registry import parse_spec
 from trainlab.runner import train
+from trainlab.runs.rundir import Run
+from trainlab.stacking import train_stacked
 from trainlab.sweeps.cv import fold_datasets
 from trainlab.sweeps.preset import SweepSpec
 from trainlab.sweeps.space import grid
 from trainlab.sweeps.strategies import PRUNERS, SAMPLERS
 from trainlab.sweeps.strategies import optuna_module as _optuna
 from trainlab.training.callbacks import Pruning
+from trainlab.training.stacked import alone_reason, member_key, why_not_stacked
 
 SPEC_ATTR = "trainlab_sweep"  # study user attribute holding the SweepSpec
 HEARTBEAT = 5.0  # seconds between heartbeats of a running trial
 GRACE = 30.0  # a running trial without a heartbeat for this long belongs to a dead worker
+STACK_TRIALS = 8  # trials taken at once and trained as one stacked model (training/stacked.py) where they allow it
 
 OnTrial = Callable[[Any], None]
 
@@ -274,7 +280,6 @@ def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache:
         folds = trial_data(cache, cfg, spec.cv)
     except TrainlabError as exc:
         return Outcome("FAIL", None, {"reason": f"config: {exc}"})
-    maximize = spec.direction == "maximize"
     fold_values: list[float] = []
     run_dirs: list[str] = []
     tests: list[float] = []
@@ -288,24 +293,37 @@ def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache:
         except TrainlabError as exc:
             attrs.update(reason=f"{name}: {exc}", seconds=round(time.perf_counter() - start, 2))
             return Outcome("FAIL", None, attrs)
-        run_dirs.append(str(run.path))
-        status, reason = run.summary.get("status"), run.summary.get("stop_reason", "")
-        attrs["epochs"] = attrs.get("epochs", 0) + run.summary.get("epochs", 0)
-        if "test_accuracy" in run.summary:
-            tests.append(run.summary["test_accuracy"])
-        if status == "interrupted":  # Ctrl-C / SIGTERM stopped the run safely: stop the sweep too
-            raise KeyboardInterrupt(reason)
-        if status in ("pruned", "diverged"):
-            attrs.update(reason=reason, seconds=round(time.perf_counter() - start, 2))
-            return Outcome("PRUNED" if status == "pruned" else "FAIL", None, attrs)
-        if status != "completed":
-            attrs.update(reason=f"{name}: run ended with status {status} {reason}".strip(), seconds=round(time.perf_counter() - start, 2))
-            return Outcome("FAIL", None, attrs)
-        value = _objective_value(run.history, spec.objective, cfg.train.patience, maximize)
-        if not math.isfinite(value):
-            attrs.update(reason=f"diverged: {spec.objective}={value}", seconds=round(time.perf_counter() - start, 2))
-            return Outcome("FAIL", None, attrs)
-        fold_values.append(value)
+        judged = _judge(run, name, spec, cfg, attrs, tests, start)
+        if isinstance(judged, Outcome):
+            return judged
+        fold_values.append(judged)
+    return _complete(spec, attrs, fold_values, tests, start)
+
+
+def _judge(run: Run, name: str, spec: SweepSpec, cfg: Config, attrs: dict[str, Any], tests: list[float], start: float) -> Outcome | float:
+    """A trial's finished run: its objective value, or the Outcome that ends the trial (pruned, failed)."""
+    attrs["run_dirs"].append(str(run.path))
+    status, reason = run.summary.get("status"), run.summary.get("stop_reason", "")
+    attrs["epochs"] = attrs.get("epochs", 0) + run.summary.get("epochs", 0)
+    if "test_accuracy" in run.summary:
+        tests.append(run.summary["test_accuracy"])
+    if status == "interrupted":  # Ctrl-C / SIGTERM stopped the run safely: stop the sweep too
+        raise KeyboardInterrupt(reason)
+    if status in ("pruned", "diverged"):
+        attrs.update(reason=reason, seconds=round(time.perf_counter() - start, 2))
+        return Outcome("PRUNED" if status == "pruned" else "FAIL", None, attrs)
+    if status != "completed":
+        attrs.update(reason=f"{name}: run ended with status {status} {reason}".strip(), seconds=round(time.perf_counter() - start, 2))
+        return Outcome("FAIL", None, attrs)
+    value = _objective_value(run.history, spec.objective, cfg.train.patience, spec.direction == "maximize")
+    if not math.isfinite(value):
+        attrs.update(reason=f"diverged: {spec.objective}={value}", seconds=round(time.perf_counter() - start, 2))
+        return Outcome("FAIL", None, attrs)
+    return value
+
+
+def _complete(spec: SweepSpec, attrs: dict[str, Any], fold_values: list[float], tests: list[float], start: float) -> Outcome:
+    """The Outcome of a trial whose every run (or fold) completed."""
     attrs["seconds"] = round(time.perf_counter() - start, 2)
     if tests:
         attrs["test_accuracy"] = statistics.fmean(tests)
@@ -313,6 +331,54 @@ def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache:
         attrs["fold_values"] = fold_values
         attrs["fold_std"] = statistics.pstdev(fold_values)
     return Outcome("COMPLETE", statistics.fmean(fold_values), attrs)
+
+
+def stack_batch(spec: SweepSpec, stack: bool) -> int:
+    """Trials to take at once and train stacked: ``STACK_TRIALS`` where the draws do not depend on
+    finished trials (grid and random samplers, reseeded per trial number), there are no
+    cross-validation folds and the space varies only per-member values (``optim.lr``, ``seed``, ...:
+    ``training.stacked.member_key``, the optimizer's and loss's names excepted); else 1 (TPE's
+    suggestions would change if asked before the others ended)."""
+    if not stack or spec.cv or parse_spec(spec.sampler).name not in ("grid", "random"):
+        return 1
+    if any(not member_key(k) or k in ("optim.name", "loss.name") for k in spec.params()) or alone_reason(spec.base_config()) is not None:
+        return 1
+    return STACK_TRIALS
+
+
+def run_trials_stacked(trials: list[Any], spec: SweepSpec, base: Config, sweep_dir: Path, cache: DataCache, threads: int | None = None) -> list[Outcome]:
+    """Train several trials' configs as stacked models (``stacking.train_stacked``) when they allow
+    it, else one by one (``run_trial``); one Outcome per trial, in order."""
+    cfgs: list[Config] = []
+    for trial in trials:
+        values = {key: p.suggest(trial) for key, p in spec.params().items()}  # (already drawn: the stored values)
+        trial.set_user_attr("config", values)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        updates: dict[str, Any] = {**values, "output.dir": str(sweep_dir / "runs"), "output.name": f"trial-{trial.number:04d}"}
+        if threads:
+            updates["threads"] = threads
+        try:
+            cfgs.append(base.replace(**updates))
+        except TrainlabError:
+            return [run_trial(t, spec, base, sweep_dir, cache, threads) for t in trials]  # each fails with its own reason
+    reason = why_not_stacked(cfgs) if len(cfgs) > 1 else "a single trial"
+    if reason is None:
+        start = time.perf_counter()
+        prune = not spec.pruner.startswith("none")
+        try:
+            runs = train_stacked(cfgs, cache=cache, callbacks=[[Pruning(t, spec.objective, prune=prune)] for t in trials])
+        except TrainlabError as exc:  # NotStackable (found when built) or a failed group: one by one
+            reason = str(exc)
+        else:
+            outcomes = []
+            for trial, cfg, run in zip(trials, cfgs, runs, strict=True):
+                trial.set_user_attr("stacked", len(trials))
+                attrs: dict[str, Any] = {"run_dirs": []}
+                tests: list[float] = []
+                judged = _judge(run, run.path.name, spec, cfg, attrs, tests, start)
+                outcomes.append(judged if isinstance(judged, Outcome) else _complete(spec, attrs, [judged], tests, start))
+            return outcomes
+    return [run_trial(t, spec, base, sweep_dir, cache, threads) for t in trials]
 
 
 # -- the worker loop -------------------------------------------------------------------------------
@@ -403,8 +469,12 @@ def _pop(study: Any, seed: int) -> Any:
     return optuna.trial.Trial(study, trial_id)  # (Trial() already asks the sampler for relative params)
 
 
-def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = None, on_trial: OnTrial | None = None, on_start: OnTrial | None = None, wait: bool = True) -> int:
-    """Run queued trials until the queue is empty (then wait for other workers' trials); returns how many ran here."""
+def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = None, on_trial: OnTrial | None = None, on_start: OnTrial | None = None, wait: bool = True,
+         stack: bool = True) -> int:
+    """Run queued trials until the queue is empty (then wait for other workers' trials); returns how many ran here.
+
+    ``stack``: where the sampler allows (``stack_batch``), take up to ``STACK_TRIALS`` trials at once
+    and train them as stacked models (``run_trials_stacked``)."""
     optuna = _optuna()
     s = optuna.trial.TrialState
     storage = study._storage
@@ -422,27 +492,47 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = Non
                 return ran
             time.sleep(min(interval, 2.0))  # trials still running elsewhere: wait for them (or their death)
             continue
+        batch = [trial]
+        if stack_batch(spec, stack) > 1:
+            for p in spec.params().values():  # draw now: the sampler is reseeded for the next trial's number
+                p.suggest(trial)
+            while len(batch) < stack_batch(spec, stack):
+                more = _pop(study, spec.seed)
+                if more is None:
+                    break
+                for p in spec.params().values():
+                    p.suggest(more)
+                batch.append(more)
         try:
             if on_start is not None:
-                on_start(trial)
-            with Heartbeat(storage, trial._trial_id, interval):
-                outcome = run_trial(trial, spec, base, sweep_dir, cache, threads)
+                for t in batch:
+                    on_start(t)
+            with contextlib.ExitStack() as beats:
+                for t in batch:
+                    beats.enter_context(Heartbeat(storage, t._trial_id, interval))
+                if len(batch) == 1:
+                    outcomes = [run_trial(trial, spec, base, sweep_dir, cache, threads)]
+                else:
+                    outcomes = run_trials_stacked(batch, spec, base, sweep_dir, cache, threads)
         except KeyboardInterrupt:
-            # interrupted, not failed: mark it and queue a replacement so --resume runs it again
-            trial.set_user_attr("reason", "interrupted")
-            trial.set_user_attr("replaced", True)
-            study.tell(trial, state=s.FAIL)
-            fixed = study._storage.get_trial(trial._trial_id).system_attrs.get("fixed_params") or {}
-            study.enqueue_trial({**fixed, **trial.params})  # the same parameters: resume loses nothing
+            # interrupted, not failed: mark them and queue replacements so --resume runs them again
+            for t in batch:
+                t.set_user_attr("reason", "interrupted")
+                t.set_user_attr("replaced", True)
+                study.tell(t, state=s.FAIL)
+                fixed = study._storage.get_trial(t._trial_id).system_attrs.get("fixed_params") or {}
+                study.enqueue_trial({**fixed, **t.params})  # the same parameters: resume loses nothing
             raise
-        except Exception as exc:  # a bug, not a bad trial: record it on the trial, then let it raise
-            trial.set_user_attr("reason", f"error: {type(exc).__name__}: {exc}"[:500])
-            study.tell(trial, state=s.FAIL)
+        except Exception as exc:  # a bug, not a bad trial: record it on the trials, then let it raise
+            for t in batch:
+                t.set_user_attr("reason", f"error: {type(exc).__name__}: {exc}"[:500])
+                study.tell(t, state=s.FAIL)
             raise
-        for k, v in outcome.attrs.items():
-            trial.set_user_attr(k, v)
-        study.tell(trial, outcome.value, state=getattr(s, outcome.state))
-        ran += 1
+        for t, outcome in zip(batch, outcomes, strict=True):
+            for k, v in outcome.attrs.items():
+                t.set_user_attr(k, v)
+            study.tell(t, outcome.value, state=getattr(s, outcome.state))
+            ran += 1
         _report_new(study, seen, on_trial)
 
 

@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
     storage = make_storage(url, float(heartbeat), float(grace) if grace != "-" else None)
     study, spec = load_study(name, storage, worker=int(index))
     try:
-        work(study, spec, Path(sweep_dir), threads=1)
+        work(study, spec, Path(sweep_dir), threads=1, stack=False)  # stacking: one worker only (as compare), not measured with several
     except KeyboardInterrupt:
         return 130
     return 0

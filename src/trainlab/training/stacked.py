@@ -1,0 +1,492 @@
+"""Many runs at the price of one: runs that share an architecture and data shape train as one stacked model.
+
+Each member is an ordinary ``Trainer`` made by ``build.make_trainer`` from its own config: its own
+model init, data split, permutation generator (or sampler), loss, optimizer settings, schedule and
+callbacks. ``StackedTrainer`` copies the members' Linear layers into ``[K, in, out]`` tensors and,
+per step, gathers each member's batch from its own permutation, runs the layers as batched matmuls
+(``torch.baddbmm``: measured faster than ``torch.func.vmap`` over ``functional_call`` here,
+BENCHMARKS.md), sums the members' mean losses (so each member's gradient is its own) and steps
+each member's slices of the stacked tensors with torch.optim's functional Adam, AdamW or SGD and
+that member's own settings (``StackedOptimizer``; a torch.optim optimizer cannot step one tensor
+with several learning rates).
+
+At each epoch's end the weights and optimizer state go back into each member's model and torch
+optimizer, and the member's own Trainer finishes the epoch exactly as a single run does
+(validation, schedule, history, callbacks: metrics.csv, checkpoint.pt, early stopping, the NaN
+guard). A member that stops (early stopping, divergence, its last epoch) leaves the stack; the
+others go on. ``why_not_stacked`` (configs) and ``why_not_stackable`` (built trainers) say why a set
+of runs cannot train this way; callers then train them one by one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torch.optim.adam as _adam  # the functional updates torch.optim's Adam, AdamW and SGD run
+import torch.optim.sgd as _sgd
+from torch import nn
+
+from trainlab.config import Config, flat_keys
+from trainlab.nn.activations import maxout_pieces
+from trainlab.registry import parse_spec
+from trainlab.training.callbacks import Interrupt, NanGuard
+from trainlab.training.loop import StopTraining, Trainer
+from trainlab.training.metrics import predictions
+
+# config keys whose values may differ between members: each member applies its own
+MEMBER_KEYS = (
+    "seed", "optim.lr", "optim.weight_decay", "optim.name", "optim.schedule", "optim.warmup",
+    "model.act", "model.init", "model.bias_init", "loss.name", "train.epochs", "train.patience", "train.monitor",
+    "train.min_delta", "train.restore_best", "train.nan_guard", "train.checkpoint", "train.eval_batch_size", "output.",
+)
+OPTIMIZERS = ("sgd", "gd", "adam", "adamw")
+# bytes of one stack's working set (weights, gradients, Adam's moments, the batch) that still trained
+# faster than one by one here: 8 members of 784-32-10 (0.6 MB each) did, 4 of 784-256-10 (4 MB
+# each) did not, 2 did (BENCHMARKS.md, "Stacked runs"; measured on a loaded 2-core machine)
+STACK_BYTES = 8 * 2**20  # the updates StackedOptimizer implements
+MODELS = ("mlp", "linear", "perceptron")  # Linear layers and element-wise activations only
+
+
+def alone_reason(cfg: Config) -> str | None:
+    """Why this config cannot be a member of any stacked group (None: it can)."""
+    m, t, o = cfg.model, cfg.train, cfg.optim
+    checks = (
+        (parse_spec(m.name).name not in MODELS, f"model.name={m.name} (only {', '.join(MODELS)} stack)"),
+        (m.dropout > 0, f"model.dropout={m.dropout:g} (its masks cannot follow the single run's random draws)"),
+        (m.norm != "none", f"model.norm={m.norm}"),
+        (maxout_pieces(m.act) is not None or parse_spec(m.act).name == "prelu", f"model.act={m.act} (a layer with its own shape or parameters)"),
+        (bool(cfg.data.augment), "data.augment (its random draws cannot follow the single run's)"),
+        (parse_spec(cfg.pretrain.method).name != "none" or bool(m.pretrained) or t.freeze != "none", "pretraining, model.pretrained or train.freeze"),
+        (t.precision != "fp32", f"train.precision={t.precision}"),
+        (cfg.loss.l1 > 0, f"loss.l1={cfg.loss.l1:g}"),
+        (bool(o.clip_grad), f"optim.clip_grad={o.clip_grad}"),
+        (parse_spec(o.name).name not in OPTIMIZERS, f"optim.name={o.name} (only {', '.join(OPTIMIZERS)} stack)"),
+        (cfg.diagnostics.every > 0, "diagnostics.every"),
+        (cfg.logging.tensorboard, "logging.tensorboard"),
+        (t.checkpoint_every > 0, "train.checkpoint_every (members checkpoint at epoch ends)"),
+        (cfg.eval.logit_adjust != 0, "eval.logit_adjust"),
+    )
+    return next((why for bad, why in checks if bad), None)
+
+
+def member_key(key: str) -> bool:
+    """True when members of one stack may differ in this dotted config key."""
+    return any(key == p or (p.endswith(".") and key.startswith(p)) for p in MEMBER_KEYS)
+
+
+def _shared(cfg: Config) -> dict[str, Any]:
+    """The flat config keys every member of a group must share (the optimizer's name without its parameters too)."""
+    flat = {k: v for k, v in flat_keys(cfg.to_dict()).items() if not member_key(k)}
+    flat["optim.name"] = parse_spec(cfg.optim.name).name
+    return flat
+
+
+def group_key(cfg: Config) -> str | None:
+    """A key equal for configs that may train stacked together; None when the config cannot stack at all."""
+    if alone_reason(cfg) is not None:
+        return None
+    return json.dumps(_shared(cfg), sort_keys=True, default=str)
+
+
+def why_not_stacked(configs: Sequence[Config]) -> str | None:
+    """Why these configs cannot train as one stacked model (None: they can, as far as configs tell;
+    ``why_not_stackable`` checks the built trainers)."""
+    if len(configs) < 2:
+        return "a single run"
+    for cfg in configs:
+        reason = alone_reason(cfg)
+        if reason is not None:
+            return reason
+    first = _shared(configs[0])
+    for cfg in configs[1:]:
+        other = _shared(cfg)
+        diff = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+        if diff:
+            return f"{diff[0]} differs ({first.get(diff[0])!r} vs {other.get(diff[0])!r})"
+    return None
+
+
+def _layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]] | None:
+    """(Linear, activation or None) per layer when the model is Flatten, (Linear, activation)*, Linear; else None."""
+    mods = list(model.children()) if isinstance(model, nn.Sequential) else []
+    if mods and isinstance(mods[0], nn.Flatten):
+        mods = mods[1:]
+    out: list[tuple[nn.Linear, nn.Module | None]] = []
+    for mod in mods:
+        if isinstance(mod, nn.Linear) and mod.bias is not None:
+            out.append((mod, None))
+        elif out and out[-1][1] is None and not isinstance(mod, nn.Linear) and not any(True for _ in mod.parameters()) and not any(True for _ in mod.buffers()):
+            if isinstance(mod, (nn.Dropout, nn.Flatten)) or list(mod.children()):
+                return None
+            out[-1] = (out[-1][0], mod)
+        else:
+            return None
+    return out if out and out[-1][1] is None else None
+
+
+def _hyper(opt: torch.optim.Optimizer) -> tuple[str, dict[str, float]] | None:
+    """The update kind and its settings of a member's torch optimizer, or None when StackedOptimizer cannot do it."""
+    if len(opt.param_groups) != 1:
+        return None
+    g = opt.param_groups[0]
+    if g.get("maximize") or g.get("amsgrad") or g.get("differentiable"):
+        return None
+    if type(opt) in (torch.optim.Adam, torch.optim.AdamW):
+        if isinstance(g["lr"], torch.Tensor):
+            return None
+        kind = "adamw" if type(opt) is torch.optim.AdamW else "adam"
+        return kind, {"lr": g["lr"], "weight_decay": g["weight_decay"], "beta1": g["betas"][0], "beta2": g["betas"][1], "eps": g["eps"]}
+    if type(opt) is torch.optim.SGD:
+        return "sgd", {"lr": g["lr"], "weight_decay": g["weight_decay"], "momentum": g["momentum"], "dampening": g["dampening"], "nesterov": float(g["nesterov"])}
+    return None
+
+
+def why_not_stackable(trainers: Sequence[Trainer]) -> str | None:
+    """Why these built trainers cannot train as one stacked model (None: they can)."""
+    if len(trainers) < 2:
+        return "a single run"
+    first = trainers[0]
+    shapes = None
+    for t in trainers:
+        layers = _layers(t.model)
+        if layers is None:
+            return "the model is not Linear layers with element-wise activations"
+        these = [tuple(lin.weight.shape) for lin, _ in layers]
+        if shapes is not None and these != shapes:
+            return f"layer shapes differ ({shapes} vs {these})"
+        shapes = these
+        hyper = _hyper(t.optimizer)
+        if hyper is None:
+            return f"optimizer {type(t.optimizer).__name__} with these settings has no stacked update"
+        if hyper[0] != _hyper(first.optimizer)[0] or hyper[1].get("nesterov") != _hyper(first.optimizer)[1].get("nesterov"):  # type: ignore[index]
+            return "optimizers differ"
+        if any(not p.requires_grad for p in t.model.parameters()) or len(list(t.model.parameters())) != 2 * len(layers):
+            return "frozen or extra parameters"
+        bad = (
+            (t.augment is not None, "augmentation"), (bool(t.l1), "L1 penalty"), (bool(t.clip_grad), "gradient clipping"),
+            (t.precision != "fp32", "precision"), (t.logit_offset is not None, "logit adjustment"), (t.unsupervised, "pretraining"),
+            (t.loss.start_epoch is not None, f"loss {t.loss.name} changes per epoch"), (t.shard is not None, "data-parallel"),
+            (t.bounds != first.bounds, "batches differ (data size or batch size)"), (t.device != first.device, "devices differ"),
+            (t.epoch != 0 or t.step != 0, "a resumed run"),
+        )
+        reason = next((why for b, why in bad if b), None)
+        if reason:
+            return reason
+    return None
+
+
+def stack_size(trainer: Trainer) -> int:
+    """Members per stacked model for runs like ``trainer``: as many as fit ``STACK_BYTES``, at least 2."""
+    params = sum(p.numel() for p in trainer.model.parameters())
+    features = trainer.data.train.x[0].numel()
+    per_member = 4 * (4 * params + trainer.batch_size * features)  # float32 weights, grads, 2 moments; the batch
+    return max(2, STACK_BYTES // per_member)
+
+
+class StackedOptimizer:
+    """Each member's own torch.optim update on its slice of the stacked tensors.
+
+    torch.optim cannot give one tensor several learning rates, so each member's slices (views of the
+    stacked parameters, gradients and moments) go through torch's functional update
+    (``torch.optim.adam.adam`` with ``decoupled_weight_decay`` for AdamW, ``torch.optim.sgd.sgd``) with
+    the settings of that member's own optimizer group (``groups``, live: a schedule's new lr is seen at
+    the next step), fused or foreach exactly as the member's optimizer would step.
+    """
+
+    def __init__(self, kind: str, params: list[torch.Tensor], groups: list[dict[str, Any]]):
+        self.kind = kind
+        self.params = params
+        self.groups = list(groups)
+        adam = kind in ("adam", "adamw")
+        self.exp_avg = [torch.zeros_like(p) for p in params] if adam else []
+        self.exp_avg_sq = [torch.zeros_like(p) for p in params] if adam else []
+        # torch keeps Adam's step as a float32 tensor per parameter (on the device when fused)
+        self.steps = [[torch.zeros((), dtype=torch.float32, device=p.device if g.get("fused") else "cpu") for p in params] for g in self.groups] if adam else []
+        self.momentum: list[list[torch.Tensor | None]] = [[None] * len(params) for _ in self.groups]
+
+    @torch.no_grad()
+    def step(self, grads: Sequence[torch.Tensor]) -> None:
+        """One update of every member, each with its own settings."""
+        for r, g in enumerate(self.groups):
+            ps = [p[r] for p in self.params]
+            gs = [x[r] for x in grads]
+            if self.kind == "sgd":
+                _sgd.sgd(ps, gs, self.momentum[r], foreach=g.get("foreach"), fused=g.get("fused"), weight_decay=g["weight_decay"], momentum=g["momentum"],
+                         lr=g["lr"], dampening=g["dampening"], nesterov=g["nesterov"], maximize=False)
+            else:
+                _adam.adam(ps, gs, [m[r] for m in self.exp_avg], [v[r] for v in self.exp_avg_sq], [], self.steps[r], foreach=g.get("foreach"), fused=g.get("fused"),
+                           decoupled_weight_decay=bool(g.get("decoupled_weight_decay", self.kind == "adamw")), amsgrad=False, beta1=g["betas"][0], beta2=g["betas"][1],
+                           lr=g["lr"], weight_decay=g["weight_decay"], eps=g["eps"], maximize=False)
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep only these members' state (members that stopped leave the stack)."""
+        index = torch.tensor(rows, dtype=torch.long, device=self.params[0].device)
+        self.exp_avg = [m[index] for m in self.exp_avg]
+        self.exp_avg_sq = [v[index] for v in self.exp_avg_sq]
+        self.steps = [self.steps[r] for r in rows] if self.steps else []
+        self.momentum = [self.momentum[r] for r in rows]
+        self.groups = [self.groups[r] for r in rows]
+
+    def member_state(self, row: int, transpose: list[bool]) -> list[dict[str, Any]]:
+        """One member's state in torch.optim's per-parameter form (for its optimizer and checkpoint)."""
+        def one(t: torch.Tensor | None, tr: bool) -> torch.Tensor | None:
+            if t is None:
+                return None
+            # contiguous like the parameter: torch's fused Adam reads its moments as flat arrays
+            return (t.t() if tr else t.reshape(-1)).clone(memory_format=torch.contiguous_format)
+        out: list[dict[str, Any]] = []
+        for i, tr in enumerate(transpose):
+            if self.kind == "sgd":
+                buf = self.momentum[row][i]
+                out.append({"momentum_buffer": one(buf, tr)} if buf is not None else {})
+            else:
+                out.append({"step": self.steps[row][i].clone(), "exp_avg": one(self.exp_avg[i][row], tr), "exp_avg_sq": one(self.exp_avg_sq[i][row], tr)})
+        return out
+
+
+class StackedTrainer:
+    """Trains several member Trainers as one stacked model; each member ends as its single run would."""
+
+    def __init__(self, trainers: Sequence[Trainer], plain_cross_entropy: bool = False):
+        reason = why_not_stackable(trainers)
+        if reason is not None:
+            raise ValueError(f"these runs cannot be stacked: {reason}")
+        self.members = list(trainers)
+        self.rows = list(range(len(trainers)))  # stack row -> member index
+        first = trainers[0]
+        self.device = first.device
+        self.bounds = first.bounds
+        self.layers = [_layers(t.model) for t in trainers]
+        with torch.no_grad():
+            ws, bs = [], []
+            for i in range(len(self.layers[0])):  # [K, in, out] and [K, 1, out], so x @ W + b is baddbmm
+                ws.append(torch.stack([layers[i][0].weight.t() for layers in self.layers]).contiguous().requires_grad_(True))
+                bs.append(torch.stack([layers[i][0].bias.unsqueeze(0) for layers in self.layers]).contiguous().requires_grad_(True))
+        self.weights, self.biases = ws, bs
+        self.kind = _hyper(first.optimizer)[0]  # type: ignore[index]
+        self.optimizer = StackedOptimizer(self.kind, self._params(), [t.optimizer.param_groups[0] for t in trainers])
+        self.scheduled = [i for i, t in enumerate(trainers) if t.schedule.scheduler is not None or t.schedule.warmup is not None]
+        self._acts = self._activations()
+        self.interrupt: Interrupt | None = None  # a group-wide stop request (set by the caller's signal handler)
+        self.plain_cross_entropy = plain_cross_entropy  # every member's loss is F.cross_entropy, no weights or smoothing
+        self.step = 0
+        self.seconds = 0.0
+
+    def _params(self) -> list[torch.Tensor]:
+        return [p for pair in zip(self.weights, self.biases, strict=True) for p in pair]
+
+    # -- the members' view ---------------------------------------------------------
+    def _active(self) -> list[Trainer]:
+        return [self.members[i] for i in self.rows]
+
+    @torch.no_grad()
+    def _sync(self, row: int) -> None:
+        """Copy stack row ``row`` into its member's model and torch optimizer (weights, moments, step)."""
+        t = self.members[self.rows[row]]
+        lin_layers = self.layers[self.rows[row]]
+        for (lin, _), w, b in zip(lin_layers, self.weights, self.biases, strict=True):
+            lin.weight.copy_(w[row].t())
+            lin.bias.copy_(b[row, 0])
+        params = [p for lin, _ in lin_layers for p in (lin.weight, lin.bias)]
+        states = self.optimizer.member_state(row, [True, False] * len(lin_layers))
+        for p, st in zip(params, states, strict=True):
+            if not st:
+                continue
+            t.optimizer.state[p] = st
+
+    def _keep(self, rows: list[int]) -> None:
+        """Only these stack rows go on (the others' members have stopped)."""
+        index = torch.tensor(rows, dtype=torch.long, device=self.device)
+        with torch.no_grad():
+            self.weights = [w[index].detach().requires_grad_(True) for w in self.weights]
+            self.biases = [b[index].detach().requires_grad_(True) for b in self.biases]
+        self.optimizer.params = self._params()
+        self.optimizer.keep(rows)
+        self.rows = [self.rows[r] for r in rows]
+        self._acts = self._activations()
+        self.scheduled = [i for i in self.scheduled if i in self.rows]
+
+    # -- training ----------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[K, B, features] → [K, B, outputs]: each member's layers on its own slice."""
+        h = x
+        for (w, b), acts in zip(zip(self.weights, self.biases, strict=True), self._acts, strict=True):
+            h = torch.baddbmm(b, h, w)
+            if acts is None:
+                continue
+            if len(acts) == 1:
+                h = acts[0](h)  # one element-wise call for the whole stack
+            else:  # members differ in activation: each on its own slice
+                h = torch.stack([a(h[r]) for r, a in enumerate(acts)])
+        return h
+
+    def _activations(self) -> list[list[nn.Module] | None]:
+        """Per layer: None (no activation), one module all members share, or each member's own."""
+        out: list[list[nn.Module] | None] = []
+        for i in range(len(self.weights) if self.rows else 0):
+            acts = [self.layers[m][i][1] for m in self.rows]
+            if acts[0] is None:
+                out.append(None)
+            elif all(type(a) is type(acts[0]) and repr(a) == repr(acts[0]) for a in acts):
+                out.append([acts[0]])  # type: ignore[list-item]
+            else:
+                out.append(acts)  # type: ignore[arg-type]
+        return out
+
+    def _losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each member's mean loss over its batch, [K]."""
+        members = self._active()
+        if self.plain_cross_entropy:  # one call for the stack
+            k, b, c = out.shape
+            return F.cross_entropy(out.reshape(k * b, c), y.reshape(-1), reduction="none").view(k, b).mean(1)
+        return torch.stack([t.loss(out[r], y[r]) for r, t in enumerate(members)])
+
+    def fit(self) -> list[Trainer]:
+        """Train every member to its end (or its stop); returns the members, each with its status and history."""
+        start = time.perf_counter()
+        for t in self.members:
+            t._fit_started = start
+        try:
+            for t in self.members:
+                t.fire("fit_start")
+            while self.rows:
+                for t in self._active():
+                    t.fire("epoch_start")
+                self._train_epoch()
+                self._end_epoch()
+        except BaseException:
+            for t in self._active():
+                t.status = "failed"
+                t.fit_seconds += time.perf_counter() - start
+                t._fit_started = None
+                t.fire("error")
+            raise
+        self.seconds = time.perf_counter() - start
+        return self.members
+
+    def _finish(self, row: int, stop: StopTraining | None) -> None:
+        """Member of stack row ``row`` is done: its status, its time, its fit_end."""
+        t = self.members[self.rows[row]]
+        t.status, t.stop_reason = (stop.status, stop.reason) if stop is not None else ("completed", "")
+        t.fit_seconds += time.perf_counter() - (t._fit_started or time.perf_counter())
+        t._fit_started = None
+        t.fire("fit_end")
+
+    def _guard(self, losses: list[float]) -> list[int]:
+        """The per-step checks of each member's NaN guard: rows whose loss is non-finite or exploded stop."""
+        stopped = []
+        for r, value in enumerate(losses):
+            t = self.members[self.rows[r]]
+            guard = next((c for c in t.callbacks if isinstance(c, NanGuard)), None)
+            if guard is None:
+                continue
+            t.step = self.step
+            try:
+                if not math.isfinite(value):
+                    guard._stop(t, self.step, "loss")
+                guard._check_rise(t, value)
+            except StopTraining as stop:
+                self._sync(r)
+                self._finish(r, stop)
+                stopped.append(r)
+        return stopped
+
+    def _train_epoch(self) -> None:
+        members = self._active()
+        n = len(members[0].data.train)
+        perms = [(t.sampler.order(n, t.generator) if t.sampler is not None else torch.randperm(n, generator=t.generator)).to(self.device) for t in members]
+        order = torch.stack(perms)
+        k = len(members)
+        loss_sum = torch.zeros(k, device=self.device)
+        correct = torch.zeros(k, device=self.device, dtype=torch.long)
+        seen = 0
+        classification = members[0].classification
+        datasets = [t.data.train for t in members]
+        shared = all(d.x is datasets[0].x and d.y is datasets[0].y for d in datasets)
+        checked = any(isinstance(c, NanGuard) for t in members for c in t.callbacks)
+        for index, (a, b) in enumerate(self.bounds):
+            idx = order[:, a:b]
+            if shared:  # one gather for the whole stack
+                flat = idx.reshape(-1)
+                xb = datasets[0].x.index_select(0, flat).view(k, b - a, -1)
+                yb = datasets[0].y.index_select(0, flat).view(k, b - a, *datasets[0].y.shape[1:])
+            else:  # each member its own split (seeds differ)
+                xb = torch.stack([d.x.index_select(0, idx[r]).reshape(b - a, -1) for r, d in enumerate(datasets)])
+                yb = torch.stack([d.y.index_select(0, idx[r]) for r, d in enumerate(datasets)])
+            out = self.forward(xb)
+            losses = self._losses(out, yb)
+            params = self._params()
+            grads = torch.autograd.grad(losses.sum(), params)
+            self.optimizer.step(list(grads))
+            for i in self.scheduled:  # moves lr in the member's optimizer group, which the next step reads
+                self.members[i].schedule.after_step()
+            with torch.no_grad():
+                loss_sum += losses.detach() * (b - a)
+                if classification:
+                    correct += (predictions(out.reshape(k * (b - a), -1)).view(k, b - a) == yb).sum(1)
+            seen += b - a
+            self.step += 1
+            stopped = self._guard(losses.tolist()) if checked else []
+            if self.interrupt is not None and self.interrupt.signum is not None:
+                self._interrupt(order, index + 1, loss_sum, correct, seen)
+                return
+            if stopped:  # diverged members leave the stack; the others go on
+                keep = [r for r in range(k) if r not in stopped]
+                self._keep(keep)
+                if not self.rows:
+                    return
+                members, order, loss_sum, correct = self._active(), order[keep], loss_sum[keep], correct[keep]
+                datasets = [datasets[r] for r in keep]
+                k = len(keep)
+                checked = any(isinstance(c, NanGuard) for t in members for c in t.callbacks)
+        self._sums = (loss_sum, correct, seen)
+
+    def _interrupt(self, order: torch.Tensor, position: int, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int) -> None:
+        """A stop signal: every member writes its mid-epoch checkpoint (its own Interrupt callback) and stops."""
+        assert self.interrupt is not None
+        for r in range(len(self.rows)):
+            t = self.members[self.rows[r]]
+            self._sync(r)
+            t.perm, t.position, t.step, t.batch_index = order[r].cpu(), position, self.step, position - 1
+            t.loss_sum, t.correct, t.seen = loss_sum[r].clone(), correct[r].clone(), seen
+            own = next((c for c in t.callbacks if isinstance(c, Interrupt)), None)
+            try:
+                if own is None:
+                    raise StopTraining(f"{self.interrupt.signal_name}: stopped at epoch {t.epoch + 1}, step {t.step}", status="interrupted")
+                own.request(self.interrupt.signum)  # type: ignore[arg-type]
+                own._stop(t)
+            except StopTraining as stop:
+                self._finish(r, stop)
+        self.rows = []
+
+    def _end_epoch(self) -> None:
+        """Each member's Trainer ends its epoch as a single run does; members that stop leave the stack."""
+        if not self.rows:
+            return
+        loss_sum, correct, seen = self._sums
+        keep = []
+        for r in range(len(self.rows)):
+            t = self.members[self.rows[r]]
+            self._sync(r)
+            t.loss_sum, t.correct, t.seen = loss_sum[r].clone(), correct[r].clone(), seen
+            t.step, t.perm, t.position = self.step, None, 0
+            try:
+                t._end_epoch()
+            except StopTraining as stop:
+                self._finish(r, stop)
+                continue
+            if t.epoch >= t.epochs:
+                self._finish(r, None)
+            else:
+                keep.append(r)
+        if len(keep) != len(self.rows):
+            if keep:
+                self._keep(keep)
+            else:
+                self.rows = []
