@@ -46,10 +46,10 @@ MEMBER_KEYS = (
     "train.min_delta", "train.restore_best", "train.nan_guard", "train.checkpoint", "train.eval_batch_size", "output.",
 )
 OPTIMIZERS = ("sgd", "gd", "adam", "adamw")
-# bytes of one stack's working set (weights, gradients, Adam's moments, the batch) that still trained
-# faster than one by one here: 8 members of 784-32-10 (0.6 MB each) did, 4 of 784-256-10 (4 MB
-# each) did not, 2 did (BENCHMARKS.md, "Stacked runs"; measured on a loaded 2-core machine)
-STACK_BYTES = 8 * 2**20  # the updates StackedOptimizer implements
+# bytes of one stack's working set (weights, gradients, Adam's moments, the batch): on a quiet 2-core
+# EPYC, 8 reference members (784-256-10, 4 MB each) in one stack trained 1.85x faster than one by one
+# and 2 per stack 1.55x; under heavy load 8 per stack lost (BENCHMARKS.md, "Stacked runs")
+STACK_BYTES = 32 * 2**20
 MODELS = ("mlp", "linear", "perceptron")  # Linear layers and element-wise activations only
 
 
