@@ -209,7 +209,10 @@ def sweep(
     if workers > 1:
         work_parallel(name, url, sweep_dir, workers, on_trial, heartbeat, grace)
     else:
-        work(study, spec, sweep_dir, threads=threads, on_trial=on_trial, on_start=on_start, stack=stack)
+        # a shared study (--storage, --join) may have other workers, which reap a trial whose heartbeat
+        # stops: a stack of trials keeps only one beating, so only a local sweep's one worker stacks
+        alone = storage is None and not join
+        work(study, spec, sweep_dir, threads=threads, on_trial=on_trial, on_start=on_start, stack=stack and alone)
     result = SweepResult(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
     if report:
         result.report, result.best_config = write_report(result, study)

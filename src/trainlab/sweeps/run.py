@@ -470,11 +470,13 @@ def _pop(study: Any, seed: int) -> Any:
 
 
 def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = None, on_trial: OnTrial | None = None, on_start: OnTrial | None = None, wait: bool = True,
-         stack: bool = True) -> int:
+         stack: bool = False) -> int:
     """Run queued trials until the queue is empty (then wait for other workers' trials); returns how many ran here.
 
     ``stack``: where the sampler allows (``stack_batch``), take up to ``STACK_TRIALS`` trials at once
-    and train them as stacked models (``run_trials_stacked``)."""
+    and train them as stacked models (``run_trials_stacked``). Off unless asked: only the one worker
+    of a local study stacks (``sweeps.api``); workers sharing a study reap a trial whose heartbeat
+    stops, and a stack keeps only one beating."""
     optuna = _optuna()
     s = optuna.trial.TrialState
     storage = study._storage
