@@ -152,3 +152,35 @@ def test_two_local_workers_share_the_sqlite_study(tmp_path: Path) -> None:
     pids = {t.user_attrs["worker"].rsplit(":", 1)[1] for t in r.trials}
     assert str(os.getpid()) not in pids and 1 <= len(pids) <= 2  # worker processes ran them (which one: a race)
     assert (tmp_path / "two" / "study.db").is_file()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_concurrent_pops_never_hand_out_a_trial_twice(tmp_path: Path, kind: str) -> None:
+    # Optuna's pop relies on SELECT ... FOR UPDATE, which SQLite ignores: without BEGIN IMMEDIATE
+    # (sweeps.run.serialize_sqlite) four poppers handed out 93 trials from a queue of 60.
+    import collections
+    import threading
+
+    import optuna
+
+    from trainlab.sweeps.run import make_storage
+
+    url = f"sqlite:///{tmp_path / 's.db'}" if kind == "sqlite" else f"journal:{tmp_path / 'j.log'}"
+    study = optuna.create_study(study_name="race", storage=make_storage(url))
+    for _ in range(40):
+        study.enqueue_trial({})
+    popped: collections.Counter[int] = collections.Counter()
+    start = threading.Barrier(4)
+
+    def pop_all() -> None:
+        mine = optuna.load_study(study_name="race", storage=make_storage(url))  # its own engine, as a worker process has
+        start.wait()
+        while (trial_id := mine._pop_waiting_trial_id()) is not None:
+            popped[trial_id] += 1
+
+    threads = [threading.Thread(target=pop_all) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(popped.values()) == 40 and max(popped.values()) == 1

@@ -7,7 +7,8 @@ process that can reach the storage can join the sweep or resume it: nothing else
 
 Exactly ``trials`` trials run, however many workers share the study: the creator puts that many
 *waiting* trials in Optuna's queue (the grid's combinations for a grid sweep, empty ones otherwise)
-and each worker pops one at a time. Popping is atomic in the storage, so a trial never runs twice.
+and each worker pops one at a time. Popping is atomic in the storage (row locks in PostgreSQL,
+``BEGIN IMMEDIATE`` in SQLite: ``serialize_sqlite``), so a trial never runs twice.
 Each running trial records a heartbeat; a worker that dies stops beating, and the next worker to
 look fails its trial (``fail_stale_trials``) and queues it once more with the same parameters
 (Optuna's ``RetryFailedTrialCallback``); the failed attempt is not counted. When the queue is empty a
@@ -112,7 +113,7 @@ def make_storage(url: str, heartbeat: float = HEARTBEAT, grace: float | None = N
     params = inspect.signature(optuna.storages.RDBStorage).parameters
     key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
     try:
-        return optuna.storages.RDBStorage(
+        store = optuna.storages.RDBStorage(
             url, engine_kwargs=engine, heartbeat_interval=max(1, round(heartbeat)), grace_period=grace_s, **{key: retry},
         )
     except ImportError as exc:
@@ -120,6 +121,32 @@ def make_storage(url: str, heartbeat: float = HEARTBEAT, grace: float | None = N
     except Exception as exc:  # sqlalchemy: bad URL, server down, wrong password
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot open storage {mask_url(url)!r}: {first}") from None
+    if url.startswith("sqlite"):
+        serialize_sqlite(store.engine)
+    return store
+
+
+def serialize_sqlite(engine: Any) -> None:
+    """Make every SQLite transaction take the write lock when it begins (``BEGIN IMMEDIATE``).
+
+    Optuna pops a waiting trial by reading its state and writing RUNNING under ``SELECT ... FOR
+    UPDATE``, which SQLite ignores: by default pysqlite begins a transaction only at the first write,
+    so two local workers could both read WAITING and both run the same trial (the second then fails
+    telling it: ``UpdateFinishedTrialError``). Locking at BEGIN makes each read-then-write atomic
+    between processes; the cost is that transactions on the file run one at a time, which a
+    handful of local workers never notice. The recipe is SQLAlchemy's (SQLite dialect docs,
+    "Serializable isolation")."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite must not emit its own deferred BEGIN
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened while Optuna set up the schema predate the listeners
 
 
 def trial_reason(trial: Any) -> str:
