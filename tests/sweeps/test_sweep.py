@@ -167,7 +167,7 @@ def test_concurrent_pops_never_hand_out_a_trial_twice(tmp_path: Path, kind: str)
 
     url = f"sqlite:///{tmp_path / 's.db'}" if kind == "sqlite" else f"journal:{tmp_path / 'j.log'}"
     study = optuna.create_study(study_name="race", storage=make_storage(url))
-    for _ in range(40):
+    for _ in range(60):
         study.enqueue_trial({})
     popped: collections.Counter[int] = collections.Counter()
     start = threading.Barrier(4)
@@ -183,4 +183,4 @@ def test_concurrent_pops_never_hand_out_a_trial_twice(tmp_path: Path, kind: str)
         t.start()
     for t in threads:
         t.join()
-    assert sum(popped.values()) == 40 and max(popped.values()) == 1
+    assert sum(popped.values()) == 60 and max(popped.values()) == 1
