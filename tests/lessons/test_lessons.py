@@ -166,3 +166,48 @@ def test_self_supervised_compares_scratch_fine_tuned_and_frozen(tmp_path: Path) 
     assert sum("fine-tuning the SimCLR encoder beats" in c for c in claims) == 2
     assert any(c.startswith("digits: the autoencoder's features land") for c in claims)  # the image part (digits under --quick)
     assert len(report.figures) == 2
+
+
+def _runs(ctx: LessonContext) -> list:
+    base = {"data.name": "digits", "data.val": 0.2, "model.hidden": [16], "optim.batch_size": 64, "train.epochs": 2}
+    return [ctx.config(**base, **{"optim.lr": 1e-2}), ctx.config(**base, **{"optim.lr": 3e-3, "seed": 1}),
+            ctx.config(**base, **{"model.act": "tanh"}), ctx.config(**base, **{"model.dropout": 0.2})]
+
+
+def test_fit_many_stacks_like_runs_and_each_ends_as_its_own_fit() -> None:
+    ctx = LessonContext(quick=True)
+    cfgs = _runs(ctx)
+    many = ctx.fit_many(cfgs, ["a", "b", "c", "dropout"])
+    assert ctx.plan() == "3 runs trained stacked in 1 stack; 1 one by one (dropout: model.dropout=0.2 (its masks cannot follow the single run's random draws))"
+    for cfg, got in zip(cfgs, many, strict=True):
+        alone = ctx.fit(cfg)
+        assert got.trainer.status == alone.trainer.status == "completed" and not got.error
+        assert len(got.history) == len(alone.history) == 2
+        for mine, theirs in zip(got.history, alone.history, strict=True):
+            assert mine == pytest.approx(theirs, rel=1e-4, abs=1e-5)
+        steps, single = got.recorder.step_losses(), alone.recorder.step_losses()  # the Recorder hears every step of a stack too
+        assert len(steps) == len(single) == 2 * alone.trainer.batches_per_epoch
+        assert steps == pytest.approx(single, rel=1e-4, abs=1e-5)
+        assert got.evaluate("test")["accuracy"] == pytest.approx(alone.evaluate("test")["accuracy"], abs=0.01)
+    off = LessonContext(quick=True, stack=False)
+    off.fit_many(_runs(off)[:2])
+    assert off.plan() == "stacking off (--no-stack): every run alone"
+
+
+def test_a_callback_that_reads_the_weights_every_step_keeps_its_run_alone() -> None:
+    from trainlab.lessons.landscape import WeightPath
+
+    ctx = LessonContext(quick=True)
+    cfgs = _runs(ctx)[:2]
+    path = WeightPath(every=5)
+    first, _ = ctx.fit_many(cfgs, ["watched", "plain"], callbacks=[[path], []])
+    assert "watched: callback WeightPath reads the model every step" in ctx.plan()
+    assert len(path.points) == 1 + first.trainer.step // 5  # every 5th step's weights, as in a single run
+
+
+def test_cli_lesson_says_how_its_runs_trained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lesson", "losses", "--quick", "--out", str(tmp_path / "a"), "-q"]) == 0
+    assert "runs: 2 runs trained stacked in 1 stack" in capsys.readouterr().out
+    assert "Runs: 2 runs trained stacked in 1 stack." in (tmp_path / "a" / "report.md").read_text()
+    assert main(["lesson", "losses", "--quick", "--no-stack", "--out", str(tmp_path / "b"), "-q"]) == 0
+    assert "runs: stacking off (--no-stack): every run alone" in capsys.readouterr().out

@@ -227,3 +227,19 @@ def test_random_sweep_trains_trials_stacked_with_the_same_draws_and_results(tmp_
     for a, b in zip(stacked.trials, alone.trials, strict=True):
         assert a.params == b.params and a.state == b.state
         assert a.value == pytest.approx(b.value, rel=1e-4, abs=1e-6)
+
+
+def test_a_member_with_non_finite_gradients_stops_before_the_update_as_its_single_run_does(runs_dir: Path) -> None:
+    # lr 1e30: the first step's loss and gradients are finite, the second step's gradients are not;
+    # the guard's step pre-hook stops a single run there, before the update, with finite weights
+    members = [_cfg(runs_dir, "ok", optim__lr=1e-3, optim__name="sgd"), _cfg(runs_dir, "bad", optim__lr=1e30, optim__name="sgd")]
+    ok, bad = train_stacked(members, handle_signals=False)
+    single = train({**members[1], "output": {**members[1]["output"], "name": "bad-single"}}, handle_signals=False, progress=False)
+    assert bad.summary["status"] == single.summary["status"] == "diverged"
+    assert bad.summary["stop_reason"] == single.summary["stop_reason"] and "non-finite gradient" in single.summary["stop_reason"]
+    assert bad.summary["steps"] == single.summary["steps"]
+    mine, theirs = _weights(bad), _weights(single)
+    for key, w in mine.items():  # finite, and equal to float rounding (the weights are ~1e24 after one step at lr 1e30)
+        assert torch.isfinite(w).all()
+        torch.testing.assert_close(w, theirs[key], rtol=1e-3, atol=1e-6 * float(theirs[key].abs().max()))
+    assert ok.summary["status"] == "completed"

@@ -51,6 +51,7 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="tiny data and few steps (seconds, for a first look and tests); numbers are indicative only")
     p.add_argument("--out", metavar="DIR", help="directory for report.md, report.html and the plots (default: lessons-out/NAME, or lessons-out/NAME-quick with --quick)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--no-stack", action="store_true", help="train every run alone (by default runs that differ only in per-run values such as seed, lr or activation train as one stacked model; the report says which)")
 
 
 def _parse_rest(args: argparse.Namespace) -> argparse.Namespace:
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             print(msg, file=sys.stderr, flush=True)
 
     if args.name == "all":
-        entries, index = run_all(quick=args.quick, overrides=args.overrides, out_dir=args.out, log=log)
+        entries, index = run_all(quick=args.quick, overrides=args.overrides, out_dir=args.out, log=log, stack=not args.no_stack)
         held = total = 0
         for e in entries:
             if "report" not in e:
@@ -103,12 +104,14 @@ def run(args: argparse.Namespace) -> int:
                 print(line)
         print(f"{held} of {total} claims hold over {sum('report' in e for e in entries)} of {len(entries)} lessons. Index: {index}")
         return 0 if all("report" in e for e in entries) else 1
-    report, paths = run_lesson(args.name, quick=args.quick, overrides=args.overrides, out_dir=args.out, log=log)
+    report, paths = run_lesson(args.name, quick=args.quick, overrides=args.overrides, out_dir=args.out, log=log, stack=not args.no_stack)
     print(f"lesson {report.name}: {report.title}")
     for line in verdict_lines(report.claims, shutil.get_terminal_size((100, 24)).columns):
         print(line)
     held = sum(c.holds for c in report.claims)
     print(f"{held} of {len(report.claims)} claims hold ({report.seconds:.1f}s). Report: {paths['html']} and {paths['markdown']}")
+    if report.plan:
+        print(f"runs: {report.plan}")
     return 0
 
 

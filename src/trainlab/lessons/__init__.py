@@ -65,19 +65,23 @@ def run_lesson(
     out_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
     progress: bool | str = "auto",
+    stack: bool = True,
 ) -> tuple[Report, dict[str, Path]]:
     """Run lesson ``name`` and write its report to ``out_dir`` (default ``lessons-out/NAME``, or
     ``lessons-out/NAME-quick`` with ``quick``: a first look never overwrites the full report).
     ``log`` gets a line per experiment; ``progress=True`` (or ``"auto"``) shows those lines without
-    a ``log`` (one updating output in a notebook, printed lines elsewhere)."""
+    a ``log`` (one updating output in a notebook, printed lines elsewhere). ``stack=False`` trains
+    every run alone (by default runs that differ only in per-run values train as one stacked model:
+    ``LessonContext.fit_many``); the report's first lines say which trained how."""
     _load()
     entry = LESSONS.get(name)  # unknown names fail here with the list of lessons
     if log is None and wants_progress(progress):
         log = Lines().add
-    ctx = LessonContext(quick=quick, overrides=overrides, log=log)
+    ctx = LessonContext(quick=quick, overrides=overrides, log=log, stack=stack)
     t0 = time.perf_counter()
     report = entry.factory(ctx)
     report.seconds = time.perf_counter() - t0
+    report.plan = ctx.plan()
     report.quick = quick
     report.overrides = list(overrides or [])
     out = Path(out_dir) if out_dir is not None else default_out(name, quick)
@@ -93,6 +97,7 @@ def run_all(
     overrides: list[str] | None = None,
     out_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
+    stack: bool = True,
 ) -> tuple[list[dict[str, Any]], Path]:
     """Run every registered lesson in course order (then the rest by name), each into its own folder,
     and write an index page linking them with their verdict counts.
@@ -111,7 +116,7 @@ def run_all(
         if log:
             log(f"lesson {name}")
         try:
-            entry["report"], entry["paths"] = run_lesson(name, quick=quick, overrides=overrides, out_dir=folder, log=log)
+            entry["report"], entry["paths"] = run_lesson(name, quick=quick, overrides=overrides, out_dir=folder, log=log, stack=stack)
         except TrainlabError as exc:
             entry["error"] = str(exc).splitlines()[0]
         entries.append(entry)

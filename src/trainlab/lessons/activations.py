@@ -56,18 +56,17 @@ def lesson(ctx: LessonContext) -> Report:
            f"kaiming-normal weights with the activation's gain, trained with SGD + momentum 0.9, lr 0.01, batch 64, "
            f"{epochs} epochs on {ctx.pick('digits', 'Fashion-MNIST (5,000 examples)')}. Gradient norms are measured on one batch "
            "of 256 training examples before training and after it.")
-    fits: dict[str, Fitted] = {}
     g0: dict[str, list[float]] = {}
-    for a in acts:
-        cfg = ctx.config(**data, **{"model.hidden": [width] * DEPTH, "model.act": a, "optim.name": "sgd(momentum=0.9)", "optim.lr": 0.01,
-                                    "optim.batch_size": 64, "train.epochs": epochs})
+    cfgs = {a: ctx.config(**data, **{"model.hidden": [width] * DEPTH, "model.act": a, "optim.name": "sgd(momentum=0.9)", "optim.lr": 0.01,
+                                     "optim.batch_size": 64, "train.epochs": epochs}) for a in acts}
+    for a, cfg in cfgs.items():
         s = ctx.setup(cfg)
         x, y = s.data.train.x[:256], s.data.train.y[:256]
         model = s.model
         model.zero_grad(set_to_none=True)
         s.loss(model(x), y).backward()
         g0[a] = [w.grad.norm().item() for w in hidden_weights(model)]
-        fits[a] = ctx.fit(cfg, label=a)
+    fits = dict(zip(acts, ctx.fit_many(list(cfgs.values()), list(acts)), strict=True))  # stacked where the activation allows
     data0 = next(iter(fits.values())).setup.data
     xb, yb = data0.train.x[:256], data0.train.y[:256]
     g1 = {a: _grad_norms(f, xb, yb) for a, f in fits.items()}

@@ -27,6 +27,14 @@ from trainlab.formatting import sig
 from trainlab.lessons.page import card
 from trainlab.lessons.page import render as render_page
 from trainlab.training.loop import Callback, Trainer
+from trainlab.training.stacked import (
+    StackedTrainer,
+    alone_reason,
+    group_key,
+    member_reason,
+    stack_size,
+    why_not_stackable,
+)
 
 HOLDS, FAILS = "holds", "does not hold"
 
@@ -66,6 +74,7 @@ class Report:
     seconds: float = 0.0
     quick: bool = False
     overrides: list[str] = field(default_factory=list)
+    plan: str = ""  # which runs trained stacked and which one by one (LessonContext.plan)
 
     def __repr__(self) -> str:
         held = sum(c.holds for c in self.claims)
@@ -133,7 +142,8 @@ class Report:
         held = sum(c.holds for c in self.claims)
         mode = " (`--quick`: tiny data and few steps, figures are indicative only)" if self.quick else ""
         extra = f"; overrides `{' '.join(self.overrides)}`" if self.overrides else ""
-        return f"{held} of {len(self.claims)} claims hold on this run; measured in {self.seconds:.1f} s{mode}{extra}. Re-run: `trainlab lesson {self.name}{' --quick' if self.quick else ''}{' ' + ' '.join(self.overrides) if self.overrides else ''}`."
+        trained = f" Runs: {self.plan}." if self.plan else ""
+        return f"{held} of {len(self.claims)} claims hold on this run; measured in {self.seconds:.1f} s{mode}{extra}.{trained} Re-run: `trainlab lesson {self.name}{' --quick' if self.quick else ''}{' ' + ' '.join(self.overrides) if self.overrides else ''}`."
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write report.md, report.html and the figures' PNG files into ``out_dir``."""
@@ -157,6 +167,7 @@ def _md_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
 class Recorder(Callback):
     """Keeps every step's training loss (as device tensors: no host sync per step) and wall time per epoch."""
 
+    loss_only_batch_end = True  # reads the loss alone: a stacked run sends it every step too
 
     def __init__(self) -> None:
         self.losses: list[torch.Tensor] = []
@@ -208,8 +219,11 @@ class Fitted:
 class LessonContext:
     """How a lesson runs: quick or full, the user's overrides, a log line sink and a data cache."""
 
-    def __init__(self, quick: bool = False, overrides: list[str] | None = None, log: Callable[[str], None] | None = None):
+    def __init__(self, quick: bool = False, overrides: list[str] | None = None, log: Callable[[str], None] | None = None, stack: bool = True):
         self.quick = quick
+        self.stack = stack  # fit_many trains runs that allow it as stacked models
+        self._stacks: list[int] = []  # members of each stack fit_many trained
+        self._alone: list[str] = []  # "label: reason" of each run fit_many trained one by one
         self.override_list = list(overrides or [])
         self.overrides = parse_overrides(self.override_list)
         apply_overrides({}, self.overrides)  # a bad key or value fails now, with its one-line message
@@ -241,18 +255,97 @@ class LessonContext:
         """``build.setup`` with the lesson's data cache."""
         return setup(cfg, cache=self._data)
 
+    def fit_many(self, cfgs: Sequence[Config], labels: Sequence[str] | None = None, callbacks: Sequence[Sequence[Callback]] | None = None,
+                 data: Dataset | None = None) -> list[Fitted]:
+        """Train several configs, stacked where they allow it, the rest one by one; one Fitted per config, in order.
+
+        Runs that differ only in per-run values (seed, lr, weight decay, activation, init, loss: the keys of
+        ``training.stacked.MEMBER_KEYS``) train as one stacked model (training/stacked.py), each ending
+        as its own ``fit`` would, its metrics equal within float tolerance; ``stack=False`` (``trainlab
+        lesson --no-stack``) trains every run alone. ``self.plan()`` says what trained how."""
+        labels = list(labels) if labels is not None else [c.model.name for c in cfgs]
+        extra = [list(c) for c in callbacks] if callbacks is not None else [[] for _ in cfgs]
+        out: dict[int, Fitted] = {}
+        groups: dict[str, list[int]] = {}  # configs that may share a stack (training.stacked.group_key)
+        for i, cfg in enumerate(cfgs):
+            key = group_key(cfg) if self.stack else None
+            if key is None:
+                self._alone.append(f"{labels[i]}: {alone_reason(cfg) if self.stack else 'stacking off'}")
+            groups.setdefault(key or f"alone {i}", []).append(i)
+        for members in groups.values():
+            if len(members) == 1:
+                if self.stack and group_key(cfgs[members[0]]) is not None:
+                    self._alone.append(f"{labels[members[0]]}: no other run like it")
+                out[members[0]] = self.fit(cfgs[members[0]], extra[members[0]], labels[members[0]], data)
+                continue
+            built = [(i, *self._build(cfgs[i], extra[i], data)) for i in members]
+            for i, s, trainer, rec in built:  # a member the built trainer rules out (a loss that changes per epoch, ...)
+                if (why := member_reason(trainer)) is not None:
+                    self._alone.append(f"{labels[i]}: {why}")
+                    out[i] = self._fit_built(s, trainer, rec, labels[i])
+            built = [b for b in built if b[0] not in out]
+            size = stack_size(built[0][2]) if built else 1
+            for start in range(0, len(built), size):
+                chunk = built[start : start + size]
+                why = why_not_stackable([b[2] for b in chunk]) if len(chunk) > 1 else "no other run like it"
+                if why is None:
+                    out.update(self._fit_stacked(chunk, labels))
+                    continue
+                for i, s, trainer, rec in chunk:
+                    self._alone.append(f"{labels[i]}: {why}")
+                    out[i] = self._fit_built(s, trainer, rec, labels[i])
+        return [out[i] for i in range(len(cfgs))]
+
+    def _build(self, cfg: Config, callbacks: Sequence[Callback], data: Dataset | None) -> tuple[Setup, Trainer, Recorder]:
+        """A config's setup and trainer (through ``build.build``) with a Recorder."""
+        rec = Recorder()
+        s, trainer = build(cfg, data, cache=self._data, callbacks=[rec, *callbacks])
+        return s, trainer, rec
+
+    def _fit_stacked(self, chunk: list[tuple[int, Setup, Trainer, Recorder]], labels: Sequence[str]) -> dict[int, Fitted]:
+        """One stack of built runs trained as one model; a stacked model's error ends every member, as
+        ``fit`` keeps a single run's."""
+        trainers = [b[2] for b in chunk]
+        t0 = time.perf_counter()
+        error = ""
+        try:
+            StackedTrainer(trainers, plain_cross_entropy=all(b[1].config.loss.name == "cross_entropy" for b in chunk)).fit()
+        except (RuntimeError, ValueError, FloatingPointError) as exc:
+            error = str(exc).splitlines()[0][:200]
+        seconds = time.perf_counter() - t0
+        self._stacks.append(len(chunk))
+        for i, _, trainer, _ in chunk:
+            self.log(f"  {labels[i]}: {len(trainer.history)} epochs, {seconds:.1f}s for the stack of {len(chunk)}" + (f" ({trainer.stop_reason})" if trainer.stop_reason else ""))
+        return {i: Fitted(s, trainer, rec, error) for i, s, trainer, rec in chunk}
+
+    def plan(self) -> str:
+        """How this lesson's runs trained: how many stacked (in how many stacks), how many alone and why."""
+        stacked = sum(self._stacks)
+        if not stacked and not self._alone:
+            return ""
+        if not self.stack:
+            return "stacking off (--no-stack): every run alone"
+        line = f"{stacked} runs trained stacked in {len(self._stacks)} stack{'s' if len(self._stacks) != 1 else ''}" if stacked else "no runs stacked"
+        if self._alone:
+            shown = "; ".join(self._alone[:3]) + (f"; {len(self._alone) - 3} more" if len(self._alone) > 3 else "")
+            line += f"; {len(self._alone)} one by one ({shown})"
+        return line
+
     def fit(self, cfg: Config, callbacks: Sequence[Callback] = (), label: str = "", data: Dataset | None = None) -> Fitted:
         """Train a config through the run builder (every config key applies, as in `trainlab train`);
         a training error is kept, not raised. ``data``: a data set the lesson made (a subset of labels)."""
-        rec = Recorder()
-        s, trainer = build(cfg, data, cache=self._data, callbacks=[rec, *callbacks])
+        s, trainer, rec = self._build(cfg, callbacks, data)
+        return self._fit_built(s, trainer, rec, label or cfg.model.name)
+
+    def _fit_built(self, s: Setup, trainer: Trainer, rec: Recorder, label: str) -> Fitted:
+        """A built run trained alone; a training error is kept, not raised."""
         t0 = time.perf_counter()
         error = ""
         try:
             trainer.fit()
         except (RuntimeError, ValueError, FloatingPointError) as exc:  # a diverging run is a finding
             error = str(exc).splitlines()[0][:200]
-        self.log(f"  {label or cfg.model.name}: {len(trainer.history)} epochs, {time.perf_counter() - t0:.1f}s" + (f" ({trainer.stop_reason})" if trainer.stop_reason else ""))
+        self.log(f"  {label}: {len(trainer.history)} epochs, {time.perf_counter() - t0:.1f}s" + (f" ({trainer.stop_reason})" if trainer.stop_reason else ""))
         return Fitted(s, trainer, rec, error)
 
 

@@ -36,14 +36,13 @@ def lesson(ctx: LessonContext) -> Report:
            "`model.norm=batch` (batch norm after each Linear, before the activation).")
     fits: dict[tuple[str, float], Fitted] = {}
     acc: dict[str, dict[float, float]] = {"none": {}, "batch": {}}
-    for norm in ("none", "batch"):
-        for lr in lrs:
-            cfg = ctx.config(**data, **{"model.hidden": hidden, "model.norm": norm, "optim.name": "sgd", "optim.lr": lr,
-                                        "optim.batch_size": 64, "train.epochs": epochs})
-            f = fits[norm, lr] = ctx.fit(cfg, label=f"norm={norm} lr={lr}")
-            a = f.evaluate("test")["accuracy"]
-            loss = f.final("train_loss")
-            acc[norm][lr] = a if is_finite(loss) else float("nan")  # a diverged run has no accuracy to speak of
+    runs = [(norm, lr) for norm in ("none", "batch") for lr in lrs]
+    cfgs = [ctx.config(**data, **{"model.hidden": hidden, "model.norm": norm, "optim.name": "sgd", "optim.lr": lr,
+                                  "optim.batch_size": 64, "train.epochs": epochs}) for norm, lr in runs]
+    fits.update(zip(runs, ctx.fit_many(cfgs, [f"norm={norm} lr={lr}" for norm, lr in runs]), strict=True))  # norm=none's rates stacked
+    for (norm, lr), f in fits.items():
+        a = f.evaluate("test")["accuracy"]
+        acc[norm][lr] = a if is_finite(f.final("train_loss")) else float("nan")  # a diverged run has no accuracy to speak of
     best = max(a for d in acc.values() for a in d.values() if is_finite(a))
     usable = {n: _usable(acc[n], best) for n in acc}
     r.claim("batch norm allows higher learning rates",

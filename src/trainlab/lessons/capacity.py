@@ -126,8 +126,10 @@ def lesson(ctx: LessonContext) -> Report:
            "against the noisy labels the model was trained on (0 means it memorized the wrong ones too); test error on the true test labels. "
            "Double descent (Belkin et al. 2019; Nakkiran et al. 2019) is a test-error peak near the interpolation threshold, the "
            "smallest model that fits its noisy training set, falling again beyond it; label noise makes it clearest.")
-    noisy = {w: [ctx.fit(ctx.config(**cls, **{"model.hidden": [w], "data.label_noise": NOISE, "seed": sd}), label=f"width {w}, noise {NOISE}, seed {sd}")
-                 for sd in seeds] for w in nwidths}
+    pairs = [(w, sd) for w in nwidths for sd in seeds]  # a width's seeds train stacked
+    fitted = ctx.fit_many([ctx.config(**cls, **{"model.hidden": [w], "data.label_noise": NOISE, "seed": sd}) for w, sd in pairs],
+                          [f"width {w}, noise {NOISE}, seed {sd}" for w, sd in pairs])
+    noisy = {w: [f for (pw, _), f in zip(pairs, fitted, strict=True) if pw == w] for w in nwidths}
     nerr = {w: [errors(f) for f in fs] for w, fs in noisy.items()}
     ntr = {w: spread([e[0] for e in es]) for w, es in nerr.items()}
     nte = {w: spread([e[1] for e in es]) for w, es in nerr.items()}

@@ -77,17 +77,18 @@ def lesson(ctx: LessonContext) -> Report:
     scores: dict[str, list[dict[str, Any]]] = {k: [] for k in ["cross-entropy", *methods, "post hoc adjustment"]}
     balanced_ref: list[dict[str, Any]] = []
     counts: list[int] = []
-    for i in range(seeds):
-        seed = ctx.seed + i
-        ref = ctx.fit(ctx.config(**common, seed=seed), label=f"balanced data, seed {seed}")
-        balanced_ref.append(_scores(ref))
-        ce = ctx.fit(ctx.config(**lt, seed=seed), label=f"cross-entropy, seed {seed}")
-        scores["cross-entropy"].append(_scores(ce))
-        train_counts = torch.bincount(ce.setup.data.train.y, minlength=ce.setup.data.num_classes).cpu()
-        counts = train_counts.tolist()
-        scores["post hoc adjustment"].append(_scores(ce, logit_adjustment(train_counts, 1.0)))
-        for k, keys in methods.items():
-            scores[k].append(_scores(ctx.fit(ctx.config(**lt, **keys, seed=seed), label=f"{k}, seed {seed}")))
+    # every run of every seed in one call: those that differ only in seed and loss train stacked
+    runs = [(k, ctx.seed + i, keys) for i in range(seeds) for k, keys in (("balanced data", common), ("cross-entropy", lt), *((k, {**lt, **m}) for k, m in methods.items()))]
+    fitted = ctx.fit_many([ctx.config(**keys, seed=seed) for _, seed, keys in runs], [f"{k}, seed {seed}" for k, seed, _ in runs])
+    for (k, _, _), fit in zip(runs, fitted, strict=True):
+        if k == "balanced data":
+            balanced_ref.append(_scores(fit))
+            continue
+        scores[k].append(_scores(fit))
+        if k == "cross-entropy":
+            train_counts = torch.bincount(fit.setup.data.train.y, minlength=fit.setup.data.num_classes).cpu()
+            counts = train_counts.tolist()
+            scores["post hoc adjustment"].append(_scores(fit, logit_adjustment(train_counts, 1.0)))
 
     def mean(k: str, key: str) -> float:
         return statistics.fmean(s[key] for s in scores[k])
@@ -121,8 +122,8 @@ def lesson(ctx: LessonContext) -> Report:
     # -- the 2-D toy: where the boundary goes -----------------------------------------------------------
     toy = {"data.name": "blobs(size=1000,noise=0.75,weights=[0.95,0.05])", "data.val": 0, "model.name": "linear",
            "optim.lr": 0.05, "optim.batch_size": 64, "train.epochs": ctx.pick(15, 30)}
-    toys = {k: ctx.fit(ctx.config(**toy, **{"loss.name": loss}), label=f"blobs: {k}")
-            for k, loss in (("cross-entropy", "cross_entropy"), ("re-weighted CE", "cross_entropy(weights=balanced)"))}
+    toy_losses = {"cross-entropy": "cross_entropy", "re-weighted CE": "cross_entropy(weights=balanced)"}
+    toys = dict(zip(toy_losses, ctx.fit_many([ctx.config(**toy, **{"loss.name": loss}) for loss in toy_losses.values()], [f"blobs: {k}" for k in toy_losses]), strict=True))
     where = {k: _boundary(f) for k, f in toys.items()}
     r.claim("on a 95:5 toy the decision boundary moves toward the minority class; re-weighting moves it back",
             "along the segment from the majority's mean (0) to the minority's (1): plain CE's boundary at > 0.6, re-weighted CE's closer to 0.5",

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from trainlab.build import seed_everything
 from trainlab.lessons import LESSONS
-from trainlab.lessons.base import LessonContext, Report, new_figure
+from trainlab.lessons.base import Fitted, LessonContext, Report, new_figure
 from trainlab.nn.models import build_model
 
 INITS = ("zeros", "normal(std=0.01)", "normal(std=1.0)", "xavier_normal", "kaiming_normal")
@@ -61,14 +61,19 @@ def _forward_stats(ctx: LessonContext, act: str, init: str, x: torch.Tensor, dep
     }
 
 
-def _train(ctx: LessonContext, act: str, init: str) -> dict[str, Any]:
-    """Train the same deep MLP (narrower, on real data) with one init; accuracy and symmetry after."""
-    cfg = ctx.config(**{
+def _train_all(ctx: LessonContext, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Train the same deep MLP (narrower, on real data) with each (activation, init); stacked where they allow it."""
+    cfgs = [ctx.config(**{
         "data.name": ctx.pick("digits", "fashion-mnist"), "data.limit": ctx.pick(600, 2000), "data.val": 0,
         "model.hidden": [ctx.pick(64, 128)] * 10, "model.act": act, "model.init": init, "model.bias_init": "zeros",
         "optim.name": "sgd(momentum=0.9)", "optim.lr": 0.01, "optim.batch_size": 64, "train.epochs": ctx.pick(5, 5),
-    })
-    fit = ctx.fit(cfg, label=f"{act} + {init}")
+    }) for act, init in pairs]
+    fits = ctx.fit_many(cfgs, [f"{act} + {init}" for act, init in pairs])
+    return {pair: _after(fit) for pair, fit in zip(pairs, fits, strict=True)}
+
+
+def _after(fit: Fitted) -> dict[str, Any]:
+    """One trained run's accuracy and symmetry."""
     w = fit.model.fc1.weight.detach()
     return {
         "accuracy": fit.evaluate("test")["accuracy"] if not fit.error else float("nan"),
@@ -135,7 +140,7 @@ def lesson(ctx: LessonContext) -> Report:
 
     # -- training outcome of each init ----------------------------------------------------------
     ctx.log("training each init")
-    trained = {(a, i): _train(ctx, a, i) for a in ACTS for i in INITS}
+    trained = _train_all(ctx, [(a, i) for a in ACTS for i in INITS])
     chance = trained["relu", "zeros"]["chance"]
     good = [trained["relu", "kaiming_normal"]["accuracy"], trained["tanh", "xavier_normal"]["accuracy"]]
     zero_acc = [trained[a, "zeros"]["accuracy"] for a in ACTS]

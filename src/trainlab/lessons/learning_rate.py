@@ -30,7 +30,8 @@ def lesson(ctx: LessonContext) -> Report:
     def fit(label: str, **keys: object) -> Fitted:
         return ctx.fit(ctx.config(**{**base, **keys}), label=label)  # the config's NaN guard and initial-loss check
 
-    fixed = {lr: fit(f"lr {lr:g}", **{"optim.lr": lr}) for lr in (TINY, GOOD, HUGE)}
+    rates = (TINY, GOOD, HUGE)
+    fixed = dict(zip(rates, ctx.fit_many([ctx.config(**{**base, "optim.lr": lr}) for lr in rates], [f"lr {lr:g}" for lr in rates]), strict=True))
     first = {lr: f.trainer.facts.initial_loss if f.trainer.facts.initial_loss is not None else float("nan") for lr, f in fixed.items()}
     last = {lr: f.final("train_loss") for lr, f in fixed.items()}
     change = abs(last[TINY] - first[TINY]) / first[TINY]
@@ -66,7 +67,9 @@ def lesson(ctx: LessonContext) -> Report:
     # schedules at a large peak rate: annealing removes SGD's noise floor, which a constant rate this large keeps
     seeds = [ctx.seed + k for k in range(ctx.pick(1, 3))]
     sched = {"none": "none", "step": f"step(step_size={max(1, epochs // 3)},gamma=0.3)", "cosine": "cosine", "one_cycle": f"one_cycle(max_lr={PEAK:g})"}
-    sruns = {k: [fit(f"schedule {v} seed {sd}", **{"optim.lr": PEAK, "optim.schedule": v, "seed": sd}) for sd in seeds] for k, v in sched.items()}
+    runs = [(k, v, sd) for k, v in sched.items() for sd in seeds]
+    fitted = ctx.fit_many([ctx.config(**{**base, "optim.lr": PEAK, "optim.schedule": v, "seed": sd}) for _, v, sd in runs], [f"schedule {v} seed {sd}" for _, v, sd in runs])
+    sruns = {k: [f for (name, _, _), f in zip(runs, fitted, strict=True) if name == k] for k in sched}
     sfits = {k: fs[0] for k, fs in sruns.items()}
     slosses = {k: [f.final("train_loss") for f in fs] for k, fs in sruns.items()}
     sacc = {k: spread([f.evaluate("test")["accuracy"] for f in fs])[0] for k, fs in sruns.items()}

@@ -83,11 +83,10 @@ def lesson(ctx: LessonContext) -> Report:
 
     # 4. MSE vs cross-entropy for classification
     data = {"data.name": ctx.pick("digits", "fashion-mnist"), "data.limit": ctx.pick(600, 10000), "data.val": 0}
-    cls = {}
-    for loss in ("cross_entropy", "mse"):
-        cfg = ctx.config(**data, **{"model.hidden": [128], "loss.name": loss, "optim.name": "sgd", "optim.lr": 0.1,
-                                    "optim.batch_size": 64, "train.epochs": ctx.pick(5, 5)})
-        cls[loss] = ctx.fit(cfg, label=f"classification: {loss}")
+    losses = ("cross_entropy", "mse")
+    cfgs = [ctx.config(**data, **{"model.hidden": [128], "loss.name": loss, "optim.name": "sgd", "optim.lr": 0.1,
+                                  "optim.batch_size": 64, "train.epochs": ctx.pick(5, 5)}) for loss in losses]
+    cls = dict(zip(losses, ctx.fit_many(cfgs, [f"classification: {loss}" for loss in losses]), strict=True))
     acc = {k: f.evaluate("test")["accuracy"] for k, f in cls.items()}
     r.claim("for classification, cross-entropy trains better than MSE on softmax outputs",
             "with the same SGD settings, cross-entropy's test accuracy ≥ MSE's + 0.02",

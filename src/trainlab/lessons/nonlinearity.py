@@ -58,14 +58,11 @@ def lesson(ctx: LessonContext) -> Report:
            f"regression (`model.name=linear`), an MLP {hidden} with `model.act=identity` (a stack of linear layers), "
            f"and the same MLP with `model.act=relu`. Data: `xor` (four clusters; the best single line gets 3 of 4 "
            "right) and `spirals(classes=3)` (three interleaved arms, CS231n's set), 2-D, test sets drawn from the same distribution.")
-    fits: dict[tuple[str, str], Fitted] = {}
-    acc: dict[tuple[str, str], float] = {}
-    for d in DATASETS:
-        for label, keys in MODELS.items():
-            cfg = ctx.config(**{"data.name": d, "data.val": 0, "model.hidden": hidden, "optim.lr": 0.01,
-                                "optim.batch_size": 64, "train.epochs": epochs, **keys})
-            fits[d, label] = f = ctx.fit(cfg, label=f"{d}: {label}")
-            acc[d, label] = f.evaluate("test")["accuracy"]
+    runs = [(d, label) for d in DATASETS for label in MODELS]
+    cfgs = [ctx.config(**{"data.name": d, "data.val": 0, "model.hidden": hidden, "optim.lr": 0.01,
+                          "optim.batch_size": 64, "train.epochs": epochs, **MODELS[label]}) for d, label in runs]
+    fits: dict[tuple[str, str], Fitted] = dict(zip(runs, ctx.fit_many(cfgs, [f"{d}: {label}" for d, label in runs]), strict=True))
+    acc = {run: f.evaluate("test")["accuracy"] for run, f in fits.items()}
 
     # 1. the product of the weights is the network
     stack = fits[DATASETS[1], "linear stack (identity)"]

@@ -37,17 +37,19 @@ def lesson(ctx: LessonContext) -> Report:
     }
     seeds = [ctx.seed + k for k in range(ctx.pick(1, 3))]
     over = f" (mean ± std over seeds {seeds})" if len(seeds) > 1 else ""
-    def fit(label: str, keys: dict[str, Any], seed: int) -> Fitted:
-        return ctx.fit(ctx.config(**base, **keys, seed=seed), label=f"{label} seed {seed}")
+    def fit_all(runs: list[tuple[str, dict[str, Any], int]]) -> list[Fitted]:  # (label, keys, seed) each; stacked where they allow it
+        return ctx.fit_many([ctx.config(**base, **keys, seed=seed) for _, keys, seed in runs], [f"{label} seed {seed}" for label, _, seed in runs])
 
     # strengths from the validation split of the first seed; that seed's runs are reused as its runs
-    grid_runs: dict[str, dict[float, Fitted]] = {k: {v: fit(f"{k} {v:g}", {key: v}, seeds[0]) for v in values} for k, (key, values) in GRIDS.items()}
+    grid = [(k, v) for k, (_, values) in GRIDS.items() for v in values]
+    grid_fits = fit_all([(f"{k} {v:g}", {GRIDS[k][0]: v}, seeds[0]) for k, v in grid])
+    grid_runs: dict[str, dict[float, Fitted]] = {k: {v: f for (gk, v), f in zip(grid, grid_fits, strict=True) if gk == k} for k in GRIDS}
     grid_val = {k: {v: f.final("val_accuracy") for v, f in runs.items()} for k, runs in grid_runs.items()}
     chosen = {k: max(vals, key=lambda v, vals=vals: (vals[v], -v)) for k, vals in grid_val.items()}  # ties: the weaker penalty
     variants = {"none": {}, **{k: {GRIDS[k][0]: chosen[k]} for k in GRIDS}, **fixed}
-    runs: dict[str, list[Fitted]] = {}
-    for k, keys in variants.items():
-        runs[k] = [grid_runs[k][chosen[k]] if k in GRIDS and sd == seeds[0] else fit(k, keys, sd) for sd in seeds]
+    todo = [(k, keys, sd) for k, keys in variants.items() for sd in seeds if not (k in GRIDS and sd == seeds[0])]
+    done = dict(zip([(k, sd) for k, _, sd in todo], fit_all(todo), strict=True))
+    runs: dict[str, list[Fitted]] = {k: [grid_runs[k][chosen[k]] if (k, sd) not in done else done[k, sd] for sd in seeds] for k in variants}
 
     fits = {k: fs[0] for k, fs in runs.items()}
     evals = {k: [(f.evaluate("train"), f.evaluate("test")) for f in fs] for k, fs in runs.items()}

@@ -42,6 +42,10 @@ def _refuse(owner: str, bad: list[str]) -> None:
 class Callback:
     """Base class: define ``on_<event>(trainer)`` for any of ``EVENTS``; state for checkpoints."""
 
+    # True when ``on_batch_end`` reads only ``trainer.last_loss`` and ``trainer.step``, never the
+    # weights: runs trained as one stacked model (training/stacked.py) then still get it every step
+    loss_only_batch_end: bool = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         bad = unknown_handlers(vars(cls))

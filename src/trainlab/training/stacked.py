@@ -35,7 +35,7 @@ from torch import nn
 from trainlab.config import Config, flat_keys
 from trainlab.nn.activations import maxout_pieces
 from trainlab.registry import parse_spec
-from trainlab.training.callbacks import Interrupt, NanGuard
+from trainlab.training.callbacks import Checkpoint, Interrupt, NanGuard, NotebookProgress, Progress
 from trainlab.training.loop import StopTraining, Trainer
 from trainlab.training.metrics import predictions
 
@@ -147,37 +147,64 @@ def _hyper(opt: torch.optim.Optimizer) -> tuple[str, dict[str, float]] | None:
     return None
 
 
+def member_reason(t: Trainer) -> str | None:
+    """Why this built trainer cannot be a member of any stack (None: it can, with like members)."""
+    layers = _layers(t.model)
+    if layers is None:
+        return "the model is not Linear layers with element-wise activations"
+    if _hyper(t.optimizer) is None:
+        return f"optimizer {type(t.optimizer).__name__} with these settings has no stacked update"
+    if any(not p.requires_grad for p in t.model.parameters()) or len(list(t.model.parameters())) != 2 * len(layers):
+        return "frozen or extra parameters"
+    bad = (
+        (t.augment is not None, "augmentation"), (bool(t.l1), "L1 penalty"), (bool(t.clip_grad), "gradient clipping"),
+        (t.precision != "fp32", "precision"), (t.logit_offset is not None, "logit adjustment"), (t.unsupervised, "pretraining"),
+        (t.loss.start_epoch is not None, f"loss {t.loss.name} changes per epoch"), (t.shard is not None, "data-parallel"),
+        (t.epoch != 0 or t.step != 0, "a resumed run"),
+    )
+    reason = next((why for b, why in bad if b), None)
+    if reason is None and step_reader(t) is not None:
+        reason = f"callback {step_reader(t)} reads the model every step"
+    return reason
+
+
 def why_not_stackable(trainers: Sequence[Trainer]) -> str | None:
     """Why these built trainers cannot train as one stacked model (None: they can)."""
     if len(trainers) < 2:
         return "a single run"
     first = trainers[0]
+    kind = _hyper(first.optimizer)
     shapes = None
     for t in trainers:
-        layers = _layers(t.model)
-        if layers is None:
-            return "the model is not Linear layers with element-wise activations"
-        these = [tuple(lin.weight.shape) for lin, _ in layers]
+        reason = member_reason(t)
+        if reason is not None:
+            return reason
+        these = [tuple(lin.weight.shape) for lin, _ in _layers(t.model) or []]
         if shapes is not None and these != shapes:
             return f"layer shapes differ ({shapes} vs {these})"
         shapes = these
         hyper = _hyper(t.optimizer)
-        if hyper is None:
-            return f"optimizer {type(t.optimizer).__name__} with these settings has no stacked update"
-        if hyper[0] != _hyper(first.optimizer)[0] or hyper[1].get("nesterov") != _hyper(first.optimizer)[1].get("nesterov"):  # type: ignore[index]
+        if hyper[0] != kind[0] or hyper[1].get("nesterov") != kind[1].get("nesterov"):  # type: ignore[index]
             return "optimizers differ"
-        if any(not p.requires_grad for p in t.model.parameters()) or len(list(t.model.parameters())) != 2 * len(layers):
-            return "frozen or extra parameters"
-        bad = (
-            (t.augment is not None, "augmentation"), (bool(t.l1), "L1 penalty"), (bool(t.clip_grad), "gradient clipping"),
-            (t.precision != "fp32", "precision"), (t.logit_offset is not None, "logit adjustment"), (t.unsupervised, "pretraining"),
-            (t.loss.start_epoch is not None, f"loss {t.loss.name} changes per epoch"), (t.shard is not None, "data-parallel"),
-            (t.bounds != first.bounds, "batches differ (data size or batch size)"), (t.device != first.device, "devices differ"),
-            (t.epoch != 0 or t.step != 0, "a resumed run"),
-        )
-        reason = next((why for b, why in bad if b), None)
-        if reason:
-            return reason
+        if t.bounds != first.bounds:
+            return "batches differ (data size or batch size)"
+        if t.device != first.device:
+            return "devices differ"
+    return None
+
+
+# callbacks with an on_batch_end that a stack serves itself: the NaN guard's per-step checks
+# (StackedTrainer._guard), Ctrl-C (its interrupt), checkpoints every N steps (refused by alone_reason)
+# and progress lines (epoch-level in a stack)
+STACK_SERVED = (NanGuard, Interrupt, Checkpoint, Progress, NotebookProgress)
+
+
+def step_reader(trainer: Trainer) -> str | None:
+    """The name of a callback whose ``on_batch_end`` a stack cannot serve (it reads the member's
+    weights or state every step: ``Callback.loss_only_batch_end`` is False), else None."""
+    for c in trainer.callbacks:
+        if "batch_end" in c.handlers() and not c.loss_only_batch_end and not isinstance(c, STACK_SERVED):
+            return type(c).__name__
     return None
 
 
@@ -211,9 +238,11 @@ class StackedOptimizer:
         self.momentum: list[list[torch.Tensor | None]] = [[None] * len(params) for _ in self.groups]
 
     @torch.no_grad()
-    def step(self, grads: Sequence[torch.Tensor]) -> None:
-        """One update of every member, each with its own settings."""
+    def step(self, grads: Sequence[torch.Tensor], skip: Sequence[int] = ()) -> None:
+        """One update of every member but the ``skip`` rows, each with its own settings."""
         for r, g in enumerate(self.groups):
+            if r in skip:  # (its NaN guard stopped it before this update, as the guard's step pre-hook does)
+                continue
             ps = [p[r] for p in self.params]
             gs = [x[r] for x in grads]
             if self.kind == "sgd":
@@ -277,6 +306,8 @@ class StackedTrainer:
         self.plain_cross_entropy = plain_cross_entropy  # every member's loss is F.cross_entropy, no weights or smoothing
         self.step = 0
         self.seconds = 0.0
+        # each member's loss-only batch_end handlers (a lesson's Recorder), called every step with its own loss
+        self._step_hooks = [[c.handlers()["batch_end"] for c in t.callbacks if c.loss_only_batch_end and "batch_end" in c.handlers()] for t in trainers]
 
     def _params(self) -> list[torch.Tensor]:
         return [p for pair in zip(self.weights, self.biases, strict=True) for p in pair]
@@ -378,21 +409,45 @@ class StackedTrainer:
         t._fit_started = None
         t.fire("fit_end")
 
-    def _guard(self, losses: list[float]) -> list[int]:
+    def _guard_gradients(self, norms: list[float], xb: torch.Tensor, index: int) -> list[int]:
+        """The NaN guard's check before the update (its optimizer step pre-hook): rows whose gradient
+        norm is non-finite stop with the weights of before this step, as their single runs would."""
+        stopped = []
+        for r, norm in enumerate(norms):
+            t = self.members[self.rows[r]]
+            guard = next((c for c in t.callbacks if isinstance(c, NanGuard)), None)
+            if guard is None or math.isfinite(norm):
+                continue
+            self._sync(r)
+            t.step, t.batch_index = self.step, index
+            guard._x = xb[r]  # the batch this member was about to train on: the guard looks for the first bad layer
+            try:
+                guard._stop(t, self.step + 1, "gradient")
+            except StopTraining as stop:
+                self._finish(r, stop)
+                stopped.append(r)
+        return stopped
+
+    def _guard(self, losses: list[float], xb: torch.Tensor, index: int, skip: Sequence[int] = ()) -> list[int]:
         """The per-step checks of each member's NaN guard: rows whose loss is non-finite or exploded stop."""
         stopped = []
         for r, value in enumerate(losses):
+            if r in skip:
+                continue
             t = self.members[self.rows[r]]
             guard = next((c for c in t.callbacks if isinstance(c, NanGuard)), None)
             if guard is None:
                 continue
-            t.step = self.step
+            t.step, t.batch_index = self.step, index
+            initial = guard.initial
+            if not math.isfinite(value) or (initial and math.isfinite(initial) and value > guard.explode * initial):
+                self._sync(r)  # it stops: the guard looks for the first bad layer in the weights of after this step
+                guard._x = xb[r]
             try:
                 if not math.isfinite(value):
                     guard._stop(t, self.step, "loss")
                 guard._check_rise(t, value)
             except StopTraining as stop:
-                self._sync(r)
                 self._finish(r, stop)
                 stopped.append(r)
         return stopped
@@ -423,7 +478,16 @@ class StackedTrainer:
             losses = self._losses(out, yb)
             params = self._params()
             grads = torch.autograd.grad(losses.sum(), params)
-            self.optimizer.step(list(grads))
+            checks: list[float] = []
+            bad: list[int] = []
+            if checked:  # the NaN guard's two checks for every member, in one host sync
+                norms = torch.stack([g.detach().flatten(1).norm(dim=1) for g in grads]).norm(dim=0)
+                checks = torch.cat([losses.detach(), norms]).tolist()
+                bad = self._guard_gradients(checks[k:], xb, index)
+            self.optimizer.step(list(grads), skip=bad)
+            if self.step == 0:  # each member's torch optimizer was stepped, through its slices: tell its scheduler so
+                for t in members:  # (torch warns of a scheduler stepped before its optimizer otherwise)
+                    t.optimizer._opt_called = True  # type: ignore[attr-defined]
             for i in self.scheduled:  # moves lr in the member's optimizer group, which the next step reads
                 self.members[i].schedule.after_step()
             with torch.no_grad():
@@ -432,7 +496,9 @@ class StackedTrainer:
                     correct += (predictions(out.reshape(k * (b - a), -1)).view(k, b - a) == yb).sum(1)
             seen += b - a
             self.step += 1
-            stopped = self._guard(losses.tolist()) if checked else []
+            stopped = bad + self._guard(checks[:k], xb, index, skip=bad) if checked else []
+            if any(self._step_hooks[m] for m in self.rows):
+                self._send_step(losses.detach(), index, stopped)
             if self.interrupt is not None and self.interrupt.signum is not None:
                 self._interrupt(order, index + 1, loss_sum, correct, seen)
                 return
@@ -446,6 +512,17 @@ class StackedTrainer:
                 k = len(keep)
                 checked = any(isinstance(c, NanGuard) for t in members for c in t.callbacks)
         self._sums = (loss_sum, correct, seen)
+
+    def _send_step(self, losses: torch.Tensor, index: int, stopped: list[int]) -> None:
+        """Each going member's loss-only ``batch_end`` handlers, as its own loop would call them after this step."""
+        for r, m in enumerate(self.rows):
+            hooks = self._step_hooks[m]
+            if not hooks or r in stopped:  # (a stopped member's loop raised before its later callbacks)
+                continue
+            t = self.members[m]
+            t.last_loss, t.step, t.batch_index, t.position = losses[r], self.step, index, index + 1
+            for hook in hooks:
+                hook(t)
 
     def _interrupt(self, order: torch.Tensor, position: int, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int) -> None:
         """A stop signal: every member writes its mid-epoch checkpoint (its own Interrupt callback) and stops."""
