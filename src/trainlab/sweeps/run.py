@@ -634,7 +634,10 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = Non
                 return ran
             time.sleep(min(interval, 2.0))  # trials still running elsewhere: wait for them (or their death)
             continue
-        trial.set_user_attr("worker", me)  # at once: other workers count the workers they see (batch_size)
+        # at once: other workers count the workers they see (batch_size), and a worker that dies before
+        # its batch's heartbeats start still leaves a beat to go stale (a trial that never beat is never reaped)
+        record_heartbeat(storage, trial._trial_id)
+        trial.set_user_attr("worker", me)
         batch = [trial]
         if limit > 1:
             for p in spec.params().values():  # draw now: the sampler is reseeded for the next trial's number
@@ -643,6 +646,7 @@ def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = Non
                 more = _pop(study, spec.seed)
                 if more is None:
                     break
+                record_heartbeat(storage, more._trial_id)
                 more.set_user_attr("worker", me)
                 for p in spec.params().values():
                     p.suggest(more)
