@@ -142,6 +142,7 @@ def serialize_sqlite(engine: Any) -> None:
     between processes; the cost is that transactions on the file run one at a time, which a
     handful of local workers never notice. The recipe is SQLAlchemy's (SQLite dialect docs,
     "Serializable isolation")."""
+    # optional: SQLAlchemy comes with Optuna (pip install 'trainlab[sweep]')
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
