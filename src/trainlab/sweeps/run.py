@@ -456,7 +456,7 @@ def trained_line(trials: list[Any]) -> str:
         whys = "; ".join(why + (f" ({k})" if len(alone) > 1 else "") for why, k in sorted(alone.items(), key=lambda kv: -kv[1]))
         parts.append(f"{n} {'trial' if n == 1 else 'trials'} one by one: {whys}")
     if unknown:
-        parts.append(f"{unknown} not recorded (trained before trainlab recorded it)")
+        parts.append(f"{unknown} without a record (stopped before training, or run by a trainlab that did not record it)")
     return "; ".join(parts) or "no trial trained yet"
 
 
@@ -467,6 +467,8 @@ def sweep_plan(spec: SweepSpec, stack: bool = True, workers: int = 1, shared: bo
     if reason is not None:
         return f"trials train one by one: {reason}"
     limit = min(STACK_TRIALS, spec.trials or STACK_TRIALS)
+    if limit < 2:
+        return "trials train one by one: a single trial"
     line = f"trials train stacked, up to {limit} at once ({', '.join(spec.params())} differ)"
     if workers > 1 or shared:
         count = f"{workers} local workers" + (" plus those seen running trials" if shared else "") if workers > 1 else "the workers seen running trials, plus this one"
