@@ -106,6 +106,10 @@ def test_the_plan_line_says_stacked_or_one_by_one_and_why(tmp_path: Path, capsys
     assert main(["sweep", *common, "--name", "n", "--no-stack", "--workers", "2"]) == 0
     out = capsys.readouterr().out
     assert "trials train one by one: stacking off (--no-stack)\n" in out and "2 trials one by one: stacking off (--no-stack)\n" in out
+    # in Python, the progress lines start with the plan too
+    r = sweep(None, [*BASE, LR], sampler="random", trials=2, root=tmp_path, name="py", report=False, progress=True)
+    assert capsys.readouterr().out.splitlines()[0] == r.plan == "trials train stacked, up to 2 at once (optim.lr differ)"
+    assert r.trained == "2 trials stacked in 1 batch of 2"
 
     def plan(args: list[str], **kw) -> str:
         return sweep_plan(build_spec(None, [*BASE, *args], **kw).validate())
