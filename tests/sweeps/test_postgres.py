@@ -1,4 +1,5 @@
-"""A real PostgreSQL study shared by three worker processes, one of which is SIGKILLed mid-trial.
+"""A real PostgreSQL study shared by three worker processes that stack their trials, one of which
+is SIGKILLed mid-batch.
 
 Needs a server: ``eval "$(.ci/postgres.sh)"`` exports TRAINLAB_TEST_PG (``make test`` and ``.ci/run``
 do this when root on Debian).
@@ -25,24 +26,23 @@ pytestmark = pytest.mark.skipif(
 TRIALS = 12
 BASE = ["data.name=digits", "model.hidden=[16]", "train.epochs=1", "threads=1", "output.report=false", "train.checkpoint=false"]
 
-# Worker A: an ordinary worker whose trials draw their parameters, then hang for a minute (its heartbeat
-# keeps beating), so the test can kill it mid-trial without racing it.
+# Worker A: an ordinary stacking worker told there are 3 workers, so it pops its fair share,
+# ceil(12 / 3) = 4 trials, draws their parameters, then hangs in training for a minute (every trial of
+# the batch keeps beating), so the test can kill it mid-batch without racing it.
 SLOW_WORKER = """
-import os, socket, sys, time
+import sys, time
 from pathlib import Path
 from trainlab.sweeps import run
-original = run.run_trial
-def slow(trial, spec, *args, **kwargs):
-    for p in spec.params().values():  # draw the parameters first, as run_trial does
-        p.suggest(trial)
-    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+original = run.train_stacked
+def slow(cfgs, **kwargs):
     time.sleep(60)
-    return original(trial, spec, *args, **kwargs)
-run.run_trial = slow
+    return original(cfgs, **kwargs)
+run.train_stacked = slow
 name, url, root = sys.argv[1:]
 study, spec = run.load_study(name, run.make_storage(url, 1, 3))
-run.work(study, spec, Path(root) / name)
+run.work(study, spec, Path(root) / name, stack=True, workers=3)
 """
+A_BATCH = 4
 
 
 def _wait(cond, timeout: float, what: str) -> None:
@@ -74,15 +74,15 @@ def test_three_workers_share_a_postgres_study_and_a_killed_workers_trial_runs_ag
             running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
             return [t for t in running if t.user_attrs.get("worker", "").endswith(f":{proc.pid}")]
 
-        _wait(lambda: running_by(a) or a.poll() is not None, 60, "worker A to start a trial")
+        _wait(lambda: len(running_by(a)) == A_BATCH or a.poll() is not None, 60, "worker A to pop its batch")
         assert a.poll() is None
-        killed = running_by(a)[0]
+        killed = {t.number: t.params for t in running_by(a)}
         for _ in range(2):  # B and C join by name, as on other machines
             joined.append(subprocess.Popen(
                 [sys.executable, "-m", "trainlab", "sweep", "--join", name, "--storage", PG, "--heartbeat", "1", "--grace", "3", "--dir", str(root)],
                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         _wait(lambda: running_by(joined[0]) or joined[0].poll() is not None, 60, "worker B to start a trial")
-        a.kill()  # SIGKILL in the middle of its trial
+        a.kill()  # SIGKILL in the middle of its batch
         a.wait()
         outs = [p.communicate(timeout=240)[0] for p in joined]
         assert all(p.returncode == 0 for p in joined), outs
@@ -93,11 +93,15 @@ def test_three_workers_share_a_postgres_study_and_a_killed_workers_trial_runs_ag
     trials = optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     failed = [t for t in trials if t.state.name == "FAIL"]
-    assert len(complete) == TRIALS and len(trials) == TRIALS + 1, [t.state.name for t in trials]  # the retry replaces, not adds
+    assert len(complete) == TRIALS and len(trials) == TRIALS + A_BATCH, [t.state.name for t in trials]  # the retries replace, not add
     assert len({t.params["optim.lr"] for t in complete}) == TRIALS  # all distinct: no worker repeated another's draw
-    assert [t.number for t in failed] == [killed.number] and "no heartbeat" in trial_reason(failed[0])
-    retry = next(t for t in trials if t.system_attrs.get("failed_trial") == killed.number)
-    assert retry.state.name == "COMPLETE" and retry.params == killed.params  # run again with the same parameters
+    assert {t.number for t in failed} == set(killed) and all("no heartbeat" in trial_reason(t) for t in failed)
+    retries = {t.system_attrs["failed_trial"]: t for t in trials if "failed_trial" in t.system_attrs}
+    assert set(retries) == set(killed)  # every trial of the killed batch was queued once more...
+    assert all(retries[n].state.name == "COMPLETE" and retries[n].params == killed[n] for n in killed)  # ...and run with its parameters
+    # the joined workers stacked their shares: each batch at most ceil(12 / 2) = 6 (two workers seen at most when B popped)
+    sizes = {t.user_attrs["stacked"] for t in complete if "stacked" in t.user_attrs}
+    assert sizes and max(sizes) <= 6, sizes
     # every completed trial ran exactly once: one run directory each
     numbers = [int(re.search(r"trial-(\d+)", p.name).group(1)) for p in (root / name / "runs").iterdir()]
     assert sorted(numbers) == sorted(t.number for t in complete)

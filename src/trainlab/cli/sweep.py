@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dir", default="sweeps", metavar="DIR", help="parent directory of sweep directories (default sweeps)")
     p.add_argument("--heartbeat", type=float, default=5.0, metavar="S", help="seconds between a running trial's heartbeats in the storage (default 5)")
     p.add_argument("--grace", type=float, metavar="S", help="seconds without a heartbeat after which a trial's worker counts as dead and the trial as failed (default max(30, 4 x heartbeat))")
-    p.add_argument("--no-stack", action="store_true", help="train every trial on its own (by default, with --sampler grid or random and no --cv, up to 8 trials train at once as one stacked model where they allow it; docs/sweep.md)")
+    p.add_argument("--no-stack", action="store_true", help="train every trial on its own (by default, with --sampler grid or random, no --cv and a space of per-run values such as optim.lr or seed, each worker takes its fair share of the waiting trials, at most 8, and trains them as one stacked model; the first line printed says which; docs/sweep.md)")
     p.add_argument("--top", type=int, default=5, metavar="N", help="best trials shown at the end (default 5)")
     p.set_defaults(func=run)
 
@@ -85,7 +85,7 @@ def fmt_params(values: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run the sweep and print one line per trial, then the table of the best trials."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.sweeps.run import trial_reason
+    from trainlab.sweeps.run import sweep_plan, trial_reason
 
     preset, items = _split_items(args.items)
     state: dict[str, Any] = {"best": None}
@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
               f"{spec.objective} ({spec.direction}), {args.workers} worker(s) | storage {storage}", flush=True)
         for key, text in spec.space.items():
             print(f"  {key} = {text}")
+        print(sweep_plan(spec, not args.no_stack, args.workers, shared=bool(args.storage or args.join)), flush=True)  # stacked or one by one, and why
 
     def finished(t: Any) -> None:
         spec = state["spec"]
@@ -145,7 +146,7 @@ def print_table(result: Any, top: int = 5) -> None:
     """The best trials, their values (and fold spread), test accuracy and parameters."""
     spec = result.spec
     counts = ", ".join(f"{n} {k}" for k, n in result.counts().items())
-    print(f"\n{len(result.trials)} trials ({counts})")
+    print(f"\n{len(result.trials)} trials ({counts}); {result.trained}")
     ranked = result.ranked()[:top]
     if not ranked:
         print("no trial completed", file=sys.stderr)

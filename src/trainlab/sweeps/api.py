@@ -22,6 +22,8 @@ from trainlab.sweeps.run import (
     mask_url,
     queue,
     sqlite_url,
+    sweep_plan,
+    trained_line,
     unfinished_creation,
     work,
     work_parallel,
@@ -44,6 +46,12 @@ class SweepResult:
     trials: list[Any]  # optuna FrozenTrial, in trial order
     report: Path | None = None
     best_config: Path | None = None
+    plan: str = ""  # how this process meant to train the trials (run.sweep_plan); `trained` says how they did
+
+    @property
+    def trained(self) -> str:
+        """How the trials trained, from their records: stacked in which batches, one by one and why."""
+        return trained_line(self.trials)
 
     def __repr__(self) -> str:
         best = self.best
@@ -138,10 +146,12 @@ def sweep(
 ) -> SweepResult:
     """Run a hyperparameter sweep and write its report; see docs/sweep.md.
 
-    ``progress`` (``"auto"``, ``True``, ``False``): without ``on_trial``, a line per finished trial
-    (a growing output in a notebook, printed elsewhere). ``stack``: with the grid or random sampler
-    and no cv, up to 8 trials at a time train as one stacked model where their configs allow it
-    (docs/sweep.md); ``False`` trains every trial on its own.
+    ``progress`` (``"auto"``, ``True``, ``False``): without ``on_trial``, the plan (``sweep_plan``:
+    stacked or one by one, and why) and a line per finished trial (a growing output in a notebook,
+    printed elsewhere). ``stack``: with the grid or random sampler, no cv and a space of per-run
+    values, each worker (one, ``workers`` local ones, or those of a shared study) pops its fair share
+    of the trials left, at most 8, and trains them as one stacked model (docs/sweep.md); ``False``
+    trains every trial on its own. ``SweepResult.plan`` and ``.trained`` say which.
 
     >>> r = trainlab.sweep(None, ["data.name=digits", "optim.lr=loguniform(1e-4,1e-1)"], trials=4)  # doctest: +SKIP
     >>> r.best.params, r.report  # doctest: +SKIP
@@ -202,18 +212,16 @@ def sweep(
         write_spec_file(sweep_dir, name, spec, url)
     if on_ready is not None:
         on_ready(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
+    plan = sweep_plan(spec, stack, workers, shared=storage is not None or bool(join))
     if on_trial is None and wants_progress(progress):
         lines = Lines()
+        lines.add(plan)
         on_trial = lambda t: lines.add(trial_line(t, spec))  # noqa: E731
-    threads = 1 if workers > 1 else None
-    if workers > 1:
-        work_parallel(name, url, sweep_dir, workers, on_trial, heartbeat, grace)
-    else:
-        # a shared study (--storage, --join) may have other workers, which reap a trial whose heartbeat
-        # stops: a stack of trials keeps only one beating, so only a local sweep's one worker stacks
-        alone = storage is None and not join
-        work(study, spec, sweep_dir, threads=threads, on_trial=on_trial, on_start=on_start, stack=stack and alone)
-    result = SweepResult(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
+    if workers > 1:  # each process stacks its fair share of the trials left, knowing there are `workers`
+        work_parallel(name, url, sweep_dir, workers, on_trial, heartbeat, grace, stack=stack)
+    else:  # in a shared study (--storage, --join) the other workers are counted from the trials they run
+        work(study, spec, sweep_dir, on_trial=on_trial, on_start=on_start, stack=stack)
+    result = SweepResult(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False), plan=plan)
     if report:
         result.report, result.best_config = write_report(result, study)
     return result

@@ -203,6 +203,7 @@ def context(result: Any, study: Any, best_path: Path | None = None) -> dict[str,
         "cv": spec.cv,
         "seed": spec.seed,
         "storage": str(result.storage),
+        "trained": result.trained,  # stacked in which batches, one by one and why
         "space": [[{"text": k, "code": True}, {"text": str(p), "code": True}] for k, p in params.items()],
         "best": None,
         "history": None,

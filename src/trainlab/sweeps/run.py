@@ -7,13 +7,19 @@ process that can reach the storage can join the sweep or resume it: nothing else
 
 Exactly ``trials`` trials run, however many workers share the study: the creator puts that many
 *waiting* trials in Optuna's queue (the grid's combinations for a grid sweep, empty ones otherwise)
-and each worker pops one at a time. Popping is atomic in the storage (row locks in PostgreSQL,
+and each worker pops them one at a time. Popping is atomic in the storage (row locks in PostgreSQL,
 ``BEGIN IMMEDIATE`` in SQLite: ``serialize_sqlite``), so a trial never runs twice.
-Each running trial records a heartbeat; a worker that dies stops beating, and the next worker to
-look fails its trial (``fail_stale_trials``) and queues it once more with the same parameters
-(Optuna's ``RetryFailedTrialCallback``); the failed attempt is not counted. When the queue is empty a
-worker waits for the trials still running elsewhere, so the last one out sees the whole sweep
+Each running trial records its own heartbeat; a worker that dies stops beating, and the next worker
+to look fails its trials (``fail_stale_trials``) and queues each once more with the same parameters
+(Optuna's ``RetryFailedTrialCallback``); the failed attempts are not counted. When the queue is empty
+a worker waits for the trials still running elsewhere, so the last one out sees the whole sweep
 finished and writes the report.
+
+Where the sweep allows it (``stack_reason``: grid or random sampler, no cv, a space of per-run
+values), a worker pops a batch of trials and trains them as one stacked model; the batch is its fair
+share of the trials left (``fair_share``), so workers sharing the study split the queue instead of
+the first one taking it all. Every trial records how it trained (``stacked``: the batch size, or
+``alone``: why it trained on its own), which ``trained_line`` sums up.
 
 The sampler is reseeded before every trial from (sweep seed, trial number), so what a trial draws
 depends on neither the worker that runs it nor the session: a resumed sweep or a joining worker
@@ -136,6 +142,7 @@ def serialize_sqlite(engine: Any) -> None:
     between processes; the cost is that transactions on the file run one at a time, which a
     handful of local workers never notice. The recipe is SQLAlchemy's (SQLite dialect docs,
     "Serializable isolation")."""
+    # optional: SQLAlchemy comes with Optuna (pip install 'trainlab[sweep]')
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
@@ -298,7 +305,7 @@ def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache:
 
     values = {key: p.suggest(trial) for key, p in spec.params().items()}
     trial.set_user_attr("config", values)
-    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    trial.set_user_attr("worker", worker_id())
     updates: dict[str, Any] = {**values, "output.dir": str(sweep_dir / "runs")}
     if threads:
         updates["threads"] = threads
@@ -360,17 +367,113 @@ def _complete(spec: SweepSpec, attrs: dict[str, Any], fold_values: list[float], 
     return Outcome("COMPLETE", statistics.fmean(fold_values), attrs)
 
 
+def stack_reason(spec: SweepSpec, stack: bool = True) -> str | None:
+    """Why this sweep's trials train one by one (``None``: they may train stacked, several at once).
+
+    Stacking needs draws that do not depend on finished trials (grid and random samplers, reseeded
+    per trial number; TPE's suggestions would change if asked before the others ended), no
+    cross-validation folds, a space of per-member values only (``optim.lr``, ``seed``, ...:
+    ``training.stacked.member_key``, the optimizer's and loss's names excepted) and a base config
+    that can stack at all (``training.stacked.alone_reason``)."""
+    if not stack:
+        return "stacking off (--no-stack)"
+    if spec.cv:
+        return f"--cv {spec.cv} (a trial trains its folds one after another)"
+    sampler = parse_spec(spec.sampler).name
+    if sampler not in ("grid", "random"):
+        return f"the {sampler} sampler (its suggestions depend on the trials already finished; grid and random stack)"
+    for key in spec.params():
+        if key in ("optim.name", "loss.name"):
+            return f"{key} is searched (a stack's members share one optimizer and loss)"
+        if not member_key(key):
+            return f"{key} is searched (a stack's members may differ only in per-run values: docs/compare.md, Stacked runs)"
+    reason = alone_reason(spec.base_config())
+    return None if reason is None else f"the base config cannot stack: {reason}"
+
+
 def stack_batch(spec: SweepSpec, stack: bool) -> int:
-    """Trials to take at once and train stacked: ``STACK_TRIALS`` where the draws do not depend on
-    finished trials (grid and random samplers, reseeded per trial number), there are no
-    cross-validation folds and the space varies only per-member values (``optim.lr``, ``seed``, ...:
-    ``training.stacked.member_key``, the optimizer's and loss's names excepted); else 1 (TPE's
-    suggestions would change if asked before the others ended)."""
-    if not stack or spec.cv or parse_spec(spec.sampler).name not in ("grid", "random"):
+    """Most trials a worker takes at once: ``STACK_TRIALS`` where they may train stacked (``stack_reason``), else 1."""
+    return 1 if stack_reason(spec, stack) is not None else STACK_TRIALS
+
+
+def fair_share(waiting: int, running: int, workers: int, limit: int = STACK_TRIALS) -> int:
+    """How many waiting trials one worker pops at once: its share of the trials left,
+    ``ceil((waiting + running) / workers)``, at most ``limit`` and at most what waits (0 when none does).
+
+    Counting the trials running elsewhere makes workers that start together split the queue evenly
+    (12 trials, 2 workers: 6 and 6, not 6 and 3)."""
+    if waiting <= 0:
+        return 0
+    return max(1, min(limit, waiting, math.ceil((waiting + running) / max(1, workers))))
+
+
+def worker_id() -> str:
+    """This process as a trial's ``worker`` attribute records it: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def batch_size(study: Any, limit: int, workers: int = 1) -> int:
+    """How many trials this worker pops next (``fair_share``), at most ``limit``.
+
+    ``workers``: how many workers are known to share the study (``--workers N``); the count used is
+    the larger of that and the workers seen running trials now (distinct ``worker`` attributes of
+    RUNNING trials, plus this one), which is how a shared study (``--storage``, ``--join``) knows of
+    its workers. A worker between two batches is not seen, nor one yet to join: the count is a
+    lower bound, so the first worker of a shared study may take a full batch."""
+    if limit <= 1:
         return 1
-    if any(not member_key(k) or k in ("optim.name", "loss.name") for k in spec.params()) or alone_reason(spec.base_config()) is not None:
-        return 1
-    return STACK_TRIALS
+    s = _optuna().trial.TrialState
+    trials = study.get_trials(deepcopy=False, states=(s.WAITING, s.RUNNING))
+    running = [t for t in trials if t.state == s.RUNNING]
+    # a running trial not yet labelled counts as a worker of its own (it is labelled right after its pop)
+    others = {t.user_attrs.get("worker") or f"?{t.number}" for t in running} - {worker_id()}
+    return fair_share(len(trials) - len(running), len(running), max(workers, 1 + len(others)), limit)
+
+
+def trained_line(trials: list[Any]) -> str:
+    """How a sweep's trials trained, from their attributes: how many stacked, in which batches, and
+    how many one by one and why (trials run again elsewhere after an interruption are left out)."""
+    replaced = replaced_numbers(trials)
+    done = [t for t in trials if t.number not in replaced and t.state.is_finished()]
+    sizes: dict[int, int] = {}
+    alone: dict[str, int] = {}
+    unknown = 0
+    for t in done:
+        if "stacked" in t.user_attrs:
+            sizes[int(t.user_attrs["stacked"])] = sizes.get(int(t.user_attrs["stacked"]), 0) + 1
+        elif "alone" in t.user_attrs:
+            alone[str(t.user_attrs["alone"])] = alone.get(str(t.user_attrs["alone"]), 0) + 1
+        else:
+            unknown += 1
+    parts = []
+    if sizes:
+        batches = {k: max(1, round(n / k)) for k, n in sorted(sizes.items(), reverse=True)}
+        total = sum(batches.values())
+        shape = f" of {next(iter(batches))}" if len(batches) == 1 else " (" + ", ".join(f"{b} of {k}" for k, b in batches.items()) + ")"
+        parts.append(f"{sum(sizes.values())} trials stacked in {total} batch{'es' if total > 1 else ''}{shape}")
+    if alone:
+        n = sum(alone.values())
+        whys = "; ".join(why + (f" ({k})" if len(alone) > 1 else "") for why, k in sorted(alone.items(), key=lambda kv: -kv[1]))
+        parts.append(f"{n} {'trial' if n == 1 else 'trials'} one by one: {whys}")
+    if unknown:
+        parts.append(f"{unknown} without a record (stopped before training, or run by a trainlab that did not record it)")
+    return "; ".join(parts) or "no trial trained yet"
+
+
+def sweep_plan(spec: SweepSpec, stack: bool = True, workers: int = 1, shared: bool = False) -> str:
+    """One line saying how this worker (or these ``workers`` local ones) will train the trials:
+    stacked in batches and how big, or one by one and why. ``shared``: other workers may join (--storage, --join)."""
+    reason = stack_reason(spec, stack)
+    if reason is not None:
+        return f"trials train one by one: {reason}"
+    limit = min(STACK_TRIALS, spec.trials or STACK_TRIALS)
+    if limit < 2:
+        return "trials train one by one: a single trial"
+    line = f"trials train stacked, up to {limit} at once ({', '.join(spec.params())} differ)"
+    if workers > 1 or shared:
+        count = f"{workers} local workers" + (" plus those seen running trials" if shared else "") if workers > 1 else "the workers seen running trials, plus this one"
+        line += f"; each worker takes its fair share, ceil((waiting + running) / workers) trials, counting {count}"
+    return line
 
 
 def run_trials_stacked(trials: list[Any], spec: SweepSpec, base: Config, sweep_dir: Path, cache: DataCache, threads: int | None = None) -> list[Outcome]:
@@ -380,14 +483,14 @@ def run_trials_stacked(trials: list[Any], spec: SweepSpec, base: Config, sweep_d
     for trial in trials:
         values = {key: p.suggest(trial) for key, p in spec.params().items()}  # (already drawn: the stored values)
         trial.set_user_attr("config", values)
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr("worker", worker_id())
         updates: dict[str, Any] = {**values, "output.dir": str(sweep_dir / "runs"), "output.name": f"trial-{trial.number:04d}"}
         if threads:
             updates["threads"] = threads
         try:
             cfgs.append(base.replace(**updates))
-        except TrainlabError:
-            return [run_trial(t, spec, base, sweep_dir, cache, threads) for t in trials]  # each fails with its own reason
+        except TrainlabError as exc:
+            return _one_by_one(trials, f"a trial's config is invalid ({exc})", spec, base, sweep_dir, cache, threads)  # each fails with its own reason
     reason = why_not_stacked(cfgs) if len(cfgs) > 1 else "a single trial"
     if reason is None:
         start = time.perf_counter()
@@ -405,6 +508,13 @@ def run_trials_stacked(trials: list[Any], spec: SweepSpec, base: Config, sweep_d
                 judged = _judge(run, run.path.name, spec, cfg, attrs, tests, start)
                 outcomes.append(judged if isinstance(judged, Outcome) else _complete(spec, attrs, [judged], tests, start))
             return outcomes
+    return _one_by_one(trials, f"its batch could not stack: {reason}", spec, base, sweep_dir, cache, threads)
+
+
+def _one_by_one(trials: list[Any], why: str, spec: SweepSpec, base: Config, sweep_dir: Path, cache: DataCache, threads: int | None) -> list[Outcome]:
+    """Train each trial on its own (``run_trial``), recording ``why`` in its ``alone`` attribute."""
+    for t in trials:
+        t.set_user_attr("alone", why)
     return [run_trial(t, spec, base, sweep_dir, cache, threads) for t in trials]
 
 
@@ -497,41 +607,55 @@ def _pop(study: Any, seed: int) -> Any:
 
 
 def work(study: Any, spec: SweepSpec, sweep_dir: Path, threads: int | None = None, on_trial: OnTrial | None = None, on_start: OnTrial | None = None, wait: bool = True,
-         stack: bool = False) -> int:
+         stack: bool = False, workers: int = 1) -> int:
     """Run queued trials until the queue is empty (then wait for other workers' trials); returns how many ran here.
 
-    ``stack``: where the sampler allows (``stack_batch``), take up to ``STACK_TRIALS`` trials at once
-    and train them as stacked models (``run_trials_stacked``). Off unless asked: only the one worker
-    of a local study stacks (``sweeps.api``); workers sharing a study reap a trial whose heartbeat
-    stops, and a stack keeps only one beating."""
+    ``stack``: where the sweep allows it (``stack_reason``), pop a batch of trials, this worker's fair
+    share of the trials left (``batch_size``: at most ``STACK_TRIALS``), and train them as stacked
+    models (``run_trials_stacked``); each trial of the batch beats on its own (``Heartbeat``), so a
+    worker that dies mid-batch has every trial of it failed and queued once more. ``workers``: how
+    many workers are known to share the study (``--workers N``); more are counted from the running
+    trials."""
     optuna = _optuna()
     s = optuna.trial.TrialState
     storage = study._storage
     interval = heartbeat_interval(storage)
     base = spec.base_config()
     cache = DataCache(size=1)  # one data set (or one set of folds) at a time
+    limit = stack_batch(spec, stack)
+    why_alone = stack_reason(spec, stack)
+    me = worker_id()
     ran = 0
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     while True:
         fail_stale_trials(study)
         _report_new(study, seen, on_trial)  # other workers' trials too, and those failed as stale
+        want = batch_size(study, limit, workers)
         trial = _pop(study, spec.seed)
         if trial is None:
             if not wait or not study.get_trials(deepcopy=False, states=(s.RUNNING,)):
                 return ran
             time.sleep(min(interval, 2.0))  # trials still running elsewhere: wait for them (or their death)
             continue
+        # at once: other workers count the workers they see (batch_size), and a worker that dies before
+        # its batch's heartbeats start still leaves a beat to go stale (a trial that never beat is never reaped)
+        record_heartbeat(storage, trial._trial_id)
+        trial.set_user_attr("worker", me)
         batch = [trial]
-        if stack_batch(spec, stack) > 1:
+        if limit > 1:
             for p in spec.params().values():  # draw now: the sampler is reseeded for the next trial's number
                 p.suggest(trial)
-            while len(batch) < stack_batch(spec, stack):
+            while len(batch) < want:
                 more = _pop(study, spec.seed)
                 if more is None:
                     break
+                record_heartbeat(storage, more._trial_id)
+                more.set_user_attr("worker", me)
                 for p in spec.params().values():
                     p.suggest(more)
                 batch.append(more)
+        if len(batch) == 1:
+            trial.set_user_attr("alone", why_alone or ("its worker's fair share of the trials left was 1" if want <= 1 else "other workers took the other waiting trials"))
         try:
             if on_start is not None:
                 for t in batch:
@@ -574,11 +698,14 @@ def _report_new(study: Any, seen: set[int], on_trial: OnTrial | None) -> None:
                 on_trial(t)
 
 
-def work_parallel(name: str, url: str, sweep_dir: Path, workers: int, on_trial: OnTrial | None = None, heartbeat: float = HEARTBEAT, grace: float | None = None) -> None:
-    """Run ``workers`` local processes (``trainlab.sweeps.worker``) on the study; report trials as they finish."""
+def work_parallel(name: str, url: str, sweep_dir: Path, workers: int, on_trial: OnTrial | None = None, heartbeat: float = HEARTBEAT, grace: float | None = None,
+                  stack: bool = True) -> None:
+    """Run ``workers`` local processes (``trainlab.sweeps.worker``) on the study; report trials as they finish.
+
+    Each knows ``workers``, so where the sweep stacks (``stack``) each pops its fair share of the trials left."""
 
     optuna = _optuna()
-    args = [url, str(sweep_dir), "{i}", str(heartbeat), "-" if grace is None else str(grace)]
+    args = [url, str(sweep_dir), "{i}", str(heartbeat), "-" if grace is None else str(grace), str(workers), "stack" if stack else "no-stack"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread each: N workers on N cores
     procs = [
         subprocess.Popen([sys.executable, "-m", "trainlab.sweeps.worker", name, *(a.format(i=i) for a in args)], env=env)

@@ -1,8 +1,10 @@
-"""A local sweep worker process: ``python -m trainlab.sweeps.worker NAME URL DIR INDEX HEARTBEAT GRACE``.
+"""A local sweep worker process: ``python -m trainlab.sweeps.worker NAME URL DIR INDEX HEARTBEAT GRACE WORKERS STACK``.
 
 ``--workers N`` starts N of these as plain subprocesses (not multiprocessing), so a user's script
 is never re-imported in the children, whatever its ``__main__`` looks like. Each runs one thread,
-prints nothing, and exits 0 when the queue is empty, 130 when interrupted.
+prints nothing, and exits 0 when the queue is empty, 130 when interrupted. WORKERS is N: where the
+sweep stacks (STACK is ``stack``; ``no-stack`` for ``--no-stack``), each worker pops its fair share
+of the trials left (``run.batch_size``) and trains them as one stacked model.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from trainlab.sweeps.run import load_study, make_storage, work
 
 def main(argv: list[str]) -> int:
     """Join the study and work through its queue with one thread."""
-    name, url, sweep_dir, index, heartbeat, grace = argv
+    name, url, sweep_dir, index, heartbeat, grace, workers, stack = argv
+    if stack not in ("stack", "no-stack"):
+        raise SystemExit(f"trainlab.sweeps.worker: STACK must be 'stack' or 'no-stack', not {stack!r}")
     torch.set_num_threads(1)
     storage = make_storage(url, float(heartbeat), float(grace) if grace != "-" else None)
     study, spec = load_study(name, storage, worker=int(index))
     try:
-        work(study, spec, Path(sweep_dir), threads=1, stack=False)  # stacking: one worker only (as compare), not measured with several
+        work(study, spec, Path(sweep_dir), threads=1, stack=stack == "stack", workers=int(workers))
     except KeyboardInterrupt:
         return 130
     return 0
