@@ -10,6 +10,14 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 started=
+stop() { if [ -n "$started" ]; then started=; "$here/postgres.sh" stop; fi; }
+trap stop EXIT
+# Ctrl-C reaches the whole process group: the command stops itself, then bash runs these traps
+# (after the command has ended), exits with the shell's code for the signal, and EXIT stops the server.
+# Set before the server starts: a Ctrl-C while it starts ends the script too (bash would otherwise go
+# on when the interrupted child happened to exit 0)
+trap 'exit 130' INT
+trap 'exit 143' TERM
 if [ -z "${TRAINLAB_TEST_PG:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   if exports="$("$here/postgres.sh")"; then
     eval "$exports"  # TRAINLAB_TEST_PG, and TRAINLAB_PG_STARTED=1 when postgres.sh started the server
@@ -18,10 +26,4 @@ if [ -z "${TRAINLAB_TEST_PG:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/
     echo "postgres: not started; the PostgreSQL sweep test will skip" >&2
   fi
 fi
-stop() { if [ -n "$started" ]; then started=; "$here/postgres.sh" stop; fi; }
-trap stop EXIT
-# Ctrl-C reaches the whole process group: the command stops itself, then bash runs these traps
-# (after the command has ended), exits with the shell's code for the signal, and EXIT stops the server
-trap 'exit 130' INT
-trap 'exit 143' TERM
 "$@"

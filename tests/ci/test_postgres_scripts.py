@@ -45,9 +45,24 @@ def test_server_stopped_after_failing_tests_and_exit_code_kept(ci: Path, tmp_pat
     assert (tmp_path / "log").read_text().split() == ["start", "stop"]
 
 
+def _wait_for_command(session: int, cmdline: bytes, timeout: float = 20.0) -> None:
+    """Wait until a process of ``session`` runs ``cmdline`` (NUL-separated, as /proc/PID/cmdline)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[3]) == session and (stat.parent / "cmdline").read_bytes().rstrip(b"\0") == cmdline:
+                    return
+            except (OSError, IndexError, ValueError):  # the process ended while being read
+                continue
+        time.sleep(0.05)
+    raise AssertionError(f"no process of session {session} ran {cmdline!r} within {timeout} s")
+
+
 def test_server_stopped_after_ctrl_c(ci: Path, tmp_path: Path) -> None:
     proc = subprocess.Popen([str(ci / "with-postgres.sh"), "sleep", "30"], env=_env(tmp_path), start_new_session=True)
-    time.sleep(1.0)
+    _wait_for_command(proc.pid, b"sleep\x0030")  # the command runs (a fixed delay raced a loaded machine's start-up)
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
     assert proc.wait(timeout=30) == 130
     assert (tmp_path / "log").read_text().split() == ["start", "stop"]
