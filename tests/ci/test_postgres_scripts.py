@@ -61,7 +61,10 @@ def _wait_for_command(session: int, cmdline: bytes, timeout: float = 20.0) -> No
 
 
 def test_server_stopped_after_ctrl_c(ci: Path, tmp_path: Path) -> None:
-    proc = subprocess.Popen([str(ci / "with-postgres.sh"), "sleep", "30"], env=_env(tmp_path), start_new_session=True)
+    # SIGINT as a terminal leaves it: a suite started in the background without job control (`cmd &`)
+    # inherits it ignored, and bash cannot trap a signal ignored on entry (the test then timed out)
+    proc = subprocess.Popen([str(ci / "with-postgres.sh"), "sleep", "30"], env=_env(tmp_path), start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for_command(proc.pid, b"sleep\x0030")  # the command runs (a fixed delay raced a loaded machine's start-up)
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
     assert proc.wait(timeout=30) == 130
