@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +84,13 @@ class StopAt(Callback):
     def on_batch_end(self, t: Trainer) -> None:
         if t.step == self.step:
             next(c for c in t.callbacks if isinstance(c, Interrupt)).request(signal.SIGINT)
+
+
+def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``cond`` every 0.2 s until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -11,11 +11,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import wait_until
 
 PG = os.environ.get("TRAINLAB_TEST_PG")
 pytestmark = pytest.mark.skipif(
@@ -45,15 +46,6 @@ run.work(study, spec, Path(root) / name, stack=True, workers=3)
 A_BATCH = 4
 
 
-def _wait(cond, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_three_workers_share_a_postgres_study_and_a_killed_workers_trial_runs_again(tmp_path: Path) -> None:
     assert PG, "CI must provide TRAINLAB_TEST_PG (.ci/postgres.sh)"
     import optuna
@@ -74,14 +66,14 @@ def test_three_workers_share_a_postgres_study_and_a_killed_workers_trial_runs_ag
             running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
             return [t for t in running if t.user_attrs.get("worker", "").endswith(f":{proc.pid}")]
 
-        _wait(lambda: len(running_by(a)) == A_BATCH or a.poll() is not None, 60, "worker A to pop its batch")
+        wait_until(lambda: len(running_by(a)) == A_BATCH or a.poll() is not None, 60, "worker A to pop its batch")
         assert a.poll() is None
         killed = {t.number: t.params for t in running_by(a)}
         for _ in range(2):  # B and C join by name, as on other machines
             joined.append(subprocess.Popen(
                 [sys.executable, "-m", "trainlab", "sweep", "--join", name, "--storage", PG, "--heartbeat", "1", "--grace", "3", "--dir", str(root)],
                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-        _wait(lambda: running_by(joined[0]) or joined[0].poll() is not None, 60, "worker B to start a trial")
+        wait_until(lambda: running_by(joined[0]) or joined[0].poll() is not None, 60, "worker B to start a trial")
         a.kill()  # SIGKILL in the middle of its batch
         a.wait()
         outs = [p.communicate(timeout=240)[0] for p in joined]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_until
 from trainlab.cli import main
 from trainlab.sweeps import sweep
 from trainlab.sweeps.api import build_spec
@@ -136,15 +137,6 @@ run.work(study, spec, Path(root) / name, stack=True, workers=2)
 """
 
 
-def _wait(cond, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
 def test_a_worker_killed_mid_batch_has_every_trial_of_it_retried_once(tmp_path: Path, kind: str) -> None:
     import optuna
@@ -157,7 +149,7 @@ def test_a_worker_killed_mid_batch_has_every_trial_of_it_retried_once(tmp_path: 
     proc = subprocess.Popen([sys.executable, "-c", HANGING_WORKER, "kill", url, str(tmp_path)], env={**os.environ, "OMP_NUM_THREADS": "1"})
     running = lambda: study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))  # noqa: E731
     try:
-        _wait(lambda: len(running()) == 3 or proc.poll() is not None, 120, "the worker to pop its batch")
+        wait_until(lambda: len(running()) == 3 or proc.poll() is not None, 120, "the worker to pop its batch")
         assert proc.poll() is None and len(running()) == 3
         time.sleep(4)  # twice the grace period: a batch beating as one trial would lose the others now
         fail_stale_trials(study)
@@ -176,7 +168,7 @@ def test_a_worker_killed_mid_batch_has_every_trial_of_it_retried_once(tmp_path: 
         return not running()
 
     # every trial of the dead batch stops beating, so all are reaped (a trial that never beat would stay RUNNING)
-    _wait(reaped, 60, "the dead worker's trials to be failed")
+    wait_until(reaped, 60, "the dead worker's trials to be failed")
     work(study, spec, tmp_path / "kill", stack=True)
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state.name == "COMPLETE"]
