@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers N trains N runs at a time in processes with one thread each; by default that happens\n"
         "only on CPUs with more than 2 cores (on 2 cores one process using both was faster; docs/compare.md).\n\n"
         "Runs that differ only in per-run values (seed, optim.lr, optim.weight_decay, optimizer parameters,\n"
-        "model.act, model.init, schedule, epochs, early stopping) train as stacked models (measured on a\n"
-        "loaded 2-core CPU: 3.5x faster for 8 small MLPs, 1.1-1.25x for the reference MLP; BENCHMARKS.md);\n"
+        "model.act, model.init, schedule, epochs, early stopping) train as stacked models (measured on an\n"
+        "idle 2-core CPU: 2.65-3.07x faster for 8 small MLPs, 1.65-1.85x for 8 reference MLPs differing in\n"
+        "lr, about 1x for 4 reference MLPs differing in model.act; BENCHMARKS.md);\n"
         "the first line says which runs stack and why the others train one by one.\n"
         "--no-stack trains every run on its own.",
         epilog="examples:\n  trainlab compare model.act=sigmoid,tanh,relu,gelu train.epochs=3\n"
