@@ -12,6 +12,8 @@ Fashion-MNIST, the reference recipe ``configs/seed-mlp.yaml``, batch 256) timed 
   bare-single     the same with the one-tensor-at-a-time Adam (torch's CPU default)
   bare-bf16       fused Adam, forward and loss under bf16 autocast (fast only with avx512_bf16 or AMX)
   compiled        ``torch.compile(model)`` (inductor), fused Adam (``--compile``: needs a C++ compiler)
+  gathers+matmuls the epoch's batch gathers and its matmuls alone (forward, and the backward's three per
+                  step), no activation, loss or optimizer: what the rest of a step costs is the difference
 and the validation pass (6,000 examples) at evaluation batch sizes 1024, 4096 (trainlab's default)
 and all at once. The floor is the epoch's FLOPs (``FlopCounterMode``) over the float32 matmul rate
 of the layer's shape measured now. ``--profile`` prints torch.profiler's top operators for one
@@ -81,6 +83,27 @@ def main() -> int:
         m = copy.deepcopy(s.model)
         return m, torch.optim.Adam(m.parameters(), lr=1e-3, **kw)
 
+    def matmuls_only() -> Callable[[], None]:
+        """The epoch's gathers and its five matmuls per step (forward, and the backward's three), nothing else."""
+        lin = [m for m in s.model.modules() if isinstance(m, nn.Linear)]
+        w1, b1, w2, b2 = (t.detach() for t in (lin[0].weight, lin[0].bias, lin[1].weight, lin[1].bias))
+        g2 = torch.randn(bs, w2.shape[0])
+        gen = torch.Generator().manual_seed(0)
+
+        def epoch() -> None:
+            perm = torch.randperm(n, generator=gen)
+            for i in range(0, n, bs):
+                idx = perm[i : i + bs]
+                xb = x.index_select(0, idx).flatten(1)
+                h = torch.addmm(b1, xb, w1.t())
+                torch.addmm(b2, h, w2.t())
+                g = g2[: len(idx)]
+                g.t() @ h  # grad of W2
+                gh = g @ w2  # grad of the hidden layer
+                gh.t() @ xb  # grad of W1 (the input needs none)
+
+        return epoch
+
     def trainlab_epoch() -> None:
         trainer.perm = None
         trainer._train_epoch()
@@ -91,6 +114,7 @@ def main() -> int:
         "bare-foreach": bare(*fresh(foreach=True)),
         "bare-single": bare(*fresh(foreach=False)),
         "bare-bf16": bare(*fresh(fused=True), bf16=True),
+        "gathers+matmuls": matmuls_only(),
     }
     if a.compile:
         m, opt = fresh(fused=True)
