@@ -14,7 +14,7 @@ Fashion-MNIST, the reference recipe ``configs/seed-mlp.yaml``, batch 256) timed 
   compiled        ``torch.compile(model)`` (inductor), fused Adam (``--compile``: needs a C++ compiler)
   gathers+matmuls the epoch's batch gathers and its matmuls alone (forward, and the backward's three per
                   step), no activation, loss or optimizer: what the rest of a step costs is the difference
-and the validation pass (6,000 examples) at evaluation batch sizes 1024, 4096 (trainlab's default)
+and the validation pass (the split's tenth of ``--examples``) at evaluation batch sizes 1024, 4096 (trainlab's default)
 and all at once. The floor is the epoch's FLOPs (``FlopCounterMode``) over the float32 matmul rate
 of the layer's shape measured now. ``--profile`` prints torch.profiler's top operators for one
 trainlab epoch. ``--threads 0``: trainlab's adaptive default (decided before torch loads).
