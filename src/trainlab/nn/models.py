@@ -17,7 +17,9 @@ from trainlab.nn.layers import Maxout
 from trainlab.nn.mlp import dict_layers, mlp_layers
 from trainlab.registry import Registry, parse_spec
 
-MODELS = Registry("model")
+# stackable: several runs of it may train as one stacked model (Linear layers and element-wise
+# activations only; training/stacked.py); a model that does not say so does not stack
+MODELS = Registry("model", defaults={"stackable": False}, listed=("stackable",))
 
 
 @dataclass
@@ -36,7 +38,10 @@ class ModelContext:
         return n
 
 
-@MODELS.register("perceptron", "one linear unit + sigmoid, trained with BCE (2-class data such as xor)")
+@MODELS.register(
+    "perceptron", "one linear unit + sigmoid, trained with BCE (2-class data such as xor)",
+    stackable=True,
+)
 def perceptron(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Rosenblatt's single unit: a logit w·x + b, squashed by the loss's sigmoid."""
     if ctx.out_features != 1:
@@ -44,13 +49,19 @@ def perceptron(ctx: ModelContext, cfg: Any) -> nn.Module:
     return nn.Sequential(dict_layers([("flatten", nn.Flatten()), ("out", nn.Linear(ctx.in_features, 1))]))
 
 
-@MODELS.register("linear", "softmax regression: one linear layer from inputs to class scores")
+@MODELS.register(
+    "linear", "softmax regression: one linear layer from inputs to class scores",
+    stackable=True,
+)
 def linear(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Multinomial logistic regression (or linear regression for regression tasks)."""
     return nn.Sequential(dict_layers([("flatten", nn.Flatten()), ("out", nn.Linear(ctx.in_features, ctx.out_features))]))
 
 
-@MODELS.register("mlp", "multilayer perceptron: model.hidden widths, model.act, model.dropout, model.norm")
+@MODELS.register(
+    "mlp", "multilayer perceptron: model.hidden widths, model.act, model.dropout, model.norm",
+    stackable=True,
+)
 def mlp(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Fully connected network of any depth and width."""
     position = getattr(cfg, "norm_position", "before")
