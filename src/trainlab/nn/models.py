@@ -83,8 +83,7 @@ def build_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int,
     """
     check_model_memory(model_cfg, input_shape, out_features, optimizer, device)
     ctx = ModelContext(tuple(input_shape), out_features)
-    spec = parse_spec(model_cfg.name)
-    model = MODELS.create(spec, ctx=ctx, cfg=model_cfg)
+    model = MODELS.create(model_cfg.spec("name"), ctx=ctx, cfg=model_cfg)
     init_model(model, model_cfg.init, model_cfg.bias_init, model_cfg.act)
     return model
 
@@ -99,7 +98,7 @@ def plan_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int) 
     without allocating a byte of weights (a 10-billion-parameter config costs nothing to plan)."""
     ctx = ModelContext(tuple(input_shape), out_features)
     with torch.device("meta"):
-        return MODELS.create(parse_spec(model_cfg.name), ctx=ctx, cfg=model_cfg)
+        return MODELS.create(model_cfg.spec("name"), ctx=ctx, cfg=model_cfg)
 
 
 def model_memory(model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer: str | None = None) -> tuple[int, int]:
@@ -139,7 +138,7 @@ def check_model_memory(model_cfg: Any, input_shape: tuple[int, ...], out_feature
     params, need = model_memory(model_cfg, input_shape, out_features, optimizer)
     limit = memory_limit(device)
     if limit is not None and need > limit:
-        arch = f"{parse_spec(model_cfg.name).name} {describe(plan_model(model_cfg, input_shape, out_features))}".strip()
+        arch = f"{model_cfg.spec('name').name} {describe(plan_model(model_cfg, input_shape, out_features))}".strip()
         states = _states(optimizer)
         where = "on the GPU" if device is not None and torch.device(device).type == "cuda" else "available"
         raise ConfigError(
