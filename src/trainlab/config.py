@@ -64,7 +64,8 @@ class _Section:
 class DataConfig(_Section):
     """Which data, how it is split and preprocessed."""
 
-    name: str = _f("fashion-mnist", help="data set by name, e.g. fashion-mnist, mnist, digits, spirals(size=500,noise=0.2)",
+    name: str = _f("fashion-mnist", help="data set by name, e.g. fashion-mnist, mnist, digits, "
+                                         "spirals(size=500,noise=0.2)",
                    catalogue="datasets")
     dir: str | None = _f(None, help="directory holding the IDX files (else $TRAINLAB_DATA, cache, /usr/share/datasets)")
     val: float = _f(0.1, help="validation split from train: a fraction in (0, 1), or a whole count of examples (>= 1); 0 for none", min=0)
@@ -72,10 +73,12 @@ class DataConfig(_Section):
     preprocess: str = _f("scale", help="preprocessing fitted on train: none, scale, standardize, ...",
                          catalogue="preprocess")
     augment: list = _f(factory=list, help="augmentations applied to training batches, e.g. [shift(2), flip]")
-    imbalance: str = _f("none", help="long-tailed train split (val/test untouched): none, exp(ratio=100), step(ratio=10,minority=5)",
+    imbalance: str = _f("none", help="long-tailed train split (val/test untouched): none, "
+                                     "exp(ratio=100), step(ratio=10,minority=5)",
                         catalogue="imbalance")
     resample: str = _f("none", help="resample the train split once: none, over (up to the largest class), under (down to the smallest)", choices=("none", "over", "under"))
-    sampler: str = _f("uniform", help="each epoch's order: uniform (shuffle), balanced or sqrt (class-weighted draws on the device)",
+    sampler: str = _f("uniform", help="each epoch's order: uniform (shuffle), balanced or sqrt "
+                                      "(class-weighted draws on the device)",
                       catalogue="data-samplers")
     label_noise: float = _f(0.0, help="fraction of training labels replaced by a random other class, after the val split (val/test untouched), seeded; in [0, 1)", min=0.0, below=1.0)
 
@@ -105,7 +108,8 @@ class ModelConfig(_Section):
 class LossConfig(_Section):
     """The objective."""
 
-    name: str = _f("auto", help="loss by name; auto = cross_entropy (classes), bce_with_logits (perceptron), mse (regression)",
+    name: str = _f("auto", help="loss by name; auto = cross_entropy (classes), bce_with_logits "
+                                "(perceptron), mse (regression)",
                    catalogue="losses")
     l1: float = _f(0.0, help="L1 penalty strength on weights, added to the loss", min=0.0)
 
@@ -147,7 +151,8 @@ class TrainConfig(_Section):
 class PretrainConfig(_Section):
     """Learning without labels (docs/self-supervised.md)."""
 
-    method: str = _f("none", help="none (supervised), simclr(temperature=0.5,proj=[128,64]) or autoencoder: the model without its output layer is the encoder",
+    method: str = _f("none", help="none (supervised), simclr(temperature=0.5,proj=[128,64]) or "
+                                  "autoencoder: the model without its output layer is the encoder",
                      catalogue="pretraining")
     views: list = _f(factory=list, help="simclr: augmentations making each view, e.g. [resized_crop,noise(0.1)]; empty = the default family for the data's shape")
     knn_k: int = _f(20, help="neighbours of the per-epoch kNN monitor (val_knn_accuracy) and of the final kNN probes; 0 = no monitor", min=0)

@@ -18,9 +18,9 @@ import inspect
 import math
 import re
 import types
-from contextlib import contextmanager
 import typing
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,7 +207,7 @@ class Registry:
         raise KeyError(f"{self.kind} {parse_spec(spec).name!r} has no fact {key!r} and the registry no default for it")
 
     def listed_facts(self, entry: Entry) -> tuple[tuple[str, str], ...]:
-        """(key, text) of the ``listed`` facts of ``entry`` that ``trainlab list`` shows (a false flag shows nothing)."""
+        """(key, text) of the ``listed`` facts of ``entry`` for ``trainlab list`` (a false flag shows nothing)."""
         out = []
         for key in self.listed:
             value = entry.facts.get(key, self.defaults.get(key))

@@ -164,7 +164,8 @@ def _counts(ctx: LossContext, name: str) -> torch.Tensor:
 
 
 @LOSSES.register(
-    "cross_entropy", "softmax + negative log-likelihood on logits (label_smoothing, weights=balanced|effective(beta)|[w0,..])",
+    "cross_entropy", "softmax + negative log-likelihood on logits (label_smoothing, "
+                     "weights=balanced|effective(beta)|[w0,..])",
     family="cross_entropy", initial_loss=ln_classes,
 )
 def cross_entropy(ctx: LossContext, label_smoothing: float = 0.0, weights: Any = None) -> Loss:
@@ -182,7 +183,8 @@ def cross_entropy(ctx: LossContext, label_smoothing: float = 0.0, weights: Any =
 
 
 @LOSSES.register(
-    "ldam", "label-distribution-aware margins n_c^(-1/4), scale s; drw_epoch: class-balanced weights from then on (Cao et al. 2019)",
+    "ldam", "label-distribution-aware margins n_c^(-1/4), scale s; drw_epoch: class-balanced weights "
+            "from then on (Cao et al. 2019)",
     family="cross_entropy",
 )
 def ldam(ctx: LossContext, max_margin: float = 0.5, s: float = 30.0, drw_epoch: int | None = None, beta: float = 0.9999) -> Loss:
@@ -262,7 +264,8 @@ def nll(ctx: LossContext) -> Loss:
 
 
 @LOSSES.register(
-    "focal", "-alpha_t (1-p_t)^gamma log p_t: down-weights easy examples (gamma 2, alpha 0.25|balanced|effective(beta))",
+    "focal", "-alpha_t (1-p_t)^gamma log p_t: down-weights easy examples (gamma 2, alpha "
+             "0.25|balanced|effective(beta))",
     family="cross_entropy", initial_loss=focal_initial,
 )
 def focal(ctx: LossContext, gamma: float = 2.0, alpha: Any = 0.25) -> Loss:
