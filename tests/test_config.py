@@ -8,6 +8,7 @@ import pytest
 
 from trainlab.config import Config, describe_keys, load_config, parse_overrides
 from trainlab.errors import ConfigError
+from trainlab.registry import Spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,3 +84,16 @@ def test_parse_overrides_and_key_listing() -> None:
     keys = {k for k, _, _ in describe_keys()}
     for required in ("seed", "device", "threads", "data.name", "data.val", "data.limit", "data.preprocess", "model.name", "model.hidden", "model.act", "model.init", "model.dropout", "loss.name", "optim.name", "optim.lr", "optim.batch_size", "train.epochs", "output.dir"):
         assert required in keys
+
+
+def test_catalogue_values_are_parsed_once_into_specs() -> None:
+    """cfg.spec gives the parsed form; the field keeps the text; bad syntax fails at load, naming the key."""
+    cfg = load_config(None, ["model.act=leaky_relu(0.1)", "optim.name=sgd(momentum=0.9)"])
+    assert cfg.model.act == "leaky_relu(0.1)"  # what config.yaml holds, as written
+    assert cfg.spec("model.act") == Spec("leaky_relu", (0.1,)) == cfg.model.spec("act")
+    assert cfg.spec("optim.name").kwargs == {"momentum": 0.9}
+    assert cfg.spec("model.act") is cfg.spec("model.act")  # parsed once, not at every call
+    with pytest.raises(ConfigError, match=r"^model\.act: cannot read 'leaky_relu\(0\.1'"):
+        load_config(None, ["model.act=leaky_relu(0.1"])
+    with pytest.raises(KeyError, match="not a catalogue value"):
+        cfg.spec("optim.lr")

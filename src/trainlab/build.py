@@ -43,7 +43,6 @@ from trainlab.nn.losses import (
 from trainlab.nn.models import MODELS, build_model, count_params, describe
 from trainlab.nn.norms import NORMS, check_norm
 from trainlab.nn.ssl import PRETRAIN, make_pretraining
-from trainlab.registry import parse_spec
 from trainlab.runs.rundir import WEIGHTS
 from trainlab.runs.weights import load_encoder
 from trainlab.training import distributed
@@ -125,7 +124,7 @@ def resolve_config(cfg: Config, task: str) -> Config:
     updates: dict[str, Any] = {}
     if cfg.loss.name == "auto":
         updates["loss.name"] = default_loss(cfg.model.name, task)
-    if parse_spec(cfg.optim.name).name == "gd" and cfg.optim.batch_size != "full":
+    if cfg.spec("optim.name").name == "gd" and cfg.optim.batch_size != "full":
         updates["optim.batch_size"] = "full"
     return cfg.replace(**updates) if updates else cfg
 
@@ -134,7 +133,7 @@ def check_names(cfg: Config) -> None:
     """Fail fast, before any data loads: every catalogue name and inline parameter must bind, and the
     mlp's norm must fit its widths (group norm's groups divide them; instance norm needs images)."""
     m = cfg.model
-    if parse_spec(m.name).name == "baseline":  # a scikit-learn baseline's run config: no network to build
+    if m.spec("name").name == "baseline":  # a scikit-learn baseline's run config: no network to build
         raise ConfigError(f"model.name={m.name!r} is a scikit-learn baseline, not a network: fit it with `trainlab baselines NAME`")
     for registry, spec in ((MODELS, m.name), (ACTIVATIONS, m.act), (INITS, m.init), (BIAS_INITS, m.bias_init), (NORMS, m.norm), (OPTIMIZERS, cfg.optim.name), (SCHEDULES, cfg.optim.schedule), (PREPROCESS, cfg.data.preprocess), (IMBALANCE, cfg.data.imbalance), (DATA_SAMPLERS, cfg.data.sampler)):
         registry.bind(spec)
@@ -142,7 +141,7 @@ def check_names(cfg: Config) -> None:
     if cfg.loss.name != "auto":
         LOSSES.bind(cfg.loss.name)
     k = maxout_pieces(m.act)
-    if parse_spec(m.name).name == "mlp":
+    if m.spec("name").name == "mlp":
         widths = [h * k for h in m.hidden] if k and m.norm_position == "before" else list(m.hidden)
         check_norm(m.norm, widths, dims=1)
     check_blocks(m)  # cnn block syntax; shapes need the data and are checked when the model is built
@@ -151,7 +150,7 @@ def check_names(cfg: Config) -> None:
 
 def pretraining(cfg: Config) -> str | None:
     """The pretraining method's name (``pretrain.method``), or None for a supervised run."""
-    name = parse_spec(cfg.pretrain.method).name
+    name = cfg.spec("pretrain.method").name
     return None if name == "none" else name
 
 
@@ -283,7 +282,7 @@ def check_batch_norm(model: nn.Module, batch_size: int, n_train: int, world: Wor
 def header(s: Setup) -> str:
     """The one-line run header: data, model, parameters, optimizer, device, threads."""
     o = s.config.optim
-    model = f"{parse_spec(s.config.model.name).name} {describe(s.model)}".strip()
+    model = f"{s.config.spec('model.name').name} {describe(s.model)}".strip()
     return (
         f"data {s.data.describe()} | model {model}, {count_params(s.model):,} params | "
         f"{o.name} lr={o.lr:g} batch={s.batch_size} | loss {s.loss.name if s.loss.unsupervised else s.config.loss.name} | device {s.device} | threads {s.threads}"

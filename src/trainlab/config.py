@@ -3,12 +3,20 @@
 Every default is written out in the resolved config saved with each run, so the saved file alone
 reproduces the run. Sections are dataclasses; a field's type annotation is its validation rule, and
 ``metadata`` may add a range (``min``/``max``) or a fixed set of ``choices``.
+
+A catalogue value (``model.act: leaky_relu(0.1)``, ``optim.name``, ...) is marked ``catalogue=KIND``
+(the ``trainlab list KIND`` it names an entry of). Validation parses it once into a ``Spec`` (bad
+syntax fails at load, naming the key); the field keeps the text the user wrote (it is what
+config.yaml holds) and ``cfg.spec("model.act")`` / ``cfg.model.spec("act")`` give the parsed form.
+Whether the name exists is checked against the live registries by ``build.check_names``, since
+the registries import torch and this module must not.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,7 +27,7 @@ import yaml
 
 from trainlab.bounded import MAX_CONFIG_BYTES, load_yaml
 from trainlab.errors import ConfigError, brief, clip, close_match
-from trainlab.registry import parse_spec, parse_value
+from trainlab.registry import Spec, parse_spec, parse_value
 
 SEED_MAX = 2**63 - 1  # torch.manual_seed takes a signed 64-bit seed (seeds are also stored in int64 tensors)
 # OpenMP aborts (segfault, exit 139) when asked for 100000 threads; no CPU torch runs on has 1024
@@ -35,61 +43,94 @@ def _f(default: Any = dataclasses.MISSING, *, help: str = "", factory: Any = Non
     return field(default=default, metadata=meta)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> Spec:
+    """``parse_spec`` of a catalogue value, parsed once per distinct text (call sites ask many times)."""
+    return parse_spec(text)
+
+
+class _Section:
+    """What every config section offers: its catalogue values as parsed specs."""
+
+    def spec(self, name: str) -> Spec:
+        """The parsed ``Spec`` of the catalogue field ``name`` (e.g. ``cfg.model.spec("act").name``)."""
+        f = {f.name: f for f in dataclasses.fields(self)}.get(name)  # type: ignore[arg-type]
+        if f is None or "catalogue" not in f.metadata:
+            raise KeyError(f"{type(self).__name__}.{name} is not a catalogue value")
+        return _parsed(getattr(self, name))
+
+
 @dataclass
-class DataConfig:
+class DataConfig(_Section):
     """Which data, how it is split and preprocessed."""
 
-    name: str = _f("fashion-mnist", help="data set by name, e.g. fashion-mnist, mnist, digits, spirals(size=500,noise=0.2)")
+    name: str = _f("fashion-mnist", help="data set by name, e.g. fashion-mnist, mnist, digits, "
+                                         "spirals(size=500,noise=0.2)",
+                   catalogue="datasets")
     dir: str | None = _f(None, help="directory holding the IDX files (else $TRAINLAB_DATA, cache, /usr/share/datasets)")
     val: float = _f(0.1, help="validation split from train: a fraction in (0, 1), or a whole count of examples (>= 1); 0 for none", min=0)
     limit: int | None = _f(None, help="use only the first N training examples (after shuffling), for quick runs", min=1)
-    preprocess: str = _f("scale", help="preprocessing fitted on train: none, scale, standardize, ...")
+    preprocess: str = _f("scale", help="preprocessing fitted on train: none, scale, standardize, ...",
+                         catalogue="preprocess")
     augment: list = _f(factory=list, help="augmentations applied to training batches, e.g. [shift(2), flip]")
-    imbalance: str = _f("none", help="long-tailed train split (val/test untouched): none, exp(ratio=100), step(ratio=10,minority=5)")
+    imbalance: str = _f("none", help="long-tailed train split (val/test untouched): none, "
+                                     "exp(ratio=100), step(ratio=10,minority=5)",
+                        catalogue="imbalance")
     resample: str = _f("none", help="resample the train split once: none, over (up to the largest class), under (down to the smallest)", choices=("none", "over", "under"))
-    sampler: str = _f("uniform", help="each epoch's order: uniform (shuffle), balanced or sqrt (class-weighted draws on the device)")
+    sampler: str = _f("uniform", help="each epoch's order: uniform (shuffle), balanced or sqrt "
+                                      "(class-weighted draws on the device)",
+                      catalogue="data-samplers")
     label_noise: float = _f(0.0, help="fraction of training labels replaced by a random other class, after the val split (val/test untouched), seeded; in [0, 1)", min=0.0, below=1.0)
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(_Section):
     """The network."""
 
-    name: str = _f("mlp", help="model by name: perceptron, linear, mlp, cnn, ...")
+    name: str = _f("mlp", help="model by name: perceptron, linear, mlp, cnn, ...",
+                   catalogue="models")
     hidden: list = _f(factory=lambda: [256], help="hidden layer widths of an mlp, e.g. [512,256]")
-    act: str = _f("relu", help="activation by name, e.g. relu, tanh, leaky_relu(0.1)")
-    init: str = _f("kaiming_normal", help="weight init by name, e.g. default, xavier_normal, normal(std=0.01)")
-    bias_init: str = _f("zeros", help="bias init by name (zeros, constant(0.1), default)")
+    act: str = _f("relu", help="activation by name, e.g. relu, tanh, leaky_relu(0.1)",
+                  catalogue="activations")
+    init: str = _f("kaiming_normal", help="weight init by name, e.g. default, xavier_normal, normal(std=0.01)",
+                   catalogue="inits")
+    bias_init: str = _f("zeros", help="bias init by name (zeros, constant(0.1), default)",
+                        catalogue="bias-inits")
     dropout: float = _f(0.0, help="dropout probability after each hidden activation", min=0.0, max=0.99)
-    norm: str = _f("none", help="normalization layer: none, batch, layer, instance, group(groups)")
+    norm: str = _f("none", help="normalization layer: none, batch, layer, instance, group(groups)",
+                   catalogue="norms")
     norm_position: str = _f("before", help="norm before or after each hidden activation", choices=("before", "after"))
     blocks: list = _f(factory=list, help="cnn blocks (see docs/models.md)")
     pretrained: str | None = _f(None, help="start the encoder (every layer but the output layer) from this run's model.safetensors, e.g. a pretrain.method run (docs/self-supervised.md)")
 
 
 @dataclass
-class LossConfig:
+class LossConfig(_Section):
     """The objective."""
 
-    name: str = _f("auto", help="loss by name; auto = cross_entropy (classes), bce_with_logits (perceptron), mse (regression)")
+    name: str = _f("auto", help="loss by name; auto = cross_entropy (classes), bce_with_logits "
+                                "(perceptron), mse (regression)",
+                   catalogue="losses")
     l1: float = _f(0.0, help="L1 penalty strength on weights, added to the loss", min=0.0)
 
 
 @dataclass
-class OptimConfig:
+class OptimConfig(_Section):
     """Optimizer, learning rate, batch size and schedule."""
 
-    name: str = _f("adam", help="optimizer by name, e.g. sgd, sgd(momentum=0.9,nesterov=true), adam, adamw")
+    name: str = _f("adam", help="optimizer by name, e.g. sgd, sgd(momentum=0.9,nesterov=true), adam, adamw",
+                   catalogue="optimizers")
     lr: float = _f(1e-3, help="learning rate", min=0.0)
     batch_size: int | str = _f(256, help="examples per step; 'full' for full-batch gradient descent", min=1)
     weight_decay: float = _f(0.0, help="L2 penalty / decoupled weight decay (adamw)", min=0.0)
-    schedule: str = _f("none", help="learning-rate schedule by name, e.g. cosine, step(step_size=5)")
+    schedule: str = _f("none", help="learning-rate schedule by name, e.g. cosine, step(step_size=5)",
+                       catalogue="schedules")
     clip_grad: float | None = _f(None, help="clip the global gradient norm to this value", min=0.0)
     warmup: float = _f(0.0, help="linear learning-rate warmup over this many epochs, then optim.schedule (0 = none)", min=0.0)
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_Section):
     """The loop."""
 
     epochs: int = _f(10, help="passes over the training set", min=1)
@@ -107,16 +148,18 @@ class TrainConfig:
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(_Section):
     """Learning without labels (docs/self-supervised.md)."""
 
-    method: str = _f("none", help="none (supervised), simclr(temperature=0.5,proj=[128,64]) or autoencoder: the model without its output layer is the encoder")
+    method: str = _f("none", help="none (supervised), simclr(temperature=0.5,proj=[128,64]) or "
+                                  "autoencoder: the model without its output layer is the encoder",
+                     catalogue="pretraining")
     views: list = _f(factory=list, help="simclr: augmentations making each view, e.g. [resized_crop,noise(0.1)]; empty = the default family for the data's shape")
     knn_k: int = _f(20, help="neighbours of the per-epoch kNN monitor (val_knn_accuracy) and of the final kNN probes; 0 = no monitor", min=0)
 
 
 @dataclass
-class DiagnosticsConfig:
+class DiagnosticsConfig(_Section):
     """Per-layer statistics during training (docs/babysitting.md)."""
 
     every: int = _f(0, help="record per-layer activation/gradient/update statistics every K steps into stats.csv + plots (0 = off)", min=0)
@@ -124,14 +167,14 @@ class DiagnosticsConfig:
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(_Section):
     """How a trained model's outputs are read at evaluation (docs/imbalance.md)."""
 
     logit_adjust: float = _f(0.0, help="post hoc logit adjustment: predict argmax f(x) - tau*log(train class prior) with tau = this (0 = off)", min=0.0)
 
 
 @dataclass
-class OutputConfig:
+class OutputConfig(_Section):
     """Where runs go."""
 
     dir: str = _f("runs", help="parent directory of run directories")
@@ -140,7 +183,7 @@ class OutputConfig:
 
 
 @dataclass
-class LoggingConfig:
+class LoggingConfig(_Section):
     """Optional logging to other tools."""
 
     tensorboard: bool = _f(False, help="write TensorBoard event files (scalars, weight and activation histograms) into the run directory; needs trainlab[tensorboard]")
@@ -148,7 +191,7 @@ class LoggingConfig:
 
 
 @dataclass
-class Config:
+class Config(_Section):
     """A whole run, fully resolved."""
 
     seed: int = _f(0, help="seeds Python, NumPy and torch", min=0, max=SEED_MAX)
@@ -172,6 +215,11 @@ class Config:
     def to_yaml(self) -> str:
         """The resolved config as YAML text."""
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def spec(self, dotted: str) -> Spec:
+        """The parsed ``Spec`` of a catalogue value at a dotted key: ``cfg.spec("model.act").name``."""
+        section, _, name = dotted.rpartition(".")
+        return self.get(section).spec(name) if section else _Section.spec(self, name)
 
     def get(self, dotted: str) -> Any:
         """Value at a dotted key, e.g. ``cfg.get('optim.lr')``."""
@@ -259,6 +307,11 @@ def _check(key: str, value: Any, hint: Any, rules: Any) -> Any:
             raise ConfigError(f"{key}={brief(value)} is out of range; must be < {rules['below']}")
         if value != value or value in (float("inf"), float("-inf")):
             raise ConfigError(f"{key}={brief(value)} must be a finite number")
+    if "catalogue" in rules and isinstance(value, str):
+        try:  # parsed once here, so bad syntax fails at load; cached for every later .spec()
+            _parsed(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
     if rules.get("choices") and value not in rules["choices"]:
         raise ConfigError(
             f"{key}={brief(value)} is not allowed{close_match(value if isinstance(value, str) else brief(value), rules['choices'])};"

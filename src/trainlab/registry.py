@@ -4,6 +4,12 @@ Every catalogue (activations, inits, losses, optimizers, datasets, models, ...) 
 ``Registry``. Parameterized entries take their parameters inline, e.g. ``leaky_relu(0.1)`` or
 ``sgd(momentum=0.9,nesterov=true)``; the parameters are checked against the constructor's
 signature so a typo fails at config time, not halfway through training.
+
+An entry also carries its **facts**: what the rest of the code knows about it (an activation's
+init gain, a loss's family and expected initial loss, whether a model stacks), given as keywords
+to ``register`` and read with ``Registry.fact``. A registry names the facts every entry must
+declare (``required``: registering without one is refused) and the documented value of the
+optional ones (``defaults``), so nothing about an entry lives in a side table elsewhere.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import math
 import re
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,38 +126,105 @@ class Entry:
     params: tuple[str, ...]  # names the user may pass inline
     types: dict[str, Any] = field(default_factory=dict)  # the factory's annotations of those parameters
     limits: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # inclusive (low, high)
+    facts: dict[str, Any] = field(default_factory=dict)  # what the code knows about it (as declared at register)
+
+    def defaults(self) -> dict[str, Any]:
+        """The factory's default value of each inline parameter (what an unset parameter becomes)."""
+        try:
+            sig = inspect.signature(self.factory)
+        except (TypeError, ValueError):
+            return {}
+        return {p: sig.parameters[p].default for p in self.params
+                if p in sig.parameters and sig.parameters[p].default is not inspect.Parameter.empty}
+
+
+_MISSING: Any = object()
 
 
 class Registry:
-    """A named catalogue: ``register`` adds constructors, ``create`` builds one from a spec."""
+    """A named catalogue: ``register`` adds constructors with their facts, ``create`` builds one from a spec.
 
-    def __init__(self, kind: str):
+    ``required`` names the facts every entry must declare; ``defaults`` gives the documented value
+    of an optional fact an entry leaves out; ``listed`` names the facts ``trainlab list KIND`` shows.
+    """
+
+    def __init__(self, kind: str, required: tuple[str, ...] = (), defaults: Mapping[str, Any] | None = None,
+                 listed: tuple[str, ...] = ()):
         self.kind = kind
+        self.required = tuple(required)
+        self.defaults = dict(defaults or {})
+        self.listed = tuple(listed)
         self._entries: dict[str, Entry] = {}
 
     def register(
         self, name: str, help: str = "", params: tuple[str, ...] | None = None,
-        limits: dict[str, tuple[float | None, float | None]] | None = None,
+        limits: dict[str, tuple[float | None, float | None]] | None = None, **facts: Any,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator registering ``factory`` under ``name``; ``params`` are the inline parameters.
 
         Each inline parameter must match the factory's annotation (``float``, ``int``, ``bool``,
         ``str``, optionally ``| None``) and lie within ``limits[name] = (low, high)`` (inclusive,
-        None for no bound); both are checked by ``bind``, before anything is built.
+        None for no bound); both are checked by ``bind``, before anything is built. ``facts`` are
+        the entry's facts (``gain=...``, ``family=...``); those in ``required`` must be given.
         """
+        self._check_facts(name, facts)
 
         def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
             doc = (inspect.getdoc(factory) or "").splitlines()
             p = params if params is not None else _user_params(factory)
-            self._entries[name] = Entry(name, factory, help or (doc[0] if doc else ""), p, _param_types(factory, p), dict(limits or {}))
+            self._entries[name] = Entry(name, factory, help or (doc[0] if doc else ""), p, _param_types(factory, p),
+                                        dict(limits or {}), dict(facts))
             return factory
 
         return deco
 
     def add(self, name: str, factory: Callable[..., Any], help: str, params: tuple[str, ...] = (),
-            limits: dict[str, tuple[float | None, float | None]] | None = None) -> None:
-        """Register ``factory`` directly (for torch classes)."""
-        self._entries[name] = Entry(name, factory, help, params, {}, dict(limits or {}))
+            limits: dict[str, tuple[float | None, float | None]] | None = None, **facts: Any) -> None:
+        """Register ``factory`` directly (for torch classes), with its facts."""
+        self._check_facts(name, facts)
+        self._entries[name] = Entry(name, factory, help, params, {}, dict(limits or {}), dict(facts))
+
+    def _check_facts(self, name: str, facts: Mapping[str, Any]) -> None:
+        """Refuse an entry that leaves out a required fact: a programming error, raised at import."""
+        missing = [key for key in self.required if key not in facts]
+        if missing:
+            raise TypeError(f"{self.kind} {name!r} must declare the fact(s) {', '.join(missing)} when registered"
+                            f" (every {self.kind} declares: {', '.join(self.required)})")
+
+    def entry(self, spec: Any) -> Entry:
+        """The entry a name or spec (``leaky_relu(0.1)``) names, or a ConfigError listing the valid names."""
+        return self.get(parse_spec(spec).name)
+
+    def fact(self, spec: Any, key: str, default: Any = _MISSING) -> Any:
+        """The fact ``key`` of the entry ``spec`` names: as declared, else the registry's default, else ``default``."""
+        facts = self.entry(spec).facts
+        if key in facts:
+            return facts[key]
+        if key in self.defaults:
+            return self.defaults[key]
+        if default is not _MISSING:
+            return default
+        raise KeyError(f"{self.kind} {parse_spec(spec).name!r} has no fact {key!r} and the registry no default for it")
+
+    def listed_facts(self, entry: Entry) -> tuple[tuple[str, str], ...]:
+        """(key, text) of the ``listed`` facts of ``entry`` for ``trainlab list`` (a false flag shows nothing)."""
+        out = []
+        for key in self.listed:
+            value = entry.facts.get(key, self.defaults.get(key))
+            if value is None or value is False:
+                continue
+            out.append((key, "" if value is True else str(value)))
+        return tuple(out)
+
+    @contextmanager
+    def temporary(self) -> Iterator[Registry]:
+        """A block whose registrations are undone on exit (tests adding a toy entry the documented way)."""
+        saved = dict(self._entries)
+        try:
+            yield self
+        finally:
+            self._entries.clear()
+            self._entries.update(saved)
 
     def __contains__(self, name: str) -> bool:
         return parse_spec(name).name in self._entries
@@ -199,12 +273,15 @@ class Registry:
             raise ConfigError(f"{self.kind} {brief(str(spec))}: {clip(str(exc))}") from None
 
     def help_lines(self) -> list[str]:
-        """One line per entry: name, its parameters, and its help."""
-        lines = []
-        for e in self:
-            sig = f"{e.name}({', '.join(e.params)})" if e.params else e.name
-            lines.append(f"{sig:<34} {e.help}")
-        return lines
+        """One line per entry: name, its parameters, its help, and its listed facts."""
+        return [help_line(e.name, e.params, e.help, self.listed_facts(e)) for e in self]
+
+
+def help_line(name: str, params: tuple[str, ...], help: str, facts: tuple[tuple[str, str], ...] = ()) -> str:
+    """``name(params)   help  [key value; flag]``: one catalogue entry as ``trainlab list`` prints it."""
+    sig = f"{name}({', '.join(params)})" if params else name
+    shown = "; ".join(f"{k} {v}" if v else k for k, v in facts)
+    return f"{sig:<34} {help}" + (f"  [{shown}]" if shown else "")
 
 
 def _param_types(factory: Callable[..., Any], params: tuple[str, ...]) -> dict[str, Any]:

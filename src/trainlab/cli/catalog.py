@@ -1,6 +1,7 @@
 """``trainlab list KIND``: every name a config accepts, with one line of help each.
 
-The names come from ``cli/names.py``, a light table written from the live registries, so that
+The names (and the facts a registry lists, e.g. a loss's family) come from ``cli/names.py``, a
+light table written from the live registries, so that
 listing them (and building ``--help``) imports no torch, scikit-learn or Optuna;
 ``tests/test_startup.py`` checks that the table equals the registries.
 ``python -m trainlab.cli.catalog`` rewrites the table after a registry changes.
@@ -15,8 +16,8 @@ from typing import Any
 
 from trainlab.cli import names
 
-# entries of the table: (name, inline parameters, help)
-Row = tuple[str, tuple[str, ...], str]
+# entries of the table: (name, inline parameters, help, listed facts as (key, text); text "" for a true flag)
+Row = tuple[str, tuple[str, ...], str, tuple[tuple[str, str], ...]]
 
 
 def catalogs() -> dict[str, Any]:
@@ -49,8 +50,9 @@ def catalogs() -> dict[str, Any]:
 
 
 def live_table() -> dict[str, tuple[Row, ...]]:
-    """KIND -> (name, inline parameters, help) of every entry, read from the live registries."""
-    return {kind: tuple((e.name, tuple(e.params), e.help) for e in registry) for kind, registry in catalogs().items()}
+    """KIND -> (name, inline parameters, help, listed facts) of every entry, read from the live registries."""
+    return {kind: tuple((e.name, tuple(e.params), e.help, registry.listed_facts(e)) for e in registry)
+            for kind, registry in catalogs().items()}
 
 
 def live_lesson_order() -> tuple[str, ...]:
@@ -62,22 +64,23 @@ def live_lesson_order() -> tuple[str, ...]:
 
 
 def help_lines(rows: tuple[Row, ...]) -> list[str]:
-    """One line per entry: name, its parameters, and its help (as ``Registry.help_lines``)."""
+    """One line per entry: name, parameters, help and listed facts (as ``registry.help_line``, which imports YAML)."""
     lines = []
-    for name, params, help_ in rows:
+    for name, params, help_, facts in rows:
         sig = f"{name}({', '.join(params)})" if params else name
-        lines.append(f"{sig:<34} {help_}")
+        shown = "; ".join(f"{k} {v}" if v else k for k, v in facts)
+        lines.append(f"{sig:<34} {help_}" + (f"  [{shown}]" if shown else ""))
     return lines
 
 
 def table_source() -> str:
     """The text of ``cli/names.py`` for the live registries: one line per entry."""
     lines = [
-        '"""The catalogue\'s names, inline parameters and help lines, written from the live registries by',
-        "`python -m trainlab.cli.catalog` so that `trainlab list` and `--help` import no torch.",
+        '"""The catalogue\'s names, inline parameters, help lines and listed facts, written from the live',
+        "registries by `python -m trainlab.cli.catalog` so that `trainlab list` and `--help` import no torch.",
         'tests/test_startup.py checks that it equals the registries: rewrite it after adding an entry."""',
         "",
-        "CATALOGUES: dict[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {",
+        "CATALOGUES: dict[str, tuple[tuple[str, tuple[str, ...], str, tuple[tuple[str, str], ...]], ...]] = {",
     ]
     for kind, rows in live_table().items():
         lines.append(f"    {kind!r}: (")

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             from trainlab.errors import ConfigError
 
             raise ConfigError(f"`trainlab lesson list` takes no overrides, got {' '.join(args.overrides)!r}")
-        helps = {name: help_ for name, _, help_ in names.CATALOGUES["lessons"]}
+        helps = {name: help_ for name, _, help_, _ in names.CATALOGUES["lessons"]}
         for name in names.LESSON_ORDER:
             print(f"{name:<16} {helps[name]}")
         return 0

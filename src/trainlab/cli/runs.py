@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the config module loads YAML: --help needs none of it
+    from trainlab.config import ModelConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +21,6 @@ def run(args: argparse.Namespace) -> int:
     """Print one line per run."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.errors import TrainlabError
-    from trainlab.registry import parse_spec
     from trainlab.runs import list_runs
 
     unreadable: list[tuple[Path, str]] = []
@@ -34,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         s = r.summary
         acc, fit = s.get("test_accuracy"), s.get("fit_seconds")
         try:
-            data = parse_spec(r.config.data.name).name
+            data = r.config.spec("data.name").name
             _model(r.config.model)
         except TrainlabError as exc:
             unreadable.append((path, f"{path}: {exc}"))
@@ -56,12 +59,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model(m: object) -> str:
+def _model(m: ModelConfig) -> str:
     """The model column: ``mlp [256]``, ``cnn``, or a baseline's spec (``baseline svc(C=10)``)."""
-    # lazy: the registry loads YAML; `trainlab --help` does not need it
-    from trainlab.registry import parse_spec
-
-    spec = parse_spec(m.name)
+    spec = m.spec("name")
     if spec.name == "baseline" and spec.args:  # a scikit-learn baseline run (trainlab baselines)
         return f"baseline {spec.args[0]}"
     return f"{spec.name} {m.hidden if spec.name == 'mlp' else ''}".strip()

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-CE_LIKE = ("cross_entropy", "nll", "focal", "weighted_cross_entropy")
+from trainlab.nn.losses import LOSSES
 
 
 def input_scale(x: torch.Tensor) -> tuple[float, float]:
@@ -50,8 +50,9 @@ def initial_loss_causes(value: float, expected: float, x: torch.Tensor, out: tor
     if not bool(torch.isfinite(out).all()):
         causes.append("the outputs are already NaN/Inf at step 0: the init scale is far too large (model.init)")
         return causes
-    name = loss_name.split("(")[0]
-    if name in CE_LIKE and out.ndim == 2 and out.shape[1] > 1:
+    # a softmax loss (its family fact) on outputs that are already probabilities or clipped at 0
+    softmax = loss_name in LOSSES and LOSSES.fact(loss_name, "family") == "cross_entropy"
+    if softmax and out.ndim == 2 and out.shape[1] > 1:
         rows = out.detach().float()
         if bool((rows >= 0).all()) and torch.allclose(rows.sum(1), torch.ones(len(rows), device=rows.device), atol=1e-3):
             causes.append("the outputs are already probabilities (rows sum to 1): the model applies a softmax before a loss that applies its own (wrong final layer)")

@@ -225,7 +225,7 @@ def build_cnn(input_shape: tuple[int, ...], out_features: int, cfg: Any) -> nn.M
     for d in shapes[-1]:
         flat *= d
     # the head norm is 1-D (features), so model.norm=instance belongs to the blocks only
-    head_norm = "none" if parse_spec(cfg.norm).name == "instance" else cfg.norm
+    head_norm = "none" if cfg.spec("norm").name == "instance" else cfg.norm
     layers += mlp_layers(flat, list(cfg.hidden), out_features, cfg.act, cfg.dropout, head_norm, norm_position=position)
     return nn.Sequential(OrderedDict(layers))
 
@@ -245,7 +245,7 @@ def prefer_channels_last(model: nn.Module) -> nn.Module:
 def check_blocks(model_cfg: Any) -> None:
     """Check ``model.blocks`` without the data: block syntax, and each block's norm and act names."""
 
-    if parse_spec(model_cfg.name).name != "cnn":
+    if model_cfg.spec("name").name != "cnn":
         return
     if not model_cfg.blocks:
         raise ConfigError(f"model 'cnn' needs model.blocks, e.g. {EXAMPLE} (see configs/cnn-fashion.yaml)")

@@ -6,9 +6,10 @@ kernel size for convolutions; ``expected_std`` computes them, the tests check th
 - normal(std): std.  uniform(a): a / sqrt(3).  constant, zeros: 0.
 - xavier_normal / xavier_uniform (Glorot & Bengio): gain * sqrt(2 / (fan_in + fan_out)).
 - kaiming_normal / kaiming_uniform (He et al.): gain / sqrt(fan), fan = fan_in (default) or fan_out,
-  with the gain matched to the activation (``activations.gain_name``): sqrt(2) for relu (and
-  gelu, silu, elu, softplus, whose positive side is ~linear), sqrt(2 / (1 + slope^2)) for
-  leaky_relu/prelu, 5/3 for tanh, 1 for sigmoid, selu (LeCun: variance 1/fan_in), identity and maxout.
+  with the gain matched to the activation: its ``gain`` fact (``nn/activations.py``, read by
+  ``activations.activation_gain``): sqrt(2) for relu (and gelu, silu, elu, softplus, whose
+  positive side is ~linear), sqrt(2 / (1 + slope^2)) for leaky_relu/prelu, 5/3 for tanh, 1 for
+  sigmoid, selu (LeCun: variance 1/fan_in), identity and maxout.
 - orthogonal: a (semi-)orthogonal matrix times gain (std gain / sqrt(fan_in) when fan_in >= fan_out).
 """
 
@@ -20,9 +21,9 @@ import torch
 from torch import nn
 
 from trainlab.errors import ConfigError
-from trainlab.nn.activations import gain_name
+from trainlab.nn.activations import activation_gain
 from trainlab.nn.layers import Maxout
-from trainlab.registry import Registry, parse_spec
+from trainlab.registry import Registry
 
 INITS = Registry("init")
 BIAS_INITS = Registry("bias init")
@@ -74,14 +75,14 @@ def xavier_normal(weight: torch.Tensor, act: str, gain: float = 1.0) -> None:
 @INITS.register("kaiming_uniform", "He: U(±gain*sqrt(3/fan)), gain matched to the activation")
 def kaiming_uniform(weight: torch.Tensor, act: str, mode: str = "fan_in") -> None:
     """Kaiming/He uniform."""
-    nl, a = gain_name(act)
+    nl, a = activation_gain(act)
     nn.init.kaiming_uniform_(weight, a=a, mode=_mode(mode), nonlinearity=nl)
 
 
 @INITS.register("kaiming_normal", "He: N(0, gain^2/fan), gain matched to the activation (sqrt 2 for relu)")
 def kaiming_normal(weight: torch.Tensor, act: str, mode: str = "fan_in") -> None:
     """Kaiming/He normal."""
-    nl, a = gain_name(act)
+    nl, a = activation_gain(act)
     nn.init.kaiming_normal_(weight, a=a, mode=_mode(mode), nonlinearity=nl)
 
 
@@ -129,8 +130,8 @@ def init_model(model: nn.Module, init: str, bias_init: str, act: str) -> None:
 def expected_std(init: str, fan_in: int, fan_out: int, act: str = "relu") -> float:
     """The theoretical weight std of an init (for tests and lessons)."""
     _, kw = INITS.bind(init)
-    name = parse_spec(init).name
-    nl, a = gain_name(act)
+    name = INITS.entry(init).name
+    nl, a = activation_gain(act)
     if name.startswith("kaiming"):
         fan = fan_out if kw.get("mode", "fan_in") == "fan_out" else fan_in
         return nn.init.calculate_gain(nl, a) / math.sqrt(fan)

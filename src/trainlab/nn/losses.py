@@ -9,6 +9,14 @@ Which loss fits which task is checked when the loss is built (before training): 
 (cross_entropy, nll, focal, cosine_similarity, bce*) need class labels; mae, rmse and huber need
 regression targets; mse works on both (on classes it compares softmax with one-hot, the classic
 comparison). ``nt_xent`` works on pairs of embeddings, so it is a Python function, not a config name.
+
+Every loss declares its ``family`` when registered (``LOSSES`` refuses an entry without one), one of
+``FAMILIES``: ``cross_entropy`` (a softmax over one logit per class: the initial-loss diagnosis looks
+for outputs that are already probabilities), ``binary`` (one logit, sigmoid), ``classes`` (other
+class losses), ``regression`` (values; mse also takes classes), ``unsupervised`` (a pretraining
+objective). Optionally ``initial_loss``: ``f(C, params) -> float | None``, the loss a well-initialized
+model (uniform prediction over C classes) starts near, ``params`` being the inline parameters
+given; without it (the documented default, None) the initial-loss check has no expected value.
 """
 
 from __future__ import annotations
@@ -24,7 +32,37 @@ import torch.nn.functional as F
 from trainlab.errors import ConfigError, brief
 from trainlab.registry import Registry, parse_spec
 
-LOSSES = Registry("loss")
+FAMILIES = ("cross_entropy", "binary", "classes", "regression", "unsupervised")
+LOSSES = Registry("loss", required=("family",), defaults={"initial_loss": None}, listed=("family",))
+
+
+def ln_classes(c: int, params: dict[str, Any]) -> float:
+    """Uniform prediction over C classes: -sum p_c log(1/C) = ln C, whatever the class balance or weights."""
+    return math.log(c)
+
+
+def ln_two(c: int, params: dict[str, Any]) -> float:
+    """One logit at 0: sigmoid 1/2 for each example, -log(1/2) = ln 2."""
+    return math.log(2)
+
+
+def focal_initial(c: int, params: dict[str, Any]) -> float | None:
+    """Uniform p_t = 1/C gives mean(alpha_t) (1 - 1/C)^gamma ln C (None for class-balanced alpha)."""
+    gamma, alpha = float(params.get("gamma", 2.0)), params.get("alpha", 0.25)
+    if isinstance(alpha, str) and alpha != "none":
+        return None  # class-balanced alpha: depends on the class counts
+    if alpha is None or alpha == "none":
+        a = 1.0
+    elif isinstance(alpha, (list, tuple)):
+        a = sum(alpha) / len(alpha)
+    else:  # 2 classes: alpha and 1 - alpha, 0.5 on balanced data; more classes: alpha for all
+        a = 0.5 if c == 2 else float(alpha)
+    return a * (1 - 1 / c) ** gamma * math.log(c)
+
+
+def mse_initial(c: int, params: dict[str, Any]) -> float:
+    """Uniform softmax against one-hot targets: ((1 - 1/C)^2 + (C - 1)/C^2) / C."""
+    return ((1 - 1 / c) ** 2 + (c - 1) / c**2) / c
 
 
 @dataclass
@@ -125,7 +163,11 @@ def _counts(ctx: LossContext, name: str) -> torch.Tensor:
     return ctx.class_counts.double()
 
 
-@LOSSES.register("cross_entropy", "softmax + negative log-likelihood on logits (label_smoothing, weights=balanced|effective(beta)|[w0,..])")
+@LOSSES.register(
+    "cross_entropy", "softmax + negative log-likelihood on logits (label_smoothing, "
+                     "weights=balanced|effective(beta)|[w0,..])",
+    family="cross_entropy", initial_loss=ln_classes,
+)
 def cross_entropy(ctx: LossContext, label_smoothing: float = 0.0, weights: Any = None) -> Loss:
     """Multi-class cross-entropy, optionally label-smoothed and class-weighted (torch's F.cross_entropy)."""
     _classes_only(ctx, "cross_entropy")
@@ -140,7 +182,11 @@ def cross_entropy(ctx: LossContext, label_smoothing: float = 0.0, weights: Any =
     return Loss("cross_entropy", fn)
 
 
-@LOSSES.register("ldam", "label-distribution-aware margins n_c^(-1/4), scale s; drw_epoch: class-balanced weights from then on (Cao et al. 2019)")
+@LOSSES.register(
+    "ldam", "label-distribution-aware margins n_c^(-1/4), scale s; drw_epoch: class-balanced weights "
+            "from then on (Cao et al. 2019)",
+    family="cross_entropy",
+)
 def ldam(ctx: LossContext, max_margin: float = 0.5, s: float = 30.0, drw_epoch: int | None = None, beta: float = 0.9999) -> Loss:
     """LDAM loss with deferred re-weighting (Cao et al. 2019), on logits.
 
@@ -176,7 +222,10 @@ def ldam(ctx: LossContext, max_margin: float = 0.5, s: float = 30.0, drw_epoch: 
     return Loss("ldam", fn, start_epoch=start_epoch)
 
 
-@LOSSES.register("logit_adjusted", "cross-entropy on z + tau*log(prior): the logit-adjusted loss (Menon et al. 2021)")
+@LOSSES.register(
+    "logit_adjusted", "cross-entropy on z + tau*log(prior): the logit-adjusted loss (Menon et al. 2021)",
+    family="cross_entropy",
+)
 def logit_adjusted(ctx: LossContext, tau: float = 1.0) -> Loss:
     """Logit-adjusted cross-entropy (Menon et al. 2021), on logits, with the train class prior pi::
 
@@ -204,14 +253,21 @@ def logit_adjustment(counts: torch.Tensor, tau: float) -> torch.Tensor:
     return (-tau * torch.log((n / n.sum()).clamp(min=1e-12))).float()
 
 
-@LOSSES.register("nll", "negative log-likelihood after log_softmax (equals cross_entropy)")
+@LOSSES.register(
+    "nll", "negative log-likelihood after log_softmax (equals cross_entropy)",
+    family="cross_entropy", initial_loss=ln_classes,
+)
 def nll(ctx: LossContext) -> Loss:
     """NLL on log-softmax outputs."""
     _classes_only(ctx, "nll")
     return Loss("nll", lambda out, y: F.nll_loss(F.log_softmax(out, dim=1), y))
 
 
-@LOSSES.register("focal", "-alpha_t (1-p_t)^gamma log p_t: down-weights easy examples (gamma 2, alpha 0.25|balanced|effective(beta))")
+@LOSSES.register(
+    "focal", "-alpha_t (1-p_t)^gamma log p_t: down-weights easy examples (gamma 2, alpha "
+             "0.25|balanced|effective(beta))",
+    family="cross_entropy", initial_loss=focal_initial,
+)
 def focal(ctx: LossContext, gamma: float = 2.0, alpha: Any = 0.25) -> Loss:
     """Focal loss (Lin et al., 2017), multi-class, on logits.
 
@@ -251,21 +307,30 @@ def focal(ctx: LossContext, gamma: float = 2.0, alpha: Any = 0.25) -> Loss:
     return Loss("focal", fn)
 
 
-@LOSSES.register("bce_with_logits", "sigmoid + binary cross-entropy fused (stable); 2-class data")
+@LOSSES.register(
+    "bce_with_logits", "sigmoid + binary cross-entropy fused (stable); 2-class data",
+    family="binary", initial_loss=ln_two,
+)
 def bce_with_logits(ctx: LossContext) -> Loss:
     """Binary cross-entropy on a single logit."""
     _binary_check(ctx, "bce_with_logits")
     return Loss("bce_with_logits", lambda out, y: F.binary_cross_entropy_with_logits(out.squeeze(-1), y.float()), binary=True)
 
 
-@LOSSES.register("bce", "binary cross-entropy after an explicit sigmoid (the textbook form); 2-class data")
+@LOSSES.register(
+    "bce", "binary cross-entropy after an explicit sigmoid (the textbook form); 2-class data",
+    family="binary", initial_loss=ln_two,
+)
 def bce(ctx: LossContext) -> Loss:
     """Binary cross-entropy on sigmoid probabilities."""
     _binary_check(ctx, "bce")
     return Loss("bce", lambda out, y: F.binary_cross_entropy(torch.sigmoid(out.squeeze(-1)), y.float()), binary=True)
 
 
-@LOSSES.register("cosine_similarity", "1 - cos(outputs, one-hot target): the direction counts, not the scale")
+@LOSSES.register(
+    "cosine_similarity", "1 - cos(outputs, one-hot target): the direction counts, not the scale",
+    family="classes",  # no initial_loss: it depends on the init's logit directions
+)
 def cosine_similarity(ctx: LossContext) -> Loss:
     """Cosine embedding loss against one-hot class vectors: mean of 1 - cos(z, e_y)."""
     _classes_only(ctx, "cosine_similarity")
@@ -279,7 +344,10 @@ def _as_target(out: torch.Tensor, y: torch.Tensor, ctx: LossContext) -> torch.Te
     return y.reshape(out.shape).to(out.dtype)
 
 
-@LOSSES.register("mse", "mean squared error (regression; on classes: softmax vs one-hot)")
+@LOSSES.register(
+    "mse", "mean squared error (regression; on classes: softmax vs one-hot)",
+    family="regression", initial_loss=mse_initial,
+)
 def mse(ctx: LossContext) -> Loss:
     """Mean squared error."""
     if ctx.task == "classification":
@@ -287,21 +355,30 @@ def mse(ctx: LossContext) -> Loss:
     return Loss("mse", lambda out, y: F.mse_loss(out, _as_target(out, y, ctx)), regression=True)
 
 
-@LOSSES.register("mae", "mean absolute error |y - f(x)| (regression; robust to outliers)")
+@LOSSES.register(
+    "mae", "mean absolute error |y - f(x)| (regression; robust to outliers)",
+    family="regression",
+)
 def mae(ctx: LossContext) -> Loss:
     """Mean absolute error (L1 loss)."""
     _regression_only(ctx, "mae")
     return Loss("mae", lambda out, y: F.l1_loss(out, _as_target(out, y, ctx)), regression=True)
 
 
-@LOSSES.register("rmse", "sqrt of the mean squared error, in the target's units (regression)")
+@LOSSES.register(
+    "rmse", "sqrt of the mean squared error, in the target's units (regression)",
+    family="regression",
+)
 def rmse(ctx: LossContext) -> Loss:
     """Root mean squared error (per batch)."""
     _regression_only(ctx, "rmse")
     return Loss("rmse", lambda out, y: F.mse_loss(out, _as_target(out, y, ctx)).sqrt(), regression=True)
 
 
-@LOSSES.register("huber", "squared below delta, linear above (delta default 1; regression)")
+@LOSSES.register(
+    "huber", "squared below delta, linear above (delta default 1; regression)",
+    family="regression",
+)
 def huber(ctx: LossContext, delta: float = 1.0) -> Loss:
     """Huber loss: 0.5 r^2 if |r| <= delta else delta (|r| - 0.5 delta), r = y - f(x)."""
     _regression_only(ctx, "huber")
@@ -344,30 +421,12 @@ def default_loss(model_name: str, task: str) -> str:
 
 
 def expected_initial_loss(loss: str, ctx: LossContext) -> float | None:
-    """The loss a well-initialized model should start near (ln C for cross-entropy), or None."""
-    name = parse_spec(loss).name
+    """The loss a well-initialized model should start near (its ``initial_loss`` fact, ln C for cross-entropy), or None.
+
+    Only on classification data: a regression's starting loss depends on the targets' scale.
+    """
     if ctx.task != "classification":
         return None
-    if name in ("cross_entropy", "nll", "weighted_cross_entropy"):
-        # uniform prediction: -sum p_c log(1/C) = ln C whatever the class balance
-        return math.log(ctx.num_classes)
-    if name == "focal":  # uniform p_t = 1/C gives mean(alpha_t) (1 - 1/C)^gamma ln C
-        _, kw = LOSSES.bind(loss)
-        gamma, alpha = float(kw.get("gamma", 2.0)), kw.get("alpha", 0.25)
-        if isinstance(alpha, str) and alpha != "none":
-            return None  # class-balanced alpha: depends on the class counts
-        if alpha is None or alpha == "none":
-            a = 1.0
-        elif isinstance(alpha, (list, tuple)):
-            a = sum(alpha) / len(alpha)
-        else:  # 2 classes: alpha and 1 - alpha, 0.5 on balanced data; more classes: alpha for all
-            a = 0.5 if ctx.num_classes == 2 else float(alpha)
-        return a * (1 - 1 / ctx.num_classes) ** gamma * math.log(ctx.num_classes)
-    if name == "cosine_similarity":
-        return None  # depends on the init's logit directions
-    if name in ("bce", "bce_with_logits"):
-        return math.log(2)
-    if name == "mse":  # uniform softmax against one-hot targets
-        c = ctx.num_classes
-        return ((1 - 1 / c) ** 2 + (c - 1) / c**2) / c
-    return None
+    entry, kw = LOSSES.bind(loss)
+    initial = LOSSES.fact(entry.name, "initial_loss")
+    return None if initial is None else initial(ctx.num_classes, kw)

@@ -17,7 +17,9 @@ from trainlab.nn.layers import Maxout
 from trainlab.nn.mlp import dict_layers, mlp_layers
 from trainlab.registry import Registry, parse_spec
 
-MODELS = Registry("model")
+# stackable: several runs of it may train as one stacked model (Linear layers and element-wise
+# activations only; training/stacked.py); a model that does not say so does not stack
+MODELS = Registry("model", defaults={"stackable": False}, listed=("stackable",))
 
 
 @dataclass
@@ -36,7 +38,10 @@ class ModelContext:
         return n
 
 
-@MODELS.register("perceptron", "one linear unit + sigmoid, trained with BCE (2-class data such as xor)")
+@MODELS.register(
+    "perceptron", "one linear unit + sigmoid, trained with BCE (2-class data such as xor)",
+    stackable=True,
+)
 def perceptron(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Rosenblatt's single unit: a logit w·x + b, squashed by the loss's sigmoid."""
     if ctx.out_features != 1:
@@ -44,13 +49,19 @@ def perceptron(ctx: ModelContext, cfg: Any) -> nn.Module:
     return nn.Sequential(dict_layers([("flatten", nn.Flatten()), ("out", nn.Linear(ctx.in_features, 1))]))
 
 
-@MODELS.register("linear", "softmax regression: one linear layer from inputs to class scores")
+@MODELS.register(
+    "linear", "softmax regression: one linear layer from inputs to class scores",
+    stackable=True,
+)
 def linear(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Multinomial logistic regression (or linear regression for regression tasks)."""
     return nn.Sequential(dict_layers([("flatten", nn.Flatten()), ("out", nn.Linear(ctx.in_features, ctx.out_features))]))
 
 
-@MODELS.register("mlp", "multilayer perceptron: model.hidden widths, model.act, model.dropout, model.norm")
+@MODELS.register(
+    "mlp", "multilayer perceptron: model.hidden widths, model.act, model.dropout, model.norm",
+    stackable=True,
+)
 def mlp(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Fully connected network of any depth and width."""
     position = getattr(cfg, "norm_position", "before")
@@ -72,8 +83,7 @@ def build_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int,
     """
     check_model_memory(model_cfg, input_shape, out_features, optimizer, device)
     ctx = ModelContext(tuple(input_shape), out_features)
-    spec = parse_spec(model_cfg.name)
-    model = MODELS.create(spec, ctx=ctx, cfg=model_cfg)
+    model = MODELS.create(model_cfg.spec("name"), ctx=ctx, cfg=model_cfg)
     init_model(model, model_cfg.init, model_cfg.bias_init, model_cfg.act)
     return model
 
@@ -88,7 +98,7 @@ def plan_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int) 
     without allocating a byte of weights (a 10-billion-parameter config costs nothing to plan)."""
     ctx = ModelContext(tuple(input_shape), out_features)
     with torch.device("meta"):
-        return MODELS.create(parse_spec(model_cfg.name), ctx=ctx, cfg=model_cfg)
+        return MODELS.create(model_cfg.spec("name"), ctx=ctx, cfg=model_cfg)
 
 
 def model_memory(model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer: str | None = None) -> tuple[int, int]:
@@ -128,7 +138,7 @@ def check_model_memory(model_cfg: Any, input_shape: tuple[int, ...], out_feature
     params, need = model_memory(model_cfg, input_shape, out_features, optimizer)
     limit = memory_limit(device)
     if limit is not None and need > limit:
-        arch = f"{parse_spec(model_cfg.name).name} {describe(plan_model(model_cfg, input_shape, out_features))}".strip()
+        arch = f"{model_cfg.spec('name').name} {describe(plan_model(model_cfg, input_shape, out_features))}".strip()
         states = _states(optimizer)
         where = "on the GPU" if device is not None and torch.device(device).type == "cuda" else "available"
         raise ConfigError(

@@ -26,26 +26,23 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-# activations whose output lives in a bounded range with flat tails, and what "saturated" means
-TANH_LIKE = (nn.Tanh, nn.Hardtanh, nn.Softsign)
-SIGMOID_LIKE = (nn.Sigmoid, nn.Hardsigmoid)
-RELU_LIKE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Softplus)
-ACTIVATION_TYPES = TANH_LIKE + SIGMOID_LIKE + RELU_LIKE + (nn.Identity,)
+from trainlab.nn.activations import ACTIVATIONS
+
 WEIGHT_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Bilinear)
 
 ACT_FIELDS = ("mean", "std", "zero", "dead", "saturated", "absmax")
 
 
 def kind_of(module: nn.Module) -> str:
-    """'tanh', 'sigmoid', 'relu', 'identity' for activations, 'weight' for Linear/Conv, else ''."""
-    if isinstance(module, TANH_LIKE):
-        return "tanh"
-    if isinstance(module, SIGMOID_LIKE):
-        return "sigmoid"
-    if isinstance(module, RELU_LIKE):
-        return "relu"
-    if isinstance(module, nn.Identity):
-        return "identity"
+    """A catalogue activation's ``stat_kind`` fact (tanh, sigmoid, relu, identity), 'weight' for Linear/Conv, else ''.
+
+    An activation module is recognised by its entry's ``module`` fact (``nn/activations.py``), so a
+    newly registered activation is watched, with its own meaning of "saturated", without a change here.
+    """
+    for entry in ACTIVATIONS:
+        cls = entry.facts["module"]
+        if cls is not None and isinstance(module, cls):
+            return entry.facts["stat_kind"]
     if isinstance(module, WEIGHT_TYPES):
         return "weight"
     return ""

@@ -18,7 +18,6 @@ from trainlab.atomic import write_text
 from trainlab.bounded import describe_type, read_json
 from trainlab.config import Config, load_config
 from trainlab.errors import CheckpointError, ConfigError, TrainlabError, brief, clip
-from trainlab.registry import parse_spec
 
 CONFIG, METRICS, SUMMARY, CHECKPOINT, WEIGHTS = "config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "model.safetensors"
 FITTED_PREPROCESS = "preprocess.safetensors"  # the fitted preprocessing, re-applied by eval
@@ -31,7 +30,7 @@ def _slug(text: str) -> str:
 
 def run_name(cfg: Config) -> str:
     """A run's name: ``output.name``, else ``<model>-<data>`` (e.g. ``mlp-fashion-mnist``)."""
-    return cfg.output.name or f"{parse_spec(cfg.model.name).name}-{parse_spec(cfg.data.name).name}"
+    return cfg.output.name or f"{cfg.spec('model.name').name}-{cfg.spec('data.name').name}"
 
 
 def create_run_dir(parent: str | Path, name: str) -> Path:

@@ -9,17 +9,25 @@ import torch
 from trainlab.errors import ConfigError
 from trainlab.registry import Registry
 
-OPTIMIZERS = Registry("optimizer")
+# stackable: stacked runs (training/stacked.py) can step it for every member at once with
+# torch's functional update; an optimizer that does not say so does not stack
+OPTIMIZERS = Registry("optimizer", defaults={"stackable": False}, listed=("stackable",))
 SCHEDULES = Registry("schedule")
 
 
-@OPTIMIZERS.register("gd", "full-batch gradient descent: plain SGD steps on the whole training set")
+@OPTIMIZERS.register(
+    "gd", "full-batch gradient descent: plain SGD steps on the whole training set",
+    stackable=True,
+)
 def gd(params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """Gradient descent; the loop uses one batch holding every training example."""
     return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
 
 
-@OPTIMIZERS.register("sgd", "stochastic gradient descent (momentum, nesterov, dampening)")
+@OPTIMIZERS.register(
+    "sgd", "stochastic gradient descent (momentum, nesterov, dampening)",
+    stackable=True,
+)
 def sgd(params: Any, lr: float, weight_decay: float, momentum: float = 0.0, nesterov: bool = False, dampening: float = 0.0) -> torch.optim.Optimizer:
     """SGD, minibatch or batch 1, optionally with (Nesterov) momentum."""
     return torch.optim.SGD(params, lr=lr, momentum=float(momentum), nesterov=bool(nesterov), dampening=float(dampening), weight_decay=weight_decay)
@@ -49,14 +57,20 @@ def _fused(params: list[Any]) -> bool:
     return len(devices) == 1 and devices <= {"cpu", "cuda"} and all(p.is_floating_point() for p in params)
 
 
-@OPTIMIZERS.register("adam", "momentum + RMSProp with bias correction (beta1, beta2); weight_decay is L2")
+@OPTIMIZERS.register(
+    "adam", "momentum + RMSProp with bias correction (beta1, beta2); weight_decay is L2",
+    stackable=True,
+)
 def adam(params: Any, lr: float, weight_decay: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> torch.optim.Optimizer:
     """Adam (torch's fused step where it can run)."""
     params = list(params)
     return torch.optim.Adam(params, lr=lr, betas=(float(beta1), float(beta2)), eps=float(eps), weight_decay=weight_decay, fused=_fused(params) or None)
 
 
-@OPTIMIZERS.register("adamw", "Adam with decoupled weight decay (optim.weight_decay, default 0.01 if 0)")
+@OPTIMIZERS.register(
+    "adamw", "Adam with decoupled weight decay (optim.weight_decay, default 0.01 if 0)",
+    stackable=True,
+)
 def adamw(params: Any, lr: float, weight_decay: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> torch.optim.Optimizer:
     """AdamW (torch's fused step where it can run)."""
     params = list(params)
