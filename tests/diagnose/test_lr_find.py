@@ -125,7 +125,8 @@ def test_data_augment_changes_the_inputs_the_model_sees() -> None:
     assert all(tuple(r.tolist()) in rows for r in plain[0].flatten(1))  # without: the training rows themselves
     assert not any(tuple(r.tolist()) in rows for r in noisy[0].flatten(1))  # with: every row moved by noise
     assert noisy_res.losses != plain_res.losses
-    assert type(spy.trainer.augment) is type(trained(**{"data.augment": ["noise(std=0.5)"]}).augment)  # type: ignore[attr-defined]
+    in_train = trained(**{"data.augment": ["noise(std=0.5)"]}).augment
+    assert type(spy.trainer.augment) is type(in_train)  # type: ignore[attr-defined]
 
 
 def test_loss_l1_shrinks_the_weights_during_the_test() -> None:
@@ -151,4 +152,5 @@ def test_data_sampler_balanced_draws_the_classes_equally() -> None:
     share = lambda y: torch.bincount(y, minlength=10).double() / len(y)  # noqa: E731
     assert share(plain.labels[0])[0] > 0.25 and share(plain.labels[0])[9] < 0.03  # randperm: the long tail's shares
     assert (share(spy.labels[0]) - 0.1).abs().max() < 0.05  # balanced: every class about a tenth
-    assert type(spy.trainer.sampler) is type(trained(**skewed, **{"data.sampler": "balanced"}).sampler)  # type: ignore[attr-defined]
+    in_train = trained(**skewed, **{"data.sampler": "balanced"}).sampler
+    assert type(spy.trainer.sampler) is type(in_train)  # type: ignore[attr-defined]

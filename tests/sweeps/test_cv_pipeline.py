@@ -38,7 +38,7 @@ def test_plain_run_and_every_fold_train_on_the_long_tail() -> None:
         n_min = min(counts(whole.train.y))  # the fold's training part before the long tail: 106..107 per class
         assert counts(fold.train.y) == profile(3, n_min).tolist()  # head n_min, then n_min / sqrt(10), n_min / 10
         assert len(fold.train) < 140  # not the 320 examples of the balanced fold
-        assert torch.equal(fold.val.y, whole.val.y)  # the held-out fold keeps every example (scaled as its training part says)
+        assert torch.equal(fold.val.y, whole.val.y)  # the held-out fold keeps its examples
         assert torch.equal(fold.test.y, plain.test.y)
 
 
