@@ -10,7 +10,8 @@ import torch
 
 from trainlab.config import DataConfig
 from trainlab.data.idx import write_idx
-from trainlab.data.sources import DATASETS, load_dataset, stratified_split
+from trainlab.data.sources import DATASETS, load_dataset
+from trainlab.data.splits import stratified_split
 from trainlab.errors import ConfigError, DataError
 
 

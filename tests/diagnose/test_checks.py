@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainlab.build import setup
+from trainlab.build import make_trainer, setup
 from trainlab.config import Config
 from trainlab.data.dataset import Dataset, Split
 from trainlab.diagnose.checks import (
@@ -28,7 +28,7 @@ DEEP = [64] * 9  # + the output layer: 10 weight layers
 
 def subject(**overrides: object):
     cfg = Config.from_dict({"threads": 1, "data": {"name": "digits", "val": 0}, "model": {"hidden": [32]}})
-    return subject_from_setup(setup(cfg.replace(**overrides)))
+    return subject_from_setup(setup(cfg.replace(**overrides)), make_trainer)
 
 
 def test_deep_tanh_small_init_vanishes_and_names_layers() -> None:

@@ -39,3 +39,18 @@ def test_lr_find_prints_suggestion_and_plot(tmp_path: Path, capsys) -> None:
 def test_doctor_bad_option_is_one_line(capsys) -> None:
     assert main(["doctor", "--lr-steps", "1", "data.name=digits"]) == 2
     assert "--lr-steps=1" in capsys.readouterr().err
+
+
+def test_lr_find_cli_trains_with_the_builders_trainer(tmp_path: Path, capsys, monkeypatch) -> None:
+    import trainlab.build as build  # the one place a Trainer is made: the CLI's range test must come through it
+
+    made: list = []
+    original = build.make_trainer
+    monkeypatch.setattr(build, "make_trainer", lambda s, cbs=(): made.append(original(s, cbs)) or made[-1])
+    keys = ["data.name=digits", "threads=1", "train.precision=bf16", "loss.l1=1e-4", "optim.clip_grad=1.0",
+            "data.imbalance=exp(ratio=5)", "data.sampler=balanced", "data.augment=[noise(std=0.01)]"]
+    code = main(["lr-find", "--steps", "20", "--start", "1e-4", "--plot", str(tmp_path / "lr.png"), *keys])
+    assert code in (0, 1) and "lr range test:" in capsys.readouterr().out
+    (t,) = made
+    assert (t.precision, t.l1, t.clip_grad) == ("bf16", 1e-4, 1.0)
+    assert t.sampler is not None and t.augment is not None

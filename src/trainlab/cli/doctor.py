@@ -56,7 +56,7 @@ def plot_path(output_dir: str, folder: str, name: str, suffix: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Run the checklist; exit 1 when a check fails."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.build import header, setup
+    from trainlab.build import header, make_trainer, setup
     from trainlab.diagnose.checks import run_checks, subject_from_setup
     from trainlab.errors import ConfigError
     from trainlab.runs.rundir import run_name
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     print(header(s), flush=True)
     name = run_name(s.config)
     plot = Path(args.plot) if args.plot else plot_path(s.config.output.dir, "doctor", name, "-lr.png")
-    results = run_checks(subject_from_setup(s), plot=plot, lr_steps=args.lr_steps, overfit_steps=args.overfit_steps)
+    results = run_checks(subject_from_setup(s, make_trainer), plot=plot, lr_steps=args.lr_steps, overfit_steps=args.overfit_steps)
     width = max(len(r.name) for r in results)
     for r in results:
         print(f"{'✓' if r.passed else '✗'} {r.name:<{width}}  {r.summary}")

@@ -13,10 +13,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "lr-find",
         help="learning-rate range test: sweep the LR exponentially, plot the loss, suggest a learning rate",
-        description="Train a copy of the configured model for --steps mini-batches while the learning rate grows "
+        description="Train the configured model for --steps mini-batches while the learning rate grows "
         "exponentially from --start to --end (Smith 2015; fastai's lr_find). The smoothed loss is plotted against "
         "the learning rate; the test stops once the loss exceeds 4x its best. The suggestion is read off the curve "
-        "(--method steepest, valley or minimum). Nothing is trained for real: weights and optimizer state are restored.",
+        "(--method steepest, valley or minimum). The steps are those of `trainlab train`: every train.*, loss.*, "
+        "optim.* and data.* key applies (optim.schedule aside: the test is the schedule). "
+        "Nothing is trained for real: weights and optimizer state are restored.",
         epilog="examples:\n  trainlab lr-find\n  trainlab lr-find optim.name=sgd --start 1e-5 --end 1 --steps 200\n"
         "  trainlab lr-find data.name=digits --method valley --plot lr.png\n\n"
         "The plot (PNG) and the curve (CSV) go to <output.dir>/lr-find/ unless --plot is given.",
@@ -34,15 +36,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the range test and report."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.build import setup
+    from trainlab.build import make_trainer, setup
     from trainlab.cli.doctor import plot_path
-    from trainlab.diagnose.lr_find import lr_range_test
+    from trainlab.diagnose.lr_find import LRFindOptions, lr_range_test
     from trainlab.runs.rundir import run_name
 
+    # bad values are refused before any data loads
+    options = LRFindOptions(start=args.start, end=args.end, steps=args.steps, method=args.method)
     s = setup(config_from_args(args))
     name = run_name(s.config)
-    res = lr_range_test(s.model, s.loss, s.data.train, s.optimizer, start=args.start, end=args.end, steps=args.steps,
-                        batch_size=s.batch_size, method=args.method, seed=s.config.seed)
+    res = lr_range_test(s, options, make_trainer=make_trainer)
     plot = Path(args.plot) if args.plot else plot_path(s.config.output.dir, "lr-find", name, ".png")
     res.save_plot(plot, current_lr=s.config.optim.lr)
     res.write_csv(plot.with_suffix(".csv"))

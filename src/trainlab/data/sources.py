@@ -7,13 +7,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainlab.data import imbalance, noise, toy
+from trainlab.data import toy
 from trainlab.data.cache import read_idx_cached
-from trainlab.data.dataset import Dataset, RawData, Split
+from trainlab.data.dataset import Dataset, RawData
 from trainlab.data.idx import read_image_label_pair
 from trainlab.data.locate import find_idx_files
-from trainlab.data.preprocess import fit_preprocess
 from trainlab.data.regression import diabetes, line, sine
+from trainlab.data.splits import SplitPlan, holdout, limit_pool, make_dataset
 from trainlab.errors import ConfigError, DataError, brief
 from trainlab.registry import Registry, parse_spec
 
@@ -157,36 +157,6 @@ def diabetes_data(data_dir: str | None = None) -> RawData:
     return diabetes()
 
 
-def stratified_split(y: np.ndarray, val: float, seed: int, stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded (stratified for classes) split of indices into train and validation parts."""
-    n = len(y)
-    n_val = int(round(val * n)) if val < 1 else int(val)
-    if val <= 0:
-        return np.arange(n), np.arange(0)
-    if n_val <= 0:  # asked for a validation split and would silently get none
-        raise ConfigError(f"data.val={val} of {n} training examples rounds to 0 examples; use a larger fraction, a count, or 0 for no validation split")
-    if n_val >= n:
-        raise ConfigError(f"data.val={val} leaves no training examples (train has {n})")
-    rng = np.random.default_rng(seed)
-    if not stratify:
-        perm = rng.permutation(n)
-        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-    # take each class's share of the validation set, largest remainders first
-    classes, counts = np.unique(y, return_counts=True)
-    share = counts * n_val / n
-    take = np.floor(share).astype(int)
-    for i in np.argsort(-(share - take))[: n_val - take.sum()]:
-        take[i] += 1
-    val_idx = []
-    for c, k in zip(classes, take):
-        members = np.flatnonzero(y == c)
-        val_idx.append(rng.choice(members, size=k, replace=False))
-    v = np.sort(np.concatenate(val_idx))
-    mask = np.ones(n, bool)
-    mask[v] = False
-    return np.flatnonzero(mask), v
-
-
 def load_raw(spec: str, data_dir: str | None = None) -> RawData:
     """Load a data set by spec (``name`` or ``name(k=v)``) as raw arrays."""
     return DATASETS.create(parse_spec(spec), data_dir=data_dir)
@@ -195,41 +165,13 @@ def load_raw(spec: str, data_dir: str | None = None) -> RawData:
 def load_dataset(data_cfg: Any, seed: int = 0, device: str | torch.device = "cpu", transform: Any = None) -> Dataset:
     """Load, subset, split, preprocess (fitted on train only, or the given fitted ``transform``, e.g. a
     saved run's) and move a data set to ``device``. ``input_shape`` is the shape after preprocessing."""
+    return load_splits(data_cfg, seed, device, transform=transform)[0]
+
+
+def load_splits(data_cfg: Any, seed: int = 0, device: str | torch.device = "cpu", plan: SplitPlan | None = None, transform: Any = None) -> list[Dataset]:
+    """One data set per (train, val) pair of ``plan`` (default: the hold-out split of ``data.val``), each
+    made by the one pipeline of ``splits.make_dataset``; the source is loaded and limited once."""
     raw = load_raw(data_cfg.name, data_cfg.dir)
-    xtr, ytr = raw.x_train, raw.y_train
-    stratify = raw.task == "classification"
-    if data_cfg.limit is not None and data_cfg.limit < len(ytr):
-        keep = np.sort(np.random.default_rng(seed).permutation(len(ytr))[: data_cfg.limit])
-        xtr, ytr = xtr[keep], ytr[keep]
-    tr_idx, val_idx = stratified_split(ytr, data_cfg.val, seed, stratify)
-    if stratify:  # long tail and resampling touch the train split only, after val is taken (docs/imbalance.md)
-        kept = imbalance.apply(data_cfg.imbalance, data_cfg.resample, ytr[tr_idx], len(raw.classes), seed)
-        tr_idx = tr_idx if kept is None else tr_idx[kept]
-    ytrain = ytr[tr_idx]
-    if data_cfg.label_noise:  # training labels only, after the val split (data/noise.py)
-        if not stratify:
-            raise ConfigError(f"data.label_noise={data_cfg.label_noise} needs a classification data set; {parse_spec(data_cfg.name).name} is {raw.task}")
-        ytrain = noise.corrupt(ytrain, data_cfg.label_noise, len(raw.classes), seed)
-    parts = {"train": (xtr[tr_idx], ytrain), "test": (raw.x_test, raw.y_test)}
-    if len(val_idx):
-        parts["val"] = (xtr[val_idx], ytr[val_idx])
-    # one float32 copy per split that this function owns (IDX pixels: the uint8 -> float conversion;
-    # float data: a copy, so scaling it in place below never writes into the source's arrays)
-    tensors = {k: (torch.from_numpy(np.ascontiguousarray(x)).to(torch.float32, copy=True), torch.from_numpy(np.ascontiguousarray(y))) for k, (x, y) in parts.items()}
-    for k, (x, _) in tensors.items():
-        if not np.issubdtype(parts[k][0].dtype, np.floating):
-            continue  # integer inputs (IDX pixels) cannot hold NaN/Inf: skip a full pass over the data
-        bad = ~torch.isfinite(x)
-        if bad.any():
-            nan, rows = int(torch.isnan(x).sum()), int(bad.flatten(1).any(1).sum()) if x.ndim > 1 else int(bad.sum())
-            raise DataError(
-                f"{parse_spec(data_cfg.name).name}: {k} inputs contain {nan} NaN and {int(bad.sum()) - nan} Inf values"
-                f" (in {rows} of {len(x)} examples); clean or drop them before training"
-            )
-    if transform is None:
-        transform = fit_preprocess(data_cfg.preprocess, tensors["train"][0])
-    dev = torch.device(device)
-    splits = {k: Split(transform.apply_(x).to(dev), y.to(dev)) for k, (x, y) in tensors.items()}  # in place: no second copy
-    name = parse_spec(data_cfg.name).name
-    shape = transform.output_shape(raw.input_shape)  # pca(k) turns images into k features
-    return Dataset(name, splits["train"], splits.get("val"), splits["test"], raw.classes, raw.task, shape, transform.state_dict())
+    x, y = limit_pool(raw.x_train, raw.y_train, data_cfg.limit, seed)
+    plan = holdout(data_cfg.val, seed) if plan is None else plan
+    return [make_dataset(data_cfg, raw, x, y, split, seed, device, transform) for split in plan(y, raw.task == "classification")]

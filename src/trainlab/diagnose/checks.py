@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from trainlab.data.dataset import Dataset, Split
-from trainlab.diagnose.lr_find import lr_range_test
+from trainlab.diagnose.lr_find import LRFindOptions, MakeTrainer, lr_range_test
 from trainlab.nn.causes import initial_loss_causes, input_scale
 from trainlab.nn.losses import Loss, LossContext, expected_initial_loss
 from trainlab.nn.stats import ActivationRecorder, WeightSnapshot, gradient_norms, kind_of
@@ -66,6 +66,8 @@ class Subject:
     expected_loss: float | None = None
     seed: int = 0
     train_batch: int | None = None  # the batch size training uses (batch_size above is capped for the checks)
+    setup: Any = None  # the build.Setup the subject comes from: the LR range test trains it with ...
+    make_trainer: MakeTrainer | None = None  # ... the trainer build.make_trainer makes (this layer cannot import build)
 
     def copy_model(self) -> nn.Module:
         """A deep copy to train on."""
@@ -323,10 +325,11 @@ def check_update_ratio(sub: Subject, steps: int = UPDATE_STEPS) -> CheckResult:
 
 
 def check_lr_range(sub: Subject, steps: int = LR_FIND_STEPS, plot: Path | None = None, start: float = 1e-7, end: float = 10.0) -> CheckResult:
-    """A short LR range test on a copy: passes when some learning rate lowers the loss; suggests one."""
-    model = sub.copy_model()
-    opt = sub.optimizer(model)
-    res = lr_range_test(model, sub.loss, sub.data.train, opt, start=start, end=end, steps=steps, batch_size=sub.batch_size, seed=sub.seed)
+    """A short LR range test with the training run's trainer (weights restored afterwards): passes when some
+    learning rate lowers the loss; suggests one."""
+    if sub.setup is None or sub.make_trainer is None:
+        raise TypeError("check_lr_range needs a Subject from subject_from_setup(s, make_trainer=build.make_trainer)")
+    res = lr_range_test(sub.setup, LRFindOptions(start=start, end=end, steps=steps), make_trainer=sub.make_trainer)
     if plot is not None:
         res.save_plot(plot, current_lr=sub.optim_cfg.lr)
     lr = sub.optim_cfg.lr
@@ -364,7 +367,9 @@ def run_checks(sub: Subject, plot: Path | None = None, lr_steps: int = LR_FIND_S
         torch.set_rng_state(rng)
 
 
-def subject_from_setup(s: Any) -> Subject:
-    """The Subject for a ``trainlab.build.Setup`` (what ``setup(config)`` returns)."""
+def subject_from_setup(s: Any, make_trainer: MakeTrainer | None = None) -> Subject:
+    """The Subject for a ``trainlab.build.Setup`` (what ``setup(config)`` returns); the LR range test
+    needs ``make_trainer`` (``build.make_trainer``)."""
     expected = expected_initial_loss(s.config.loss.name, LossContext(s.data.task, s.data.num_classes))
-    return Subject(s.model, s.loss, s.data, s.config.optim, min(s.batch_size, 512), expected, s.config.seed, s.batch_size)
+    return Subject(s.model, s.loss, s.data, s.config.optim, min(s.batch_size, 512), expected, s.config.seed, s.batch_size,
+                   s, make_trainer)

@@ -24,8 +24,16 @@ The suggestion is read off s(log lr) up to its minimum (past it lies the blow-up
                noise of the flat start can stretch that subsequence, pulling it low)
     minimum    lr at argmin_i s_i, divided by 10
 
-The model's weights, the optimizer's state and torch's RNG are restored afterwards, so the test
-leaves nothing behind. Losses are gathered every ``check_every`` steps (one host sync), not per step.
+The test runs on the ordinary Trainer that the one builder makes (``build.make_trainer``), so every
+``train.*``, ``loss.*``, ``optim.*`` and ``data.*`` key means what it means in ``trainlab train``
+(bf16 autocast, augmentation, the L1 term, gradient clipping, the class-aware sampler, the batch
+size and the seed's batch order). The ``LRFinder`` callback is the test: it sets each step's rate
+(the range test is the schedule: ``optim.schedule`` and ``optim.warmup`` are not used), records the
+data loss of every step at ``batch_end`` (the L1 term, like ``train_loss``, apart) and stops the fit
+with ``StopTraining`` at divergence or after ``steps``. ``LRFindOptions`` holds the sweep's own
+numbers. The model's weights, the optimizer's and the sampler's state and torch's RNG are restored
+afterwards, so the test leaves nothing behind. Losses are gathered every ``check_every`` steps (one
+host sync), not per step.
 """
 
 from __future__ import annotations
@@ -33,17 +41,18 @@ from __future__ import annotations
 import copy
 import csv
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from trainlab.data.dataset import Split
 from trainlab.errors import ConfigError
-from trainlab.nn.losses import Loss
 from trainlab.registry import Registry
+from trainlab.training.events import Callback, StopTraining
+from trainlab.training.optim import Schedule
 
 LR_SUGGESTIONS = Registry("lr suggestion")
 MIN_DROP = 0.02  # the smoothed loss must fall by 2% somewhere, else noise would pick the rate
@@ -154,84 +163,126 @@ def centered_average(values: list[float], window: int) -> list[float]:
     return np.convolve(padded, np.ones(window) / window, mode="valid").tolist()
 
 
-def lr_range_test(
-    model: nn.Module,
-    loss: Loss,
-    train: Split,
-    optimizer: torch.optim.Optimizer,
-    *,
-    start: float = 1e-7,
-    end: float = 10.0,
-    steps: int = 100,
-    batch_size: int = 256,
-    beta: float | None = None,
-    diverge: float = 4.0,
-    method: str = "steepest",
-    seed: int = 0,
-    check_every: int = 10,
-) -> LRFindResult:
-    """Run the exponential LR range test on ``model`` with ``optimizer``; both are restored afterwards."""
-    if not (0 < start < end):
-        raise ConfigError(f"lr range test: start={start:g} and end={end:g} must satisfy 0 < start < end")
-    if steps < 2:
-        raise ConfigError(f"lr range test: steps={steps} must be at least 2")
-    LR_SUGGESTIONS.bind(method)  # fail on an unknown method before spending any time
-    if beta is None:  # the average's lag, ~1/(1-beta) steps, stays the same share of the sweep (0.98 at 100 steps)
-        beta = min(0.99, max(0.5, 1 - 2 / steps))
-    saved_model = copy.deepcopy(model.state_dict())
-    saved_opt = copy.deepcopy(optimizer.state_dict())
-    saved_rng = torch.get_rng_state()
-    was_training = model.training
-    try:
-        return _run(model, loss, train, optimizer, start, end, steps, batch_size, beta, diverge, method, seed, check_every)
-    finally:
-        model.load_state_dict(saved_model)
-        optimizer.load_state_dict(saved_opt)
-        torch.set_rng_state(saved_rng)
-        model.train(was_training)
+@dataclass(frozen=True)
+class LRFindOptions:
+    """How the range test sweeps and reads the curve; everything else (batch size, seed, precision,
+    augmentation, L1, clipping, sampler, ...) comes from the config, as in ``trainlab train``."""
+
+    start: float = 1e-7  # first learning rate
+    end: float = 10.0  # last learning rate
+    steps: int = 100  # optimizer steps, one learning rate each
+    beta: float | None = None  # the stopping average's smoothing; None: 1 - 2/steps within [0.5, 0.99]
+    diverge: float = 4.0  # stop once the averaged loss exceeds this times its best
+    method: str = "steepest"  # how the suggestion is read (LR_SUGGESTIONS)
+    check_every: int = 10  # steps between host syncs that gather the losses
+
+    def __post_init__(self) -> None:
+        if not (0 < self.start < self.end):
+            raise ConfigError(f"lr range test: start={self.start:g} and end={self.end:g} must satisfy 0 < start < end")
+        if self.steps < 2:
+            raise ConfigError(f"lr range test: steps={self.steps} must be at least 2")
+        LR_SUGGESTIONS.bind(self.method)  # fail on an unknown method before spending any time
+
+    @property
+    def smoothing(self) -> float:
+        """beta: the average's lag, ~1/(1-beta) steps, stays the same share of the sweep (0.98 at 100 steps)."""
+        return self.beta if self.beta is not None else min(0.99, max(0.5, 1 - 2 / self.steps))
+
+    def lr(self, i: int) -> float:
+        """The learning rate of step ``i``: start * (end / start) ** (i / (steps - 1))."""
+        return self.start * ((self.end / self.start) ** (1.0 / (self.steps - 1))) ** i
 
 
-def _run(model: nn.Module, loss: Loss, train: Split, optimizer: torch.optim.Optimizer, start: float, end: float, steps: int, batch_size: int, beta: float, diverge: float, method: str, seed: int, check_every: int) -> LRFindResult:
-    gen = torch.Generator().manual_seed(seed)
-    n = len(train)
-    bs = min(batch_size, n)
-    factor = (end / start) ** (1.0 / (steps - 1))
-    result = LRFindResult(method=method)
-    model.train()
-    perm, pos = torch.randperm(n, generator=gen).to(train.x.device), 0
-    pending: list[torch.Tensor] = []
-    avg, best = 0.0, math.inf
-    for i in range(steps):
-        lr = start * factor**i
-        for group in optimizer.param_groups:
+class LRFinder(Callback):
+    """Drives a Trainer through the range test: sets each step's learning rate, records the loss of
+    every step at ``batch_end``, and stops with ``StopTraining`` on divergence or after ``steps``."""
+
+    def __init__(self, options: LRFindOptions):
+        self.options = options
+        self.result = LRFindResult(method=options.method)
+        self._pending: list[torch.Tensor] = []  # this step's losses, gathered every check_every steps
+        self._avg, self._best = 0.0, math.inf
+        self._step = 0
+
+    def _set_lr(self, trainer: Any) -> None:
+        lr = self.options.lr(self._step)
+        for group in trainer.optimizer.param_groups:
             group["lr"] = lr
-        if pos + bs > n:  # next pass over the data: a new order
-            perm, pos = torch.randperm(n, generator=gen).to(train.x.device), 0
-        idx = perm[pos : pos + bs]
-        pos += bs
-        value = loss(model(train.x.index_select(0, idx)), train.y.index_select(0, idx))
-        optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        optimizer.step()
-        result.lrs.append(lr)
-        pending.append(value.detach())
-        if len(pending) < check_every and i < steps - 1:
-            continue
-        values, pending = torch.stack(pending).float().cpu().tolist(), []
-        first = len(result.losses)
-        for j, v in enumerate(values):
-            k = first + j
-            avg = beta * avg + (1 - beta) * v
-            s = avg / (1 - beta ** (k + 1))
-            if not math.isfinite(s) or s > diverge * best:
-                result.diverged = True
-                result.lrs = result.lrs[:k]
-                break
-            result.losses.append(v)
-            best = min(best, s)
-        if result.diverged:
-            break
-    result.lrs = result.lrs[: len(result.losses)]
-    result.smoothed = centered_average(result.losses, max(3, steps // 10) | 1)
-    result.suggestion = result.suggest(method)
-    return result
+
+    def on_fit_start(self, trainer: Any) -> None:
+        """The first step's learning rate."""
+        self._set_lr(trainer)
+
+    def on_epoch_start(self, trainer: Any) -> None:
+        """Re-apply the step's rate: nothing between two epochs may change it."""
+        self._set_lr(trainer)
+
+    def on_batch_end(self, trainer: Any) -> None:
+        """Record the step's loss; stop on divergence or after the last step, else set the next rate."""
+        self.result.lrs.append(self.options.lr(self._step))
+        self._pending.append(trainer.last_loss.detach())
+        self._step += 1
+        last = self._step >= self.options.steps
+        if len(self._pending) >= self.options.check_every or last:
+            self._gather()
+            if self.result.diverged:
+                raise StopTraining(f"the loss diverged at lr {self.result.lrs[-1]:.3g}", "diverged")
+        if last:
+            raise StopTraining(f"the range test took its {self.options.steps} steps", "completed")
+        self._set_lr(trainer)
+
+    def on_fit_end(self, trainer: Any) -> None:
+        """Gather what is left and read the curve: smoothed losses and the suggestion."""
+        if not self.result.diverged:
+            self._gather()
+        r = self.result
+        r.lrs = r.lrs[: len(r.losses)]
+        r.smoothed = centered_average(r.losses, max(3, self.options.steps // 10) | 1)
+        r.suggestion = r.suggest(self.options.method)
+
+    def _gather(self) -> None:
+        """One host sync for the pending losses; the bias-corrected average decides divergence."""
+        if not self._pending:
+            return
+        values, self._pending = torch.stack(self._pending).float().cpu().tolist(), []
+        beta, r = self.options.smoothing, self.result
+        for v in values:
+            k = len(r.losses)
+            self._avg = beta * self._avg + (1 - beta) * v
+            smooth = self._avg / (1 - beta ** (k + 1))
+            if not math.isfinite(smooth) or smooth > self.options.diverge * self._best:
+                r.diverged = True
+                r.lrs = r.lrs[:k]
+                return
+            r.losses.append(v)
+            self._best = min(self._best, smooth)
+
+
+MakeTrainer = Callable[[Any, Sequence[Callback]], Any]  # build.make_trainer: (Setup, callbacks) -> Trainer
+
+
+def lr_range_test(s: Any, options: LRFindOptions | None = None, *, make_trainer: MakeTrainer) -> LRFindResult:
+    """Run the exponential LR range test on a built setup (``build.setup``) with the ordinary Trainer
+    that ``make_trainer`` (``build.make_trainer``: this layer cannot import the builder) makes from it,
+    so every train.*, loss.*, optim.* and data.* key applies as in training. The range test is the
+    schedule (``optim.schedule`` and ``optim.warmup`` are not used), nothing is validated, and the
+    model, the optimizer, the sampler and the RNGs are restored afterwards."""
+    options = options or LRFindOptions()
+    finder = LRFinder(options)
+    # every epoch has at least one step, so `steps` epochs always reach the last step
+    ranged = replace(s, config=s.config.replace(**{"train.epochs": options.steps}), schedule=Schedule(),
+                     data=replace(s.data, val=None))
+    saved_model = copy.deepcopy(s.model.state_dict())
+    saved_opt = copy.deepcopy(s.optimizer.state_dict())
+    saved_sampler = copy.deepcopy(s.sampler.state_dict()) if s.sampler is not None else None
+    was_training = s.model.training
+    try:
+        with torch.random.fork_rng(devices=[s.device] if s.device.type == "cuda" else []):
+            make_trainer(ranged, [finder]).fit()
+    finally:
+        s.model.load_state_dict(saved_model)
+        s.optimizer.load_state_dict(saved_opt)
+        if saved_sampler is not None:
+            s.sampler.load_state_dict(saved_sampler)
+        s.model.train(was_training)
+    return finder.result

@@ -8,7 +8,8 @@ schedules ``step``, ``cosine`` and ``one_cycle`` are compared with a constant ra
 
 from __future__ import annotations
 
-from trainlab.diagnose.lr_find import lr_range_test
+from trainlab.build import make_trainer
+from trainlab.diagnose.lr_find import LRFindOptions, lr_range_test
 from trainlab.lessons import LESSONS
 from trainlab.lessons.base import Fitted, LessonContext, Report, is_finite, new_figure, pm, spread
 from trainlab.training.callbacks.nan_guard import DIVERGED
@@ -52,7 +53,7 @@ def lesson(ctx: LessonContext) -> Report:
 
     # the LR range test on a fresh model
     s = ctx.setup(ctx.config(**{**base, "optim.lr": GOOD}))
-    rt = lr_range_test(s.model, s.loss, s.data.train, s.optimizer, start=1e-6, end=10.0, steps=ctx.pick(60, 100), batch_size=64, seed=ctx.seed)
+    rt = lr_range_test(s, LRFindOptions(start=1e-6, end=10.0, steps=ctx.pick(60, 100)), make_trainer=make_trainer)  # batch 64 from base
     sug = rt.suggestion
     if sug is not None:
         at_sug = fit(f"suggested lr {sug:.3g}", **{"optim.lr": float(sug)})

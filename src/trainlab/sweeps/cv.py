@@ -3,7 +3,10 @@
 The training set (after ``data.limit``, before any validation split: with ``--cv`` the folds are the
 validation sets) is cut into ``k`` folds with class proportions kept (scikit-learn's
 ``StratifiedKFold``, shuffled with the config's seed). Fold ``i`` trains on the other ``k - 1``
-folds and validates on fold ``i``; preprocessing is fitted on each fold's training part only.
+folds and validates on fold ``i``. The folds are a split plan of the one data pipeline
+(``data/sources.load_splits``, ``data/splits.py``), so each fold's training part is long-tailed,
+resampled, label-noised, checked and preprocessed exactly as a plain run's training split, and its
+validation part treated as a plain run's validation split.
 A trial's objective is the mean of the ``k`` validation values; their spread is kept too.
 """
 
@@ -13,11 +16,9 @@ import numpy as np
 import torch
 
 from trainlab.config import Config
-from trainlab.data.dataset import Dataset, Split
-from trainlab.data.preprocess import fit_preprocess
-from trainlab.data.sources import load_raw
+from trainlab.data.dataset import Dataset
+from trainlab.data.sources import load_splits
 from trainlab.errors import ConfigError
-from trainlab.registry import parse_spec
 
 
 def fold_indices(y: np.ndarray, k: int, seed: int, stratify: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -41,24 +42,6 @@ def fold_indices(y: np.ndarray, k: int, seed: int, stratify: bool = True) -> lis
 
 
 def fold_datasets(cfg: Config, k: int, device: torch.device | str = "cpu") -> list[Dataset]:
-    """The ``k`` fold data sets of ``cfg``'s training set (the test split is the data set's own)."""
-    d = cfg.data
-    raw = load_raw(d.name, d.dir)
-    xtr, ytr = raw.x_train, raw.y_train
-    if d.limit is not None and d.limit < len(ytr):  # same subset as a plain run of this config
-        keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(ytr))[: d.limit])
-        xtr, ytr = xtr[keep], ytr[keep]
-    stratify = raw.task == "classification"
-    dev = torch.device(device)
-    x_all = torch.from_numpy(np.ascontiguousarray(xtr)).float()
-    y_all = torch.from_numpy(np.ascontiguousarray(ytr))
-    x_test = torch.from_numpy(np.ascontiguousarray(raw.x_test)).float()
-    y_test = torch.from_numpy(np.ascontiguousarray(raw.y_test))
-    name = parse_spec(d.name).name
-    out = []
-    for tr, va in fold_indices(ytr, k, cfg.seed, stratify):
-        tr_t, va_t = torch.from_numpy(tr), torch.from_numpy(va)
-        transform = fit_preprocess(d.preprocess, x_all[tr_t])  # fitted on this fold's train part only
-        splits = [Split(transform(x).to(dev), y.to(dev)) for x, y in ((x_all[tr_t], y_all[tr_t]), (x_all[va_t], y_all[va_t]), (x_test, y_test))]
-        out.append(Dataset(name, splits[0], splits[1], splits[2], raw.classes, raw.task, transform.output_shape(raw.input_shape), transform.state_dict()))
-    return out
+    """The ``k`` fold data sets of ``cfg``'s training set (the test split is the data set's own), each made
+    by the data pipeline a plain run's split goes through (``data/splits.make_dataset``)."""
+    return load_splits(cfg.data, cfg.seed, device, plan=lambda y, stratify: fold_indices(y, k, cfg.seed, stratify))
