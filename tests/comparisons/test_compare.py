@@ -124,3 +124,22 @@ def test_rows_count_diverged_and_failed_runs(tmp_path: Path) -> None:
     assert (a["failed"], a["error"], a["test_accuracy"][0]) == (1, "diverged", pytest.approx(0.45))
     assert (b["failed"], b["error"], b["test_accuracy"]) == (1, "boom", (0.6, 0.0))
     assert "(1 failed: diverged)" in format_table(comp)
+
+
+def test_compare_options_object_keywords_and_one_line_errors(tmp_path: Path) -> None:
+    from trainlab.comparisons import CompareOptions
+
+    with pytest.raises(ConfigError) as err:
+        trainlab.compare(["model.act=relu,tanh"], None, seed=2, out_dir=tmp_path)
+    assert "'seed'" in str(err.value) and "did you mean 'seeds'" in str(err.value) and "\n" not in str(err.value)
+    for bad, words in (({"seeds": 0}, "seeds=0 must be >= 1"), ({"workers": -1}, "workers=-1 must be >= 0"),
+                       ({"progress": "yes"}, "use True, False or 'auto'"), ({"report": 1}, "report=1 must be True or False")):
+        with pytest.raises(ConfigError, match=words):
+            CompareOptions(**bad)
+    assert not any(tmp_path.iterdir())  # nothing was created
+    base = quick(tmp_path, data__limit=200, train__epochs=1, threads=1, output__report=False)
+    options = CompareOptions(workers=1, out_dir=tmp_path, report=False, progress=False)
+    comp = trainlab.compare({"optim.lr": [0.01, 0.003]}, base, options=options, stack=False)  # a keyword on top
+    assert comp.workers == 1 and comp.plan == "one by one (stacking off)" and len(comp.members) == 2
+    assert all(m.run is not None and m.run.summary["status"] == "completed" for m in comp.members)
+    assert not (comp.path / "compare.html").exists() and options.stack  # the object itself is unchanged

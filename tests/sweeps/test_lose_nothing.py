@@ -11,16 +11,13 @@ import pytest
 from trainlab.errors import ConfigError
 from trainlab.sweeps import sweep
 from trainlab.sweeps.api import build_spec
-from trainlab.sweeps.run import (
-    _pop,
-    create_study,
-    make_storage,
-    record_heartbeat,
-    replaced_numbers,
-    sqlite_url,
-    trial_reason,
-    work,
-)
+from trainlab.sweeps.heartbeat import record_heartbeat
+from trainlab.sweeps.options import SweepOptions
+from trainlab.sweeps.queue import pop_trial
+from trainlab.sweeps.records import replaced_numbers, trial_reason
+from trainlab.sweeps.run import work
+from trainlab.sweeps.storage import make_storage, sqlite_url, study_storage, trial_id
+from trainlab.sweeps.study import create_study
 
 BASE = ["data.name=digits", "data.limit=300", "model.hidden=[8]", "train.epochs=1", "threads=1", "optim.batch_size=128",
         "output.report=false", "train.checkpoint=false"]
@@ -42,10 +39,10 @@ def test_a_resumed_sweep_continues_the_sampler_instead_of_replaying_it(tmp_path:
 
 def _kill_mid_trial(study, spec) -> object:
     """What a SIGKILLed worker leaves: a running trial with its parameters drawn and a last heartbeat."""
-    trial = _pop(study, spec.seed)
+    trial = pop_trial(study, spec.seed)
     for p in spec.params().values():
         p.suggest(trial)
-    record_heartbeat(study._storage, trial._trial_id)
+    record_heartbeat(study_storage(study), trial_id(trial))
     return trial
 
 
@@ -59,7 +56,7 @@ def test_a_dead_workers_trial_runs_again_once_with_the_same_parameters(tmp_path:
     dead = _kill_mid_trial(study, spec)
     lr = dead.params["optim.lr"]
     time.sleep(2.5)  # the grace period passes without a heartbeat
-    work(study, spec, tmp_path / "dead")
+    work(study, spec, tmp_path / "dead", SweepOptions(stack=False))
     trials = study.get_trials(deepcopy=False)
     states = [t.state.name for t in trials]
     assert states.count("COMPLETE") == 3 and states.count("FAIL") == 1, states  # counted once

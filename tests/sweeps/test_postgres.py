@@ -33,15 +33,17 @@ BASE = ["data.name=digits", "model.hidden=[16]", "train.epochs=1", "threads=1", 
 SLOW_WORKER = """
 import sys, time
 from pathlib import Path
-from trainlab.sweeps import run
-original = run.train_stacked
+from trainlab.sweeps import run, storage, trial
+from trainlab.sweeps.study import load_study
+from trainlab.sweeps.options import SweepOptions
+original = trial.train_stacked
 def slow(cfgs, **kwargs):
     time.sleep(60)
     return original(cfgs, **kwargs)
-run.train_stacked = slow
+trial.train_stacked = slow
 name, url, root = sys.argv[1:]
-study, spec = run.load_study(name, run.make_storage(url, 1, 3))
-run.work(study, spec, Path(root) / name, stack=True, workers=3)
+study, spec = load_study(name, storage.make_storage(url, 1, 3))
+run.work(study, spec, Path(root) / name, SweepOptions(stack=True, workers=3))
 """
 A_BATCH = 4
 
@@ -51,7 +53,9 @@ def test_three_workers_share_a_postgres_study_and_a_killed_workers_trial_runs_ag
     import optuna
 
     from trainlab.sweeps.api import build_spec
-    from trainlab.sweeps.run import create_study, make_storage, trial_reason
+    from trainlab.sweeps.records import trial_reason
+    from trainlab.sweeps.storage import make_storage
+    from trainlab.sweeps.study import create_study
 
     name, root = f"pgtest-{uuid.uuid4().hex[:8]}", tmp_path / "sweeps"
     storage = make_storage(PG, heartbeat=1, grace=3)

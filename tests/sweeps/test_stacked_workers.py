@@ -17,20 +17,14 @@ from tests.conftest import wait_until
 from trainlab.cli import main
 from trainlab.sweeps import sweep
 from trainlab.sweeps.api import build_spec
-from trainlab.sweeps.run import (
-    Heartbeat,
-    _pop,
-    create_study,
-    fail_stale_trials,
-    fair_share,
-    make_storage,
-    replaced_numbers,
-    sqlite_url,
-    sweep_plan,
-    trial_reason,
-    work,
-    worker_id,
-)
+from trainlab.sweeps.heartbeat import Heartbeat, fail_stale_trials
+from trainlab.sweeps.options import SweepOptions
+from trainlab.sweeps.plan import sweep_plan
+from trainlab.sweeps.queue import fair_share, pop_trial
+from trainlab.sweeps.records import replaced_numbers, trial_reason, worker_id
+from trainlab.sweeps.run import work
+from trainlab.sweeps.storage import make_storage, sqlite_url, trial_id
+from trainlab.sweeps.study import create_study
 
 BASE = ["data.name=digits", "model.hidden=[8]", "train.epochs=1", "threads=1", "optim.batch_size=128", "output.report=false", "train.checkpoint=false"]
 LR = "optim.lr=loguniform(1e-3,1e-1)"
@@ -60,11 +54,11 @@ def test_a_worker_counts_the_other_workers_from_their_running_trials(tmp_path: P
     spec = build_spec(None, [*BASE, LR], trials=12, sampler="random").validate()
     spec.name = "shared"
     study = create_study("shared", spec, storage)
-    others = [_pop(study, spec.seed) for _ in range(2)]
+    others = [pop_trial(study, spec.seed) for _ in range(2)]
     for i, t in enumerate(others):
         t.set_user_attr("worker", f"elsewhere:{i}")
-    with Heartbeat(storage, others[0]._trial_id, 1), Heartbeat(storage, others[1]._trial_id, 1):
-        ran = work(study, spec, tmp_path / "shared", stack=True, wait=False)
+    with Heartbeat(storage, trial_id(others[0]), 1), Heartbeat(storage, trial_id(others[1]), 1):
+        ran = work(study, spec, tmp_path / "shared", SweepOptions(stack=True), wait=False)
     assert ran == 10
     # 3 workers seen: ceil((10 + 2) / 3) = 4, then ceil((6 + 2) / 3) = 3, ceil((3 + 2) / 3) = 2, then the last one
     assert _batches(study.get_trials(deepcopy=False)) == {4: 4, 3: 3, 2: 2}
@@ -127,13 +121,15 @@ def test_the_plan_line_says_stacked_or_one_by_one_and_why(tmp_path: Path, capsys
 HANGING_WORKER = """
 import sys, time
 from pathlib import Path
-from trainlab.sweeps import run
+from trainlab.sweeps import run, storage, trial
+from trainlab.sweeps.study import load_study
+from trainlab.sweeps.options import SweepOptions
 def hang(cfgs, **kwargs):
     time.sleep(300)
-run.train_stacked = hang
+trial.train_stacked = hang
 name, url, root = sys.argv[1:]
-study, spec = run.load_study(name, run.make_storage(url, 1, 2))
-run.work(study, spec, Path(root) / name, stack=True, workers=2)
+study, spec = load_study(name, storage.make_storage(url, 1, 2))
+run.work(study, spec, Path(root) / name, SweepOptions(stack=True, workers=2))
 """
 
 
@@ -169,7 +165,7 @@ def test_a_worker_killed_mid_batch_has_every_trial_of_it_retried_once(tmp_path: 
 
     # every trial of the dead batch stops beating, so all are reaped (a trial that never beat would stay RUNNING)
     wait_until(reaped, 60, "the dead worker's trials to be failed")
-    work(study, spec, tmp_path / "kill", stack=True)
+    work(study, spec, tmp_path / "kill", SweepOptions(stack=True))
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     failed = [t for t in trials if t.state.name == "FAIL"]

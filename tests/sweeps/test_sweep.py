@@ -157,13 +157,13 @@ def test_two_local_workers_share_the_sqlite_study(tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
 def test_concurrent_pops_never_hand_out_a_trial_twice(tmp_path: Path, kind: str) -> None:
     # Optuna's pop relies on SELECT ... FOR UPDATE, which SQLite ignores: without BEGIN IMMEDIATE
-    # (sweeps.run.serialize_sqlite) four poppers handed out 93 trials from a queue of 60.
+    # (sweeps.storage.serialize_sqlite) four poppers handed out 93 trials from a queue of 60.
     import collections
     import threading
 
     import optuna
 
-    from trainlab.sweeps.run import make_storage
+    from trainlab.sweeps.storage import make_storage, pop_waiting_trial_id
 
     url = f"sqlite:///{tmp_path / 's.db'}" if kind == "sqlite" else f"journal:{tmp_path / 'j.log'}"
     study = optuna.create_study(study_name="race", storage=make_storage(url))
@@ -175,7 +175,7 @@ def test_concurrent_pops_never_hand_out_a_trial_twice(tmp_path: Path, kind: str)
     def pop_all() -> None:
         mine = optuna.load_study(study_name="race", storage=make_storage(url))  # its own engine, as a worker process has
         start.wait()
-        while (trial_id := mine._pop_waiting_trial_id()) is not None:
+        while (trial_id := pop_waiting_trial_id(mine)) is not None:
             popped[trial_id] += 1
 
     threads = [threading.Thread(target=pop_all) for _ in range(4)]

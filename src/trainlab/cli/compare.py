@@ -57,7 +57,7 @@ def _progress(done: int, total: int, m: object) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the comparison and print the table."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.comparisons import compare, compare_runs, format_table
+    from trainlab.comparisons import CompareOptions, compare, compare_runs, format_table
     from trainlab.comparisons.core import metric_key
     from trainlab.config import load_config
 
@@ -78,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"comparing {n} runs ({', '.join(c.keys) or 'one configuration'}) in {c.workers} process{'es' if c.workers > 1 else ''}, {threads}: {c.path}", flush=True)
             print(c.plan, flush=True)  # which runs train stacked, which one by one and why
 
-        comp = compare(args.items, base, seeds=args.seeds, workers=args.workers, out_dir=args.out, on_result=_progress, report=not args.no_report,
-                       on_start=start, stack=not args.no_stack)
+        options = CompareOptions(seeds=args.seeds, workers=args.workers, out_dir=args.out, on_result=_progress,
+                                 report=not args.no_report, on_start=start, stack=not args.no_stack)
+        comp = compare(args.items, base, options=options)
         print(f"{len(comp.members)} runs in {comp.seconds:.1f} s")
     print()
     print(format_table(comp, args.metric))

@@ -85,7 +85,8 @@ def fmt_params(values: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run the sweep and print one line per trial, then the table of the best trials."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.sweeps.run import sweep_plan, trial_reason
+    from trainlab.sweeps.plan import sweep_plan
+    from trainlab.sweeps.records import trial_reason
 
     preset, items = _split_items(args.items)
     state: dict[str, Any] = {"best": None}
@@ -132,14 +133,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, preset: str | None, items: list[str], ready: Any, finished: Any) -> Any:
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.sweeps import sweep
+    from trainlab.sweeps import SweepOptions, sweep
 
-    return sweep(
-        preset, items, trials=args.trials, sampler=args.sampler, pruner=args.pruner, objective=args.objective,
+    options = SweepOptions(
+        trials=args.trials, sampler=args.sampler, pruner=args.pruner, objective=args.objective,
         cv=args.cv, seed=args.seed, workers=args.workers, storage=args.storage, name=args.name, join=args.join,
         resume=args.resume, refine=args.refine, root=args.dir, on_trial=finished, on_ready=ready,
         heartbeat=args.heartbeat, grace=args.grace, stack=not args.no_stack,
     )
+    return sweep(preset, items, options=options)
 
 
 def print_table(result: Any, top: int = 5) -> None:

@@ -2,7 +2,8 @@
 
 Each run is a normal run directory under ``runs/<date>-<time>-compare/``; the comparison adds
 ``compare.json`` (what was compared, which run is which) and ``compare.html`` (overlaid learning
-curves, final metrics with error bars). Existing runs compare with ``compare_runs(paths)``.
+curves, final metrics with error bars). Existing runs compare with ``compare_runs(paths)``. How
+``compare`` trains (seeds, workers, stacking, callbacks) is a ``CompareOptions`` (``options.py``).
 
 With ``workers`` > 1, runs go to parallel worker processes with one torch thread each; the default
 picks that only on CPUs with more than two cores (on the 2-core machine it was measured on, one
@@ -29,6 +30,7 @@ from typing import Any
 from trainlab.atomic import write_json
 from trainlab.bounded import read_json
 from trainlab.build import check_names, default_threads, resolve_device
+from trainlab.comparisons.options import CompareOptions
 from trainlab.comparisons.page import card, write_compare_page
 from trainlab.config import Config, as_config, flat_keys
 from trainlab.data.memo import DataCache, data_key
@@ -244,52 +246,67 @@ def _train_group(configs: list[dict[str, Any]]) -> list[tuple[str, str, float]] 
     return [(str(run.path), "", share) for run in runs]
 
 
-def compare(
-    grid: dict[str, Sequence[Any]] | Sequence[str],
-    config: Config | dict[str, Any] | str | Path | None = None,
-    seeds: int = 1,
-    workers: int = 0,
-    out_dir: str | Path | None = None,
-    on_result: Callable[[int, int, Member], None] | None = None,
-    report: bool = True,
-    on_start: Callable[[Comparison], None] | None = None,
-    progress: bool | str = "auto",
-    stack: bool = True,
-) -> Comparison:
+def compare(grid: dict[str, Sequence[Any]] | Sequence[str], config: Config | dict[str, Any] | str | Path | None = None,
+            *, options: CompareOptions | None = None, **keywords: Any) -> Comparison:
     """Train every combination of ``grid`` values, ``seeds`` times each, and write the comparison.
 
     ``grid`` maps dotted keys to value lists (or is a list of ``KEY=a,b`` strings); keys with a
-    single value just set it for every run. ``workers=0`` picks :func:`auto_workers`; with more
-    than one, runs train in worker processes (on macOS and Windows spawned ones, so a script
-    calling this there needs the usual ``if __name__ == "__main__":`` guard). ``on_start`` gets
-    the Comparison before the first run; ``on_result(done, total, member)`` is called as each run
-    finishes (for progress display). ``report=False`` skips compare.html and the runs' reports.
-    ``progress`` (``"auto"``, ``True``, ``False``): without ``on_result``, a line per finished run
-    (a growing output in a notebook, printed elsewhere). ``stack``: runs that differ only in per-run
-    values (seed, lr, weight decay, activation, init, ...) train as one stacked model in this process
-    (``training/stacked.py``; ``Comparison.plan`` says which and why the rest train one by one);
-    ``False`` trains every run on its own.
+    single value just set it for every run. ``keywords`` are ``CompareOptions`` fields (``seeds=3,
+    workers=1``, ...); ``options`` gives them as one object, and keywords given too replace its
+    fields. ``workers=0`` picks :func:`auto_workers`; with more than one, runs train in worker
+    processes (on macOS and Windows spawned ones, so a script calling this there needs the usual
+    ``if __name__ == "__main__":`` guard). ``on_start`` gets the Comparison before the first run;
+    ``on_result(done, total, member)`` is called as each run finishes (for progress display).
+    ``report=False`` skips compare.html and the runs' reports. ``progress`` (``"auto"``, ``True``,
+    ``False``): without ``on_result``, a line per finished run (a growing output in a notebook,
+    printed elsewhere). ``stack``: runs that differ only in per-run values (seed, lr, weight decay,
+    activation, init, ...) train as one stacked model in this process (``training/stacked.py``;
+    ``Comparison.plan`` says which and why the rest train one by one); ``False`` trains every run on
+    its own.
 
     >>> c = trainlab.compare({"model.act": ["relu", "tanh"]}, {"data": {"name": "digits"}}, seeds=2)  # doctest: +SKIP
     """
-    if seeds < 1:
-        raise ConfigError(f"seeds={seeds} must be >= 1")
-    if workers < 0:
-        raise ConfigError(f"workers={workers} must be >= 0 (0 = automatic)")
+    o = CompareOptions.build(options, **keywords)
     values = parse_grid(list(grid)) if not isinstance(grid, dict) else {k: list(v) for k, v in grid.items()}
     if not values:
         raise ConfigError("nothing to compare: give KEY=v1,v2 (e.g. model.act=relu,tanh) or run directories")
-    if "seed" in values and seeds > 1:
+    if "seed" in values and o.seeds > 1:
         raise ConfigError("give either seed=a,b,... or --seeds N, not both")
     base = as_config(config)
     varying = [k for k, v in values.items() if len(v) > 1]
-    out_parent = Path(out_dir) if out_dir is not None else Path(base.output.dir)
-    combos = [dict(zip(values, combo, strict=True)) for combo in itertools.product(*values.values())]
+    members, configs = _expand(values, varying, base, o.seeds)
+    n_workers = o.workers or auto_workers(base, len(members))
+    path = create_run_dir(Path(o.out_dir) if o.out_dir is not None else Path(base.output.dir), "compare")
+    for m, c in zip(members, configs, strict=True):
+        c["output"] = {**c["output"], "dir": str(path), "name": f"{m.label}-seed{m.seed}".replace(" ", "-")}
+        if not o.report:
+            c["output"]["report"] = False
+        if n_workers > 1:
+            c["threads"] = 1  # one core per process
+    groups, _, plan = stack_plan(configs, o.stack, n_workers)
+    comp = Comparison(path, varying, members, n_workers, plan=plan)
+    on_result = o.on_result
+    if on_result is None and wants_progress(o.progress):
+        lines = Lines()
+        on_result = lambda done, total, m: lines.add(member_line(done, total, m))  # noqa: E731
+    _write_json(comp, values, o.seeds)
+    if o.on_start is not None:
+        o.on_start(comp)
+    t0 = time.perf_counter()
+    _train_all(comp, configs, groups, on_result, o.report)
+    comp.seconds = time.perf_counter() - t0
+    _write_json(comp, values, o.seeds)
+    if o.report:
+        write_compare_page(comp)
+    return comp
+
+
+def _expand(values: dict[str, list[Any]], varying: list[str], base: Config,
+            seeds: int) -> tuple[list[Member], list[dict[str, Any]]]:
+    """One Member and one validated config per combination of ``values`` and seed (seed, seed+1, ...)."""
     members: list[Member] = []
     configs: list[dict[str, Any]] = []
-    n = len(combos) * seeds
-    n_workers = workers or auto_workers(base, n)
-    for combo in combos:
+    for combo in (dict(zip(values, c, strict=True)) for c in itertools.product(*values.values())):
         params = {k: combo[k] for k in varying}
         for i in range(seeds):
             cfg = base.replace(**combo)  # validates every value before anything trains
@@ -297,22 +314,13 @@ def compare(
             seed = cfg.seed + i
             members.append(Member(_label(params), params, seed))
             configs.append({**cfg.to_dict(), "seed": seed})
-    path = create_run_dir(out_parent, "compare")
-    for m, c in zip(members, configs, strict=True):
-        c["output"] = {**c["output"], "dir": str(path), "name": f"{m.label}-seed{m.seed}".replace(" ", "-")}
-        if not report:
-            c["output"]["report"] = False
-        if n_workers > 1:
-            c["threads"] = 1  # one core per process
-    groups, _, plan = stack_plan(configs, stack, n_workers)
-    comp = Comparison(path, varying, members, n_workers, plan=plan)
-    if on_result is None and wants_progress(progress):
-        lines = Lines()
-        on_result = lambda done, total, m: lines.add(member_line(done, total, m))  # noqa: E731
-    _write_json(comp, values, seeds)
-    if on_start is not None:
-        on_start(comp)
-    t0 = time.perf_counter()
+    return members, configs
+
+
+def _train_all(comp: Comparison, configs: list[dict[str, Any]], groups: list[list[int]],
+               on_result: Callable[[int, int, Member], None] | None, report: bool) -> None:
+    """Train the stacked ``groups`` first, then the rest one by one, here or in ``comp.workers`` processes."""
+    members, n = comp.members, len(comp.members)
     done = 0
 
     def finish(m: Member, result: tuple[str, str, float]) -> None:
@@ -327,7 +335,8 @@ def compare(
 
     # run in data order (seed, then data section), so consecutive runs share a loaded data set
     grouped = {i for g in groups for i in g}
-    order = sorted((i for i in range(n) if i not in grouped), key=lambda i: (configs[i]["seed"], _data_key(configs[i])))
+    order = sorted((i for i in range(n) if i not in grouped),
+                   key=lambda i: (configs[i]["seed"], _data_key(configs[i])))
     jobs = [(members[i], configs[i]) for i in order]
     try:
         for g in groups:
@@ -338,21 +347,15 @@ def compare(
                 continue
             for i, result in zip(g, results, strict=True):
                 finish(members[i], result)
-        if n_workers == 1:
+        if comp.workers == 1:
             for m, c in jobs:
                 finish(m, _train_one(c))
         else:
             if report:  # import matplotlib once here, so forked workers share it instead of each paying for it
-
                 preload()
-            _run_parallel(jobs, n_workers, finish)
+            _run_parallel(jobs, comp.workers, finish)
     finally:
         _DATA.clear()  # this process keeps no data sets after the comparison
-    comp.seconds = time.perf_counter() - t0
-    _write_json(comp, values, seeds)
-    if report:
-        write_compare_page(comp)
-    return comp
 
 
 def _run_parallel(jobs: list[tuple[Member, dict[str, Any]]], workers: int, finish: Callable[[Member, tuple[str, str, float]], None]) -> None:

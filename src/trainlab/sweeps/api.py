@@ -1,7 +1,9 @@
-"""``trainlab.sweep(...)``: start, join, resume or refine a sweep; returns a ``SweepResult``."""
+"""``trainlab.sweep(...)``: start, join, resume or refine a sweep (its options a ``SweepOptions``); returns a
+``SweepResult``."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import dataclass
@@ -10,26 +12,24 @@ from typing import Any
 
 from trainlab.config import apply_overrides
 from trainlab.errors import ConfigError
+from trainlab.sweeps.options import SweepOptions
+from trainlab.sweeps.plan import sweep_plan
+from trainlab.sweeps.pool import work_parallel
 from trainlab.sweeps.preset import SweepSpec, load_preset
+from trainlab.sweeps.queue import queue
+from trainlab.sweeps.records import trained_line
 from trainlab.sweeps.refine import refine_spec
 from trainlab.sweeps.report import card, write_report
-from trainlab.sweeps.run import (
-    HEARTBEAT,
-    OnTrial,
+from trainlab.sweeps.run import work
+from trainlab.sweeps.space import grid, split_args
+from trainlab.sweeps.storage import make_storage, mask_url, sqlite_url
+from trainlab.sweeps.study import (
     create_study,
     load_study,
-    make_storage,
-    mask_url,
-    queue,
-    sqlite_url,
-    sweep_plan,
-    trained_line,
+    save_spec,
     unfinished_creation,
-    work,
-    work_parallel,
     write_spec_file,
 )
-from trainlab.sweeps.space import grid, split_args
 from trainlab.training.callbacks.notebook import Lines, wants_progress
 
 DEFAULT_TRIALS = 20
@@ -46,7 +46,7 @@ class SweepResult:
     trials: list[Any]  # optuna FrozenTrial, in trial order
     report: Path | None = None
     best_config: Path | None = None
-    plan: str = ""  # how this process meant to train the trials (run.sweep_plan); `trained` says how they did
+    plan: str = ""  # how this process meant to train the trials (plan.sweep_plan); `trained` says how they did
 
     @property
     def trained(self) -> str:
@@ -117,114 +117,108 @@ def build_spec(
     return spec
 
 
-def sweep(
-    preset: str | Path | SweepSpec | None = None,
-    args: list[str] | None = None,
-    *,
-    space: dict[str, str] | None = None,
-    trials: int | None = None,
-    sampler: str | None = None,
-    pruner: str | None = None,
-    objective: str | None = None,
-    cv: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    storage: str | None = None,
-    name: str | None = None,
-    join: str | None = None,
-    resume: str | None = None,
-    refine: str | None = None,
-    root: str | Path = "sweeps",
-    on_trial: OnTrial | None = None,
-    on_start: OnTrial | None = None,
-    on_ready: Any = None,
-    heartbeat: float = HEARTBEAT,
-    grace: float | None = None,
-    report: bool = True,
-    stack: bool = True,
-    progress: bool | str = "auto",
-) -> SweepResult:
+def sweep(preset: str | Path | SweepSpec | None = None, args: list[str] | None = None, *,
+          options: SweepOptions | None = None, **keywords: Any) -> SweepResult:
     """Run a hyperparameter sweep and write its report; see docs/sweep.md.
 
-    ``progress`` (``"auto"``, ``True``, ``False``): without ``on_trial``, the plan (``sweep_plan``:
-    stacked or one by one, and why) and a line per finished trial (a growing output in a notebook,
-    printed elsewhere). ``stack``: with the grid or random sampler, no cv and a space of per-run
-    values, each worker (one, ``workers`` local ones, or those of a shared study) pops its fair share
-    of the trials left, at most 8, and trains them as one stacked model (docs/sweep.md); ``False``
-    trains every trial on its own. ``SweepResult.plan`` and ``.trained`` say which.
+    ``keywords`` are ``SweepOptions`` fields (``trials=16, sampler="random"``, ``resume=NAME``, ...);
+    ``options`` gives them as one object, and keywords given too replace its fields. ``progress``
+    (``"auto"``, ``True``, ``False``): without ``on_trial``, the plan (``sweep_plan``: stacked or one by
+    one, and why) and a line per finished trial (a growing output in a notebook, printed elsewhere).
+    ``stack``: with the grid or random sampler, no cv and a space of per-run values, each worker (one,
+    ``workers`` local ones, or those of a shared study) pops its fair share of the trials left, at most
+    8, and trains them as one stacked model (docs/sweep.md); ``False`` trains every trial on its own.
+    ``SweepResult.plan`` and ``.trained`` say which.
 
     >>> r = trainlab.sweep(None, ["data.name=digits", "optim.lr=loguniform(1e-4,1e-1)"], trials=4)  # doctest: +SKIP
     >>> r.best.params, r.report  # doctest: +SKIP
     """
-    if workers < 1:
-        raise ConfigError(f"workers={workers} must be at least 1")
-    root = Path(root)
-    existing = join or resume
-    if existing and (join and resume):
-        raise ConfigError("use either --join NAME or --resume NAME, not both")
-    if existing and (preset is not None or args or space or refine):
-        raise ConfigError(f"--{'join' if join else 'resume'} {existing} continues a sweep as it was defined; it takes no preset, space or --refine")
+    o = SweepOptions.build(options, **keywords)
+    root = Path(o.root)
+    existing = o.join or o.resume
+    if existing and (preset is not None or args or o.space or o.refine):
+        raise ConfigError(f"--{'join' if o.join else 'resume'} {existing} continues a sweep as it was defined; "
+                          "it takes no preset, space or --refine")
     if existing:
-        _check_name(existing)
-        sweep_dir = root / existing
-        url = storage or sqlite_url(sweep_dir)
-        if storage is None and not (sweep_dir / "study.db").is_file():
-            raise ConfigError(f"no sweep {existing!r} in {root}/ (no {sweep_dir / 'study.db'}); give --storage URL for a shared study")
-        store = make_storage(url, heartbeat, grace)
-        study, spec = load_study(existing, store)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        if trials is not None and resume:  # --resume --trials N: grow (never shrink) the sweep
-            spec.trials = max(trials, spec.trials or 0)
-            study.set_user_attr("trainlab_sweep", spec.to_dict())
-            queue(study, spec, spec.trials)
-        elif resume:
-            queue(study, spec, spec.trials or 0)  # put back trials lost to an interruption
-        if not (sweep_dir / "sweep.yaml").is_file():
-            write_spec_file(sweep_dir, existing, spec, url)
-        name = existing
+        name, sweep_dir, url, study, spec = _open_existing(existing, root, o)
     else:
-        if refine:
-            old_url = storage or sqlite_url(root / _check_name(refine))
-            if storage is None and not (root / refine / "study.db").is_file():
-                raise ConfigError(f"--refine {refine}: no sweep {refine!r} in {root}/")
-            old_study, old_spec = load_study(refine, make_storage(old_url, heartbeat, grace))
-            base_spec = refine_spec(old_study, old_spec)
-            if preset is not None:
-                raise ConfigError("--refine SWEEP builds its preset from that sweep; give no preset file")
-            preset = base_spec
-            name = name or _unique(root, f"{refine}-refined")
-        spec = build_spec(preset, args, space, trials=trials, sampler=sampler, pruner=pruner, objective=objective, cv=cv, seed=seed)
-        spec.validate()
-        if spec.is_grid:
-            size = len(grid(spec.params()))
-            spec.trials = min(spec.trials or size, size)
-        elif spec.trials is None:
-            spec.trials = DEFAULT_TRIALS
-        name = _check_name(name or spec.name or _unique(root, _default_name(preset)))
-        spec.name = name
-        sweep_dir = root / name
-        if storage is None and (sweep_dir / "study.db").exists() and not unfinished_creation(name, make_storage(sqlite_url(sweep_dir), heartbeat, grace)):
-            raise ConfigError(f"sweep {name!r} already exists in {root}/; continue it with --resume {name} or pick another --name")
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        url = storage or sqlite_url(sweep_dir)
-        store = make_storage(url, heartbeat, grace)
-        study = create_study(name, spec, store)
-        write_spec_file(sweep_dir, name, spec, url)
-    if on_ready is not None:
-        on_ready(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
-    plan = sweep_plan(spec, stack, workers, shared=storage is not None or bool(join))
-    if on_trial is None and wants_progress(progress):
+        name, sweep_dir, url, study, spec = _create(preset, args, root, o)
+    if o.on_ready is not None:
+        o.on_ready(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
+    plan = sweep_plan(spec, o.stack, o.workers, shared=o.storage is not None or bool(o.join))
+    if o.on_trial is None and wants_progress(o.progress):
         lines = Lines()
         lines.add(plan)
-        on_trial = lambda t: lines.add(trial_line(t, spec))  # noqa: E731
-    if workers > 1:  # each process stacks its fair share of the trials left, knowing there are `workers`
-        work_parallel(name, url, sweep_dir, workers, on_trial, heartbeat, grace, stack=stack)
+        o = dataclasses.replace(o, on_trial=lambda t: lines.add(trial_line(t, spec)))
+    if o.workers > 1:  # each process stacks its fair share of the trials left, knowing there are `workers`
+        work_parallel(name, url, sweep_dir, o)
     else:  # in a shared study (--storage, --join) the other workers are counted from the trials they run
-        work(study, spec, sweep_dir, on_trial=on_trial, on_start=on_start, stack=stack)
+        work(study, spec, sweep_dir, o)
     result = SweepResult(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False), plan=plan)
-    if report:
+    if o.report:
         result.report, result.best_config = write_report(result, study)
     return result
+
+
+def _open_existing(existing: str, root: Path, o: SweepOptions) -> tuple[str, Path, str, Any, SweepSpec]:
+    """Join or resume the sweep ``existing``: (name, directory, storage URL, study, spec); ``--resume
+    --trials N`` grows (never shrinks) it, and a plain resume queues again the trials an interruption lost."""
+    _check_name(existing)
+    sweep_dir = root / existing
+    url = o.storage or sqlite_url(sweep_dir)
+    if o.storage is None and not (sweep_dir / "study.db").is_file():
+        raise ConfigError(f"no sweep {existing!r} in {root}/ (no {sweep_dir / 'study.db'}); "
+                          "give --storage URL for a shared study")
+    store = make_storage(url, o.heartbeat, o.grace)
+    study, spec = load_study(existing, store)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    if o.trials is not None and o.resume:  # --resume --trials N: grow (never shrink) the sweep
+        spec.trials = max(o.trials, spec.trials or 0)
+        save_spec(study, spec)
+        queue(study, spec, spec.trials)
+    elif o.resume:
+        queue(study, spec, spec.trials or 0)  # put back trials lost to an interruption
+    if not (sweep_dir / "sweep.yaml").is_file():
+        write_spec_file(sweep_dir, existing, spec, url)
+    return existing, sweep_dir, url, study, spec
+
+
+def _create(preset: str | Path | SweepSpec | None, args: list[str] | None, root: Path,
+            o: SweepOptions) -> tuple[str, Path, str, Any, SweepSpec]:
+    """Create a new sweep (from a preset, items, or ``--refine``'s narrowed space): (name, directory,
+    storage URL, study, spec)."""
+    name = o.name
+    if o.refine:
+        old_url = o.storage or sqlite_url(root / _check_name(o.refine))
+        if o.storage is None and not (root / o.refine / "study.db").is_file():
+            raise ConfigError(f"--refine {o.refine}: no sweep {o.refine!r} in {root}/")
+        old_study, old_spec = load_study(o.refine, make_storage(old_url, o.heartbeat, o.grace))
+        base_spec = refine_spec(old_study, old_spec)
+        if preset is not None:
+            raise ConfigError("--refine SWEEP builds its preset from that sweep; give no preset file")
+        preset = base_spec
+        name = name or _unique(root, f"{o.refine}-refined")
+    spec = build_spec(preset, args, o.space, trials=o.trials, sampler=o.sampler, pruner=o.pruner,
+                      objective=o.objective, cv=o.cv, seed=o.seed)
+    spec.validate()
+    if spec.is_grid:
+        size = len(grid(spec.params()))
+        spec.trials = min(spec.trials or size, size)
+    elif spec.trials is None:
+        spec.trials = DEFAULT_TRIALS
+    name = _check_name(name or spec.name or _unique(root, _default_name(preset)))
+    spec.name = name
+    sweep_dir = root / name
+    exists = o.storage is None and (sweep_dir / "study.db").exists()
+    if exists and not unfinished_creation(name, make_storage(sqlite_url(sweep_dir), o.heartbeat, o.grace)):
+        raise ConfigError(f"sweep {name!r} already exists in {root}/; continue it with --resume {name} "
+                          "or pick another --name")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    url = o.storage or sqlite_url(sweep_dir)
+    store = make_storage(url, o.heartbeat, o.grace)
+    study = create_study(name, spec, store)
+    write_spec_file(sweep_dir, name, spec, url)
+    return name, sweep_dir, url, study, spec
 
 
 def trial_line(t: Any, spec: SweepSpec) -> str:

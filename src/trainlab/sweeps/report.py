@@ -22,7 +22,7 @@ from trainlab.formatting import value as format_value
 from trainlab.report import pages
 from trainlab.report.plots import GREY, PALETTE, figure, themed
 from trainlab.report.run_report import REPORT
-from trainlab.sweeps.run import trial_reason
+from trainlab.sweeps.records import trial_reason
 
 SWEEP_HTML, BEST_YAML = "sweep.html", "best.yaml"
 
