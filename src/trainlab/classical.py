@@ -499,7 +499,10 @@ def _one(spec: str, cfg: Config, cache: DataCache, flat: dict[int, tuple[Dataset
             warnings=result["warnings"],
             device="cpu",
             threads=threads,
-            data={"name": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0, "test": len(data.test), "classes": data.classes, "task": data.task, "input_shape": list(data.input_shape)},
+            data={
+                "name": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0,
+                "test": len(data.test), "classes": data.classes, "task": data.task, "input_shape": list(data.input_shape),
+            },
             versions={**versions(), "scikit-learn": _sklearn_version()},
             finished=now(),
         )

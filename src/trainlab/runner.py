@@ -112,8 +112,8 @@ def _train(
 
 
 def _train_main(
-    session: RunSession, s: Setup, point: ResumePoint | None, started: str, callbacks: Any, on_setup: Any, handle_signals: bool, world: World,
-    progress: bool | str,
+    session: RunSession, s: Setup, point: ResumePoint | None, started: str, callbacks: Any, on_setup: Any,
+    handle_signals: bool, world: World, progress: bool | str,
 ) -> Run:
     """The process that owns the run (one process, or rank 0): its session writes every file but checkpoints."""
     run_dir = session.run_dir
@@ -125,10 +125,15 @@ def _train_main(
     if world.active:
         summary.world_size = world.size
     if point is not None:
-        summary.update(started=point.summary.get("started", started), resumes=int(point.summary.get("resumes", 0)) + 1, resumed_at_step=int(point.payload["step"]))
+        summary.started = point.summary.get("started", started)
+        summary.resumes = int(point.summary.get("resumes", 0)) + 1
+        summary.resumed_at_step = int(point.payload["step"])
         restore_trainer(trainer, point.payload, str(point.checkpoint))
     fresh = point is None
-    session.begin(summary, trainer, config=cfg if fresh else None, preprocess=s.data.preprocess_state if fresh else None)
+    if fresh:
+        session.begin(summary, trainer, config=cfg, preprocess=s.data.preprocess_state)
+    else:  # a resumed run keeps its config.yaml and preprocessing
+        session.begin(summary, trainer)
     if on_setup is not None:
         on_setup(s, trainer)
     with catch_signals(interrupt) if handle_signals else contextlib.nullcontext():

@@ -90,7 +90,10 @@ class RunSession:
         return cls(Path(run_dir), fresh=False, handle_signals=handle_signals)
 
     # -- the run's files ----------------------------------------------------------
-    def begin(self, summary: Summary, trainer: Trainer | None = None, config: Config | None = None, preprocess: dict[str, Any] | None = None) -> None:
+    def begin(
+        self, summary: Summary, trainer: Trainer | None = None, config: Config | None = None,
+        preprocess: dict[str, Any] | None = None,
+    ) -> None:
         """Write ``config.yaml`` and the fitted preprocessing (when given), then the first summary.json."""
         if not summary.running:
             raise ValueError(f"a run begins running, not {summary.status}")
@@ -102,16 +105,28 @@ class RunSession:
         self.save()
         self.begun = True
 
-    def save(self, best_effort: bool = False) -> None:
-        """Write summary.json atomically. ``best_effort`` (recording a failure): when the disk refuses a
-        new file, rewrite the old one in place, so it does not go on claiming "running"; the original
-        error matters more than this one."""
+    def save(self, best_effort: bool = False, status: str | None = None) -> None:
+        """Write summary.json atomically (with ``status`` in place of the summary's own, when given).
+
+        ``best_effort`` (recording a failure): when the disk refuses a new file, rewrite the old one in
+        place, so it does not go on claiming "running"; the original error matters more than this one.
+        """
+        content = self.summary.to_dict()
+        if status is not None:
+            content["status"] = status
         try:
-            write_json(self.run_dir / SUMMARY, self.summary.to_dict())
+            write_json(self.run_dir / SUMMARY, content)
         except TrainlabError:
             if not best_effort:
                 raise
-            overwrite_in_place(self.run_dir / SUMMARY, json_text(self.summary.to_dict()))
+            overwrite_in_place(self.run_dir / SUMMARY, json_text(content))
+
+    def _end(self, status: str, best_effort: bool) -> None:
+        """Write the final status, then keep it: a summary.json that could not be written still says
+        running here, so that the session's exit records what went wrong instead."""
+        self.summary.check_end(status)
+        self.save(best_effort, status)
+        self.summary.status = status
 
     def result(self, config: Config, history: list[dict[str, float]] | None = None, model: Any = None) -> Run:
         """The finished run as a ``Run``."""
@@ -121,20 +136,17 @@ class RunSession:
     def finish(self, status: str, **figures: Any) -> None:
         """The run ended as ``status`` (completed, stopped, diverged, pruned) with its final figures."""
         self.summary.update(**figures)
-        self.summary.status = status
-        self.save()
+        self._end(status, best_effort=False)
 
     def fail(self, error: str, **fields: Any) -> None:
         """The run failed with ``error``; recorded even on a full disk."""
         self.summary.update(error=error[:500], **fields)
-        self.summary.status = "failed"
-        self.save(best_effort=True)
+        self._end("failed", best_effort=True)
 
     def interrupt(self, best_effort: bool = True, **fields: Any) -> None:
         """A stop signal ended the run (``interrupted_by``, ``stop_reason``...); recorded even on a full disk."""
         self.summary.update(**fields)
-        self.summary.status = "interrupted"
-        self.save(best_effort=best_effort)
+        self._end("interrupted", best_effort)
 
     def signals(self) -> contextlib.AbstractContextManager[None]:
         """Where there is no step to finish (final evaluation, weights, report): a stop signal raises at once."""
@@ -147,7 +159,8 @@ class RunSession:
         self.trainer = trainer
         cfg = s.config
         if trainer.status == "interrupted":  # stopped by a signal: a checkpoint is on disk, nothing is final
-            self.interrupt(best_effort=False, stop_reason=trainer.stop_reason, interrupted_by=interrupted_by, **_where(trainer))
+            fields = {"stop_reason": trainer.stop_reason, "interrupted_by": interrupted_by, **_where(trainer)}
+            self.interrupt(best_effort=False, **fields)
             return self.result(cfg, trainer.history, s.model)
         self.finishing = True
         with self.signals():
@@ -193,13 +206,17 @@ class RunSession:
             self.fail("the run ended without a final status", **(_where(t) if t is not None else {}))
             return
         stop = isinstance(exc, KeyboardInterrupt)
+        if t is not None and t.status == "interrupted":  # a safe stop whose summary could not be written
+            self.interrupt(stop_reason=t.stop_reason, interrupted_by=t.facts.interrupted_by, **_where(t))
+            return
         if t is not None and t.status not in (RUNNING, "failed"):  # trained to its end: only the final part is missing
             if stop:
                 name = signal_name(exc)
                 when = "during" if self.finishing else "before"
-                self.interrupt(interrupted_by=name, stop_reason=f"{name} {when} the final evaluation; {KEPT}", **_where(t))
+                reason = f"{name} {when} the final evaluation; {KEPT}"
+                self.interrupt(interrupted_by=name, stop_reason=reason, **_where(t))
             else:
-                what = "then failed saving the results" if self.finishing else "not evaluated (another run of its stack failed)"
+                what = "then failed saving the results" if self.finishing else "not evaluated"
                 self.fail(str(exc), stop_reason=f"trained to the end, {what}; {KEPT}", **_where(t))
             return
         where = {"epochs": t.epoch, "steps": t.step} if t is not None else {}
@@ -232,7 +249,9 @@ def final_summary(s: Setup, trainer: Trainer) -> dict[str, Any]:
     fitted = fitted_line(s.model, s.data.preprocess_state, s.data.input_shape) if s.data.task == "regression" else None
     probes = None
     if trainer.unsupervised and s.data.task == "classification":  # pretraining: probe the learned features
-        probes = representation_report(s.model, s.data, s.config.model, s.config.seed, s.config.pretrain.knn_k, trainer.eval_batch_size)
+        cfg = s.config
+        k = cfg.pretrain.knn_k
+        probes = representation_report(s.model, s.data, cfg.model, cfg.seed, k, trainer.eval_batch_size)
     return {
         "status": trainer.status,
         "stop_reason": trainer.stop_reason,
@@ -249,8 +268,13 @@ def final_summary(s: Setup, trainer: Trainer) -> dict[str, Any]:
         "params": count_params(s.model),
         "device": str(s.device),
         "threads": s.threads,
-        "omp_wait_policy": cpu.prepare().wait_policy,  # how idle threads waited (trainlab/cpu.py): speed only, never the numbers
-        "data": {"name": s.data.name, "train": len(s.data.train), "val": len(s.data.val) if s.data.val else 0, "test": len(s.data.test), "classes": s.data.classes, "task": s.data.task, "input_shape": list(s.data.input_shape), "label_noise": s.config.data.label_noise},
+        # how idle threads waited (trainlab/cpu.py): speed only, never the numbers
+        "omp_wait_policy": cpu.prepare().wait_policy,
+        "data": {
+            "name": s.data.name, "train": len(s.data.train), "val": len(s.data.val) if s.data.val else 0,
+            "test": len(s.data.test), "classes": s.data.classes, "task": s.data.task,
+            "input_shape": list(s.data.input_shape), "label_noise": s.config.data.label_noise,
+        },
         **({"fitted": fitted} if fitted is not None else {}),  # a linear model on a regression task: w and b
         **({"representation": probes} if probes is not None else {}),  # linear probes and kNN (docs/self-supervised.md)
         "versions": versions(),

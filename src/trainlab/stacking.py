@@ -4,8 +4,9 @@ Every member's config goes through the same ``as_config`` and ``build.setup`` a 
 its initial weights, data split and epoch orders are those of ``trainlab train`` with that config),
 its Trainer is made by ``build.assemble`` with the config's callbacks (metrics.csv, checkpoint.pt,
 early stopping, NaN guard), and each member is a ``session.RunSession`` (claimed run directory,
-summary.json, model.safetensors and the report, as for a single run). ``trainlab runs``, ``show``, ``compare`` and ``train --resume``
-treat the members like any run. Used by ``trainlab.compare`` (docs/compare.md).
+summary.json, model.safetensors and the report, as for a single run). ``trainlab runs``, ``show``,
+``compare`` and ``train --resume`` treat the members like any run. Used by ``trainlab.compare``
+(docs/compare.md).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def _train_alone(s: Setup, extra: list[Callback], handle_signals: bool) -> Run:
     """One member left over: trained by its own Trainer's loop."""
     with _session(s, handle_signals) as session:
         trainer = _start(session, s, extra, 0)
-        with catch_signals(next(c for c in trainer.callbacks if isinstance(c, Interrupt))) if handle_signals else contextlib.nullcontext():
+        interrupt = next(c for c in trainer.callbacks if isinstance(c, Interrupt))
+        with catch_signals(interrupt) if handle_signals else contextlib.nullcontext():
             trainer.fit()
         return _end(session, s, trainer)
 

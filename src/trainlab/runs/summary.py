@@ -38,7 +38,7 @@ METRIC_KEYS = ("confusion_matrix", "per_class_accuracy", "per_class", "adjusted_
 
 
 def is_metric(key: str) -> bool:
-    """Whether a summary.json key is one of the final figures (``test_*``, ``train_*``, ``val_*``, the confusion matrix...)."""
+    """Whether a summary.json key is a final figure (``test_*``, ``train_*``, ``val_*``, the confusion matrix...)."""
     return key.startswith(("test_", "train_", "val_")) or key in METRIC_KEYS
 
 
@@ -63,7 +63,7 @@ class Summary:
     world_size: int | Unset = UNSET  # processes of a data-parallel run
     resumes: int | Unset = UNSET
     resumed_at_step: int | Unset = UNSET
-    stacked: dict[str, Any] | Unset = UNSET  # runs (in its stack), seconds (the stack's training), of (runs stacked in all)
+    stacked: dict[str, Any] | Unset = UNSET  # runs (in its stack), seconds (the stack's training), of (stacked in all)
     ranks: list[dict[str, Any]] | Unset = UNSET  # where each rank of a data-parallel run stopped
     stop_reason: str | None | Unset = UNSET
     interrupted_by: str | None | Unset = UNSET
@@ -96,11 +96,21 @@ class Summary:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "status":
-            if value not in STATUSES:
+            if "status" in self.__dict__:
+                self.check_end(value)
+            elif value not in STATUSES:
                 raise StatusError(f"status {value!r} is not one of {', '.join(STATUSES)}")
-            if "status" in self.__dict__ and not (self.status == RUNNING and value in FINAL):
-                raise StatusError(f"a run's status goes from {RUNNING} to one of {', '.join(FINAL)} once; not from {self.status!r} to {value!r}")
         super().__setattr__(name, value)
+
+    def check_end(self, status: str) -> None:
+        """Raise ``StatusError`` unless this summary may end as ``status`` now (it is running; ``status`` is final)."""
+        if status not in STATUSES:
+            raise StatusError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        if not (self.status == RUNNING and status in FINAL):
+            raise StatusError(
+                f"a run's status goes from {RUNNING} to one of {', '.join(FINAL)} once;"
+                f" not from {self.status!r} to {status!r}"
+            )
 
     @property
     def running(self) -> bool:
