@@ -21,8 +21,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("training",),  # the loop, its events and callbacks, optimizers, metrics
     ("diagnose", "report"),  # babysitting checks; plots and pages
     ("build",),  # the one run builder
+    ("session",),  # one run's life cycle: claim, files, typed summary, final status (every run kind)
     ("runner", "evaluate", "classical"),  # run kinds: train/resume, evaluate/rebuild reports, scikit-learn baselines
-    ("stacking",),  # several runs trained as one stacked model, each finished by the runner's helpers
+    ("stacking",),  # several runs trained as one stacked model, each member a run session
     ("comparisons", "sweeps"),  # many runs
     ("lessons",),  # experiments built on all of the above
     ("reproductions",),  # published tables re-run: baselines, runs and lessons' measurements

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import trainlab
-import trainlab.runner as runner
+import trainlab.session as session
 from tests.conftest import StopAt
 from trainlab.atomic import atomic_write
 from trainlab.cli import main
@@ -49,7 +49,7 @@ def signal_inside(fn: Any, signum: int) -> Any:
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_stop_during_final_evaluation_is_interrupted_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, signum: int, code: int) -> None:
     runs = tmp_path / "runs"
-    monkeypatch.setattr(runner, "final_summary", signal_inside(runner.final_summary, signum))
+    monkeypatch.setattr(session, "final_summary", signal_inside(session.final_summary, signum))
     assert main(train_args(runs, "output.report=false")) == code
     run_dir = only_run(runs)
     s = summary(run_dir)
@@ -66,7 +66,7 @@ def test_stop_during_final_evaluation_is_interrupted_and_resumes(tmp_path: Path,
 
 def test_ctrl_c_while_drawing_the_report_keeps_the_run_complete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     runs = tmp_path / "runs"
-    monkeypatch.setattr(runner, "report_at_end", signal_inside(runner.report_at_end, signal.SIGINT))
+    monkeypatch.setattr(session, "report_at_end", signal_inside(session.report_at_end, signal.SIGINT))
     assert main(train_args(runs, "output.report=true")) == 130
     run_dir = only_run(runs)
     err = capsys.readouterr().err
@@ -86,13 +86,13 @@ def _enospc(*_: Any, **__: Any) -> Any:
 
 def test_disk_full_saving_the_weights_leaves_a_truthful_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     runs = tmp_path / "runs"
-    real = runner.export_weights
+    real = session.export_weights
 
     def full_disk(path: Path, model: Any) -> None:
         monkeypatch.setattr(tempfile, "mkstemp", _enospc)  # from here on no new file can be made: summary.json too
         real(path, model)
 
-    monkeypatch.setattr(runner, "export_weights", full_disk)
+    monkeypatch.setattr(session, "export_weights", full_disk)
     assert main(train_args(runs, "output.report=false")) == 2
     run_dir = only_run(runs)
     err = capsys.readouterr().err

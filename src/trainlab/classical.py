@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainlab.atomic import write_json, write_text
 from trainlab.build import default_threads, load_data, seed_everything
 from trainlab.config import Config, as_config
 from trainlab.data.dataset import Dataset
@@ -44,8 +43,9 @@ from trainlab.errors import ConfigError
 from trainlab.registry import Registry, _split_top, parse_spec
 from trainlab.report import write_run_report
 from trainlab.report.evidence import EVIDENCE, Evidence
-from trainlab.runs.rundir import CONFIG, SUMMARY, Run, create_run_dir
-from trainlab.runs.summary import versions, write_summary_best_effort
+from trainlab.runs.rundir import Run
+from trainlab.runs.summary import Summary, versions
+from trainlab.session import RunSession, now
 from trainlab.training.callbacks.notebook import Lines, wants_progress
 from trainlab.training.metrics import class_report, confusion_matrix, per_class_accuracy
 
@@ -459,7 +459,7 @@ def baseline_line(i: int, n: int, run: Run) -> str:
 
 
 def _one(spec: str, cfg: Config, cache: DataCache, flat: dict[int, tuple[Dataset, Arrays, Path | None]], worker: Worker | None, tmp: Path, i: int, n: int, on_start: Any, on_tick: Any, got: dict[str, str]) -> Run:
-    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    started = now()
     threads = cfg.threads or default_threads()
     torch.set_num_threads(threads)
     seed_everything(cfg.seed)
@@ -470,49 +470,54 @@ def _one(spec: str, cfg: Config, cache: DataCache, flat: dict[int, tuple[Dataset
         arrays = to_arrays(data)
         flat[id(data)] = (data, arrays, save_arrays(arrays, tmp / str(len(flat))) if worker is not None else None)
     _, a, folder = flat[id(data)]
-    run_dir = create_run_dir(cfg.output.dir, cfg.output.name or f"{parse_spec(spec).name}-{parse_spec(cfg.data.name).name}")
-    write_text(run_dir / CONFIG, cfg.to_yaml())
     header = f"baseline {spec} | data {data.describe()} | threads {threads}"
-    summary: dict[str, Any] = {"kind": KIND, "status": "running", "started": started, "header": header, "baseline": spec}
-    write_json(run_dir / SUMMARY, summary)
-    if on_start is not None:
-        on_start(i, n, spec, data)
-    try:
-        if worker is not None and folder is not None:
-            result = worker.fit(spec, folder, threads, cfg.seed, data.num_classes, on_tick)
-        else:
-            result = _fit_predict(spec, a, threads, cfg.seed, data.num_classes)
-    except BaseException as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        summary.update(status="interrupted" if interrupted else "failed", error="stopped during the fit" if interrupted else str(exc)[:500], finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
-        if interrupted:
-            summary["interrupted_by"] = got["signal"]
-        write_summary_best_effort(run_dir / SUMMARY, summary)
-        raise
-    summary.update(
-        status="completed",
-        **summarize(result, data, a),
-        fit_seconds=round(result["fit_seconds"], 3),
-        eval_seconds=round(result["predict_seconds"], 3),
-        estimator=result["estimator"],
-        estimator_params=result["estimator_params"],
-        **({"n_iter": result["n_iter"]} if "n_iter" in result else {}),
-        warnings=result["warnings"],
-        device="cpu",
-        threads=threads,
-        data={"name": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0, "test": len(data.test), "classes": data.classes, "task": data.task, "input_shape": list(data.input_shape)},
-        versions={**versions(), "scikit-learn": _sklearn_version()},
-        finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
-    )
-    write_json(run_dir / SUMMARY, summary)
-    if cfg.output.report:  # after the summary, so a finished run is complete even if drawing fails
-        t0 = time.perf_counter()
-        ev = Evidence(y_true=a.y_test, y_pred=result["predictions"]["test"])
-        ev.save(run_dir / EVIDENCE)
-        write_run_report(run_dir, ev)
-        summary["report_seconds"] = round(time.perf_counter() - t0, 3)
-        write_json(run_dir / SUMMARY, summary)
-    return Run(run_dir, cfg, summary, [], None)
+    name = cfg.output.name or f"{parse_spec(spec).name}-{parse_spec(cfg.data.name).name}"
+    # claimed like any run (run.pid while it fits); no signal handling of its own: _sigterm_as_interrupt's
+    with RunSession.create(cfg.output.dir, name, handle_signals=False) as session:
+        session.begin(Summary(kind=KIND, started=started, header=header, baseline=spec), config=cfg)
+        if on_start is not None:
+            on_start(i, n, spec, data)
+        try:
+            if worker is not None and folder is not None:
+                result = worker.fit(spec, folder, threads, cfg.seed, data.num_classes, on_tick)
+            else:
+                result = _fit_predict(spec, a, threads, cfg.seed, data.num_classes)
+        except KeyboardInterrupt:
+            session.interrupt(error="stopped during the fit", finished=now(), interrupted_by=got["signal"])
+            raise
+        except BaseException as exc:
+            session.fail(str(exc), finished=now())
+            raise
+        session.finish(
+            "completed",
+            **summarize(result, data, a),
+            fit_seconds=round(result["fit_seconds"], 3),
+            eval_seconds=round(result["predict_seconds"], 3),
+            estimator=result["estimator"],
+            estimator_params=result["estimator_params"],
+            **({"n_iter": result["n_iter"]} if "n_iter" in result else {}),
+            warnings=result["warnings"],
+            device="cpu",
+            threads=threads,
+            data={
+                "name": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0,
+                "test": len(data.test), "classes": data.classes, "task": data.task, "input_shape": list(data.input_shape),
+            },
+            versions={**versions(), "scikit-learn": _sklearn_version()},
+            finished=now(),
+        )
+        if cfg.output.report:  # after the summary, so a finished run is complete even if drawing fails
+            session.draw_report(lambda: _draw(session.run_dir, a, result), reraise=True)
+        return session.result(cfg)
+
+
+def _draw(run_dir: Path, a: Arrays, result: dict[str, Any]) -> float:
+    """A baseline's report.npz (test labels and predictions) and report.html; returns the seconds it took."""
+    t0 = time.perf_counter()
+    ev = Evidence(y_true=a.y_test, y_pred=result["predictions"]["test"])
+    ev.save(run_dir / EVIDENCE)
+    write_run_report(run_dir, ev)
+    return time.perf_counter() - t0
 
 
 def is_baseline(run: Run) -> bool:

@@ -3,32 +3,28 @@
 Every member's config goes through the same ``as_config`` and ``build.setup`` a single run gets (so
 its initial weights, data split and epoch orders are those of ``trainlab train`` with that config),
 its Trainer is made by ``build.assemble`` with the config's callbacks (metrics.csv, checkpoint.pt,
-early stopping, NaN guard), and after training the runner's own helpers write summary.json,
-model.safetensors and the report. ``trainlab runs``, ``show``, ``compare`` and ``train --resume``
-treat the members like any run. Used by ``trainlab.compare`` (docs/compare.md).
+early stopping, NaN guard), and each member is a ``session.RunSession`` (claimed run directory,
+summary.json, model.safetensors and the report, as for a single run). ``trainlab runs``, ``show``,
+``compare`` and ``train --resume`` treat the members like any run. Used by ``trainlab.compare``
+(docs/compare.md).
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trainlab.atomic import write_json, write_text
 from trainlab.build import Setup, assemble, make_trainer, setup
 from trainlab.config import Config, as_config
 from trainlab.data.memo import DataCache
 from trainlab.errors import NotStackable
-from trainlab.report import report_at_end
-from trainlab.runner import _finish
-from trainlab.runs.lock import claim, release
-from trainlab.runs.rundir import CONFIG, SUMMARY, Run, create_run_dir, run_name
-from trainlab.runs.summary import write_summary_best_effort
-from trainlab.runs.weights import save_preprocess
+from trainlab.runs.rundir import Run, run_name
+from trainlab.runs.summary import Summary
+from trainlab.session import RunSession, now
 from trainlab.training.callbacks import Interrupt
-from trainlab.training.callbacks.interrupt import catch_signals, raise_on_signals
+from trainlab.training.callbacks.interrupt import catch_signals
 from trainlab.training.loop import Callback, Trainer
 from trainlab.training.stacked import StackedTrainer, stack_size, why_not_stackable, why_not_stacked
 
@@ -71,75 +67,56 @@ def train_stacked(
     return runs
 
 
-def _start(s: Setup, extra: list[Callback], stacked: int) -> tuple[Setup, Trainer, Path, dict[str, Any]]:
-    """A member's run directory (claimed), Trainer and first files, as ``runner.train`` makes them."""
-    run_dir = create_run_dir(s.config.output.dir, run_name(s.config))
-    claim(run_dir)
-    trainer = assemble(s, run_dir, [*extra, Interrupt(run_dir, s.config.to_dict())])
-    summary: dict[str, Any] = {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "header": trainer.facts.header}
+def _start(session: RunSession, s: Setup, extra: list[Callback], stacked: int) -> Trainer:
+    """A member's Trainer and first files in its session's (claimed) run directory, as ``runner.train`` makes them."""
+    trainer = assemble(s, session.run_dir, [*extra, Interrupt(session.run_dir, s.config.to_dict())])
+    summary = Summary(started=now(), header=trainer.facts.header)
     if stacked:
-        summary["stacked"] = {"runs": stacked}
-    write_text(run_dir / CONFIG, s.config.to_yaml())
-    save_preprocess(run_dir, s.data.preprocess_state)
-    write_json(run_dir / SUMMARY, summary)
-    return s, trainer, run_dir, summary
+        summary.stacked = {"runs": stacked}
+    session.begin(summary, trainer, config=s.config, preprocess=s.data.preprocess_state)
+    return trainer
+
+
+def _session(s: Setup, handle_signals: bool) -> RunSession:
+    """A member's run: a new run directory, claimed."""
+    return RunSession.create(s.config.output.dir, run_name(s.config), handle_signals)
 
 
 def _train_alone(s: Setup, extra: list[Callback], handle_signals: bool) -> Run:
     """One member left over: trained by its own Trainer's loop."""
-    s, trainer, run_dir, summary = _start(s, extra, 0)
-    try:
-        try:
-            with catch_signals(next(c for c in trainer.callbacks if isinstance(c, Interrupt))) if handle_signals else contextlib.nullcontext():
-                trainer.fit()
-        except BaseException as exc:
-            summary.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500], epochs=trainer.epoch, steps=trainer.step)
-            write_summary_best_effort(run_dir / SUMMARY, summary)
-            raise
-        return _end(s, trainer, run_dir, summary, handle_signals)
-    finally:
-        release(run_dir)
+    with _session(s, handle_signals) as session:
+        trainer = _start(session, s, extra, 0)
+        interrupt = next(c for c in trainer.callbacks if isinstance(c, Interrupt))
+        with catch_signals(interrupt) if handle_signals else contextlib.nullcontext():
+            trainer.fit()
+        return _end(session, s, trainer)
 
 
 def _train_group(setups: list[Setup], callbacks: list[list[Callback]], handle_signals: bool, total: int) -> list[Run]:
-    """Members trained as one stacked model, each ended as ``runner.train`` ends a run."""
-    members: list[tuple[Setup, Trainer, Path, dict[str, Any]]] = []
-    try:
+    """Members trained as one stacked model, each ended as ``runner.train`` ends a run.
+
+    Each member's session sees any exception that leaves this function (its exit writes the member's true
+    status: a stop during member i's final evaluation leaves the members after it ``interrupted``, not running).
+    """
+    members: list[tuple[Setup, Trainer, RunSession]] = []
+    with contextlib.ExitStack() as sessions:
         for s, extra in zip(setups, callbacks, strict=True):
-            members.append(_start(s, extra, len(setups)))
+            session = sessions.enter_context(_session(s, handle_signals))
+            members.append((s, _start(session, s, extra, len(setups)), session))
         plain = all(s.config.loss.name == "cross_entropy" for s in setups)  # the resolved name: no smoothing or weights
         stacked = StackedTrainer([m[1] for m in members], plain_cross_entropy=plain)
         stacked.interrupt = Interrupt(None, {})
-        try:
-            with catch_signals(stacked.interrupt) if handle_signals else contextlib.nullcontext():
-                stacked.fit()
-        except BaseException as exc:
-            for _, trainer, run_dir, summary in members:
-                if trainer.status in ("failed", "running"):
-                    summary.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500], epochs=trainer.epoch, steps=trainer.step)
-                    write_summary_best_effort(run_dir / SUMMARY, summary)
-            raise
+        with catch_signals(stacked.interrupt) if handle_signals else contextlib.nullcontext():
+            stacked.fit()
         runs = []
-        for s, trainer, run_dir, summary in members:
-            summary["stacked"].update(seconds=round(stacked.seconds, 3), of=total)  # the group's training time; runs stacked in all
-            runs.append(_end(s, trainer, run_dir, summary, handle_signals))
+        for s, trainer, session in members:
+            # the group's training time; runs stacked in all
+            session.summary.stacked = {"runs": len(setups), "seconds": round(stacked.seconds, 3), "of": total}
+            runs.append(_end(session, s, trainer))
         return runs
-    finally:
-        for _, _, run_dir, _ in members:
-            release(run_dir)
 
 
-def _end(s: Setup, trainer: Trainer, run_dir: Path, summary: dict[str, Any], handle_signals: bool) -> Run:
-    """A member after training: as ``runner.train`` ends a run (interrupted, or final summary, weights and report)."""
-    cfg = s.config
-    if trainer.status == "interrupted":
-        summary.update(status="interrupted", stop_reason=trainer.stop_reason, interrupted_by=trainer.facts.interrupted_by,
-                       epochs=trainer.epoch, steps=trainer.step, fit_seconds=round(trainer.fit_seconds, 3))
-        write_json(run_dir / SUMMARY, summary)
-        return Run(run_dir, cfg, summary, trainer.history, s.model)
-    _finish(s, trainer, run_dir, summary, handle_signals)
-    if cfg.output.report:  # after the summary, so a finished run is complete even if drawing fails
-        with raise_on_signals() if handle_signals else contextlib.nullcontext():
-            summary["report_seconds"] = round(report_at_end(run_dir, trainer), 3)
-            write_json(run_dir / SUMMARY, summary)
-    return Run(run_dir, cfg, summary, trainer.history, s.model)
+def _end(session: RunSession, s: Setup, trainer: Trainer) -> Run:
+    """A member after training: as ``runner.train`` ends a run (interrupted, or final summary, weights and report);
+    a stop signal while drawing its report stops the rest too."""
+    return session.conclude(s, trainer, trainer.facts.interrupted_by, reraise_report=True)
