@@ -38,8 +38,8 @@ def test_train_runs_eval_end_to_end(tmp_path: Path, idx_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "model.act=relu6"], "error: unknown activation 'relu6' (did you mean 'relu'?)"),
-        (["train", "data.name=cifar"], "error: unknown data set 'cifar'"),
+        (["train", "model.act=relu6"], "error: model.act: unknown activation 'relu6' (did you mean 'relu'?); try: model.act=relu"),
+        (["train", "data.name=cifar"], "error: data.name: unknown data set 'cifar'"),
         (["train", "optim.lr=fast"], "error: optim.lr='fast' has the wrong type"),
         (["train", "--data-dir", "/nonexistent", "data.name=mnist"], "trainlab data get mnist"),
         (["train", "--config", "/nonexistent.yaml"], "error: config file '/nonexistent.yaml' not found"),

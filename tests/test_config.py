@@ -46,7 +46,7 @@ def test_resolved_config_round_trips(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("optim.lrr=0.1", "unknown config key 'optim.lrr' (did you mean 'lr'?)"),
+        ("optim.lrr=0.1", "unknown config key 'optim.lrr' (did you mean 'optim.lr'?); try: optim.lr=0.1"),
         ("modle.hidden=[3]", "unknown config key 'modle'"),
         ("optim.lr=abc", "optim.lr='abc' has the wrong type; expected float"),
         ("optim.lr=-1", "optim.lr=-1.0 is out of range; must be >= 0"),

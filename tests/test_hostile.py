@@ -29,7 +29,7 @@ from trainlab.registry import parse_spec
         ("optim.batch_size=half", "optim.batch_size='half' is not allowed; use a positive integer or 'full'"),
         ("model.hidden=[64,-1]", "model.hidden=[64, -1] must be a list of positive integers"),
         ("train.monitor=val_los", "train.monitor='val_los' is not allowed (did you mean 'val_loss'?)"),
-        ("optim.lrr=0.1", "unknown config key 'optim.lrr' (did you mean 'lr'?)"),
+        ("optim.lrr=0.1", "unknown config key 'optim.lrr' (did you mean 'optim.lr'?); try: optim.lr=0.1"),
         ("trian.epochs=3", "unknown config key 'trian' (did you mean 'train'?)"),
         ("optim=3", "optim must be a mapping of keys to values, got 3"),
         ("epochs", "cannot read override 'epochs': expected key=value"),

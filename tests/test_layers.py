@@ -12,9 +12,10 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "trainlab"
 
 # lowest first; a unit may import only from units in lower layers (and from itself)
 LAYERS: list[tuple[str, ...]] = [
-    ("version", "errors", "formatting", "cpu"),  # what everything may raise or print; how values are written; threads decided before torch loads
+    ("version", "errors", "formatting", "cpu", "names"),  # what everything may raise or print; how values are written; threads decided before torch loads; the light name table
     ("bounded",),  # untrusted text read within bounds (YAML, JSON), the memory available
     ("atomic", "registry"),  # atomic files, names -> constructors (spec strings use formatting)
+    ("suggest",),  # what a typo meant: close matches, aliases, a `try: KEY=VALUE` that works
     ("config",),  # the schema, YAML and dotted overrides
     ("data", "nn"),  # tensors in, modules out
     ("runs",),  # the run directory's files

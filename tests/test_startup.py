@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import trainlab
-from trainlab.cli import build_parser, catalog, names
+from trainlab import names
+from trainlab.cli import build_parser, catalog
 
 HEAVY = ("torch", "sklearn", "matplotlib", "optuna", "numpy", "scipy", "jinja2", "safetensors")
 SRC = str(Path(trainlab.__file__).resolve().parents[1])
@@ -61,7 +62,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_light_table_equals_the_registries() -> None:
-    """cli/names.py lists exactly the live registries' names, parameters and help (no drift)."""
+    """trainlab/names.py lists exactly the live registries' names, parameters and help (no drift)."""
     live = catalog.live_table()
     assert list(names.CATALOGUES) == list(live), "rewrite the table: python -m trainlab.cli.catalog"
     for kind, rows in live.items():

@@ -28,6 +28,7 @@ import yaml
 from trainlab.bounded import MAX_CONFIG_BYTES, load_yaml
 from trainlab.errors import ConfigError, brief, clip, close_match
 from trainlab.registry import Spec, parse_spec, parse_value
+from trainlab.suggest import check_name, list_example, meant_key
 
 SEED_MAX = 2**63 - 1  # torch.manual_seed takes a signed 64-bit seed (seeds are also stored in int64 tensors)
 # OpenMP aborts (segfault, exit 139) when asked for 100000 threads; no CPU torch runs on has 1024
@@ -265,8 +266,9 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     for key in data:
         if key not in names:
+            hint = meant_key(prefix, str(key), data[key], (k for k, _, _ in describe_keys()))
             raise ConfigError(
-                f"unknown config key {brief(prefix + str(key))}{close_match(str(key), names)};"
+                f"unknown config key {brief(prefix + str(key))}{hint};"
                 f" valid keys here: {', '.join(prefix + n for n in names)}"
             )
     kwargs = {}
@@ -297,7 +299,9 @@ def _check(key: str, value: Any, hint: Any, rules: Any) -> Any:
             value = coerced
             break
     else:
-        raise ConfigError(f"{key}={brief(value)} has the wrong type; expected {_type_name(hint)}")
+        wants_list = any(o is list or typing.get_origin(o) is list for o in options)
+        fix = list_example(key, value) if wants_list and not isinstance(value, (dict, list)) else ""
+        raise ConfigError(f"{key}={brief(value)} has the wrong type; expected {_type_name(hint)}{fix}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if "min" in rules and value < rules["min"]:
             raise ConfigError(f"{key}={brief(value)} is out of range; must be >= {rules['min']}")
@@ -309,9 +313,11 @@ def _check(key: str, value: Any, hint: Any, rules: Any) -> Any:
             raise ConfigError(f"{key}={brief(value)} must be a finite number")
     if "catalogue" in rules and isinstance(value, str):
         try:  # parsed once here, so bad syntax fails at load; cached for every later .spec()
-            _parsed(value)
+            spec = _parsed(value)
         except ConfigError as exc:
             raise ConfigError(f"{key}: {exc}") from None
+        # the name and its parameter names, from the light table: a typo is one line before torch loads
+        check_name(key, rules["catalogue"], spec.name, spec.kwargs, value)
     if rules.get("choices") and value not in rules["choices"]:
         raise ConfigError(
             f"{key}={brief(value)} is not allowed{close_match(value if isinstance(value, str) else brief(value), rules['choices'])};"

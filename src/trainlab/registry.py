@@ -141,6 +141,11 @@ class Entry:
 _MISSING: Any = object()
 
 
+# every registry made so far in this process, by kind ("activation", "data set", ...): the light name
+# table (trainlab/names.py) lists the shipped entries; an entry registered at run time is found here
+LIVE: dict[str, Registry] = {}
+
+
 class Registry:
     """A named catalogue: ``register`` adds constructors with their facts, ``create`` builds one from a spec.
 
@@ -151,6 +156,7 @@ class Registry:
     def __init__(self, kind: str, required: tuple[str, ...] = (), defaults: Mapping[str, Any] | None = None,
                  listed: tuple[str, ...] = ()):
         self.kind = kind
+        LIVE[kind] = self  # config validation looks here for entries the light name table cannot know
         self.required = tuple(required)
         self.defaults = dict(defaults or {})
         self.listed = tuple(listed)

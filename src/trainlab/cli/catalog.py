@@ -1,6 +1,6 @@
 """``trainlab list KIND``: every name a config accepts, with one line of help each.
 
-The names (and the facts a registry lists, e.g. a loss's family) come from ``cli/names.py``, a
+The names (and the facts a registry lists, e.g. a loss's family) come from ``trainlab/names.py``, a
 light table written from the live registries, so that
 listing them (and building ``--help``) imports no torch, scikit-learn or Optuna;
 ``tests/test_startup.py`` checks that the table equals the registries.
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trainlab.cli import names
+from trainlab import names
 
 # entries of the table: (name, inline parameters, help, listed facts as (key, text); text "" for a true flag)
 Row = tuple[str, tuple[str, ...], str, tuple[tuple[str, str], ...]]
@@ -74,10 +74,10 @@ def help_lines(rows: tuple[Row, ...]) -> list[str]:
 
 
 def table_source() -> str:
-    """The text of ``cli/names.py`` for the live registries: one line per entry."""
+    """The text of ``trainlab/names.py`` for the live registries: one line per entry."""
     lines = [
         '"""The catalogue\'s names, inline parameters, help lines and listed facts, written from the live',
-        "registries by `python -m trainlab.cli.catalog` so that `trainlab list` and `--help` import no torch.",
+        "registries by `python -m trainlab.cli.catalog` so that `trainlab list`, `--help` and config validation import no torch.",
         'tests/test_startup.py checks that it equals the registries: rewrite it after adding an entry."""',
         "",
         "CATALOGUES: dict[str, tuple[tuple[str, tuple[str, ...], str, tuple[tuple[str, str], ...]], ...]] = {",
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # python -m trainlab.cli.catalog: rewrite cli/names.py from the registries
-    target = Path(__file__).with_name("names.py")
+if __name__ == "__main__":  # python -m trainlab.cli.catalog: rewrite trainlab/names.py from the registries
+    target = Path(__file__).parents[1] / "names.py"
     target.write_text(table_source())
     print(f"wrote {target}", file=sys.stderr)

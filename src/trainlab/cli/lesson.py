@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from trainlab.cli import names
+from trainlab import names
 
 EPILOG = """examples:
   trainlab lesson list
@@ -71,7 +71,7 @@ def _parse_rest(args: argparse.Namespace) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> int:
     """List the lessons, or run one and print its verdict table."""
     args = _parse_rest(args)
-    if args.name == "list":  # from the light table (cli/names.py): listing loads no lesson, so no torch
+    if args.name == "list":  # from the light table (trainlab/names.py): listing loads no lesson, so no torch
         if args.overrides:
             # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
             from trainlab.errors import ConfigError

@@ -167,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
                 check_sync_bn(True, resolve_device(cfg.device), World(0, max(args.nproc, 1)))
         given = args.argv
         return launch(args.nproc, _without_nproc(given[given.index("train") + 1:]))
+    # a new run's config is read and checked (keys, values, catalogue names) before torch loads:
+    # a typo costs a fraction of a second (benchmarks/startup.py)
+    cfg = config_from_args(args) if args.resume is None else None
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast; runner,
     # not trainlab.api: a run needs none of compare, sweep, lessons or scikit-learn
     from trainlab.runner import train
@@ -199,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
             overrides = list(args.overrides) + ([f"data.dir={args.data_dir}"] if args.data_dir else [])
             result = train(callbacks=[progress], on_setup=show_header, resume=args.resume, overrides=overrides)
         else:
-            result = train(config_from_args(args), callbacks=[progress], on_setup=show_header)
+            result = train(cfg, callbacks=[progress], on_setup=show_header)
     except KeyboardInterrupt as exc:  # a second Ctrl-C: abort now; the last checkpoint on disk is intact
         signum = getattr(exc, "signum", signal.SIGINT)
         run_dir = seen.get("run_dir")
