@@ -10,7 +10,13 @@ import torch
 from safetensors.torch import save_file
 
 from trainlab.errors import CheckpointError
-from trainlab.runs.weights import DIGEST_KEY, export_weights, load_encoder, load_weights, read_weights
+from trainlab.runs.weights import (
+    DIGEST_KEY,
+    export_weights,
+    load_encoder,
+    load_weights,
+    read_weights,
+)
 
 
 def _model() -> torch.nn.Module:
