@@ -74,22 +74,28 @@ def test_measure_with_injected_readers() -> None:
 def test_decide_idle_busy_and_explicit() -> None:
     idle = cpu.decide(usable=2, busy=0.2)
     assert (idle.threads, idle.wait_policy) == (2, "ACTIVE")  # every core free: spin
+    # the load never changes the count (it would change the numbers), only the waiting
     one_busy = cpu.decide(usable=2, busy=1.0)
-    assert (one_busy.threads, one_busy.wait_policy) == (1, "PASSIVE")
-    assert cpu.decide(usable=2, busy=3.0).threads == 1  # never fewer than one
+    assert (one_busy.threads, one_busy.wait_policy) == (2, "PASSIVE")
+    assert cpu.decide(usable=2, busy=3.0).threads == 2
     eight = cpu.decide(usable=8, busy=2.6)
-    assert (eight.threads, eight.wait_policy) == (5, "PASSIVE")  # free cores, sleeping: the load moves
-    # niced background work takes no threads from a run at normal priority, but stops the spinning
+    assert (eight.threads, eight.wait_policy) == (8, "PASSIVE")
+    # niced background work stops the spinning too
     niced = cpu.decide(usable=2, busy=0.0, niced=2.0)
     assert (niced.threads, niced.wait_policy) == (2, "PASSIVE")
-    # ... unless this process is niced too
-    assert cpu.decide(usable=2, busy=0.0, niced=2.0, count_niced=True).threads == 1
     assert cpu.decide(usable=1, busy=0.0).threads == 1
+    assert cpu.decide(usable=1, busy=0.0).wait_policy == "PASSIVE"  # one thread: nothing to spin for
     assert cpu.decide(usable=2, busy=0.0, user_policy="passive").wait_policy == "PASSIVE"  # the user's wins
     ranks = cpu.decide(usable=8, busy=0.0, local_world=4)
     assert (ranks.threads, ranks.wait_policy) == (2, "PASSIVE")
     env = cpu.decide(usable=8, busy=0.0, env_threads=3)
     assert (env.threads, env.wait_policy) == (3, "PASSIVE")
+
+
+def test_the_count_depends_on_the_machine_only() -> None:
+    loads = [(b / 4, n / 4) for b in range(0, 17) for n in range(0, 9)]
+    for usable in (1, 2, 3, 8, 64):
+        assert {cpu.decide(usable=usable, busy=b, niced=n).threads for b, n in loads} == {usable}
 
 
 def test_prepare_sets_the_policy_only_before_torch_and_not_over_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,3 +155,33 @@ def test_the_cli_decides_before_torch_loads(tmp_path: Path) -> None:
     (summary,) = tmp_path.glob("*/summary.json")
     saved = json.loads(summary.read_text())
     assert saved["omp_wait_policy"] in ("ACTIVE", "PASSIVE") and saved["threads"] >= 1
+
+
+def _train_digits(out: Path, busy: bool) -> tuple[bytes, dict]:
+    """``trainlab train`` on digits in a fresh process (threads=0, decided there), beside a spinning
+    process when ``busy``; its weights' bytes and summary."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src}
+    for key in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS"):
+        env.pop(key, None)
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    try:
+        args = ["data.name=digits", "model.hidden=[64]", "optim.batch_size=64", "train.epochs=2", "seed=3",
+                "output.report=false", f"output.dir={out}", "--no-progress"]
+        done = subprocess.run([sys.executable, "-m", "trainlab", "train", *args], capture_output=True, text=True,
+                              env=env, timeout=300)
+    finally:
+        if spin is not None:
+            spin.kill()
+            spin.wait()
+    assert done.returncode == 0, done.stderr[-1500:]
+    (run,) = out.glob("*/summary.json")
+    return (run.parent / "model.safetensors").read_bytes(), json.loads(run.read_text())
+
+
+def test_same_command_same_weights_idle_or_beside_a_busy_process(tmp_path: Path) -> None:
+    idle_w, idle = _train_digits(tmp_path / "idle", busy=False)
+    busy_w, busy = _train_digits(tmp_path / "busy", busy=True)
+    assert idle["threads"] == busy["threads"]  # decided from the machine: affinity and quota
+    assert idle_w == busy_w  # bit-identical weights: the thread count did not follow the load
+    assert busy["omp_wait_policy"] == "PASSIVE"  # the waiting did: a spinning process was there

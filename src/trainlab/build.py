@@ -44,7 +44,7 @@ from trainlab.nn.models import MODELS, build_model, count_params, describe
 from trainlab.nn.norms import NORMS, check_norm
 from trainlab.nn.ssl import PRETRAIN, make_pretraining
 from trainlab.runs.rundir import WEIGHTS
-from trainlab.runs.weights import load_encoder
+from trainlab.runs.weights import check_source_run, load_encoder
 from trainlab.training import distributed
 from trainlab.training.callbacks import (
     Checkpoint,
@@ -175,7 +175,7 @@ def check_pretraining(cfg: Config) -> None:
         if method == "simclr" and cfg.data.augment:
             raise ConfigError("pretrain.method=simclr makes its views with pretrain.views; move data.augment there, e.g. pretrain.views=[resized_crop,noise(0.1)]")
     if cfg.model.pretrained:
-        pretrained_weights(cfg)
+        check_source_run(pretrained_weights(cfg))  # a diverged, failed or unfinished run is refused before data loads
 
 
 def check_monitor(cfg: Config, task: str) -> None:

@@ -197,7 +197,7 @@ class Config(_Section):
 
     seed: int = _f(0, help="seeds Python, NumPy and torch", min=0, max=SEED_MAX)
     device: str = _f("auto", help="auto, cpu, cuda, cuda:N or mps", choices=None)
-    threads: int = _f(0, help="torch CPU threads (0 = decided when a new run starts from the free cores, then written into its config; docs/threads.md)", min=0, max=THREADS_MAX)
+    threads: int = _f(0, help="torch CPU threads (0 = the usable cores of this machine, decided when a new run starts and written into its config; docs/threads.md)", min=0, max=THREADS_MAX)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)

@@ -1,12 +1,13 @@
 """How many CPU threads a new run uses, and how its idle OpenMP threads wait, decided before torch loads.
 
-Measured on a 2-core machine (BENCHMARKS.md, "Threads"): with every core free, two threads that
-spin while they wait for work (OpenMP's active waiting) train the reference MLP fastest; passive
-waiting (sleeping) is no faster than one thread. With another process busy on a core, spinning
-threads steal the time their partner needs (up to 17x slower), and one thread is fastest. So the
-default looks before it starts: the cores this process may use (affinity, cgroup quota) minus the
-cores other processes keep busy at normal priority (a short sample of ``/proc/stat``), and spins
-only when nothing else was running.
+The thread count changes how float reductions are split, so it changes a run's numbers: it depends
+only on the machine — the cores this process may use (affinity, cgroup quota) — never on what else
+runs, so the same command with the same seed gives the same weights idle or beside busy processes.
+What may adapt to the load is how idle threads wait, which changes no number: measured on a 2-core
+machine (BENCHMARKS.md, "Threads"), two threads that spin while they wait (OpenMP's active waiting)
+train the reference MLP fastest on a free machine, while beside a busy core spinning threads steal
+the time their partner needs (up to 17x slower) and sleeping ones (passive waiting) stay as fast as
+one thread. So threads spin only when a short sample of ``/proc/stat`` saw nothing else running.
 
 OpenMP reads ``OMP_WAIT_POLICY`` once, when torch loads it: ``prepare()`` sets it in the
 environment first (never over a value the user set). When torch was imported before trainlab
@@ -128,18 +129,17 @@ def busy_cores(before: dict[int, tuple[int, int, int]], after: dict[int, tuple[i
     return max(0.0, busy - own), niced
 
 
-def decide(usable: int, busy: float, niced: float = 0.0, user_policy: str | None = None, local_world: int = 1, env_threads: int | None = None, count_niced: bool = False) -> Choice:
-    """The thread count and wait policy for a new run from what the machine offers.
+def decide(usable: int, busy: float, niced: float = 0.0, user_policy: str | None = None, local_world: int = 1, env_threads: int | None = None) -> Choice:
+    """The thread count and wait policy for a new run: the count from the machine, the waiting from its load.
 
-    Free cores are the usable ones less those other processes keep busy (each busy share rounded at
-    ``BUSY_SHARE``). Background work at a positive ``nice`` yields to a run at the default
-    priority, so it takes no threads away (measured: 2 sleeping threads beside it trained 1.5-2x
-    faster than 1) unless this process is niced too (``count_niced``); but threads spin only when
-    nothing at all was running (spinning beside any other work, niced or not, was 17-30x slower).
-    ``OMP_NUM_THREADS`` and a data-parallel run's processes (each gets its share of the cores) come
-    first, sleeping (no load was sampled for them); a policy the user set is kept.
+    Threads: every usable core (a data-parallel run's processes each get their share;
+    ``OMP_NUM_THREADS`` comes first) — never fewer because other processes are busy, since the
+    count changes the run's numbers. Waiting: idle threads spin (``ACTIVE``) only when nothing at all
+    was running during the sample (each busy share rounded at ``BUSY_SHARE``, niced work included:
+    spinning beside any other work was measured 17-30x slower); else they sleep (``PASSIVE``).
+    Data-parallel ranks and ``OMP_NUM_THREADS`` sleep (no load was sampled for them); a policy the
+    user set is kept.
     """
-    others = math.floor(busy + (niced if count_niced else 0.0) + (1 - BUSY_SHARE))
     anything = math.floor(busy + niced + (1 - BUSY_SHARE))
     if local_world > 1:
         threads, policy = max(1, usable // local_world), "PASSIVE"
@@ -148,9 +148,9 @@ def decide(usable: int, busy: float, niced: float = 0.0, user_policy: str | None
         threads, policy = env_threads, "PASSIVE"  # no sample was taken: sleeping is the safe side
         reason = f"OMP_NUM_THREADS={env_threads}"
     else:
-        threads = max(1, usable - others)
+        threads = usable
         policy = "ACTIVE" if anything == 0 and threads > 1 else "PASSIVE"
-        reason = f"{usable} usable cores, {busy:.1f} busy with other work, {niced:.1f} with niced work"
+        reason = f"{usable} usable cores; {busy:.1f} busy with other work, {niced:.1f} with niced work (sets the waiting only)"
     if user_policy:
         policy = user_policy.upper()
     return Choice(threads, policy, usable, round(busy, 2), round(niced, 2), reason)
@@ -211,7 +211,7 @@ def prepare() -> Choice:
     # a data-parallel run's ranks start together and load each other's cores: no sample
     niced_self = own_niceness() > 0
     usable, busy, niced = measure(sample=0 if local_world > 1 or env_threads else SAMPLE_SECONDS, own_niced=niced_self)
-    choice = decide(usable, busy, niced, _USER_POLICY, local_world, env_threads, count_niced=niced_self)
+    choice = decide(usable, busy, niced, _USER_POLICY, local_world, env_threads)
     if loaded:  # OpenMP has read its policy already: report the one it read
         choice = Choice(choice.threads, (os.environ.get("OMP_WAIT_POLICY") or "default").upper(), usable, choice.busy, choice.niced, choice.reason + "; torch was loaded first")
     elif not _USER_POLICY:

@@ -14,7 +14,7 @@ from trainlab.data.sources import load_dataset
 from trainlab.errors import CheckpointError, ConfigError
 from trainlab.report.evidence import EVIDENCE, Evidence, collect
 from trainlab.report.run_report import write_run_report
-from trainlab.runs.rundir import WEIGHTS, load_run
+from trainlab.runs.rundir import WEIGHTS, load_run, missing_weights
 from trainlab.runs.weights import load_weights, saved_transform
 from trainlab.training.loop import Trainer
 
@@ -24,7 +24,7 @@ def _restored(path: Path, data_dir: str | None = None) -> Trainer:
     run = load_run(path)
     weights = path / WEIGHTS
     if not weights.is_file():  # before loading any data: there is no trained model
-        raise CheckpointError(f"{path}: no {WEIGHTS} (the run did not finish); resume or retrain it")
+        raise CheckpointError(f"{path}: no {WEIGHTS} ({missing_weights(run)})")
     cfg = run.config if data_dir is None else run.config.replace(**{"data.dir": data_dir})
     transform = saved_transform(path)
     data = load_dataset(cfg.data, cfg.seed, resolve_device(cfg.device), transform) if transform is not None else None
@@ -36,8 +36,8 @@ def _restored(path: Path, data_dir: str | None = None) -> Trainer:
 def evaluate_run(path: str | Path, split: str = "test", data_dir: str | None = None) -> dict[str, Any]:
     """Re-evaluate a saved run on a split with its saved weights and config."""
     if not (Path(path) / WEIGHTS).is_file():  # before loading any data: nothing to evaluate
-        load_run(path)  # a one-line error if this is not a run directory at all
-        raise ConfigError(f"{path}: no {WEIGHTS} (the run did not finish); resume or retrain it")
+        run = load_run(path)  # a one-line error if this is not a run directory at all
+        raise ConfigError(f"{path}: no {WEIGHTS} ({missing_weights(run)})")
     trainer = _restored(Path(path), data_dir)
     part = trainer.data.split(split)
     return {"run": str(path), "split": split, "examples": len(part), **trainer.evaluate(part)}

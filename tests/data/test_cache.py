@@ -55,7 +55,8 @@ def test_a_changed_file_is_decoded_again_and_replaces_its_entry(tmp_path: Path, 
     os.utime(path, ns=(1, 1))  # a different mtime as well as a different size
     assert np.array_equal(cache.read_idx_cached(path), x2)
     entries = list(small_cache.glob("*.npy"))
-    assert len(entries) == 1 and entries[0].name.endswith(f"-{hashlib.sha256(path.read_bytes()).hexdigest()[:32]}.npy")
+    content = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+    assert len(entries) == 1 and entries[0].name.endswith(f"-{content}-{cache.digest(x2)}.npy")
 
 
 def test_same_size_and_mtime_but_other_content_is_decoded_again(tmp_path: Path, small_cache: Path) -> None:
@@ -104,3 +105,53 @@ def test_unwritable_cache_still_reads(tmp_path: Path, small_cache: Path) -> None
     small_cache.write_text("a file where the cache directory should be")
     x = _images(tmp_path / "img.gz", 0)
     assert np.array_equal(cache.read_idx_cached(tmp_path / "img.gz"), x)
+
+
+def _damage_zeroed(entry: Path, x: np.ndarray, other: Path) -> None:
+    np.save(entry, np.zeros_like(x))
+
+
+def _damage_flipped(entry: Path, x: np.ndarray, other: Path) -> None:
+    raw = bytearray(entry.read_bytes())
+    raw[-7] ^= 0x10
+    entry.write_bytes(bytes(raw))
+
+
+def _damage_float64(entry: Path, x: np.ndarray, other: Path) -> None:
+    np.save(entry, x.astype(np.float64))
+
+
+def _damage_fortran(entry: Path, x: np.ndarray, other: Path) -> None:
+    np.save(entry, np.asfortranarray(x))
+
+
+def _damage_other_array(entry: Path, x: np.ndarray, other: Path) -> None:
+    np.save(entry, np.load(other))  # e.g. the test entry holding the training images
+
+
+def _damage_symlink(entry: Path, x: np.ndarray, other: Path) -> None:
+    entry.unlink()
+    entry.symlink_to(other)
+
+
+def _damage_truncated(entry: Path, x: np.ndarray, other: Path) -> None:
+    entry.write_bytes(entry.read_bytes()[:-100])
+
+
+@pytest.mark.parametrize("damage", [_damage_zeroed, _damage_flipped, _damage_float64, _damage_fortran,
+                                    _damage_other_array, _damage_symlink, _damage_truncated])
+def test_a_tampered_entry_is_never_trusted(tmp_path: Path, small_cache: Path, damage) -> None:  # noqa: ANN001
+    # issue 29: a zeroed training entry trained a model to 0.045 test accuracy, silently, on every later run
+    path, other_path = tmp_path / "img.gz", tmp_path / "other.gz"
+    x = _images(path, 0, n=30)
+    x_other = _images(other_path, 1, n=20)
+    cache.read_idx_cached(path)
+    cache.read_idx_cached(other_path)
+    (entry,) = (e for e in small_cache.glob("*.npy") if e.name.split("-")[1] == cache.entry_for(path)[0].name.split("-")[1])
+    (other,) = (e for e in small_cache.glob("*.npy") if e != entry)
+    damage(entry, x, other)
+    got = cache.read_idx_cached(path)
+    assert np.array_equal(got, x) and got.dtype == np.uint8
+    (fresh,) = (e for e in small_cache.glob("*.npy") if e != other)
+    assert not fresh.is_symlink() and np.array_equal(np.load(fresh), x)  # rebuilt from the intact .gz
+    assert np.array_equal(cache.read_idx_cached(other_path), x_other)  # the other source's entry is left alone

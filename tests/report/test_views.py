@@ -44,3 +44,46 @@ def test_run_card_shows_results_curves_and_confusion(digits_run: trainlab.Run) -
     assert card.startswith('<div class="trainlab">') and "<!doctype" not in card
     for text in ("test accuracy", "Learning curves", "Confusion matrix (test)", digits_run.name, "data:image/svg+xml;base64,"):
         assert text in card, text
+
+
+# issue 29: hand-edited run folders and finished baselines met TypeError, IndexError, numpy errors or
+# "the run did not finish"; each is now one line that says what is wrong
+
+
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("classes", 5, "data.classes=5 is not a list of class names"),
+    ("input_shape", "1x8x8", "data.input_shape='1x8x8' is not a list of positive sizes"),
+    ("input_shape", [1, 0, 8], "is not a list of positive sizes"),
+    ("confusion_matrix", [[1, 0], [0, 1]], "confusion_matrix is not a square table of counts, one row per class"),
+])
+def test_hand_edited_summaries_are_refused_in_one_line(tmp_path: Path, field: str, value: object, said: str) -> None:
+    import json
+
+    from trainlab.errors import CheckpointError
+    from trainlab.runs.rundir import load_run
+
+    run = trainlab.train(quick(tmp_path, train__epochs=1, threads=1, output__report=False), progress=False)
+    summary = json.loads((run.path / "summary.json").read_text())
+    if field == "confusion_matrix":
+        summary["per_class_accuracy"] = {}
+        summary[field] = value
+    else:
+        summary["data"][field] = value
+    (run.path / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(CheckpointError, match=said):
+        load_run(run.path)
+
+
+def test_a_finished_baseline_is_not_called_unfinished(tmp_path: Path) -> None:
+    from trainlab.classical import baselines
+    from trainlab.errors import TrainlabError
+    from trainlab.evaluate import evaluate_run
+
+    (run,) = baselines("gaussian_nb", overrides=["data.name=digits", "threads=1", f"output.dir={tmp_path}"], isolate=False)
+    for draw in (run.weights, run.plot):
+        with pytest.raises(TrainlabError) as got:
+            draw()
+        assert "baseline" in str(got.value) and "did not finish" not in str(got.value)
+    with pytest.raises(TrainlabError, match="scikit-learn baseline keeps no network weights") as got:
+        evaluate_run(run.path)
+    assert "resume" not in str(got.value)

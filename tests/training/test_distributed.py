@@ -133,6 +133,39 @@ def test_nproc_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.C
     assert "optim.lr" in capsys.readouterr().err and not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (["model.act=relu6"], "unknown activation 'relu6'"),
+    (["data.name=mnistt"], "mnistt"),
+    (["loss.name=cross_entropyy"], "cross_entropyy"),
+    (["model.pretrained=nowhere"], "model.pretrained='nowhere'"),
+    (["optim.name=adam(betas=1)"], "betas"),
+    (["--resume", "no-such-run"], "no-such-run"),
+])
+def test_nproc_checks_what_a_single_process_checks_before_torchrun(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], said: str
+) -> None:
+    # issue 29: each of these failed in every rank, then torchrun's ChildFailedError traceback, exit 1
+    from trainlab.cli import main
+
+    assert main(["train", "--nproc", "2", "data.name=digits", f"output.dir={tmp_path}", *args]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not list(tmp_path.iterdir())
+
+
+def test_nproc_is_bounded_by_the_machine(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from trainlab.cli import main
+    from trainlab.cli.train import nproc_limit
+
+    monkeypatch.delenv("TRAINLAB_NPROC_MAX", raising=False)
+    limit = nproc_limit()
+    assert main(["train", "--nproc", str(limit + 62), "data.name=digits", f"output.dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert f"--nproc {limit + 62}: this machine runs at most {limit}" in err and "TRAINLAB_NPROC_MAX" in err
+    monkeypatch.setenv("TRAINLAB_NPROC_MAX", "3")
+    assert nproc_limit() == 3
+
+
 def test_the_launcher_and_its_ranks_name_the_same_exit_file_variable() -> None:
     from trainlab.cli.train import EXIT_FILE
     from trainlab.training.distributed import LAUNCHER_ENV

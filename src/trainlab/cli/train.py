@@ -157,14 +157,7 @@ def run(args: argparse.Namespace) -> int:
     if args.force_unlock and args.resume is None:
         raise ConfigError("--force-unlock goes with --resume RUN (it removes that run's stale run.pid)")
     if args.nproc is not None:
-        if not args.resume:  # a bad config fails here, once, with exit 2, before any process starts
-            cfg = config_from_args(args)
-            if cfg.train.sync_bn:
-                # lazy: only train.sync_bn needs torch before torchrun starts
-                from trainlab.build import resolve_device
-                from trainlab.training.distributed import World, check_sync_bn
-
-                check_sync_bn(True, resolve_device(cfg.device), World(0, max(args.nproc, 1)))
+        check_before_launch(args)  # everything a single process checks, once, with exit 2, before any process starts
         given = args.argv
         return launch(args.nproc, _without_nproc(given[given.index("train") + 1:]))
     # a new run's config is read and checked (keys, values, catalogue names) before torch loads:
@@ -242,6 +235,60 @@ def run(args: argparse.Namespace) -> int:
     if s.get("status") == "diverged":  # the NaN/Inf guard stopped it (its message was printed above)
         return _diverged_exit(main=True)
     return 0
+
+
+# the memory one rank takes while it imports torch and builds (measured: 64 ranks touched about 3 GB)
+RANK_BYTES = 200 * 2**20
+
+
+def nproc_limit() -> int:
+    """The most ranks ``--nproc`` starts on this machine: a rank per usable core (memory allowing);
+    ``TRAINLAB_NPROC_MAX`` raises or lowers it."""
+    # lazy: the CLI imports only what this command needs
+    import os
+
+    # lazy: stdlib-only modules, loaded only for --nproc
+    from trainlab.bounded import memory_available
+    from trainlab.cpu import affinity, cgroup_quota, usable_cores
+
+    given = os.environ.get("TRAINLAB_NPROC_MAX", "")
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    cores = usable_cores(affinity(), cgroup_quota())
+    memory = memory_available()
+    return max(1, min(cores, memory // RANK_BYTES if memory else cores))
+
+
+def check_before_launch(args: argparse.Namespace) -> None:
+    """``--nproc N``: the rank count, the config (every name bound, as ``build.check_names`` does before
+    data loads) or the run to resume, checked in this process so a mistake is one line, not N tracebacks."""
+    # lazy: the CLI imports only what this command needs
+    from trainlab.errors import ConfigError
+
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc {args.nproc} must be at least 1")
+    limit = nproc_limit()
+    if args.nproc > limit:
+        raise ConfigError(f"--nproc {args.nproc}: this machine runs at most {limit} data-parallel processes (a rank per "
+                          f"usable core, memory allowing); use --nproc {limit} or fewer, or set TRAINLAB_NPROC_MAX")
+    if args.resume:
+        # lazy: only --nproc --resume needs these
+        from trainlab.runs.resume import prepare_resume
+
+        if args.config:
+            raise ConfigError("--resume uses the run's own config.yaml; drop --config")
+        prepare_resume(args.resume, list(args.overrides), check_holder=not args.force_unlock)
+        return
+    cfg = config_from_args(args)
+    # lazy: binding the names needs the registries (torch): torchrun loads it in every rank anyway
+    from trainlab.build import check_names, resolve_device
+    from trainlab.data.sources import DATASETS
+    from trainlab.training.distributed import World, check_sync_bn
+
+    DATASETS.bind(cfg.data.name)
+    check_names(cfg)
+    if cfg.train.sync_bn:
+        check_sync_bn(True, resolve_device(cfg.device), World(0, max(args.nproc, 1)))
 
 
 def _without_nproc(argv: list[str]) -> list[str]:

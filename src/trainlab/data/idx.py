@@ -39,6 +39,12 @@ _DTYPES = {
 _CODES = {dt.newbyteorder("="): code for code, dt in _DTYPES.items()}
 
 
+def idx_dtype(code: int) -> np.dtype | None:
+    """The native-endian dtype an IDX type code stands for (what ``read_idx`` returns), None if unknown."""
+    dtype = _DTYPES.get(code)
+    return None if dtype is None else dtype.newbyteorder("=")
+
+
 MAX_DIMS = 32  # numpy arrays have at most 64; an IDX data set uses 1 (labels) to 3 (images)
 # deflate compresses at most about 1032:1, so a gzip file of N bytes cannot inflate to more than
 # this many times N (plus a little for headers): a header declaring more is refused unread

@@ -18,13 +18,15 @@ from trainlab.errors import TrainlabError
 from trainlab.report import pages, plots
 from trainlab.report.evidence import EVIDENCE, Evidence
 from trainlab.report.run_report import kpis
-from trainlab.runs.rundir import VIEWS, WEIGHTS, Run, list_runs
+from trainlab.runs.rundir import VIEWS, WEIGHTS, Run, list_runs, missing_weights
 from trainlab.training.callbacks.notebook import show_figures
 
 
 def plot(run: Run) -> Any:
     """Learning curves: loss, accuracy and learning rate per epoch, train and validation."""
     if not run.history:
+        if run.summary.get("kind") == "baseline":
+            raise TrainlabError(f"{run.name} is a scikit-learn baseline: it trains in one fit, with no epochs to plot")
         raise TrainlabError(f"{run.name} has no epochs in metrics.csv yet: nothing to plot")
     return plots.learning_curves(run.history)
 
@@ -100,7 +102,7 @@ def weights(run: Run, units: int = 64) -> Any:
     from safetensors import safe_open  # lazy: only drawing weights reads the weights file
 
     if not (run.path / WEIGHTS).is_file():
-        raise TrainlabError(f"{run.name} has no {WEIGHTS} (the run did not finish)")
+        raise TrainlabError(f"{run.name} has no {WEIGHTS} ({missing_weights(run)})")
     input_shape = tuple(run.summary.get("data", {}).get("input_shape", ()))
     with safe_open(str(run.path / WEIGHTS), framework="np") as f:
         keys = [k for k in f.keys() if k.endswith(".weight") and len(f.get_slice(k).get_shape()) in (2, 4)]

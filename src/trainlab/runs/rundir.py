@@ -172,13 +172,36 @@ def check_summary(summary: Any, where: str) -> dict[str, Any]:
     warnings = summary.get("warnings")
     if warnings is not None and not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
         raise CheckpointError(f"{where}: warnings is not a list of messages")
+    data = summary.get("data") or {}
+    classes = data.get("classes")
+    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) or _is_int(c) for c in classes)):
+        raise CheckpointError(f"{where}: data.classes={brief(classes, 60)} is not a list of class names")
+    shape = data.get("input_shape")
+    if shape is not None and not (isinstance(shape, list) and all(_is_int(d) and d > 0 for d in shape)):
+        raise CheckpointError(f"{where}: data.input_shape={brief(shape, 60)} is not a list of positive sizes")
     cm = summary.get("confusion_matrix")
     if cm is not None:
         n = len(cm) if isinstance(cm, list) else -1
-        square = n >= 0 and all(isinstance(row, list) and len(row) == n and all(isinstance(c, int) and not isinstance(c, bool) for c in row) for row in cm)
-        if not square or (per_class and n != len(per_class)):
+        square = n >= 0 and all(isinstance(row, list) and len(row) == n and all(_is_int(c) and c >= 0 for c in row) for row in cm)
+        if not square or (per_class and n != len(per_class)) or (classes is not None and n != len(classes)):
             raise CheckpointError(f"{where}: confusion_matrix is not a square table of counts, one row per class")
     return summary
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def missing_weights(run: Run) -> str:
+    """Why a run folder has no model weights to use, as the end of a one-line error."""
+    status = run.summary.get("status")
+    if run.summary.get("kind") == "baseline":
+        return "a scikit-learn baseline keeps no network weights: its results are in summary.json and report.html"
+    if status in ("interrupted", "running"):
+        return f"the run did not finish; resume it: trainlab train --resume {run.path}"
+    if status in ("failed", "diverged"):
+        return f"the run {status}; train it again"
+    return f"no {WEIGHTS} in the run folder; train it again"
 
 
 def load_run(path: str | Path) -> Run:
