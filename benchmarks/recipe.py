@@ -96,7 +96,7 @@ def load_data(data_dir: str | None, val: float = 0.1, limit: int | None = None, 
     """Read, split (trainlab's seeded stratified split, so every peer trains on the same examples) and scale."""
     import torch
 
-    from trainlab.data.sources import stratified_split
+    from trainlab.data.splits import stratified_split
 
     f = find_files(data_dir)
     x = read_idx_gz(f["train-images-idx3-ubyte"])
