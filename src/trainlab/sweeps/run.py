@@ -48,7 +48,7 @@ import numpy as np
 import yaml
 
 from trainlab.atomic import write_text
-from trainlab.build import resolve_device
+from trainlab.build import resolve_device, why_alone
 from trainlab.config import Config
 from trainlab.data.dataset import Dataset
 from trainlab.data.memo import DataCache, data_key
@@ -63,7 +63,7 @@ from trainlab.sweeps.space import grid
 from trainlab.sweeps.strategies import PRUNERS, SAMPLERS
 from trainlab.sweeps.strategies import optuna_module as _optuna
 from trainlab.training.callbacks import Pruning
-from trainlab.training.stacked import alone_reason, member_key, why_not_stacked
+from trainlab.training.stacked import StackedEngine
 
 SPEC_ATTR = "trainlab_sweep"  # study user attribute holding the SweepSpec
 HEARTBEAT = 5.0  # seconds between heartbeats of a running trial
@@ -373,8 +373,8 @@ def stack_reason(spec: SweepSpec, stack: bool = True) -> str | None:
     Stacking needs draws that do not depend on finished trials (grid and random samplers, reseeded
     per trial number; TPE's suggestions would change if asked before the others ended), no
     cross-validation folds, a space of per-member values only (``optim.lr``, ``seed``, ...:
-    ``training.stacked.member_key``, the optimizer's and loss's names excepted) and a base config
-    that can stack at all (``training.stacked.alone_reason``)."""
+    ``training.stacked.StackedEngine.may_differ``, the optimizer's and loss's names excepted) and a base config
+    that can stack at all (``build.why_alone``)."""
     if not stack:
         return "stacking off (--no-stack)"
     if spec.cv:
@@ -385,9 +385,9 @@ def stack_reason(spec: SweepSpec, stack: bool = True) -> str | None:
     for key in spec.params():
         if key in ("optim.name", "loss.name"):
             return f"{key} is searched (a stack's members share one optimizer and loss)"
-        if not member_key(key):
+        if not StackedEngine.may_differ(key):
             return f"{key} is searched (a stack's members may differ only in per-run values: docs/compare.md, Stacked runs)"
-    reason = alone_reason(spec.base_config())
+    reason = why_alone([spec.base_config()])
     return None if reason is None else f"the base config cannot stack: {reason}"
 
 
@@ -491,7 +491,7 @@ def run_trials_stacked(trials: list[Any], spec: SweepSpec, base: Config, sweep_d
             cfgs.append(base.replace(**updates))
         except TrainlabError as exc:
             return _one_by_one(trials, f"a trial's config is invalid ({exc})", spec, base, sweep_dir, cache, threads)  # each fails with its own reason
-    reason = why_not_stacked(cfgs) if len(cfgs) > 1 else "a single trial"
+    reason = why_alone(cfgs) if len(cfgs) > 1 else "a single trial"
     if reason is None:
         start = time.perf_counter()
         prune = not spec.pruner.startswith("none")
