@@ -2,10 +2,10 @@
 
 ``setup`` builds what the config names (device, seeded RNGs, data, model, loss, optimizer, schedule,
 augmentation); ``config_callbacks`` the callbacks the config asks for; ``make_trainer`` is the only
-place a ``Trainer`` is made (its step's engine from ``engine_for``), and ``build`` does all three.
-``why_alone`` is the one check of configs (and built trainers) against the stacked engine. ``train``, resume, ``eval``, reports,
-lessons, compare, sweep trials, the doctor and the LR finder all start here, so a config key means
-the same thing in every command.
+place a ``Trainer`` is made (its step's engine from ``engine_for``), and ``build`` does all three;
+``why_alone`` is the one check of configs (and built trainers) against the stacked engine. ``train``,
+resume, ``eval``, reports, lessons, compare, sweep trials, the doctor and the LR finder all start
+here, so a config key means the same thing in every command.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ from trainlab.training.callbacks import (
     ordered,
 )
 from trainlab.training.distributed import SINGLE, World
-from trainlab.training.engines import SINGLE_ENGINE, DataParallel, Engine, Single
+from trainlab.training.engines import SINGLE_ENGINE, DataParallel, Single
 from trainlab.training.loop import Callback, StepOptions, Trainer, batch_bounds, needs_two
 from trainlab.training.optim import OPTIMIZERS, SCHEDULES, Schedule, make_optimizer, make_schedule
 from trainlab.training.samplers import DATA_SAMPLERS, Sampler, make_sampler
@@ -342,10 +342,6 @@ def engine_for(s: Setup, callbacks: Sequence[Callback] = ()) -> Single:
         return SINGLE_ENGINE
     interrupt = next((c for c in callbacks if isinstance(c, Interrupt)), None)  # its stop signal is shared
     return DataParallel(s.world, s.model, s.device, interrupt)
-
-
-# the engines a run may train with; each declares what it cannot train (``Engine.UNSUPPORTED``)
-ENGINES: tuple[type[Engine], ...] = (Single, DataParallel, StackedEngine)
 
 
 def why_alone(configs: Sequence[Config], trainers: Sequence[Trainer] = ()) -> str | None:

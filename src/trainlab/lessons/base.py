@@ -253,9 +253,10 @@ class LessonContext:
         """Train several configs, stacked where they allow it, the rest one by one; one Fitted per config, in order.
 
         Runs that differ only in per-run values (seed, lr, weight decay, activation, init, loss: the keys of
-        ``StackedEngine.MEMBER_KEYS``; ``build.why_alone`` decides) train as one stacked model (training/stacked.py), each ending
-        as its own ``fit`` would, its metrics equal within float tolerance; ``stack=False`` (``trainlab
-        lesson --no-stack``) trains every run alone. ``self.plan()`` says what trained how."""
+        ``StackedEngine.MEMBER_KEYS``; ``build.why_alone`` decides) train as one stacked model
+        (training/stacked.py), each ending as its own ``fit`` would, its metrics equal within float
+        tolerance; ``stack=False`` (``trainlab lesson --no-stack``) trains every run alone.
+        ``self.plan()`` says what trained how."""
         labels = list(labels) if labels is not None else [c.model.name for c in cfgs]
         extra = [list(c) for c in callbacks] if callbacks is not None else [[] for _ in cfgs]
         out: dict[int, Fitted] = {}
@@ -286,7 +287,8 @@ class LessonContext:
             size = stack_size(built[0][2]) if built else 1
             for start in range(0, len(built), size):
                 chunk = built[start : start + size]
-                why = why_alone([cfgs[b[0]] for b in chunk], [b[2] for b in chunk]) if len(chunk) > 1 else "no other run like it"
+                alone = [cfgs[b[0]] for b in chunk], [b[2] for b in chunk]
+                why = why_alone(*alone) if len(chunk) > 1 else "no other run like it"
                 if why is None:
                     out.update(self._fit_stacked(chunk, labels))
                     continue
@@ -308,7 +310,8 @@ class LessonContext:
         t0 = time.perf_counter()
         error = ""
         try:
-            StackedEngine(trainers, plain_cross_entropy=all(b[1].config.loss.name == "cross_entropy" for b in chunk)).fit()
+            plain = all(b[1].config.loss.name == "cross_entropy" for b in chunk)
+            StackedEngine(trainers, plain_cross_entropy=plain).fit()
         except (RuntimeError, ValueError, FloatingPointError) as exc:
             error = str(exc).splitlines()[0][:200]
         seconds = time.perf_counter() - t0

@@ -1,16 +1,17 @@
 """How a Trainer's step runs: one engine interface, chosen once by the builder (``build.engine_for``).
 
 The loop (``training/loop.py``) is one; an engine says how its step is spread. ``Engine`` is the
-base (a declaration of what the engine cannot train); ``Single`` is the single-process step: the model the step calls, the part of each batch this process
-trains on, the epoch's sums, evaluation's outputs and how an event's handlers run. ``DataParallel``
-is the same step under torchrun (DDP's forward, a shard of each global batch, sums all-reduced,
-outputs all-gathered, every rank stopping at the same step; ``training/distributed.py`` holds the
-collectives). The stacked engine (``training/stacked.StackedEngine``) trains several members'
-Trainers as one model.
+base (a declaration of what the engine cannot train); ``Single`` is the single-process step: the
+model the step calls, the part of each batch this process trains on, the epoch's sums,
+evaluation's outputs and how an event's handlers run. ``DataParallel`` is the same step under
+torchrun (DDP's forward, a shard of each global batch, sums all-reduced, outputs all-gathered,
+every rank stopping at the same step; ``training/distributed.py`` holds the collectives). The
+stacked engine (``training/stacked.StackedEngine``) trains several members' Trainers as one model.
 
 Each engine *declares* what it supports: ``UNSUPPORTED`` is a tuple of ``Unsupported`` (a test on a
-config and the reason), which ``why_not(cfg)`` reads, so the builder asks every engine once
-(``build.why_alone``) instead of each caller keeping its own list.
+config and the reason), which ``why_not(cfg)`` reads. The single and data-parallel steps run every
+config; the builder asks the stacked engine once (``build.why_alone``) instead of each caller
+keeping its own list.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ class DataParallel(Single):
         """A stop signal any rank received, requested on every rank (so each ``Interrupt`` stops at this step)."""
         if self.interrupt is None:
             return
-        flag = torch.tensor([self.interrupt.signum or 0], dtype=torch.int64, device=trainer.device)  # NCCL needs CUDA tensors
+        signum = self.interrupt.signum or 0
+        flag = torch.tensor([signum], dtype=torch.int64, device=trainer.device)  # NCCL needs CUDA tensors
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         if flag.item() and self.interrupt.signum is None:
             self.interrupt.request(int(flag.item()))

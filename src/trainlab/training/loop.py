@@ -28,7 +28,10 @@ from trainlab.training.events import EVENTS, Callback, Facts, StopTraining
 from trainlab.training.metrics import correct_count
 from trainlab.training.optim import Schedule
 
-__all__ = ["EVENTS", "Callback", "Facts", "StepOptions", "StopTraining", "Trainer", "batch_bounds", "evaluate_outputs", "needs_two"]
+__all__ = [
+    "EVENTS", "Callback", "Facts", "StepOptions", "StopTraining", "Trainer",
+    "batch_bounds", "evaluate_outputs", "needs_two",
+]
 
 
 def batch_bounds(n: int, batch_size: int, min_batch: int = 1) -> list[tuple[int, int]]:
@@ -103,7 +106,8 @@ class Trainer:
         # post hoc logit adjustment (eval.logit_adjust): added to every evaluated output, never in training
         self.logit_offset = None if o.logit_offset is None else o.logit_offset.to(self.device)
         # bf16 autocast needs no loss scaling (float32's exponent range); one reusable context
-        self._autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if o.precision == "bf16" else contextlib.nullcontext()
+        bf16 = o.precision == "bf16"
+        self._autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         self.unsupervised = loss.unsupervised  # pretraining: labels unused, the objective is the only metric
         self.classification = data.task == "classification" and not self.unsupervised
         # the permutation generator lives on the CPU so runs are identical across devices
@@ -190,7 +194,7 @@ class Trainer:
         return self
 
     def train_epoch(self) -> None:
-        """The steps of one epoch (the rest of it, when a checkpoint resumed it mid-epoch), each followed by ``batch_end``."""
+        """The steps of one epoch (the rest of it after a mid-epoch resume), each followed by ``batch_end``."""
         train: Split = self.data.train
         n = len(train)
         self.model.train()
@@ -243,7 +247,7 @@ class Trainer:
         self.perm, self.position = None, 0  # the epoch is done: a checkpoint from here starts the next one
 
     def end_epoch(self) -> None:
-        """The epoch's metrics from its sums (all ranks' under data-parallel), validation, the schedule, ``epoch_end``."""
+        """The epoch's metrics from its sums (all ranks'), validation, the schedule, then ``epoch_end``."""
         self.engine.reduce(self)  # data-parallel: the whole epoch's sums on every rank
         m: dict[str, float] = {"epoch": self.epoch + 1, "train_loss": (self.loss_sum / max(self.seen, 1)).item()}
         if self.l1:  # train_loss is the data loss alone; the objective was train_loss + train_l1

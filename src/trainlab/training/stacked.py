@@ -186,7 +186,8 @@ def _member_reason(t: Trainer) -> str | None:
         return "frozen or extra parameters"
     bad = (
         (t.augment is not None, "augmentation"), (bool(t.l1), "L1 penalty"), (bool(t.clip_grad), "gradient clipping"),
-        (t.precision != "fp32", "precision"), (t.logit_offset is not None, "logit adjustment"), (t.unsupervised, "pretraining"),
+        (t.precision != "fp32", "precision"), (t.logit_offset is not None, "logit adjustment"),
+        (t.unsupervised, "pretraining"),
         (t.loss.start_epoch is not None, f"loss {t.loss.name} changes per epoch"), (t.engine.sharded, "data-parallel"),
         (t.epoch != 0 or t.step != 0, "a resumed run"),
     )
@@ -204,7 +205,13 @@ def _shared(cfg: Config) -> dict[str, Any]:
 
 
 def _unsupported(test: Any, reason: Any) -> Unsupported:
+    """A declared unsupported feature; ``reason`` a fixed text or a function of the config."""
     return Unsupported(test, reason if callable(reason) else lambda cfg, why=reason: why)
+
+
+def _pretrains(cfg: Config) -> bool:
+    """Whether the run pretrains, starts from pretrained weights or freezes layers."""
+    return parse_spec(cfg.pretrain.method).name != "none" or bool(cfg.model.pretrained) or cfg.train.freeze != "none"
 
 
 class StackedEngine(Engine):
@@ -216,16 +223,16 @@ class StackedEngine(Engine):
 
     name = "stacked"
     MEMBER_KEYS = MEMBER_KEYS
-    UNSUPPORTED = (
-        _unsupported(lambda c: parse_spec(c.model.name).name not in MODELS, lambda c: f"model.name={c.model.name} (only {', '.join(MODELS)} stack)"),
-        _unsupported(lambda c: c.model.dropout > 0,
-                     lambda c: f"model.dropout={c.model.dropout:g} (its masks cannot follow the single run's random draws)"),
+    UNSUPPORTED = (  # what no member may use: the runs that do train alone, each saying why
+        _unsupported(lambda c: parse_spec(c.model.name).name not in MODELS,
+                     lambda c: f"model.name={c.model.name} (only {', '.join(MODELS)} stack)"),
+        _unsupported(lambda c: c.model.dropout > 0, lambda c: f"model.dropout={c.model.dropout:g} "
+                     "(its masks cannot follow the single run's random draws)"),
         _unsupported(lambda c: c.model.norm != "none", lambda c: f"model.norm={c.model.norm}"),
         _unsupported(lambda c: maxout_pieces(c.model.act) is not None or parse_spec(c.model.act).name == "prelu",
                      lambda c: f"model.act={c.model.act} (a layer with its own shape or parameters)"),
         _unsupported(lambda c: bool(c.data.augment), "data.augment (its random draws cannot follow the single run's)"),
-        _unsupported(lambda c: parse_spec(c.pretrain.method).name != "none" or bool(c.model.pretrained) or c.train.freeze != "none",
-                     "pretraining, model.pretrained or train.freeze"),
+        _unsupported(lambda c: _pretrains(c), "pretraining, model.pretrained or train.freeze"),
         _unsupported(lambda c: c.train.precision != "fp32", lambda c: f"train.precision={c.train.precision}"),
         _unsupported(lambda c: c.loss.l1 > 0, lambda c: f"loss.l1={c.loss.l1:g}"),
         _unsupported(lambda c: bool(c.optim.clip_grad), lambda c: f"optim.clip_grad={c.optim.clip_grad}"),
@@ -233,7 +240,8 @@ class StackedEngine(Engine):
                      lambda c: f"optim.name={c.optim.name} (only {', '.join(OPTIMIZERS)} stack)"),
         _unsupported(lambda c: c.diagnostics.every > 0, "diagnostics.every"),
         _unsupported(lambda c: c.logging.tensorboard, "logging.tensorboard"),
-        _unsupported(lambda c: c.train.checkpoint_every > 0, "train.checkpoint_every (members checkpoint at epoch ends)"),
+        _unsupported(lambda c: c.train.checkpoint_every > 0,
+                     "train.checkpoint_every (members checkpoint at epoch ends)"),
         _unsupported(lambda c: c.eval.logit_adjust != 0, "eval.logit_adjust"),
     )
 
@@ -244,7 +252,7 @@ class StackedEngine(Engine):
 
     @classmethod
     def why_not_together(cls, configs: Sequence[Config]) -> str | None:
-        """Why configs that each may stack cannot share one stack: the first key they differ in that members must share."""
+        """Why configs that each may stack cannot share one stack: the first shared key they differ in."""
         first = _shared(configs[0])
         for cfg in configs[1:]:
             other = _shared(cfg)
@@ -255,7 +263,7 @@ class StackedEngine(Engine):
 
     @classmethod
     def why_not_built(cls, trainers: Sequence[Trainer]) -> str | None:
-        """Why these built trainers cannot train as one stacked model (None: they can; one trainer: it may, with like ones)."""
+        """Why these built trainers cannot train as one stacked model (None: they can; one: with like ones)."""
         first = trainers[0]
         kind = _hyper(first.optimizer)
         shapes = None

@@ -136,8 +136,8 @@ _FINGERPRINTS: dict[int, str] = {}  # id(data set) -> its digest, while it lives
 def data_fingerprint(data: Any) -> str:
     """A cheap, stable digest of the training split: shapes, every label and ~64k evenly spaced inputs.
 
-    Computed once per data set (cached here, by the data set's id, while it lives), so checkpoints stay cheap; enough to tell that a
-    resumed run would train on other data.
+    Computed once per data set (cached here, by the data set's id, while it lives), so checkpoints stay
+    cheap; enough to tell that a resumed run would train on other data.
     """
     cached = _FINGERPRINTS.get(id(data))
     if cached is not None:

@@ -58,7 +58,7 @@ class Interrupt(Callback):
         return signal.Signals(self.signum).name if self.signum is not None else ""
 
     def stop(self, trainer: Trainer) -> None:
-        """When a stop was requested: checkpoint ``trainer`` where it stands and raise ``StopTraining(status="interrupted")``."""
+        """When a stop was requested: checkpoint ``trainer`` where it stands and raise ``StopTraining``."""
         if self.signum is None:
             return
         if self.path is not None:

@@ -181,7 +181,8 @@ class NanGuard(Callback):
         trainer.facts.warnings.append(text)
 
     # -- diagnosis (runs once, after detection) -----------------------------------
-    def stop(self, trainer: Trainer, step: int, what: str, deferred: bool = False, exploded: float | None = None) -> None:
+    def stop(self, trainer: Trainer, step: int, what: str, deferred: bool = False,
+             exploded: float | None = None) -> None:
         """Stop ``trainer``: a non-finite ``what`` (loss, gradient) or an exploded loss at ``step``; the first bad layer
         is looked for by re-running the remembered batch (``watch``). Raises ``StopTraining(status="diverged")``."""
         found = locate_nonfinite(trainer.model, self._x) if self._x is not None else {}
