@@ -106,7 +106,7 @@ def main() -> int:
 
     def trainlab_epoch() -> None:
         trainer.perm = None
-        trainer._train_epoch()
+        trainer.train_epoch()
 
     variants: dict[str, Callable[[], None]] = {
         "trainlab": trainlab_epoch,

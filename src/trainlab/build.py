@@ -2,9 +2,10 @@
 
 ``setup`` builds what the config names (device, seeded RNGs, data, model, loss, optimizer, schedule,
 augmentation); ``config_callbacks`` the callbacks the config asks for; ``make_trainer`` is the only
-place a ``Trainer`` is made, and ``build`` does all three. ``train``, resume, ``eval``, reports,
-lessons, compare, sweep trials, the doctor and the LR finder all start here, so a config key means
-the same thing in every command.
+place a ``Trainer`` is made (its step's engine from ``engine_for``), and ``build`` does all three;
+``why_alone`` is the one check of configs (and built trainers) against the stacked engine. ``train``,
+resume, ``eval``, reports, lessons, compare, sweep trials, the doctor and the LR finder all start
+here, so a config key means the same thing in every command.
 """
 
 from __future__ import annotations
@@ -61,9 +62,11 @@ from trainlab.training.callbacks import (
     ordered,
 )
 from trainlab.training.distributed import SINGLE, World
-from trainlab.training.loop import Callback, Trainer, batch_bounds, needs_two
+from trainlab.training.engines import SINGLE_ENGINE, DataParallel, Single
+from trainlab.training.loop import Callback, StepOptions, Trainer, batch_bounds, needs_two
 from trainlab.training.optim import OPTIMIZERS, SCHEDULES, Schedule, make_optimizer, make_schedule
 from trainlab.training.samplers import DATA_SAMPLERS, Sampler, make_sampler
+from trainlab.training.stacked import StackedEngine
 
 
 def resolve_device(name: str) -> torch.device:
@@ -322,20 +325,41 @@ def config_callbacks(s: Setup, run_dir: Path | None = None) -> list[Callback]:
 def make_trainer(s: Setup, callbacks: Sequence[Callback] = ()) -> Trainer:
     """The Trainer of a built setup, every train.* / optim.* / loss.* key applied; callbacks in ``ORDER``."""
     cfg = s.config
-    trainer = Trainer(
-        s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
-        callbacks=ordered(callbacks), seed=cfg.seed, l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad,
-        eval_batch_size=cfg.train.eval_batch_size, augment=s.augment, precision=cfg.train.precision,
-        sampler=s.sampler, logit_offset=s.logit_offset, min_batch=min_batch(s.model, s.world),
+    options = StepOptions(
+        seed=cfg.seed, l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad, eval_batch_size=cfg.train.eval_batch_size,
+        augment=s.augment, precision=cfg.train.precision, sampler=s.sampler, logit_offset=s.logit_offset,
+        min_batch=min_batch(s.model, s.world),
     )
-    if s.world.active:  # data-parallel: DDP for the step, a shard of each global batch, one reduction per epoch
-        trainer.forward = distributed.wrap(s.model, s.device)
-        trainer.shard = distributed.shard(s.world)
-        trainer.reduce = distributed.reduce_sums
-        trainer.gather = distributed.gather_outputs(s.world, s.model)  # evaluation: each rank its part of a split
-        interrupt = next((c for c in callbacks if isinstance(c, Interrupt)), None)
-        distributed.stop_together(trainer, s.world, interrupt)
-    return trainer
+    return Trainer(s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
+                   callbacks=ordered(callbacks), options=options, engine=engine_for(s, callbacks))
+
+
+def engine_for(s: Setup, callbacks: Sequence[Callback] = ()) -> Single:
+    """The engine of one run's step: data-parallel under torchrun (DDP for the step, a shard of each global
+    batch, one reduction per epoch, evaluation shared, the ranks stopping together), else the single step."""
+    if not s.world.active:
+        return SINGLE_ENGINE
+    interrupt = next((c for c in callbacks if isinstance(c, Interrupt)), None)  # its stop signal is shared
+    return DataParallel(s.world, s.model, s.device, interrupt)
+
+
+def why_alone(configs: Sequence[Config], trainers: Sequence[Trainer] = ()) -> str | None:
+    """Why these runs train alone, each with the Trainer's own step, rather than as one stacked model
+    (``training/stacked.StackedEngine``); None: they may train stacked.
+
+    The one place that decides it, from the stacked engine's declarations: each config against its
+    ``UNSUPPORTED`` features, then (several configs) the keys members must share, then (with their
+    built ``trainers``) what only the built runs show (layer shapes, optimizer kind, callbacks that
+    read the weights every step, ...). One config: why it can stack with no run at all."""
+    for cfg in configs:
+        reason = StackedEngine.why_not(cfg)
+        if reason is not None:
+            return reason
+    if len(configs) > 1:
+        reason = StackedEngine.why_not_together(configs)
+        if reason is not None:
+            return reason
+    return StackedEngine.why_not_built(trainers) if trainers else None
 
 
 def assemble(s: Setup, run_dir: Path | None = None, callbacks: Sequence[Callback] = ()) -> Trainer:

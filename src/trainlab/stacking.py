@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trainlab.build import Setup, assemble, make_trainer, setup
+from trainlab.build import Setup, assemble, make_trainer, setup, why_alone
 from trainlab.config import Config, as_config
 from trainlab.data.memo import DataCache
 from trainlab.errors import NotStackable
@@ -26,7 +26,7 @@ from trainlab.session import RunSession, now
 from trainlab.training.callbacks import Interrupt
 from trainlab.training.callbacks.interrupt import catch_signals
 from trainlab.training.loop import Callback, Trainer
-from trainlab.training.stacked import StackedTrainer, stack_size, why_not_stackable, why_not_stacked
+from trainlab.training.stacked import StackedEngine, stack_size
 
 
 def train_stacked(
@@ -46,7 +46,7 @@ def train_stacked(
     size: a stack whose working set outgrows the cache was measured slower, BENCHMARKS.md).
     """
     cfgs = [as_config(c) for c in configs]
-    reason = why_not_stacked(cfgs)
+    reason = why_alone(cfgs) if len(cfgs) > 1 else "a single run"
     if reason is not None:
         raise NotStackable(f"cannot stack these {len(cfgs)} runs: {reason}")
     first = setup(cfgs[0], cache=cache)
@@ -55,7 +55,7 @@ def train_stacked(
     for start in range(0, len(cfgs), size):  # one stack's members built at a time: their data sets, models
         chunk = [first, *(setup(c, cache=cache) for c in cfgs[1:size])] if start == 0 else [setup(c, cache=cache) for c in cfgs[start : start + size]]
         extra = [list(callbacks[i]) for i in range(start, start + len(chunk))] if callbacks is not None else [[] for _ in chunk]
-        reason = why_not_stackable([make_trainer(s) for s in chunk]) if len(chunk) > 1 else None
+        reason = why_alone([s.config for s in chunk], [make_trainer(s) for s in chunk]) if len(chunk) > 1 else None
         if reason is not None and start == 0:
             raise NotStackable(f"cannot stack these {len(cfgs)} runs: {reason}")
         if len(chunk) == 1 or reason is not None:  # a lone last member (or, rarely, a later stack found unfit): the ordinary loop
@@ -104,7 +104,7 @@ def _train_group(setups: list[Setup], callbacks: list[list[Callback]], handle_si
             session = sessions.enter_context(_session(s, handle_signals))
             members.append((s, _start(session, s, extra, len(setups)), session))
         plain = all(s.config.loss.name == "cross_entropy" for s in setups)  # the resolved name: no smoothing or weights
-        stacked = StackedTrainer([m[1] for m in members], plain_cross_entropy=plain)
+        stacked = StackedEngine([m[1] for m in members], plain_cross_entropy=plain)
         stacked.interrupt = Interrupt(None, {})
         with catch_signals(stacked.interrupt) if handle_signals else contextlib.nullcontext():
             stacked.fit()

@@ -93,13 +93,13 @@ def test_two_gloo_processes_match_one_process_through_a_killed_rank_and_a_resume
 
 
 def test_a_stop_raised_by_a_handler_is_agreed_at_the_end_of_the_event(tmp_path: Path) -> None:
-    """stop_together in a one-process gloo group: the stop waits for the exchange, later handlers of
+    """The data-parallel engine in a one-process gloo group: the stop waits for the exchange, later handlers of
     that event are skipped (as without DDP), and the run ends with the stopping handler's status."""
     import torch.distributed as dist
 
     from trainlab.build import build
     from trainlab.config import as_config
-    from trainlab.training.distributed import stop_together
+    from trainlab.training.engines import DataParallel
     from trainlab.training.loop import Callback, StopTraining
 
     class StopAt2(Callback):
@@ -116,7 +116,7 @@ def test_a_stop_raised_by_a_handler_is_agreed_at_the_end_of_the_event(tmp_path: 
     dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
     try:
         _, trainer = build(as_config(None, ARGS), callbacks=[StopAt2(), Count()])
-        stop_together(trainer, World(0, 1))
+        trainer.engine = DataParallel(World(0, 1), trainer.model, trainer.device)
         trainer.fit()
     finally:
         dist.destroy_process_group()

@@ -143,8 +143,8 @@ def test_clip_grad_bounds_each_step(runs_dir):
     cfg = Config.from_dict(quick(runs_dir, optim__name="gd", optim__lr=1.0, optim__clip_grad=0.01, train__epochs=1, threads=1))
     s = setup(cfg)
     before = torch.cat([p.detach().flatten().clone() for p in s.model.parameters()])
-    from trainlab.training.loop import Trainer
+    from trainlab.training.loop import StepOptions, Trainer
 
-    Trainer(s.model, s.data, s.loss, s.optimizer, 1, s.batch_size, clip_grad=0.01).fit()
+    Trainer(s.model, s.data, s.loss, s.optimizer, 1, s.batch_size, options=StepOptions(clip_grad=0.01)).fit()
     after = torch.cat([p.detach().flatten() for p in s.model.parameters()])
     assert 0.0099 < (after - before).norm().item() <= 0.01 + 1e-6

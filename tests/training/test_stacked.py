@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from trainlab.build import why_alone
 from trainlab.config import as_config
 from trainlab.errors import NotStackable
 from trainlab.runner import train
 from trainlab.runs.rundir import load_run
 from trainlab.stacking import train_stacked
 from trainlab.training.loop import Callback, Trainer
-from trainlab.training.stacked import StackedOptimizer, why_not_stacked
+from trainlab.training.stacked import StackedOptimizer
 
 
 def _cfg(runs_dir: Path, name: str, **over: object) -> dict:
@@ -85,9 +86,10 @@ def test_early_stopping_per_member(runs_dir: Path) -> None:
 
 
 def test_ineligible_sets_say_why(runs_dir: Path) -> None:
-    assert "dropout" in why_not_stacked([as_config(_cfg(runs_dir, "a", model__dropout=0.2)), as_config(_cfg(runs_dir, "b"))])
-    assert "optim.batch_size" in why_not_stacked([as_config(_cfg(runs_dir, "a")), as_config(_cfg(runs_dir, "b", optim__batch_size=32))])
-    assert why_not_stacked([as_config(_cfg(runs_dir, "a")), as_config(_cfg(runs_dir, "b", seed=3, optim__lr=0.1))]) is None
+    assert "dropout" in why_alone([as_config(_cfg(runs_dir, "a", model__dropout=0.2)), as_config(_cfg(runs_dir, "b"))])
+    other_batch = as_config(_cfg(runs_dir, "b", optim__batch_size=32))
+    assert "optim.batch_size" in why_alone([as_config(_cfg(runs_dir, "a")), other_batch])
+    assert why_alone([as_config(_cfg(runs_dir, "a")), as_config(_cfg(runs_dir, "b", seed=3, optim__lr=0.1))]) is None
     with pytest.raises(NotStackable, match="hidden"):
         train_stacked([_cfg(runs_dir, "a"), _cfg(runs_dir, "b", model__hidden=[8])], handle_signals=False)
     assert not list(runs_dir.glob("*"))  # refused before any run directory exists

@@ -29,7 +29,7 @@ from typing import Any
 
 from trainlab.atomic import write_json
 from trainlab.bounded import read_json
-from trainlab.build import check_names, default_threads, resolve_device
+from trainlab.build import check_names, default_threads, resolve_device, why_alone
 from trainlab.comparisons.options import CompareOptions
 from trainlab.comparisons.page import card, write_compare_page
 from trainlab.config import Config, as_config, flat_keys
@@ -43,7 +43,6 @@ from trainlab.runner import train
 from trainlab.runs.rundir import Run, create_run_dir, load_run
 from trainlab.stacking import train_stacked
 from trainlab.training.callbacks.notebook import Lines, wants_progress
-from trainlab.training.stacked import alone_reason, group_key
 
 COMPARE_JSON = "compare.json"
 # config keys that never make two runs different experiments
@@ -205,19 +204,22 @@ def stack_plan(configs: Sequence[dict[str, Any]], stack: bool = True, workers: i
     if workers > 1:
         return [], everyone, f"one by one in {workers} processes (stacking needs workers=1)"
     cfgs = [as_config(c) for c in configs]
-    by_key: dict[str, list[int]] = {}
+    together: list[list[int]] = []  # configs that may share a stack (build.why_alone of a pair is None)
     alone: list[int] = []
     reasons: dict[str, int] = {}
     for i, cfg in enumerate(cfgs):
-        key = group_key(cfg)
-        if key is None:
+        why = why_alone([cfg])
+        if why is not None:
             alone.append(i)
-            why = str(alone_reason(cfg))
             reasons[why] = reasons.get(why, 0) + 1
+            continue
+        like = next((g for g in together if why_alone([cfgs[g[0]], cfg]) is None), None)
+        if like is None:
+            together.append([i])
         else:
-            by_key.setdefault(key, []).append(i)
-    groups = [g for g in by_key.values() if len(g) > 1]
-    for g in by_key.values():
+            like.append(i)
+    groups = [g for g in together if len(g) > 1]
+    for g in together:
         if len(g) == 1:
             alone.append(g[0])
             reasons["no other run differs only in per-run values"] = reasons.get("no other run differs only in per-run values", 0) + 1

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from trainlab.atomic import atomic_write, write_text
-from trainlab.build import Setup, build, default_threads, resolve_device, setup
+from trainlab.build import Setup, build, default_threads, resolve_device, setup, why_alone
 from trainlab.config import Config, apply_overrides, parse_overrides
 from trainlab.data.dataset import Dataset
 from trainlab.data.memo import DataCache
@@ -27,14 +27,7 @@ from trainlab.formatting import sig
 from trainlab.lessons.page import card
 from trainlab.lessons.page import render as render_page
 from trainlab.training.loop import Callback, Trainer
-from trainlab.training.stacked import (
-    StackedTrainer,
-    alone_reason,
-    group_key,
-    member_reason,
-    stack_size,
-    why_not_stackable,
-)
+from trainlab.training.stacked import StackedEngine, stack_size
 
 HOLDS, FAILS = "holds", "does not hold"
 
@@ -260,34 +253,42 @@ class LessonContext:
         """Train several configs, stacked where they allow it, the rest one by one; one Fitted per config, in order.
 
         Runs that differ only in per-run values (seed, lr, weight decay, activation, init, loss: the keys of
-        ``training.stacked.MEMBER_KEYS``) train as one stacked model (training/stacked.py), each ending
-        as its own ``fit`` would, its metrics equal within float tolerance; ``stack=False`` (``trainlab
-        lesson --no-stack``) trains every run alone. ``self.plan()`` says what trained how."""
+        ``StackedEngine.MEMBER_KEYS``; ``build.why_alone`` decides) train as one stacked model
+        (training/stacked.py), each ending as its own ``fit`` would, its metrics equal within float
+        tolerance; ``stack=False`` (``trainlab lesson --no-stack``) trains every run alone.
+        ``self.plan()`` says what trained how."""
         labels = list(labels) if labels is not None else [c.model.name for c in cfgs]
         extra = [list(c) for c in callbacks] if callbacks is not None else [[] for _ in cfgs]
         out: dict[int, Fitted] = {}
-        groups: dict[str, list[int]] = {}  # configs that may share a stack (training.stacked.group_key)
+        groups: list[tuple[bool, list[int]]] = []  # (may stack, configs that may share a stack), in order
         for i, cfg in enumerate(cfgs):
-            key = group_key(cfg) if self.stack else None
-            if key is None:
-                self._alone.append(f"{labels[i]}: {alone_reason(cfg) if self.stack else 'stacking off'}")
-            groups.setdefault(key or f"alone {i}", []).append(i)
-        for members in groups.values():
+            why = why_alone([cfg]) if self.stack else "stacking off"
+            if why is not None:
+                self._alone.append(f"{labels[i]}: {why}")
+                groups.append((False, [i]))
+                continue
+            like = next((g for ok, g in groups if ok and why_alone([cfgs[g[0]], cfg]) is None), None)
+            if like is None:
+                groups.append((True, [i]))
+            else:
+                like.append(i)
+        for may_stack, members in groups:
             if len(members) == 1:
-                if self.stack and group_key(cfgs[members[0]]) is not None:
+                if may_stack:
                     self._alone.append(f"{labels[members[0]]}: no other run like it")
                 out[members[0]] = self.fit(cfgs[members[0]], extra[members[0]], labels[members[0]], data)
                 continue
             built = [(i, *self._build(cfgs[i], extra[i], data)) for i in members]
             for i, s, trainer, rec in built:  # a member the built trainer rules out (a loss that changes per epoch, ...)
-                if (why := member_reason(trainer)) is not None:
+                if (why := why_alone([cfgs[i]], [trainer])) is not None:
                     self._alone.append(f"{labels[i]}: {why}")
                     out[i] = self._fit_built(s, trainer, rec, labels[i])
             built = [b for b in built if b[0] not in out]
             size = stack_size(built[0][2]) if built else 1
             for start in range(0, len(built), size):
                 chunk = built[start : start + size]
-                why = why_not_stackable([b[2] for b in chunk]) if len(chunk) > 1 else "no other run like it"
+                alone = [cfgs[b[0]] for b in chunk], [b[2] for b in chunk]
+                why = why_alone(*alone) if len(chunk) > 1 else "no other run like it"
                 if why is None:
                     out.update(self._fit_stacked(chunk, labels))
                     continue
@@ -309,7 +310,8 @@ class LessonContext:
         t0 = time.perf_counter()
         error = ""
         try:
-            StackedTrainer(trainers, plain_cross_entropy=all(b[1].config.loss.name == "cross_entropy" for b in chunk)).fit()
+            plain = all(b[1].config.loss.name == "cross_entropy" for b in chunk)
+            StackedEngine(trainers, plain_cross_entropy=plain).fit()
         except (RuntimeError, ValueError, FloatingPointError) as exc:
             error = str(exc).splitlines()[0][:200]
         seconds = time.perf_counter() - t0

@@ -7,9 +7,10 @@ them as one stacked model; ``sweep_plan`` says which before the first trial.
 
 from __future__ import annotations
 
+from trainlab.build import why_alone
 from trainlab.registry import parse_spec
 from trainlab.sweeps.preset import SweepSpec
-from trainlab.training.stacked import alone_reason, member_key
+from trainlab.training.stacked import StackedEngine
 
 STACK_TRIALS = 8  # trials taken at once and trained as one stacked model (training/stacked.py) where they allow it
 
@@ -20,8 +21,8 @@ def stack_reason(spec: SweepSpec, stack: bool = True) -> str | None:
     Stacking needs draws that do not depend on finished trials (grid and random samplers, reseeded
     per trial number; TPE's suggestions would change if asked before the others ended), no
     cross-validation folds, a space of per-member values only (``optim.lr``, ``seed``, ...:
-    ``training.stacked.member_key``, the optimizer's and loss's names excepted) and a base config
-    that can stack at all (``training.stacked.alone_reason``)."""
+    ``training.stacked.StackedEngine.may_differ``, the optimizer's and loss's names excepted) and a base
+    config that can stack at all (``build.why_alone``)."""
     if not stack:
         return "stacking off (--no-stack)"
     if spec.cv:
@@ -32,10 +33,10 @@ def stack_reason(spec: SweepSpec, stack: bool = True) -> str | None:
     for key in spec.params():
         if key in ("optim.name", "loss.name"):
             return f"{key} is searched (a stack's members share one optimizer and loss)"
-        if not member_key(key):
+        if not StackedEngine.may_differ(key):
             return (f"{key} is searched (a stack's members may differ only in per-run values: "
                     "docs/compare.md, Stacked runs)")
-    reason = alone_reason(spec.base_config())
+    reason = why_alone([spec.base_config()])
     return None if reason is None else f"the base config cannot stack: {reason}"
 
 

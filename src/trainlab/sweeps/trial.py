@@ -3,7 +3,7 @@
 A trial's config is the base config with the trial's drawn values (``base.replace(**values)``); it
 trains with ``runner.train(..., callbacks=[Pruning(trial)], data=...)`` (data through the worker's
 ``DataCache``: one data set or the folds of ``cv.py``), or, for a batch, as one stacked model
-(``stacking.train_stacked``) when the configs allow it (``training.stacked.why_not_stacked``), else
+(``stacking.train_stacked``) when the configs allow it (``build.why_alone``), else
 one by one. Each trial ends in an ``Outcome`` (COMPLETE, PRUNED or FAIL, the value, the attributes
 to store) that the worker loop tells Optuna.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainlab.build import resolve_device
+from trainlab.build import resolve_device, why_alone
 from trainlab.config import Config
 from trainlab.data.dataset import Dataset
 from trainlab.data.memo import DataCache, data_key
@@ -29,7 +29,6 @@ from trainlab.sweeps.cv import fold_datasets
 from trainlab.sweeps.preset import SweepSpec
 from trainlab.sweeps.records import worker_id
 from trainlab.training.callbacks import Pruning
-from trainlab.training.stacked import why_not_stacked
 
 
 def trial_data(cache: DataCache, cfg: Config, cv: int) -> list[Dataset]:
@@ -150,7 +149,7 @@ def run_trials_stacked(trials: list[Any], spec: SweepSpec, base: Config, sweep_d
         except TrainlabError as exc:
             # each fails with its own reason
             return _one_by_one(trials, f"a trial's config is invalid ({exc})", spec, base, sweep_dir, cache, threads)
-    reason = why_not_stacked(cfgs) if len(cfgs) > 1 else "a single trial"
+    reason = why_alone(cfgs) if len(cfgs) > 1 else "a single trial"
     if reason is None:
         start = time.perf_counter()
         prune = not spec.pruner.startswith("none")

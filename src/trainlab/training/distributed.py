@@ -1,6 +1,9 @@
 """Data-parallel training across processes: the world, its process group, the batch shards, and
 stopping every rank together.
 
+``training/engines.DataParallel`` is the engine the Trainer calls for its step (forward, shard,
+reduce, gather, stopping together); this module holds the world and the collectives it uses.
+
 Started by ``torchrun`` (or ``trainlab train --nproc N``), every rank builds the same model from the
 same seed and draws the same epoch permutation; each takes its shard of every *global* batch
 (``optim.batch_size``), DistributedDataParallel averages the gradients, and each rank's loss is
@@ -26,7 +29,6 @@ import torch.distributed as dist
 from torch import nn
 
 from trainlab.errors import ConfigError, TrainlabError
-from trainlab.training.events import StopTraining
 
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")  # set by torchrun for every process it starts
 TIMEOUT = datetime.timedelta(minutes=10)  # a collective waiting longer than this ends the job
@@ -218,54 +220,6 @@ def wrap(model: nn.Module, device: torch.device) -> nn.Module:
     evaluation use the plain module, so state_dict keys do not change)."""
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
-
-
-STOP_EVENTS = ("batch_end", "epoch_end")
-
-
-def stop_together(trainer: Any, world: World, interrupt: Any = None) -> None:
-    """Make every rank stop at the same step: the stop signal and any callback's ``StopTraining``
-    are agreed by an all-reduce at each step and epoch end, and then every rank raises it.
-
-    Before the handlers run, a stop signal any rank received is shared, so each rank's ``Interrupt``
-    stops at the same step (rank 0 writes the checkpoint). A ``StopTraining`` raised by a handler on
-    some ranks (NaN guard, early stopping) is held until the event's handlers are done; then the
-    ranks exchange it (two small collectives per step, only when the world has more than one)."""
-    hooks = trainer._hooks
-    for event in STOP_EVENTS:
-        pending: list[StopTraining] = []
-
-        def guard(h: Callable[[Any], None], pending: list[StopTraining] = pending) -> Callable[[Any], None]:
-            def run(tr: Any) -> None:
-                if pending:
-                    return  # a handler already stopped this rank: the rest of the event is skipped, as without DDP
-                try:
-                    h(tr)
-                except StopTraining as exc:
-                    pending.append(exc)
-            return run
-
-        def share_signal(tr: Any) -> None:
-            if interrupt is None:
-                return
-            flag = torch.tensor([interrupt.signum or 0], dtype=torch.int64, device=tr.device)  # NCCL needs CUDA tensors
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            if flag.item() and interrupt.signum is None:
-                interrupt.request(int(flag.item()))
-
-        def agree(tr: Any, pending: list[StopTraining] = pending) -> None:
-            flag = torch.tensor([1 if pending else 0], dtype=torch.int64, device=tr.device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            if not flag.item():
-                return
-            stops: list[Any] = [None] * world.size
-            mine = (pending[0].reason, pending[0].status) if pending else None
-            dist.all_gather_object(stops, mine)
-            pending.clear()
-            first = next(s for s in stops if s is not None)  # the lowest rank that stopped speaks for all
-            raise StopTraining(first[0], status=first[1])
-
-        hooks[event] = [share_signal, *(guard(h) for h in hooks[event]), agree]
 
 
 def outcomes(trainer: Any, world: World) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -22,11 +23,15 @@ from torch import nn
 from trainlab.data.augment import TwoViews
 from trainlab.data.dataset import Dataset, Split
 from trainlab.nn.losses import Loss
+from trainlab.training.engines import SINGLE_ENGINE, Single
 from trainlab.training.events import EVENTS, Callback, Facts, StopTraining
 from trainlab.training.metrics import correct_count
 from trainlab.training.optim import Schedule
 
-__all__ = ["EVENTS", "Callback", "Facts", "StopTraining", "Trainer", "batch_bounds", "evaluate_outputs", "needs_two"]
+__all__ = [
+    "EVENTS", "Callback", "Facts", "StepOptions", "StopTraining", "Trainer",
+    "batch_bounds", "evaluate_outputs", "needs_two",
+]
 
 
 def batch_bounds(n: int, batch_size: int, min_batch: int = 1) -> list[tuple[int, int]]:
@@ -49,6 +54,22 @@ def needs_two(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
+@dataclass(frozen=True)
+class StepOptions:
+    """How the Trainer's step and evaluation run, beyond model, data, loss, optimizer, epochs and batch size
+    (``build.make_trainer`` fills it from the config's train.*, optim.*, loss.* and eval.* keys)."""
+
+    seed: int = 0  # the permutation generator's seed
+    l1: float = 0.0  # loss.l1: the L1 penalty's weight
+    clip_grad: float | None = None  # optim.clip_grad: the gradient norm's limit
+    eval_batch_size: int = 4096
+    augment: Any = None  # data.augment (or pretraining's views): applied to each training batch
+    precision: str = "fp32"  # train.precision: fp32 or bf16 (autocast)
+    sampler: Any = None  # data.sampler: draws each epoch's order (None: randperm)
+    logit_offset: torch.Tensor | None = None  # eval.logit_adjust: added to every evaluated output
+    min_batch: int = 1  # a last batch smaller than this joins the one before it (batch_bounds)
+
+
 class Trainer:
     """Owns the model, data, loss, optimizer and loop state; runs ``fit`` and ``evaluate``."""
 
@@ -62,16 +83,11 @@ class Trainer:
         batch_size: int,
         schedule: Schedule | None = None,
         callbacks: list[Callback] | tuple[Callback, ...] = (),
-        seed: int = 0,
-        l1: float = 0.0,
-        clip_grad: float | None = None,
-        eval_batch_size: int = 4096,
-        augment: Any = None,
-        precision: str = "fp32",
-        sampler: Any = None,
-        logit_offset: torch.Tensor | None = None,
-        min_batch: int = 1,
+        options: StepOptions | None = None,
+        engine: Single | None = None,
     ):
+        o = options or StepOptions()
+        self.options = o
         self.model = model
         self.data = data
         self.loss = loss
@@ -80,21 +96,22 @@ class Trainer:
         self.batch_size = batch_size
         self.schedule = schedule or Schedule()
         self.callbacks = list(callbacks)  # in the order given: build.make_trainer orders them
-        self.l1 = l1
-        self.clip_grad = clip_grad
-        self.eval_batch_size = eval_batch_size
-        self.augment = augment
-        self.precision = precision
-        self.sampler = sampler  # draws each epoch's order (data.sampler); None: randperm
+        self.l1 = o.l1
+        self.clip_grad = o.clip_grad
+        self.eval_batch_size = o.eval_batch_size
+        self.augment = o.augment
+        self.precision = o.precision
+        self.sampler = o.sampler  # draws each epoch's order (data.sampler); None: randperm
         self.device = data.train.x.device
         # post hoc logit adjustment (eval.logit_adjust): added to every evaluated output, never in training
-        self.logit_offset = None if logit_offset is None else logit_offset.to(self.device)
+        self.logit_offset = None if o.logit_offset is None else o.logit_offset.to(self.device)
         # bf16 autocast needs no loss scaling (float32's exponent range); one reusable context
-        self._autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+        bf16 = o.precision == "bf16"
+        self._autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         self.unsupervised = loss.unsupervised  # pretraining: labels unused, the objective is the only metric
         self.classification = data.task == "classification" and not self.unsupervised
         # the permutation generator lives on the CPU so runs are identical across devices
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(o.seed)
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
         self.history: list[dict[str, float]] = []
@@ -106,7 +123,7 @@ class Trainer:
         self._fit_started: float | None = None
         handlers = [Callback.handlers(c) for c in self.callbacks]  # an unknown on_* handler fails here
         self._hooks = {e: [h[e] for h in handlers if e in h] for e in EVENTS}
-        self._l1_params = [p for n, p in model.named_parameters() if p.ndim > 1] if l1 else []
+        self._l1_params = [p for n, p in model.named_parameters() if p.ndim > 1] if o.l1 else []
         # running sums of the current epoch (device tensors)
         self.loss_sum = torch.zeros((), device=self.device)
         self.l1_sum = torch.zeros((), device=self.device)  # the L1 penalty, reported apart as train_l1
@@ -114,30 +131,37 @@ class Trainer:
         self.seen = 0
         self.batch_index = 0
         # a last batch smaller than min_batch joins the one before it (batch_bounds)
-        self.bounds = batch_bounds(len(data.train), batch_size, min_batch)
+        self.bounds = batch_bounds(len(data.train), batch_size, o.min_batch)
         self.batches_per_epoch = len(self.bounds)
         # where the current epoch stands, so a checkpoint taken mid-epoch resumes exactly:
         # the epoch's permutation (CPU, None between epochs) and the batches already done
         self.perm: torch.Tensor | None = None
         self.position = 0
         self.resume_rng: Any = None  # set by restore_trainer: re-applies saved RNG states after fit_start
-        # data-parallel training (training/distributed.py, set by build.make_trainer; unset with one process):
-        # the module the step calls (DDP-wrapped), this rank's part of each batch, the epoch's sum reduction
-        self.forward: nn.Module = model
-        self.shard: Any = None
-        self.reduce: Any = None
-        self.gather: Any = None  # (outputs, x) -> every row's outputs, each rank computing its part (split_outputs)
+        # how the step is spread (training/engines.py, chosen by build.engine_for): the module it calls,
+        # this process's part of each batch, the epoch's sums, evaluation's outputs, how events fire
+        self.engine: Single = engine or SINGLE_ENGINE
 
     # -- events ---------------------------------------------------------------
     def fire(self, event: str) -> None:
-        """Call every callback's handler for ``event``."""
-        for hook in self._hooks[event]:
-            hook(self)
+        """Call every callback's handler for ``event`` (through the engine: data-parallel ranks agree on a stop)."""
+        self.engine.fire(self, event, self._hooks[event])
 
     @property
     def elapsed_seconds(self) -> float:
         """Training time so far, the fit in progress included (what a checkpoint taken now records)."""
         return self.fit_seconds + (time.perf_counter() - self._fit_started if self._fit_started is not None else 0.0)
+
+    def start_clock(self, at: float | None = None) -> float:
+        """A fit begins (at ``at``, a ``time.perf_counter`` value; now by default): ``elapsed_seconds`` counts it."""
+        self._fit_started = time.perf_counter() if at is None else at
+        return self._fit_started
+
+    def stop_clock(self) -> None:
+        """The fit in progress ends: its time is added to ``fit_seconds``."""
+        if self._fit_started is not None:
+            self.fit_seconds += time.perf_counter() - self._fit_started
+        self._fit_started = None
 
     @property
     def lr(self) -> float:
@@ -147,7 +171,7 @@ class Trainer:
     # -- training -------------------------------------------------------------
     def fit(self) -> Trainer:
         """Train for the configured epochs (or until a callback stops it)."""
-        start = self._fit_started = time.perf_counter()
+        self.start_clock()
         try:
             self.fire("fit_start")
             if self.resume_rng is not None:  # resumed: RNG streams continue where the checkpoint left them
@@ -155,23 +179,22 @@ class Trainer:
                 self.resume_rng = None
             while self.epoch < self.epochs:
                 self.fire("epoch_start")
-                self._train_epoch()
-                self._end_epoch()
+                self.train_epoch()
+                self.end_epoch()
             self.status = "completed"
         except StopTraining as stop:
             self.status, self.stop_reason = stop.status, stop.reason
         except BaseException:
             self.status = "failed"
-            self.fit_seconds += time.perf_counter() - start
-            self._fit_started = None
+            self.stop_clock()
             self.fire("error")
             raise
-        self.fit_seconds += time.perf_counter() - start
-        self._fit_started = None
+        self.stop_clock()
         self.fire("fit_end")
         return self
 
-    def _train_epoch(self) -> None:
+    def train_epoch(self) -> None:
+        """The steps of one epoch (the rest of it after a mid-epoch resume), each followed by ``batch_end``."""
         train: Split = self.data.train
         n = len(train)
         self.model.train()
@@ -184,20 +207,20 @@ class Trainer:
             self.seen = 0
         perm = self.perm.to(self.device)
         x, y = train.x, train.y
+        engine = self.engine
+        forward = engine.module(self.model)
         for index in range(self.position, self.batches_per_epoch):
             self.batch_index = index
             # gather each batch while it is used: it stays in cache; a gathered copy of the whole
             # epoch (170 MB for Fashion-MNIST) is written, then read back from memory (~10% slower here)
             start, end = self.bounds[index]
             idx = perm[start:end]
-            scale = 1.0
-            if self.shard is not None:  # data-parallel: this rank's part and its loss scale
-                idx, scale = self.shard(idx)
+            idx, scale = engine.shard(idx)  # data-parallel: this rank's part and its loss scale
             xb, yb = x.index_select(0, idx), y.index_select(0, idx)
             if self.augment is not None:
                 xb = self.augment(xb)
             with self._autocast:
-                out = self.forward(xb)
+                out = forward(xb)
                 loss = self.loss(out, yb)
             penalty = self.l1 * sum(p.abs().sum() for p in self._l1_params) if self.l1 else None
             total = loss if penalty is None else loss + penalty
@@ -223,9 +246,9 @@ class Trainer:
             self.fire("batch_end")
         self.perm, self.position = None, 0  # the epoch is done: a checkpoint from here starts the next one
 
-    def _end_epoch(self) -> None:
-        if self.reduce is not None:  # data-parallel: the whole epoch's sums on every rank
-            self.reduce(self)
+    def end_epoch(self) -> None:
+        """The epoch's metrics from its sums (all ranks'), validation, the schedule, then ``epoch_end``."""
+        self.engine.reduce(self)  # data-parallel: the whole epoch's sums on every rank
         m: dict[str, float] = {"epoch": self.epoch + 1, "train_loss": (self.loss_sum / max(self.seen, 1)).item()}
         if self.l1:  # train_loss is the data loss alone; the objective was train_loss + train_l1
             m["train_l1"] = (self.l1_sum / max(self.seen, 1)).item()
@@ -256,7 +279,7 @@ class Trainer:
     def split_outputs(self, x: torch.Tensor) -> torch.Tensor:
         """``outputs`` for every row of ``x``; data-parallel, each rank computes its part and the parts are
         all-gathered, so every rank must call it (``outputs`` stays local: rank 0 alone draws the report)."""
-        return self.outputs(x) if self.gather is None else self.gather(self.outputs, x)
+        return self.engine.outputs(self.outputs, x)
 
     def evaluate(self, split: Split) -> dict[str, float]:
         """Loss (and accuracy for classification) on a split, in eval mode, without gradients

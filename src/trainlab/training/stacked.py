@@ -2,7 +2,7 @@
 
 Each member is an ordinary ``Trainer`` made by ``build.make_trainer`` from its own config: its own
 model init, data split, permutation generator (or sampler), loss, optimizer settings, schedule and
-callbacks. ``StackedTrainer`` copies the members' Linear layers into ``[K, in, out]`` tensors and,
+callbacks. ``StackedEngine`` copies the members' Linear layers into ``[K, in, out]`` tensors and,
 per step, gathers each member's batch from its own permutation, runs the layers as batched matmuls
 (``torch.baddbmm``: measured faster than ``torch.func.vmap`` over ``functional_call`` here,
 BENCHMARKS.md), sums the members' mean losses (so each member's gradient is its own) and steps
@@ -14,13 +14,13 @@ At each epoch's end the weights and optimizer state go back into each member's m
 optimizer, and the member's own Trainer finishes the epoch exactly as a single run does
 (validation, schedule, history, callbacks: metrics.csv, checkpoint.pt, early stopping, the NaN
 guard). A member that stops (early stopping, divergence, its last epoch) leaves the stack; the
-others go on. ``why_not_stacked`` (configs) and ``why_not_stackable`` (built trainers) say why a set
-of runs cannot train this way; callers then train them one by one.
+others go on. The engine declares what it cannot train (``StackedEngine.UNSUPPORTED``, the keys members
+may differ in, ``why_not_together`` for configs and ``why_not_built`` for built trainers);
+``build.why_alone`` asks it once and callers then train such runs one by one.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -36,6 +36,7 @@ from trainlab.config import Config, flat_keys
 from trainlab.nn.activations import maxout_pieces
 from trainlab.registry import parse_spec
 from trainlab.training.callbacks import Checkpoint, Interrupt, NanGuard, NotebookProgress, Progress
+from trainlab.training.engines import Engine, Unsupported
 from trainlab.training.loop import StopTraining, Trainer
 from trainlab.training.metrics import predictions
 
@@ -51,65 +52,6 @@ OPTIMIZERS = ("sgd", "gd", "adam", "adamw")
 # and 2 per stack 1.55x; under heavy load 8 per stack lost (BENCHMARKS.md, "Stacked runs")
 STACK_BYTES = 32 * 2**20
 MODELS = ("mlp", "linear", "perceptron")  # Linear layers and element-wise activations only
-
-
-def alone_reason(cfg: Config) -> str | None:
-    """Why this config cannot be a member of any stacked group (None: it can)."""
-    m, t, o = cfg.model, cfg.train, cfg.optim
-    checks = (
-        (parse_spec(m.name).name not in MODELS, f"model.name={m.name} (only {', '.join(MODELS)} stack)"),
-        (m.dropout > 0, f"model.dropout={m.dropout:g} (its masks cannot follow the single run's random draws)"),
-        (m.norm != "none", f"model.norm={m.norm}"),
-        (maxout_pieces(m.act) is not None or parse_spec(m.act).name == "prelu", f"model.act={m.act} (a layer with its own shape or parameters)"),
-        (bool(cfg.data.augment), "data.augment (its random draws cannot follow the single run's)"),
-        (parse_spec(cfg.pretrain.method).name != "none" or bool(m.pretrained) or t.freeze != "none", "pretraining, model.pretrained or train.freeze"),
-        (t.precision != "fp32", f"train.precision={t.precision}"),
-        (cfg.loss.l1 > 0, f"loss.l1={cfg.loss.l1:g}"),
-        (bool(o.clip_grad), f"optim.clip_grad={o.clip_grad}"),
-        (parse_spec(o.name).name not in OPTIMIZERS, f"optim.name={o.name} (only {', '.join(OPTIMIZERS)} stack)"),
-        (cfg.diagnostics.every > 0, "diagnostics.every"),
-        (cfg.logging.tensorboard, "logging.tensorboard"),
-        (t.checkpoint_every > 0, "train.checkpoint_every (members checkpoint at epoch ends)"),
-        (cfg.eval.logit_adjust != 0, "eval.logit_adjust"),
-    )
-    return next((why for bad, why in checks if bad), None)
-
-
-def member_key(key: str) -> bool:
-    """True when members of one stack may differ in this dotted config key."""
-    return any(key == p or (p.endswith(".") and key.startswith(p)) for p in MEMBER_KEYS)
-
-
-def _shared(cfg: Config) -> dict[str, Any]:
-    """The flat config keys every member of a group must share (the optimizer's name without its parameters too)."""
-    flat = {k: v for k, v in flat_keys(cfg.to_dict()).items() if not member_key(k)}
-    flat["optim.name"] = parse_spec(cfg.optim.name).name
-    return flat
-
-
-def group_key(cfg: Config) -> str | None:
-    """A key equal for configs that may train stacked together; None when the config cannot stack at all."""
-    if alone_reason(cfg) is not None:
-        return None
-    return json.dumps(_shared(cfg), sort_keys=True, default=str)
-
-
-def why_not_stacked(configs: Sequence[Config]) -> str | None:
-    """Why these configs cannot train as one stacked model (None: they can, as far as configs tell;
-    ``why_not_stackable`` checks the built trainers)."""
-    if len(configs) < 2:
-        return "a single run"
-    for cfg in configs:
-        reason = alone_reason(cfg)
-        if reason is not None:
-            return reason
-    first = _shared(configs[0])
-    for cfg in configs[1:]:
-        other = _shared(cfg)
-        diff = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
-        if diff:
-            return f"{diff[0]} differs ({first.get(diff[0])!r} vs {other.get(diff[0])!r})"
-    return None
 
 
 def _layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]] | None:
@@ -147,54 +89,8 @@ def _hyper(opt: torch.optim.Optimizer) -> tuple[str, dict[str, float]] | None:
     return None
 
 
-def member_reason(t: Trainer) -> str | None:
-    """Why this built trainer cannot be a member of any stack (None: it can, with like members)."""
-    layers = _layers(t.model)
-    if layers is None:
-        return "the model is not Linear layers with element-wise activations"
-    if _hyper(t.optimizer) is None:
-        return f"optimizer {type(t.optimizer).__name__} with these settings has no stacked update"
-    if any(not p.requires_grad for p in t.model.parameters()) or len(list(t.model.parameters())) != 2 * len(layers):
-        return "frozen or extra parameters"
-    bad = (
-        (t.augment is not None, "augmentation"), (bool(t.l1), "L1 penalty"), (bool(t.clip_grad), "gradient clipping"),
-        (t.precision != "fp32", "precision"), (t.logit_offset is not None, "logit adjustment"), (t.unsupervised, "pretraining"),
-        (t.loss.start_epoch is not None, f"loss {t.loss.name} changes per epoch"), (t.shard is not None, "data-parallel"),
-        (t.epoch != 0 or t.step != 0, "a resumed run"),
-    )
-    reason = next((why for b, why in bad if b), None)
-    if reason is None and step_reader(t) is not None:
-        reason = f"callback {step_reader(t)} reads the model every step"
-    return reason
-
-
-def why_not_stackable(trainers: Sequence[Trainer]) -> str | None:
-    """Why these built trainers cannot train as one stacked model (None: they can)."""
-    if len(trainers) < 2:
-        return "a single run"
-    first = trainers[0]
-    kind = _hyper(first.optimizer)
-    shapes = None
-    for t in trainers:
-        reason = member_reason(t)
-        if reason is not None:
-            return reason
-        these = [tuple(lin.weight.shape) for lin, _ in _layers(t.model) or []]
-        if shapes is not None and these != shapes:
-            return f"layer shapes differ ({shapes} vs {these})"
-        shapes = these
-        hyper = _hyper(t.optimizer)
-        if hyper[0] != kind[0] or hyper[1].get("nesterov") != kind[1].get("nesterov"):  # type: ignore[index]
-            return "optimizers differ"
-        if t.bounds != first.bounds:
-            return "batches differ (data size or batch size)"
-        if t.device != first.device:
-            return "devices differ"
-    return None
-
-
 # callbacks with an on_batch_end that a stack serves itself: the NaN guard's per-step checks
-# (StackedTrainer._guard), Ctrl-C (its interrupt), checkpoints every N steps (refused by alone_reason)
+# (StackedEngine._guard), Ctrl-C (its interrupt), checkpoints every N steps (refused by its UNSUPPORTED)
 # and progress lines (epoch-level in a stack)
 STACK_SERVED = (NanGuard, Interrupt, Checkpoint, Progress, NotebookProgress)
 
@@ -279,11 +175,117 @@ class StackedOptimizer:
         return out
 
 
-class StackedTrainer:
-    """Trains several member Trainers as one stacked model; each member ends as its single run would."""
+def _member_reason(t: Trainer) -> str | None:
+    """Why this built trainer cannot be a member of any stack (None: it can, with like members)."""
+    layers = _layers(t.model)
+    if layers is None:
+        return "the model is not Linear layers with element-wise activations"
+    if _hyper(t.optimizer) is None:
+        return f"optimizer {type(t.optimizer).__name__} with these settings has no stacked update"
+    if any(not p.requires_grad for p in t.model.parameters()) or len(list(t.model.parameters())) != 2 * len(layers):
+        return "frozen or extra parameters"
+    bad = (
+        (t.augment is not None, "augmentation"), (bool(t.l1), "L1 penalty"), (bool(t.clip_grad), "gradient clipping"),
+        (t.precision != "fp32", "precision"), (t.logit_offset is not None, "logit adjustment"),
+        (t.unsupervised, "pretraining"),
+        (t.loss.start_epoch is not None, f"loss {t.loss.name} changes per epoch"), (t.engine.sharded, "data-parallel"),
+        (t.epoch != 0 or t.step != 0, "a resumed run"),
+    )
+    reason = next((why for b, why in bad if b), None)
+    if reason is None and step_reader(t) is not None:
+        reason = f"callback {step_reader(t)} reads the model every step"
+    return reason
+
+
+def _shared(cfg: Config) -> dict[str, Any]:
+    """The flat config keys every member of a stack must share (the optimizer's name without its parameters too)."""
+    flat = {k: v for k, v in flat_keys(cfg.to_dict()).items() if not StackedEngine.may_differ(k)}
+    flat["optim.name"] = parse_spec(cfg.optim.name).name
+    return flat
+
+
+def _unsupported(test: Any, reason: Any) -> Unsupported:
+    """A declared unsupported feature; ``reason`` a fixed text or a function of the config."""
+    return Unsupported(test, reason if callable(reason) else lambda cfg, why=reason: why)
+
+
+def _pretrains(cfg: Config) -> bool:
+    """Whether the run pretrains, starts from pretrained weights or freezes layers."""
+    return parse_spec(cfg.pretrain.method).name != "none" or bool(cfg.model.pretrained) or cfg.train.freeze != "none"
+
+
+class StackedEngine(Engine):
+    """Trains several member Trainers as one stacked model; each member ends as its single run would.
+
+    Its declaration: ``UNSUPPORTED`` (what no member may use), ``MEMBER_KEYS`` (what members may differ in),
+    ``why_not_together`` (configs) and ``why_not_built`` (built trainers); ``build.why_alone`` reads them.
+    """
+
+    name = "stacked"
+    MEMBER_KEYS = MEMBER_KEYS
+    UNSUPPORTED = (  # what no member may use: the runs that do train alone, each saying why
+        _unsupported(lambda c: parse_spec(c.model.name).name not in MODELS,
+                     lambda c: f"model.name={c.model.name} (only {', '.join(MODELS)} stack)"),
+        _unsupported(lambda c: c.model.dropout > 0, lambda c: f"model.dropout={c.model.dropout:g} "
+                     "(its masks cannot follow the single run's random draws)"),
+        _unsupported(lambda c: c.model.norm != "none", lambda c: f"model.norm={c.model.norm}"),
+        _unsupported(lambda c: maxout_pieces(c.model.act) is not None or parse_spec(c.model.act).name == "prelu",
+                     lambda c: f"model.act={c.model.act} (a layer with its own shape or parameters)"),
+        _unsupported(lambda c: bool(c.data.augment), "data.augment (its random draws cannot follow the single run's)"),
+        _unsupported(lambda c: _pretrains(c), "pretraining, model.pretrained or train.freeze"),
+        _unsupported(lambda c: c.train.precision != "fp32", lambda c: f"train.precision={c.train.precision}"),
+        _unsupported(lambda c: c.loss.l1 > 0, lambda c: f"loss.l1={c.loss.l1:g}"),
+        _unsupported(lambda c: bool(c.optim.clip_grad), lambda c: f"optim.clip_grad={c.optim.clip_grad}"),
+        _unsupported(lambda c: parse_spec(c.optim.name).name not in OPTIMIZERS,
+                     lambda c: f"optim.name={c.optim.name} (only {', '.join(OPTIMIZERS)} stack)"),
+        _unsupported(lambda c: c.diagnostics.every > 0, "diagnostics.every"),
+        _unsupported(lambda c: c.logging.tensorboard, "logging.tensorboard"),
+        _unsupported(lambda c: c.train.checkpoint_every > 0,
+                     "train.checkpoint_every (members checkpoint at epoch ends)"),
+        _unsupported(lambda c: c.eval.logit_adjust != 0, "eval.logit_adjust"),
+    )
+
+    @classmethod
+    def may_differ(cls, key: str) -> bool:
+        """True when members of one stack may differ in this dotted config key."""
+        return any(key == p or (p.endswith(".") and key.startswith(p)) for p in cls.MEMBER_KEYS)
+
+    @classmethod
+    def why_not_together(cls, configs: Sequence[Config]) -> str | None:
+        """Why configs that each may stack cannot share one stack: the first shared key they differ in."""
+        first = _shared(configs[0])
+        for cfg in configs[1:]:
+            other = _shared(cfg)
+            diff = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+            if diff:
+                return f"{diff[0]} differs ({first.get(diff[0])!r} vs {other.get(diff[0])!r})"
+        return None
+
+    @classmethod
+    def why_not_built(cls, trainers: Sequence[Trainer]) -> str | None:
+        """Why these built trainers cannot train as one stacked model (None: they can; one: with like ones)."""
+        first = trainers[0]
+        kind = _hyper(first.optimizer)
+        shapes = None
+        for t in trainers:
+            reason = _member_reason(t)
+            if reason is not None:
+                return reason
+            these = [tuple(lin.weight.shape) for lin, _ in _layers(t.model) or []]
+            if shapes is not None and these != shapes:
+                return f"layer shapes differ ({shapes} vs {these})"
+            shapes = these
+            hyper = _hyper(t.optimizer)
+            if hyper[0] != kind[0] or hyper[1].get("nesterov") != kind[1].get("nesterov"):  # type: ignore[index]
+                return "optimizers differ"
+            if t.bounds != first.bounds:
+                return "batches differ (data size or batch size)"
+            if t.device != first.device:
+                return "devices differ"
+        return None
 
     def __init__(self, trainers: Sequence[Trainer], plain_cross_entropy: bool = False):
-        reason = why_not_stackable(trainers)
+        reason = self.why_not_built(trainers) if len(trainers) > 1 else "a single run"
         if reason is not None:
             raise ValueError(f"these runs cannot be stacked: {reason}")
         self.members = list(trainers)
@@ -382,7 +384,7 @@ class StackedTrainer:
         """Train every member to its end (or its stop); returns the members, each with its status and history."""
         start = time.perf_counter()
         for t in self.members:
-            t._fit_started = start
+            t.start_clock(start)
         try:
             for t in self.members:
                 t.fire("fit_start")
@@ -394,8 +396,7 @@ class StackedTrainer:
         except BaseException:
             for t in self._active():
                 t.status = "failed"
-                t.fit_seconds += time.perf_counter() - start
-                t._fit_started = None
+                t.stop_clock()
                 t.fire("error")
             raise
         self.seconds = time.perf_counter() - start
@@ -405,8 +406,7 @@ class StackedTrainer:
         """Member of stack row ``row`` is done: its status, its time, its fit_end."""
         t = self.members[self.rows[row]]
         t.status, t.stop_reason = (stop.status, stop.reason) if stop is not None else ("completed", "")
-        t.fit_seconds += time.perf_counter() - (t._fit_started or time.perf_counter())
-        t._fit_started = None
+        t.stop_clock()
         t.fire("fit_end")
 
     def _guard_gradients(self, norms: list[float], xb: torch.Tensor, index: int) -> list[int]:
@@ -420,9 +420,9 @@ class StackedTrainer:
                 continue
             self._sync(r)
             t.step, t.batch_index = self.step, index
-            guard._x = xb[r]  # the batch this member was about to train on: the guard looks for the first bad layer
+            guard.watch(xb[r])  # the batch this member was about to train on: the guard looks for the first bad layer
             try:
-                guard._stop(t, self.step + 1, "gradient")
+                guard.stop(t, self.step + 1, "gradient")
             except StopTraining as stop:
                 self._finish(r, stop)
                 stopped.append(r)
@@ -442,11 +442,11 @@ class StackedTrainer:
             initial = guard.initial
             if not math.isfinite(value) or (initial and math.isfinite(initial) and value > guard.explode * initial):
                 self._sync(r)  # it stops: the guard looks for the first bad layer in the weights of after this step
-                guard._x = xb[r]
+                guard.watch(xb[r])
             try:
                 if not math.isfinite(value):
-                    guard._stop(t, self.step, "loss")
-                guard._check_rise(t, value)
+                    guard.stop(t, self.step, "loss")
+                guard.check_rise(t, value)
             except StopTraining as stop:
                 self._finish(r, stop)
                 stopped.append(r)
@@ -537,7 +537,7 @@ class StackedTrainer:
                 if own is None:
                     raise StopTraining(f"{self.interrupt.signal_name}: stopped at epoch {t.epoch + 1}, step {t.step}", status="interrupted")
                 own.request(self.interrupt.signum)  # type: ignore[arg-type]
-                own._stop(t)
+                own.stop(t)
             except StopTraining as stop:
                 self._finish(r, stop)
         self.rows = []
@@ -554,7 +554,7 @@ class StackedTrainer:
             t.loss_sum, t.correct, t.seen = loss_sum[r].clone(), correct[r].clone(), seen
             t.step, t.perm, t.position = self.step, None, 0
             try:
-                t._end_epoch()
+                t.end_epoch()
             except StopTraining as stop:
                 self._finish(r, stop)
                 continue

@@ -9,6 +9,7 @@ done and the running loss/accuracy sums). Restoring it into a freshly built trai
 from __future__ import annotations
 
 import hashlib
+import weakref
 from typing import Any
 
 import torch
@@ -129,13 +130,16 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
 
 
 
+_FINGERPRINTS: dict[int, str] = {}  # id(data set) -> its digest, while it lives
+
+
 def data_fingerprint(data: Any) -> str:
     """A cheap, stable digest of the training split: shapes, every label and ~64k evenly spaced inputs.
 
-    Computed once per data set (cached on it), so checkpoints stay cheap; enough to tell that a
-    resumed run would train on other data.
+    Computed once per data set (cached here, by the data set's id, while it lives), so checkpoints stay
+    cheap; enough to tell that a resumed run would train on other data.
     """
-    cached = getattr(data, "_fingerprint", None)
+    cached = _FINGERPRINTS.get(id(data))
     if cached is not None:
         return cached
     x, y = data.train.x, data.train.y
@@ -145,8 +149,9 @@ def data_fingerprint(data: Any) -> str:
     h.update(y.detach().cpu().contiguous().numpy().tobytes())
     h.update(sample.numpy().tobytes())
     digest = h.hexdigest()[:32]
-    try:
-        data._fingerprint = digest
-    except AttributeError:  # a frozen/slotted container: recompute next time
+    try:  # kept while the data set lives (an id is reused only after its object is gone)
+        weakref.finalize(data, _FINGERPRINTS.pop, id(data), None)
+        _FINGERPRINTS[id(data)] = digest
+    except TypeError:  # an object without weak references: recompute next time
         pass
     return digest

@@ -57,7 +57,8 @@ class Interrupt(Callback):
         """Name of the signal that stopped the run, e.g. ``SIGINT``."""
         return signal.Signals(self.signum).name if self.signum is not None else ""
 
-    def _stop(self, trainer: Trainer) -> None:
+    def stop(self, trainer: Trainer) -> None:
+        """When a stop was requested: checkpoint ``trainer`` where it stands and raise ``StopTraining``."""
         if self.signum is None:
             return
         if self.path is not None:
@@ -67,10 +68,10 @@ class Interrupt(Callback):
         raise StopTraining(f"{self.signal_name}: stopped at {where}; checkpoint saved", status="interrupted")
 
     def on_batch_end(self, trainer: Trainer) -> None:
-        self._stop(trainer)
+        self.stop(trainer)
 
     def on_epoch_end(self, trainer: Trainer) -> None:
-        self._stop(trainer)
+        self.stop(trainer)
 
 
 @contextmanager

@@ -27,7 +27,9 @@ It also warns about the learning rate, but only on evidence (a warning is right 
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,19 @@ class NanGuard(Callback):
         self._handles = []
         self._x = None
 
+    def watch(self, x: torch.Tensor) -> None:
+        """Remember ``x`` as the batch the next step trains on (a stacked run gives each member's own slice)."""
+        self._x = x
+
+    @contextlib.contextmanager
+    def unwatched(self) -> Iterator[None]:
+        """Forward passes inside do not replace the remembered batch (the learning-rate probe's)."""
+        self._probing = True
+        try:
+            yield
+        finally:
+            self._probing = False
+
     def _remember_input(self, module: nn.Module, args: tuple) -> None:
         if module.training and args and not self._probing:  # a reference, not a copy: the batch the next step trains on
             self._x = args[0]
@@ -100,7 +115,7 @@ class NanGuard(Callback):
         norm = _total_norm(grads)
         if self.every == 1:
             if not math.isfinite(norm.item()):
-                self._stop(trainer, trainer.step + 1, "gradient")
+                self.stop(trainer, trainer.step + 1, "gradient")
             return
         bad = ~torch.isfinite(norm)
         self._first_bad = torch.where(bad & (self._first_bad < 0), trainer.step + 1, self._first_bad)
@@ -114,22 +129,22 @@ class NanGuard(Callback):
         if self.every == 1:
             value = loss.item()
             if not math.isfinite(value):
-                self._stop(trainer, trainer.step, "loss")
-            self._check_rise(trainer, value)
+                self.stop(trainer, trainer.step, "loss")
+            self.check_rise(trainer, value)
             return
         first, value = torch.stack([self._first_bad.float(), loss.float()]).tolist()
         if first >= 0:
-            self._stop(trainer, int(first), "gradient", deferred=True)
+            self.stop(trainer, int(first), "gradient", deferred=True)
         if not math.isfinite(value):
-            self._stop(trainer, trainer.step, "loss")
-        self._check_rise(trainer, value)
+            self.stop(trainer, trainer.step, "loss")
+        self.check_rise(trainer, value)
 
     def on_epoch_end(self, trainer: Trainer) -> None:
         if self.every > 1 and self._first_bad.item() >= 0:
-            self._stop(trainer, int(self._first_bad.item()), "gradient", deferred=True)
+            self.stop(trainer, int(self._first_bad.item()), "gradient", deferred=True)
         loss = trainer.metrics.get("train_loss", 0.0)
         if not math.isfinite(loss):
-            self._stop(trainer, trainer.step, "loss")
+            self.stop(trainer, trainer.step, "loss")
         if not self._checked_low and trainer.step >= EVIDENCE_STEPS and self.initial and math.isfinite(self.initial):
             self._checked_low = True  # looked at once, with enough steps behind it to mean something
             moved = (self.initial - loss) / self.initial
@@ -149,11 +164,12 @@ class NanGuard(Callback):
                    f" and a larger rate does better ({PROBE_STEPS} steps on {PROBE_EXAMPLES} training examples: lr {better:g} lowers their loss"
                    f" by {gain:.0%}, lr {lr:g} by {base:.0%}): the learning rate optim.lr={lr:g} is probably too low; try {better:g} or run `trainlab lr-find`")
 
-    def _check_rise(self, trainer: Trainer, value: float) -> None:
+    def check_rise(self, trainer: Trainer, value: float) -> None:
+        """One step's finite loss ``value``: stop when it exploded, warn once when its average rose for good."""
         if not self.initial or not math.isfinite(self.initial) or self.initial <= 0:
             return
         if value > self.explode * self.initial:  # finite but hopeless (Adam at lr=10 gets here, not to NaN)
-            self._stop(trainer, trainer.step, "loss", exploded=value)
+            self.stop(trainer, trainer.step, "loss", exploded=value)
         self._smoothed = self.initial + EMA * (value - self.initial) if self._smoothed is None else self._smoothed + EMA * (value - self._smoothed)
         if not self._warned_high and self._smoothed > self.rise * self.initial:  # a rise that lasts, not one noisy batch
             self._warned_high = True
@@ -165,7 +181,10 @@ class NanGuard(Callback):
         trainer.facts.warnings.append(text)
 
     # -- diagnosis (runs once, after detection) -----------------------------------
-    def _stop(self, trainer: Trainer, step: int, what: str, deferred: bool = False, exploded: float | None = None) -> None:
+    def stop(self, trainer: Trainer, step: int, what: str, deferred: bool = False,
+             exploded: float | None = None) -> None:
+        """Stop ``trainer``: a non-finite ``what`` (loss, gradient) or an exploded loss at ``step``; the first bad layer
+        is looked for by re-running the remembered batch (``watch``). Raises ``StopTraining(status="diverged")``."""
         found = locate_nonfinite(trainer.model, self._x) if self._x is not None else {}
         if not found and self._x is not None:
             found = largest_growth(trainer.model, self._x)
@@ -231,32 +250,29 @@ def probe_rates(trainer: Trainer, lr: float, guard: NanGuard | None = None) -> t
         return (before - after) / before if before > 0 and math.isfinite(after) else 0.0
 
     devices = [trainer.device.index or 0] if trainer.device.type == "cuda" else []
-    if guard is not None:
-        guard._probing = True
-    try:
-        for m in modules:  # no callback hook sees the probe's passes (statistics, the guard's own)
-            m._forward_hooks.clear()
-            m._forward_pre_hooks.clear()
-            m._backward_hooks.clear()
-        with torch.random.fork_rng(devices=devices):  # dropout in the probe draws from copies of the streams
-            base = gain(lr)
-            for mult in PROBE_MULTIPLIERS:
-                if lr * mult > PROBE_MAX_LR:
-                    break
-                g = gain(lr * mult)
-                if g >= PROBE_GAIN and g > 3 * max(base, 0.0):
-                    return lr * mult, g, base
-        return None
-    except (RuntimeError, TypeError, ValueError):  # an optimizer that cannot be rebuilt this way: no evidence
-        return None
-    finally:
-        for m, fwd, pre, bwd in saved_hooks:
-            m._forward_hooks.update(fwd)
-            m._forward_pre_hooks.update(pre)
-            m._backward_hooks.update(bwd)
-        model.train(was_training)
-        if guard is not None:
-            guard._probing = False
+    with guard.unwatched() if guard is not None else contextlib.nullcontext():  # the guard keeps the run's batch
+        try:
+            for m in modules:  # no callback hook sees the probe's passes (statistics, the guard's own)
+                m._forward_hooks.clear()
+                m._forward_pre_hooks.clear()
+                m._backward_hooks.clear()
+            with torch.random.fork_rng(devices=devices):  # dropout in the probe draws from copies of the streams
+                base = gain(lr)
+                for mult in PROBE_MULTIPLIERS:
+                    if lr * mult > PROBE_MAX_LR:
+                        break
+                    g = gain(lr * mult)
+                    if g >= PROBE_GAIN and g > 3 * max(base, 0.0):
+                        return lr * mult, g, base
+            return None
+        except (RuntimeError, TypeError, ValueError):  # an optimizer that cannot be rebuilt this way: no evidence
+            return None
+        finally:
+            for m, fwd, pre, bwd in saved_hooks:
+                m._forward_hooks.update(fwd)
+                m._forward_pre_hooks.update(pre)
+                m._backward_hooks.update(bwd)
+            model.train(was_training)
 
 
 def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
