@@ -232,7 +232,8 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
     seed_everything(cfg.seed)  # the model's init does not depend on how much data loading drew
     # refused before a weight is allocated when the weights, gradients and optimizer state would
     # not fit in the memory of the device they train on
-    model = build_model(cfg.model, data.input_shape, out_features, cfg.optim.name, device)
+    states = OPTIMIZERS.fact(cfg.spec("optim.name"), "states")  # the optimizer's copies of the weights
+    model = build_model(cfg.model, data.input_shape, out_features, states, device)
     if cfg.model.pretrained:
         load_encoder(pretrained_weights(cfg), model)
     if pretraining(cfg):  # the catalogue model minus its output layer becomes the encoder

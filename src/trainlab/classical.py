@@ -40,7 +40,7 @@ from trainlab.config import Config, as_config
 from trainlab.data.dataset import Dataset
 from trainlab.data.memo import DataCache
 from trainlab.errors import ConfigError
-from trainlab.registry import Registry, _split_top, parse_spec
+from trainlab.registry import Registry, parse_spec, split_top
 from trainlab.report import write_run_report
 from trainlab.report.evidence import EVIDENCE, Evidence
 from trainlab.runs.rundir import Run
@@ -168,7 +168,7 @@ def _inline(value: Any) -> str:
 def split_names(names: str | Sequence[str]) -> list[str]:
     """``"svc(C=10,kernel=rbf),knn"`` → ``["svc(C=10,kernel=rbf)", "knn"]`` (commas inside parentheses stay)."""
     items = [names] if isinstance(names, str) else list(names)
-    out = [part.strip() for item in items for part in _split_top(item) if part.strip()]
+    out = [part.strip() for item in items for part in split_top(item) if part.strip()]
     if not out:
         raise ConfigError(f"give one or more baselines, e.g. svc,knn; choose from: {', '.join(BASELINES.names())}")
     return out
@@ -176,7 +176,7 @@ def split_names(names: str | Sequence[str]) -> list[str]:
 
 def spec_of(cfg: Config) -> str | None:
     """The baseline spec of a run config (``model.name: baseline(svc)`` → ``svc``), None for a network."""
-    s = parse_spec(cfg.model.name)
+    s = cfg.spec("model.name")
     return str(s.args[0]) if s.name == "baseline" and s.args else None
 
 
@@ -471,7 +471,7 @@ def _one(spec: str, cfg: Config, cache: DataCache, flat: dict[int, tuple[Dataset
         flat[id(data)] = (data, arrays, save_arrays(arrays, tmp / str(len(flat))) if worker is not None else None)
     _, a, folder = flat[id(data)]
     header = f"baseline {spec} | data {data.describe()} | threads {threads}"
-    name = cfg.output.name or f"{parse_spec(spec).name}-{parse_spec(cfg.data.name).name}"
+    name = cfg.output.name or f"{parse_spec(spec).name}-{cfg.spec('data.name').name}"
     # claimed like any run (run.pid while it fits); no signal handling of its own: _sigterm_as_interrupt's
     with RunSession.create(cfg.output.dir, name, handle_signals=False) as session:
         session.begin(Summary(kind=KIND, started=started, header=header, baseline=spec), config=cfg)

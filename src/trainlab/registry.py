@@ -46,7 +46,7 @@ class Spec:
         return f"{self.name}({','.join(parts)})" if parts else self.name
 
 
-def _split_top(text: str) -> list[str]:
+def split_top(text: str) -> list[str]:
     """Split on commas that are not inside brackets or parentheses."""
     parts, depth, cur = [], 0, []
     for ch in text:
@@ -74,7 +74,7 @@ def parse_value(text: str, what: str | None = None, _depth: int = 0) -> Any:
         # a list of specs such as [conv(32,k=3),shift(2)]: YAML would split inside the parentheses
         if _depth >= MAX_DEPTH:
             raise ConfigError(f"{what or 'value ' + brief(text, 60)} is too big: nested deeper than {MAX_DEPTH} levels")
-        return [parse_value(part, what, _depth + 1) for part in _split_top(text[1:-1])]
+        return [parse_value(part, what, _depth + 1) for part in split_top(text[1:-1])]
     try:
         value = load_yaml(text, what or f"value {brief(text, 60)}") if text else None
     except yaml.YAMLError:
@@ -105,7 +105,7 @@ def parse_spec(text: Any) -> Spec:
         raise ConfigError(f"cannot read {brief(text)}: expected name or name(arg, key=value)")
     name, inner = m.group(1), m.group(2)
     args, kwargs = [], {}
-    for part in _split_top(inner or ""):
+    for part in split_top(inner or ""):
         if re.match(r"^\s*[A-Za-z_]\w*\s*=", part):
             key, _, val = part.partition("=")
             kwargs[key.strip()] = parse_value(val)

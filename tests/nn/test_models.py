@@ -73,7 +73,7 @@ def test_zero_init_makes_hidden_units_identical() -> None:
 def test_planned_count_equals_the_built_model(cfg: ModelConfig, shape: tuple[int, ...]) -> None:
     from trainlab.nn.models import model_memory
 
-    params, nbytes = model_memory(cfg, shape, 10, "sgd")
+    params, nbytes = model_memory(cfg, shape, 10, 1)  # sgd: a momentum buffer
     built = build_model(cfg, shape, 10)
     assert params == count_params(built)
     buffers = sum(b.numel() for b in built.buffers())
@@ -96,8 +96,8 @@ def test_huge_model_is_refused_naming_params_and_memory(monkeypatch: pytest.Monk
     assert "TRAINLAB_MAX_MODEL_BYTES" in msg and peak < 10e6
     monkeypatch.setenv("TRAINLAB_MAX_MODEL_BYTES", "1e6")  # the bound is the user's to set
     with pytest.raises(ConfigError, match=r"only 1.0 MB of memory is available"):
-        check_model_memory(ModelConfig(), (1, 28, 28), 10, "adam")
-    assert check_model_memory(ModelConfig(hidden=[4]), (1, 28, 28), 10, "adam") == 784 * 4 + 4 + 4 * 10 + 10
+        check_model_memory(ModelConfig(), (1, 28, 28), 10, 2)
+    assert check_model_memory(ModelConfig(hidden=[4]), (1, 28, 28), 10, 2) == 784 * 4 + 4 + 4 * 10 + 10
     monkeypatch.setenv("TRAINLAB_MAX_MODEL_BYTES", "lots")
     with pytest.raises(ConfigError, match="TRAINLAB_MAX_MODEL_BYTES='lots' is not a number of bytes"):
         check_model_memory(ModelConfig(), (1, 28, 28), 10)

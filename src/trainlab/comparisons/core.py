@@ -37,7 +37,7 @@ from trainlab.data.memo import DataCache, data_key
 from trainlab.data.sources import DATASETS
 from trainlab.errors import ConfigError, NotStackable, TrainlabError
 from trainlab.formatting import value
-from trainlab.registry import _split_top, parse_value
+from trainlab.registry import parse_value, split_top
 from trainlab.report.plots import preload
 from trainlab.runner import train
 from trainlab.runs.rundir import Run, create_run_dir, load_run
@@ -139,7 +139,7 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
         key = key.strip()
         if not sep or not key:
             raise ConfigError(f"cannot read {item!r}: expected KEY=v1,v2,... (e.g. model.act=relu,tanh) or a run directory")
-        values = [parse_value(v) for v in _split_top(raw)]
+        values = [parse_value(v) for v in split_top(raw)]
         if not values:
             raise ConfigError(f"{key}= has no values; give one or more, separated by commas")
         if key in grid:

@@ -26,7 +26,6 @@ from trainlab.data import imbalance, noise
 from trainlab.data.dataset import Dataset, RawData, Split
 from trainlab.data.preprocess import fit_preprocess
 from trainlab.errors import ConfigError, DataError
-from trainlab.registry import parse_spec
 
 Indices = tuple[np.ndarray, np.ndarray]  # (training part, validation part) of the pool, sorted
 # a split plan: the pool's labels and whether to stratify -> one (train, val) pair per data set to make
@@ -90,7 +89,7 @@ def training_labels(
     if data_cfg.label_noise:  # training labels only, after the val split (data/noise.py)
         if not stratify:
             raise ConfigError(f"data.label_noise={data_cfg.label_noise} needs a classification data set;"
-                              f" {parse_spec(data_cfg.name).name} is {raw.task}")
+                              f" {data_cfg.spec('name').name} is {raw.task}")
         labels = noise.corrupt(labels, data_cfg.label_noise, len(raw.classes), seed)
     return tr_idx, labels
 
@@ -119,7 +118,7 @@ def make_dataset(
     """The data set of one (train, val) split of the pool ``x, y``: the training part long-tailed,
     resampled and label-noised, every part checked and preprocessed (fitted on the training part
     unless a fitted ``transform`` is given) and moved to ``device``."""
-    name = parse_spec(data_cfg.name).name
+    name = data_cfg.spec("name").name
     tr_idx, val_idx = split
     tr_idx, ytrain = training_labels(data_cfg, raw, y, tr_idx, seed)
     parts = {"train": (x[tr_idx], ytrain), "test": (raw.x_test, raw.y_test)}

@@ -11,13 +11,15 @@ from trainlab.registry import Registry
 
 # stackable: stacked runs (training/stacked.py) can step it for every member at once with
 # torch's functional update; an optimizer that does not say so does not stack
-OPTIMIZERS = Registry("optimizer", defaults={"stackable": False}, listed=("stackable",))
+# facts: ``states``, the values kept per parameter (Adam: two moments; SGD: a momentum buffer), which
+# the model's memory check counts; ``stackable``, whether stacked runs step it (training/stacked.py)
+OPTIMIZERS = Registry("optimizer", required=("states",), defaults={"stackable": False}, listed=("stackable",))
 SCHEDULES = Registry("schedule")
 
 
 @OPTIMIZERS.register(
     "gd", "full-batch gradient descent: plain SGD steps on the whole training set",
-    stackable=True,
+    stackable=True, states=0,
 )
 def gd(params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """Gradient descent; the loop uses one batch holding every training example."""
@@ -26,20 +28,21 @@ def gd(params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
 
 @OPTIMIZERS.register(
     "sgd", "stochastic gradient descent (momentum, nesterov, dampening)",
-    stackable=True,
+    stackable=True, states=1,
 )
 def sgd(params: Any, lr: float, weight_decay: float, momentum: float = 0.0, nesterov: bool = False, dampening: float = 0.0) -> torch.optim.Optimizer:
     """SGD, minibatch or batch 1, optionally with (Nesterov) momentum."""
     return torch.optim.SGD(params, lr=lr, momentum=float(momentum), nesterov=bool(nesterov), dampening=float(dampening), weight_decay=weight_decay)
 
 
-@OPTIMIZERS.register("adagrad", "per-parameter rates shrinking with the sum of squared gradients")
+@OPTIMIZERS.register("adagrad", "per-parameter rates shrinking with the sum of squared gradients", states=1)
 def adagrad(params: Any, lr: float, weight_decay: float, eps: float = 1e-10) -> torch.optim.Optimizer:
     """AdaGrad."""
     return torch.optim.Adagrad(params, lr=lr, eps=float(eps), weight_decay=weight_decay)
 
 
-@OPTIMIZERS.register("rmsprop", "per-parameter rates from a moving average of squared gradients (alpha, momentum)")
+@OPTIMIZERS.register("rmsprop", "per-parameter rates from a moving average of squared gradients (alpha, momentum)",
+                     states=2)
 def rmsprop(params: Any, lr: float, weight_decay: float, alpha: float = 0.99, momentum: float = 0.0, eps: float = 1e-8) -> torch.optim.Optimizer:
     """RMSProp."""
     return torch.optim.RMSprop(params, lr=lr, alpha=float(alpha), momentum=float(momentum), eps=float(eps), weight_decay=weight_decay)
@@ -59,7 +62,7 @@ def _fused(params: list[Any]) -> bool:
 
 @OPTIMIZERS.register(
     "adam", "momentum + RMSProp with bias correction (beta1, beta2); weight_decay is L2",
-    stackable=True,
+    stackable=True, states=2,
 )
 def adam(params: Any, lr: float, weight_decay: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> torch.optim.Optimizer:
     """Adam (torch's fused step where it can run)."""
@@ -69,7 +72,7 @@ def adam(params: Any, lr: float, weight_decay: float, beta1: float = 0.9, beta2:
 
 @OPTIMIZERS.register(
     "adamw", "Adam with decoupled weight decay (optim.weight_decay, default 0.01 if 0)",
-    stackable=True,
+    stackable=True, states=2,
 )
 def adamw(params: Any, lr: float, weight_decay: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> torch.optim.Optimizer:
     """AdamW (torch's fused step where it can run)."""

@@ -34,11 +34,13 @@ from torch import nn
 
 from trainlab.config import Config, flat_keys
 from trainlab.nn.activations import maxout_pieces
-from trainlab.registry import parse_spec
+from trainlab.nn.models import MODELS
+from trainlab.registry import Registry
 from trainlab.training.callbacks import Checkpoint, Interrupt, NanGuard, NotebookProgress, Progress
 from trainlab.training.engines import Engine, Unsupported
 from trainlab.training.loop import StopTraining, Trainer
 from trainlab.training.metrics import predictions
+from trainlab.training.optim import OPTIMIZERS
 
 # config keys whose values may differ between members: each member applies its own
 MEMBER_KEYS = (
@@ -46,12 +48,10 @@ MEMBER_KEYS = (
     "model.act", "model.init", "model.bias_init", "loss.name", "train.epochs", "train.patience", "train.monitor",
     "train.min_delta", "train.restore_best", "train.nan_guard", "train.checkpoint", "train.eval_batch_size", "output.",
 )
-OPTIMIZERS = ("sgd", "gd", "adam", "adamw")
 # bytes of one stack's working set (weights, gradients, Adam's moments, the batch): on a quiet 2-core
 # EPYC, 8 reference members (784-256-10, 4 MB each) in one stack trained 1.85x faster than one by one
 # and 2 per stack 1.55x; under heavy load 8 per stack lost (BENCHMARKS.md, "Stacked runs")
 STACK_BYTES = 32 * 2**20
-MODELS = ("mlp", "linear", "perceptron")  # Linear layers and element-wise activations only
 
 
 def _layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]] | None:
@@ -200,7 +200,7 @@ def _member_reason(t: Trainer) -> str | None:
 def _shared(cfg: Config) -> dict[str, Any]:
     """The flat config keys every member of a stack must share (the optimizer's name without its parameters too)."""
     flat = {k: v for k, v in flat_keys(cfg.to_dict()).items() if not StackedEngine.may_differ(k)}
-    flat["optim.name"] = parse_spec(cfg.optim.name).name
+    flat["optim.name"] = cfg.spec("optim.name").name
     return flat
 
 
@@ -209,9 +209,15 @@ def _unsupported(test: Any, reason: Any) -> Unsupported:
     return Unsupported(test, reason if callable(reason) else lambda cfg, why=reason: why)
 
 
+def _stackable(registry: Registry) -> str:
+    """The entries of a catalogue that declare the fact ``stackable`` (models of Linear layers and
+    element-wise activations; optimizers whose functional update the stack runs per member)."""
+    return ", ".join(e.name for e in registry if registry.fact(e.name, "stackable", False))
+
+
 def _pretrains(cfg: Config) -> bool:
     """Whether the run pretrains, starts from pretrained weights or freezes layers."""
-    return parse_spec(cfg.pretrain.method).name != "none" or bool(cfg.model.pretrained) or cfg.train.freeze != "none"
+    return cfg.spec("pretrain.method").name != "none" or bool(cfg.model.pretrained) or cfg.train.freeze != "none"
 
 
 class StackedEngine(Engine):
@@ -224,20 +230,20 @@ class StackedEngine(Engine):
     name = "stacked"
     MEMBER_KEYS = MEMBER_KEYS
     UNSUPPORTED = (  # what no member may use: the runs that do train alone, each saying why
-        _unsupported(lambda c: parse_spec(c.model.name).name not in MODELS,
-                     lambda c: f"model.name={c.model.name} (only {', '.join(MODELS)} stack)"),
+        _unsupported(lambda c: not MODELS.fact(c.spec("model.name"), "stackable", False),
+                     lambda c: f"model.name={c.model.name} (only {_stackable(MODELS)} stack)"),
         _unsupported(lambda c: c.model.dropout > 0, lambda c: f"model.dropout={c.model.dropout:g} "
                      "(its masks cannot follow the single run's random draws)"),
         _unsupported(lambda c: c.model.norm != "none", lambda c: f"model.norm={c.model.norm}"),
-        _unsupported(lambda c: maxout_pieces(c.model.act) is not None or parse_spec(c.model.act).name == "prelu",
+        _unsupported(lambda c: maxout_pieces(c.model.act) is not None or c.spec("model.act").name == "prelu",
                      lambda c: f"model.act={c.model.act} (a layer with its own shape or parameters)"),
         _unsupported(lambda c: bool(c.data.augment), "data.augment (its random draws cannot follow the single run's)"),
         _unsupported(lambda c: _pretrains(c), "pretraining, model.pretrained or train.freeze"),
         _unsupported(lambda c: c.train.precision != "fp32", lambda c: f"train.precision={c.train.precision}"),
         _unsupported(lambda c: c.loss.l1 > 0, lambda c: f"loss.l1={c.loss.l1:g}"),
         _unsupported(lambda c: bool(c.optim.clip_grad), lambda c: f"optim.clip_grad={c.optim.clip_grad}"),
-        _unsupported(lambda c: parse_spec(c.optim.name).name not in OPTIMIZERS,
-                     lambda c: f"optim.name={c.optim.name} (only {', '.join(OPTIMIZERS)} stack)"),
+        _unsupported(lambda c: not OPTIMIZERS.fact(c.spec("optim.name"), "stackable", False),
+                     lambda c: f"optim.name={c.optim.name} (only {_stackable(OPTIMIZERS)} stack)"),
         _unsupported(lambda c: c.diagnostics.every > 0, "diagnostics.every"),
         _unsupported(lambda c: c.logging.tensorboard, "logging.tensorboard"),
         _unsupported(lambda c: c.train.checkpoint_every > 0,
