@@ -156,3 +156,13 @@ def test_public_api_names() -> None:
     import trainlab.training as t
 
     assert t.__name__ == "trainlab.training"
+
+
+def test_architecture_page_lists_the_layers_in_order() -> None:
+    """docs/architecture.md's layer table has the same rows, in the same order, as LAYERS."""
+    doc = (SRC.parents[1] / "docs" / "architecture.md").read_text()
+    table = doc[doc.index("| layer | units |"):].split("\n\n", 1)[0].splitlines()[2:]
+    rows = [tuple(u.strip(" `") for u in line.split("|")[2].split(",")) for line in table]
+    assert rows == LAYERS
+    numbers = [float(line.split("|")[1]) for line in table]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
