@@ -15,7 +15,7 @@ def cpuinfo() -> tuple[str, set[str]]:
     """The CPU's model name and flags from /proc/cpuinfo (the platform's processor name elsewhere)."""
     model, flags = platform.processor() or platform.machine(), set()
     try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")[:1 << 20]
+        text = Path("/proc/cpuinfo").read_text(errors="replace")[: 1 << 20]
     except OSError:
         return model, flags
     for line in text.splitlines():
@@ -39,7 +39,12 @@ def describe() -> str:
 
 def header() -> str:
     """The machine line plus the OpenMP environment a benchmark started with."""
-    env = ", ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ) or "none set"
+    env = (
+        ", ".join(
+            f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ
+        )
+        or "none set"
+    )
     return f"{describe()}\nOpenMP environment of the benchmark process: {env}"
 
 

@@ -28,8 +28,14 @@ from trainlab.training.optim import OPTIMIZERS
 
 def _cfg(runs: Path, **dotted: Any) -> Config:
     """A quick digits run, one thread, no report."""
-    base = {"data": {"name": "digits", "val": 0}, "model": {"hidden": [16]}, "optim": {"batch_size": 128},
-            "train": {"epochs": 1}, "threads": 1, "output": {"dir": str(runs), "report": False}}
+    base = {
+        "data": {"name": "digits", "val": 0},
+        "model": {"hidden": [16]},
+        "optim": {"batch_size": 128},
+        "train": {"epochs": 1},
+        "threads": 1,
+        "output": {"dir": str(runs), "report": False},
+    }
     return Config.from_dict(base).replace(**dotted)
 
 
@@ -66,8 +72,13 @@ def test_a_data_set_registered_as_a_rawdata_factory_trains(tmp_path: Path) -> No
             y = (x[:, 0] > 0).astype(np.int64)
             return RawData(x[:size], y[:size], x[size:], y[size:], ["left", "right"], "classification", (2,))
 
-        run = trainlab.train(_cfg(tmp_path, **{"data.name": "toy_halves(size=300)", "train.epochs": 20,
-                                              "optim.lr": 0.05, "optim.batch_size": 32}), progress=False)
+        run = trainlab.train(
+            _cfg(
+                tmp_path,
+                **{"data.name": "toy_halves(size=300)", "train.epochs": 20, "optim.lr": 0.05, "optim.batch_size": 32},
+            ),
+            progress=False,
+        )
     assert run.summary["data"]["classes"] == ["left", "right"] and run.summary["test_accuracy"] > 0.9
 
 
@@ -99,11 +110,17 @@ def test_a_lesson_registered_and_run_writes_its_report(tmp_path: Path) -> None:
         def toy(ctx: LessonContext) -> Report:
             """Two widths, one claim with a computed verdict."""
             r = Report("toy-depth", "a wider hidden layer fits digits at least as well")
-            cfgs = [ctx.config(**{"data.name": "digits", "model.hidden": [h], "train.epochs": ctx.pick(1, 3)})
-                    for h in (4, 64)]
+            cfgs = [
+                ctx.config(**{"data.name": "digits", "model.hidden": [h], "train.epochs": ctx.pick(1, 3)})
+                for h in (4, 64)
+            ]
             narrow, wide = (f.evaluate("test")["accuracy"] for f in ctx.fit_many(cfgs, ["4 units", "64 units"]))
-            r.claim("64 hidden units beat 4", "test accuracy (64) > test accuracy (4)",
-                    f"{wide:.3f} vs {narrow:.3f}", wide > narrow)
+            r.claim(
+                "64 hidden units beat 4",
+                "test accuracy (64) > test accuracy (4)",
+                f"{wide:.3f} vs {narrow:.3f}",
+                wide > narrow,
+            )
             return r
 
         report, paths = run_lesson("toy-depth", quick=True, out_dir=tmp_path / "lesson", progress=False)
@@ -124,7 +141,9 @@ def test_a_run_kind_through_the_run_session_is_an_ordinary_run(tmp_path: Path) -
 
 
 def test_a_page_extending_base_html_escapes_what_it_shows() -> None:
-    page = environment().from_string(
-        '{% extends "base.html" %}{% block body %}<h1>{{ heading }}</h1>{% endblock %}'
-    ).render(title="toy", heading="<script>alert(1)</script>")
+    page = (
+        environment()
+        .from_string('{% extends "base.html" %}{% block body %}<h1>{{ heading }}</h1>{% endblock %}')
+        .render(title="toy", heading="<script>alert(1)</script>")
+    )
     assert "<!doctype html>" in page.lower() and "&lt;script&gt;" in page and "<script>alert" not in page

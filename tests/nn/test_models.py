@@ -59,13 +59,17 @@ def test_zero_init_makes_hidden_units_identical() -> None:
 
 # -- issue 13: a model too big for memory is refused before a weight is allocated --------------------
 
+
 @pytest.mark.parametrize(
     ("cfg", "shape"),
     [
         (ModelConfig(), (1, 28, 28)),
         (ModelConfig(hidden=[16, 8], act="maxout(3)", norm="batch"), (5,)),
         (ModelConfig(act="prelu", norm="layer", norm_position="after"), (1, 8, 8)),
-        (ModelConfig(name="cnn", blocks=["conv(8,k=3,p=1,pool=max(2))", "conv(16,k=3)"], hidden=[32], norm="batch"), (1, 28, 28)),
+        (
+            ModelConfig(name="cnn", blocks=["conv(8,k=3,p=1,pool=max(2))", "conv(16,k=3)"], hidden=[32], norm="batch"),
+            (1, 28, 28),
+        ),
         (ModelConfig(name="cnn", blocks=["conv(4,k=5)"], hidden=[]), (1, 40)),
         (ModelConfig(name="linear"), (3,)),
     ],
@@ -92,7 +96,10 @@ def test_huge_model_is_refused_naming_params_and_memory(monkeypatch: pytest.Monk
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     msg = str(info.value)
-    assert "mlp 784-100000-100000-10 has 10,079,600,010 parameters: 40.3 GB of float32 weights, 201.6 GB with gradients, 2 optimizer state copies and a copy for saving" in msg
+    assert (
+        "mlp 784-100000-100000-10 has 10,079,600,010 parameters: 40.3 GB of float32 weights, 201.6 GB with gradients, "
+        "2 optimizer state copies and a copy for saving" in msg
+    )
     assert "TRAINLAB_MAX_MODEL_BYTES" in msg and peak < 10e6
     monkeypatch.setenv("TRAINLAB_MAX_MODEL_BYTES", "1e6")  # the bound is the user's to set
     with pytest.raises(ConfigError, match=r"only 1.0 MB of memory is available"):
@@ -104,10 +111,17 @@ def test_huge_model_is_refused_naming_params_and_memory(monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize("command", ["train", "summary", "doctor"])
-def test_cli_refuses_huge_model_in_one_line(tmp_path: object, command: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_refuses_huge_model_in_one_line(
+    tmp_path: object, command: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from trainlab.cli import main
 
     monkeypatch.setenv("TRAINLAB_MAX_MODEL_BYTES", "2e9")
-    assert main([command, "data.name=xor", "model.hidden=[100000,100000]", f"output.dir={tmp_path}/runs", "threads=1"]) == 2
+    assert (
+        main([command, "data.name=xor", "model.hidden=[100000,100000]", f"output.dir={tmp_path}/runs", "threads=1"])
+        == 2
+    )
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "mlp 2-100000-100000-2 has 10,000,600,002 parameters" in err and "only 2.0 GB" in err
+    assert (
+        err.count("\n") == 1 and "mlp 2-100000-100000-2 has 10,000,600,002 parameters" in err and "only 2.0 GB" in err
+    )

@@ -39,8 +39,10 @@ def stratified_split(y: np.ndarray, val: float, seed: int, stratify: bool = True
     if val <= 0:
         return np.arange(n), np.arange(0)
     if n_val <= 0:  # asked for a validation split and would silently get none
-        raise ConfigError(f"data.val={val} of {n} training examples rounds to 0 examples;"
-                          " use a larger fraction, a count, or 0 for no validation split")
+        raise ConfigError(
+            f"data.val={val} of {n} training examples rounds to 0 examples;"
+            " use a larger fraction, a count, or 0 for no validation split"
+        )
     if n_val >= n:
         raise ConfigError(f"data.val={val} leaves no training examples (train has {n})")
     rng = np.random.default_rng(seed)
@@ -88,8 +90,10 @@ def training_labels(
     labels = y[tr_idx]
     if data_cfg.label_noise:  # training labels only, after the val split (data/noise.py)
         if not stratify:
-            raise ConfigError(f"data.label_noise={data_cfg.label_noise} needs a classification data set;"
-                              f" {data_cfg.spec('name').name} is {raw.task}")
+            raise ConfigError(
+                f"data.label_noise={data_cfg.label_noise} needs a classification data set;"
+                f" {data_cfg.spec('name').name} is {raw.task}"
+            )
         labels = noise.corrupt(labels, data_cfg.label_noise, len(raw.classes), seed)
     return tr_idx, labels
 
@@ -127,8 +131,10 @@ def make_dataset(
     # one float32 copy per split that this function owns (IDX pixels: the uint8 -> float conversion;
     # float data: a copy, so scaling it in place below never writes into the source's arrays)
     tensors = {
-        k: (torch.from_numpy(np.ascontiguousarray(a)).to(torch.float32, copy=True),
-            torch.from_numpy(np.ascontiguousarray(b)))
+        k: (
+            torch.from_numpy(np.ascontiguousarray(a)).to(torch.float32, copy=True),
+            torch.from_numpy(np.ascontiguousarray(b)),
+        )
         for k, (a, b) in parts.items()
     }
     for k, (t, _) in tensors.items():
@@ -140,5 +146,6 @@ def make_dataset(
     # in place: no second copy
     splits = {k: Split(transform.apply_(t).to(dev), b.to(dev)) for k, (t, b) in tensors.items()}
     shape = transform.output_shape(raw.input_shape)  # pca(k) turns images into k features
-    return Dataset(name, splits["train"], splits.get("val"), splits["test"], raw.classes, raw.task, shape,
-                   transform.state_dict())
+    return Dataset(
+        name, splits["train"], splits.get("val"), splits["test"], raw.classes, raw.task, shape, transform.state_dict()
+    )

@@ -39,36 +39,51 @@ class ModelContext:
 
 
 @MODELS.register(
-    "perceptron", "one linear unit + sigmoid, trained with BCE (2-class data such as xor)",
+    "perceptron",
+    "one linear unit + sigmoid, trained with BCE (2-class data such as xor)",
     stackable=True,
 )
 def perceptron(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Rosenblatt's single unit: a logit w·x + b, squashed by the loss's sigmoid."""
     if ctx.out_features != 1:
-        raise ConfigError("model 'perceptron' has one output unit: use it on a 2-class data set with loss bce or bce_with_logits")
+        raise ConfigError(
+            "model 'perceptron' has one output unit: use it on a 2-class data set with loss bce or bce_with_logits"
+        )
     return nn.Sequential(dict_layers([("flatten", nn.Flatten()), ("out", nn.Linear(ctx.in_features, 1))]))
 
 
 @MODELS.register(
-    "linear", "softmax regression: one linear layer from inputs to class scores",
+    "linear",
+    "softmax regression: one linear layer from inputs to class scores",
     stackable=True,
 )
 def linear(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Multinomial logistic regression (or linear regression for regression tasks)."""
-    return nn.Sequential(dict_layers([("flatten", nn.Flatten()), ("out", nn.Linear(ctx.in_features, ctx.out_features))]))
+    return nn.Sequential(
+        dict_layers([("flatten", nn.Flatten()), ("out", nn.Linear(ctx.in_features, ctx.out_features))])
+    )
 
 
 @MODELS.register(
-    "mlp", "multilayer perceptron: model.hidden widths, model.act, model.dropout, model.norm",
+    "mlp",
+    "multilayer perceptron: model.hidden widths, model.act, model.dropout, model.norm",
     stackable=True,
 )
 def mlp(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Fully connected network of any depth and width."""
     position = getattr(cfg, "norm_position", "before")
-    return nn.Sequential(dict_layers(mlp_layers(ctx.in_features, list(cfg.hidden), ctx.out_features, cfg.act, cfg.dropout, cfg.norm, position)))
+    return nn.Sequential(
+        dict_layers(
+            mlp_layers(ctx.in_features, list(cfg.hidden), ctx.out_features, cfg.act, cfg.dropout, cfg.norm, position)
+        )
+    )
 
 
-@MODELS.register("cnn", "convolutional network: model.blocks (conv, kernel, stride, padding, norm, act, pool, dropout), then model.hidden; 1-D for sequences")
+@MODELS.register(
+    "cnn",
+    "convolutional network: model.blocks (conv, kernel, stride, padding, norm, act, pool, dropout), then "
+    "model.hidden; 1-D for sequences",
+)
 def cnn(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Conv blocks then a fully connected head; Conv1d for (C, L) inputs, Conv2d for (C, H, W) (see nn/cnn.py)."""
     return build_cnn(ctx.input_shape, ctx.out_features, cfg)
@@ -79,8 +94,13 @@ def cnn(ctx: ModelContext, cfg: Any) -> nn.Module:
 DEFAULT_OPTIMIZER_STATES = 2
 
 
-def build_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int,
-                optimizer_states: int = DEFAULT_OPTIMIZER_STATES, device: Any = None) -> nn.Module:
+def build_model(
+    model_cfg: Any,
+    input_shape: tuple[int, ...],
+    out_features: int,
+    optimizer_states: int = DEFAULT_OPTIMIZER_STATES,
+    device: Any = None,
+) -> nn.Module:
     """Build and initialize the model the config names, after checking that it fits in memory.
 
     ``optimizer_states``: how many copies of the weights the optimizer's state holds (its catalogue
@@ -105,8 +125,9 @@ def plan_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int) 
         return MODELS.create(model_cfg.spec("name"), ctx=ctx, cfg=model_cfg)
 
 
-def model_memory(model_cfg: Any, input_shape: tuple[int, ...], out_features: int,
-                 optimizer_states: int = DEFAULT_OPTIMIZER_STATES) -> tuple[int, int]:
+def model_memory(
+    model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer_states: int = DEFAULT_OPTIMIZER_STATES
+) -> tuple[int, int]:
     """(parameters, bytes) of the model a config describes, counted without allocating: float32
     weights, their gradients, the optimizer's state (``optimizer_states`` copies) and one more copy
     for saving them (model.safetensors is serialized in memory first)."""
@@ -133,8 +154,13 @@ def memory_limit(device: Any = None) -> int | None:
     return memory_available()
 
 
-def check_model_memory(model_cfg: Any, input_shape: tuple[int, ...], out_features: int,
-                       optimizer_states: int = DEFAULT_OPTIMIZER_STATES, device: Any = None) -> int:
+def check_model_memory(
+    model_cfg: Any,
+    input_shape: tuple[int, ...],
+    out_features: int,
+    optimizer_states: int = DEFAULT_OPTIMIZER_STATES,
+    device: Any = None,
+) -> int:
     """The model's parameter count, or a ConfigError naming it and the memory it needs when that is
     more than ``memory_limit(device)``: refused before a single weight is allocated."""
     params, need = model_memory(model_cfg, input_shape, out_features, optimizer_states)
