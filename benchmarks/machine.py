@@ -34,7 +34,10 @@ def describe() -> str:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     shown = " ".join(f if f in flags else f"-{f}" for f in FLAGS)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"cpu: {model}, {cores} usable cores, {os.cpu_count()} online; flags: {shown}; {platform.system()} {platform.release()}; load average {load:.2f}"
+    return (
+        f"cpu: {model}, {cores} usable cores, {os.cpu_count()} online; flags: {shown}; "
+        f"{platform.system()} {platform.release()}; load average {load:.2f}"
+    )
 
 
 def header() -> str:

@@ -342,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         "--threads",
         type=int,
         default=0,
-        help="torch threads for the peer (0: the peer's own default: torch's for the others, trainlab's adaptive one for trainlab)",
+        help="torch threads for the peer (0: the peer's own default: torch's for the others, "
+        "trainlab's adaptive one for trainlab)",
     )
     p.add_argument("--data-dir", default=None)
     p.add_argument("--limit", type=int, default=None, help="train on a seeded subset of N examples")

@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--settings",
         default="as-used,fixed",
-        help="as-used: every peer with its own defaults (trainlab with its adaptive threads); fixed: --threads and --omp-wait-policy for all (default: both, a table each)",
+        help="as-used: every peer with its own defaults (trainlab with its adaptive threads); "
+        "fixed: --threads and --omp-wait-policy for all (default: both, a table each)",
     )
     p.add_argument(
         "--threads", type=int, default=0, help="torch threads for every peer in the fixed setting (0: the usable cores)"
@@ -179,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--omp-wait-policy",
         default="PASSIVE",
-        help="OMP_WAIT_POLICY for every peer in the fixed setting (default PASSIVE; '' leaves it unset: libgomp's default)",
+        help="OMP_WAIT_POLICY for every peer in the fixed setting "
+        "(default PASSIVE; '' leaves it unset: libgomp's default)",
     )
     p.add_argument(
         "--data-dir", default=None, help="directory of the Fashion-MNIST IDX files (default: trainlab's search)"

@@ -78,7 +78,8 @@ def one_by_one(cfgs: list[dict], cache: DataCache) -> tuple[float, float]:
 
 
 def stacked(cfgs: list[dict], cache: DataCache, max_stack: int = 0) -> tuple[float, float]:
-    """(fit seconds, total seconds) training the configs as stacked models (``max_stack`` members each; 0: automatic)."""
+    """(fit seconds, total seconds) training the configs as stacked models (``max_stack`` members each;
+    0: automatic)."""
     t0 = time.perf_counter()
     runs = train_stacked(cfgs, cache=cache, handle_signals=False, max_stack=max_stack)
     groups = {r.summary["stacked"]["seconds"] if "stacked" in r.summary else r.summary["fit_seconds"] for r in runs}

@@ -131,7 +131,8 @@ def machine() -> str:
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path | str) -> tuple[float, dict]:
-    """(wall seconds, the JSON its last line printed, or {}, with its CPU seconds as "cpu") of one subprocess; exits on failure."""
+    """(wall seconds, the JSON its last line printed, or {}, with its CPU seconds as "cpu") of one
+    subprocess; exits on failure."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)

@@ -1,4 +1,5 @@
-"""Imbalance end to end through the CLI: summary.json's class metrics, `show`, `compare --metric`, eval.logit_adjust, bad input."""
+"""Imbalance end to end through the CLI: summary.json's class metrics, `show`, `compare --metric`,
+eval.logit_adjust, bad input."""
 
 from __future__ import annotations
 

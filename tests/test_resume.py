@@ -23,7 +23,8 @@ EPOCHS, BATCH = 3, 32  # idx_dir: 300 examples, 30 for validation -> 270 train =
 
 
 def cfg(idx_dir: Path, runs: Path, **extra: object) -> dict:
-    """Tiny MNIST-format run exercising every stateful part: augmentation and dropout RNG, Adam, early stopping, periodic checkpoints."""
+    """Tiny MNIST-format run exercising every stateful part: augmentation and dropout RNG, Adam, early stopping,
+    periodic checkpoints."""
     c: dict = {
         "data": {
             "name": "mnist",

@@ -173,7 +173,8 @@ def pretraining(cfg: Config) -> str | None:
 
 
 def pretrained_weights(cfg: Config) -> Path:
-    """The weights file ``model.pretrained`` names: a run directory (or its name under output.dir) or a .safetensors file."""
+    """The weights file ``model.pretrained`` names: a run directory (or its name under output.dir) or a
+    .safetensors file."""
     given = Path(str(cfg.model.pretrained))
     for path in (given, Path(cfg.output.dir) / given):
         if path.is_dir():

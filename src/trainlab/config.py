@@ -98,7 +98,8 @@ class DataConfig(_Section):
     )
     label_noise: float = _f(
         0.0,
-        help="fraction of training labels replaced by a random other class, after the val split (val/test untouched), seeded; in [0, 1)",
+        help="fraction of training labels replaced by a random other class, "
+        "after the val split (val/test untouched), seeded; in [0, 1)",
         min=0.0,
         below=1.0,
     )
@@ -121,7 +122,8 @@ class ModelConfig(_Section):
     blocks: list = _f(factory=list, help="cnn blocks (see docs/models.md)")
     pretrained: str | None = _f(
         None,
-        help="start the encoder (every layer but the output layer) from this run's model.safetensors, e.g. a pretrain.method run (docs/self-supervised.md)",
+        help="start the encoder (every layer but the output layer) from this run's model.safetensors, "
+        "e.g. a pretrain.method run (docs/self-supervised.md)",
     )
 
 
@@ -178,20 +180,24 @@ class TrainConfig(_Section):
     eval_batch_size: int = _f(4096, help="batch size for evaluation passes", min=1)
     nan_guard: bool = _f(
         True,
-        help="stop at the first non-finite loss or gradient, name the layer (exit code 3); warn when the LR looks too high or too low",
+        help="stop at the first non-finite loss or gradient, name the layer (exit code 3); "
+        "warn when the LR looks too high or too low",
     )
     freeze: str = _f(
         "none",
-        help="encoder: train only the output layer (a linear probe on the encoder's features, e.g. with model.pretrained); none: train every layer",
+        help="encoder: train only the output layer (a linear probe on the encoder's features, "
+        "e.g. with model.pretrained); none: train every layer",
         choices=("none", "encoder"),
     )
     sync_bn: bool = _f(
         False,
-        help="data-parallel (--nproc): BatchNorm statistics over the whole global batch, all-reduced across processes (torch.nn.SyncBatchNorm; CUDA only)",
+        help="data-parallel (--nproc): BatchNorm statistics over the whole global batch, "
+        "all-reduced across processes (torch.nn.SyncBatchNorm; CUDA only)",
     )
     precision: str = _f(
         "fp32",
-        help="bf16: forward pass and loss under torch.autocast(bfloat16), weights and optimizer stay float32 (for CUDA GPUs; slower on most CPUs)",
+        help="bf16: forward pass and loss under torch.autocast(bfloat16), weights and optimizer stay float32 "
+        "(for CUDA GPUs; slower on most CPUs)",
         choices=("fp32", "bf16"),
     )
 
@@ -208,7 +214,8 @@ class PretrainConfig(_Section):
     )
     views: list = _f(
         factory=list,
-        help="simclr: augmentations making each view, e.g. [resized_crop,noise(0.1)]; empty = the default family for the data's shape",
+        help="simclr: augmentations making each view, e.g. [resized_crop,noise(0.1)]; "
+        "empty = the default family for the data's shape",
     )
     knn_k: int = _f(
         20,
@@ -255,7 +262,8 @@ class LoggingConfig(_Section):
 
     tensorboard: bool = _f(
         False,
-        help="write TensorBoard event files (scalars, weight and activation histograms) into the run directory; needs trainlab[tensorboard]",
+        help="write TensorBoard event files (scalars, weight and activation histograms) "
+        "into the run directory; needs trainlab[tensorboard]",
     )
     histogram_every: int = _f(1, help="epochs between TensorBoard histograms of weights and activations", min=1)
 
@@ -268,7 +276,8 @@ class Config(_Section):
     device: str = _f("auto", help="auto, cpu, cuda, cuda:N or mps", choices=None)
     threads: int = _f(
         0,
-        help="torch CPU threads (0 = the usable cores of this machine, decided when a new run starts and written into its config; docs/threads.md)",
+        help="torch CPU threads (0 = the usable cores of this machine, "
+        "decided when a new run starts and written into its config; docs/threads.md)",
         min=0,
         max=THREADS_MAX,
     )

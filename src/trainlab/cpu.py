@@ -163,7 +163,10 @@ def decide(
     else:
         threads = usable
         policy = "ACTIVE" if anything == 0 and threads > 1 else "PASSIVE"
-        reason = f"{usable} usable cores; {busy:.1f} busy with other work, {niced:.1f} with niced work (sets the waiting only)"
+        reason = (
+            f"{usable} usable cores; {busy:.1f} busy with other work, "
+            f"{niced:.1f} with niced work (sets the waiting only)"
+        )
     if user_policy:
         policy = user_policy.upper()
     return Choice(threads, policy, usable, round(busy, 2), round(niced, 2), reason)

@@ -73,7 +73,8 @@ class Row:
 
     @property
     def verdict(self) -> str:
-        """``matches`` within the allowed difference, ``differs`` beyond it, ``ours only`` without a published figure."""
+        """``matches`` within the allowed difference, ``differs`` beyond it, ``ours only`` without a published
+        figure."""
         if self.holds is not None:
             return "matches" if self.holds else "differs"
         if self.mean is None:
@@ -522,7 +523,8 @@ def babysitting(ctx: Context) -> Reproduction:
             ln_c,
             [first.measured["initial_loss"]],
             INITIAL_LOSS_TOLERANCE * ln_c,
-            note="the recipe kaiming-initializes the output layer too, so its logits are not small: the doctor's tolerance (half of ln C) applies",
+            note="the recipe kaiming-initializes the output layer too, so its logits are not small: "
+            "the doctor's tolerance (half of ln C) applies",
         )
     )
     o = over.measured

@@ -56,7 +56,9 @@ def train(
     curves, else the CLI's lines on stdout) unless ``callbacks`` already hold a progress display;
     ``False`` is silent.
 
-    >>> run = trainlab.train({"data": {"name": "xor"}, "model": {"hidden": [8]}, "train": {"epochs": 2}})  # doctest: +SKIP
+    >>> run = trainlab.train(  # doctest: +SKIP
+    ...     {"data": {"name": "xor"}, "model": {"hidden": [8]}, "train": {"epochs": 2}}
+    ... )
     """
     world = world_from_env()  # under torchrun: one rank of a data-parallel run (docs/distributed.md)
     where: dict[str, Path] = {}

@@ -15,7 +15,8 @@ from trainlab.errors import DataError
 
 @pytest.fixture
 def other_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A complete data set where the search order would find it ($TRAINLAB_DATA): a named place must not fall back to it."""
+    """A complete data set where the search order would find it ($TRAINLAB_DATA): a named place must
+    not fall back to it."""
     fallback = make_idx_dataset(tmp_path / "fallback" / "mnist", n_train=30, n_test=10)
     monkeypatch.setenv("TRAINLAB_DATA", str(fallback.parent))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

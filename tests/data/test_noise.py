@@ -1,4 +1,4 @@
-"""data.label_noise: the asked fraction of training labels changes to another class; val and test keep theirs; seeded."""
+"""data.label_noise: the asked fraction of training labels changes to another class; val/test keep theirs; seeded."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The doctor's checks on tiny models: each one passes on a healthy setup and fails, naming the layer, on a broken one."""
+"""The doctor's checks on tiny models: each passes on a healthy setup and fails, naming the layer, on a broken one."""
 
 from __future__ import annotations
 

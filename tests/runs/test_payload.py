@@ -1,4 +1,5 @@
-"""A checkpoint with the right format tag and wrong contents is refused in one line before anything is restored (issue 13)."""
+"""A checkpoint with the right format tag and wrong contents is refused in one line before anything is restored
+(issue 13)."""
 
 from __future__ import annotations
 

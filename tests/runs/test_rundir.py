@@ -81,9 +81,9 @@ def test_report_after_summary_was_removed(runs: Path, capsys: pytest.CaptureFixt
     (run / "summary.json").unlink()
     assert main(["report", str(run)]) == 2
     err = capsys.readouterr().err
-    assert (
-        err
-        == f"error: {run}: no summary.json (removed, or the run never started training); nothing to report - resume or retrain the run\n"
+    assert err == (
+        f"error: {run}: no summary.json (removed, or the run never started training); "
+        "nothing to report - resume or retrain the run\n"
     )
 
 

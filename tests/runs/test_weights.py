@@ -1,4 +1,4 @@
-"""Weights files are untrusted: a digest in their metadata, dtypes as the model's, finite encoders, finished runs only."""
+"""Weights files are untrusted: a digest in their metadata, the model's dtypes, finite encoders, finished runs only."""
 
 from __future__ import annotations
 

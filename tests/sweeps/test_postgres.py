@@ -21,7 +21,8 @@ from tests.conftest import wait_until
 PG = os.environ.get("TRAINLAB_TEST_PG")
 pytestmark = pytest.mark.skipif(
     not PG and not os.environ.get("CI"),
-    reason='TRAINLAB_TEST_PG is not set: start a server with eval "$(.ci/postgres.sh)" (make test does when root on Debian)',
+    reason='TRAINLAB_TEST_PG is not set: start a server with eval "$(.ci/postgres.sh)" '
+    "(make test does when root on Debian)",
 )
 
 TRIALS = 12

@@ -163,9 +163,9 @@ def test_the_plan_line_says_stacked_or_one_by_one_and_why(tmp_path: Path, capsys
     def plan(args: list[str], **kw) -> str:
         return sweep_plan(build_spec(None, [*BASE, *args], **kw).validate())
 
-    assert (
-        plan([LR], sampler="tpe")
-        == "trials train one by one: the tpe sampler (its suggestions depend on the trials already finished; grid and random stack)"
+    assert plan([LR], sampler="tpe") == (
+        "trials train one by one: the tpe sampler "
+        "(its suggestions depend on the trials already finished; grid and random stack)"
     )
     assert plan([LR], sampler="random", cv=3).startswith("trials train one by one: --cv 3")
     assert plan([LR, "model.dropout=uniform(0,0.3)"], sampler="random").startswith(

@@ -66,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
         extra = f"  ARI {s['adjusted_rand_index']:.3f}" if "adjusted_rand_index" in s else ""
         print(
             ("\r" if tty else "")
-            + f"  test accuracy {s['test_accuracy']:.4f}  train {s['train_accuracy']:.4f}{extra}  fit {s['fit_seconds']:.1f} s  -> {r.path}",
+            + (
+                f"  test accuracy {s['test_accuracy']:.4f}  train {s['train_accuracy']:.4f}{extra}"
+                f"  fit {s['fit_seconds']:.1f} s  -> {r.path}"
+            ),
             flush=True,
         )
 

@@ -60,14 +60,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="parallel processes, one thread each (default 0: automatic, 1 on a GPU or on <= 2 cores, else one per core)",
+        help="parallel processes, one thread each (default 0: automatic, "
+        "1 on a GPU or on <= 2 cores, else one per core)",
     )
     p.add_argument("--out", metavar="DIR", help="parent of the comparison directory (default: output.dir, i.e. runs)")
     p.add_argument(
         "--metric",
         default="test_accuracy",
         metavar="NAME",
-        help="the final metric that marks the best row and comes first: accuracy, balanced_accuracy, macro_f1, g_mean, loss, ... (default test_accuracy)",
+        help="the final metric that marks the best row and comes first: accuracy, balanced_accuracy, macro_f1, g_mean, "
+        "loss, ... (default test_accuracy)",
     )
     p.add_argument("--no-report", action="store_true", help="skip compare.html and the runs' report.html")
     p.add_argument(

@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``doctor`` subcommand."""
     p = sub.add_parser(
         "doctor",
-        help="check a config before training: initial loss, overfit 20 examples, inputs, gradients, activations, updates, LR",
+        help="check a config before training: initial loss, overfit 20 examples, "
+        "inputs, gradients, activations, updates, LR",
         description="Build the model a config describes and run the checks every course teaches before training, "
         "on copies of the model (nothing is trained or saved except the LR plot). One line per check with the "
         "measured numbers and a tick or a cross; failed checks say what to change.",

@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--recompute",
         action="store_true",
-        help="recompute predictions, mistakes and boundary from config + model.safetensors + data instead of report.npz",
+        help="recompute predictions, mistakes and boundary from config + model.safetensors "
+        "+ data instead of report.npz",
     )
     p.set_defaults(func=run)
 

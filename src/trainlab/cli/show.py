@@ -11,7 +11,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``show`` subcommand."""
     p = sub.add_parser(
         "show",
-        help="print a run's summary: final metrics, metrics per epoch, per-class accuracy, precision/recall/F1, confusion matrix",
+        help="print a run's summary: final metrics, metrics per epoch, per-class accuracy, "
+        "precision/recall/F1, confusion matrix",
         description="Print what a run directory holds: its setup, final metrics, timings, a table of\n"
         "metrics per epoch, per-class accuracy as bars (worst first), per-class precision, recall\n"
         "and F1 with balanced accuracy, macro-F1 and G-mean, and the confusion matrix.",

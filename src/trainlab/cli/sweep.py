@@ -47,12 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sampler",
         metavar="NAME",
-        help="grid, random or tpe, with inline parameters, e.g. tpe(n_startup_trials=5) (default: the preset's, else tpe; trainlab list samplers)",
+        help="grid, random or tpe, with inline parameters, e.g. tpe(n_startup_trials=5) "
+        "(default: the preset's, else tpe; trainlab list samplers)",
     )
     p.add_argument(
         "--pruner",
         metavar="NAME",
-        help="none, median or asha: stop poor trials early from their per-epoch validation metric (trainlab list pruners)",
+        help="none, median or asha: stop poor trials early "
+        "from their per-epoch validation metric (trainlab list pruners)",
     )
     p.add_argument(
         "--objective",
@@ -71,7 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--storage",
         metavar="URL",
-        help="Optuna storage: postgresql://user:pw@host/db, sqlite:///PATH, or journal:PATH (a journal file on a filesystem the machines share; no server) (default sqlite in sweeps/NAME/study.db)",
+        help="Optuna storage: postgresql://user:pw@host/db, sqlite:///PATH, or journal:PATH "
+        "(a journal file on a filesystem the machines share; no server) "
+        "(default sqlite in sweeps/NAME/study.db)",
     )
     p.add_argument("--name", metavar="NAME", help="sweep name (default: preset name + date-time)")
     p.add_argument(
@@ -98,12 +102,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--grace",
         type=float,
         metavar="S",
-        help="seconds without a heartbeat after which a trial's worker counts as dead and the trial as failed (default max(30, 4 x heartbeat))",
+        help="seconds without a heartbeat after which a trial's worker counts as dead "
+        "and the trial as failed (default max(30, 4 x heartbeat))",
     )
     p.add_argument(
         "--no-stack",
         action="store_true",
-        help="train every trial on its own (by default, with --sampler grid or random, no --cv and a space of per-run values such as optim.lr or seed, each worker takes its fair share of the waiting trials, at most 8, and trains them as one stacked model; the first line printed says which; docs/sweep.md)",
+        help="train every trial on its own (by default, with --sampler grid or random, no --cv "
+        "and a space of per-run values such as optim.lr or seed, "
+        "each worker takes its fair share of the waiting trials, at most 8, "
+        "and trains them as one stacked model; the first line printed says which; docs/sweep.md)",
     )
     p.add_argument("--top", type=int, default=5, metavar="N", help="best trials shown at the end (default 5)")
     p.set_defaults(func=run)

@@ -56,8 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--force-unlock",
         action="store_true",
-        help="with --resume: remove the run's run.pid first, when it names a process on another host (or one that is gone) "
-        "that you know no longer trains it; a live process on this host keeps its lock",
+        help="with --resume: remove the run's run.pid first, when it names a process on another host "
+        "(or one that is gone) that you know no longer trains it; a live process on this host keeps its lock",
     )
     p.set_defaults(func=run)
 

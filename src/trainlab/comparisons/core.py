@@ -76,7 +76,10 @@ class Comparison:
 
     def __repr__(self) -> str:
         failed = sum(m.run is None or m.run.summary.get("status") not in FINISHED for m in self.members)
-        return f"Comparison({str(self.path)!r}, {len(self.members)} runs of {', '.join(self.keys) or 'one configuration'}, {failed} failed)"
+        return (
+            f"Comparison({str(self.path)!r}, {len(self.members)} runs of "
+            f"{', '.join(self.keys) or 'one configuration'}, {failed} failed)"
+        )
 
     def _repr_html_(self) -> str:
         """Jupyter's rich display: the results table and learning curves (through the page engine)."""
@@ -132,7 +135,8 @@ LOWER_IS_BETTER = ("test_loss", "test_mae", "epochs", "fit_seconds")
 
 
 def metric_key(name: str) -> str:
-    """A ``--metric`` name as summary.json's key (``balanced_accuracy`` → ``test_balanced_accuracy``), or a ConfigError."""
+    """A ``--metric`` name as summary.json's key (``balanced_accuracy`` → ``test_balanced_accuracy``),
+    or a ConfigError."""
     key = name if name in METRICS else f"test_{name}"
     if key not in METRICS:
         names = sorted({m.removeprefix("test_") for m in METRICS})

@@ -189,7 +189,8 @@ def write_idx(path: str | Path, array: np.ndarray, compress: bool | None = None)
 def read_image_label_pair(
     images: str | Path, labels: str | Path, read: Callable[[str | Path], np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Read an images file and its labels file (with ``read``, default ``read_idx``), checking they describe the same examples."""
+    """Read an images file and its labels file (with ``read``, default ``read_idx``),
+    checking they describe the same examples."""
     read = read or read_idx
     x = read(images)
     y = read(labels)

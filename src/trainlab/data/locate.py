@@ -304,7 +304,10 @@ def _fetch_to(url: str, target: Path, spec: RemoteFile, timeout: float) -> str |
             with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (https/http mirrors only)
                 declared = resp.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > MAX_DOWNLOAD_BYTES:
-                    return f"{url}: the server announces {int(declared):,} bytes, more than a data set file has (at most {MAX_DOWNLOAD_BYTES:,})"
+                    return (
+                        f"{url}: the server announces {int(declared):,} bytes, "
+                        f"more than a data set file has (at most {MAX_DOWNLOAD_BYTES:,})"
+                    )
                 while True:
                     try:
                         chunk = resp.read(_CHUNK)
@@ -315,7 +318,10 @@ def _fetch_to(url: str, target: Path, spec: RemoteFile, timeout: float) -> str |
                     if not chunk:
                         break  # the end, or a connection closed early (checked below)
                     if d.size + len(chunk) > MAX_DOWNLOAD_BYTES:
-                        return f"{url}: more than {MAX_DOWNLOAD_BYTES:,} bytes served; not a data set file (stopped reading)"
+                        return (
+                            f"{url}: more than {MAX_DOWNLOAD_BYTES:,} bytes served; "
+                            "not a data set file (stopped reading)"
+                        )
                     d.update(chunk)
                     try:
                         out.write(chunk)

@@ -180,7 +180,7 @@ def blobs_data(
     test: int | None = None,
     weights: Any = None,
 ) -> RawData:
-    """Gaussian blobs, one per class; ``weights`` gives the train split's class shares (the test split stays balanced)."""
+    """Gaussian blobs, one per class; ``weights``: the train split's class shares (the test split stays balanced)."""
     if weights is None:
         return _toy(toy.blobs, size, noise, seed, test, classes=classes)
     if (

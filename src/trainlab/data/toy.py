@@ -50,7 +50,8 @@ def blobs(n: int, noise: float, rng: np.random.Generator, classes: int = 3) -> t
 def blobs_sized(
     sizes: list[int], noise: float, rng: np.random.Generator, classes: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Blobs with a given number of points per group; group g belongs to class g % classes (train, then test groups share centers)."""
+    """Blobs with a given number of points per group; group g belongs to class g % classes
+    (train, then test groups share centers)."""
     # lazy: scikit-learn (~0.5 s to import) loads only for what uses it
     from sklearn.datasets import make_blobs
 

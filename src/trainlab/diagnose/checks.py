@@ -154,7 +154,10 @@ def check_overfit(
             break
     ok = math.isfinite(loss) and loss <= target and acc == 1.0
     what = f"loss {start:.3f} -> {loss:.4f}" + (f", train accuracy {acc:.2f}" if classification else "")
-    summary = f"{len(y)} examples: {what} after {taken} steps (target loss <= {target:.3g}{', accuracy 1.00' if classification else ''}, budget {steps})"
+    summary = (
+        f"{len(y)} examples: {what} after {taken} steps "
+        f"(target loss <= {target:.3g}{', accuracy 1.00' if classification else ''}, budget {steps})"
+    )
     expl = (
         ""
         if ok
@@ -310,7 +313,8 @@ def check_gradient_flow(sub: Subject) -> CheckResult:
 
 
 def check_activations(sub: Subject) -> CheckResult:
-    """Activations at init: scale per layer against the input (vanishing/exploding), dead ReLUs, saturated tanh/sigmoid."""
+    """Activations at init: scale per layer against the input (vanishing/exploding), dead ReLUs,
+    saturated tanh/sigmoid."""
     model = sub.copy_model()
     rec = ActivationRecorder(model)
     x, _ = sub.batch()
@@ -362,7 +366,11 @@ def check_activations(sub: Subject) -> CheckResult:
     acts = [s for n, s in stats.items() if kinds.get(n) in ("relu", "tanh", "sigmoid")]
     zero = statistics.mean(s["zero"] for s in acts) if acts else 0.0
     sat = statistics.mean(s["saturated"] for s in acts) if acts else 0.0
-    summary = f"{len(stats)} layer{_s(stats)}: {len(vanishing)} vanishing, {len(exploding)} exploding, {len(dead)} with dead ReLUs, {len(saturated)} saturated (mean zero fraction {zero:.0%}, saturated {sat:.0%})"
+    summary = (
+        f"{len(stats)} layer{_s(stats)}: {len(vanishing)} vanishing, {len(exploding)} exploding, "
+        f"{len(dead)} with dead ReLUs, {len(saturated)} saturated "
+        f"(mean zero fraction {zero:.0%}, saturated {sat:.0%})"
+    )
     ok = not (vanishing or exploding or dead or saturated)
     return CheckResult(
         "activations at init",
@@ -375,7 +383,8 @@ def check_activations(sub: Subject) -> CheckResult:
 
 
 def check_update_ratio(sub: Subject, steps: int = UPDATE_STEPS) -> CheckResult:
-    """Per-step ||dW|| / ||W|| over the first ``steps`` optimizer steps (on a copy); about 1e-3 is the classic healthy value."""
+    """Per-step ||dW|| / ||W|| over the first ``steps`` optimizer steps (on a copy); about 1e-3 is the classic
+    healthy value."""
     model = sub.copy_model()
     opt = sub.optimizer(model)
     train: Split = sub.data.train
@@ -418,7 +427,11 @@ def check_update_ratio(sub: Subject, steps: int = UPDATE_STEPS) -> CheckResult:
         f"{', '.join(f'{v:.2g}' for v in per_layer[n][:5])}{', ...' if len(per_layer[n]) > 5 else ''})"
         for n, r in medians.items()
     ]
-    summary = f"median {overall:.3g} per step over {steps} steps, layers {min(medians.values()):.3g} .. {max(medians.values()):.3g} (healthy about 1e-3; band {lo:g} .. {hi:g})"
+    summary = (
+        f"median {overall:.3g} per step over {steps} steps, "
+        f"layers {min(medians.values()):.3g} .. {max(medians.values()):.3g} "
+        f"(healthy about 1e-3; band {lo:g} .. {hi:g})"
+    )
     return CheckResult(
         "update/weight ratio",
         not (low or high),

@@ -159,7 +159,8 @@ def _plain(v: Any, depth: int = 0) -> bool:
 
 
 def _jsonish(v: Any, depth: int = 0) -> bool:
-    """True for what a YAML config can hold: None, bools, finite-or-not numbers, strings, lists, string-keyed mappings."""
+    """True for what a YAML config can hold: None, bools, finite-or-not numbers, strings, lists,
+    string-keyed mappings."""
     if depth > 20:
         return False
     if v is None or isinstance(v, (bool, int, float, str)):

@@ -1,4 +1,4 @@
-"""What ``--resume RUN`` continues: the run directory, its config and its last checkpoint, checked against each other."""
+"""What ``--resume RUN`` continues: the run directory, its config and last checkpoint, checked against each other."""
 
 from __future__ import annotations
 

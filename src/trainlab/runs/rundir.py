@@ -181,7 +181,8 @@ def _is_number(v: Any) -> bool:
 
 
 def check_summary(summary: Any, where: str) -> dict[str, Any]:
-    """``summary`` if it is a JSON object whose known fields have their types, else a CheckpointError naming the field."""
+    """``summary`` if it is a JSON object whose known fields have their types, else a CheckpointError naming
+    the field."""
     if not isinstance(summary, dict):
         raise CheckpointError(f"{where} holds {describe_type(summary)}, not a JSON object of run results")
     for key in _TEXT:

@@ -279,7 +279,8 @@ class Trainer:
     # -- evaluation -----------------------------------------------------------
     @torch.inference_mode()
     def outputs(self, x: torch.Tensor) -> torch.Tensor:
-        """Model outputs for ``x`` in eval mode, in large batches (post hoc logit-adjusted if asked); restores the previous mode."""
+        """Model outputs for ``x`` in eval mode, in large batches (post hoc logit-adjusted if asked);
+        restores the previous mode."""
         was_training = self.model.training
         self.model.eval()
         try:

@@ -208,7 +208,10 @@ class NanGuard(Callback):
         where = found.get("where", "")
         epoch, batch = trainer.epoch + 1, trainer.batch_index + 1
         if exploded is not None:
-            msg = f"the loss exploded to {exploded:.3g} (over {self.explode:g}x its initial {self.initial:.3g}) at step {step} (epoch {epoch}, batch {batch}) with lr {trainer.lr:g}"
+            msg = (
+                f"the loss exploded to {exploded:.3g} (over {self.explode:g}x its initial {self.initial:.3g}) "
+                f"at step {step} (epoch {epoch}, batch {batch}) with lr {trainer.lr:g}"
+            )
         else:
             msg = f"non-finite {what} at step {step} (epoch {epoch}, batch {batch}) with lr {trainer.lr:g}"
         if deferred:
@@ -309,7 +312,10 @@ def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
 def suggest_fix(trainer: Trainer, found: dict[str, Any]) -> str:
     """The most likely fix for a divergence, given what ``locate_nonfinite`` found."""
     if found.get("kind") == "input":
-        return "the training batch itself holds NaN/Inf: check the data files and data.preprocess (`trainlab doctor` checks input statistics)"
+        return (
+            "the training batch itself holds NaN/Inf: check the data files and data.preprocess "
+            "(`trainlab doctor` checks input statistics)"
+        )
     lr = trainer.lr
     return (
         f"lower the learning rate (optim.lr={lr:g} -> {lr / 10:g}; `trainlab lr-find` suggests one), "
@@ -379,7 +385,8 @@ def locate_nonfinite(model: nn.Module, x: torch.Tensor | None) -> dict[str, Any]
                 return {
                     "layer": name,
                     "kind": "gradient",
-                    "where": f"every activation is finite; the first non-finite gradient (backward order) is in {name}.{pname}",
+                    "where": "every activation is finite; "
+                    f"the first non-finite gradient (backward order) is in {name}.{pname}",
                 }
     return {}
 
@@ -410,5 +417,6 @@ def largest_growth(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
     return {
         "layer": name,
         "kind": "growth",
-        "where": f"activations grow most in layer {name} (largest |value| {maxima[i + 1]:.3g} from {maxima[i]:.3g} entering it)",
+        "where": f"activations grow most in layer {name} "
+        f"(largest |value| {maxima[i + 1]:.3g} from {maxima[i]:.3g} entering it)",
     }

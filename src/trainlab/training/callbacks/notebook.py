@@ -146,7 +146,10 @@ class NotebookProgress(Callback):
         done, total = trainer.batch_index + 1, trainer.batches_per_epoch
         fill = int(24 * done / total)
         seen = max(trainer.seen, 1)
-        self._status = f"epoch {trainer.epoch + 1}/{trainer.epochs} [{'=' * fill}{' ' * (24 - fill)}] {done}/{total}  loss {trainer.loss_sum.item() / seen:.4f}"
+        self._status = (
+            f"epoch {trainer.epoch + 1}/{trainer.epochs} [{'=' * fill}{' ' * (24 - fill)}] {done}/{total}  "
+            f"loss {trainer.loss_sum.item() / seen:.4f}"
+        )
         self._show()
 
     def on_epoch_end(self, trainer: Trainer) -> None:
