@@ -73,8 +73,11 @@ def main(threads: int = 1) -> None:
     plain = best_of(step, 200)
     g = best_of(guard, 200)
     m = best_of(measured, 50)
-    print(f"threads {threads}: plain step {plain * 1e3:.2f} ms | guard work {g * 1e6:.1f} us/step ({g / plain:.2%}) | "
-          f"measured step {m * 1e3:.2f} ms (+{(m - plain) * 1e3:.2f} ms: every=20 -> {(m - plain) / plain / 20:.1%}, every=100 -> {(m - plain) / plain / 100:.1%})")
+    print(
+        f"threads {threads}: plain step {plain * 1e3:.2f} ms | guard work {g * 1e6:.1f} us/step ({g / plain:.2%}) | "
+        f"measured step {m * 1e3:.2f} ms (+{(m - plain) * 1e3:.2f} ms: every=20 -> {(m - plain) / plain / 20:.1%}, "
+        f"every=100 -> {(m - plain) / plain / 100:.1%})"
+    )
 
 
 if __name__ == "__main__":

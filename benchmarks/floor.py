@@ -58,11 +58,22 @@ def main() -> int:
     from trainlab.config import load_config
 
     threads = a.threads or choice.threads
-    over = [f"threads={threads}", "train.epochs=1", f"data.limit={a.examples}", "output.report=false", "train.checkpoint=false", "train.nan_guard=false"]
+    over = [
+        f"threads={threads}",
+        "train.epochs=1",
+        f"data.limit={a.examples}",
+        "output.report=false",
+        "train.checkpoint=false",
+        "train.nan_guard=false",
+    ]
     s, trainer = build(load_config(str(HERE.parent / "configs" / "seed-mlp.yaml"), over))
     trainer.callbacks, trainer._hooks = [], {e: [] for e in trainer._hooks}  # the loop alone
     x, y, n, bs = s.data.train.x, s.data.train.y, len(s.data.train), s.batch_size
-    print(f"threads {torch.get_num_threads()} (decision: {choice.threads} {choice.wait_policy}, {choice.reason}); {n} training examples, batch {bs}", flush=True)
+    print(
+        f"threads {torch.get_num_threads()} (decision: {choice.threads} {choice.wait_policy}, {choice.reason}); {n} "
+        f"training examples, batch {bs}",
+        flush=True,
+    )
 
     def bare(model: nn.Module, opt: torch.optim.Optimizer, bf16: bool = False) -> Callable[[], None]:
         gen = torch.Generator().manual_seed(0)
@@ -121,9 +132,11 @@ def main() -> int:
         variants["compiled"] = bare(torch.compile(m), opt)
     val = s.data.val
     for size in (1024, 4096, len(val.x)):
+
         def evaluate(size: int = size) -> None:
             trainer.eval_batch_size = size
             trainer.evaluate(val)
+
         variants[f"eval {len(val.x)} at batch {size}"] = evaluate
     for fn in variants.values():  # warm-up: first-call costs (and compilation) are not an epoch's
         t = time.perf_counter()
@@ -142,7 +155,10 @@ def main() -> int:
     flops = recipe_flops(case, 1, n, 0)
     rate = max(rates)
     floor = flops / rate
-    print(f"\nfloor: {flops / 1e9:.1f} GFLOP at {rate / 1e9:.1f} GFLOP/s float32 (best of {' '.join(f'{x / 1e9:.0f}' for x in rates)}) = {floor:.3f} s per epoch of {n}")
+    print(
+        f"\nfloor: {flops / 1e9:.1f} GFLOP at {rate / 1e9:.1f} GFLOP/s float32 (best of "
+        f"{' '.join(f'{x / 1e9:.0f}' for x in rates)}) = {floor:.3f} s per epoch of {n}"
+    )
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     print(f"command: python benchmarks/floor.py {' '.join(sys.argv[1:])}; rounds {a.rounds}\n")
     print("| variant | median s | vs floor | vs trainlab | all rounds s |\n|---|---|---|---|---|")

@@ -26,7 +26,18 @@ from machine import header
 
 def run(name: str, stack: bool, quick: bool, out: Path) -> tuple[float, list[str], str]:
     """One lesson in a fresh process: its own time, its verdicts in order, its Runs line."""
-    cmd = [sys.executable, "-m", "trainlab", "lesson", name, "-q", "--out", str(out), *(["--quick"] if quick else []), *([] if stack else ["--no-stack"])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "trainlab",
+        "lesson",
+        name,
+        "-q",
+        "--out",
+        str(out),
+        *(["--quick"] if quick else []),
+        *([] if stack else ["--no-stack"]),
+    ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     md = (out / "report.md").read_text()
     seconds = float(re.search(r"measured in ([0-9.]+) s", md).group(1))  # type: ignore[union-attr]
@@ -40,7 +51,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("lessons", nargs="+", help="lesson names (trainlab lesson list)")
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--quick", action="store_true", help="the lessons' --quick form (tiny data: stacking has little to win there)")
+    p.add_argument(
+        "--quick", action="store_true", help="the lessons' --quick form (tiny data: stacking has little to win there)"
+    )
     a = p.parse_args()
     print(header())
     print(f"command: python benchmarks/lessons.py {' '.join(sys.argv[1:])}\n")
@@ -51,7 +64,7 @@ def main() -> None:
             verdicts: dict[bool, list[str]] = {}
             plan = ""
             for r in range(a.rounds):
-                for stack in ((True, False) if r % 2 == 0 else (False, True)):
+                for stack in (True, False) if r % 2 == 0 else (False, True):
                     seconds, verdicts[stack], line = run(name, stack, a.quick, Path(tmp) / f"{name}-{stack}-{r}")
                     times[stack].append(seconds)
                     plan = line if stack else plan

@@ -39,11 +39,22 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="lbfgs failed to converge")  # both stop at 100 iterations, alike
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
-    cfg = Config.from_dict({"data": {"name": "mnist1d", "preprocess": "standardize"}, "model": {"name": "cnn", "blocks": ["conv(32,k=5,p=2,pool=max(2))", "conv(64,k=3,p=1,pool=max(2))"], "hidden": [128]}})
+    cfg = Config.from_dict(
+        {
+            "data": {"name": "mnist1d", "preprocess": "standardize"},
+            "model": {
+                "name": "cnn",
+                "blocks": ["conv(32,k=5,p=2,pool=max(2))", "conv(64,k=3,p=1,pool=max(2))"],
+                "hidden": [128],
+            },
+        }
+    )
     d = load_dataset(cfg.data, 0, torch.device("cpu"))
     enc = random_encoder(cfg.model, d, 0)
-    sets = {"mnist1d raw (40)": (d.train.x.flatten(1), d.test.x.flatten(1), d.train.y, d.test.y),
-            "mnist1d random CNN (128)": (features(enc, d.train.x), features(enc, d.test.x), d.train.y, d.test.y)}
+    sets = {
+        "mnist1d raw (40)": (d.train.x.flatten(1), d.test.x.flatten(1), d.train.y, d.test.y),
+        "mnist1d random CNN (128)": (features(enc, d.train.x), features(enc, d.test.x), d.train.y, d.test.y),
+    }
     fcfg = Config.from_dict({"data": {"name": "fashion-mnist", "limit": 8000, "preprocess": "standardize"}})
     try:
         f = load_dataset(fcfg.data, 0, torch.device("cpu"))
@@ -60,7 +71,10 @@ def main() -> None:
                 acc[impl] = linear_probe(xa, ya, xb, yb, 10) if impl == "torch" else sklearn_probe(xa, ya, xb, yb)
                 times[impl].append(time.perf_counter() - t)
         mt, ms = statistics.median(times["torch"]), statistics.median(times["sklearn"])
-        print(f"{name}: n={len(xa)} torch {mt:.2f}s acc {acc['torch']:.4f} | sklearn {ms:.2f}s acc {acc['sklearn']:.4f} | sklearn/torch time {ms / mt:.2f}")
+        print(
+            f"{name}: n={len(xa)} torch {mt:.2f}s acc {acc['torch']:.4f} | sklearn {ms:.2f}s acc {acc['sklearn']:.4f} "
+            f"| sklearn/torch time {ms / mt:.2f}"
+        )
     print(f"load average {os.getloadavg()}")
 
 

@@ -33,7 +33,9 @@ print(json.dumps({"seconds": time.perf_counter() - t}))
 def timed(cache: bool) -> float:
     """Seconds for one load in a fresh subprocess."""
     env = {**os.environ, "TRAINLAB_DECODED_CACHE": "1" if cache else "0", "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", WORKER], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", WORKER], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
 
 

@@ -15,7 +15,7 @@ def cpuinfo() -> tuple[str, set[str]]:
     """The CPU's model name and flags from /proc/cpuinfo (the platform's processor name elsewhere)."""
     model, flags = platform.processor() or platform.machine(), set()
     try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")[:1 << 20]
+        text = Path("/proc/cpuinfo").read_text(errors="replace")[: 1 << 20]
     except OSError:
         return model, flags
     for line in text.splitlines():
@@ -34,12 +34,20 @@ def describe() -> str:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     shown = " ".join(f if f in flags else f"-{f}" for f in FLAGS)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"cpu: {model}, {cores} usable cores, {os.cpu_count()} online; flags: {shown}; {platform.system()} {platform.release()}; load average {load:.2f}"
+    return (
+        f"cpu: {model}, {cores} usable cores, {os.cpu_count()} online; flags: {shown}; "
+        f"{platform.system()} {platform.release()}; load average {load:.2f}"
+    )
 
 
 def header() -> str:
     """The machine line plus the OpenMP environment a benchmark started with."""
-    env = ", ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ) or "none set"
+    env = (
+        ", ".join(
+            f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ
+        )
+        or "none set"
+    )
     return f"{describe()}\nOpenMP environment of the benchmark process: {env}"
 
 

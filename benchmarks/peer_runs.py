@@ -35,7 +35,9 @@ def peer(name: str) -> Callable:
     return deco
 
 
-def _bare(case: Any, epochs: int, data_dir: str | None, limit: int | None, validate: bool, train_pass: bool = False) -> dict[str, Any]:
+def _bare(
+    case: Any, epochs: int, data_dir: str | None, limit: int | None, validate: bool, train_pass: bool = False
+) -> dict[str, Any]:
     import torch
     from recipe import load_data, torch_model
 
@@ -51,7 +53,10 @@ def _bare(case: Any, epochs: int, data_dir: str | None, limit: int | None, valid
     @torch.inference_mode()
     def accuracy(x: torch.Tensor, y: torch.Tensor) -> float:
         model.eval()
-        correct = sum((model(x[i : i + EVAL_BATCH]).argmax(1) == y[i : i + EVAL_BATCH]).sum() for i in range(0, len(y), EVAL_BATCH))
+        correct = sum(
+            (model(x[i : i + EVAL_BATCH]).argmax(1) == y[i : i + EVAL_BATCH]).sum()
+            for i in range(0, len(y), EVAL_BATCH)
+        )
         model.train()
         return float(correct) / len(y)
 
@@ -89,7 +94,9 @@ def run_bare_same(case: Any, epochs: int, data_dir: str | None, limit: int | Non
     return _bare(case, epochs, data_dir, limit, validate=True, train_pass=True)
 
 
-def _original(case: Any, epochs: int, data_dir: str | None, limit: int | None, evaluate: bool, pil: bool = False) -> dict[str, Any]:
+def _original(
+    case: Any, epochs: int, data_dir: str | None, limit: int | None, evaluate: bool, pil: bool = False
+) -> dict[str, Any]:
     import torch
     from recipe import PerExampleImages, load_data, torch_model
     from torch.utils.data import DataLoader, TensorDataset
@@ -158,18 +165,24 @@ def run_original_pil_eval(case: Any, epochs: int, data_dir: str | None, limit: i
 
 
 @peer("trainlab")
-def run_trainlab(case: Any, epochs: int, data_dir: str | None, limit: int | None, threads: int, **_: Any) -> dict[str, Any]:
+def run_trainlab(
+    case: Any, epochs: int, data_dir: str | None, limit: int | None, threads: int, **_: Any
+) -> dict[str, Any]:
     """``trainlab.train(config)`` with its default callbacks and the console Progress on a non-tty stream."""
     return _trainlab(case, epochs, data_dir, limit, threads, report=False)
 
 
 @peer("trainlab-report")
-def run_trainlab_report(case: Any, epochs: int, data_dir: str | None, limit: int | None, threads: int, **_: Any) -> dict[str, Any]:
+def run_trainlab_report(
+    case: Any, epochs: int, data_dir: str | None, limit: int | None, threads: int, **_: Any
+) -> dict[str, Any]:
     """The same, also writing report.html at the end (``output.report=true``, trainlab's default)."""
     return _trainlab(case, epochs, data_dir, limit, threads, report=True)
 
 
-def _trainlab(case: Any, epochs: int, data_dir: str | None, limit: int | None, threads: int, report: bool) -> dict[str, Any]:
+def _trainlab(
+    case: Any, epochs: int, data_dir: str | None, limit: int | None, threads: int, report: bool
+) -> dict[str, Any]:
     import io
 
     from recipe import trainlab_config
@@ -181,9 +194,18 @@ def _trainlab(case: Any, epochs: int, data_dir: str | None, limit: int | None, t
     with tempfile.TemporaryDirectory() as out:
         cfg = trainlab_config(case, epochs, data_dir, out, threads, limit, report)
         t0 = time.perf_counter()
-        run = trainlab.train(cfg, callbacks=[Progress(io.StringIO())], on_setup=lambda s, t: marks.setdefault("setup", time.perf_counter()))
+        run = trainlab.train(
+            cfg,
+            callbacks=[Progress(io.StringIO())],
+            on_setup=lambda s, t: marks.setdefault("setup", time.perf_counter()),
+        )
         t2 = time.perf_counter()
-    return {"load": marks["setup"] - t0, "train": t2 - marks["setup"], "test_accuracy": run.summary["test_accuracy"], "threads": run.summary["threads"]}
+    return {
+        "load": marks["setup"] - t0,
+        "train": t2 - marks["setup"],
+        "test_accuracy": run.summary["test_accuracy"],
+        "threads": run.summary["threads"],
+    }
 
 
 @peer("lightning")
@@ -222,7 +244,15 @@ def run_lightning(case: Any, epochs: int, data_dir: str | None, limit: int | Non
     t1 = time.perf_counter()
     torch.manual_seed(0)
     model = Module()
-    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, enable_progress_bar=False, logger=False, enable_checkpointing=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        enable_progress_bar=False,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, DataLoader(TensorDataset(d.x_train, d.y_train), batch_size=case.batch, shuffle=True))
     res = trainer.test(model, DataLoader(TensorDataset(d.x_test, d.y_test), batch_size=EVAL_BATCH), verbose=False)
     return {"load": t1 - t0, "train": time.perf_counter() - t1, "test_accuracy": float(res[0]["acc"])}
@@ -248,8 +278,16 @@ def run_skorch(case: Any, epochs: int, data_dir: str | None, limit: int | None, 
     t1 = time.perf_counter()
     torch.manual_seed(0)
     net = NeuralNetClassifier(
-        Net, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-3, batch_size=case.batch,
-        max_epochs=epochs, train_split=None, iterator_train__shuffle=True, iterator_valid__batch_size=EVAL_BATCH, verbose=0,
+        Net,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        batch_size=case.batch,
+        max_epochs=epochs,
+        train_split=None,
+        iterator_train__shuffle=True,
+        iterator_valid__batch_size=EVAL_BATCH,
+        verbose=0,
     )
     net.fit(d.x_train.numpy(), d.y_train.numpy())
     acc = float((net.predict(d.x_test.numpy()) == d.y_test.numpy()).mean())
@@ -273,7 +311,11 @@ def run_keras(case: Any, epochs: int, data_dir: str | None, limit: int | None, *
     layers += [keras.layers.Dense(h, activation="relu", kernel_initializer="he_normal") for h in case.hidden]
     layers.append(keras.layers.Dense(10, kernel_initializer="he_normal"))
     model = keras.Sequential(layers)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     model.fit(x, y, batch_size=case.batch, epochs=epochs, shuffle=True, verbose=0)
     _, acc = model.evaluate(xt, yt, batch_size=EVAL_BATCH, verbose=0)
     return {"load": t1 - t0, "train": time.perf_counter() - t1, "test_accuracy": float(acc)}
@@ -296,7 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("peer", choices=sorted(PEERS))
     p.add_argument("case")
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="torch threads for the peer (0: the peer's own default: torch's for the others, trainlab's adaptive one for trainlab)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads for the peer (0: the peer's own default: torch's for the others, "
+        "trainlab's adaptive one for trainlab)",
+    )
     p.add_argument("--data-dir", default=None)
     p.add_argument("--limit", type=int, default=None, help="train on a seeded subset of N examples")
     a = p.parse_args(argv)
@@ -319,7 +367,15 @@ def main(argv: list[str] | None = None) -> int:
     total = result["load"] + result["train"]
     # everything else the process spent before its exit: interpreter start aside, that is imports and set-up
     used = result.pop("threads", None) or torch.get_num_threads()
-    result.update(peer=a.peer, case=a.case, epochs=epochs, threads=used, omp_wait_policy=policy, total=total, imports=time.perf_counter() - _T0 - total)
+    result.update(
+        peer=a.peer,
+        case=a.case,
+        epochs=epochs,
+        threads=used,
+        omp_wait_policy=policy,
+        total=total,
+        imports=time.perf_counter() - _T0 - total,
+    )
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 

@@ -75,7 +75,18 @@ def run_one(peer: str, case: str, args: argparse.Namespace, setting: str = "fixe
     peer runs with its own defaults, trainlab with its adaptive one; ``fixed``: every peer gets
     ``--threads`` and ``--omp-wait-policy``."""
     threads = args.threads if setting == "fixed" else 0
-    cmd = [sys.executable, "-W", "ignore", str(HERE / "peer_runs.py"), peer, case, "--epochs", str(args.epochs), "--threads", str(threads)]
+    cmd = [
+        sys.executable,
+        "-W",
+        "ignore",
+        str(HERE / "peer_runs.py"),
+        peer,
+        case,
+        "--epochs",
+        str(args.epochs),
+        "--threads",
+        str(threads),
+    ]
     if args.data_dir:
         cmd += ["--data-dir", args.data_dir]
     if args.limit:
@@ -110,14 +121,18 @@ def versions() -> dict[str, str]:
 
 def table(case: str, records: dict[str, list[dict]], setting: str = "fixed") -> list[str]:
     """Markdown rows for one case: medians and ratios to the bare loop."""
-    med = {p: {k: statistics.median(r[k] for r in rs) for k in ("total", "load", "train", "imports", "wall")} for p, rs in records.items()}
+    med = {
+        p: {k: statistics.median(r[k] for r in rs) for k in ("total", "load", "train", "imports", "wall")}
+        for p, rs in records.items()
+    }
     base_key = "bare" if "bare" in med else next((p for p in med if p.startswith("bare")), None)
     base = med[base_key] if base_key else None
     c = CASES[case]
     lines = [
         f"### {case} ({setting}): {c.help}",
         "",
-        f"| peer | total s | vs {base_key or 'bare'} | load s | train+test s | process s | vs {base_key or 'bare'} | test acc | threads, OpenMP wait | rounds (total s) |",
+        f"| peer | total s | vs {base_key or 'bare'} | load s | train+test s | process s | vs {base_key or 'bare'} | "
+        "test acc | threads, OpenMP wait | rounds (total s) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p, m in sorted(med.items(), key=lambda kv: kv[1]["total"]):
@@ -129,11 +144,16 @@ def table(case: str, records: dict[str, list[dict]], setting: str = "fixed") -> 
         extra = ""
         if p == "floor":
             f = rs[0]
-            extra = f" ({f['flops'] / 1e9:.1f} GFLOP at {statistics.median(r['flop_per_s'] for r in rs) / 1e9:.1f} GFLOP/s)"
+            extra = (
+                f" ({f['flops'] / 1e9:.1f} GFLOP at {statistics.median(r['flop_per_s'] for r in rs) / 1e9:.1f} GFLOP/s)"
+            )
         acc_text = "-" if acc is None else f"{acc:.4f}"
         rounds = " ".join(f"{r['total']:.2f}" for r in rs)
         used = ", ".join(sorted({f"{r.get('threads', '?')} {r.get('omp_wait_policy', '?')}" for r in rs}))
-        lines.append(f"| {p}{extra} | {m['total']:.2f} | {ratio} | {m['load']:.2f} | {m['train']:.2f} | {wall} | {wall_ratio} | {acc_text} | {used} | {rounds} |")
+        lines.append(
+            f"| {p}{extra} | {m['total']:.2f} | {ratio} | {m['load']:.2f} | {m['train']:.2f} | {wall} | {wall_ratio} "
+            f"| {acc_text} | {used} | {rounds} |"
+        )
     return lines
 
 
@@ -143,11 +163,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=3, help="epochs of each case that does not fix its own (default 3)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported (default 3)")
     p.add_argument("--cases", default="mlp,tiny,cnn,mlp10", help=f"comma-separated, from {', '.join(CASES)}")
-    p.add_argument("--peers", default="", help=f"comma-separated subset of {', '.join(ALL_PEERS)}, bare-val (default: each case's own list)")
-    p.add_argument("--settings", default="as-used,fixed", help="as-used: every peer with its own defaults (trainlab with its adaptive threads); fixed: --threads and --omp-wait-policy for all (default: both, a table each)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads for every peer in the fixed setting (0: the usable cores)")
-    p.add_argument("--omp-wait-policy", default="PASSIVE", help="OMP_WAIT_POLICY for every peer in the fixed setting (default PASSIVE; '' leaves it unset: libgomp's default)")
-    p.add_argument("--data-dir", default=None, help="directory of the Fashion-MNIST IDX files (default: trainlab's search)")
+    p.add_argument(
+        "--peers",
+        default="",
+        help=f"comma-separated subset of {', '.join(ALL_PEERS)}, bare-val (default: each case's own list)",
+    )
+    p.add_argument(
+        "--settings",
+        default="as-used,fixed",
+        help="as-used: every peer with its own defaults (trainlab with its adaptive threads); "
+        "fixed: --threads and --omp-wait-policy for all (default: both, a table each)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=0, help="torch threads for every peer in the fixed setting (0: the usable cores)"
+    )
+    p.add_argument(
+        "--omp-wait-policy",
+        default="PASSIVE",
+        help="OMP_WAIT_POLICY for every peer in the fixed setting "
+        "(default PASSIVE; '' leaves it unset: libgomp's default)",
+    )
+    p.add_argument(
+        "--data-dir", default=None, help="directory of the Fashion-MNIST IDX files (default: trainlab's search)"
+    )
     p.add_argument("--limit", type=int, default=None, help="train on a seeded subset of N examples (smoke tests)")
     p.add_argument("--no-floor", action="store_true", help="skip the compute-floor measurement")
     p.add_argument("--json", default=None, help="also write every record to this file")
@@ -186,18 +224,31 @@ def main(argv: list[str] | None = None) -> int:
                     loads.append(os.getloadavg()[0])
                     rec = run_one(peer, c, args, setting)
                     records[setting][c].setdefault(peer, []).append(rec)
-                    print(f"round {r + 1} {setting:<7} {c:<6} {peer:<14} {rec['total']:7.2f} s", file=sys.stderr, flush=True)
+                    print(
+                        f"round {r + 1} {setting:<7} {c:<6} {peer:<14} {rec['total']:7.2f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     head = [
         header(),
         f"versions: {', '.join(f'{k} {v}' for k, v in versions().items())}",
         f"command: python benchmarks/peers.py {' '.join(sys.argv[1:] if argv is None else argv)}",
-        f"rounds {args.rounds}, epochs {args.epochs}; fixed setting: {args.threads} threads, OMP_WAIT_POLICY={args.omp_wait_policy or '(unset)'};"
-        f" load average while running: median {statistics.median(loads):.2f}, max {max(loads):.2f}; {time.time() - start:.0f} s in all",
+        f"rounds {args.rounds}, epochs {args.epochs}; fixed setting: {args.threads} threads, "
+        f"OMP_WAIT_POLICY={args.omp_wait_policy or '(unset)'};"
+        f" load average while running: median {statistics.median(loads):.2f}, max {max(loads):.2f}; "
+        f"{time.time() - start:.0f} s in all",
         "",
     ]
     out = head
     for setting in settings:
-        out.append(f"## {setting}: " + ("every peer with its own defaults (no thread count or OpenMP variable given; trainlab decides its own)" if setting == "as-used" else f"every peer with {args.threads} threads and OMP_WAIT_POLICY={args.omp_wait_policy or '(unset)'}"))
+        out.append(
+            f"## {setting}: "
+            + (
+                "every peer with its own defaults (no thread count or OpenMP variable given; trainlab decides its own)"
+                if setting == "as-used"
+                else f"every peer with {args.threads} threads and OMP_WAIT_POLICY={args.omp_wait_policy or '(unset)'}"
+            )
+        )
         out.append("")
         for c in cases:
             out += table(c, records[setting][c], setting) + [""]

@@ -54,10 +54,32 @@ CNN_BLOCKS = (
 CASES = {
     c.name: c
     for c in (
-        Case("mlp", "reference recipe: MLP 784-256-10, batch 256", peers=(*ALL_PEERS, "bare-same", "original-pil", "trainlab-report")),
-        Case("tiny", "per-step overhead: MLP 784-32-10, batch 64", hidden=(32,), batch=64, peers=("bare", "bare-same", "trainlab")),
-        Case("cnn", "small CNN (configs/cnn-fashion.yaml): conv 16 and conv 32 (3x3, max-pool 2), fc 128, batch 128", hidden=(128,), batch=128, blocks=CNN_BLOCKS, peers=("bare", "bare-same", "trainlab")),
-        Case("mlp10", "10 epochs of the reference recipe with per-epoch validation/evaluation", epochs=10, peers=("bare-val", "trainlab", "original-eval", "original-pil-eval")),
+        Case(
+            "mlp",
+            "reference recipe: MLP 784-256-10, batch 256",
+            peers=(*ALL_PEERS, "bare-same", "original-pil", "trainlab-report"),
+        ),
+        Case(
+            "tiny",
+            "per-step overhead: MLP 784-32-10, batch 64",
+            hidden=(32,),
+            batch=64,
+            peers=("bare", "bare-same", "trainlab"),
+        ),
+        Case(
+            "cnn",
+            "small CNN (configs/cnn-fashion.yaml): conv 16 and conv 32 (3x3, max-pool 2), fc 128, batch 128",
+            hidden=(128,),
+            batch=128,
+            blocks=CNN_BLOCKS,
+            peers=("bare", "bare-same", "trainlab"),
+        ),
+        Case(
+            "mlp10",
+            "10 epochs of the reference recipe with per-epoch validation/evaluation",
+            epochs=10,
+            peers=("bare-val", "trainlab", "original-eval", "original-pil-eval"),
+        ),
     )
 }
 
@@ -170,9 +192,17 @@ def torch_model(case: Case, seed: int = 0) -> nn.Module:
     return model
 
 
-def trainlab_config(case: Case, epochs: int, data_dir: str | None, out_dir: str, threads: int, limit: int | None, report: bool = False) -> dict:
+def trainlab_config(
+    case: Case, epochs: int, data_dir: str | None, out_dir: str, threads: int, limit: int | None, report: bool = False
+) -> dict:
     """The case as a trainlab config dict (``report``: also write report.html at the end, trainlab's default)."""
-    model: dict = {"name": "mlp", "hidden": list(case.hidden), "act": "relu", "init": "kaiming_normal", "bias_init": "zeros"}
+    model: dict = {
+        "name": "mlp",
+        "hidden": list(case.hidden),
+        "act": "relu",
+        "init": "kaiming_normal",
+        "bias_init": "zeros",
+    }
     if case.cnn:
         model = {**model, "name": "cnn", "blocks": [dict(b) for b in case.blocks]}
     return {

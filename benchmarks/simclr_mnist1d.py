@@ -17,14 +17,28 @@ from trainlab.lessons.base import LessonContext
 from trainlab.nn.ssl import features
 from trainlab.training.probes import linear_probe
 
-MODEL = {"model.name": "cnn", "model.blocks": ["conv(32,k=5,p=2,pool=max(2))", "conv(64,k=3,p=1,pool=max(2))"], "model.hidden": [128]}
-BASE = {"data.name": "mnist1d", "data.preprocess": "standardize", **MODEL, "optim.lr": 2e-3, "optim.batch_size": 256, "train.epochs": 50,
-        "pretrain.knn_k": 0, "pretrain.method": "simclr(temperature=0.2,proj=[128,64])",
-        "pretrain.views": ["resized_crop(scale=[0.6,1])", "shift(6)", "noise(0.1)"]}
+MODEL = {
+    "model.name": "cnn",
+    "model.blocks": ["conv(32,k=5,p=2,pool=max(2))", "conv(64,k=3,p=1,pool=max(2))"],
+    "model.hidden": [128],
+}
+BASE = {
+    "data.name": "mnist1d",
+    "data.preprocess": "standardize",
+    **MODEL,
+    "optim.lr": 2e-3,
+    "optim.batch_size": 256,
+    "train.epochs": 50,
+    "pretrain.knn_k": 0,
+    "pretrain.method": "simclr(temperature=0.2,proj=[128,64])",
+    "pretrain.views": ["resized_crop(scale=[0.6,1])", "shift(6)", "noise(0.1)"],
+}
 VARIANTS: dict[str, dict] = {
     "base": {},
     "tau0.1": {"pretrain.method": "simclr(temperature=0.1,proj=[128,64])"},
-    "erase": {"pretrain.views": ["resized_crop(scale=[0.6,1])", "shift(6)", "erase(p=0.5,scale=[0.05,0.2])", "noise(0.1)"]},
+    "erase": {
+        "pretrain.views": ["resized_crop(scale=[0.6,1])", "shift(6)", "erase(p=0.5,scale=[0.05,0.2])", "noise(0.1)"]
+    },
     "cosine_lr4e-3": {"optim.lr": 4e-3, "optim.schedule": "cosine"},
     "bs128": {"optim.batch_size": 128},
     "crop0.4": {"pretrain.views": ["resized_crop(scale=[0.4,1])", "shift(6)", "noise(0.1)"]},
@@ -40,7 +54,10 @@ def main() -> None:
         fit = ctx.fit(ctx.config(**{**BASE, **VARIANTS[name], "seed": seed}), label=name)
         d, enc = fit.setup.data, fit.model.encoder
         acc = linear_probe(features(enc, d.train.x), d.train.y, features(enc, d.test.x), d.test.y, d.num_classes)
-        print(f"{name} seed {seed}: probe100 {acc:.4f} fit {fit.trainer.fit_seconds:.1f}s load {os.getloadavg()[0]:.1f}", flush=True)
+        print(
+            f"{name} seed {seed}: probe100 {acc:.4f} fit {fit.trainer.fit_seconds:.1f}s load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

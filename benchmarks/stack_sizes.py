@@ -38,6 +38,7 @@ def main(threads: int, hidden: int, batch: int) -> None:
             out = torch.baddbmm(b2, torch.relu(torch.baddbmm(b1, xb, w1)), w2)
             loss = F.cross_entropy(out.reshape(-1, C), yb.reshape(-1), reduction="none").view(k, batch).mean(1)
             torch.autograd.grad(loss.sum(), [w1, b1, w2, b2])
+
         return step
 
     lin1, lin2 = torch.nn.Linear(D, hidden), torch.nn.Linear(hidden, C)
@@ -58,8 +59,12 @@ def main(threads: int, hidden: int, batch: int) -> None:
                 fn()
             times[name].append((time.perf_counter() - t) / 32)
     base = statistics.median(times["single"])
-    print(f"threads {threads}, mlp 784-{hidden}-10, batch {batch}, load average {os.getloadavg()[0]:.2f}: per run-step "
-          + ", ".join(f"{k} {statistics.median(v) * 1e3:.2f} ms ({base / statistics.median(v):.2f}x)" for k, v in times.items()))
+    print(
+        f"threads {threads}, mlp 784-{hidden}-10, batch {batch}, load average {os.getloadavg()[0]:.2f}: per run-step "
+        + ", ".join(
+            f"{k} {statistics.median(v) * 1e3:.2f} ms ({base / statistics.median(v):.2f}x)" for k, v in times.items()
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `import trainlab` does, before torch loads: idle threads sleep on a busy machine
+os.environ.setdefault(
+    "OMP_WAIT_POLICY", "PASSIVE"
+)  # as `import trainlab` does, before torch loads: idle threads sleep on a busy machine
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -46,7 +48,9 @@ def cpu() -> str:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return "unknown CPU"
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "unknown CPU")
+    model = next(
+        (line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "unknown CPU"
+    )
     flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
     return f"{model}; avx512_bf16={'avx512_bf16' in flags}; amx={any(f.startswith('amx') for f in flags)}"
 
@@ -54,8 +58,14 @@ def cpu() -> str:
 def configs(hidden: list[int], batch: int, out: str, threads: int) -> list[dict]:
     """The 8 configs of a recipe."""
     return [
-        {"data": {"name": "fashion-mnist"}, "model": {"hidden": hidden}, "optim": {"lr": lr, "batch_size": batch}, "train": {"epochs": 1},
-         "threads": threads, "output": {"dir": out, "report": False, "name": f"lr{lr:g}"}}
+        {
+            "data": {"name": "fashion-mnist"},
+            "model": {"hidden": hidden},
+            "optim": {"lr": lr, "batch_size": batch},
+            "train": {"epochs": 1},
+            "threads": threads,
+            "output": {"dir": out, "report": False, "name": f"lr{lr:g}"},
+        }
         for lr in LRS
     ]
 
@@ -68,7 +78,8 @@ def one_by_one(cfgs: list[dict], cache: DataCache) -> tuple[float, float]:
 
 
 def stacked(cfgs: list[dict], cache: DataCache, max_stack: int = 0) -> tuple[float, float]:
-    """(fit seconds, total seconds) training the configs as stacked models (``max_stack`` members each; 0: automatic)."""
+    """(fit seconds, total seconds) training the configs as stacked models (``max_stack`` members each;
+    0: automatic)."""
     t0 = time.perf_counter()
     runs = train_stacked(cfgs, cache=cache, handle_signals=False, max_stack=max_stack)
     groups = {r.summary["stacked"]["seconds"] if "stacked" in r.summary else r.summary["fit_seconds"] for r in runs}
@@ -82,8 +93,14 @@ def forward_styles(hidden: int, batch: int, k: int = 8, calls: int = 50) -> tupl
     models = [nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10)) for _ in range(k)]
     params, buffers = stack_module_state(models)
     params = {n: p.detach().requires_grad_(True) for n, p in params.items()}
-    ws = [params["0.weight"].detach().transpose(1, 2).contiguous().requires_grad_(True), params["2.weight"].detach().transpose(1, 2).contiguous().requires_grad_(True)]
-    bs = [params["0.bias"].detach().unsqueeze(1).requires_grad_(True), params["2.bias"].detach().unsqueeze(1).requires_grad_(True)]
+    ws = [
+        params["0.weight"].detach().transpose(1, 2).contiguous().requires_grad_(True),
+        params["2.weight"].detach().transpose(1, 2).contiguous().requires_grad_(True),
+    ]
+    bs = [
+        params["0.bias"].detach().unsqueeze(1).requires_grad_(True),
+        params["2.bias"].detach().unsqueeze(1).requires_grad_(True),
+    ]
     x = torch.randn(k, batch, 784)
     y = torch.randint(0, 10, (k, batch))
     base = models[0]
@@ -91,7 +108,12 @@ def forward_styles(hidden: int, batch: int, k: int = 8, calls: int = 50) -> tupl
     def bmm() -> None:
         h = torch.relu(torch.baddbmm(bs[0], x, ws[0]))
         out = torch.baddbmm(bs[1], h, ws[1])
-        loss = nn.functional.cross_entropy(out.reshape(-1, 10), y.reshape(-1), reduction="none").view(k, batch).mean(1).sum()
+        loss = (
+            nn.functional.cross_entropy(out.reshape(-1, 10), y.reshape(-1), reduction="none")
+            .view(k, batch)
+            .mean(1)
+            .sum()
+        )
         torch.autograd.grad(loss, [*ws, *bs])
 
     def one(p: dict, b: dict, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
@@ -124,7 +146,10 @@ def main(rounds: int = 3, threads: int = 2, recipes: tuple[str, ...] = tuple(REC
     for name in recipes:
         hidden, batch = RECIPES[name]
         b, v = forward_styles(hidden[0], batch)
-        print(f"{name}: forward+backward of 8 stacked MLPs: baddbmm {b * 1e3:.2f} ms, vmap(functional_call) {v * 1e3:.2f} ms (vmap/baddbmm {v / b:.2f}x)")
+        print(
+            f"{name}: forward+backward of 8 stacked MLPs: baddbmm {b * 1e3:.2f} ms, vmap(functional_call) "
+            f"{v * 1e3:.2f} ms (vmap/baddbmm {v / b:.2f}x)"
+        )
     cache = DataCache(size=1)
     with tempfile.TemporaryDirectory() as out:
         for name in recipes:
@@ -132,16 +157,25 @@ def main(rounds: int = 3, threads: int = 2, recipes: tuple[str, ...] = tuple(REC
             cfgs = configs(hidden, batch, out, threads)
             train_stacked(cfgs[:2], cache=cache, handle_signals=False)  # warm-up: loads the data set, first calls
             auto = stack_size_of(cfgs, cache)
-            variants = {"one by one": lambda c=cfgs: one_by_one(c, cache), f"stacked ({auto} per stack)": lambda c=cfgs: stacked(c, cache)}
+            variants = {
+                "one by one": lambda c=cfgs: one_by_one(c, cache),
+                f"stacked ({auto} per stack)": lambda c=cfgs: stacked(c, cache),
+            }
             if auto < len(cfgs):
                 variants["stacked x8"] = lambda c=cfgs: stacked(c, cache, max_stack=len(c))
             results: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
             for _ in range(rounds):
                 for k, fn in variants.items():
                     results[k].append(fn())
-            med = {k: (statistics.median(f for f, _ in v), statistics.median(t for _, t in v)) for k, v in results.items()}
+            med = {
+                k: (statistics.median(f for f, _ in v), statistics.median(t for _, t in v)) for k, v in results.items()
+            }
             base = med["one by one"]
-            text = "; ".join(f"{k} fit {f:.2f} s, total {t:.2f} s" + ("" if k == "one by one" else f" (speed-up fit {base[0] / f:.2f}x, total {base[1] / t:.2f}x)") for k, (f, t) in med.items())
+            text = "; ".join(
+                f"{k} fit {f:.2f} s, total {t:.2f} s"
+                + ("" if k == "one by one" else f" (speed-up fit {base[0] / f:.2f}x, total {base[1] / t:.2f}x)")
+                for k, (f, t) in med.items()
+            )
             print(f"{name} ({len(cfgs)} runs, 1 epoch each, {rounds} interleaved rounds): {text}")
     print(f"load average {os.getloadavg()[0]:.2f} at end")
 

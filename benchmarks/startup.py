@@ -131,7 +131,8 @@ def machine() -> str:
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path | str) -> tuple[float, dict]:
-    """(wall seconds, the JSON its last line printed, or {}, with its CPU seconds as "cpu") of one subprocess; exits on failure."""
+    """(wall seconds, the JSON its last line printed, or {}, with its CPU seconds as "cpu") of one
+    subprocess; exits on failure."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
@@ -139,7 +140,9 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path | str) -> tuple[float, 
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # children run one at a time: the delta is this one's
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if out.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:6])} ... failed ({out.returncode}): {(out.stderr or out.stdout).strip()[-400:]}")
+        raise SystemExit(
+            f"{' '.join(cmd[:6])} ... failed ({out.returncode}): {(out.stderr or out.stdout).strip()[-400:]}"
+        )
     last = (out.stdout.strip().splitlines() or [""])[-1]
     try:
         record = json.loads(last)
@@ -148,13 +151,19 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path | str) -> tuple[float, 
     return wall, {**(record if isinstance(record, dict) else {}), "cpu": cpu}
 
 
-def rounds(variants: dict[str, tuple[list[str], dict[str, str]]], n: int, cwd: Path | str, key: str | None, with_cpu: bool = False) -> dict[str, list[float]]:
+def rounds(
+    variants: dict[str, tuple[list[str], dict[str, str]]],
+    n: int,
+    cwd: Path | str,
+    key: str | None,
+    with_cpu: bool = False,
+) -> dict[str, list[float]]:
     """Run every variant once per round, rotating the order; per variant its timings (``key`` of its
     JSON, or the wall time), and with ``with_cpu`` its CPU times under "NAME cpu"."""
     names = list(variants)
     got: dict[str, list[float]] = {name: [] for name in names}
     for r in range(n):
-        for name in names[r % len(names):] + names[: r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             cmd, env = variants[name]
             wall, rec = timed(cmd, env, cwd)
             got[name].append(rec[key] if key else wall)
@@ -168,7 +177,9 @@ def show(title: str, got: dict[str, list[float]], base: str | None = None) -> No
     print(f"\n{title} (load average {os.getloadavg()[0]:.2f})")
     med = {k: statistics.median(v) for k, v in got.items()}
     for name, ts in got.items():
-        ratio = f"  {med[name] / med[base]:.2f}x {base}  {med[name] - med[base]:+.3f} s" if base and name != base else ""
+        ratio = (
+            f"  {med[name] / med[base]:.2f}x {base}  {med[name] - med[base]:+.3f} s" if base and name != base else ""
+        )
         print(f"  {name:<18} median {med[name]:.3f} s{ratio}   ({' '.join(f'{t:.3f}' for t in ts)})")
 
 
@@ -178,29 +189,68 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are printed (default 5)")
     p.add_argument("--only", default="cli,load,process", help="comma-separated sections: cli, load, process")
     p.add_argument("--epochs", type=int, default=3, help="epochs of the whole-process section (default 3)")
-    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="torch threads for both processes (default: the cores this process may use)")
-    p.add_argument("--omp-wait-policy", default="PASSIVE", help="OMP_WAIT_POLICY for every process (default PASSIVE, trainlab's own default)")
-    p.add_argument("--data-dir", default=None, help="directory of the Fashion-MNIST IDX files (default: trainlab's search)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="torch threads for both processes (default: the cores this process may use)",
+    )
+    p.add_argument(
+        "--omp-wait-policy",
+        default="PASSIVE",
+        help="OMP_WAIT_POLICY for every process (default PASSIVE, trainlab's own default)",
+    )
+    p.add_argument(
+        "--data-dir", default=None, help="directory of the Fashion-MNIST IDX files (default: trainlab's search)"
+    )
     a = p.parse_args(argv)
     sections = set(a.only.split(","))
     src = str(ROOT / "src")
     py = sys.executable
-    print(f"machine: {machine()}; Python {platform.python_version()}; rounds {a.rounds}; threads {a.threads}; OMP_WAIT_POLICY={a.omp_wait_policy}")
+    print(
+        f"machine: {machine()}; Python {platform.python_version()}; rounds {a.rounds}; threads {a.threads}; "
+        f"OMP_WAIT_POLICY={a.omp_wait_policy}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         # compiled modules kept (in a folder of this run), as an installed package has them: with
         # PYTHONDONTWRITEBYTECODE every process would compile trainlab's sources again
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env.update(PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_WAIT_POLICY=a.omp_wait_policy,
-                   PYTHONWARNINGS="ignore", PYTHONPYCACHEPREFIX=str(work / "pycache"))
+        env.update(
+            PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            OMP_WAIT_POLICY=a.omp_wait_policy,
+            PYTHONWARNINGS="ignore",
+            PYTHONPYCACHEPREFIX=str(work / "pycache"),
+        )
         # the first run compiles the modules of every command timed below (untimed)
-        subprocess.run([py, "-m", "trainlab", "train", "data.name=xor", "train.epochs=1", "output.report=false", "threads=1", "--no-progress"],
-                       cwd=work, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                py,
+                "-m",
+                "trainlab",
+                "train",
+                "data.name=xor",
+                "train.epochs=1",
+                "output.report=false",
+                "threads=1",
+                "--no-progress",
+            ],
+            cwd=work,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         if "cli" in sections:
             (run,) = (work / "runs").iterdir()
             for args in (["--help"], ["list", "models"], ["show", str(run)]):  # compile the rest of the CLI's modules
                 subprocess.run([py, "-m", "trainlab", *args], cwd=work, env=env, check=True, capture_output=True)
-            commands = {"--help": ["--help"], "--version": ["--version"], "list models": ["list", "models"], "runs": ["runs"], "show RUN": ["show", str(run)]}
+            commands = {
+                "--help": ["--help"],
+                "--version": ["--version"],
+                "list models": ["list", "models"],
+                "runs": ["runs"],
+                "show RUN": ["show", str(run)],
+            }
             cli = {name: ([py, "-m", "trainlab", *args], env) for name, args in commands.items()}
             cli["python -c pass"] = ([py, "-c", "pass"], env)  # the interpreter's own start, for scale
             show("cli: whole process, target < 0.5 s", rounds(cli, a.rounds, work, None))
@@ -211,24 +261,50 @@ def main(argv: list[str] | None = None) -> int:
             files = {k: str(v) for k, v in find_idx_files("fashion-mnist", a.data_dir).items()}
             data_dir = str(Path(files["train-images-idx3-ubyte"]).parent)
         if "load" in sections:
-            timed([py, "-c", TRAINLAB_LOAD, str(a.threads), data_dir], env, work)  # the decoded cache exists from here on
+            timed(
+                [py, "-c", TRAINLAB_LOAD, str(a.threads), data_dir], env, work
+            )  # the decoded cache exists from here on
             load = {
                 "bare": ([py, "-c", BARE, "load", json.dumps(files), "0", str(a.threads)], env),
                 "trainlab": ([py, "-c", TRAINLAB_LOAD, str(a.threads), data_dir], env),
-                "trainlab-gunzip": ([py, "-c", TRAINLAB_LOAD, str(a.threads), data_dir], {**env, "TRAINLAB_DECODED_CACHE": "0"}),
+                "trainlab-gunzip": (
+                    [py, "-c", TRAINLAB_LOAD, str(a.threads), data_dir],
+                    {**env, "TRAINLAB_DECODED_CACHE": "0"},
+                ),
             }
-            show("load: read, split, float32 / 255, inside the process; target trainlab <= bare + 0.1 s", rounds(load, a.rounds, work, "load"), "bare")
+            show(
+                "load: read, split, float32 / 255, inside the process; target trainlab <= bare + 0.1 s",
+                rounds(load, a.rounds, work, "load"),
+                "bare",
+            )
         if "process" in sections:
             proc = {
                 "bare": ([py, "-c", BARE, "bare", json.dumps(files), str(a.epochs), str(a.threads)], env),
                 "bare-same": ([py, "-c", BARE, "same", json.dumps(files), str(a.epochs), str(a.threads)], env),
-                "trainlab train": ([py, "-m", "trainlab", "train", f"train.epochs={a.epochs}", "output.report=false", f"threads={a.threads}",
-                                    f"data.dir={data_dir}", f"output.dir={work / 'runs-process'}", "--no-progress"], env),
+                "trainlab train": (
+                    [
+                        py,
+                        "-m",
+                        "trainlab",
+                        "train",
+                        f"train.epochs={a.epochs}",
+                        "output.report=false",
+                        f"threads={a.threads}",
+                        f"data.dir={data_dir}",
+                        f"output.dir={work / 'runs-process'}",
+                        "--no-progress",
+                    ],
+                    env,
+                ),
             }
             got = rounds(proc, a.rounds, work, None, with_cpu=True)
             title = f"process: whole process, {a.epochs} epochs of the reference recipe; target trainlab <= 1.10x bare"
             show(title + ", wall", {k: v for k, v in got.items() if not k.endswith(" cpu")}, "bare")
-            show(title + ", CPU time (user + system; steadier than wall on a loaded machine)", {k[:-4]: v for k, v in got.items() if k.endswith(" cpu")}, "bare")
+            show(
+                title + ", CPU time (user + system; steadier than wall on a loaded machine)",
+                {k[:-4]: v for k, v in got.items() if k.endswith(" cpu")},
+                "bare",
+            )
     return 0
 
 

@@ -78,10 +78,24 @@ def timed(threads: int, extra_env: dict[str, str], a: argparse.Namespace, out_di
     """One epoch in a fresh subprocess: its seconds, the threads it used and its OpenMP policy."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     env.update(extra_env)
-    cmd = [sys.executable, "-W", "ignore", "-c", WORKER, str(HERE), str(threads), str(a.examples), a.case, a.mode, out_dir]
+    cmd = [
+        sys.executable,
+        "-W",
+        "ignore",
+        "-c",
+        WORKER,
+        str(HERE),
+        str(threads),
+        str(a.examples),
+        a.case,
+        a.mode,
+        out_dir,
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if out.returncode != 0:
-        raise SystemExit(f"worker failed ({threads} threads, {extra_env}): {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+        raise SystemExit(
+            f"worker failed ({threads} threads, {extra_env}): {(out.stderr or out.stdout).strip().splitlines()[-1:]}"
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -91,15 +105,27 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--examples", type=int, default=20000, help="training examples in the timed epoch")
     p.add_argument("--case", default="mlp", help="a case of recipe.py (mlp, tiny, cnn)")
-    p.add_argument("--mode", default="bare", choices=("bare", "trainlab"), help="time a bare loop's epoch, or trainlab.train's fit")
-    p.add_argument("--spincounts", default="", help="also try these GOMP_SPINCOUNT values, comma-separated (e.g. 1000,30000)")
+    p.add_argument(
+        "--mode", default="bare", choices=("bare", "trainlab"), help="time a bare loop's epoch, or trainlab.train's fit"
+    )
+    p.add_argument(
+        "--spincounts", default="", help="also try these GOMP_SPINCOUNT values, comma-separated (e.g. 1000,30000)"
+    )
     p.add_argument("--spinners", type=int, default=1, help="busy processes in the 'busy' condition")
-    p.add_argument("--only", default="", help="settings to time, comma-separated from default, 1, active, unset, passive, spincount (default: all)")
-    p.add_argument("--conditions", default="idle,busy", help="idle (the machine as it is), busy (with --spinners), or both")
+    p.add_argument(
+        "--only",
+        default="",
+        help="settings to time, comma-separated from default, 1, active, unset, passive, spincount (default: all)",
+    )
+    p.add_argument(
+        "--conditions", default="idle,busy", help="idle (the machine as it is), busy (with --spinners), or both"
+    )
     a = p.parse_args()
     print(header(), flush=True)
     cores = len(os.sched_getaffinity(0))
-    unset = [] if a.mode == "trainlab" else [(f"{cores} threads, policy unset (libgomp default)", cores, {})]  # trainlab always sets one
+    unset = (
+        [] if a.mode == "trainlab" else [(f"{cores} threads, policy unset (libgomp default)", cores, {})]
+    )  # trainlab always sets one
     variants = [
         ("trainlab default (threads=0)", 0, {}),
         ("1 thread", 1, {"OMP_WAIT_POLICY": "PASSIVE"}),
@@ -107,9 +133,18 @@ def main() -> int:
         *unset,
         (f"{cores} threads, PASSIVE (sleep)", cores, {"OMP_WAIT_POLICY": "PASSIVE"}),
     ]
-    variants += [(f"{cores} threads, GOMP_SPINCOUNT={n}", cores, {"GOMP_SPINCOUNT": n}) for n in a.spincounts.split(",") if n]
+    variants += [
+        (f"{cores} threads, GOMP_SPINCOUNT={n}", cores, {"GOMP_SPINCOUNT": n}) for n in a.spincounts.split(",") if n
+    ]
     if a.only:  # e.g. --only default,1,passive: skip the slow spinning settings on a loaded machine
-        keys = {"default": "trainlab default", "1": "1 thread", "active": "ACTIVE", "unset": "unset", "passive": "PASSIVE", "spincount": "GOMP_SPINCOUNT"}
+        keys = {
+            "default": "trainlab default",
+            "1": "1 thread",
+            "active": "ACTIVE",
+            "unset": "unset",
+            "passive": "PASSIVE",
+            "spincount": "GOMP_SPINCOUNT",
+        }
         wanted = [keys.get(k.strip(), k.strip()) for k in a.only.split(",") if k.strip()]
         variants = [v for v in variants if any(w in v[0] for w in wanted)]
     runs: dict[tuple[str, str], list[dict]] = {}
@@ -129,7 +164,10 @@ def main() -> int:
                 for s in spinners:
                     s.kill()
                     s.wait()
-    print(f"\none epoch of {a.examples} examples, case {a.case}, mode {a.mode}; {cores} cores; rounds {a.rounds}; busy = {a.spinners} spinning process(es)")
+    print(
+        f"\none epoch of {a.examples} examples, case {a.case}, mode {a.mode}; {cores} cores; rounds {a.rounds}; busy "
+        f"= {a.spinners} spinning process(es)"
+    )
     print(f"command: python benchmarks/threads.py {' '.join(sys.argv[1:])}\n")
     print("| condition (load avg median) | setting | median s | vs fastest | threads, policy used | all rounds s |")
     print("|---|---|---|---|---|---|")
@@ -140,7 +178,10 @@ def main() -> int:
             rs = runs[(cond, label)]
             alls = " ".join(f"{r['seconds']:.2f}" for r in rs)
             used = ", ".join(sorted({f"{r['threads']} {r['policy']}" for r in rs}))
-            print(f"| {cond} ({statistics.median(loads[cond]):.1f}) | {label} | {med:.3f} | {med / best:.2f} | {used} | {alls} |")
+            print(
+                f"| {cond} ({statistics.median(loads[cond]):.1f}) | {label} | {med:.3f} | {med / best:.2f} | {used} | "
+                f"{alls} |"
+            )
     return 0
 
 

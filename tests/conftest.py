@@ -21,7 +21,15 @@ from trainlab.training.loop import Callback, Trainer
 torch.set_num_threads(1)  # many small tests: one thread each is fastest and leaves a core free
 
 
-def make_idx_dataset(directory: Path, n_train: int = 300, n_test: int = 100, classes: int = 10, side: int = 28, seed: int = 0, compress: bool = True) -> Path:
+def make_idx_dataset(
+    directory: Path,
+    n_train: int = 300,
+    n_test: int = 100,
+    classes: int = 10,
+    side: int = 28,
+    seed: int = 0,
+    compress: bool = True,
+) -> Path:
     """Write four IDX files of a learnable toy image data set (class = position of a bright square)."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
@@ -60,12 +68,20 @@ def fashion_available() -> bool:
 
 # Integration tests on real Fashion-MNIST: skipped only if the data is absent (make test installs it;
 # CI sets CI=true, where absence is an error rather than a skip).
-requires_fashion = pytest.mark.skipif(not fashion_available() and not os.environ.get("CI"), reason="Fashion-MNIST not installed (make data)")
+requires_fashion = pytest.mark.skipif(
+    not fashion_available() and not os.environ.get("CI"), reason="Fashion-MNIST not installed (make data)"
+)
 
 
 def quick(runs_dir: Path, **extra: object) -> dict:
     """A config dict for a fast run on digits, with overrides."""
-    cfg: dict = {"data": {"name": "digits", "val": 0.1}, "model": {"hidden": [32]}, "train": {"epochs": 2}, "optim": {"batch_size": 64}, "output": {"dir": str(runs_dir)}}
+    cfg: dict = {
+        "data": {"name": "digits", "val": 0.1},
+        "model": {"hidden": [32]},
+        "train": {"epochs": 2},
+        "optim": {"batch_size": 64},
+        "output": {"dir": str(runs_dir)},
+    }
     for key, value in extra.items():
         node = cfg
         parts = key.split("__")

@@ -18,7 +18,16 @@ def test_run_directory_contents(runs_dir: Path) -> None:
     files = {p.name for p in run.path.iterdir()}
     assert {"config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "model.safetensors"} <= files
     s = json.loads((run.path / "summary.json").read_text())
-    for key in ("test_accuracy", "test_loss", "best_val_accuracy", "epochs", "fit_seconds", "status", "confusion_matrix", "per_class_accuracy"):
+    for key in (
+        "test_accuracy",
+        "test_loss",
+        "best_val_accuracy",
+        "epochs",
+        "fit_seconds",
+        "status",
+        "confusion_matrix",
+        "per_class_accuracy",
+    ):
         assert key in s, key
     assert s["status"] == "completed" and s["epochs"] == 2
     cm = s["confusion_matrix"]
@@ -52,7 +61,13 @@ def test_bad_config_leaves_no_run_directory(runs_dir: Path) -> None:
 
 
 def test_binary_perceptron_on_xor_cannot_fit_but_mlp_can(runs_dir: Path) -> None:
-    common = {"data": {"name": "xor(size=400,noise=0.2)", "val": 0}, "train": {"epochs": 60}, "optim": {"lr": 0.05, "batch_size": 32}, "output": {"dir": str(runs_dir)}, "threads": 1}
+    common = {
+        "data": {"name": "xor(size=400,noise=0.2)", "val": 0},
+        "train": {"epochs": 60},
+        "optim": {"lr": 0.05, "batch_size": 32},
+        "output": {"dir": str(runs_dir)},
+        "threads": 1,
+    }
     p = trainlab.train({**common, "model": {"name": "perceptron"}})
     assert p.config.loss.name == "bce_with_logits" and p.summary["test_accuracy"] < 0.7
     m = trainlab.train({**common, "model": {"hidden": [16]}})

@@ -47,8 +47,17 @@ OLD_GAIN_NAME = {
 
 # what the old nn/stats.kind_of's type tables gave for each activation's module (commit edfb2cd)
 OLD_KIND_OF = {
-    "elu": "relu", "gelu": "relu", "identity": "identity", "leaky_relu": "relu", "prelu": "relu", "relu": "relu",
-    "selu": "relu", "sigmoid": "sigmoid", "silu": "relu", "softplus": "relu", "tanh": "tanh",
+    "elu": "relu",
+    "gelu": "relu",
+    "identity": "identity",
+    "leaky_relu": "relu",
+    "prelu": "relu",
+    "relu": "relu",
+    "selu": "relu",
+    "sigmoid": "sigmoid",
+    "silu": "relu",
+    "softplus": "relu",
+    "tanh": "tanh",
 }
 
 
@@ -137,8 +146,9 @@ def toy_initial(c: int, params: dict[str, Any]) -> float:
 def test_a_new_activation_and_loss_train_with_their_declared_facts(tmp_path: Any) -> None:
     with ACTIVATIONS.temporary(), LOSSES.temporary():
 
-        @ACTIVATIONS.register("toy_act", "a test activation", gain=Gain("leaky_relu", "slope"), module=Toy,
-                              stat_kind="relu")
+        @ACTIVATIONS.register(
+            "toy_act", "a test activation", gain=Gain("leaky_relu", "slope"), module=Toy, stat_kind="relu"
+        )
         def toy_act(slope: float = TOY_SLOPE) -> nn.Module:
             """max(slope*x, x)."""
             return Toy(float(slope))
@@ -156,9 +166,12 @@ def test_a_new_activation_and_loss_train_with_their_declared_facts(tmp_path: Any
             seen["kinds"] = {kind_of(m) for m in s.model.modules()}
 
         cfg = {
-            "data": {"name": "blobs", "val": 0}, "threads": 1, "seed": 0,
+            "data": {"name": "blobs", "val": 0},
+            "threads": 1,
+            "seed": 0,
             "model": {"hidden": [256, 256], "act": "toy_act", "init": "kaiming_normal"},
-            "loss": {"name": "toy_loss"}, "train": {"epochs": 2},
+            "loss": {"name": "toy_loss"},
+            "train": {"epochs": 2},
             "output": {"dir": str(tmp_path / "runs"), "report": False},
         }
         run = trainlab.train(cfg, on_setup=spy, progress=False, handle_signals=False)

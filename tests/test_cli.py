@@ -14,14 +14,20 @@ from trainlab.cli import main
 
 def trainlab_cmd(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "trainlab", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "trainlab", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_train_runs_eval_end_to_end(tmp_path: Path, idx_dir: Path) -> None:
-    r = trainlab_cmd("train", "--data-dir", str(idx_dir), "model.hidden=[32]", "train.epochs=2", "threads=1", cwd=tmp_path)
+    r = trainlab_cmd(
+        "train", "--data-dir", str(idx_dir), "model.hidden=[32]", "train.epochs=2", "threads=1", cwd=tmp_path
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
-    assert out[0].startswith("data fashion-mnist (270 train / 30 val / 100 test, 1x28x28, 10 classes) | model mlp 784-32-10")
+    assert out[0].startswith(
+        "data fashion-mnist (270 train / 30 val / 100 test, 1x28x28, 10 classes) | model mlp 784-32-10"
+    )
     assert "device cpu | threads 1" in out[0]
     assert out[1].startswith("initial loss ") and "expected 2.3026 = ln(10)" in out[1]
     assert out[2].startswith("epoch 1/2  loss ") and "val_acc" in out[2]
@@ -38,7 +44,10 @@ def test_train_runs_eval_end_to_end(tmp_path: Path, idx_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "model.act=relu6"], "error: model.act: unknown activation 'relu6' (did you mean 'relu'?); try: model.act=relu"),
+        (
+            ["train", "model.act=relu6"],
+            "error: model.act: unknown activation 'relu6' (did you mean 'relu'?); try: model.act=relu",
+        ),
         (["train", "data.name=cifar"], "error: data.name: unknown data set 'cifar'"),
         (["train", "optim.lr=fast"], "error: optim.lr='fast' has the wrong type"),
         (["train", "--data-dir", "/nonexistent", "data.name=mnist"], "trainlab data get mnist"),
@@ -46,7 +55,9 @@ def test_train_runs_eval_end_to_end(tmp_path: Path, idx_dir: Path) -> None:
         (["eval", "/nonexistent"], "is not a run directory"),
     ],
 )
-def test_bad_input_is_one_line_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_bad_input_is_one_line_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("TRAINLAB_DATA", raising=False)
@@ -56,7 +67,9 @@ def test_bad_input_is_one_line_exit_2(args: list[str], message: str, capsys: pyt
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_corrupt_data_file_is_reported(tmp_path: Path, idx_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corrupt_data_file_is_reported(
+    tmp_path: Path, idx_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     f = idx_dir / "train-images-idx3-ubyte.gz"
     f.write_bytes(f.read_bytes()[:200])

@@ -16,13 +16,29 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_defaults_are_the_reference_recipe() -> None:
     assert load_config(ROOT / "configs" / "seed-mlp.yaml") == Config().replace(**{"loss.name": "cross_entropy"})
     c = Config()
-    assert (c.model.name, c.model.hidden, c.model.act, c.model.init, c.model.bias_init) == ("mlp", [256], "relu", "kaiming_normal", "zeros")
+    assert (c.model.name, c.model.hidden, c.model.act, c.model.init, c.model.bias_init) == (
+        "mlp",
+        [256],
+        "relu",
+        "kaiming_normal",
+        "zeros",
+    )
     assert (c.optim.name, c.optim.lr, c.optim.batch_size, c.train.epochs, c.seed) == ("adam", 1e-3, 256, 10, 0)
     assert c.data.name == "fashion-mnist" and c.output.dir == "runs"
 
 
 def test_overrides_parse_numbers_lists_and_specs() -> None:
-    c = load_config(None, ["model.hidden=[512,256]", "optim.lr=3e-4", "data.name=digits", "model.act=leaky_relu(0.1)", "data.limit=100", "optim.batch_size=full"])
+    c = load_config(
+        None,
+        [
+            "model.hidden=[512,256]",
+            "optim.lr=3e-4",
+            "data.name=digits",
+            "model.act=leaky_relu(0.1)",
+            "data.limit=100",
+            "optim.batch_size=full",
+        ],
+    )
     assert c.model.hidden == [512, 256]
     assert c.optim.lr == pytest.approx(3e-4) and isinstance(c.optim.lr, float)
     assert c.data.name == "digits" and c.model.act == "leaky_relu(0.1)"
@@ -82,7 +98,26 @@ def test_broken_yaml_file(tmp_path: Path) -> None:
 def test_parse_overrides_and_key_listing() -> None:
     assert parse_overrides(["a.b=1", "c=[1,2]", "d=x(1)"]) == {"a.b": 1, "c": [1, 2], "d": "x(1)"}
     keys = {k for k, _, _ in describe_keys()}
-    for required in ("seed", "device", "threads", "data.name", "data.val", "data.limit", "data.preprocess", "model.name", "model.hidden", "model.act", "model.init", "model.dropout", "loss.name", "optim.name", "optim.lr", "optim.batch_size", "train.epochs", "output.dir"):
+    for required in (
+        "seed",
+        "device",
+        "threads",
+        "data.name",
+        "data.val",
+        "data.limit",
+        "data.preprocess",
+        "model.name",
+        "model.hidden",
+        "model.act",
+        "model.init",
+        "model.dropout",
+        "loss.name",
+        "optim.name",
+        "optim.lr",
+        "optim.batch_size",
+        "train.epochs",
+        "output.dir",
+    ):
         assert required in keys
 
 

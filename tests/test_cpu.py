@@ -56,14 +56,18 @@ def test_busy_cores_from_two_samples_of_proc_stat() -> None:
     assert cpu.busy_cores(cpu.cpu_times(STAT0, {1}), cpu.cpu_times(STAT1, {1})) == (0.0, 0.0)
     # this process's own CPU time during the sample (0.05 s over a 0.05 s sample) is not "other work"
     assert cpu.busy_cores(before, after, own_seconds=0.05) == pytest.approx((0.0, 0.0))
-    assert cpu.busy_cores(before, cpu.cpu_times(STAT1_NICED, {0, 1}), own_seconds=0.05, own_niced=True) == pytest.approx((0.0, 0.0))
+    assert cpu.busy_cores(
+        before, cpu.cpu_times(STAT1_NICED, {0, 1}), own_seconds=0.05, own_niced=True
+    ) == pytest.approx((0.0, 0.0))
     assert cpu.cpu_times("garbage\ncpu0 x y\n", {0}) == {}
 
 
 def test_measure_with_injected_readers() -> None:
     files = iter([STAT0, STAT1])
     fs = {"/sys/fs/cgroup/cpu.max": "max 100000"}
-    usable, busy, niced = cpu.measure(lambda p: fs.get(p) if p != "/proc/stat" else next(files), sample=0.05, sleep=lambda s: None, cpus={0, 1})
+    usable, busy, niced = cpu.measure(
+        lambda p: fs.get(p) if p != "/proc/stat" else next(files), sample=0.05, sleep=lambda s: None, cpus={0, 1}
+    )
     assert usable == 2 and busy == pytest.approx(1.0, abs=0.5) and niced == 0.0  # less this process's own CPU time
     # one usable core: nothing to sample
     assert cpu.measure(reader({"/sys/fs/cgroup/cpu.max": "100000 100000"}), cpus={0, 1}) == (1, 0.0, 0.0)
@@ -144,7 +148,8 @@ def test_the_cli_decides_before_torch_loads(tmp_path: Path) -> None:
         "    print('torch loaded at the decision:', 'torch' in sys.modules)\n"
         "    return decide()\n"
         "c.prepare = spy\n"
-        f"sys.exit(cli.main(['train', 'data.name=xor(size=40,test=20)', 'model.hidden=[4]', 'train.epochs=1', 'output.report=false', 'output.dir={tmp_path}', '--no-progress']))\n"
+        "sys.exit(cli.main(['train', 'data.name=xor(size=40,test=20)', 'model.hidden=[4]', 'train.epochs=1', "
+        f"'output.report=false', 'output.dir={tmp_path}', '--no-progress']))\n"
     )
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": src}
@@ -166,10 +171,19 @@ def _train_digits(out: Path, busy: bool) -> tuple[bytes, dict]:
         env.pop(key, None)
     spin = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
     try:
-        args = ["data.name=digits", "model.hidden=[64]", "optim.batch_size=64", "train.epochs=2", "seed=3",
-                "output.report=false", f"output.dir={out}", "--no-progress"]
-        done = subprocess.run([sys.executable, "-m", "trainlab", "train", *args], capture_output=True, text=True,
-                              env=env, timeout=300)
+        args = [
+            "data.name=digits",
+            "model.hidden=[64]",
+            "optim.batch_size=64",
+            "train.epochs=2",
+            "seed=3",
+            "output.report=false",
+            f"output.dir={out}",
+            "--no-progress",
+        ]
+        done = subprocess.run(
+            [sys.executable, "-m", "trainlab", "train", *args], capture_output=True, text=True, env=env, timeout=300
+        )
     finally:
         if spin is not None:
             spin.kill()

@@ -54,8 +54,19 @@ def fuzz(n: int) -> settings:
     """Settings for one property: ``n`` examples (times SCALE), no deadline (a training run takes a while)."""
     # make test: no shrinking (a failure is reported as drawn, at once); make fuzz: shrink to a minimal case
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if SCALE > 1 else [])
-    return settings(max_examples=n * SCALE, deadline=None, derandomize=SCALE == 1, database=None, phases=phases,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+    return settings(
+        max_examples=n * SCALE,
+        deadline=None,
+        derandomize=SCALE == 1,
+        database=None,
+        phases=phases,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
+    )
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
@@ -98,10 +109,39 @@ def fresh_dir() -> Iterator[Path]:
 
 # -- strategies -----------------------------------------------------------------------------------
 
-HOSTILE_TEXT = ["nan", ".nan", "inf", "-inf", ".inf", "true", "false", "null", "~", "[]", "{}", "[1,2]", "abc", "''", "(", ")",
-                "1e309", "-0", "0x10", "1_000", "[[[[1]]]]", "&a [*a]", "*x", "!!python/object:os.system", "{a: 1}", "é", "a,b"]
+HOSTILE_TEXT = [
+    "nan",
+    ".nan",
+    "inf",
+    "-inf",
+    ".inf",
+    "true",
+    "false",
+    "null",
+    "~",
+    "[]",
+    "{}",
+    "[1,2]",
+    "abc",
+    "''",
+    "(",
+    ")",
+    "1e309",
+    "-0",
+    "0x10",
+    "1_000",
+    "[[[[1]]]]",
+    "&a [*a]",
+    "*x",
+    "!!python/object:os.system",
+    "{a: 1}",
+    "é",
+    "a,b",
+]
 numbers = st.one_of(
-    st.integers(-3, 70), st.integers(-(10**25), 10**25), st.sampled_from([0, 1, 2, 2**31, 2**63 - 1, 2**63, 2**64, 10**6]),
+    st.integers(-3, 70),
+    st.integers(-(10**25), 10**25),
+    st.sampled_from([0, 1, 2, 2**31, 2**63 - 1, 2**63, 2**64, 10**6]),
     st.floats(allow_nan=True, allow_infinity=True, width=64),
 )
 value_text = st.one_of(numbers.map(str), st.sampled_from(HOSTILE_TEXT), st.text(max_size=8))
@@ -118,8 +158,9 @@ def spec_strategy(names: list[str], params: list[str]) -> st.SearchStrategy[str]
     key = st.sampled_from(params or ["p"]) | st.sampled_from(["bogus", "_", "x1"])
     kwargs = st.lists(st.tuples(key, value_text), max_size=3).map(lambda kv: ",".join(f"{k}={v}" for k, v in kv))
     positional = st.lists(value_text, max_size=2).map(",".join)
-    plausible = st.tuples(known, st.lists(st.tuples(st.sampled_from(params or ["p"]), PLAUSIBLE_NUMBERS), max_size=1)).map(
-        lambda t: f"{t[0]}({','.join(f'{k}={v}' for k, v in t[1])})" if t[1] else t[0])
+    plausible = st.tuples(
+        known, st.lists(st.tuples(st.sampled_from(params or ["p"]), PLAUSIBLE_NUMBERS), max_size=1)
+    ).map(lambda t: f"{t[0]}({','.join(f'{k}={v}' for k, v in t[1])})" if t[1] else t[0])
     hostile = st.one_of(name, st.tuples(name, kwargs | positional).map(lambda t: f"{t[0]}({t[1]})"))
     return st.one_of(known, plausible, hostile)
 
@@ -133,9 +174,17 @@ def _registries() -> dict[str, Any]:
     from trainlab.nn.norms import NORMS
     from trainlab.training.optim import OPTIMIZERS, SCHEDULES
 
-    return {"model.act": ACTIVATIONS, "model.init": INITS, "model.bias_init": BIAS_INITS, "model.norm": NORMS,
-            "optim.name": OPTIMIZERS, "optim.schedule": SCHEDULES, "loss.name": LOSSES, "data.preprocess": PREPROCESS,
-            "data.augment": AUGMENTATIONS}
+    return {
+        "model.act": ACTIVATIONS,
+        "model.init": INITS,
+        "model.bias_init": BIAS_INITS,
+        "model.norm": NORMS,
+        "optim.name": OPTIMIZERS,
+        "optim.schedule": SCHEDULES,
+        "loss.name": LOSSES,
+        "data.preprocess": PREPROCESS,
+        "data.augment": AUGMENTATIONS,
+    }
 
 
 REGISTRIES = _registries()
@@ -150,7 +199,13 @@ def toy_data(draw: st.DrawFn) -> str:
     if "(" in name:
         return name
     parts = [f"size={draw(SMALL)}"] if draw(st.booleans()) else ["size=24"]
-    for key in draw(st.lists(st.sampled_from(["noise", "seed", "test", "classes", "dims", "outliers", "w", "periods", "bogus"]), max_size=2, unique=True)):
+    for key in draw(
+        st.lists(
+            st.sampled_from(["noise", "seed", "test", "classes", "dims", "outliers", "w", "periods", "bogus"]),
+            max_size=2,
+            unique=True,
+        )
+    ):
         parts.append(f"{key}={draw(value_text if key not in ('test', 'classes', 'dims') else SMALL)}")
     return f"{name}({','.join(parts)})"
 
@@ -165,11 +220,19 @@ def spec_override(key: str) -> st.SearchStrategy[str]:
     return spec.map(lambda s: f"{key}={s}")
 
 
-KEYS = [k for k, _, _ in describe_keys() if k not in ("output.dir", "data.dir", "data.name", "logging.tensorboard", "output.report")]
+KEYS = [
+    k
+    for k, _, _ in describe_keys()
+    if k not in ("output.dir", "data.dir", "data.name", "logging.tensorboard", "output.report")
+]
 PLAIN_VALUES = st.one_of(
     value_text,
-    st.lists(st.integers(-2, 16) | st.sampled_from([10**6, 2**40]), max_size=3).map(lambda xs: "[" + ",".join(map(str, xs)) + "]"),
-    st.sampled_from(["auto", "cpu", "cuda", "mps", "tpu", "full", "val_loss", "train_loss", "bf16", "fp32", "after", "before"]),
+    st.lists(st.integers(-2, 16) | st.sampled_from([10**6, 2**40]), max_size=3).map(
+        lambda xs: "[" + ",".join(map(str, xs)) + "]"
+    ),
+    st.sampled_from(
+        ["auto", "cpu", "cuda", "mps", "tpu", "full", "val_loss", "train_loss", "bf16", "fp32", "after", "before"]
+    ),
 )
 
 
@@ -198,11 +261,22 @@ def _plausible_values() -> dict[str, st.SearchStrategy[str]]:
             elif int in options:
                 out[key] = st.integers(int(low), int(min(rules.get("max", low + 3), low + 3))).map(str)
             elif float in options:
-                out[key] = st.floats(float(low), float(min(rules.get("max", 1.0), 1.0)), allow_nan=False).map(lambda v: f"{v:.3g}")
+                out[key] = st.floats(float(low), float(min(rules.get("max", 1.0), 1.0)), allow_nan=False).map(
+                    lambda v: f"{v:.3g}"
+                )
+
     walk(Config, "")
-    out.update({"model.hidden": st.lists(st.integers(1, 16), min_size=0, max_size=3).map(lambda xs: "[" + ",".join(map(str, xs)) + "]"),
-                "device": st.sampled_from(["auto", "cpu"]), "data.val": st.sampled_from(["0", "0.1", "0.25", "5"]),
-                "optim.batch_size": st.sampled_from(["2", "4", "8", "full"]), "optim.lr": st.sampled_from(["0.001", "0.01", "0.1"])})
+    out.update(
+        {
+            "model.hidden": st.lists(st.integers(1, 16), min_size=0, max_size=3).map(
+                lambda xs: "[" + ",".join(map(str, xs)) + "]"
+            ),
+            "device": st.sampled_from(["auto", "cpu"]),
+            "data.val": st.sampled_from(["0", "0.1", "0.25", "5"]),
+            "optim.batch_size": st.sampled_from(["2", "4", "8", "full"]),
+            "optim.lr": st.sampled_from(["0.001", "0.01", "0.1"]),
+        }
+    )
     return {k: v for k, v in out.items() if k in KEYS}
 
 
@@ -225,14 +299,31 @@ def plain_override() -> st.SearchStrategy[str]:
 
 
 def base_args(runs: Path) -> list[str]:
-    return ["--no-progress", "data.name=xor(size=24,test=8)", "model.hidden=[4]", "train.epochs=1", "threads=1",
-            f"output.dir={runs}", "output.report=false", "optim.batch_size=8"]
+    return [
+        "--no-progress",
+        "data.name=xor(size=24,test=8)",
+        "model.hidden=[4]",
+        "train.epochs=1",
+        "threads=1",
+        f"output.dir={runs}",
+        "output.report=false",
+        "optim.batch_size=8",
+    ]
 
 
 # -- 1. config values ---------------------------------------------------------------------------------
 
+
 @fuzz(N_CONFIG)
-@given(overrides=st.lists(st.one_of(plausible_override(), plausible_override(), plain_override(), toy_data().map(lambda s: f"data.name={s}")), min_size=1, max_size=4))
+@given(
+    overrides=st.lists(
+        st.one_of(
+            plausible_override(), plausible_override(), plain_override(), toy_data().map(lambda s: f"data.name={s}")
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_fuzz_config_values(capsys: pytest.CaptureFixture, overrides: list[str]) -> None:
     with fresh_dir() as tmp:
         _check_config_values(tmp, capsys, overrides)
@@ -246,9 +337,12 @@ def _check_config_values(scratch: Path, capsys: pytest.CaptureFixture, overrides
 
 # -- 2. inline specs ----------------------------------------------------------------------------------
 
+
 @fuzz(N_SPECS)
-@given(overrides=st.lists(st.sampled_from(sorted(REGISTRIES)).flatmap(spec_override), min_size=1, max_size=3),
-       command=st.sampled_from(["train", "train", "summary"]))
+@given(
+    overrides=st.lists(st.sampled_from(sorted(REGISTRIES)).flatmap(spec_override), min_size=1, max_size=3),
+    command=st.sampled_from(["train", "train", "summary"]),
+)
 def test_fuzz_inline_specs(capsys: pytest.CaptureFixture, overrides: list[str], command: str) -> None:
     with fresh_dir() as tmp:
         _check_inline_specs(tmp, capsys, overrides, command)
@@ -273,7 +367,15 @@ def idx_file(draw: st.DrawFn, labels: bool) -> bytes:
     n = draw(st.integers(0, 12))
     shape = (n,) if labels else (n, draw(st.integers(0, 6)), draw(st.integers(0, 6)))
     if draw(st.integers(0, 9)) == 0:  # a hostile header: any number of dimensions and sizes
-        shape = tuple(draw(st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 5), min_size=0, max_size=draw(st.sampled_from([3, 40, 255])))))
+        shape = tuple(
+            draw(
+                st.lists(
+                    st.integers(0, 2**32 - 1) | st.integers(0, 5),
+                    min_size=0,
+                    max_size=draw(st.sampled_from([3, 40, 255])),
+                )
+            )
+        )
     dtype = np.dtype(DTYPES.get(code, ">u1"))
     size = int(np.prod(shape, dtype=object)) if shape else 0
     if size <= 4096:
@@ -310,9 +412,14 @@ def idx_set(draw: st.DrawFn) -> tuple[bytes, ...]:
     rng = np.random.default_rng(draw(st.integers(0, 9)))
     files = []
     for n in (draw(st.integers(1, 12)), draw(st.integers(1, 6))):
-        files += [write_bytes(rng.integers(0, 256, (n, side, side)).astype(np.uint8)), write_bytes(rng.integers(0, 10, n).astype(np.uint8))]
+        files += [
+            write_bytes(rng.integers(0, 256, (n, side, side)).astype(np.uint8)),
+            write_bytes(rng.integers(0, 10, n).astype(np.uint8)),
+        ]
     files = [gzip.compress(f, mtime=0) if draw(st.booleans()) else f for f in files]
-    for i in draw(st.sampled_from([[]] * 2) | st.lists(st.integers(0, 3), max_size=2, unique=True)):  # often none damaged
+    for i in draw(
+        st.sampled_from([[]] * 2) | st.lists(st.integers(0, 3), max_size=2, unique=True)
+    ):  # often none damaged
         files[i] = draw(idx_file(labels=i % 2 == 1))
     return tuple(files)
 
@@ -332,7 +439,9 @@ def test_fuzz_idx_files(capsys: pytest.CaptureFixture, files: tuple[bytes, ...],
         _check_idx_files(tmp, capsys, files, present)
 
 
-def _check_idx_files(scratch: Path, capsys: pytest.CaptureFixture, files: tuple[bytes, ...], present: list[bool]) -> None:
+def _check_idx_files(
+    scratch: Path, capsys: pytest.CaptureFixture, files: tuple[bytes, ...], present: list[bool]
+) -> None:
     data = scratch / "data"
     data.mkdir()
     for name, raw, here in zip(IDX_NAMES, files, present):
@@ -340,19 +449,40 @@ def _check_idx_files(scratch: Path, capsys: pytest.CaptureFixture, files: tuple[
             (data / (name + ".gz" if raw[:2] == b"\x1f\x8b" else name)).write_bytes(raw)
     before = digest([data])
     runs = scratch / "runs"
-    run_cli(["train", "--no-progress", "data.name=mnist", f"data.dir={data}", "data.val=0", "model.hidden=[4]", "train.epochs=1",
-             "threads=1", f"output.dir={runs}", "output.report=false", "optim.batch_size=4"], capsys)
+    run_cli(
+        [
+            "train",
+            "--no-progress",
+            "data.name=mnist",
+            f"data.dir={data}",
+            "data.val=0",
+            "model.hidden=[4]",
+            "train.epochs=1",
+            "threads=1",
+            f"output.dir={runs}",
+            "output.report=false",
+            "optim.batch_size=4",
+        ],
+        capsys,
+    )
     assert digest([data]) == before
     assert_nothing_running(runs)
 
 
 # -- 4. checkpoints ---------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def stopped_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run stopped mid-epoch (xor, 2 epochs of 6 batches, stopped after step 4)."""
-    cfg = {"data": {"name": "xor(size=60,test=20)"}, "model": {"hidden": [4]}, "optim": {"batch_size": 9}, "train": {"epochs": 2, "patience": 2},
-           "threads": 1, "output": {"dir": str(tmp_path_factory.mktemp("runs")), "report": False}}
+    cfg = {
+        "data": {"name": "xor(size=60,test=20)"},
+        "model": {"hidden": [4]},
+        "optim": {"batch_size": 9},
+        "train": {"epochs": 2, "patience": 2},
+        "threads": 1,
+        "output": {"dir": str(tmp_path_factory.mktemp("runs")), "report": False},
+    }
     run = trainlab.train(cfg, callbacks=[StopAt(4)], handle_signals=False)
     assert run.summary["status"] == "interrupted"
     return run.path
@@ -379,7 +509,11 @@ tensors = st.builds(
 )
 payload_values = st.recursive(
     st.none() | st.booleans() | numbers | st.text(max_size=6) | tensors,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5) | st.integers(0, 3), inner, max_size=3) | st.lists(inner, max_size=3).map(tuple),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=5) | st.integers(0, 3), inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+    ),
     max_leaves=6,
 )
 
@@ -403,7 +537,9 @@ def test_fuzz_checkpoint_fields(stopped_run: Path, capsys: pytest.CaptureFixture
         _check_checkpoint_fields(tmp, stopped_run, capsys, data)
 
 
-def _check_checkpoint_fields(scratch: Path, stopped_run: Path, capsys: pytest.CaptureFixture, data: st.DataObject) -> None:
+def _check_checkpoint_fields(
+    scratch: Path, stopped_run: Path, capsys: pytest.CaptureFixture, data: st.DataObject
+) -> None:
     run = scratch / stopped_run.name
     shutil.copytree(stopped_run, run)
     payload = load_checkpoint(run / "checkpoint.pt")
@@ -426,17 +562,38 @@ def _check_checkpoint_fields(scratch: Path, stopped_run: Path, capsys: pytest.Ca
 # -- 5. summary.json ---------------------------------------------------------------------------------------
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**30), 10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=10,
 )
-SUMMARY_KEYS = ["status", "fit_seconds", "test_accuracy", "epochs", "per_class_accuracy", "confusion_matrix", "warnings", "header", "data", "error", "steps"]
+SUMMARY_KEYS = [
+    "status",
+    "fit_seconds",
+    "test_accuracy",
+    "epochs",
+    "per_class_accuracy",
+    "confusion_matrix",
+    "warnings",
+    "header",
+    "data",
+    "error",
+    "steps",
+]
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cfg = {"data": {"name": "xor(size=24,test=8)"}, "model": {"hidden": [4]}, "train": {"epochs": 1}, "threads": 1,
-           "output": {"dir": str(tmp_path_factory.mktemp("runs")), "report": False}}
+    cfg = {
+        "data": {"name": "xor(size=24,test=8)"},
+        "model": {"hidden": [4]},
+        "train": {"epochs": 1},
+        "threads": 1,
+        "output": {"dir": str(tmp_path_factory.mktemp("runs")), "report": False},
+    }
     return trainlab.train(cfg, handle_signals=False).path
 
 
@@ -455,7 +612,11 @@ def _check_summary_json(scratch: Path, finished_run: Path, capsys: pytest.Captur
     if kind == "whole":
         text = json.dumps(data.draw(json_values))
     elif kind == "text":
-        text = data.draw(st.sampled_from(["[" * 50_000, '{"steps": ' + "1" * 5000 + "}", "", "\x00\xff", '{"a": NaN}', "{" * 200 + "}" * 200]))
+        text = data.draw(
+            st.sampled_from(
+                ["[" * 50_000, '{"steps": ' + "1" * 5000 + "}", "", "\x00\xff", '{"a": NaN}', "{" * 200 + "}" * 200]
+            )
+        )
     else:
         summary = json.loads((bad / "summary.json").read_text())
         summary[data.draw(st.sampled_from(SUMMARY_KEYS))] = data.draw(json_values)
@@ -480,7 +641,15 @@ def run_limited(args: list[str], cwd: Path) -> tuple[int, str]:
     """``python -m trainlab ARGS`` with 2 GB of address space and 120 s: exit code and stderr."""
     env = {**os.environ, "PYTHONPATH": str(SRC), "TRAINLAB_DECODED_CACHE": "0"}
     try:
-        out = subprocess.run([sys.executable, "-m", "trainlab", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, preexec_fn=_limit)
+        out = subprocess.run(
+            [sys.executable, "-m", "trainlab", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=_limit,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"trainlab {' '.join(args)} ran past 120 s")
     assert out.returncode in EXIT_CODES, (out.returncode, out.stderr[-2000:])
@@ -511,7 +680,16 @@ def _check_memory_limited(scratch: Path, case: tuple[str, list[str]]) -> None:
     from tests.conftest import make_idx_dataset
 
     make_idx_dataset(data, n_train=40, n_test=10)
-    args = ["train", "--no-progress", "data.name=mnist", f"data.dir={data}", "train.epochs=1", "threads=1", f"output.dir={scratch / 'runs'}", "output.report=false"]
+    args = [
+        "train",
+        "--no-progress",
+        "data.name=mnist",
+        f"data.dir={data}",
+        "train.epochs=1",
+        "threads=1",
+        f"output.dir={scratch / 'runs'}",
+        "output.report=false",
+    ]
     if kind == "model":
         args += params
     else:

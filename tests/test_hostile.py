@@ -49,8 +49,11 @@ def test_non_finite_numbers_from_yaml_or_python(value: float) -> None:
 
 
 def test_bad_yaml_files(tmp_path: Path) -> None:
-    cases = {"broken.yaml": ("optim: {lr: [1,\n", "is not valid YAML at line"), "list.yaml": ("- 1\n- 2\n", "must hold a mapping of keys, got list"),
-             "binary.yaml": (b"\xff\xfe\x00junk", "cannot read config file")}
+    cases = {
+        "broken.yaml": ("optim: {lr: [1,\n", "is not valid YAML at line"),
+        "list.yaml": ("- 1\n- 2\n", "must hold a mapping of keys, got list"),
+        "binary.yaml": (b"\xff\xfe\x00junk", "cannot read config file"),
+    }
     for name, (content, message) in cases.items():
         p = tmp_path / name
         p.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -73,7 +76,11 @@ def test_cli_bad_config_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Captur
 KEYS = [k for k, _, _ in describe_keys()]
 SECTIONS = sorted({k.split(".")[0] for k in KEYS if "." in k})
 values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=2),
     max_leaves=6,
 )
@@ -109,7 +116,12 @@ def test_any_mapping_gives_config_or_config_error(flat: dict[str, object]) -> No
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.text(max_size=30) | st.builds(lambda k, v: f"{k}={v}", st.sampled_from(KEYS), st.text(max_size=15)), max_size=4))
+@given(
+    st.lists(
+        st.text(max_size=30) | st.builds(lambda k, v: f"{k}={v}", st.sampled_from(KEYS), st.text(max_size=15)),
+        max_size=4,
+    )
+)
 def test_any_override_strings_give_config_or_trainlab_error(items: list[str]) -> None:
     try:
         load_config(None, items)
@@ -128,6 +140,7 @@ def test_any_spec_text_parses_or_config_error(text: str) -> None:
 
 # -- issue 13: values that used to crash (traceback, segfault) or be silently misread ---------------
 
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -141,15 +154,33 @@ def test_any_spec_text_parses_or_config_error(text: str) -> None:
         (["data.name=xor(size=100000000000)"], "size=100000000000 is out of range; must be <= 10000000"),
         (["data.name=xor", "model.init=normal(std=-1)"], "init 'normal(std=-1)': std=-1 is out of range; must be >= 0"),
         (["data.name=xor", "model.init=normal(std=nan)"], "init 'normal(std=nan)': std='nan' must be a number"),
-        (["data.name=xor", "model.init=normal(std=.inf)"], "init 'normal(std=.inf)': std=inf must be a finite number >= 0"),
+        (
+            ["data.name=xor", "model.init=normal(std=.inf)"],
+            "init 'normal(std=.inf)': std=inf must be a finite number >= 0",
+        ),
         (["data.name=xor", "model.bias_init=constant(abc)"], "bias init 'constant(abc)': value='abc' must be a number"),
-        (["data.name=xor", "data.val=1.5"], "data.val=1.5 is neither a fraction in (0, 1) nor a whole number of examples"),
+        (
+            ["data.name=xor", "data.val=1.5"],
+            "data.val=1.5 is neither a fraction in (0, 1) nor a whole number of examples",
+        ),
         (["data.name=xor", "data.val=0.0001"], "data.val=0.0001 of 400 training examples rounds to 0 examples"),
     ],
 )
 @pytest.mark.parametrize("command", ["train", "summary"])
-def test_issue13_bad_values_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture, command: str, args: list[str], message: str) -> None:
-    assert main([command, *args, f"output.dir={tmp_path / 'runs'}", "threads=1" if "threads" not in args[0] else "train.epochs=1"]) == 2
+def test_issue13_bad_values_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture, command: str, args: list[str], message: str
+) -> None:
+    assert (
+        main(
+            [
+                command,
+                *args,
+                f"output.dir={tmp_path / 'runs'}",
+                "threads=1" if "threads" not in args[0] else "train.epochs=1",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
     assert not (tmp_path / "runs").exists()  # refused before a run directory is made
@@ -162,10 +193,15 @@ def test_val_count_and_fraction_still_work(tmp_path: Path) -> None:
     assert load_config(None, ["data.val=0"]).data.val == 0
 
 
-def test_resume_with_an_empty_run_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_with_an_empty_run_name_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # a default run would land in ./runs
     assert main(["train", "--resume", ""]) == 2
-    assert capsys.readouterr().err == "error: --resume needs a run: its directory, its checkpoint.pt or its name under runs/\n"
+    assert (
+        capsys.readouterr().err
+        == "error: --resume needs a run: its directory, its checkpoint.pt or its name under runs/\n"
+    )
     assert main(["train", "--resume", "  "]) == 2
     assert main(["train", "--force-unlock", "data.name=xor"]) == 2
     assert "--force-unlock goes with --resume RUN" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Imbalance end to end through the CLI: summary.json's class metrics, `show`, `compare --metric`, eval.logit_adjust, bad input."""
+"""Imbalance end to end through the CLI: summary.json's class metrics, `show`, `compare --metric`,
+eval.logit_adjust, bad input."""
 
 from __future__ import annotations
 
@@ -14,11 +15,34 @@ from trainlab.config import as_config
 from trainlab.errors import ConfigError
 from trainlab.nn.losses import logit_adjustment
 
-TINY = ["data.name=digits", "data.imbalance=exp(ratio=5)", "model.hidden=[16]", "train.epochs=2", "threads=1", "output.report=false", "train.checkpoint=false"]
+TINY = [
+    "data.name=digits",
+    "data.imbalance=exp(ratio=5)",
+    "model.hidden=[16]",
+    "train.epochs=2",
+    "threads=1",
+    "output.report=false",
+    "train.checkpoint=false",
+]
 
 
 def test_train_show_and_compare_by_balanced_accuracy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["compare", *TINY, f"output.dir={tmp_path}", "data.sampler=uniform,balanced", "--metric", "balanced_accuracy", "--no-report", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                *TINY,
+                f"output.dir={tmp_path}",
+                "data.sampler=uniform,balanced",
+                "--metric",
+                "balanced_accuracy",
+                "--no-report",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "test balanced accuracy" in out.splitlines()[-4] and "* best test balanced accuracy" in out
     run_dir = next(p for p in next(tmp_path.glob("*-compare")).iterdir() if p.is_dir())
@@ -42,12 +66,15 @@ def test_eval_logit_adjust_adds_minus_tau_log_prior_at_evaluation_only() -> None
     assert torch.allclose(trainer.outputs(x), raw + logit_adjustment(counts, 0.5), atol=1e-6)
 
 
-@pytest.mark.parametrize(("overrides", "match"), [
-    (["data.name=line", "data.sampler=balanced"], "need class labels; line is a regression task"),
-    (["data.imbalance=exp(ratio=0)"], "ratio must be >= 1"),
-    (["data.sampler=sqrtt"], "unknown data sampler 'sqrtt'"),
-    (["data.resample=both"], "data.resample"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (["data.name=line", "data.sampler=balanced"], "need class labels; line is a regression task"),
+        (["data.imbalance=exp(ratio=0)"], "ratio must be >= 1"),
+        (["data.sampler=sqrtt"], "unknown data sampler 'sqrtt'"),
+        (["data.resample=both"], "data.resample"),
+    ],
+)
 def test_bad_input_is_one_config_error(overrides: list[str], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         build.setup(as_config(None, ["threads=1", *overrides]))

@@ -12,7 +12,15 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "trainlab"
 
 # lowest first; a unit may import only from units in lower layers (and from itself)
 LAYERS: list[tuple[str, ...]] = [
-    ("version", "errors", "formatting", "cpu", "names"),  # what everything may raise or print; how values are written; threads decided before torch loads; the light name table
+    (
+        "version",
+        "errors",
+        "formatting",
+        "cpu",
+        "names",
+        # what everything may raise or print; how values are written; threads decided before torch loads; the light name
+        # table
+    ),
     ("bounded",),  # untrusted text read within bounds (YAML, JSON), the memory available
     ("atomic", "registry"),  # atomic files, names -> constructors (spec strings use formatting)
     ("suggest",),  # what a typo meant: close matches, aliases, a `try: KEY=VALUE` that works
@@ -52,7 +60,9 @@ def modules() -> list[tuple[str, Path]]:
 def imports(path: Path) -> list[tuple[int, str, bool]]:
     """(line, imported trainlab module, inside a function) for every import of trainlab in a file."""
     tree = ast.parse(path.read_text())
-    local = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in ast.walk(f)}
+    local = {
+        id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in ast.walk(f)
+    }
     found = []
     for node in ast.walk(tree):
         names: list[str] = []
@@ -80,7 +90,10 @@ def test_imports_flow_down() -> None:
             if dst == src or dst == "version":
                 continue
             if LAYER.get(dst, 99) >= LAYER[src]:
-                bad.append(f"{path.relative_to(SRC.parent)}:{line}: {src} (layer {LAYER[src]}) imports {target} (layer {LAYER.get(dst)})")
+                bad.append(
+                    f"{path.relative_to(SRC.parent)}:{line}: {src} (layer {LAYER[src]}) imports {target} (layer "
+                    f"{LAYER.get(dst)})"
+                )
     assert not bad, "imports against the layering:\n" + "\n".join(bad)
 
 
@@ -103,8 +116,10 @@ def test_no_import_cycles_between_modules() -> None:
         stack.append(m)
         for n in sorted(graph.get(m, ())):
             if seen.get(n) == 1:
-                cycle = stack[stack.index(n):] + [n]
-                if not all(c.startswith(n + ".") or c == n for c in cycle[1:-1]):  # not a package importing its own submodules
+                cycle = stack[stack.index(n) :] + [n]
+                if not all(
+                    c.startswith(n + ".") or c == n for c in cycle[1:-1]
+                ):  # not a package importing its own submodules
                     pytest.fail("import cycle: " + " -> ".join(cycle))
             elif n not in seen:
                 visit(n)
@@ -132,15 +147,25 @@ def test_function_local_imports_say_why() -> None:
                 i = node.lineno - 1
                 text = "\n".join(lines[i : node.end_lineno])
                 j = i - 1
-                while j >= 0 and lines[j].strip() and (lines[j].strip().startswith(("#", "import ", "from ", ")")) or lines[j].startswith("        ")) and not lines[j].strip().startswith(("def ", '"""')):
+                while (
+                    j >= 0
+                    and lines[j].strip()
+                    and (lines[j].strip().startswith(("#", "import ", "from ", ")")) or lines[j].startswith("        "))
+                    and not lines[j].strip().startswith(("def ", '"""'))
+                ):
                     text += "\n" + lines[j]
                     j -= 1
                 if "lazy:" not in text and "optional:" not in text:
                     bad.append(f"{path.relative_to(SRC.parent)}:{node.lineno}: {lines[i].strip()}")
-    assert not bad, "function-local imports without a '# lazy: ...' or '# optional: ...' reason (or move them to the top):\n" + "\n".join(bad)
+    assert not bad, (
+        "function-local imports without a '# lazy: ...' or '# optional: ...' reason (or move them to the top):\n"
+        + "\n".join(bad)
+    )
 
 
-@pytest.mark.parametrize("name", ["training", "sweeps", "comparisons", "runs", "report", "data", "nn", "diagnose", "lessons"])
+@pytest.mark.parametrize(
+    "name", ["training", "sweeps", "comparisons", "runs", "report", "data", "nn", "diagnose", "lessons"]
+)
 def test_subpackages_import_as_modules(name: str) -> None:
     import importlib
     import types
@@ -156,3 +181,13 @@ def test_public_api_names() -> None:
     import trainlab.training as t
 
     assert t.__name__ == "trainlab.training"
+
+
+def test_architecture_page_lists_the_layers_in_order() -> None:
+    """docs/architecture.md's layer table has the same rows, in the same order, as LAYERS."""
+    doc = (SRC.parents[1] / "docs" / "architecture.md").read_text()
+    table = doc[doc.index("| layer | units |") :].split("\n\n", 1)[0].splitlines()[2:]
+    rows = [tuple(u.strip(" `") for u in line.split("|")[2].split(",")) for line in table]
+    assert rows == LAYERS
+    numbers = [float(line.split("|")[1]) for line in table]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)

@@ -17,7 +17,9 @@ nbformat = pytest.importorskip("nbformat", reason="notebook extra not installed:
 def test_tutorial_is_kept_without_outputs() -> None:
     nb = nbformat.read(NOTEBOOK, as_version=4)
     dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
-    assert not dirty, f"clear the outputs of cells {dirty} before committing (jupyter nbconvert --clear-output --inplace)"
+    assert not dirty, (
+        f"clear the outputs of cells {dirty} before committing (jupyter nbconvert --clear-output --inplace)"
+    )
 
 
 @pytest.mark.slow
@@ -32,7 +34,9 @@ def test_tutorial_runs_in_a_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     work.mkdir()
     nb = nbformat.read(NOTEBOOK, as_version=4)
     t0 = time.perf_counter()
-    nbclient.NotebookClient(nb, kernel_name="trainlab-test", timeout=300, resources={"metadata": {"path": str(work)}}).execute()
+    nbclient.NotebookClient(
+        nb, kernel_name="trainlab-test", timeout=300, resources={"metadata": {"path": str(work)}}
+    ).execute()
     seconds = time.perf_counter() - t0
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code), "a cell did not run"
@@ -42,6 +46,8 @@ def test_tutorial_runs_in_a_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "image/png" in kinds, "no figure in the notebook's outputs"
     assert "text/html" in kinds, "no object displayed itself as HTML"
     pyplot = next(c for c in code if "pyplot" in c.metadata.get("tags", []))
-    assert any("image/png" in o.get("data", {}) for o in pyplot.outputs), "the user's own pyplot figure did not show inline"
+    assert any("image/png" in o.get("data", {}) for o in pyplot.outputs), (
+        "the user's own pyplot figure did not show inline"
+    )
     assert (work / "runs").is_dir()
     print(f"tutorial.ipynb ran in {seconds:.1f} s", file=sys.stderr)

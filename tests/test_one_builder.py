@@ -13,8 +13,18 @@ from trainlab.config import load_config
 from trainlab.lessons.base import LessonContext
 from trainlab.training.callbacks import EarlyStopping
 
-KEYS = ["data.name=digits", "data.limit=300", "model.hidden=[16]", "train.epochs=2", "threads=1",
-        "train.precision=bf16", "optim.schedule=cosine", "train.patience=5", "model.norm=batch", "output.report=false"]
+KEYS = [
+    "data.name=digits",
+    "data.limit=300",
+    "model.hidden=[16]",
+    "train.epochs=2",
+    "threads=1",
+    "train.precision=bf16",
+    "optim.schedule=cosine",
+    "train.patience=5",
+    "model.norm=batch",
+    "output.report=false",
+]
 
 
 @pytest.fixture
@@ -64,7 +74,11 @@ def test_sweep_trial(made: list, tmp_path: Path) -> None:
 
 
 def test_lesson_experiments(made: list) -> None:
-    ctx = LessonContext(quick=True, overrides=["train.precision=bf16", "optim.schedule=cosine", "train.patience=5", "model.norm=batch"])
-    ctx.fit(ctx.config(**{"data.name": "digits", "data.limit": 300, "model.hidden": [16], "train.epochs": 2, "threads": 1}))
+    ctx = LessonContext(
+        quick=True, overrides=["train.precision=bf16", "optim.schedule=cosine", "train.patience=5", "model.norm=batch"]
+    )
+    ctx.fit(
+        ctx.config(**{"data.name": "digits", "data.limit": 300, "model.hidden": [16], "train.epochs": 2, "threads": 1})
+    )
     assert len(made) == 1
     reached(made[0])

@@ -94,7 +94,11 @@ def test_pretraining_run_writes_an_ordinary_run_directory(pretrained: trainlab.R
 def test_pretraining_report_keeps_a_2d_embedding_of_the_test_features(pretrained: trainlab.Run) -> None:
     ev = Evidence.load(pretrained.path / EVIDENCE)
     n_test = pretrained.summary["representation"]["test"]
-    assert ev.embedding is not None and ev.embedding.shape == (min(n_test, MAX_EMBED), 2) and np.isfinite(ev.embedding).all()
+    assert (
+        ev.embedding is not None
+        and ev.embedding.shape == (min(n_test, MAX_EMBED), 2)
+        and np.isfinite(ev.embedding).all()
+    )
     assert ev.embedding_y is not None and len(ev.embedding_y) == len(ev.embedding) and ev.embedding_y.max() < 10
     assert ev.embedding.std(0).min() > 0  # the points are spread out, not collapsed
 
@@ -112,7 +116,9 @@ def test_project_2d_is_sklearn_pca_and_tsne_is_bounded_and_named() -> None:
 
 
 def test_pretraining_resume_is_bit_identical(tmp_path: Path, pretrained: trainlab.Run) -> None:
-    run = trainlab.train(cfg(tmp_path), callbacks=[SignalAt(6)])  # mid-epoch 2 (4 steps an epoch), after the step-3 checkpoint
+    run = trainlab.train(
+        cfg(tmp_path), callbacks=[SignalAt(6)]
+    )  # mid-epoch 2 (4 steps an epoch), after the step-3 checkpoint
     assert run.summary["status"] == "interrupted"
     trainlab.resume(run.path)
     a, b = load_file(str(pretrained.path / "model.safetensors")), load_file(str(run.path / "model.safetensors"))
@@ -129,7 +135,9 @@ def test_autoencoder_learns_to_reconstruct(tmp_path: Path) -> None:
     assert "representation" in run.summary
 
 
-def test_pretrained_frozen_encoder_stays_and_only_the_output_layer_learns(tmp_path: Path, pretrained: trainlab.Run) -> None:
+def test_pretrained_frozen_encoder_stays_and_only_the_output_layer_learns(
+    tmp_path: Path, pretrained: trainlab.Run
+) -> None:
     over = {"pretrain.method": "none", "model.pretrained": str(pretrained.path), "train.freeze": "encoder"}
     run = trainlab.train(cfg(tmp_path, **over))
     src, now = load_file(str(pretrained.path / "model.safetensors")), load_file(str(run.path / "model.safetensors"))
@@ -142,9 +150,19 @@ def test_pretrained_frozen_encoder_stays_and_only_the_output_layer_learns(tmp_pa
 
 def test_bad_pretraining_configs_fail_in_one_line(tmp_path: Path, pretrained: trainlab.Run) -> None:
     with pytest.raises(CheckpointError, match=r"fc1.weight has shape \(32, 40\) in .* but \(8, 40\) in this model"):
-        trainlab.train(cfg(tmp_path, **{"pretrain.method": "none", "model.pretrained": str(pretrained.path), "model.hidden": [8, 16]}))
+        trainlab.train(
+            cfg(
+                tmp_path,
+                **{"pretrain.method": "none", "model.pretrained": str(pretrained.path), "model.hidden": [8, 16]},
+            )
+        )
     with pytest.raises(CheckpointError, match="'fc3.bias' is not in it"):
-        trainlab.train(cfg(tmp_path, **{"pretrain.method": "none", "model.pretrained": str(pretrained.path), "model.hidden": [32, 16, 8]}))
+        trainlab.train(
+            cfg(
+                tmp_path,
+                **{"pretrain.method": "none", "model.pretrained": str(pretrained.path), "model.hidden": [32, 16, 8]},
+            )
+        )
     with pytest.raises(ConfigError, match="model.pretrained='nowhere'"):
         trainlab.train(cfg(tmp_path, **{"pretrain.method": "none", "model.pretrained": "nowhere"}))
     with pytest.raises(ConfigError, match="train.freeze='encoder'"):
@@ -156,7 +174,18 @@ def test_bad_pretraining_configs_fail_in_one_line(tmp_path: Path, pretrained: tr
     with pytest.raises(ConfigError, match="no output layer"):
         split_encoder(torch.nn.Linear(2, 2))
     assert not any(tmp_path.iterdir())  # every mistake was caught before a run directory was made
-    assert main(["train", "data.name=mnist1d", "pretrain.method=simclr(proj=[8])", f"output.dir={tmp_path}", "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "data.name=mnist1d",
+                "pretrain.method=simclr(proj=[8])",
+                f"output.dir={tmp_path}",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
 
 
 def test_probes_on_separable_features_and_stratified_label_subsets() -> None:
@@ -168,7 +197,6 @@ def test_probes_on_separable_features_and_stratified_label_subsets() -> None:
     idx = label_subset(y, 0.1, seed=0)
     assert torch.bincount(y[idx]).tolist() == [10, 10, 10]
     assert torch.bincount(y[label_subset(y, 0.001)]).tolist() == [1, 1, 1]  # at least one per class
-
 
 
 def test_linear_probe_matches_sklearn_logistic_regression() -> None:

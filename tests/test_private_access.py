@@ -33,8 +33,12 @@ def defined_private_names(trees: dict[Path, ast.Module]) -> set[str]:
                 elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
                     names.add(item.target.id)
             for node in ast.walk(cls):
-                if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
-                        and isinstance(node.value, ast.Name) and node.value.id == "self"):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.ctx, ast.Store)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "self"
+                ):
                     names.add(node.attr)
     return {n for n in names if _private(n)}
 

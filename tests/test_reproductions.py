@@ -23,9 +23,22 @@ def test_verdicts_use_the_tolerance_or_twice_the_spread() -> None:
 
 
 def test_quick_is_on_every_line_and_the_page_escapes() -> None:
-    rep = Reproduction("t", "<b>T</b>", "src", "test accuracy", True, "quick: 10 examples", [Row("<script>x</script>", 0.5, [0.52], 0.05, ["run-1"]), Row("m2", 0.7, [0.6], 0.05)])
+    rep = Reproduction(
+        "t",
+        "<b>T</b>",
+        "src",
+        "test accuracy",
+        True,
+        "quick: 10 examples",
+        [Row("<script>x</script>", 0.5, [0.52], 0.05, ["run-1"]), Row("m2", 0.7, [0.6], 0.05)],
+    )
     lines = rep.lines()
-    assert all("[quick]" in line for line in lines[1:]) and "matches" in lines[1] and "differs" in lines[2] and "-0.100" in lines[2]
+    assert (
+        all("[quick]" in line for line in lines[1:])
+        and "matches" in lines[1]
+        and "differs" in lines[2]
+        and "-0.100" in lines[2]
+    )
     html = pages.render("reproduce.html", **page_context(rep))
     assert "<script>x" not in html and "&lt;script&gt;" in html and "quick" in html and "&lt;b&gt;T" in html
 

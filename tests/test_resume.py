@@ -23,9 +23,15 @@ EPOCHS, BATCH = 3, 32  # idx_dir: 300 examples, 30 for validation -> 270 train =
 
 
 def cfg(idx_dir: Path, runs: Path, **extra: object) -> dict:
-    """Tiny MNIST-format run exercising every stateful part: augmentation and dropout RNG, Adam, early stopping, periodic checkpoints."""
+    """Tiny MNIST-format run exercising every stateful part: augmentation and dropout RNG, Adam, early stopping,
+    periodic checkpoints."""
     c: dict = {
-        "data": {"name": "mnist", "dir": str(idx_dir), "val": 0.1, "augment": ["shift(1)"]},  # augmentation draws RNG too
+        "data": {
+            "name": "mnist",
+            "dir": str(idx_dir),
+            "val": 0.1,
+            "augment": ["shift(1)"],
+        },  # augmentation draws RNG too
         "model": {"hidden": [16], "dropout": 0.3},
         "optim": {"batch_size": BATCH, "lr": 0.01, "schedule": "cosine", "warmup": 0.1},  # per-step schedule
         "train": {"epochs": EPOCHS, "patience": 5, "checkpoint_every": 4},
@@ -79,8 +85,12 @@ def reference(idx_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> trainl
     return trainlab.train(cfg(idx_dir, tmp_path_factory.mktemp("ref")))
 
 
-@pytest.mark.parametrize("stop_step", [1, 4, 9, 13, 26])  # first step, on a periodic checkpoint, epoch end, mid-epoch, last-but-one
-def test_stop_at_any_step_resumes_bit_identical(idx_dir: Path, tmp_path: Path, reference: trainlab.Run, stop_step: int) -> None:
+@pytest.mark.parametrize(
+    "stop_step", [1, 4, 9, 13, 26]
+)  # first step, on a periodic checkpoint, epoch end, mid-epoch, last-but-one
+def test_stop_at_any_step_resumes_bit_identical(
+    idx_dir: Path, tmp_path: Path, reference: trainlab.Run, stop_step: int
+) -> None:
     run = trainlab.train(cfg(idx_dir, tmp_path / "runs"), callbacks=[SignalAt(stop_step)])
     assert run.summary["status"] == "interrupted" and run.summary["steps"] == stop_step
     assert not (run.path / "model.safetensors").exists()
@@ -88,11 +98,19 @@ def test_stop_at_any_step_resumes_bit_identical(idx_dir: Path, tmp_path: Path, r
     assert payload["step"] == stop_step
     assert payload["in_epoch"]["position"] == (stop_step - 1) % 9 + 1  # batches of the epoch already done
     resumed = trainlab.resume(run.path)
-    assert resumed.path == run.path and resumed.summary["resumes"] == 1 and resumed.summary["resumed_at_step"] == stop_step
+    assert (
+        resumed.path == run.path and resumed.summary["resumes"] == 1 and resumed.summary["resumed_at_step"] == stop_step
+    )
     assert_same_run(reference, run.path)
 
 
-def test_sigterm_via_cli_exits_143_and_resume_matches(idx_dir: Path, tmp_path: Path, reference: trainlab.Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_sigterm_via_cli_exits_143_and_resume_matches(
+    idx_dir: Path,
+    tmp_path: Path,
+    reference: trainlab.Run,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
     runs = tmp_path / "runs"
     original = build.config_callbacks
     monkeypatch.setattr(build, "config_callbacks", lambda *a, **k: [*original(*a, **k), SignalAt(11, signal.SIGTERM)])
@@ -113,18 +131,24 @@ def test_sigterm_via_cli_exits_143_and_resume_matches(idx_dir: Path, tmp_path: P
     assert_same_run(reference, run_dir)
 
 
-def test_second_ctrl_c_aborts_at_once_keeping_previous_checkpoint(idx_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_second_ctrl_c_aborts_at_once_keeping_previous_checkpoint(
+    idx_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     runs = tmp_path / "runs"
     original = build.config_callbacks
     monkeypatch.setattr(build, "config_callbacks", lambda *a, **k: [*original(*a, **k), SignalAt(10, times=2)])
     assert main(["train", *overrides(cfg(idx_dir, runs)), "--no-progress"]) == 130
     (run_dir,) = runs.iterdir()
     assert "aborted; the last checkpoint is kept - resume with: trainlab train --resume" in capsys.readouterr().err
-    assert load_checkpoint(run_dir / "checkpoint.pt")["step"] == 9  # the epoch-end one: step 10 never got its checkpoint
+    assert (
+        load_checkpoint(run_dir / "checkpoint.pt")["step"] == 9
+    )  # the epoch-end one: step 10 never got its checkpoint
     assert trainlab.load_run(run_dir).summary["status"] == "interrupted"
 
 
-def test_second_ctrl_c_during_the_checkpoint_write_leaves_the_previous_one(idx_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_ctrl_c_during_the_checkpoint_write_leaves_the_previous_one(
+    idx_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_save = torch.save
 
     def save_then_ctrl_c(obj: object, fh: object) -> None:
@@ -169,14 +193,20 @@ def test_resume_refusals_are_one_line_errors(idx_dir: Path, tmp_path: Path, refe
     with pytest.raises(CheckpointError, match="no such run directory or checkpoint file"):
         trainlab.resume(tmp_path / "nope")
     run = trainlab.train(cfg(idx_dir, tmp_path / "runs"), callbacks=[SignalAt(5)])
-    with pytest.raises(ConfigError, match="cannot change optim.lr when resuming.*allowed: threads, device, data.dir, train.checkpoint_every"):
+    with pytest.raises(
+        ConfigError,
+        match="cannot change optim.lr when resuming.*allowed: threads, device, data.dir, train.checkpoint_every",
+    ):
         trainlab.resume(run.path, ["optim.lr=0.1"])
     with pytest.raises(ConfigError, match="not both"):
         trainlab.train(cfg(idx_dir, tmp_path / "runs"), resume=run.path)
     # a config edited after the checkpoint was written (another model shape)
     text = (run.path / "config.yaml").read_text()
     (run.path / "config.yaml").write_text(text.replace("- 16", "- 24"))
-    with pytest.raises(CheckpointError, match=r"checkpoint.pt was written by another config than .*config.yaml \(model.hidden: \[16\] vs \[24\]\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"checkpoint.pt was written by another config than .*config.yaml \(model.hidden: \[16\] vs \[24\]\)",
+    ):
         trainlab.resume(run.path)
     (run.path / "config.yaml").write_text(text)
     other = make_idx_dataset(tmp_path / "other", seed=1)  # data.dir may move, but the data must be the same

@@ -54,8 +54,14 @@ def child(tmp_path: Path, args: list[str], step: int, signum: int, order: int = 
     """Run ``trainlab ARGS`` in a fresh interpreter that sends itself ``signum`` after ``step``."""
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
-    env = {**os.environ, "STOP_AT": f"{step},{signum},{order}", "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    return subprocess.run([sys.executable, str(driver), *args], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    env = {
+        **os.environ,
+        "STOP_AT": f"{step},{signum},{order}",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"),
+    }
+    return subprocess.run(
+        [sys.executable, str(driver), *args], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
+    )
 
 
 def test_sigkill_at_random_steps_then_resume_is_bit_identical(idx_dir: Path, tmp_path: Path) -> None:
@@ -80,7 +86,9 @@ def test_sigkill_at_random_steps_then_resume_is_bit_identical(idx_dir: Path, tmp
     assert_same_run(reference, run_dir)
 
 
-def test_sigint_mid_epoch_exit_code_message_and_exact_resume(idx_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_sigint_mid_epoch_exit_code_message_and_exact_resume(
+    idx_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     reference = trainlab.train(cfg(idx_dir, tmp_path / "ref"))
     runs = tmp_path / "runs"
     proc = child(tmp_path, ["train", *overrides(cfg(idx_dir, runs)), "--no-progress"], 14, 2)

@@ -21,7 +21,14 @@ from trainlab.atomic import atomic_write
 from trainlab.cli import main
 from trainlab.errors import CheckpointError
 
-ARGS = ["data.name=xor(size=40,test=20)", "model.hidden=[4]", "train.epochs=2", "optim.batch_size=16", "threads=1", "--no-progress"]
+ARGS = [
+    "data.name=xor(size=40,test=20)",
+    "model.hidden=[4]",
+    "train.epochs=2",
+    "optim.batch_size=16",
+    "threads=1",
+    "--no-progress",
+]
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
@@ -40,14 +47,18 @@ def summary(run_dir: Path) -> dict[str, Any]:
 
 def signal_inside(fn: Any, signum: int) -> Any:
     """``fn`` that first receives ``signum`` (as if the user pressed Ctrl-C while it ran)."""
+
     def wrapped(*a: Any, **k: Any) -> Any:
         os.kill(os.getpid(), signum)
         return fn(*a, **k)
+
     return wrapped
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_stop_during_final_evaluation_is_interrupted_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, signum: int, code: int) -> None:
+def test_stop_during_final_evaluation_is_interrupted_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, signum: int, code: int
+) -> None:
     runs = tmp_path / "runs"
     monkeypatch.setattr(session, "final_summary", signal_inside(session.final_summary, signum))
     assert main(train_args(runs, "output.report=false")) == code
@@ -64,7 +75,9 @@ def test_stop_during_final_evaluation_is_interrupted_and_resumes(tmp_path: Path,
     assert s["fit_seconds"] >= 0.001  # the checkpoint kept the training time (it said 0.0 s before)
 
 
-def test_ctrl_c_while_drawing_the_report_keeps_the_run_complete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_ctrl_c_while_drawing_the_report_keeps_the_run_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     runs = tmp_path / "runs"
     monkeypatch.setattr(session, "report_at_end", signal_inside(session.report_at_end, signal.SIGINT))
     assert main(train_args(runs, "output.report=true")) == 130
@@ -73,7 +86,11 @@ def test_ctrl_c_while_drawing_the_report_keeps_the_run_complete(tmp_path: Path, 
     assert "SIGINT while drawing the report; the run is complete - draw its page with: trainlab report" in err
     assert "resume with" not in err and "aborted" not in err
     s = summary(run_dir)
-    assert s["status"] == "completed" and s["report_interrupted_by"] == "SIGINT" and (run_dir / "model.safetensors").is_file()
+    assert (
+        s["status"] == "completed"
+        and s["report_interrupted_by"] == "SIGINT"
+        and (run_dir / "model.safetensors").is_file()
+    )
     assert main(["train", "--resume", str(run_dir)]) == 2  # nothing to resume: it is complete, as it says
     assert "already completed" in capsys.readouterr().err
     monkeypatch.undo()
@@ -84,7 +101,9 @@ def _enospc(*_: Any, **__: Any) -> Any:
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-def test_disk_full_saving_the_weights_leaves_a_truthful_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_disk_full_saving_the_weights_leaves_a_truthful_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     runs = tmp_path / "runs"
     real = session.export_weights
 
@@ -96,15 +115,23 @@ def test_disk_full_saving_the_weights_leaves_a_truthful_summary(tmp_path: Path, 
     assert main(train_args(runs, "output.report=false")) == 2
     run_dir = only_run(runs)
     err = capsys.readouterr().err
-    assert err == f"error: cannot write in {run_dir}: No space left on device\n"  # no "previous file" that never existed
+    assert (
+        err == f"error: cannot write in {run_dir}: No space left on device\n"
+    )  # no "previous file" that never existed
     monkeypatch.undo()
     s = summary(run_dir)  # rewritten in place: not "running"
-    assert s["status"] == "failed" and "No space left on device" in s["error"] and "last checkpoint is kept" in s["stop_reason"]
+    assert (
+        s["status"] == "failed"
+        and "No space left on device" in s["error"]
+        and "last checkpoint is kept" in s["stop_reason"]
+    )
     assert main(["train", "--resume", str(run_dir), "--no-progress"]) == 0  # space freed: the run finishes
     assert summary(run_dir)["status"] == "completed" and (run_dir / "model.safetensors").is_file()
 
 
-def test_no_space_at_all_leaves_no_empty_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_no_space_at_all_leaves_no_empty_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     runs = tmp_path / "runs"
     monkeypatch.setattr(tempfile, "mkstemp", _enospc)
     assert main(train_args(runs)) == 2
@@ -117,8 +144,14 @@ def test_no_space_at_all_leaves_no_empty_run_folder(tmp_path: Path, monkeypatch:
 
 @pytest.fixture
 def stopped(tmp_path: Path) -> Path:
-    cfg = {"data": {"name": "xor"}, "model": {"hidden": [8]}, "optim": {"batch_size": 32}, "train": {"epochs": 3},
-           "threads": 1, "output": {"dir": str(tmp_path / "runs"), "report": False}}
+    cfg = {
+        "data": {"name": "xor"},
+        "model": {"hidden": [8]},
+        "optim": {"batch_size": 32},
+        "train": {"epochs": 3},
+        "threads": 1,
+        "output": {"dir": str(tmp_path / "runs"), "report": False},
+    }
     return trainlab.train(cfg, callbacks=[StopAt(5)], handle_signals=False).path
 
 
@@ -145,7 +178,9 @@ def test_two_resumes_at_once_one_trains_the_other_is_refused(stopped: Path) -> N
     second is refused while the first trains, or as completed if it comes after."""
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     cmd = [sys.executable, "-m", "trainlab", "train", "--resume", str(stopped), "--no-progress"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     codes = sorted(rc for rc, _ in results)
     assert codes == [0, 2], results  # refused while the first trains (or, if it started late, as completed)

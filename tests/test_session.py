@@ -46,8 +46,14 @@ def test_status_goes_from_running_to_one_final_status_once() -> None:
     assert s.running and s.to_dict() == {"status": "running", "started": "t", "header": "h"}
     s.update(best_val_accuracy=None, test_accuracy=0.5, note="kept")
     s.status = "completed"
-    want = {"status": "completed", "started": "t", "header": "h", "best_val_accuracy": None, "test_accuracy": 0.5,
-            "note": "kept"}
+    want = {
+        "status": "completed",
+        "started": "t",
+        "header": "h",
+        "best_val_accuracy": None,
+        "test_accuracy": 0.5,
+        "note": "kept",
+    }
     assert s.to_dict() == want
     for bad in ("running", "failed", "completed"):
         with pytest.raises(StatusError):
@@ -60,8 +66,13 @@ def test_status_goes_from_running_to_one_final_status_once() -> None:
 
 
 def test_a_failure_before_training_is_recorded_and_the_lock_released(tmp_path: Path) -> None:
-    cfg = {"data": {"name": "xor"}, "model": {"hidden": [4]}, "train": {"epochs": 1}, "threads": 1,
-           "output": {"dir": str(tmp_path), "name": "x", "report": False}}
+    cfg = {
+        "data": {"name": "xor"},
+        "model": {"hidden": [4]},
+        "train": {"epochs": 1},
+        "threads": 1,
+        "output": {"dir": str(tmp_path), "name": "x", "report": False},
+    }
 
     def boom(s: Any, trainer: Any) -> None:
         raise RuntimeError("on_setup broke")
@@ -74,9 +85,16 @@ def test_a_failure_before_training_is_recorded_and_the_lock_released(tmp_path: P
     assert not (run_dir / "run.pid").exists()
 
 
-def test_a_summary_that_cannot_be_written_at_the_end_says_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = {"data": {"name": "xor"}, "model": {"hidden": [4]}, "train": {"epochs": 1}, "threads": 1,
-           "output": {"dir": str(tmp_path), "name": "x", "report": False}}
+def test_a_summary_that_cannot_be_written_at_the_end_says_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = {
+        "data": {"name": "xor"},
+        "model": {"hidden": [4]},
+        "train": {"epochs": 1},
+        "threads": 1,
+        "output": {"dir": str(tmp_path), "name": "x", "report": False},
+    }
     real = session.write_json
 
     def refuse_the_final_summary(path: Path, content: Any) -> None:
@@ -88,17 +106,27 @@ def test_a_summary_that_cannot_be_written_at_the_end_says_failed(tmp_path: Path,
     with pytest.raises(CheckpointError):
         train(cfg, handle_signals=False, progress=False)
     s = summary(run_dir_named(tmp_path, "x"))  # not "running", nor a "completed" that was never written
-    assert s["status"] == "failed" and "No space left" in s["error"] and "then failed saving the results" in s["stop_reason"]
+    assert (
+        s["status"] == "failed"
+        and "No space left" in s["error"]
+        and "then failed saving the results" in s["stop_reason"]
+    )
 
 
 def _member(runs: Path, i: int, lr: float) -> dict[str, Any]:
-    return {"data": {"name": "digits", "val": 0.2}, "model": {"hidden": [16]}, "train": {"epochs": 1},
-            "optim": {"batch_size": 64, "lr": lr}, "threads": 1,
-            "output": {"dir": str(runs), "name": f"m{i}", "report": False}}
+    return {
+        "data": {"name": "digits", "val": 0.2},
+        "model": {"hidden": [16]},
+        "train": {"epochs": 1},
+        "optim": {"batch_size": 64, "lr": lr},
+        "threads": 1,
+        "output": {"dir": str(runs), "name": f"m{i}", "report": False},
+    }
 
 
 def test_a_stop_in_one_members_final_evaluation_leaves_every_member_true_and_resumable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     runs = tmp_path / "runs"
     configs = [_member(runs, i, lr) for i, lr in enumerate((1e-2, 3e-3, 1e-3, 3e-4))]
@@ -136,7 +164,8 @@ def test_a_stop_in_one_members_final_evaluation_leaves_every_member_true_and_res
 
 
 def test_a_baseline_holds_its_run_lock_while_it_fits_and_releases_it_after(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     runs = tmp_path / "runs"
     seen: dict[str, Any] = {}

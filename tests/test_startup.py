@@ -35,10 +35,16 @@ print("LOADED", code, ",".join(m for m in {HEAVY!r} if m in sys.modules))
 def loaded(args: list[str], cwd: Path) -> tuple[int, set[str], str]:
     """(exit code, heavy packages imported, output) of ``trainlab ARGS`` in a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": SRC}
-    proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
     last = proc.stdout.strip().splitlines()[-1].split(" ", 2)
     assert last[0] == "LOADED", proc.stdout + proc.stderr
-    return int(last[1] or 0), set(filter(None, last[2].split(","))) if len(last) > 2 else set(), proc.stdout + proc.stderr
+    return (
+        int(last[1] or 0),
+        set(filter(None, last[2].split(","))) if len(last) > 2 else set(),
+        proc.stdout + proc.stderr,
+    )
 
 
 def subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -55,7 +61,13 @@ def subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished run (xor, one epoch) under a temporary runs/ folder."""
     root = tmp_path_factory.mktemp("startup")
-    cfg = {"data": {"name": "xor"}, "model": {"hidden": [4]}, "train": {"epochs": 1}, "threads": 1, "output": {"dir": str(root / "runs"), "report": False}}
+    cfg = {
+        "data": {"name": "xor"},
+        "model": {"hidden": [4]},
+        "train": {"epochs": 1},
+        "threads": 1,
+        "output": {"dir": str(root / "runs"), "report": False},
+    }
     run = trainlab.train(cfg, progress=False, handle_signals=False)
     assert run.summary["status"] == "completed"
     return run.path
@@ -66,10 +78,24 @@ def test_light_table_equals_the_registries() -> None:
     live = catalog.live_table()
     assert list(names.CATALOGUES) == list(live), "rewrite the table: python -m trainlab.cli.catalog"
     for kind, rows in live.items():
-        assert names.CATALOGUES[kind] == rows, f"{kind} differs from its registry; rewrite the table: python -m trainlab.cli.catalog"
+        assert names.CATALOGUES[kind] == rows, (
+            f"{kind} differs from its registry; rewrite the table: python -m trainlab.cli.catalog"
+        )
         assert catalog.help_lines(names.CATALOGUES[kind]) == catalog.catalogs()[kind].help_lines()
     assert names.LESSON_ORDER == catalog.live_lesson_order()
-    assert names.CATALOGUES.keys() >= {"models", "activations", "losses", "inits", "norms", "optimizers", "schedules", "datasets", "preprocess", "baselines", "lessons"}
+    assert names.CATALOGUES.keys() >= {
+        "models",
+        "activations",
+        "losses",
+        "inits",
+        "norms",
+        "optimizers",
+        "schedules",
+        "datasets",
+        "preprocess",
+        "baselines",
+        "lessons",
+    }
 
 
 def test_table_source_round_trips() -> None:
@@ -79,14 +105,26 @@ def test_table_source_round_trips() -> None:
     assert space["CATALOGUES"] == catalog.live_table()
 
 
-@pytest.mark.parametrize("args", [
-    ["--help"], ["--version"], [], ["list", "models"], ["list", "baselines"], ["list", "lessons"], ["list", "keys"],
-    ["lesson", "list"], *([*path, "--help"] for path in subcommands(build_parser())),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        [],
+        ["list", "models"],
+        ["list", "baselines"],
+        ["list", "lessons"],
+        ["list", "keys"],
+        ["lesson", "list"],
+        *([*path, "--help"] for path in subcommands(build_parser())),
+    ],
+)
 def test_printing_commands_load_no_heavy_library(args: list[str], tmp_path: Path) -> None:
     code, heavy, out = loaded(args, tmp_path)
     assert code == 0, out
-    assert not heavy & {"torch", "sklearn", "matplotlib", "optuna", "scipy"}, f"trainlab {' '.join(args)} imported {sorted(heavy)}"
+    assert not heavy & {"torch", "sklearn", "matplotlib", "optuna", "scipy"}, (
+        f"trainlab {' '.join(args)} imported {sorted(heavy)}"
+    )
     if args != ["list", "keys"]:  # the config schema (list keys) reads YAML; the rest need none of it
         assert not heavy, f"trainlab {' '.join(args)} imported {sorted(heavy)}"
 

@@ -89,8 +89,12 @@ def test_at_least_thirty_mistakes_are_listed() -> None:
 
 
 def test_a_typo_is_reported_before_torch_is_imported() -> None:
-    code = ("import sys\nfrom trainlab.cli import main\nrc = main(['train', 'model.act=ReLU', 'epochs=3'])\n"
-            "print(rc, 'torch' in sys.modules)\n")
+    code = (
+        "import sys\nfrom trainlab.cli import main\nrc = main(['train', 'model.act=ReLU', 'epochs=3'])\n"
+        "print(rc, 'torch' in sys.modules)\n"
+    )
     src = str(Path(__file__).resolve().parents[1] / "src")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src}, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src}, timeout=120
+    )
     assert done.stdout.split() == ["2", "False"], done.stdout + done.stderr

@@ -116,7 +116,9 @@ class Setup:
     optimizer: torch.optim.Optimizer
     schedule: Schedule
     batch_size: int
-    augment: Augment | TwoViews | None = None  # data.augment (or pretraining's views), applied by the Trainer to each training batch
+    augment: Augment | TwoViews | None = (
+        None  # data.augment (or pretraining's views), applied by the Trainer to each training batch
+    )
     sampler: Sampler | None = None  # data.sampler: draws each epoch's order (None: randperm)
     logit_offset: torch.Tensor | None = None  # eval.logit_adjust: -tau log(train prior), added at evaluation
     world: World = SINGLE  # the data-parallel processes (training/distributed.py); one by default
@@ -137,8 +139,21 @@ def check_names(cfg: Config) -> None:
     mlp's norm must fit its widths (group norm's groups divide them; instance norm needs images)."""
     m = cfg.model
     if m.spec("name").name == "baseline":  # a scikit-learn baseline's run config: no network to build
-        raise ConfigError(f"model.name={m.name!r} is a scikit-learn baseline, not a network: fit it with `trainlab baselines NAME`")
-    for registry, spec in ((MODELS, m.name), (ACTIVATIONS, m.act), (INITS, m.init), (BIAS_INITS, m.bias_init), (NORMS, m.norm), (OPTIMIZERS, cfg.optim.name), (SCHEDULES, cfg.optim.schedule), (PREPROCESS, cfg.data.preprocess), (IMBALANCE, cfg.data.imbalance), (DATA_SAMPLERS, cfg.data.sampler)):
+        raise ConfigError(
+            f"model.name={m.name!r} is a scikit-learn baseline, not a network: fit it with `trainlab baselines NAME`"
+        )
+    for registry, spec in (
+        (MODELS, m.name),
+        (ACTIVATIONS, m.act),
+        (INITS, m.init),
+        (BIAS_INITS, m.bias_init),
+        (NORMS, m.norm),
+        (OPTIMIZERS, cfg.optim.name),
+        (SCHEDULES, cfg.optim.schedule),
+        (PREPROCESS, cfg.data.preprocess),
+        (IMBALANCE, cfg.data.imbalance),
+        (DATA_SAMPLERS, cfg.data.sampler),
+    ):
         registry.bind(spec)
     IMBALANCE.create(cfg.data.imbalance)  # a bad ratio fails here, not after loading (profiles are cheap closures)
     if cfg.loss.name != "auto":
@@ -158,14 +173,18 @@ def pretraining(cfg: Config) -> str | None:
 
 
 def pretrained_weights(cfg: Config) -> Path:
-    """The weights file ``model.pretrained`` names: a run directory (or its name under output.dir) or a .safetensors file."""
+    """The weights file ``model.pretrained`` names: a run directory (or its name under output.dir) or a
+    .safetensors file."""
     given = Path(str(cfg.model.pretrained))
     for path in (given, Path(cfg.output.dir) / given):
         if path.is_dir():
             path = path / WEIGHTS
         if path.is_file():
             return path
-    raise ConfigError(f"model.pretrained={cfg.model.pretrained!r}: no finished run (directory with {WEIGHTS}) or weights file there or under {cfg.output.dir}/")
+    raise ConfigError(
+        f"model.pretrained={cfg.model.pretrained!r}: no finished run (directory with {WEIGHTS}) or weights file there "
+        f"or under {cfg.output.dir}/"
+    )
 
 
 def check_pretraining(cfg: Config) -> None:
@@ -174,9 +193,15 @@ def check_pretraining(cfg: Config) -> None:
     if method is not None:
         PRETRAIN.bind(cfg.pretrain.method)
         if cfg.train.freeze != "none":
-            raise ConfigError(f"train.freeze={cfg.train.freeze!r} trains only the output layer, which pretrain.method={method} replaces; use train.freeze=none")
+            raise ConfigError(
+                f"train.freeze={cfg.train.freeze!r} trains only the output layer, which pretrain.method={method} "
+                "replaces; use train.freeze=none"
+            )
         if method == "simclr" and cfg.data.augment:
-            raise ConfigError("pretrain.method=simclr makes its views with pretrain.views; move data.augment there, e.g. pretrain.views=[resized_crop,noise(0.1)]")
+            raise ConfigError(
+                "pretrain.method=simclr makes its views with pretrain.views; move data.augment there, e.g. "
+                "pretrain.views=[resized_crop,noise(0.1)]"
+            )
     if cfg.model.pretrained:
         check_source_run(pretrained_weights(cfg))  # a diverged, failed or unfinished run is refused before data loads
 
@@ -187,9 +212,17 @@ def check_monitor(cfg: Config, task: str) -> None:
         return
     if pretraining(cfg):
         task = "pretraining"  # measures its objective only
-    valid = ("val_loss", "val_accuracy", "train_loss") if task == "classification" else ("val_loss", "train_loss") if task == "pretraining" else ("val_loss", "val_mse", "val_mae", "val_r2", "train_loss")
+    valid = (
+        ("val_loss", "val_accuracy", "train_loss")
+        if task == "classification"
+        else ("val_loss", "train_loss")
+        if task == "pretraining"
+        else ("val_loss", "val_mse", "val_mae", "val_r2", "train_loss")
+    )
     if cfg.train.monitor not in valid:
-        raise ConfigError(f"train.monitor={cfg.train.monitor!r} is not measured on a {task} task; choose one of: {', '.join(valid)}")
+        raise ConfigError(
+            f"train.monitor={cfg.train.monitor!r} is not measured on a {task} task; choose one of: {', '.join(valid)}"
+        )
 
 
 def load_data(cfg: Config, device: torch.device, cache: DataCache | None = None) -> Dataset:
@@ -232,7 +265,8 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
     seed_everything(cfg.seed)  # the model's init does not depend on how much data loading drew
     # refused before a weight is allocated when the weights, gradients and optimizer state would
     # not fit in the memory of the device they train on
-    model = build_model(cfg.model, data.input_shape, out_features, cfg.optim.name, device)
+    states = OPTIMIZERS.fact(cfg.spec("optim.name"), "states")  # the optimizer's copies of the weights
+    model = build_model(cfg.model, data.input_shape, out_features, states, device)
     if cfg.model.pretrained:
         load_encoder(pretrained_weights(cfg), model)
     if pretraining(cfg):  # the catalogue model minus its output layer becomes the encoder
@@ -241,7 +275,9 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
         for name, p in model.named_parameters():
             p.requires_grad_(name.startswith("out."))
     model = model.to(device)
-    if cfg.train.sync_bn:  # data-parallel: one set of batch statistics across ranks (before the optimizer sees the model)
+    if (
+        cfg.train.sync_bn
+    ):  # data-parallel: one set of batch statistics across ranks (before the optimizer sees the model)
         model = distributed.sync_batch_norm(model, world)
     if device.type == "cpu":  # NHWC convolutions: measured ~30% faster on CPU (docs/models.md)
         model = prefer_channels_last(model)
@@ -250,17 +286,33 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
     check_batch_norm(model, batch_size, len(data.train), world)
     steps = len(batch_bounds(len(data.train), batch_size, min_batch(model, world)))
     schedule = make_schedule(cfg.optim.schedule, optimizer, cfg.train.epochs, steps, cfg.optim.warmup)
-    augment = make_views(cfg.pretrain.views, data.input_shape) if pretraining(cfg) == "simclr" else make_augment(cfg.data.augment, data.input_shape)
+    augment = (
+        make_views(cfg.pretrain.views, data.input_shape)
+        if pretraining(cfg) == "simclr"
+        else make_augment(cfg.data.augment, data.input_shape)
+    )
     sampler, offset = None, None
     if data.task == "classification":  # class-aware sampling and post hoc adjustment (docs/imbalance.md)
         sampler = make_sampler(cfg.data.sampler, data.train.y, data.num_classes, cfg.seed)
         if cfg.eval.logit_adjust and loss.binary:
-            raise ConfigError(f"eval.logit_adjust={cfg.eval.logit_adjust:g} needs one output per class; loss {cfg.loss.name} has one (use cross_entropy, or eval.logit_adjust=0)")
+            raise ConfigError(
+                f"eval.logit_adjust={cfg.eval.logit_adjust:g} needs one output per class; loss {cfg.loss.name} has "
+                "one (use cross_entropy, or eval.logit_adjust=0)"
+            )
         offset = logit_adjustment(counts, cfg.eval.logit_adjust) if cfg.eval.logit_adjust else None
-    elif (cfg.data.sampler, cfg.data.imbalance, cfg.data.resample, cfg.eval.logit_adjust) != ("uniform", "none", "none", 0):
-        raise ConfigError("data.sampler, data.imbalance, data.resample and eval.logit_adjust need class labels;"
-                          f" {data.name} is a regression task (use uniform, none, none and 0)")
-    return Setup(cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment, sampler, offset, world)
+    elif (cfg.data.sampler, cfg.data.imbalance, cfg.data.resample, cfg.eval.logit_adjust) != (
+        "uniform",
+        "none",
+        "none",
+        0,
+    ):
+        raise ConfigError(
+            "data.sampler, data.imbalance, data.resample and eval.logit_adjust need class labels;"
+            f" {data.name} is a regression task (use uniform, none, none and 0)"
+        )
+    return Setup(
+        cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment, sampler, offset, world
+    )
 
 
 def min_batch(model: nn.Module, world: World = SINGLE) -> int:
@@ -277,9 +329,15 @@ def check_batch_norm(model: nn.Module, batch_size: int, n_train: int, world: Wor
     need = min_batch(model, world)
     per = f" (2 on each of the {world.size} processes)" if world.size > 1 else ""
     if n_train < need:
-        raise ConfigError(f"batch norm needs at least {need} training examples per step{per}, this data set has {n_train}; use model.norm=layer or more data")
+        raise ConfigError(
+            f"batch norm needs at least {need} training examples per step{per}, this data set has {n_train}; use "
+            "model.norm=layer or more data"
+        )
     if batch_size < need:
-        raise ConfigError(f"optim.batch_size={batch_size} with batch norm: it cannot normalize a single example in training; use optim.batch_size >= {need}{per} or model.norm=layer")
+        raise ConfigError(
+            f"optim.batch_size={batch_size} with batch norm: it cannot normalize a single example in training; use "
+            f"optim.batch_size >= {need}{per} or model.norm=layer"
+        )
 
 
 def header(s: Setup) -> str:
@@ -288,7 +346,8 @@ def header(s: Setup) -> str:
     model = f"{s.config.spec('model.name').name} {describe(s.model)}".strip()
     return (
         f"data {s.data.describe()} | model {model}, {count_params(s.model):,} params | "
-        f"{o.name} lr={o.lr:g} batch={s.batch_size} | loss {s.loss.name if s.loss.unsupervised else s.config.loss.name} | device {s.device} | threads {s.threads}"
+        f"{o.name} lr={o.lr:g} batch={s.batch_size} | loss "
+        f"{s.loss.name if s.loss.unsupervised else s.config.loss.name} | device {s.device} | threads {s.threads}"
     )
 
 
@@ -326,12 +385,28 @@ def make_trainer(s: Setup, callbacks: Sequence[Callback] = ()) -> Trainer:
     """The Trainer of a built setup, every train.* / optim.* / loss.* key applied; callbacks in ``ORDER``."""
     cfg = s.config
     options = StepOptions(
-        seed=cfg.seed, l1=cfg.loss.l1, clip_grad=cfg.optim.clip_grad, eval_batch_size=cfg.train.eval_batch_size,
-        augment=s.augment, precision=cfg.train.precision, sampler=s.sampler, logit_offset=s.logit_offset,
+        seed=cfg.seed,
+        l1=cfg.loss.l1,
+        clip_grad=cfg.optim.clip_grad,
+        eval_batch_size=cfg.train.eval_batch_size,
+        augment=s.augment,
+        precision=cfg.train.precision,
+        sampler=s.sampler,
+        logit_offset=s.logit_offset,
         min_batch=min_batch(s.model, s.world),
     )
-    return Trainer(s.model, s.data, s.loss, s.optimizer, cfg.train.epochs, s.batch_size, s.schedule,
-                   callbacks=ordered(callbacks), options=options, engine=engine_for(s, callbacks))
+    return Trainer(
+        s.model,
+        s.data,
+        s.loss,
+        s.optimizer,
+        cfg.train.epochs,
+        s.batch_size,
+        s.schedule,
+        callbacks=ordered(callbacks),
+        options=options,
+        engine=engine_for(s, callbacks),
+    )
 
 
 def engine_for(s: Setup, callbacks: Sequence[Callback] = ()) -> Single:

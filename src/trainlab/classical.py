@@ -12,7 +12,8 @@ versions, data facts), ``report.npz`` and ``report.html``. So ``runs``, ``show``
 ``report`` treat baselines and networks alike.
 
 A scikit-learn ``fit`` cannot be interrupted from inside, so fits run in a spawned worker process
-(one per call, the arrays memory-mapped from .npy files): Ctrl-C or SIGTERM terminates the worker, the run's summary says ``interrupted`` and the
+(one per call, the arrays memory-mapped from .npy files): Ctrl-C or SIGTERM terminates the worker, the run's summary
+says ``interrupted`` and the
 remaining baselines are not started. Fitted estimators are not saved (scikit-learn models are
 pickles); ``config.yaml`` refits one.
 """
@@ -40,7 +41,7 @@ from trainlab.config import Config, as_config
 from trainlab.data.dataset import Dataset
 from trainlab.data.memo import DataCache
 from trainlab.errors import ConfigError
-from trainlab.registry import Registry, _split_top, parse_spec
+from trainlab.registry import Registry, parse_spec, split_top
 from trainlab.report import write_run_report
 from trainlab.report.evidence import EVIDENCE, Evidence
 from trainlab.runs.rundir import Run
@@ -73,8 +74,12 @@ def _linear_svm(n_jobs: int, seed: int, classes: int, C: float = 1.0, max_iter: 
     return LinearSVC(C=C, max_iter=max_iter, random_state=seed)
 
 
-@BASELINES.register("svc", "kernel support vector machine; the benchmark's best: C=10, rbf (slow: O(n^2) memory and time)")
-def _svc(n_jobs: int, seed: int, classes: int, C: float = 10.0, kernel: str = "rbf", gamma: Any = "scale", degree: int = 3) -> Any:
+@BASELINES.register(
+    "svc", "kernel support vector machine; the benchmark's best: C=10, rbf (slow: O(n^2) memory and time)"
+)
+def _svc(
+    n_jobs: int, seed: int, classes: int, C: float = 10.0, kernel: str = "rbf", gamma: Any = "scale", degree: int = 3
+) -> Any:
     from sklearn.svm import SVC  # lazy: each estimator loads its module when used
 
     return SVC(C=C, kernel=kernel, gamma=gamma, degree=degree, random_state=seed, cache_size=1000)
@@ -99,22 +104,40 @@ def _tree(n_jobs: int, seed: int, classes: int, max_depth: int | None = None, cr
 
 
 @BASELINES.register("random_forest", "random forest of n_estimators trees, fitted in parallel (threads)")
-def _forest(n_jobs: int, seed: int, classes: int, n_estimators: int = 100, max_depth: int | None = None, criterion: str = "gini") -> Any:
+def _forest(
+    n_jobs: int, seed: int, classes: int, n_estimators: int = 100, max_depth: int | None = None, criterion: str = "gini"
+) -> Any:
     from sklearn.ensemble import (
         RandomForestClassifier,  # lazy: each estimator loads its module when used
     )
 
-    return RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, criterion=criterion, n_jobs=n_jobs, random_state=seed)
+    return RandomForestClassifier(
+        n_estimators=n_estimators, max_depth=max_depth, criterion=criterion, n_jobs=n_jobs, random_state=seed
+    )
 
 
-@BASELINES.register("gradient_boosting", "gradient-boosted trees: histogram variant (fast); exact=true for the classic one (slow)")
-def _boosting(n_jobs: int, seed: int, classes: int, max_iter: int = 100, learning_rate: float = 0.1, max_depth: int | None = None, exact: bool = False) -> Any:
+@BASELINES.register(
+    "gradient_boosting", "gradient-boosted trees: histogram variant (fast); exact=true for the classic one (slow)"
+)
+def _boosting(
+    n_jobs: int,
+    seed: int,
+    classes: int,
+    max_iter: int = 100,
+    learning_rate: float = 0.1,
+    max_depth: int | None = None,
+    exact: bool = False,
+) -> Any:
     # lazy: each estimator loads its module when used
     from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
 
     if exact:
-        return GradientBoostingClassifier(n_estimators=max_iter, learning_rate=learning_rate, max_depth=max_depth or 3, random_state=seed)
-    return HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=learning_rate, max_depth=max_depth, early_stopping=False, random_state=seed)
+        return GradientBoostingClassifier(
+            n_estimators=max_iter, learning_rate=learning_rate, max_depth=max_depth or 3, random_state=seed
+        )
+    return HistGradientBoostingClassifier(
+        max_iter=max_iter, learning_rate=learning_rate, max_depth=max_depth, early_stopping=False, random_state=seed
+    )
 
 
 @BASELINES.register("gaussian_nb", "Gaussian naive Bayes (one Gaussian per class and feature)")
@@ -125,23 +148,49 @@ def _nb(n_jobs: int, seed: int, classes: int, var_smoothing: float = 1e-9) -> An
 
 
 @BASELINES.register("perceptron", "Rosenblatt's perceptron, one-vs-rest (penalty none, l1, l2)")
-def _perceptron(n_jobs: int, seed: int, classes: int, penalty: str | None = None, alpha: float = 1e-4, max_iter: int = 1000) -> Any:
+def _perceptron(
+    n_jobs: int, seed: int, classes: int, penalty: str | None = None, alpha: float = 1e-4, max_iter: int = 1000
+) -> Any:
     from sklearn.linear_model import Perceptron  # lazy: each estimator loads its module when used
 
-    return Perceptron(penalty=None if penalty in (None, "none") else penalty, alpha=alpha, max_iter=max_iter, n_jobs=n_jobs, random_state=seed)
+    return Perceptron(
+        penalty=None if penalty in (None, "none") else penalty,
+        alpha=alpha,
+        max_iter=max_iter,
+        n_jobs=n_jobs,
+        random_state=seed,
+    )
 
 
 @BASELINES.register("mlp_classifier", "scikit-learn's MLPClassifier (hidden widths, act relu/tanh/logistic, Adam)")
-def _mlp(n_jobs: int, seed: int, classes: int, hidden: Any = (100,), act: str = "relu", alpha: float = 1e-4, lr: float = 1e-3, max_iter: int = 200) -> Any:
+def _mlp(
+    n_jobs: int,
+    seed: int,
+    classes: int,
+    hidden: Any = (100,),
+    act: str = "relu",
+    alpha: float = 1e-4,
+    lr: float = 1e-3,
+    max_iter: int = 200,
+) -> Any:
     from sklearn.neural_network import (
         MLPClassifier,  # lazy: each estimator loads its module when used
     )
 
     widths = tuple(hidden) if isinstance(hidden, (list, tuple)) else (int(hidden),)
-    return MLPClassifier(hidden_layer_sizes=widths, activation=act, alpha=alpha, learning_rate_init=lr, max_iter=max_iter, random_state=seed)
+    return MLPClassifier(
+        hidden_layer_sizes=widths,
+        activation=act,
+        alpha=alpha,
+        learning_rate_init=lr,
+        max_iter=max_iter,
+        random_state=seed,
+    )
 
 
-@BASELINES.register("kmeans", "k-means (unsupervised): clusters matched one-to-one to classes on train; also the adjusted Rand index")
+@BASELINES.register(
+    "kmeans", "k-means (unsupervised): clusters matched one-to-one to classes on train; also the adjusted Rand index"
+)
 def _kmeans(n_jobs: int, seed: int, classes: int, k: int | None = None, n_init: int = 3) -> Any:
     from sklearn.cluster import KMeans  # lazy: each estimator loads its module when used
 
@@ -156,7 +205,11 @@ def canonical(spec: str) -> str:
         getattr(est, "_validate_params", lambda: None)()
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"baseline {spec}: {exc}") from None
-    return str(parse_spec(entry.name if not kwargs else f"{entry.name}({','.join(f'{k}={_inline(v)}' for k, v in kwargs.items())})"))
+    return str(
+        parse_spec(
+            entry.name if not kwargs else f"{entry.name}({','.join(f'{k}={_inline(v)}' for k, v in kwargs.items())})"
+        )
+    )
 
 
 def _inline(value: Any) -> str:
@@ -168,7 +221,7 @@ def _inline(value: Any) -> str:
 def split_names(names: str | Sequence[str]) -> list[str]:
     """``"svc(C=10,kernel=rbf),knn"`` → ``["svc(C=10,kernel=rbf)", "knn"]`` (commas inside parentheses stay)."""
     items = [names] if isinstance(names, str) else list(names)
-    out = [part.strip() for item in items for part in _split_top(item) if part.strip()]
+    out = [part.strip() for item in items for part in split_top(item) if part.strip()]
     if not out:
         raise ConfigError(f"give one or more baselines, e.g. svc,knn; choose from: {', '.join(BASELINES.names())}")
     return out
@@ -176,7 +229,7 @@ def split_names(names: str | Sequence[str]) -> list[str]:
 
 def spec_of(cfg: Config) -> str | None:
     """The baseline spec of a run config (``model.name: baseline(svc)`` → ``svc``), None for a network."""
-    s = parse_spec(cfg.model.name)
+    s = cfg.spec("model.name")
     return str(s.args[0]) if s.name == "baseline" and s.args else None
 
 
@@ -185,7 +238,10 @@ def check_overrides(overrides: Sequence[str] | dict[str, Any] | None) -> None:
     keys = list(overrides) if isinstance(overrides, dict) else [o.partition("=")[0].strip() for o in overrides or ()]
     for key in keys:
         if not (key in ALLOWED_KEYS or any(key.startswith(p) for p in ALLOWED_KEYS if p.endswith("."))):
-            raise ConfigError(f"{key}= does not apply to a scikit-learn baseline; baselines take: seed, threads, data.*, output.* (estimator settings go inline, e.g. svc(C=10))")
+            raise ConfigError(
+                f"{key}= does not apply to a scikit-learn baseline; baselines take: seed, threads, data.*, output.* "
+                "(estimator settings go inline, e.g. svc(C=10))"
+            )
 
 
 def baseline_config(spec: str, config: Any = None, overrides: Sequence[str] | dict[str, Any] | None = None) -> Config:
@@ -213,7 +269,14 @@ def to_arrays(data: Dataset) -> Arrays:
         return x.detach().reshape(len(x), -1).cpu().numpy().astype(np.float32, copy=False)
 
     val = data.val
-    return Arrays(flat(data.train.x), data.train.y.cpu().numpy(), flat(val.x) if val else None, val.y.cpu().numpy() if val else None, flat(data.test.x), data.test.y.cpu().numpy())
+    return Arrays(
+        flat(data.train.x),
+        data.train.y.cpu().numpy(),
+        flat(val.x) if val else None,
+        val.y.cpu().numpy() if val else None,
+        flat(data.test.x),
+        data.test.y.cpu().numpy(),
+    )
 
 
 def match_clusters(clusters: np.ndarray, labels: np.ndarray, k: int, classes: int) -> np.ndarray:
@@ -241,7 +304,11 @@ def _fit_predict(spec: str, a: Arrays, threads: int, seed: int, classes: int) ->
         est.fit(a.x_train, a.y_train)
         out["fit_seconds"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        preds = {name: est.predict(x) for name, x in (("train", a.x_train), ("val", a.x_val), ("test", a.x_test)) if x is not None}
+        preds = {
+            name: est.predict(x)
+            for name, x in (("train", a.x_train), ("val", a.x_val), ("test", a.x_test))
+            if x is not None
+        }
         out["predict_seconds"] = time.perf_counter() - t0
     if parse_spec(spec).name == "kmeans":
         from sklearn.metrics import (
@@ -260,7 +327,10 @@ def _fit_predict(spec: str, a: Arrays, threads: int, seed: int, classes: int) ->
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, (int, float, str, bool, type(None))) else list(v) if isinstance(v, tuple) else str(v) for k, v in params.items()}
+    return {
+        k: v if isinstance(v, (int, float, str, bool, type(None))) else list(v) if isinstance(v, tuple) else str(v)
+        for k, v in params.items()
+    }
 
 
 def _serve(conn: Any) -> None:
@@ -288,6 +358,7 @@ def save_arrays(a: Arrays, folder: Path) -> Path:
 
 def load_arrays(folder: Path) -> Arrays:
     """Read arrays written by ``save_arrays``, memory-mapped."""
+
     def get(name: str) -> np.ndarray | None:
         path = folder / f"{name}.npy"
         return np.load(path, mmap_mode="r") if path.is_file() else None
@@ -304,7 +375,15 @@ class Worker:
         self.proc: Any = None
         self.conn: Any = None
 
-    def fit(self, spec: str, folder: Path, threads: int, seed: int, classes: int, on_tick: Callable[[float], None] | None = None) -> dict[str, Any]:
+    def fit(
+        self,
+        spec: str,
+        folder: Path,
+        threads: int,
+        seed: int,
+        classes: int,
+        on_tick: Callable[[float], None] | None = None,
+    ) -> dict[str, Any]:
         """Fit one baseline in the worker; KeyboardInterrupt terminates the worker at once."""
         if self.proc is None or not self.proc.is_alive():
             ctx = multiprocessing.get_context("spawn")
@@ -317,7 +396,10 @@ class Worker:
             self.conn.send((spec, str(folder), threads, seed, classes))
             while not self.conn.poll(TICK):
                 if not self.proc.is_alive():
-                    raise ConfigError(f"baseline {spec} stopped without a result (worker exit code {self.proc.exitcode}; out of memory?)")
+                    raise ConfigError(
+                        f"baseline {spec} stopped without a result (worker exit code {self.proc.exitcode}; out of "
+                        "memory?)"
+                    )
                 if on_tick is not None:
                     on_tick(time.perf_counter() - t0)
             kind, payload = self.conn.recv()
@@ -355,7 +437,10 @@ def _accuracy(pred: np.ndarray, y: np.ndarray) -> float:
 def summarize(result: dict[str, Any], data: Dataset, a: Arrays) -> dict[str, Any]:
     """summary.json's figures of a fitted baseline, computed as a network run's are (training/metrics)."""
     p = result["predictions"]
-    out: dict[str, Any] = {"test_accuracy": _accuracy(p["test"], a.y_test), "train_accuracy": _accuracy(p["train"], a.y_train)}
+    out: dict[str, Any] = {
+        "test_accuracy": _accuracy(p["test"], a.y_test),
+        "train_accuracy": _accuracy(p["train"], a.y_train),
+    }
     if "val" in p:
         out["val_accuracy"] = _accuracy(p["val"], a.y_val)
     cm = confusion_matrix(torch.from_numpy(p["test"]), torch.from_numpy(a.y_test), data.num_classes)
@@ -432,7 +517,9 @@ def baselines(
     if on_result is None and wants_progress(progress):
         lines = Lines()
         on_result = lambda i, n, run: lines.add(baseline_line(i, n, run))  # noqa: E731
-    flat: dict[int, tuple[Dataset, Arrays, Path | None]] = {}  # each loaded data set flattened once (kept, so ids stay unique)
+    flat: dict[
+        int, tuple[Dataset, Arrays, Path | None]
+    ] = {}  # each loaded data set flattened once (kept, so ids stay unique)
     runs: list[Run] = []
     worker = Worker() if isolate else None
     tmp = Path(tempfile.mkdtemp(prefix="trainlab-baselines-"))
@@ -458,20 +545,35 @@ def baseline_line(i: int, n: int, run: Run) -> str:
     return f"[{i}/{n}] {s.get('baseline', run.name)}: {what} (fit {float(s.get('fit_seconds') or 0):.1f} s)"
 
 
-def _one(spec: str, cfg: Config, cache: DataCache, flat: dict[int, tuple[Dataset, Arrays, Path | None]], worker: Worker | None, tmp: Path, i: int, n: int, on_start: Any, on_tick: Any, got: dict[str, str]) -> Run:
+def _one(
+    spec: str,
+    cfg: Config,
+    cache: DataCache,
+    flat: dict[int, tuple[Dataset, Arrays, Path | None]],
+    worker: Worker | None,
+    tmp: Path,
+    i: int,
+    n: int,
+    on_start: Any,
+    on_tick: Any,
+    got: dict[str, str],
+) -> Run:
     started = now()
     threads = cfg.threads or default_threads()
     torch.set_num_threads(threads)
     seed_everything(cfg.seed)
     data = load_data(cfg, torch.device("cpu"), cache)
     if data.task != "classification":
-        raise ConfigError(f"data.name={cfg.data.name!r} is a {data.task} task; the baselines are classifiers: choose a classification data set")
+        raise ConfigError(
+            f"data.name={cfg.data.name!r} is a {data.task} task; the baselines are classifiers: choose a "
+            "classification data set"
+        )
     if id(data) not in flat:
         arrays = to_arrays(data)
         flat[id(data)] = (data, arrays, save_arrays(arrays, tmp / str(len(flat))) if worker is not None else None)
     _, a, folder = flat[id(data)]
     header = f"baseline {spec} | data {data.describe()} | threads {threads}"
-    name = cfg.output.name or f"{parse_spec(spec).name}-{parse_spec(cfg.data.name).name}"
+    name = cfg.output.name or f"{parse_spec(spec).name}-{cfg.spec('data.name').name}"
     # claimed like any run (run.pid while it fits); no signal handling of its own: _sigterm_as_interrupt's
     with RunSession.create(cfg.output.dir, name, handle_signals=False) as session:
         session.begin(Summary(kind=KIND, started=started, header=header, baseline=spec), config=cfg)
@@ -500,8 +602,13 @@ def _one(spec: str, cfg: Config, cache: DataCache, flat: dict[int, tuple[Dataset
             device="cpu",
             threads=threads,
             data={
-                "name": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0,
-                "test": len(data.test), "classes": data.classes, "task": data.task, "input_shape": list(data.input_shape),
+                "name": data.name,
+                "train": len(data.train),
+                "val": len(data.val) if data.val else 0,
+                "test": len(data.test),
+                "classes": data.classes,
+                "task": data.task,
+                "input_shape": list(data.input_shape),
             },
             versions={**versions(), "scikit-learn": _sklearn_version()},
             finished=now(),
@@ -525,7 +632,16 @@ def is_baseline(run: Run) -> bool:
     return run.summary.get("kind") == KIND or spec_of(run.config) is not None
 
 
-__all__ = ["BASELINES", "baselines", "baseline_config", "canonical", "is_baseline", "match_clusters", "spec_of", "split_names"]
+__all__ = [
+    "BASELINES",
+    "baselines",
+    "baseline_config",
+    "canonical",
+    "is_baseline",
+    "match_clusters",
+    "spec_of",
+    "split_names",
+]
 
 
 def _sklearn_version() -> str:

@@ -65,53 +65,77 @@ class _Section:
 class DataConfig(_Section):
     """Which data, how it is split and preprocessed."""
 
-    name: str = _f("fashion-mnist", help="data set by name, e.g. fashion-mnist, mnist, digits, "
-                                         "spirals(size=500,noise=0.2)",
-                   catalogue="datasets")
+    name: str = _f(
+        "fashion-mnist",
+        help="data set by name, e.g. fashion-mnist, mnist, digits, spirals(size=500,noise=0.2)",
+        catalogue="datasets",
+    )
     dir: str | None = _f(None, help="directory holding the IDX files (else $TRAINLAB_DATA, cache, /usr/share/datasets)")
-    val: float = _f(0.1, help="validation split from train: a fraction in (0, 1), or a whole count of examples (>= 1); 0 for none", min=0)
+    val: float = _f(
+        0.1,
+        help="validation split from train: a fraction in (0, 1), or a whole count of examples (>= 1); 0 for none",
+        min=0,
+    )
     limit: int | None = _f(None, help="use only the first N training examples (after shuffling), for quick runs", min=1)
-    preprocess: str = _f("scale", help="preprocessing fitted on train: none, scale, standardize, ...",
-                         catalogue="preprocess")
+    preprocess: str = _f(
+        "scale", help="preprocessing fitted on train: none, scale, standardize, ...", catalogue="preprocess"
+    )
     augment: list = _f(factory=list, help="augmentations applied to training batches, e.g. [shift(2), flip]")
-    imbalance: str = _f("none", help="long-tailed train split (val/test untouched): none, "
-                                     "exp(ratio=100), step(ratio=10,minority=5)",
-                        catalogue="imbalance")
-    resample: str = _f("none", help="resample the train split once: none, over (up to the largest class), under (down to the smallest)", choices=("none", "over", "under"))
-    sampler: str = _f("uniform", help="each epoch's order: uniform (shuffle), balanced or sqrt "
-                                      "(class-weighted draws on the device)",
-                      catalogue="data-samplers")
-    label_noise: float = _f(0.0, help="fraction of training labels replaced by a random other class, after the val split (val/test untouched), seeded; in [0, 1)", min=0.0, below=1.0)
+    imbalance: str = _f(
+        "none",
+        help="long-tailed train split (val/test untouched): none, exp(ratio=100), step(ratio=10,minority=5)",
+        catalogue="imbalance",
+    )
+    resample: str = _f(
+        "none",
+        help="resample the train split once: none, over (up to the largest class), under (down to the smallest)",
+        choices=("none", "over", "under"),
+    )
+    sampler: str = _f(
+        "uniform",
+        help="each epoch's order: uniform (shuffle), balanced or sqrt (class-weighted draws on the device)",
+        catalogue="data-samplers",
+    )
+    label_noise: float = _f(
+        0.0,
+        help="fraction of training labels replaced by a random other class, "
+        "after the val split (val/test untouched), seeded; in [0, 1)",
+        min=0.0,
+        below=1.0,
+    )
 
 
 @dataclass
 class ModelConfig(_Section):
     """The network."""
 
-    name: str = _f("mlp", help="model by name: perceptron, linear, mlp, cnn, ...",
-                   catalogue="models")
+    name: str = _f("mlp", help="model by name: perceptron, linear, mlp, cnn, ...", catalogue="models")
     hidden: list = _f(factory=lambda: [256], help="hidden layer widths of an mlp, e.g. [512,256]")
-    act: str = _f("relu", help="activation by name, e.g. relu, tanh, leaky_relu(0.1)",
-                  catalogue="activations")
-    init: str = _f("kaiming_normal", help="weight init by name, e.g. default, xavier_normal, normal(std=0.01)",
-                   catalogue="inits")
-    bias_init: str = _f("zeros", help="bias init by name (zeros, constant(0.1), default)",
-                        catalogue="bias-inits")
+    act: str = _f("relu", help="activation by name, e.g. relu, tanh, leaky_relu(0.1)", catalogue="activations")
+    init: str = _f(
+        "kaiming_normal", help="weight init by name, e.g. default, xavier_normal, normal(std=0.01)", catalogue="inits"
+    )
+    bias_init: str = _f("zeros", help="bias init by name (zeros, constant(0.1), default)", catalogue="bias-inits")
     dropout: float = _f(0.0, help="dropout probability after each hidden activation", min=0.0, max=0.99)
-    norm: str = _f("none", help="normalization layer: none, batch, layer, instance, group(groups)",
-                   catalogue="norms")
+    norm: str = _f("none", help="normalization layer: none, batch, layer, instance, group(groups)", catalogue="norms")
     norm_position: str = _f("before", help="norm before or after each hidden activation", choices=("before", "after"))
     blocks: list = _f(factory=list, help="cnn blocks (see docs/models.md)")
-    pretrained: str | None = _f(None, help="start the encoder (every layer but the output layer) from this run's model.safetensors, e.g. a pretrain.method run (docs/self-supervised.md)")
+    pretrained: str | None = _f(
+        None,
+        help="start the encoder (every layer but the output layer) from this run's model.safetensors, "
+        "e.g. a pretrain.method run (docs/self-supervised.md)",
+    )
 
 
 @dataclass
 class LossConfig(_Section):
     """The objective."""
 
-    name: str = _f("auto", help="loss by name; auto = cross_entropy (classes), bce_with_logits "
-                                "(perceptron), mse (regression)",
-                   catalogue="losses")
+    name: str = _f(
+        "auto",
+        help="loss by name; auto = cross_entropy (classes), bce_with_logits (perceptron), mse (regression)",
+        catalogue="losses",
+    )
     l1: float = _f(0.0, help="L1 penalty strength on weights, added to the loss", min=0.0)
 
 
@@ -119,15 +143,19 @@ class LossConfig(_Section):
 class OptimConfig(_Section):
     """Optimizer, learning rate, batch size and schedule."""
 
-    name: str = _f("adam", help="optimizer by name, e.g. sgd, sgd(momentum=0.9,nesterov=true), adam, adamw",
-                   catalogue="optimizers")
+    name: str = _f(
+        "adam", help="optimizer by name, e.g. sgd, sgd(momentum=0.9,nesterov=true), adam, adamw", catalogue="optimizers"
+    )
     lr: float = _f(1e-3, help="learning rate", min=0.0)
     batch_size: int | str = _f(256, help="examples per step; 'full' for full-batch gradient descent", min=1)
     weight_decay: float = _f(0.0, help="L2 penalty / decoupled weight decay (adamw)", min=0.0)
-    schedule: str = _f("none", help="learning-rate schedule by name, e.g. cosine, step(step_size=5)",
-                       catalogue="schedules")
+    schedule: str = _f(
+        "none", help="learning-rate schedule by name, e.g. cosine, step(step_size=5)", catalogue="schedules"
+    )
     clip_grad: float | None = _f(None, help="clip the global gradient norm to this value", min=0.0)
-    warmup: float = _f(0.0, help="linear learning-rate warmup over this many epochs, then optim.schedule (0 = none)", min=0.0)
+    warmup: float = _f(
+        0.0, help="linear learning-rate warmup over this many epochs, then optim.schedule (0 = none)", min=0.0
+    )
 
 
 @dataclass
@@ -136,34 +164,75 @@ class TrainConfig(_Section):
 
     epochs: int = _f(10, help="passes over the training set", min=1)
     patience: int = _f(0, help="early stopping: epochs without val improvement before stopping (0 = off)", min=0)
-    monitor: str = _f("val_loss", help="metric early stopping watches (falls back to train_loss without a val split)", choices=("val_loss", "val_accuracy", "val_mse", "val_mae", "val_r2", "train_loss"))
-    min_delta: float = _f(0.0, help="early stopping: the smallest change of the monitored metric that counts as an improvement", min=0.0)
+    monitor: str = _f(
+        "val_loss",
+        help="metric early stopping watches (falls back to train_loss without a val split)",
+        choices=("val_loss", "val_accuracy", "val_mse", "val_mae", "val_r2", "train_loss"),
+    )
+    min_delta: float = _f(
+        0.0, help="early stopping: the smallest change of the monitored metric that counts as an improvement", min=0.0
+    )
     restore_best: bool = _f(True, help="early stopping: load the best epoch's weights when training stops")
     checkpoint: bool = _f(True, help="write checkpoint.pt at the end of every epoch")
-    checkpoint_every: int = _f(0, help="also write checkpoint.pt every N optimizer steps, mid-epoch (0 = epoch ends only)", min=0)
+    checkpoint_every: int = _f(
+        0, help="also write checkpoint.pt every N optimizer steps, mid-epoch (0 = epoch ends only)", min=0
+    )
     eval_batch_size: int = _f(4096, help="batch size for evaluation passes", min=1)
-    nan_guard: bool = _f(True, help="stop at the first non-finite loss or gradient, name the layer (exit code 3); warn when the LR looks too high or too low")
-    freeze: str = _f("none", help="encoder: train only the output layer (a linear probe on the encoder's features, e.g. with model.pretrained); none: train every layer", choices=("none", "encoder"))
-    sync_bn: bool = _f(False, help="data-parallel (--nproc): BatchNorm statistics over the whole global batch, all-reduced across processes (torch.nn.SyncBatchNorm; CUDA only)")
-    precision: str = _f("fp32", help="bf16: forward pass and loss under torch.autocast(bfloat16), weights and optimizer stay float32 (for CUDA GPUs; slower on most CPUs)", choices=("fp32", "bf16"))
+    nan_guard: bool = _f(
+        True,
+        help="stop at the first non-finite loss or gradient, name the layer (exit code 3); "
+        "warn when the LR looks too high or too low",
+    )
+    freeze: str = _f(
+        "none",
+        help="encoder: train only the output layer (a linear probe on the encoder's features, "
+        "e.g. with model.pretrained); none: train every layer",
+        choices=("none", "encoder"),
+    )
+    sync_bn: bool = _f(
+        False,
+        help="data-parallel (--nproc): BatchNorm statistics over the whole global batch, "
+        "all-reduced across processes (torch.nn.SyncBatchNorm; CUDA only)",
+    )
+    precision: str = _f(
+        "fp32",
+        help="bf16: forward pass and loss under torch.autocast(bfloat16), weights and optimizer stay float32 "
+        "(for CUDA GPUs; slower on most CPUs)",
+        choices=("fp32", "bf16"),
+    )
 
 
 @dataclass
 class PretrainConfig(_Section):
     """Learning without labels (docs/self-supervised.md)."""
 
-    method: str = _f("none", help="none (supervised), simclr(temperature=0.5,proj=[128,64]) or "
-                                  "autoencoder: the model without its output layer is the encoder",
-                     catalogue="pretraining")
-    views: list = _f(factory=list, help="simclr: augmentations making each view, e.g. [resized_crop,noise(0.1)]; empty = the default family for the data's shape")
-    knn_k: int = _f(20, help="neighbours of the per-epoch kNN monitor (val_knn_accuracy) and of the final kNN probes; 0 = no monitor", min=0)
+    method: str = _f(
+        "none",
+        help="none (supervised), simclr(temperature=0.5,proj=[128,64]) or "
+        "autoencoder: the model without its output layer is the encoder",
+        catalogue="pretraining",
+    )
+    views: list = _f(
+        factory=list,
+        help="simclr: augmentations making each view, e.g. [resized_crop,noise(0.1)]; "
+        "empty = the default family for the data's shape",
+    )
+    knn_k: int = _f(
+        20,
+        help="neighbours of the per-epoch kNN monitor (val_knn_accuracy) and of the final kNN probes; 0 = no monitor",
+        min=0,
+    )
 
 
 @dataclass
 class DiagnosticsConfig(_Section):
     """Per-layer statistics during training (docs/babysitting.md)."""
 
-    every: int = _f(0, help="record per-layer activation/gradient/update statistics every K steps into stats.csv + plots (0 = off)", min=0)
+    every: int = _f(
+        0,
+        help="record per-layer activation/gradient/update statistics every K steps into stats.csv + plots (0 = off)",
+        min=0,
+    )
     bins: int = _f(40, help="histogram bins per layer for the activation-histogram plot", min=2, max=1000)
 
 
@@ -171,7 +240,11 @@ class DiagnosticsConfig(_Section):
 class EvalConfig(_Section):
     """How a trained model's outputs are read at evaluation (docs/imbalance.md)."""
 
-    logit_adjust: float = _f(0.0, help="post hoc logit adjustment: predict argmax f(x) - tau*log(train class prior) with tau = this (0 = off)", min=0.0)
+    logit_adjust: float = _f(
+        0.0,
+        help="post hoc logit adjustment: predict argmax f(x) - tau*log(train class prior) with tau = this (0 = off)",
+        min=0.0,
+    )
 
 
 @dataclass
@@ -187,7 +260,11 @@ class OutputConfig(_Section):
 class LoggingConfig(_Section):
     """Optional logging to other tools."""
 
-    tensorboard: bool = _f(False, help="write TensorBoard event files (scalars, weight and activation histograms) into the run directory; needs trainlab[tensorboard]")
+    tensorboard: bool = _f(
+        False,
+        help="write TensorBoard event files (scalars, weight and activation histograms) "
+        "into the run directory; needs trainlab[tensorboard]",
+    )
     histogram_every: int = _f(1, help="epochs between TensorBoard histograms of weights and activations", min=1)
 
 
@@ -197,7 +274,13 @@ class Config(_Section):
 
     seed: int = _f(0, help="seeds Python, NumPy and torch", min=0, max=SEED_MAX)
     device: str = _f("auto", help="auto, cpu, cuda, cuda:N or mps", choices=None)
-    threads: int = _f(0, help="torch CPU threads (0 = the usable cores of this machine, decided when a new run starts and written into its config; docs/threads.md)", min=0, max=THREADS_MAX)
+    threads: int = _f(
+        0,
+        help="torch CPU threads (0 = the usable cores of this machine, "
+        "decided when a new run starts and written into its config; docs/threads.md)",
+        min=0,
+        max=THREADS_MAX,
+    )
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -320,7 +403,8 @@ def _check(key: str, value: Any, hint: Any, rules: Any) -> Any:
         check_name(key, rules["catalogue"], spec.name, spec.kwargs, value)
     if rules.get("choices") and value not in rules["choices"]:
         raise ConfigError(
-            f"{key}={brief(value)} is not allowed{close_match(value if isinstance(value, str) else brief(value), rules['choices'])};"
+            f"{key}={brief(value)} is not "
+            f"allowed{close_match(value if isinstance(value, str) else brief(value), rules['choices'])};"
             f" choose one of: {', '.join(map(str, rules['choices']))}"
         )
     return value
@@ -345,7 +429,6 @@ def _coerce(value: Any, typ: Any) -> tuple[bool, Any]:
         if isinstance(value, str):
             return True, value
         if isinstance(value, dict) and len(value) == 1:  # {name: {k: v}} spec form
-
             return True, str(parse_spec(value))
         return False, None
     if typ is list or typing.get_origin(typ) is list:
@@ -384,7 +467,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
     if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"config file {str(path)!r} is too big (more than {MAX_CONFIG_BYTES:,} bytes); a config is a few KB")
+        raise ConfigError(
+            f"config file {str(path)!r} is too big (more than {MAX_CONFIG_BYTES:,} bytes); a config is a few KB"
+        )
     try:
         data = load_yaml(text, f"config file {str(path)!r}")
     except yaml.YAMLError as exc:
@@ -454,7 +539,9 @@ def describe_keys() -> list[tuple[str, str, Any]]:
     return rows
 
 
-def as_config(config: Config | dict[str, Any] | str | Path | None, overrides: list[str] | dict[str, Any] | None = None) -> Config:
+def as_config(
+    config: Config | dict[str, Any] | str | Path | None, overrides: list[str] | dict[str, Any] | None = None
+) -> Config:
     """Accept a Config, a nested dict, a YAML path or None (the built-in defaults), plus overrides."""
     if config is None or isinstance(config, (str, Path)):
         return load_config(config, overrides)

@@ -109,7 +109,13 @@ def cpu_times(stat: str | None, cpus: set[int]) -> dict[int, tuple[int, int, int
     return out
 
 
-def busy_cores(before: dict[int, tuple[int, int, int]], after: dict[int, tuple[int, int, int]], own_seconds: float = 0.0, tick: float = 0.01, own_niced: bool = False) -> tuple[float, float]:
+def busy_cores(
+    before: dict[int, tuple[int, int, int]],
+    after: dict[int, tuple[int, int, int]],
+    own_seconds: float = 0.0,
+    tick: float = 0.01,
+    own_niced: bool = False,
+) -> tuple[float, float]:
     """Cores' worth of (busy, niced) time used between two samples, less this process's own CPU
     time (taken from the niced share when this process is niced itself)."""
     busy, niced, total = 0.0, 0.0, 0
@@ -129,7 +135,14 @@ def busy_cores(before: dict[int, tuple[int, int, int]], after: dict[int, tuple[i
     return max(0.0, busy - own), niced
 
 
-def decide(usable: int, busy: float, niced: float = 0.0, user_policy: str | None = None, local_world: int = 1, env_threads: int | None = None) -> Choice:
+def decide(
+    usable: int,
+    busy: float,
+    niced: float = 0.0,
+    user_policy: str | None = None,
+    local_world: int = 1,
+    env_threads: int | None = None,
+) -> Choice:
     """The thread count and wait policy for a new run: the count from the machine, the waiting from its load.
 
     Threads: every usable core (a data-parallel run's processes each get their share;
@@ -150,13 +163,22 @@ def decide(usable: int, busy: float, niced: float = 0.0, user_policy: str | None
     else:
         threads = usable
         policy = "ACTIVE" if anything == 0 and threads > 1 else "PASSIVE"
-        reason = f"{usable} usable cores; {busy:.1f} busy with other work, {niced:.1f} with niced work (sets the waiting only)"
+        reason = (
+            f"{usable} usable cores; {busy:.1f} busy with other work, "
+            f"{niced:.1f} with niced work (sets the waiting only)"
+        )
     if user_policy:
         policy = user_policy.upper()
     return Choice(threads, policy, usable, round(busy, 2), round(niced, 2), reason)
 
 
-def measure(read: Reader = read_file, sample: float = SAMPLE_SECONDS, sleep: Callable[[float], None] = time.sleep, cpus: set[int] | None = None, own_niced: bool = False) -> tuple[int, float, float]:
+def measure(
+    read: Reader = read_file,
+    sample: float = SAMPLE_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    cpus: set[int] | None = None,
+    own_niced: bool = False,
+) -> tuple[int, float, float]:
     """Usable cores and how many of them other processes keep busy, at normal priority and niced
     (sampled over ``sample`` seconds)."""
     cpus = affinity() if cpus is None else cpus
@@ -213,7 +235,14 @@ def prepare() -> Choice:
     usable, busy, niced = measure(sample=0 if local_world > 1 or env_threads else SAMPLE_SECONDS, own_niced=niced_self)
     choice = decide(usable, busy, niced, _USER_POLICY, local_world, env_threads)
     if loaded:  # OpenMP has read its policy already: report the one it read
-        choice = Choice(choice.threads, (os.environ.get("OMP_WAIT_POLICY") or "default").upper(), usable, choice.busy, choice.niced, choice.reason + "; torch was loaded first")
+        choice = Choice(
+            choice.threads,
+            (os.environ.get("OMP_WAIT_POLICY") or "default").upper(),
+            usable,
+            choice.busy,
+            choice.niced,
+            choice.reason + "; torch was loaded first",
+        )
     elif not _USER_POLICY:
         os.environ["OMP_WAIT_POLICY"] = choice.wait_policy
     _choice = choice
@@ -227,4 +256,16 @@ def default_threads(local_world: int = 1) -> int:
     return max(1, choice.usable // local_world) if local_world > 1 else choice.threads
 
 
-__all__ = ["Choice", "busy_cores", "cgroup_quota", "cpu_times", "decide", "default_threads", "measure", "own_niceness", "prepare", "protect", "usable_cores"]
+__all__ = [
+    "Choice",
+    "busy_cores",
+    "cgroup_quota",
+    "cpu_times",
+    "decide",
+    "default_threads",
+    "measure",
+    "own_niceness",
+    "prepare",
+    "protect",
+    "usable_cores",
+]

@@ -70,9 +70,7 @@ def close_match(word: str, choices: Iterable[str]) -> str:
 def unknown(kind: str, name: str, choices: Iterable[str]) -> ConfigError:
     """Build the standard 'unknown X' error listing the valid names and a close match."""
     choices = sorted(choices)
-    return ConfigError(
-        f"unknown {kind} {brief(name)}{close_match(name, choices)}; choose one of: {', '.join(choices)}"
-    )
+    return ConfigError(f"unknown {kind} {brief(name)}{close_match(name, choices)}; choose one of: {', '.join(choices)}")
 
 
 class NotStackable(TrainlabError):

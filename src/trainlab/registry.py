@@ -42,11 +42,13 @@ class Spec:
     kwargs: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
-        parts = [formatting.value(a) for a in self.args] + [f"{k}={formatting.value(v)}" for k, v in self.kwargs.items()]
+        parts = [formatting.value(a) for a in self.args] + [
+            f"{k}={formatting.value(v)}" for k, v in self.kwargs.items()
+        ]
         return f"{self.name}({','.join(parts)})" if parts else self.name
 
 
-def _split_top(text: str) -> list[str]:
+def split_top(text: str) -> list[str]:
     """Split on commas that are not inside brackets or parentheses."""
     parts, depth, cur = [], 0, []
     for ch in text:
@@ -74,7 +76,7 @@ def parse_value(text: str, what: str | None = None, _depth: int = 0) -> Any:
         # a list of specs such as [conv(32,k=3),shift(2)]: YAML would split inside the parentheses
         if _depth >= MAX_DEPTH:
             raise ConfigError(f"{what or 'value ' + brief(text, 60)} is too big: nested deeper than {MAX_DEPTH} levels")
-        return [parse_value(part, what, _depth + 1) for part in _split_top(text[1:-1])]
+        return [parse_value(part, what, _depth + 1) for part in split_top(text[1:-1])]
     try:
         value = load_yaml(text, what or f"value {brief(text, 60)}") if text else None
     except yaml.YAMLError:
@@ -105,7 +107,7 @@ def parse_spec(text: Any) -> Spec:
         raise ConfigError(f"cannot read {brief(text)}: expected name or name(arg, key=value)")
     name, inner = m.group(1), m.group(2)
     args, kwargs = [], {}
-    for part in _split_top(inner or ""):
+    for part in split_top(inner or ""):
         if re.match(r"^\s*[A-Za-z_]\w*\s*=", part):
             key, _, val = part.partition("=")
             kwargs[key.strip()] = parse_value(val)
@@ -134,8 +136,11 @@ class Entry:
             sig = inspect.signature(self.factory)
         except (TypeError, ValueError):
             return {}
-        return {p: sig.parameters[p].default for p in self.params
-                if p in sig.parameters and sig.parameters[p].default is not inspect.Parameter.empty}
+        return {
+            p: sig.parameters[p].default
+            for p in self.params
+            if p in sig.parameters and sig.parameters[p].default is not inspect.Parameter.empty
+        }
 
 
 _MISSING: Any = object()
@@ -153,8 +158,13 @@ class Registry:
     of an optional fact an entry leaves out; ``listed`` names the facts ``trainlab list KIND`` shows.
     """
 
-    def __init__(self, kind: str, required: tuple[str, ...] = (), defaults: Mapping[str, Any] | None = None,
-                 listed: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        kind: str,
+        required: tuple[str, ...] = (),
+        defaults: Mapping[str, Any] | None = None,
+        listed: tuple[str, ...] = (),
+    ):
         self.kind = kind
         LIVE[kind] = self  # config validation looks here for entries the light name table cannot know
         self.required = tuple(required)
@@ -163,8 +173,12 @@ class Registry:
         self._entries: dict[str, Entry] = {}
 
     def register(
-        self, name: str, help: str = "", params: tuple[str, ...] | None = None,
-        limits: dict[str, tuple[float | None, float | None]] | None = None, **facts: Any,
+        self,
+        name: str,
+        help: str = "",
+        params: tuple[str, ...] | None = None,
+        limits: dict[str, tuple[float | None, float | None]] | None = None,
+        **facts: Any,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator registering ``factory`` under ``name``; ``params`` are the inline parameters.
 
@@ -178,14 +192,28 @@ class Registry:
         def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
             doc = (inspect.getdoc(factory) or "").splitlines()
             p = params if params is not None else _user_params(factory)
-            self._entries[name] = Entry(name, factory, help or (doc[0] if doc else ""), p, _param_types(factory, p),
-                                        dict(limits or {}), dict(facts))
+            self._entries[name] = Entry(
+                name,
+                factory,
+                help or (doc[0] if doc else ""),
+                p,
+                _param_types(factory, p),
+                dict(limits or {}),
+                dict(facts),
+            )
             return factory
 
         return deco
 
-    def add(self, name: str, factory: Callable[..., Any], help: str, params: tuple[str, ...] = (),
-            limits: dict[str, tuple[float | None, float | None]] | None = None, **facts: Any) -> None:
+    def add(
+        self,
+        name: str,
+        factory: Callable[..., Any],
+        help: str,
+        params: tuple[str, ...] = (),
+        limits: dict[str, tuple[float | None, float | None]] | None = None,
+        **facts: Any,
+    ) -> None:
         """Register ``factory`` directly (for torch classes), with its facts."""
         self._check_facts(name, facts)
         self._entries[name] = Entry(name, factory, help, params, {}, dict(limits or {}), dict(facts))
@@ -194,8 +222,10 @@ class Registry:
         """Refuse an entry that leaves out a required fact: a programming error, raised at import."""
         missing = [key for key in self.required if key not in facts]
         if missing:
-            raise TypeError(f"{self.kind} {name!r} must declare the fact(s) {', '.join(missing)} when registered"
-                            f" (every {self.kind} declares: {', '.join(self.required)})")
+            raise TypeError(
+                f"{self.kind} {name!r} must declare the fact(s) {', '.join(missing)} when registered"
+                f" (every {self.kind} declares: {', '.join(self.required)})"
+            )
 
     def entry(self, spec: Any) -> Entry:
         """The entry a name or spec (``leaky_relu(0.1)``) names, or a ConfigError listing the valid names."""
@@ -267,7 +297,9 @@ class Registry:
                 )
             kwargs[key] = value
         for key, value in kwargs.items():
-            kwargs[key] = _check_param(f"{self.kind} {brief(str(spec))}", key, value, entry.types.get(key), entry.limits.get(key))
+            kwargs[key] = _check_param(
+                f"{self.kind} {brief(str(spec))}", key, value, entry.types.get(key), entry.limits.get(key)
+            )
         return entry, kwargs
 
     def create(self, spec: Any, /, **context: Any) -> Any:
@@ -327,7 +359,18 @@ def _check_param(where: str, key: str, value: Any, hint: Any, limit: tuple[float
                     raise ConfigError(f"{where}: {key}={brief(value)} must be a finite number{_range_text(limit)}")
                 break  # an int stays an int: the factory's float() or arithmetic takes it as it is
         else:
-            names = " or ".join("null" if o is type(None) else "a number" if o is float else "an integer" if o is int else "true/false" if o is bool else "a string" for o in options)
+            names = " or ".join(
+                "null"
+                if o is type(None)
+                else "a number"
+                if o is float
+                else "an integer"
+                if o is int
+                else "true/false"
+                if o is bool
+                else "a string"
+                for o in options
+            )
             raise ConfigError(f"{where}: {key}={brief(value)} must be {names}")
     if limit is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
         low, high = limit

@@ -73,7 +73,8 @@ class Row:
 
     @property
     def verdict(self) -> str:
-        """``matches`` within the allowed difference, ``differs`` beyond it, ``ours only`` without a published figure."""
+        """``matches`` within the allowed difference, ``differs`` beyond it, ``ours only`` without a published
+        figure."""
         if self.holds is not None:
             return "matches" if self.holds else "differs"
         if self.mean is None:
@@ -103,7 +104,13 @@ class Reproduction:
         head = ["method", "theirs", "ours", "difference", "tolerance", "verdict"]
         out = [head]
         for r in self.rows:
-            ours = r.measured if r.holds is not None else "-" if r.mean is None else f"{r.mean:.3f}" + (f" ± {r.spread:.3f} ({len(r.ours)} seeds)" if len(r.ours) > 1 else "")
+            ours = (
+                r.measured
+                if r.holds is not None
+                else "-"
+                if r.mean is None
+                else f"{r.mean:.3f}" + (f" ± {r.spread:.3f} ({len(r.ours)} seeds)" if len(r.ours) > 1 else "")
+            )
             diff = "-" if r.mean is None or r.theirs is None else f"{r.mean - r.theirs:+.3f}"
             theirs = "-" if r.theirs is None else f"{r.theirs:.3f}"
             label = f"{r.method} [quick]" if self.quick else r.method
@@ -114,7 +121,12 @@ class Reproduction:
         """The table as aligned text."""
         rows = self.table()
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip() for row in rows]
+        return [
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+            for row in rows
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for reproduce.json."""
@@ -156,7 +168,16 @@ class Context:
         def start(i: int, n: int, spec: str, data: Any) -> None:
             self.say(f"{spec}: fitting on {len(data.train):,} examples")
 
-        return baselines(specs, load_config(None), keys, cache=self.cache, on_start=start, on_tick=self.on_tick, skip=self.done, progress=False)
+        return baselines(
+            specs,
+            load_config(None),
+            keys,
+            cache=self.cache,
+            on_start=start,
+            on_tick=self.on_tick,
+            skip=self.done,
+            progress=False,
+        )
 
     def train(self, overrides: dict[str, Any], label: str) -> Run:
         """Train one network run (reusing a completed one) into ``out``."""
@@ -179,7 +200,14 @@ def _comparable(cfg: Config, auto_loss: bool = False) -> str:
     return json.dumps(d, sort_keys=True, default=str)
 
 
-def reproduce(name: str, quick: bool = False, out_dir: str | Path = "runs", threads: int = 0, on_progress: Callable[[str], None] | None = None, on_tick: Callable[[float], None] | None = None) -> Reproduction:
+def reproduce(
+    name: str,
+    quick: bool = False,
+    out_dir: str | Path = "runs",
+    threads: int = 0,
+    on_progress: Callable[[str], None] | None = None,
+    on_tick: Callable[[float], None] | None = None,
+) -> Reproduction:
     """Run one published table's reproduction; writes ``reproduce.json`` in its directory and returns it."""
     entry, _ = TABLES.bind(name)
     out = Path(out_dir) / "reproduce" / (name + ("-quick" if quick else ""))
@@ -203,7 +231,11 @@ def page_context(result: Reproduction) -> dict[str, Any]:
         "heading": result.title + (" — quick" if result.quick else ""),
         "source": result.source,
         "quick_note": result.quick_note,
-        "kpis": [("match", str(verdicts.count("matches"))), ("differ", str(verdicts.count("differs"))), ("time", f"{result.seconds:.0f} s")],
+        "kpis": [
+            ("match", str(verdicts.count("matches"))),
+            ("differ", str(verdicts.count("differs"))),
+            ("time", f"{result.seconds:.0f} s"),
+        ],
         "header": head,
         "rows": rows,
         "notes": result.notes,
@@ -232,10 +264,22 @@ FASHION_TABLE3: list[tuple[str, str, float]] = [
     ("GaussianNB", "gaussian_nb", 0.511),
 ]
 FASHION_QUICK = 5000  # training examples in --quick (of 60,000); the test set stays whole
-FASHION_QUICK_METHODS = ("svc(C=10,kernel=rbf)", "random_forest", "knn(k=5)", "logistic_regression", "decision_tree", "perceptron", "gaussian_nb")
+FASHION_QUICK_METHODS = (
+    "svc(C=10,kernel=rbf)",
+    "random_forest",
+    "knn(k=5)",
+    "logistic_regression",
+    "decision_tree",
+    "perceptron",
+    "gaussian_nb",
+)
 
 
-@TABLES.register("fashion-table3", "Fashion-MNIST benchmark (Xiao et al. 2017, Table 3): 11 scikit-learn classifiers, plus trainlab MLPs of the same sizes and the reference recipe")
+@TABLES.register(
+    "fashion-table3",
+    "Fashion-MNIST benchmark (Xiao et al. 2017, Table 3): 11 scikit-learn classifiers, plus trainlab MLPs of the same "
+    "sizes and the reference recipe",
+)
 def fashion_table3(ctx: Context) -> Reproduction:
     """Table 3 of the Fashion-MNIST paper: ours beside theirs on the full 60,000 / 10,000 split."""
     quick = ctx.quick
@@ -244,28 +288,49 @@ def fashion_table3(ctx: Context) -> Reproduction:
     methods = [m for m in FASHION_TABLE3 if not quick or m[1] in FASHION_QUICK_METHODS]
     tol = 0.03 if quick else 0.015
     result = Reproduction(
-        "fashion-table3", "Fashion-MNIST benchmark, Table 3 (test accuracy)", "Xiao, Rasul, Vollgraf 2017, arXiv:1708.07747, Table 3", "test accuracy", quick,
-        f"quick: {FASHION_QUICK:,} of 60,000 training examples and {len(methods)} of 11 methods (the fast ones); tolerance ±{tol}" if quick else "",
+        "fashion-table3",
+        "Fashion-MNIST benchmark, Table 3 (test accuracy)",
+        "Xiao, Rasul, Vollgraf 2017, arXiv:1708.07747, Table 3",
+        "test accuracy",
+        quick,
+        f"quick: {FASHION_QUICK:,} of 60,000 training examples and {len(methods)} of 11 methods (the fast ones); "
+        f"tolerance ±{tol}"
+        if quick
+        else "",
     )
     runs = ctx.fit_baselines([m[1] for m in methods], data)
     for (label, spec, theirs), run in zip(methods, runs, strict=True):
         result.rows.append(Row(label, theirs, [_acc(run)], tol, [run.path.name], spec))
     nets: list[tuple[str, dict[str, Any], float | None]] = [
         ("trainlab MLP 784-100-10 relu", {"model.hidden": [100], "model.act": "relu"}, 0.871),
-        ("trainlab MLP 784-100-10 tanh", {"model.hidden": [100], "model.act": "tanh", "model.init": "xavier_normal"}, 0.868),
+        (
+            "trainlab MLP 784-100-10 tanh",
+            {"model.hidden": [100], "model.act": "tanh", "model.init": "xavier_normal"},
+            0.868,
+        ),
         ("trainlab MLP 784-10-10 relu", {"model.hidden": [10], "model.act": "relu"}, 0.848),
         ("trainlab reference recipe 784-256-10", {}, 0.88),
     ]
     if quick:
         nets = nets[:1] + nets[3:]
-    base = {"data.name": "fashion-mnist", "data.val": 0, "train.checkpoint": False, **({"data.limit": FASHION_QUICK} if quick else {})}
+    base = {
+        "data.name": "fashion-mnist",
+        "data.val": 0,
+        "train.checkpoint": False,
+        **({"data.limit": FASHION_QUICK} if quick else {}),
+    }
     for label, keys, theirs in nets:
         is_recipe = not keys
         cfg = {**base, **keys} if not is_recipe else {**base, "data.val": 0.1}
         if not is_recipe:
             cfg["data.preprocess"] = "standardize(per_feature=true)"
         run = ctx.train(cfg, label)
-        note = "the study notes' recipe (pixels /255, 10% validation); published figure: REFERENCES.md, measured 0.877-0.881" if is_recipe else "Adam 1e-3, batch 256, 10 epochs; compared with the MLPClassifier of the same size"
+        note = (
+            "the study notes' recipe (pixels /255, 10% validation); published figure: REFERENCES.md, measured "
+            "0.877-0.881"
+            if is_recipe
+            else "Adam 1e-3, batch 256, 10 epochs; compared with the MLPClassifier of the same size"
+        )
         result.rows.append(Row(label, theirs, [_acc(run)], tol, [run.path.name], note))
     result.notes = [
         "Theirs: the paper's best setting of each method, mean of repeated runs; ours: scikit-learn "
@@ -276,8 +341,25 @@ def fashion_table3(ctx: Context) -> Reproduction:
 
 
 # Greydanus & Kobak, arXiv:2011.14439 (shared/REFERENCES.md): Adam 1e-2, batch 100, 6,000 steps.
-MNIST1D_SETUP = {"data.name": "mnist1d", "data.val": 0, "data.preprocess": "none", "optim.name": "adam", "optim.lr": 0.01, "optim.batch_size": 100, "train.epochs": 150, "train.checkpoint": False}
-MNIST1D_CNN = {"model.name": "cnn", "model.blocks": ["conv(25, kernel=5, stride=2, padding=1)", "conv(25, kernel=3, stride=2, padding=1)", "conv(25, kernel=3, stride=2, padding=1)"], "model.hidden": []}
+MNIST1D_SETUP = {
+    "data.name": "mnist1d",
+    "data.val": 0,
+    "data.preprocess": "none",
+    "optim.name": "adam",
+    "optim.lr": 0.01,
+    "optim.batch_size": 100,
+    "train.epochs": 150,
+    "train.checkpoint": False,
+}
+MNIST1D_CNN = {
+    "model.name": "cnn",
+    "model.blocks": [
+        "conv(25, kernel=5, stride=2, padding=1)",
+        "conv(25, kernel=3, stride=2, padding=1)",
+        "conv(25, kernel=3, stride=2, padding=1)",
+    ],
+    "model.hidden": [],
+}
 MNIST1D_QUICK_EPOCHS = 25  # 1,000 steps instead of 6,000 in --quick
 
 
@@ -288,84 +370,201 @@ def mnist1d(ctx: Context) -> Reproduction:
     seeds = [0] if quick else [0, 1, 2]
     setup = {**MNIST1D_SETUP, **({"train.epochs": MNIST1D_QUICK_EPOCHS} if quick else {})}
     result = Reproduction(
-        "mnist1d", "MNIST-1D (test accuracy)", "Greydanus & Kobak 2020, arXiv:2011.14439; Adam lr 1e-2, batch 100, 6,000 steps", "test accuracy", quick,
+        "mnist1d",
+        "MNIST-1D (test accuracy)",
+        "Greydanus & Kobak 2020, arXiv:2011.14439; Adam lr 1e-2, batch 100, 6,000 steps",
+        "test accuracy",
+        quick,
         f"quick: one seed and {MNIST1D_QUICK_EPOCHS * 40:,} of 6,000 steps; tolerance ±0.05" if quick else "",
     )
     tol = 0.05 if quick else 0.03
     models: list[tuple[str, dict[str, Any], float, str]] = [
-        ("logistic regression (trainlab linear)", {"model.name": "linear"}, 0.32, "one linear layer, trained with the paper's setup"),
-        ("MLP 40-100-100-10 relu", {"model.name": "mlp", "model.hidden": [100, 100], "model.act": "relu"}, 0.68, "the paper's MLP"),
+        (
+            "logistic regression (trainlab linear)",
+            {"model.name": "linear"},
+            0.32,
+            "one linear layer, trained with the paper's setup",
+        ),
+        (
+            "MLP 40-100-100-10 relu",
+            {"model.name": "mlp", "model.hidden": [100, 100], "model.act": "relu"},
+            0.68,
+            "the paper's MLP",
+        ),
         ("CNN 3 x Conv1d(25)", MNIST1D_CNN, 0.94, "the paper's CNN (configs/cnn-mnist1d.yaml)"),
     ]
     for label, keys, theirs, note in models:
         runs = [ctx.train({**setup, **keys, "seed": seed}, label) for seed in seeds]
         result.rows.append(Row(label, theirs, [_acc(r) for r in runs], tol, [r.path.name for r in runs], note))
     runs = ctx.fit_baselines(["logistic_regression"], ["data.name=mnist1d", "data.val=0", "data.preprocess=none"])
-    result.rows.append(Row("logistic regression (scikit-learn)", 0.32, [_acc(runs[0])], tol, [runs[0].path.name], "scikit-learn's LogisticRegression (lbfgs) on the same data"))
-    result.notes = ["Theirs: the paper's reported test accuracy; ours: mean ± std over the seeds shown, verdict against the stated tolerance or twice the spread."]
+    result.rows.append(
+        Row(
+            "logistic regression (scikit-learn)",
+            0.32,
+            [_acc(runs[0])],
+            tol,
+            [runs[0].path.name],
+            "scikit-learn's LogisticRegression (lbfgs) on the same data",
+        )
+    )
+    result.notes = [
+        "Theirs: the paper's reported test accuracy; ours: mean ± std over the seeds shown, verdict against the "
+        "stated tolerance or twice the spread."
+    ]
     return result
 
 
-@TABLES.register("cs231n-init", "CS231n lecture 6 init table: per-layer std of a 10x500 tanh/relu MLP for 0.01, 1.0, Xavier, He, zeros (the init lesson's measurement)")
+@TABLES.register(
+    "cs231n-init",
+    "CS231n lecture 6 init table: per-layer std of a 10x500 tanh/relu MLP for 0.01, 1.0, Xavier, He, zeros (the init "
+    "lesson's measurement)",
+)
 def cs231n_init(ctx: Context) -> Reproduction:
     """The init lesson's claims, each judged by its stated test, as rows."""
     ctx.say("lesson init: measuring per-layer statistics" + (" (quick)" if ctx.quick else ""))
     overrides = [f"threads={ctx.threads}"] if ctx.threads else []
     report = all_lessons().get("init").factory(LessonContext(ctx.quick, overrides, ctx.say))
     result = Reproduction(
-        "cs231n-init", "Weight initialization, 10 layers x 500 units (std of each layer's output)", "CS231n lecture 6 (shared/REFERENCES.md)", "claim", ctx.quick,
+        "cs231n-init",
+        "Weight initialization, 10 layers x 500 units (std of each layer's output)",
+        "CS231n lecture 6 (shared/REFERENCES.md)",
+        "claim",
+        ctx.quick,
         "quick: the init lesson's --quick setting (fewer training steps for the last claim)" if ctx.quick else "",
     )
     for c in report.claims:
         result.rows.append(Row(c.claim, None, note=f"test: {c.test}", holds=c.holds, measured=c.measured))
-    result.notes = ["Measured by the init lesson (trainlab lesson init), which also draws the per-layer histograms; a claim matches when its stated test holds."]
+    result.notes = [
+        "Measured by the init lesson (trainlab lesson init), which also draws the per-layer histograms; a claim "
+        "matches when its stated test holds."
+    ]
     return result
 
 
-@TABLES.register("seed-recipe", "the study notes' reference recipe (MLP 784-256-10, Adam 1e-3, 10 epochs): MNIST 0.979 test where present, else Fashion-MNIST about 0.88")
+@TABLES.register(
+    "seed-recipe",
+    "the study notes' reference recipe (MLP 784-256-10, Adam 1e-3, 10 epochs): MNIST 0.979 test where present, else "
+    "Fashion-MNIST about 0.88",
+)
 def seed_recipe(ctx: Context) -> Reproduction:
     """The reference recipe over three seeds (one in quick), on MNIST when its files are found."""
     try:
         find_idx_files("mnist")
         name, train_ref, test_ref, source = "mnist", 0.994, 0.979, "the study notes: MNIST train 0.994, test 0.979"
     except DataError:
-        name, train_ref, test_ref, source = "fashion-mnist", None, 0.88, "MNIST is not installed here: Fashion-MNIST instead, whose figure (about 0.88; 0.877-0.881 over seeds) is this project's earlier measurement, not a published one"
+        name, train_ref, test_ref, source = (
+            "fashion-mnist",
+            None,
+            0.88,
+            "MNIST is not installed here: Fashion-MNIST instead, whose figure (about 0.88; 0.877-0.881 over seeds) is "
+            "this project's earlier measurement, not a published one",
+        )
     seeds = [0] if ctx.quick else [0, 1, 2]
-    result = Reproduction("seed-recipe", f"The reference recipe on {name}", source, "accuracy", ctx.quick, "quick: one seed" if ctx.quick else "")
-    runs = [ctx.train({"data.name": name, "seed": seed, "train.checkpoint": False}, "reference recipe") for seed in seeds]
+    result = Reproduction(
+        "seed-recipe",
+        f"The reference recipe on {name}",
+        source,
+        "accuracy",
+        ctx.quick,
+        "quick: one seed" if ctx.quick else "",
+    )
+    runs = [
+        ctx.train({"data.name": name, "seed": seed, "train.checkpoint": False}, "reference recipe") for seed in seeds
+    ]
     names = [r.path.name for r in runs]
-    result.rows.append(Row(f"{name} test accuracy", test_ref, [_acc(r) for r in runs], 0.005, names, "MLP 784-256-10 relu, kaiming normal, Adam 1e-3, batch 256, 10 epochs"))
-    result.rows.append(Row(f"{name} train accuracy", train_ref, [float(r.summary.get("train_accuracy", math.nan)) for r in runs], 0.005, names, "the final model on the training split"))
+    result.rows.append(
+        Row(
+            f"{name} test accuracy",
+            test_ref,
+            [_acc(r) for r in runs],
+            0.005,
+            names,
+            "MLP 784-256-10 relu, kaiming normal, Adam 1e-3, batch 256, 10 epochs",
+        )
+    )
+    result.rows.append(
+        Row(
+            f"{name} train accuracy",
+            train_ref,
+            [float(r.summary.get("train_accuracy", math.nan)) for r in runs],
+            0.005,
+            names,
+            "the final model on the training split",
+        )
+    )
     return result
 
 
-
-@TABLES.register("babysitting", "CS231n lecture 6, babysitting: initial loss ln C, 20 examples overfit, lr 1e-6 barely moves, update/weight ratio about 1e-3")
+@TABLES.register(
+    "babysitting",
+    "CS231n lecture 6, babysitting: initial loss ln C, 20 examples overfit, lr 1e-6 barely moves, update/weight ratio "
+    "about 1e-3",
+)
 def babysitting(ctx: Context) -> Reproduction:
     """The doctor's measurements on the reference recipe (and one epoch at lr 1e-6) beside the lecture's numbers."""
     keys: dict[str, Any] = {"data.name": "fashion-mnist", "threads": ctx.threads, "train.checkpoint": False}
     if ctx.quick:
         keys["data.limit"] = 5000
     result = Reproduction(
-        "babysitting", "Babysitting the learning process: the reference recipe on Fashion-MNIST", "CS231n lecture 6 (shared/REFERENCES.md)", "value", ctx.quick,
+        "babysitting",
+        "Babysitting the learning process: the reference recipe on Fashion-MNIST",
+        "CS231n lecture 6 (shared/REFERENCES.md)",
+        "value",
+        ctx.quick,
         "quick: 5,000 training examples" if ctx.quick else "",
     )
     ctx.say("the doctor's checks: initial loss, overfitting 20 examples, update/weight ratio")
     sub = subject_from_setup(setup(load_config(None, keys), cache=ctx.cache))
     first, over, ratio = check_initial_loss(sub), check_overfit(sub), check_update_ratio(sub)
     ln_c = math.log(sub.data.num_classes)
-    result.rows.append(Row(f"initial loss with {sub.data.num_classes} classes (ln C)", ln_c, [first.measured["initial_loss"]], INITIAL_LOSS_TOLERANCE * ln_c,
-                           note="the recipe kaiming-initializes the output layer too, so its logits are not small: the doctor's tolerance (half of ln C) applies"))
+    result.rows.append(
+        Row(
+            f"initial loss with {sub.data.num_classes} classes (ln C)",
+            ln_c,
+            [first.measured["initial_loss"]],
+            INITIAL_LOSS_TOLERANCE * ln_c,
+            note="the recipe kaiming-initializes the output layer too, so its logits are not small: "
+            "the doctor's tolerance (half of ln C) applies",
+        )
+    )
     o = over.measured
-    result.rows.append(Row(f"overfit {o['examples']} examples: training accuracy", 1.0, [o["accuracy"]], 0.0, note=f"loss {o['start_loss']:.3g} -> {o['loss']:.3g} in {o['steps']} steps"))
+    result.rows.append(
+        Row(
+            f"overfit {o['examples']} examples: training accuracy",
+            1.0,
+            [o["accuracy"]],
+            0.0,
+            note=f"loss {o['start_loss']:.3g} -> {o['loss']:.3g} in {o['steps']} steps",
+        )
+    )
     median = ratio.measured["median"]
-    result.rows.append(Row("update/weight ratio per step, log10 (about 1e-3)", -3.0, [math.log10(median)], 1.0, note=f"median {median:.3g} over the first steps (Adam lr 1e-3); tolerance: one order of magnitude"))
+    result.rows.append(
+        Row(
+            "update/weight ratio per step, log10 (about 1e-3)",
+            -3.0,
+            [math.log10(median)],
+            1.0,
+            note=f"median {median:.3g} over the first steps (Adam lr 1e-3); tolerance: one order of magnitude",
+        )
+    )
     low = ctx.train({**keys, "optim.lr": 1e-6, "train.epochs": 1, "output.report": False}, "lr 1e-6")
     start, end = low.summary.get("initial_loss"), (low.history[-1]["train_loss"] if low.history else math.nan)
     change = abs(end - start) / start if start else math.nan
-    result.rows.append(Row("lr 1e-6: the loss barely moves in an epoch", None, holds=change < 0.01, measured=f"{start:.4f} -> {end:.4f} ({change:.2%})",
-                           runs=[low.path.name], note="test: the epoch's mean training loss within 1% of the initial loss"))
-    result.notes = ["Measured by the checks of `trainlab doctor` (diagnose/checks.py) on copies of the recipe's model, and one epoch of training at lr 1e-6."]
+    result.rows.append(
+        Row(
+            "lr 1e-6: the loss barely moves in an epoch",
+            None,
+            holds=change < 0.01,
+            measured=f"{start:.4f} -> {end:.4f} ({change:.2%})",
+            runs=[low.path.name],
+            note="test: the epoch's mean training loss within 1% of the initial loss",
+        )
+    )
+    result.notes = [
+        "Measured by the checks of `trainlab doctor` (diagnose/checks.py) on copies of the recipe's model, and one "
+        "epoch of training at lr 1e-6."
+    ]
     return result
+
 
 __all__ = ["TABLES", "Reproduction", "Row", "reproduce"]

@@ -56,12 +56,16 @@ def train(
     curves, else the CLI's lines on stdout) unless ``callbacks`` already hold a progress display;
     ``False`` is silent.
 
-    >>> run = trainlab.train({"data": {"name": "xor"}, "model": {"hidden": [8]}, "train": {"epochs": 2}})  # doctest: +SKIP
+    >>> run = trainlab.train(  # doctest: +SKIP
+    ...     {"data": {"name": "xor"}, "model": {"hidden": [8]}, "train": {"epochs": 2}}
+    ... )
     """
     world = world_from_env()  # under torchrun: one rank of a data-parallel run (docs/distributed.md)
     where: dict[str, Path] = {}
     try:
-        run = _train(config, overrides, callbacks, on_setup, data, resume, handle_signals, cache, world, where, progress)
+        run = _train(
+            config, overrides, callbacks, on_setup, data, resume, handle_signals, cache, world, where, progress
+        )
         if world.active:
             distributed.stop(together=True)
         return run
@@ -69,7 +73,8 @@ def train(
         if world.active and distributed.lost_peer(exc):
             where_run = where.get("run_dir", "RUN")
             raise TrainlabError(
-                f"rank {world.rank}: another process of this {world.size}-process run died ({str(exc).splitlines()[0][:160]}); "
+                f"rank {world.rank}: another process of this {world.size}-process run died "
+                f"({str(exc).splitlines()[0][:160]}); "
                 f"the last checkpoint is intact: trainlab train --resume {where_run} --nproc {world.size}"
             ) from None
         raise
@@ -79,8 +84,17 @@ def train(
 
 
 def _train(
-    config: Any, overrides: Any, callbacks: Any, on_setup: Any, data: Any, resume: Any, handle_signals: bool, cache: DataCache | None, world: World,
-    where: dict[str, Path], progress: bool | str = "auto",
+    config: Any,
+    overrides: Any,
+    callbacks: Any,
+    on_setup: Any,
+    data: Any,
+    resume: Any,
+    handle_signals: bool,
+    cache: DataCache | None,
+    world: World,
+    where: dict[str, Path],
+    progress: bool | str = "auto",
 ) -> Run:
     """``train`` for one process (rank 0 of one, or one rank of a data-parallel run)."""
     point: ResumePoint | None = None
@@ -112,8 +126,15 @@ def _train(
 
 
 def _train_main(
-    session: RunSession, s: Setup, point: ResumePoint | None, started: str, callbacks: Any, on_setup: Any,
-    handle_signals: bool, world: World, progress: bool | str,
+    session: RunSession,
+    s: Setup,
+    point: ResumePoint | None,
+    started: str,
+    callbacks: Any,
+    on_setup: Any,
+    handle_signals: bool,
+    world: World,
+    progress: bool | str,
 ) -> Run:
     """The process that owns the run (one process, or rank 0): its session writes every file but checkpoints."""
     run_dir = session.run_dir
@@ -143,7 +164,9 @@ def _train_main(
     return session.conclude(s, trainer, interrupt.signal_name)
 
 
-def _train_rank(s: Setup, run_dir: Path, point: ResumePoint | None, callbacks: Any, handle_signals: bool, world: World) -> Run:
+def _train_rank(
+    s: Setup, run_dir: Path, point: ResumePoint | None, callbacks: Any, handle_signals: bool, world: World
+) -> Run:
     """A rank other than 0: the same training, no files (its ``Interrupt`` writes no checkpoint)."""
     interrupt = Interrupt(None, s.config.to_dict())
     interrupt.debounce = DEBOUNCE
@@ -157,7 +180,13 @@ def _train_rank(s: Setup, run_dir: Path, point: ResumePoint | None, callbacks: A
     else:
         trainer.fit()
     distributed.outcomes(trainer, world)  # rank 0 records where every rank stopped
-    summary = {"status": trainer.status, "stop_reason": trainer.stop_reason, "epochs": trainer.epoch, "steps": trainer.step, "rank": world.rank}
+    summary = {
+        "status": trainer.status,
+        "stop_reason": trainer.stop_reason,
+        "epochs": trainer.epoch,
+        "steps": trainer.step,
+        "rank": world.rank,
+    }
     if trainer.status != "interrupted" and not trainer.unsupervised:
         # rank 0's final evaluation (``RunSession.conclude``) shares the test and train rows among the ranks: take part
         summary.update(final_metrics(trainer))

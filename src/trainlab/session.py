@@ -91,7 +91,10 @@ class RunSession:
 
     # -- the run's files ----------------------------------------------------------
     def begin(
-        self, summary: Summary, trainer: Trainer | None = None, config: Config | None = None,
+        self,
+        summary: Summary,
+        trainer: Trainer | None = None,
+        config: Config | None = None,
         preprocess: dict[str, Any] | None = None,
     ) -> None:
         """Write ``config.yaml`` and the fitted preprocessing (when given), then the first summary.json."""
@@ -271,9 +274,14 @@ def final_summary(s: Setup, trainer: Trainer) -> dict[str, Any]:
         # how idle threads waited (trainlab/cpu.py): speed only, never the numbers
         "omp_wait_policy": cpu.prepare().wait_policy,
         "data": {
-            "name": s.data.name, "train": len(s.data.train), "val": len(s.data.val) if s.data.val else 0,
-            "test": len(s.data.test), "classes": s.data.classes, "task": s.data.task,
-            "input_shape": list(s.data.input_shape), "label_noise": s.config.data.label_noise,
+            "name": s.data.name,
+            "train": len(s.data.train),
+            "val": len(s.data.val) if s.data.val else 0,
+            "test": len(s.data.test),
+            "classes": s.data.classes,
+            "task": s.data.task,
+            "input_shape": list(s.data.input_shape),
+            "label_noise": s.config.data.label_noise,
         },
         **({"fitted": fitted} if fitted is not None else {}),  # a linear model on a regression task: w and b
         **({"representation": probes} if probes is not None else {}),  # linear probes and kNN (docs/self-supervised.md)

@@ -53,12 +53,22 @@ def train_stacked(
     size = max_stack or stack_size(make_trainer(first))
     runs: list[Run] = []
     for start in range(0, len(cfgs), size):  # one stack's members built at a time: their data sets, models
-        chunk = [first, *(setup(c, cache=cache) for c in cfgs[1:size])] if start == 0 else [setup(c, cache=cache) for c in cfgs[start : start + size]]
-        extra = [list(callbacks[i]) for i in range(start, start + len(chunk))] if callbacks is not None else [[] for _ in chunk]
+        chunk = (
+            [first, *(setup(c, cache=cache) for c in cfgs[1:size])]
+            if start == 0
+            else [setup(c, cache=cache) for c in cfgs[start : start + size]]
+        )
+        extra = (
+            [list(callbacks[i]) for i in range(start, start + len(chunk))]
+            if callbacks is not None
+            else [[] for _ in chunk]
+        )
         reason = why_alone([s.config for s in chunk], [make_trainer(s) for s in chunk]) if len(chunk) > 1 else None
         if reason is not None and start == 0:
             raise NotStackable(f"cannot stack these {len(cfgs)} runs: {reason}")
-        if len(chunk) == 1 or reason is not None:  # a lone last member (or, rarely, a later stack found unfit): the ordinary loop
+        if (
+            len(chunk) == 1 or reason is not None
+        ):  # a lone last member (or, rarely, a later stack found unfit): the ordinary loop
             runs += [_train_alone(s, e, handle_signals) for s, e in zip(chunk, extra, strict=True)]
         else:
             runs += _train_group(chunk, extra, handle_signals, len(cfgs))

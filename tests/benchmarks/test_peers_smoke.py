@@ -18,13 +18,37 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "peers.py"
 def test_peers_runs_one_tiny_round(idx_dir: Path, tmp_path: Path) -> None:
     out_json = tmp_path / "peers.json"
     env = {**os.environ, "TRAINLAB_DECODED_CACHE": "0", "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    cmd = [sys.executable, str(SCRIPT), "--cases", "mlp", "--peers", "bare,trainlab", "--epochs", "1", "--rounds", "1",
-           "--threads", "1", "--settings", "fixed", "--data-dir", str(idx_dir), "--json", str(out_json)]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--cases",
+        "mlp",
+        "--peers",
+        "bare,trainlab",
+        "--epochs",
+        "1",
+        "--rounds",
+        "1",
+        "--threads",
+        "1",
+        "--settings",
+        "fixed",
+        "--data-dir",
+        str(idx_dir),
+        "--json",
+        str(out_json),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     report = done.stdout
     assert report.startswith("cpu: ") and "flags: " in report  # the machine, printed first
-    assert "### mlp (fixed)" in report and "(as-used)" not in report and "| bare | " in report and "| trainlab | " in report and "| floor (" in report
+    assert (
+        "### mlp (fixed)" in report
+        and "(as-used)" not in report
+        and "| bare | " in report
+        and "| trainlab | " in report
+        and "| floor (" in report
+    )
     bare_row = next(line for line in report.splitlines() if line.startswith("| bare |"))
     cells = [c.strip() for c in bare_row.split("|")]
     assert cells[3] == "1.00" and cells[7] == "1.00"  # both ratio columns are relative to the bare loop
@@ -41,16 +65,41 @@ def test_peers_runs_one_tiny_round(idx_dir: Path, tmp_path: Path) -> None:
 
 
 def test_unknown_case_is_a_usage_error(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, str(SCRIPT), "--cases", "huge"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--cases", "huge"], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
     assert done.returncode == 2 and "unknown case 'huge'" in done.stderr
 
 
 def test_peers_as_used_lets_trainlab_decide(idx_dir: Path, tmp_path: Path) -> None:
     out_json = tmp_path / "peers.json"
     # the caller's OpenMP settings are removed: each peer runs with its own defaults
-    env = {**os.environ, "TRAINLAB_DECODED_CACHE": "0", "XDG_CACHE_HOME": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "FROM_CALLER"}
-    cmd = [sys.executable, str(SCRIPT), "--cases", "mlp", "--peers", "trainlab", "--epochs", "1", "--rounds", "1", "--no-floor",
-           "--settings", "as-used", "--data-dir", str(idx_dir), "--json", str(out_json)]
+    env = {
+        **os.environ,
+        "TRAINLAB_DECODED_CACHE": "0",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "OMP_NUM_THREADS": "1",
+        "OMP_WAIT_POLICY": "FROM_CALLER",
+    }
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--cases",
+        "mlp",
+        "--peers",
+        "trainlab",
+        "--epochs",
+        "1",
+        "--rounds",
+        "1",
+        "--no-floor",
+        "--settings",
+        "as-used",
+        "--data-dir",
+        str(idx_dir),
+        "--json",
+        str(out_json),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "### mlp (as-used)" in done.stdout and "(fixed)" not in done.stdout

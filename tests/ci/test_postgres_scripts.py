@@ -13,7 +13,9 @@ import pytest
 
 CI = Path(__file__).resolve().parents[2] / ".ci"
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("apt-get") is None, reason="the server is started only as root on Debian")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("apt-get") is None, reason="the server is started only as root on Debian"
+)
 
 STUB = """#!/usr/bin/env bash
 # stands in for .ci/postgres.sh: records start/stop instead of running a server
@@ -40,7 +42,13 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def test_server_stopped_after_failing_tests_and_exit_code_kept(ci: Path, tmp_path: Path) -> None:
-    out = subprocess.run([str(ci / "with-postgres.sh"), "sh", "-c", 'echo "$TRAINLAB_TEST_PG"; exit 3'], env=_env(tmp_path), capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [str(ci / "with-postgres.sh"), "sh", "-c", 'echo "$TRAINLAB_TEST_PG"; exit 3'],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 3 and out.stdout.strip() == "postgresql://stub"
     assert (tmp_path / "log").read_text().split() == ["start", "stop"]
 
@@ -63,8 +71,12 @@ def _wait_for_command(session: int, cmdline: bytes, timeout: float = 20.0) -> No
 def test_server_stopped_after_ctrl_c(ci: Path, tmp_path: Path) -> None:
     # SIGINT as a terminal leaves it: a suite started in the background without job control (`cmd &`)
     # inherits it ignored, and bash cannot trap a signal ignored on entry (the test then timed out)
-    proc = subprocess.Popen([str(ci / "with-postgres.sh"), "sleep", "30"], env=_env(tmp_path), start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [str(ci / "with-postgres.sh"), "sleep", "30"],
+        env=_env(tmp_path),
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     _wait_for_command(proc.pid, b"sleep\x0030")  # the command runs (a fixed delay raced a loaded machine's start-up)
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
     assert proc.wait(timeout=30) == 130
@@ -72,7 +84,12 @@ def test_server_stopped_after_ctrl_c(ci: Path, tmp_path: Path) -> None:
 
 
 def test_a_server_it_did_not_start_is_left_running(ci: Path, tmp_path: Path) -> None:
-    assert subprocess.run([str(ci / "with-postgres.sh"), "true"], env=_env(tmp_path, ALREADY_RUNNING="1"), timeout=30).returncode == 0
+    assert (
+        subprocess.run(
+            [str(ci / "with-postgres.sh"), "true"], env=_env(tmp_path, ALREADY_RUNNING="1"), timeout=30
+        ).returncode
+        == 0
+    )
     assert (tmp_path / "log").read_text().split() == ["start"]
     (tmp_path / "log").unlink()
     env = _env(tmp_path, TRAINLAB_TEST_PG="postgresql://elsewhere")

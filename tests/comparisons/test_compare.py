@@ -26,8 +26,15 @@ from trainlab.runs import Run
 
 
 def test_parse_grid_keeps_lists_and_specs_whole() -> None:
-    grid = parse_grid(["model.hidden=[64],[128,64]", "model.act=leaky_relu(0.1),tanh", "optim.lr=1e-3,0.01", "train.epochs=3"])
-    assert grid == {"model.hidden": [[64], [128, 64]], "model.act": ["leaky_relu(0.1)", "tanh"], "optim.lr": [0.001, 0.01], "train.epochs": [3]}
+    grid = parse_grid(
+        ["model.hidden=[64],[128,64]", "model.act=leaky_relu(0.1),tanh", "optim.lr=1e-3,0.01", "train.epochs=3"]
+    )
+    assert grid == {
+        "model.hidden": [[64], [128, 64]],
+        "model.act": ["leaky_relu(0.1)", "tanh"],
+        "optim.lr": [0.001, 0.01],
+        "train.epochs": [3],
+    }
     for bad in (["model.act"], ["=relu"], ["model.act="], ["model.act=relu", "model.act=tanh"]):
         with pytest.raises(ConfigError):
             parse_grid(bad)
@@ -39,7 +46,14 @@ def comparison(tmp_path_factory: pytest.TempPathFactory) -> Comparison:
     out = tmp_path_factory.mktemp("cmp")
     base = quick(out, data__limit=400, model__hidden=[16])
     seen: list[tuple[int, int]] = []
-    comp = trainlab.compare(["model.act=relu,tanh", "optim.lr=0.01,0.003"], base, seeds=2, workers=2, out_dir=out, on_result=lambda done, total, m: seen.append((done, total)))
+    comp = trainlab.compare(
+        ["model.act=relu,tanh", "optim.lr=0.01,0.003"],
+        base,
+        seeds=2,
+        workers=2,
+        out_dir=out,
+        on_result=lambda done, total, m: seen.append((done, total)),
+    )
     assert seen == [(i, 8) for i in range(1, 9)]
     return comp
 
@@ -52,10 +66,17 @@ def test_compare_runs_every_combination_and_seed(comparison: Comparison) -> None
     assert combos == {(a, lr, s) for a in ("relu", "tanh") for lr in (0.01, 0.003) for s in (0, 1)}
     assert all(m.run.config.threads == 1 and m.run.path.parent == comp.path for m in comp.members)
     rows = comp.rows()
-    assert [r["config"] for r in rows] == ["act=relu lr=0.01", "act=relu lr=0.003", "act=tanh lr=0.01", "act=tanh lr=0.003"]
+    assert [r["config"] for r in rows] == [
+        "act=relu lr=0.01",
+        "act=relu lr=0.003",
+        "act=tanh lr=0.01",
+        "act=tanh lr=0.003",
+    ]
     for row in rows:
         accs = [m.run.test_accuracy for m in comp.members if m.label == row["config"]]
-        assert row["runs"] == 2 and row["test_accuracy"] == pytest.approx((statistics.fmean(accs), statistics.stdev(accs)))
+        assert row["runs"] == 2 and row["test_accuracy"] == pytest.approx(
+            (statistics.fmean(accs), statistics.stdev(accs))
+        )
     table = format_table(comp)
     assert "act=tanh lr=0.003" in table and "±" in table and "mean ± std over 2 seeds" in table
 
@@ -73,7 +94,10 @@ def test_compare_report_and_json(comparison: Comparison, capsys: pytest.CaptureF
     assert main(["show", str(comparison.path)]) == 0 and "act=tanh lr=0.003" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed (Debian: apt-get install chromium; `make test` installs it when root)")
+@pytest.mark.skipif(
+    find_chromium() is None,
+    reason="Chromium is not installed (Debian: apt-get install chromium; `make test` installs it when root)",
+)
 def test_compare_report_renders_in_headless_chromium(comparison: Comparison, tmp_path: Path) -> None:
     browser = Browser(find_chromium())
     try:
@@ -85,7 +109,9 @@ def test_compare_report_renders_in_headless_chromium(comparison: Comparison, tmp
         browser.close()
 
 
-def test_compare_existing_runs_groups_by_what_differs(comparison: Comparison, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_existing_runs_groups_by_what_differs(
+    comparison: Comparison, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     paths = [m.run.path for m in comparison.members if m.label.startswith("act=relu")]
     comp = compare_runs(paths, tmp_path, report=False)
     assert comp.keys == ["optim.lr"]  # act is the same for all four; seeds group together
@@ -110,16 +136,31 @@ def test_compare_in_process_shares_data_without_changing_results(tmp_path: Path)
     assert [m.run.config.model.hidden for m in comp.members] == [[8], [8, 8]]
     assert not (comp.path / "compare.html").exists()
     # the second run reused the first one's data set; a run loading its own gives the same numbers
-    alone = trainlab.train(quick(tmp_path, data__limit=200, train__epochs=1, threads=1, output__report=False, model__hidden=[8, 8]))
+    alone = trainlab.train(
+        quick(tmp_path, data__limit=200, train__epochs=1, threads=1, output__report=False, model__hidden=[8, 8])
+    )
     assert comp.members[1].run.summary["test_loss"] == alone.summary["test_loss"]
 
 
 def test_rows_count_diverged_and_failed_runs(tmp_path: Path) -> None:
     def member(label: str, seed: int, status: str | None, acc: float = 0.5) -> Member:
-        run = None if status is None else Run(tmp_path / f"{label}{seed}", Config(), {"status": status, "test_accuracy": acc})
+        run = (
+            None
+            if status is None
+            else Run(tmp_path / f"{label}{seed}", Config(), {"status": status, "test_accuracy": acc})
+        )
         return Member(label, {}, seed, run=run, error="boom" if status is None else "")
 
-    comp = Comparison(tmp_path, ["optim.lr"], [member("a", 0, "completed", 0.8), member("a", 1, "diverged", 0.1), member("b", 0, None), member("b", 1, "completed", 0.6)])
+    comp = Comparison(
+        tmp_path,
+        ["optim.lr"],
+        [
+            member("a", 0, "completed", 0.8),
+            member("a", 1, "diverged", 0.1),
+            member("b", 0, None),
+            member("b", 1, "completed", 0.6),
+        ],
+    )
     a, b = comp.rows()
     assert (a["failed"], a["error"], a["test_accuracy"][0]) == (1, "diverged", pytest.approx(0.45))
     assert (b["failed"], b["error"], b["test_accuracy"]) == (1, "boom", (0.6, 0.0))
@@ -132,8 +173,12 @@ def test_compare_options_object_keywords_and_one_line_errors(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as err:
         trainlab.compare(["model.act=relu,tanh"], None, seed=2, out_dir=tmp_path)
     assert "'seed'" in str(err.value) and "did you mean 'seeds'" in str(err.value) and "\n" not in str(err.value)
-    for bad, words in (({"seeds": 0}, "seeds=0 must be >= 1"), ({"workers": -1}, "workers=-1 must be >= 0"),
-                       ({"progress": "yes"}, "use True, False or 'auto'"), ({"report": 1}, "report=1 must be True or False")):
+    for bad, words in (
+        ({"seeds": 0}, "seeds=0 must be >= 1"),
+        ({"workers": -1}, "workers=-1 must be >= 0"),
+        ({"progress": "yes"}, "use True, False or 'auto'"),
+        ({"report": 1}, "report=1 must be True or False"),
+    ):
         with pytest.raises(ConfigError, match=words):
             CompareOptions(**bad)
     assert not any(tmp_path.iterdir())  # nothing was created

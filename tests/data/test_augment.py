@@ -21,7 +21,17 @@ from trainlab.data.augment import (
 )
 from trainlab.errors import ConfigError
 
-IMAGE_SPECS = ["shift", "shift(3)", "crop(4)", "flip", "flip(p=1)", "rotate(15)", "noise(0.1)", "erase", "erase(p=1,scale=[0.1,0.2],ratio=[1,1])"]
+IMAGE_SPECS = [
+    "shift",
+    "shift(3)",
+    "crop(4)",
+    "flip",
+    "flip(p=1)",
+    "rotate(15)",
+    "noise(0.1)",
+    "erase",
+    "erase(p=1,scale=[0.1,0.2],ratio=[1,1])",
+]
 SEQUENCE_SPECS = ["shift(2)", "crop(1)", "noise", "erase(p=1)"]
 
 
@@ -29,7 +39,9 @@ def shifted(img: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     """Reference: ``img`` (C, H, W) moved by (dy, dx) pixels, zeros moving in."""
     h, w = img.shape[-2:]
     out = torch.zeros_like(img)
-    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = img[:, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)]
+    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = img[
+        :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
     return out
 
 
@@ -101,7 +113,7 @@ def test_small_random_rotations_stay_small() -> None:
     # turning by at most 10 degrees moves the bar's ends at most 8*sin(10deg) = 1.4 pixels up or down
     assert out[:, :, :8].abs().sum() == 0 and out[:, :, 13:].abs().sum() == 0
     assert torch.allclose(out.sum((1, 2, 3)), x.sum((1, 2, 3)), rtol=0.05)  # no mass lost inside the image
-    tilt = (out[:, 0, :10, :10].sum((1, 2)) - out[:, 0, :10, 11:].sum((1, 2)))  # sign = direction of turn
+    tilt = out[:, 0, :10, :10].sum((1, 2)) - out[:, 0, :10, 11:].sum((1, 2))  # sign = direction of turn
     assert (tilt > 0.1).any() and (tilt < -0.1).any()  # both directions occur
     wide = make_augment(["rotate(60)"], (1, 21, 21))(x)
     assert wide[:, :, :8].abs().sum() > 0
@@ -182,11 +194,17 @@ def test_every_augmentation_is_listed_with_help() -> None:
 def test_training_applies_augmentation_to_train_batches_only(idx_dir: Path, runs_dir: Path) -> None:
     augment = ["shift(1)", "noise(0.05)"]
     cfg = {
-        "threads": 1, "data": {"name": "fashion-mnist", "dir": str(idx_dir), "augment": augment},
-        "model": {"hidden": [16]}, "train": {"epochs": 2, "checkpoint": False}, "optim": {"batch_size": 64},
+        "threads": 1,
+        "data": {"name": "fashion-mnist", "dir": str(idx_dir), "augment": augment},
+        "model": {"hidden": [16]},
+        "train": {"epochs": 2, "checkpoint": False},
+        "optim": {"batch_size": 64},
         "output": {"dir": str(runs_dir)},
     }
-    assert repr(setup(load_config(None, {"data.dir": str(idx_dir), "data.augment": augment})).augment) == "Augment([shift(1), noise(0.05)])"
+    assert (
+        repr(setup(load_config(None, {"data.dir": str(idx_dir), "data.augment": augment})).augment)
+        == "Augment([shift(1), noise(0.05)])"
+    )
     seen: list[int] = []
 
     def spy(s: object, trainer: object) -> None:

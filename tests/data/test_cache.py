@@ -90,7 +90,9 @@ def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, small_cache: P
     assert not list(small_cache.glob(".tmp-*"))  # no temporary file left behind
 
 
-def test_small_plain_or_disabled_files_are_not_cached(tmp_path: Path, small_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_small_plain_or_disabled_files_are_not_cached(
+    tmp_path: Path, small_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     x = np.arange(10, dtype=np.uint8)
     write_idx(tmp_path / "plain", x, compress=False)  # not gzip: nothing to save
     assert np.array_equal(cache.read_idx_cached(tmp_path / "plain"), x)
@@ -138,8 +140,18 @@ def _damage_truncated(entry: Path, x: np.ndarray, other: Path) -> None:
     entry.write_bytes(entry.read_bytes()[:-100])
 
 
-@pytest.mark.parametrize("damage", [_damage_zeroed, _damage_flipped, _damage_float64, _damage_fortran,
-                                    _damage_other_array, _damage_symlink, _damage_truncated])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _damage_zeroed,
+        _damage_flipped,
+        _damage_float64,
+        _damage_fortran,
+        _damage_other_array,
+        _damage_symlink,
+        _damage_truncated,
+    ],
+)
 def test_a_tampered_entry_is_never_trusted(tmp_path: Path, small_cache: Path, damage) -> None:  # noqa: ANN001
     # issue 29: a zeroed training entry trained a model to 0.045 test accuracy, silently, on every later run
     path, other_path = tmp_path / "img.gz", tmp_path / "other.gz"
@@ -147,7 +159,9 @@ def test_a_tampered_entry_is_never_trusted(tmp_path: Path, small_cache: Path, da
     x_other = _images(other_path, 1, n=20)
     cache.read_idx_cached(path)
     cache.read_idx_cached(other_path)
-    (entry,) = (e for e in small_cache.glob("*.npy") if e.name.split("-")[1] == cache.entry_for(path)[0].name.split("-")[1])
+    (entry,) = (
+        e for e in small_cache.glob("*.npy") if e.name.split("-")[1] == cache.entry_for(path)[0].name.split("-")[1]
+    )
     (other,) = (e for e in small_cache.glob("*.npy") if e != entry)
     damage(entry, x, other)
     got = cache.read_idx_cached(path)

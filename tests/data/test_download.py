@@ -97,7 +97,9 @@ def test_good_mirror_downloads_and_verifies_then_keeps(server: str, tmp_path: Pa
 
 def test_corrupted_file_is_rejected_and_never_cached(server: str, tmp_path: Path) -> None:
     dest = tmp_path / "cache"
-    with pytest.raises(DataError, match=r"could not download a.gz for tiny: http://127.0.0.1:\d+/bad/a.gz: sha256 mismatch"):
+    with pytest.raises(
+        DataError, match=r"could not download a.gz for tiny: http://127.0.0.1:\d+/bad/a.gz: sha256 mismatch"
+    ):
         download("tiny", dest, mirrors=(f"{server}/bad",))
     assert _leftovers(dest) == []
 
@@ -122,7 +124,9 @@ def test_damaged_cached_file_is_replaced(server: str, tmp_path: Path) -> None:
     assert (dest / "a.gz").read_bytes() == GOOD["a.gz"]
 
 
-def test_cli_data_get_via_env_mirror(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_cli_data_get_via_env_mirror(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setenv("TRAINLAB_MIRROR", f"{server}/missing")
     assert main(["data", "get", "tiny", "--dir", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
@@ -132,7 +136,9 @@ def test_cli_data_get_via_env_mirror(server: str, tmp_path: Path, monkeypatch: p
     assert "tiny ready in" in capsys.readouterr().out
 
 
-def test_endless_body_is_cut_off_at_the_bound_streamed_to_disk(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_endless_body_is_cut_off_at_the_bound_streamed_to_disk(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # issue 13: TRAINLAB_MIRROR serving an endless body reached MemoryError at 2.5 GB
     monkeypatch.setattr(locate, "MAX_DOWNLOAD_BYTES", 2 << 20)
     monkeypatch.setenv("TRAINLAB_MIRROR", f"{server}/endless")

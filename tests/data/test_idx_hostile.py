@@ -105,6 +105,7 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path, capsys: pytest.CaptureF
 
 # -- property-based: any bytes give an array or a DataError, nothing else ----------------------------
 
+
 def _valid_header(draw: st.DrawFn) -> bytes:
     code = draw(st.sampled_from([0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E, 0x07, 0xFF]))
     ndim = draw(st.integers(0, 5))
@@ -131,7 +132,11 @@ def test_parse_idx_any_bytes(raw: bytes) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(images=st.one_of(st.binary(max_size=40), idx_like()), labels=st.one_of(st.binary(max_size=40), idx_like()), gz=st.booleans())
+@given(
+    images=st.one_of(st.binary(max_size=40), idx_like()),
+    labels=st.one_of(st.binary(max_size=40), idx_like()),
+    gz=st.booleans(),
+)
 def test_read_pair_any_files(tmp_path: Path, images: bytes, labels: bytes, gz: bool) -> None:
     (tmp_path / "i").write_bytes(gzip.compress(images) if gz else images)
     (tmp_path / "l").write_bytes(labels)
@@ -143,6 +148,7 @@ def test_read_pair_any_files(tmp_path: Path, images: bytes, labels: bytes, gz: b
 
 
 # -- issue 13: empty data, absurd headers, gzip bombs ----------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("images", "message"),
@@ -204,8 +210,13 @@ def test_gzip_bomb_costs_the_declared_array_not_the_inflated_stream(tmp_path: Pa
     path = tmp_path / "bomb.gz"
     _bomb(path, (10, 28, 28), 300 << 20)
     assert path.stat().st_size < 400_000
-    out = subprocess.run([sys.executable, "-c", PEAK, str(path)], capture_output=True, text=True, timeout=120,
-                         env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")})
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+    )
     message, grew = out.stdout.strip().splitlines()
     assert "has trailing bytes" in message and "more than" in message
     assert int(grew) < 64 << 20, f"peak memory grew by {int(grew) >> 20} MB"
@@ -214,5 +225,8 @@ def test_gzip_bomb_costs_the_declared_array_not_the_inflated_stream(tmp_path: Pa
 def test_header_declaring_more_than_the_gzip_can_hold_is_refused_unread(tmp_path: Path) -> None:
     path = tmp_path / "liar.gz"
     _bomb(path, (2**31, 28, 28), 0)  # declares 1.7 TB in a file of a few dozen bytes
-    with pytest.raises(DataError, match=r"truncated: header says shape \(2147483648, 28, 28\) \(1683627180032 data bytes\), file has 0$"):
+    with pytest.raises(
+        DataError,
+        match=r"truncated: header says shape \(2147483648, 28, 28\) \(1683627180032 data bytes\), file has 0$",
+    ):
         read_idx(path)

@@ -15,7 +15,8 @@ from trainlab.errors import DataError
 
 @pytest.fixture
 def other_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A complete data set where the search order would find it ($TRAINLAB_DATA): a named place must not fall back to it."""
+    """A complete data set where the search order would find it ($TRAINLAB_DATA): a named place must
+    not fall back to it."""
     fallback = make_idx_dataset(tmp_path / "fallback" / "mnist", n_train=30, n_test=10)
     monkeypatch.setenv("TRAINLAB_DATA", str(fallback.parent))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -24,14 +25,18 @@ def other_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_a_missing_named_directory_is_an_error_not_a_fallback(tmp_path: Path, other_copy: Path) -> None:
     assert find_idx_files("mnist")["t10k-labels-idx1-ubyte"].parent == other_copy  # unnamed: the search order
-    with pytest.raises(DataError, match=r"data.dir='.*nonexistent': no such directory; it should hold the 4 IDX files of mnist"):
+    with pytest.raises(
+        DataError, match=r"data.dir='.*nonexistent': no such directory; it should hold the 4 IDX files of mnist"
+    ):
         find_idx_files("mnist", tmp_path / "nonexistent")
 
 
 def test_three_of_four_files_names_the_missing_one(tmp_path: Path, other_copy: Path) -> None:
     d = make_idx_dataset(tmp_path / "mine", n_train=30, n_test=10)
     (d / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(DataError, match=r"holds 3 of the 4 IDX files of mnist; missing: t10k-labels-idx1-ubyte\[\.gz\]"):
+    with pytest.raises(
+        DataError, match=r"holds 3 of the 4 IDX files of mnist; missing: t10k-labels-idx1-ubyte\[\.gz\]"
+    ):
         find_idx_files("mnist", d)
 
 
@@ -56,7 +61,9 @@ def test_the_named_directory_or_its_name_subfolder_is_used(tmp_path: Path, other
 
 
 @pytest.mark.parametrize("how", ["data.dir", "--data-dir"])
-def test_train_refuses_instead_of_training_on_other_data(tmp_path: Path, other_copy: Path, how: str, capsys: pytest.CaptureFixture) -> None:
+def test_train_refuses_instead_of_training_on_other_data(
+    tmp_path: Path, other_copy: Path, how: str, capsys: pytest.CaptureFixture
+) -> None:
     d = tmp_path / "partial"
     shutil.copytree(other_copy, d)
     (d / "train-labels-idx1-ubyte.gz").unlink()

@@ -1,4 +1,4 @@
-"""data.label_noise: the asked fraction of training labels changes to another class; val and test keep theirs; seeded."""
+"""data.label_noise: the asked fraction of training labels changes to another class; val/test keep theirs; seeded."""
 
 from __future__ import annotations
 
@@ -58,8 +58,16 @@ def test_label_noise_on_regression_data_is_refused() -> None:
 
 
 def test_train_records_label_noise(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["data.name=digits", "data.label_noise=0.25", "model.hidden=[8]", "train.epochs=1", "threads=1", "output.report=false",
-            "train.checkpoint=false", f"output.dir={tmp_path}"]
+    args = [
+        "data.name=digits",
+        "data.label_noise=0.25",
+        "model.hidden=[8]",
+        "train.epochs=1",
+        "threads=1",
+        "output.report=false",
+        "train.checkpoint=false",
+        f"output.dir={tmp_path}",
+    ]
     assert main(["train", *args]) == 0
     run_dir = next(p for p in tmp_path.iterdir() if (p / "summary.json").is_file())
     assert json.loads((run_dir / "summary.json").read_text())["data"]["label_noise"] == 0.25

@@ -32,7 +32,9 @@ def test_standardize_global_and_per_feature(images):
     g = fit_preprocess("standardize", images)(images)
     assert abs(g.mean().item()) < 1e-4 and abs(g.std().item() - 1) < 1e-4
     f = fit_preprocess("standardize(per_feature=true)", images)(images)
-    assert torch.allclose(f.mean(0), torch.zeros(3, 4, 4), atol=1e-4) and torch.allclose(f.std(0), torch.ones(3, 4, 4), atol=1e-4)
+    assert torch.allclose(f.mean(0), torch.zeros(3, 4, 4), atol=1e-4) and torch.allclose(
+        f.std(0), torch.ones(3, 4, 4), atol=1e-4
+    )
 
 
 def test_mean_image_and_per_channel(images):

@@ -14,8 +14,14 @@ from trainlab.errors import ConfigError
 
 
 def _cfg(runs_dir, data: str, **over) -> dict:
-    cfg = {"data": {"name": data, "val": 0.1, "preprocess": "standardize(per_feature=true)"}, "model": {"name": "linear"},
-           "optim": {"name": "sgd", "lr": 0.1, "batch_size": 32}, "train": {"epochs": 20}, "threads": 1, "output": {"dir": str(runs_dir), "report": False}}
+    cfg = {
+        "data": {"name": data, "val": 0.1, "preprocess": "standardize(per_feature=true)"},
+        "model": {"name": "linear"},
+        "optim": {"name": "sgd", "lr": 0.1, "batch_size": 32},
+        "train": {"epochs": 20},
+        "threads": 1,
+        "output": {"dir": str(runs_dir), "report": False},
+    }
     for k, v in over.items():
         section, key = k.split("__")
         cfg.setdefault(section, {})[key] = v

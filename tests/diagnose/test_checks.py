@@ -1,4 +1,4 @@
-"""The doctor's checks on tiny models: each one passes on a healthy setup and fails, naming the layer, on a broken one."""
+"""The doctor's checks on tiny models: each passes on a healthy setup and fails, naming the layer, on a broken one."""
 
 from __future__ import annotations
 
@@ -114,7 +114,9 @@ def test_checks_leave_the_model_untouched() -> None:
 
 
 def test_gradient_flow_names_an_exploding_layer() -> None:
-    model = nn.Sequential(OrderedDict(flatten=nn.Flatten(), fc1=nn.Linear(64, 16), act1=nn.ReLU(), out=nn.Linear(16, 10)))
+    model = nn.Sequential(
+        OrderedDict(flatten=nn.Flatten(), fc1=nn.Linear(64, 16), act1=nn.ReLU(), out=nn.Linear(16, 10))
+    )
     sub = subject()
     with torch.no_grad():
         model.fc1.weight.mul_(1e-9)  # tiny weights, normal gradients: |grad|/|W| explodes

@@ -18,8 +18,17 @@ def test_doctor_passes_a_healthy_config(tmp_path: Path, capsys) -> None:
 
 
 def test_doctor_fails_deep_tanh_with_tiny_init_and_names_layers(tmp_path: Path, capsys) -> None:
-    args = ["doctor", *FAST, "--plot", str(tmp_path / "lr.png"), "data.name=digits", "threads=1", "model.act=tanh",
-            "model.init=normal(std=0.01)", "model.hidden=[64,64,64,64,64,64,64,64,64]"]
+    args = [
+        "doctor",
+        *FAST,
+        "--plot",
+        str(tmp_path / "lr.png"),
+        "data.name=digits",
+        "threads=1",
+        "model.act=tanh",
+        "model.init=normal(std=0.01)",
+        "model.hidden=[64,64,64,64,64,64,64,64,64]",
+    ]
     code = main(args)
     out = capsys.readouterr().out
     assert code == 1
@@ -47,8 +56,16 @@ def test_lr_find_cli_trains_with_the_builders_trainer(tmp_path: Path, capsys, mo
     made: list = []
     original = build.make_trainer
     monkeypatch.setattr(build, "make_trainer", lambda s, cbs=(): made.append(original(s, cbs)) or made[-1])
-    keys = ["data.name=digits", "threads=1", "train.precision=bf16", "loss.l1=1e-4", "optim.clip_grad=1.0",
-            "data.imbalance=exp(ratio=5)", "data.sampler=balanced", "data.augment=[noise(std=0.01)]"]
+    keys = [
+        "data.name=digits",
+        "threads=1",
+        "train.precision=bf16",
+        "loss.l1=1e-4",
+        "optim.clip_grad=1.0",
+        "data.imbalance=exp(ratio=5)",
+        "data.sampler=balanced",
+        "data.augment=[noise(std=0.01)]",
+    ]
     code = main(["lr-find", "--steps", "20", "--start", "1e-4", "--plot", str(tmp_path / "lr.png"), *keys])
     assert code in (0, 1) and "lr range test:" in capsys.readouterr().out
     (t,) = made

@@ -14,7 +14,9 @@ from trainlab.training.callbacks.diagnostics import Diagnostics
 
 
 def test_stats_csv_and_plots(runs_dir: Path) -> None:
-    run = trainlab.train(quick(runs_dir, threads=1, diagnostics__every=5, train__epochs=2, output__report=False))  # 23 steps per epoch
+    run = trainlab.train(
+        quick(runs_dir, threads=1, diagnostics__every=5, train__epochs=2, output__report=False)
+    )  # 23 steps per epoch
     rows = list(csv.DictReader((run.path / "stats.csv").open()))
     steps = sorted({int(r["step"]) for r in rows})
     assert steps == [1, *range(6, run.summary["steps"] + 1, 5)]  # step 1, then the step after every 5th
@@ -30,7 +32,10 @@ def test_stats_csv_and_plots(runs_dir: Path) -> None:
 
 def test_off_by_default_costs_nothing(runs_dir: Path) -> None:
     seen: list = []
-    run = trainlab.train(quick(runs_dir, threads=1, train__epochs=1, output__report=False), on_setup=lambda s, t: seen.extend(t.callbacks))
+    run = trainlab.train(
+        quick(runs_dir, threads=1, train__epochs=1, output__report=False),
+        on_setup=lambda s, t: seen.extend(t.callbacks),
+    )
     assert not any(isinstance(c, Diagnostics) for c in seen)
     assert not (run.path / "stats.csv").exists()
     assert not any(m._forward_hooks for m in run.model.modules())  # no hook left behind

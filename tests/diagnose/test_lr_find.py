@@ -22,7 +22,9 @@ from trainlab.training.events import Callback
 
 
 def digits(**overrides: object):
-    cfg = Config.from_dict({"threads": 1, "data": {"name": "digits", "val": 0}, "model": {"hidden": [32]}, "optim": {"batch_size": 64}})
+    cfg = Config.from_dict(
+        {"threads": 1, "data": {"name": "digits", "val": 0}, "model": {"hidden": [32]}, "optim": {"batch_size": 64}}
+    )
     return setup(cfg.replace(**overrides))
 
 
@@ -93,8 +95,11 @@ def find(**overrides: object) -> tuple[LRFindResult, Spy, list[torch.Tensor]]:
     spy, inputs = Spy(), []
     hook = s.model.register_forward_pre_hook(lambda _m, args: inputs.append(args[0].detach().clone()))
     try:
-        res = lr_range_test(s, LRFindOptions(start=1e-4, end=1.0, steps=STEPS),
-                            make_trainer=lambda setup_, cbs: make_trainer(setup_, [*cbs, spy]))
+        res = lr_range_test(
+            s,
+            LRFindOptions(start=1e-4, end=1.0, steps=STEPS),
+            make_trainer=lambda setup_, cbs: make_trainer(setup_, [*cbs, spy]),
+        )
     finally:
         hook.remove()
     return res, spy, inputs
@@ -102,8 +107,11 @@ def find(**overrides: object) -> tuple[LRFindResult, Spy, list[torch.Tensor]]:
 
 def trained(**overrides: object):  # type: ignore[no-untyped-def]
     """The Trainer `trainlab train` builds for the same keys."""
-    return build(Config.from_dict({"threads": 1, "data": {"name": "digits", "val": 0}, "model": {"hidden": [32]},
-                                   "optim": {"batch_size": 64}}).replace(**overrides))[1]
+    return build(
+        Config.from_dict(
+            {"threads": 1, "data": {"name": "digits", "val": 0}, "model": {"hidden": [32]}, "optim": {"batch_size": 64}}
+        ).replace(**overrides)
+    )[1]
 
 
 def test_precision_bf16_runs_the_forward_pass_in_bfloat16() -> None:

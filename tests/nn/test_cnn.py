@@ -22,7 +22,15 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 def cnn(blocks: list, input_shape: tuple[int, ...], out: int = 10, **model: object) -> nn.Module:
     """Build a cnn for ``input_shape`` from ``blocks`` (and other model.* values)."""
-    cfg = load_config(None, {"model.name": "cnn", "model.blocks": blocks, "model.hidden": [], **{f"model.{k}": v for k, v in model.items()}})
+    cfg = load_config(
+        None,
+        {
+            "model.name": "cnn",
+            "model.blocks": blocks,
+            "model.hidden": [],
+            **{f"model.{k}": v for k, v in model.items()},
+        },
+    )
     return build_model(cfg.model, input_shape, out)
 
 
@@ -65,7 +73,21 @@ def test_conv_out_is_the_textbook_formula() -> None:
 
 def test_string_and_mapping_blocks_build_the_same_network() -> None:
     a = cnn(["conv(8,k=3,s=1,p=1,norm=batch,act=tanh,pool=max(2),dropout=0.1)"], (1, 12, 12))
-    b = cnn([{"conv": 8, "kernel": 3, "stride": 1, "padding": 1, "norm": "batch", "act": "tanh", "pool": "max(2)", "dropout": 0.1}], (1, 12, 12))
+    b = cnn(
+        [
+            {
+                "conv": 8,
+                "kernel": 3,
+                "stride": 1,
+                "padding": 1,
+                "norm": "batch",
+                "act": "tanh",
+                "pool": "max(2)",
+                "dropout": 0.1,
+            }
+        ],
+        (1, 12, 12),
+    )
     assert str(a) == str(b)
     kinds = [type(m).__name__ for m in a.block1]
     assert kinds == ["Conv2d", "BatchNorm2d", "Tanh", "MaxPool2d", "Dropout"]
@@ -82,7 +104,9 @@ def test_string_and_mapping_blocks_build_the_same_network() -> None:
 def test_blocks_override_from_the_command_line() -> None:
     cfg = load_config(None, ["model.name=cnn", "model.blocks=[conv(32,k=3,p=1,pool=max(2)),conv(64,k=3)]"])
     assert cfg.model.blocks == ["conv(32,k=3,p=1,pool=max(2))", "conv(64,k=3)"]
-    assert describe(build_model(cfg.model, (1, 28, 28), 10)) == "conv 32-64, fc 9216-256-10"  # 28 -> 28 -> pool 14 -> 12: 64*12*12
+    assert (
+        describe(build_model(cfg.model, (1, 28, 28), 10)) == "conv 32-64, fc 9216-256-10"
+    )  # 28 -> 28 -> pool 14 -> 12: 64*12*12
 
 
 def test_shrinking_to_nothing_names_the_shape_at_each_block() -> None:
@@ -120,7 +144,13 @@ def test_bad_blocks_fail_with_a_clear_message(blocks: list, input_shape: tuple[i
 
 
 @pytest.mark.parametrize(
-    ("norm", "cls"), [("batch", nn.BatchNorm1d), ("layer", nn.GroupNorm), ("group(groups=2)", nn.GroupNorm), ("instance", nn.InstanceNorm1d)]
+    ("norm", "cls"),
+    [
+        ("batch", nn.BatchNorm1d),
+        ("layer", nn.GroupNorm),
+        ("group(groups=2)", nn.GroupNorm),
+        ("instance", nn.InstanceNorm1d),
+    ],
 )
 def test_sequence_blocks_normalize_over_channels(norm: str, cls: type) -> None:
     model = cnn([f"conv(4,k=3,p=1,norm={norm})"], (1, 12))
@@ -151,7 +181,14 @@ def test_block_names_are_checked_before_any_data_loads() -> None:
 
 
 def test_receptive_field_of_known_stacks() -> None:
-    vgg = [nn.Conv2d(1, 1, 3, padding=1), nn.ReLU(), nn.Conv2d(1, 1, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3), nn.Flatten()]
+    vgg = [
+        nn.Conv2d(1, 1, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(1, 1, 3, padding=1),
+        nn.MaxPool2d(2),
+        nn.Conv2d(1, 1, 3),
+        nn.Flatten(),
+    ]
     assert receptive_fields(vgg, 2) == [(3, 3), (3, 3), (5, 5), (6, 6), (10, 10), None]
     # the MNIST-1D reference CNN: kernels 5, 3, 3 with stride 2 -> 5, 5 + 2*2 = 9, 9 + 2*4 = 17
     seq = [nn.Conv1d(1, 1, 5, 2, 1), nn.Conv1d(1, 1, 3, 2, 1), nn.Conv1d(1, 1, 3, 2, 1)]
@@ -207,7 +244,13 @@ def test_presets_build_the_documented_networks() -> None:
 def test_setup_stores_2d_convs_channels_last_after_init(idx_dir: Path) -> None:
     from trainlab.build import setup
 
-    over = {"threads": 1, "data.dir": str(idx_dir), "model.name": "cnn", "model.blocks": ["conv(4,p=1,pool=max(2))", "conv(6,p=1)"], "model.init": "orthogonal"}
+    over = {
+        "threads": 1,
+        "data.dir": str(idx_dir),
+        "model.name": "cnn",
+        "model.blocks": ["conv(4,p=1,pool=max(2))", "conv(6,p=1)"],
+        "model.init": "orthogonal",
+    }
     s = setup(load_config(None, over))  # orthogonal init reshapes weights with view: it must run first
     weight = s.model.block2.conv.weight  # (6, 4, 3, 3); with one input channel both layouts coincide
     assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
@@ -216,18 +259,25 @@ def test_setup_stores_2d_convs_channels_last_after_init(idx_dir: Path) -> None:
     assert s.model(s.data.test.x[:5]).shape == (5, 10)
 
 
-def test_tiny_cnn_trains_on_idx_files_and_the_summary_command_runs(idx_dir: Path, runs_dir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_tiny_cnn_trains_on_idx_files_and_the_summary_command_runs(
+    idx_dir: Path, runs_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
     blocks = ["conv(8,k=3,p=1,pool=max(2))", "conv(16,k=3,p=1,pool=max(4))"]
     cfg = {
-        "threads": 1, "data": {"name": "fashion-mnist", "dir": str(idx_dir), "val": 0, "augment": ["shift(1)"]},
-        "model": {"name": "cnn", "blocks": blocks, "hidden": [32]}, "optim": {"lr": 3e-3, "batch_size": 32},
-        "train": {"epochs": 4, "checkpoint": False}, "output": {"dir": str(runs_dir)},
+        "threads": 1,
+        "data": {"name": "fashion-mnist", "dir": str(idx_dir), "val": 0, "augment": ["shift(1)"]},
+        "model": {"name": "cnn", "blocks": blocks, "hidden": [32]},
+        "optim": {"lr": 3e-3, "batch_size": 32},
+        "train": {"epochs": 4, "checkpoint": False},
+        "output": {"dir": str(runs_dir)},
     }
     run = trainlab.train(cfg)
     losses = [m["train_loss"] for m in run.history]
     assert run.summary["status"] == "completed" and losses[-1] < 0.5 * losses[0]
     assert run.summary["test_accuracy"] > 0.5  # chance is 0.1
     assert "model cnn conv 8-16, fc 144-32-10" in run.summary["header"]
-    code = main(["summary", "--data-dir", str(idx_dir), "model.name=cnn", f"model.blocks=[{','.join(blocks)}]", "threads=1"])
+    code = main(
+        ["summary", "--data-dir", str(idx_dir), "model.name=cnn", f"model.blocks=[{','.join(blocks)}]", "threads=1"]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "receptive field" in out and "block2.pool" in out

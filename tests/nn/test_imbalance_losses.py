@@ -42,7 +42,7 @@ def test_effective_number_weights_follow_cui_et_al() -> None:
 def test_ldam_matches_the_formula_and_reweights_from_drw_epoch() -> None:
     z, y = batch()
     loss = make_loss("ldam(max_margin=0.5,s=10,drw_epoch=2)", CTX)
-    delta = COUNTS ** -0.25
+    delta = COUNTS**-0.25
     delta = delta * 0.5 / delta.max()
     by_hand = []
     for i in range(len(y)):

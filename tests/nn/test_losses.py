@@ -57,12 +57,18 @@ def test_nll_after_log_softmax_is_cross_entropy(logits):
 
 def test_cross_entropy_label_smoothing_and_weights(logits):
     out, y = logits
-    assert torch.allclose(make_loss("cross_entropy(label_smoothing=0.1)", CLS)(out, y), F.cross_entropy(out, y, label_smoothing=0.1))
+    assert torch.allclose(
+        make_loss("cross_entropy(label_smoothing=0.1)", CLS)(out, y), F.cross_entropy(out, y, label_smoothing=0.1)
+    )
     w = [1.0, 2.0, 3.0, 4.0, 5.0]
-    assert torch.allclose(make_loss("cross_entropy(weights=[1,2,3,4,5])", CLS)(out, y), F.cross_entropy(out, y, weight=torch.tensor(w)))
+    assert torch.allclose(
+        make_loss("cross_entropy(weights=[1,2,3,4,5])", CLS)(out, y), F.cross_entropy(out, y, weight=torch.tensor(w))
+    )
     counts = CLS.class_counts.double()
     balanced = (counts.sum() / (5 * counts)).float()  # scikit-learn's n / (C * n_c)
-    assert torch.allclose(make_loss("cross_entropy(weights=balanced)", CLS)(out, y), F.cross_entropy(out, y, weight=balanced))
+    assert torch.allclose(
+        make_loss("cross_entropy(weights=balanced)", CLS)(out, y), F.cross_entropy(out, y, weight=balanced)
+    )
 
 
 def test_bad_class_weights_are_config_errors():
@@ -115,7 +121,9 @@ def test_every_loss_trains_a_few_steps():
     for entry in LOSSES:
         binary = entry.name.startswith("bce")
         reg = entry.name in ("mae", "rmse", "huber")
-        ctx = REG if reg else LossContext("classification", 2 if binary else 5, torch.full((2 if binary else 5,), 25.0))  # counts: the class-aware losses need them
+        ctx = (
+            REG if reg else LossContext("classification", 2 if binary else 5, torch.full((2 if binary else 5,), 25.0))
+        )  # counts: the class-aware losses need them
         n_out = 1 if reg or binary else ctx.num_classes
         x = torch.randn(128, 4)
         y = x[:, 0] * 2 if reg else (x[:, 0] > 0).long() if binary else (x[:, :2].sum(1) > 0).long() + 2 * (x[:, 2] > 0)

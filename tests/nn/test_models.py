@@ -59,13 +59,17 @@ def test_zero_init_makes_hidden_units_identical() -> None:
 
 # -- issue 13: a model too big for memory is refused before a weight is allocated --------------------
 
+
 @pytest.mark.parametrize(
     ("cfg", "shape"),
     [
         (ModelConfig(), (1, 28, 28)),
         (ModelConfig(hidden=[16, 8], act="maxout(3)", norm="batch"), (5,)),
         (ModelConfig(act="prelu", norm="layer", norm_position="after"), (1, 8, 8)),
-        (ModelConfig(name="cnn", blocks=["conv(8,k=3,p=1,pool=max(2))", "conv(16,k=3)"], hidden=[32], norm="batch"), (1, 28, 28)),
+        (
+            ModelConfig(name="cnn", blocks=["conv(8,k=3,p=1,pool=max(2))", "conv(16,k=3)"], hidden=[32], norm="batch"),
+            (1, 28, 28),
+        ),
         (ModelConfig(name="cnn", blocks=["conv(4,k=5)"], hidden=[]), (1, 40)),
         (ModelConfig(name="linear"), (3,)),
     ],
@@ -73,7 +77,7 @@ def test_zero_init_makes_hidden_units_identical() -> None:
 def test_planned_count_equals_the_built_model(cfg: ModelConfig, shape: tuple[int, ...]) -> None:
     from trainlab.nn.models import model_memory
 
-    params, nbytes = model_memory(cfg, shape, 10, "sgd")
+    params, nbytes = model_memory(cfg, shape, 10, 1)  # sgd: a momentum buffer
     built = build_model(cfg, shape, 10)
     assert params == count_params(built)
     buffers = sum(b.numel() for b in built.buffers())
@@ -92,22 +96,32 @@ def test_huge_model_is_refused_naming_params_and_memory(monkeypatch: pytest.Monk
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     msg = str(info.value)
-    assert "mlp 784-100000-100000-10 has 10,079,600,010 parameters: 40.3 GB of float32 weights, 201.6 GB with gradients, 2 optimizer state copies and a copy for saving" in msg
+    assert (
+        "mlp 784-100000-100000-10 has 10,079,600,010 parameters: 40.3 GB of float32 weights, 201.6 GB with gradients, "
+        "2 optimizer state copies and a copy for saving" in msg
+    )
     assert "TRAINLAB_MAX_MODEL_BYTES" in msg and peak < 10e6
     monkeypatch.setenv("TRAINLAB_MAX_MODEL_BYTES", "1e6")  # the bound is the user's to set
     with pytest.raises(ConfigError, match=r"only 1.0 MB of memory is available"):
-        check_model_memory(ModelConfig(), (1, 28, 28), 10, "adam")
-    assert check_model_memory(ModelConfig(hidden=[4]), (1, 28, 28), 10, "adam") == 784 * 4 + 4 + 4 * 10 + 10
+        check_model_memory(ModelConfig(), (1, 28, 28), 10, 2)
+    assert check_model_memory(ModelConfig(hidden=[4]), (1, 28, 28), 10, 2) == 784 * 4 + 4 + 4 * 10 + 10
     monkeypatch.setenv("TRAINLAB_MAX_MODEL_BYTES", "lots")
     with pytest.raises(ConfigError, match="TRAINLAB_MAX_MODEL_BYTES='lots' is not a number of bytes"):
         check_model_memory(ModelConfig(), (1, 28, 28), 10)
 
 
 @pytest.mark.parametrize("command", ["train", "summary", "doctor"])
-def test_cli_refuses_huge_model_in_one_line(tmp_path: object, command: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_refuses_huge_model_in_one_line(
+    tmp_path: object, command: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from trainlab.cli import main
 
     monkeypatch.setenv("TRAINLAB_MAX_MODEL_BYTES", "2e9")
-    assert main([command, "data.name=xor", "model.hidden=[100000,100000]", f"output.dir={tmp_path}/runs", "threads=1"]) == 2
+    assert (
+        main([command, "data.name=xor", "model.hidden=[100000,100000]", f"output.dir={tmp_path}/runs", "threads=1"])
+        == 2
+    )
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "mlp 2-100000-100000-2 has 10,000,600,002 parameters" in err and "only 2.0 GB" in err
+    assert (
+        err.count("\n") == 1 and "mlp 2-100000-100000-2 has 10,000,600,002 parameters" in err and "only 2.0 GB" in err
+    )

@@ -14,8 +14,14 @@ EPOCHS, BATCH = 3, 32  # xor: 400 examples, 40 for validation -> 360 train = 12 
 
 
 def config(runs: Path) -> dict:
-    return {"data": {"name": "xor"}, "model": {"hidden": [8]}, "optim": {"batch_size": BATCH}, "train": {"epochs": EPOCHS},
-            "threads": 1, "output": {"dir": str(runs), "report": False}}
+    return {
+        "data": {"name": "xor"},
+        "model": {"hidden": [8]},
+        "optim": {"batch_size": BATCH},
+        "train": {"epochs": EPOCHS},
+        "threads": 1,
+        "output": {"dir": str(runs), "report": False},
+    }
 
 
 @pytest.fixture(scope="module")

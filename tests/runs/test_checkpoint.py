@@ -86,8 +86,14 @@ CORRUPTIONS = {
     "last byte cut": (lambda raw: raw[:-1], "truncated or damaged"),
     "bit flip": (_bitflip, "damaged (checksum mismatch in"),
     "text file": (lambda raw: b"epochs: 10\n", "not a checkpoint (it does not start like a PyTorch file"),
-    "plain pickle": (lambda raw: __import__("pickle").dumps({"format": FORMAT}), "not a checkpoint (it does not start like a PyTorch file"),
-    "code-running pickle": (lambda raw: _torch_bytes({"format": FORMAT, "x": Evil()}), "refused: it holds Python objects other than tensors"),
+    "plain pickle": (
+        lambda raw: __import__("pickle").dumps({"format": FORMAT}),
+        "not a checkpoint (it does not start like a PyTorch file",
+    ),
+    "code-running pickle": (
+        lambda raw: _torch_bytes({"format": FORMAT, "x": Evil()}),
+        "refused: it holds Python objects other than tensors",
+    ),
     "other torch file": (lambda raw: _torch_bytes({"w": torch.zeros(3)}), "not a trainlab checkpoint (format None"),
     "a bare tensor": (lambda raw: _torch_bytes(torch.zeros(3)), "not a trainlab checkpoint (format 'Tensor'"),
 }
@@ -131,7 +137,9 @@ def test_disk_full_mid_write_keeps_previous_checkpoint(tmp_path: Path, monkeypat
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(torch, "save", save_until_full)
-    with pytest.raises(CheckpointError, match=r"cannot write .*checkpoint.pt: No space left on device \(the previous file is kept\)"):
+    with pytest.raises(
+        CheckpointError, match=r"cannot write .*checkpoint.pt: No space left on device \(the previous file is kept\)"
+    ):
         save_checkpoint(path, payload(2))
     monkeypatch.undo()
     assert load_checkpoint(path)["step"] == 1
@@ -166,16 +174,31 @@ def test_read_only_directory_for_real(tmp_path: Path) -> None:
     if undo is None:
         pytest.skip("cannot make a directory read-only here")
     try:
-        with pytest.raises(CheckpointError, match=f"cannot write in {re.escape(str(run_dir))}: (Permission denied|Operation not permitted)"):
+        with pytest.raises(
+            CheckpointError,
+            match=f"cannot write in {re.escape(str(run_dir))}: (Permission denied|Operation not permitted)",
+        ):
             save_checkpoint(path, payload(2))
     finally:
         undo()
     assert load_checkpoint(path)["step"] == 1 and [p.name for p in run_dir.iterdir()] == ["checkpoint.pt"]
 
 
-def test_disk_full_during_training_cli_says_so_and_resume_finishes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_disk_full_during_training_cli_says_so_and_resume_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     runs = tmp_path / "runs"
-    args = ["train", "data.name=xor", "model.hidden=[8]", "train.epochs=3", "optim.batch_size=50", "threads=1", f"output.dir={runs}", "output.report=false", "--no-progress"]
+    args = [
+        "train",
+        "data.name=xor",
+        "model.hidden=[8]",
+        "train.epochs=3",
+        "optim.batch_size=50",
+        "threads=1",
+        f"output.dir={runs}",
+        "output.report=false",
+        "--no-progress",
+    ]
     real_save = torch.save
     calls = {"n": 0}
 
@@ -189,7 +212,9 @@ def test_disk_full_during_training_cli_says_so_and_resume_finishes(tmp_path: Pat
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     (run_dir,) = runs.iterdir()
-    assert err == f"error: cannot write {run_dir / 'checkpoint.pt'}: No space left on device (the previous file is kept)"
+    assert (
+        err == f"error: cannot write {run_dir / 'checkpoint.pt'}: No space left on device (the previous file is kept)"
+    )
     assert load_checkpoint(run_dir / "checkpoint.pt")["epoch"] == 1
     assert trainlab.load_run(run_dir).summary["status"] == "failed"
     monkeypatch.undo()
@@ -204,7 +229,9 @@ def test_weights_of_another_shape_are_a_checkpoint_error(tmp_path: Path) -> None
     t_small = Trainer(small.model, small.data, small.loss, small.optimizer, 1, 32)
     t_big = Trainer(big.model, big.data, big.loss, big.optimizer, 1, 32)
     state = trainer_state(t_small, cfg.to_dict())
-    with pytest.raises(CheckpointError, match=r"^ckpt.pt: its weights do not fit the model of this config \(size mismatch"):
+    with pytest.raises(
+        CheckpointError, match=r"^ckpt.pt: its weights do not fit the model of this config \(size mismatch"
+    ):
         restore_trainer(t_big, state, "ckpt.pt")
 
 
@@ -218,8 +245,24 @@ def test_two_runs_in_the_same_second_get_distinct_directories(tmp_path: Path) ->
     assert len(set(dirs)) == 8 and all(d.is_dir() for d in dirs)
     stems = {re.sub(r"-\d$", "", d.name) for d in dirs}
     assert len({s[:15] for s in stems}) <= 2  # one or two seconds' stamps, suffixed -2, -3, ...
-    a = trainlab.train({"data": {"name": "xor"}, "model": {"hidden": [4]}, "train": {"epochs": 1}, "output": {"dir": str(tmp_path / "r"), "name": "x", "report": False}, "threads": 1})
-    b = trainlab.train({"data": {"name": "xor"}, "model": {"hidden": [4]}, "train": {"epochs": 1}, "output": {"dir": str(tmp_path / "r"), "name": "x", "report": False}, "threads": 1})
+    a = trainlab.train(
+        {
+            "data": {"name": "xor"},
+            "model": {"hidden": [4]},
+            "train": {"epochs": 1},
+            "output": {"dir": str(tmp_path / "r"), "name": "x", "report": False},
+            "threads": 1,
+        }
+    )
+    b = trainlab.train(
+        {
+            "data": {"name": "xor"},
+            "model": {"hidden": [4]},
+            "train": {"epochs": 1},
+            "output": {"dir": str(tmp_path / "r"), "name": "x", "report": False},
+            "threads": 1,
+        }
+    )
     assert a.path != b.path and (a.path / "summary.json").is_file() and (b.path / "summary.json").is_file()
 
 
@@ -252,7 +295,9 @@ def _good_bytes() -> bytes:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_any_damage_to_a_checkpoint_gives_a_checkpoint_error_or_the_checkpoint(tmp_path: Path, data: st.DataObject) -> None:
+def test_any_damage_to_a_checkpoint_gives_a_checkpoint_error_or_the_checkpoint(
+    tmp_path: Path, data: st.DataObject
+) -> None:
     raw = bytearray(_good_bytes())
     how = data.draw(st.sampled_from(["flip", "cut", "splice", "random"]))
     if how == "flip":

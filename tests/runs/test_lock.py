@@ -48,7 +48,9 @@ def test_force_unlock_never_breaks_a_live_local_lock(run_copy: Path, capsys: pyt
         sleeper.wait()
 
 
-@pytest.mark.parametrize("content", ["", "garbage", ":5", "host:", "host:-3", "host:99999999999999999999999", "x" * 5000])
+@pytest.mark.parametrize(
+    "content", ["", "garbage", ":5", "host:", "host:-3", "host:99999999999999999999999", "x" * 5000]
+)
 def test_malformed_lock_files_block_nothing(tmp_path: Path, content: str) -> None:
     (tmp_path / LOCK).write_text(content)
     assert holder(tmp_path) is None

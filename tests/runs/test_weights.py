@@ -1,4 +1,4 @@
-"""Weights files are untrusted: a digest in their metadata, dtypes as the model's, finite encoders, finished runs only."""
+"""Weights files are untrusted: a digest in their metadata, the model's dtypes, finite encoders, finished runs only."""
 
 from __future__ import annotations
 
@@ -69,14 +69,25 @@ def _run_dir(tmp_path: Path, status: str, nan: bool = False) -> Path:
     return run / "model.safetensors"
 
 
-@pytest.mark.parametrize(("status", "said"), [("diverged", "diverged"), ("failed", "failed"),
-                                              ("interrupted", "was interrupted"), ("running", "is still running")])
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        ("diverged", "diverged"),
+        ("failed", "failed"),
+        ("interrupted", "was interrupted"),
+        ("running", "is still running"),
+    ],
+)
 def test_pretrained_weights_of_an_unfinished_run_are_refused(tmp_path: Path, status: str, said: str) -> None:
-    with pytest.raises(CheckpointError, match=f"model.pretrained: the run .* {said}.*; use a run whose status is one of"):
+    with pytest.raises(
+        CheckpointError, match=f"model.pretrained: the run .* {said}.*; use a run whose status is one of"
+    ):
         load_encoder(_run_dir(tmp_path, status), _model())
 
 
 def test_pretrained_weights_of_a_finished_run_load_and_nan_is_refused(tmp_path: Path) -> None:
-    assert load_encoder(_run_dir(tmp_path, "completed"), _model()) == 9  # a Sequential has no `out.`: every tensor, BatchNorm's int64 counter included
+    assert (
+        load_encoder(_run_dir(tmp_path, "completed"), _model()) == 9
+    )  # a Sequential has no `out.`: every tensor, BatchNorm's int64 counter included
     with pytest.raises(CheckpointError, match="NaN or infinite"):
         load_encoder(_run_dir(tmp_path, "stopped", nan=True), _model())

@@ -19,8 +19,16 @@ from trainlab.sweeps.run import work
 from trainlab.sweeps.storage import make_storage, sqlite_url, study_storage, trial_id
 from trainlab.sweeps.study import create_study
 
-BASE = ["data.name=digits", "data.limit=300", "model.hidden=[8]", "train.epochs=1", "threads=1", "optim.batch_size=128",
-        "output.report=false", "train.checkpoint=false"]
+BASE = [
+    "data.name=digits",
+    "data.limit=300",
+    "model.hidden=[8]",
+    "train.epochs=1",
+    "threads=1",
+    "optim.batch_size=128",
+    "output.report=false",
+    "train.checkpoint=false",
+]
 SPACE = [*BASE, "optim.lr=loguniform(1e-3,1e-1)"]
 
 

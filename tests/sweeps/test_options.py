@@ -10,8 +10,16 @@ from trainlab.cli import main
 from trainlab.errors import ConfigError
 from trainlab.sweeps import SweepOptions, sweep
 
-BASE = ["data.name=digits", "data.limit=200", "model.hidden=[8]", "train.epochs=1", "threads=1", "optim.batch_size=128",
-        "output.report=false", "train.checkpoint=false"]
+BASE = [
+    "data.name=digits",
+    "data.limit=200",
+    "model.hidden=[8]",
+    "train.epochs=1",
+    "threads=1",
+    "optim.batch_size=128",
+    "output.report=false",
+    "train.checkpoint=false",
+]
 
 
 def test_an_unknown_keyword_names_the_close_match_and_the_options(tmp_path: Path) -> None:
@@ -22,15 +30,18 @@ def test_an_unknown_keyword_names_the_close_match_and_the_options(tmp_path: Path
     assert not list(tmp_path.iterdir())  # nothing was created
 
 
-@pytest.mark.parametrize(("keywords", "words"), [
-    ({"workers": 0}, "workers=0 must be at least 1"),
-    ({"trials": -2}, "trials=-2 must be a positive integer"),
-    ({"heartbeat": 0}, "heartbeat=0"),
-    ({"grace": -1.0}, "grace=-1.0"),
-    ({"progress": "yes"}, "use True, False or 'auto'"),
-    ({"stack": "no"}, "stack='no' must be True or False"),
-    ({"join": "a", "resume": "a"}, "either --join NAME or --resume NAME"),
-])
+@pytest.mark.parametrize(
+    ("keywords", "words"),
+    [
+        ({"workers": 0}, "workers=0 must be at least 1"),
+        ({"trials": -2}, "trials=-2 must be a positive integer"),
+        ({"heartbeat": 0}, "heartbeat=0"),
+        ({"grace": -1.0}, "grace=-1.0"),
+        ({"progress": "yes"}, "use True, False or 'auto'"),
+        ({"stack": "no"}, "stack='no' must be True or False"),
+        ({"join": "a", "resume": "a"}, "either --join NAME or --resume NAME"),
+    ],
+)
 def test_bad_options_fail_once_in_one_line(keywords: dict, words: str) -> None:
     with pytest.raises(ConfigError, match="^[^\n]*$") as err:
         SweepOptions(**keywords)

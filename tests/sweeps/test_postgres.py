@@ -21,11 +21,19 @@ from tests.conftest import wait_until
 PG = os.environ.get("TRAINLAB_TEST_PG")
 pytestmark = pytest.mark.skipif(
     not PG and not os.environ.get("CI"),
-    reason='TRAINLAB_TEST_PG is not set: start a server with eval "$(.ci/postgres.sh)" (make test does when root on Debian)',
+    reason='TRAINLAB_TEST_PG is not set: start a server with eval "$(.ci/postgres.sh)" '
+    "(make test does when root on Debian)",
 )
 
 TRIALS = 12
-BASE = ["data.name=digits", "model.hidden=[16]", "train.epochs=1", "threads=1", "output.report=false", "train.checkpoint=false"]
+BASE = [
+    "data.name=digits",
+    "model.hidden=[16]",
+    "train.epochs=1",
+    "threads=1",
+    "output.report=false",
+    "train.checkpoint=false",
+]
 
 # Worker A: an ordinary stacking worker told there are 3 workers, so it pops its fair share,
 # ceil(12 / 3) = 4 trials, draws their parameters, then hangs in training for a minute (every trial of
@@ -66,6 +74,7 @@ def test_three_workers_share_a_postgres_study_and_a_killed_workers_trial_runs_ag
     a = subprocess.Popen([sys.executable, "-c", SLOW_WORKER, name, PG, str(root)], env=env)
     joined: list[subprocess.Popen] = []
     try:
+
         def running_by(proc: subprocess.Popen) -> list:
             running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
             return [t for t in running if t.user_attrs.get("worker", "").endswith(f":{proc.pid}")]
@@ -74,9 +83,30 @@ def test_three_workers_share_a_postgres_study_and_a_killed_workers_trial_runs_ag
         assert a.poll() is None
         killed = {t.number: t.params for t in running_by(a)}
         for _ in range(2):  # B and C join by name, as on other machines
-            joined.append(subprocess.Popen(
-                [sys.executable, "-m", "trainlab", "sweep", "--join", name, "--storage", PG, "--heartbeat", "1", "--grace", "3", "--dir", str(root)],
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            joined.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "trainlab",
+                        "sweep",
+                        "--join",
+                        name,
+                        "--storage",
+                        PG,
+                        "--heartbeat",
+                        "1",
+                        "--grace",
+                        "3",
+                        "--dir",
+                        str(root),
+                    ],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
         wait_until(lambda: running_by(joined[0]) or joined[0].poll() is not None, 60, "worker B to start a trial")
         a.kill()  # SIGKILL in the middle of its batch
         a.wait()
@@ -89,13 +119,18 @@ def test_three_workers_share_a_postgres_study_and_a_killed_workers_trial_runs_ag
     trials = optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     failed = [t for t in trials if t.state.name == "FAIL"]
-    assert len(complete) == TRIALS and len(trials) == TRIALS + A_BATCH, [t.state.name for t in trials]  # the retries replace, not add
+    assert len(complete) == TRIALS and len(trials) == TRIALS + A_BATCH, [
+        t.state.name for t in trials
+    ]  # the retries replace, not add
     assert len({t.params["optim.lr"] for t in complete}) == TRIALS  # all distinct: no worker repeated another's draw
     assert {t.number for t in failed} == set(killed) and all("no heartbeat" in trial_reason(t) for t in failed)
     retries = {t.system_attrs["failed_trial"]: t for t in trials if "failed_trial" in t.system_attrs}
     assert set(retries) == set(killed)  # every trial of the killed batch was queued once more...
-    assert all(retries[n].state.name == "COMPLETE" and retries[n].params == killed[n] for n in killed)  # ...and run with its parameters
-    # the joined workers stacked their shares: each batch at most ceil(12 / 2) = 6 (two workers seen at most when B popped)
+    assert all(
+        retries[n].state.name == "COMPLETE" and retries[n].params == killed[n] for n in killed
+    )  # ...and run with its parameters
+    # the joined workers stacked their shares: each batch at most ceil(12 / 2) = 6 (two workers seen at most when B
+    # popped)
     sizes = {t.user_attrs["stacked"] for t in complete if "stacked" in t.user_attrs}
     assert sizes and max(sizes) <= 6, sizes
     # every completed trial ran exactly once: one run directory each

@@ -47,7 +47,14 @@ def test_space_keys_must_be_config_keys() -> None:
 
 
 def test_command_line_items_split_into_space_and_overrides() -> None:
-    space, overrides = split_args(["optim.lr=loguniform(1e-4,1e-1)", "train.epochs=3", "model.act=leaky_relu(0.1)", "model.hidden=choice([64],[128])"])
+    space, overrides = split_args(
+        [
+            "optim.lr=loguniform(1e-4,1e-1)",
+            "train.epochs=3",
+            "model.act=leaky_relu(0.1)",
+            "model.hidden=choice([64],[128])",
+        ]
+    )
     assert space == {"optim.lr": "loguniform(1e-4,1e-1)", "model.hidden": "choice([64],[128])"}
     assert overrides == ["train.epochs=3", "model.act=leaky_relu(0.1)"]  # an activation spec is no distribution
     assert not is_distribution("leaky_relu(0.1)") and is_distribution("int(1,3)")

@@ -26,7 +26,15 @@ from trainlab.sweeps.run import work
 from trainlab.sweeps.storage import make_storage, sqlite_url, trial_id
 from trainlab.sweeps.study import create_study
 
-BASE = ["data.name=digits", "model.hidden=[8]", "train.epochs=1", "threads=1", "optim.batch_size=128", "output.report=false", "train.checkpoint=false"]
+BASE = [
+    "data.name=digits",
+    "model.hidden=[8]",
+    "train.epochs=1",
+    "threads=1",
+    "optim.batch_size=128",
+    "output.report=false",
+    "train.checkpoint=false",
+]
 LR = "optim.lr=loguniform(1e-3,1e-1)"
 
 
@@ -69,11 +77,42 @@ def test_a_worker_counts_the_other_workers_from_their_running_trials(tmp_path: P
 
 
 def test_local_workers_stack_fair_batches_with_the_values_of_one_by_one(tmp_path: Path) -> None:
-    args = ["data.name=digits", "data.val=0.2", "model.hidden=[8]", "train.epochs=2", "threads=1", "output.report=false", "train.checkpoint=false",
-            LR, "optim.weight_decay=choice(0,0.001)"]
+    args = [
+        "data.name=digits",
+        "data.val=0.2",
+        "model.hidden=[8]",
+        "train.epochs=2",
+        "threads=1",
+        "output.report=false",
+        "train.checkpoint=false",
+        LR,
+        "optim.weight_decay=choice(0,0.001)",
+    ]
     reported: list[int] = []
-    stacked = sweep(None, args, sampler="random", trials=8, seed=5, workers=2, root=tmp_path, name="two", report=False, on_trial=lambda t: reported.append(t.number))
-    alone = sweep(None, args, sampler="random", trials=8, seed=5, root=tmp_path, name="one", report=False, progress=False, stack=False)
+    stacked = sweep(
+        None,
+        args,
+        sampler="random",
+        trials=8,
+        seed=5,
+        workers=2,
+        root=tmp_path,
+        name="two",
+        report=False,
+        on_trial=lambda t: reported.append(t.number),
+    )
+    alone = sweep(
+        None,
+        args,
+        sampler="random",
+        trials=8,
+        seed=5,
+        root=tmp_path,
+        name="one",
+        report=False,
+        progress=False,
+        stack=False,
+    )
     assert sorted(reported) == list(range(8))  # every trial reported once
     assert [t.state.name for t in stacked.trials] == ["COMPLETE"] * 8
     for a, b in zip(stacked.trials, alone.trials, strict=True):
@@ -82,13 +121,23 @@ def test_local_workers_stack_fair_batches_with_the_values_of_one_by_one(tmp_path
         assert a.user_attrs["test_accuracy"] == pytest.approx(b.user_attrs["test_accuracy"], abs=1e-6)
     # each of the 2 workers took at most its share, ceil(8 / 2) = 4, never the whole queue
     sizes = _batches(stacked.trials)
-    assert sizes and max(sizes) <= 4 and sum(sizes.values()) + sum("alone" in t.user_attrs and "stacked" not in t.user_attrs for t in stacked.trials) == 8
-    assert all("stacked" not in t.user_attrs and t.user_attrs["alone"] == "stacking off (--no-stack)" for t in alone.trials)
+    assert (
+        sizes
+        and max(sizes) <= 4
+        and sum(sizes.values()) + sum("alone" in t.user_attrs and "stacked" not in t.user_attrs for t in stacked.trials)
+        == 8
+    )
+    assert all(
+        "stacked" not in t.user_attrs and t.user_attrs["alone"] == "stacking off (--no-stack)" for t in alone.trials
+    )
     # one run directory per trial: none ran twice
     runs = sorted(int(re.search(r"trial-(\d+)", p.name).group(1)) for p in (tmp_path / "two" / "runs").iterdir())
     assert runs == list(range(8))
     assert "2 local workers" in stacked.plan and "stacked" in stacked.trained
-    assert alone.plan == "trials train one by one: stacking off (--no-stack)" and alone.trained == "8 trials one by one: stacking off (--no-stack)"
+    assert (
+        alone.plan == "trials train one by one: stacking off (--no-stack)"
+        and alone.trained == "8 trials one by one: stacking off (--no-stack)"
+    )
 
 
 def test_the_plan_line_says_stacked_or_one_by_one_and_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -100,20 +149,34 @@ def test_the_plan_line_says_stacked_or_one_by_one_and_why(tmp_path: Path, capsys
     assert "trained: 2 trials stacked in 1 batch of 2" in (tmp_path / "s" / "sweep.html").read_text()
     assert main(["sweep", *common, "--name", "n", "--no-stack", "--workers", "2"]) == 0
     out = capsys.readouterr().out
-    assert "trials train one by one: stacking off (--no-stack)\n" in out and "2 trials one by one: stacking off (--no-stack)\n" in out
+    assert (
+        "trials train one by one: stacking off (--no-stack)\n" in out
+        and "2 trials one by one: stacking off (--no-stack)\n" in out
+    )
     # in Python, the progress lines start with the plan too
     r = sweep(None, [*BASE, LR], sampler="random", trials=2, root=tmp_path, name="py", report=False, progress=True)
-    assert capsys.readouterr().out.splitlines()[0] == r.plan == "trials train stacked, up to 2 at once (optim.lr differ)"
+    assert (
+        capsys.readouterr().out.splitlines()[0] == r.plan == "trials train stacked, up to 2 at once (optim.lr differ)"
+    )
     assert r.trained == "2 trials stacked in 1 batch of 2"
 
     def plan(args: list[str], **kw) -> str:
         return sweep_plan(build_spec(None, [*BASE, *args], **kw).validate())
 
-    assert plan([LR], sampler="tpe") == "trials train one by one: the tpe sampler (its suggestions depend on the trials already finished; grid and random stack)"
+    assert plan([LR], sampler="tpe") == (
+        "trials train one by one: the tpe sampler "
+        "(its suggestions depend on the trials already finished; grid and random stack)"
+    )
     assert plan([LR], sampler="random", cv=3).startswith("trials train one by one: --cv 3")
-    assert plan([LR, "model.dropout=uniform(0,0.3)"], sampler="random").startswith("trials train one by one: model.dropout is searched")
-    assert plan([LR, "model.dropout=0.2"], sampler="random").startswith("trials train one by one: the base config cannot stack: model.dropout=0.2")
-    assert "counting the workers seen running trials" in sweep_plan(build_spec(None, [*BASE, LR], sampler="random").validate(), shared=True)
+    assert plan([LR, "model.dropout=uniform(0,0.3)"], sampler="random").startswith(
+        "trials train one by one: model.dropout is searched"
+    )
+    assert plan([LR, "model.dropout=0.2"], sampler="random").startswith(
+        "trials train one by one: the base config cannot stack: model.dropout=0.2"
+    )
+    assert "counting the workers seen running trials" in sweep_plan(
+        build_spec(None, [*BASE, LR], sampler="random").validate(), shared=True
+    )
 
 
 # A worker that pops its fair share (ceil(6 / 2) = 3 trials), then hangs in training, every trial of
@@ -142,7 +205,9 @@ def test_a_worker_killed_mid_batch_has_every_trial_of_it_retried_once(tmp_path: 
     spec = build_spec(None, [*BASE, LR], trials=6, sampler="random").validate()
     spec.name = "kill"
     study = create_study("kill", spec, storage)
-    proc = subprocess.Popen([sys.executable, "-c", HANGING_WORKER, "kill", url, str(tmp_path)], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HANGING_WORKER, "kill", url, str(tmp_path)], env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     running = lambda: study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))  # noqa: E731
     try:
         wait_until(lambda: len(running()) == 3 or proc.poll() is not None, 120, "the worker to pop its batch")

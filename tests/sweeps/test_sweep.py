@@ -17,11 +17,25 @@ from trainlab.sweeps.cv import fold_indices
 from trainlab.training.callbacks import Pruning
 from trainlab.training.loop import StopTraining
 
-BASE = ["data.name=digits", "model.hidden=[16]", "train.epochs=1", "threads=1", "optim.batch_size=128", "output.report=false", "train.checkpoint=false"]
+BASE = [
+    "data.name=digits",
+    "model.hidden=[16]",
+    "train.epochs=1",
+    "threads=1",
+    "optim.batch_size=128",
+    "output.report=false",
+    "train.checkpoint=false",
+]
 
 
 def test_grid_sweep_runs_exactly_the_six_combinations_and_writes_the_report(tmp_path: Path) -> None:
-    r = sweep(None, [*BASE, "optim.lr=choice(0.01,0.1)", "model.act=choice(relu,tanh,gelu)"], sampler="grid", root=tmp_path, name="grid")
+    r = sweep(
+        None,
+        [*BASE, "optim.lr=choice(0.01,0.1)", "model.act=choice(relu,tanh,gelu)"],
+        sampler="grid",
+        root=tmp_path,
+        name="grid",
+    )
     assert len(r.trials) == 6 and all(t.state.name == "COMPLETE" for t in r.trials)
     seen = {(t.params["optim.lr"], t.params["model.act"]) for t in r.trials}
     assert seen == set(itertools.product([0.01, 0.1], ["relu", "tanh", "gelu"]))
@@ -40,14 +54,33 @@ def test_grid_sweep_runs_exactly_the_six_combinations_and_writes_the_report(tmp_
 
 def test_random_sweep_with_a_fixed_seed_is_reproducible(tmp_path: Path) -> None:
     args = [*BASE, "optim.lr=loguniform(1e-3,1e-1)", "model.hidden=choice([8],[16,8])"]
-    a, b, c = (sweep(None, args, sampler="random", trials=3, seed=s, root=tmp_path, name=n, report=False) for s, n in ((7, "a"), (7, "b"), (8, "c")))
+    a, b, c = (
+        sweep(None, args, sampler="random", trials=3, seed=s, root=tmp_path, name=n, report=False)
+        for s, n in ((7, "a"), (7, "b"), (8, "c"))
+    )
     assert [t.params for t in a.trials] == [t.params for t in b.trials]
     assert [t.value for t in a.trials] == [t.value for t in b.trials]
     assert [t.params for t in a.trials] != [t.params for t in c.trials]
 
 
 def test_cv_3_reports_three_folds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["sweep", *BASE, "optim.lr=loguniform(1e-2,1e-1)", "--cv", "3", "--trials", "2", "--sampler", "random", "--dir", str(tmp_path), "--name", "cv"])
+    code = main(
+        [
+            "sweep",
+            *BASE,
+            "optim.lr=loguniform(1e-2,1e-1)",
+            "--cv",
+            "3",
+            "--trials",
+            "2",
+            "--sampler",
+            "random",
+            "--dir",
+            str(tmp_path),
+            "--name",
+            "cv",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "3-fold cv" in out and "folds (sd)" in out
@@ -75,7 +108,14 @@ def test_folds_are_stratified_disjoint_and_seeded() -> None:
 
 
 def test_a_diverging_trial_fails_with_its_reason_and_the_sweep_goes_on(tmp_path: Path) -> None:
-    r = sweep(None, [*BASE, "optim.name=sgd", "optim.lr=choice(1e9,0.05)"], sampler="grid", root=tmp_path, name="nan", report=False)
+    r = sweep(
+        None,
+        [*BASE, "optim.name=sgd", "optim.lr=choice(1e9,0.05)"],
+        sampler="grid",
+        root=tmp_path,
+        name="nan",
+        report=False,
+    )
     by_lr = {t.params["optim.lr"]: t for t in r.trials}
     reason = by_lr[1e9].user_attrs["reason"]  # said by the NaN/Inf guard, or by Pruning if none watches
     assert by_lr[1e9].state.name == "FAIL" and ("NaN/Inf" in reason or "diverged" in reason), reason
@@ -137,7 +177,12 @@ def test_interrupted_sweep_resumes_then_refines(tmp_path: Path) -> None:
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sweep", "data.name=digits", "optim.lr=loguniform(0,1)", "--dir", str(tmp_path)]) == 2
     assert "positive lower bound" in capsys.readouterr().err
-    assert main(["sweep", "data.name=digits", "optim.lr=loguniform(1e-3,1e-1)", "--sampler", "grid", "--dir", str(tmp_path)]) == 2
+    assert (
+        main(
+            ["sweep", "data.name=digits", "optim.lr=loguniform(1e-3,1e-1)", "--sampler", "grid", "--dir", str(tmp_path)]
+        )
+        == 2
+    )
     assert "grid sampler needs choice" in capsys.readouterr().err
     assert main(["sweep", "--resume", "nope", "--dir", str(tmp_path)]) == 2
     assert "no sweep 'nope'" in capsys.readouterr().err
@@ -146,7 +191,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
 
 def test_two_local_workers_share_the_sqlite_study(tmp_path: Path) -> None:
     seen = []
-    r = sweep(None, [*BASE, "optim.lr=loguniform(1e-3,1e-1)"], sampler="random", trials=4, workers=2, root=tmp_path, name="two", on_trial=seen.append, report=False)
+    r = sweep(
+        None,
+        [*BASE, "optim.lr=loguniform(1e-3,1e-1)"],
+        sampler="random",
+        trials=4,
+        workers=2,
+        root=tmp_path,
+        name="two",
+        on_trial=seen.append,
+        report=False,
+    )
     assert len(r.trials) == 4 and all(t.state.name == "COMPLETE" for t in r.trials)
     assert sorted(t.number for t in seen) == [0, 1, 2, 3]  # the parent reported each trial once
     pids = {t.user_attrs["worker"].rsplit(":", 1)[1] for t in r.trials}
@@ -173,7 +228,9 @@ def test_concurrent_pops_never_hand_out_a_trial_twice(tmp_path: Path, kind: str)
     start = threading.Barrier(4)
 
     def pop_all() -> None:
-        mine = optuna.load_study(study_name="race", storage=make_storage(url))  # its own engine, as a worker process has
+        mine = optuna.load_study(
+            study_name="race", storage=make_storage(url)
+        )  # its own engine, as a worker process has
         start.wait()
         while (trial_id := pop_waiting_trial_id(mine)) is not None:
             popped[trial_id] += 1

@@ -24,23 +24,45 @@ def test_batch_bounds() -> None:
 
 @pytest.mark.parametrize("batch", [2, 4, 68, 76])  # digits: 1293 training examples, 1293 % b == 1 for each
 def test_batch_norm_with_a_last_batch_of_one_trains(tmp_path: Path, batch: int) -> None:
-    run = trainlab.train({"data": {"name": "digits"}, "model": {"norm": "batch", "hidden": [16]}, "optim": {"batch_size": batch},
-                          "train": {"epochs": 1}, "threads": 1, "output": {"dir": str(tmp_path), "report": False}}, handle_signals=False)
+    run = trainlab.train(
+        {
+            "data": {"name": "digits"},
+            "model": {"norm": "batch", "hidden": [16]},
+            "optim": {"batch_size": batch},
+            "train": {"epochs": 1},
+            "threads": 1,
+            "output": {"dir": str(tmp_path), "report": False},
+        },
+        handle_signals=False,
+    )
     assert run.summary["status"] == "completed" and run.summary["data"]["train"] == 1293
     assert run.summary["steps"] == 1293 // batch  # the example left over joined the last batch
 
 
 def test_batch_norm_with_batch_size_1_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "data.name=digits", "model.norm=batch", "optim.batch_size=1", f"output.dir={tmp_path}"]) == 2
-    assert "optim.batch_size=1 with batch norm: it cannot normalize a single example in training" in capsys.readouterr().err
+    assert (
+        "optim.batch_size=1 with batch norm: it cannot normalize a single example in training"
+        in capsys.readouterr().err
+    )
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
 
 def test_doctor_shows_the_merged_batch(capsys: pytest.CaptureFixture) -> None:
-    s = setup(load_config(None, ["data.name=digits", "model.norm=batch", "optim.batch_size=4", "model.hidden=[16]", "threads=1"]))
+    s = setup(
+        load_config(
+            None, ["data.name=digits", "model.norm=batch", "optim.batch_size=4", "model.hidden=[16]", "threads=1"]
+        )
+    )
     result = check_batches(subject_from_setup(s))
     assert result.passed and result.measured["merged"]
-    assert result.summary.startswith("323 batches of 4 per epoch, the last of 5 (a last batch of 1 joins the one before: batch norm")
+    assert result.summary.startswith(
+        "323 batches of 4 per epoch, the last of 5 (a last batch of 1 joins the one before: batch norm"
+    )
     plain = setup(load_config(None, ["data.name=digits", "optim.batch_size=4", "model.hidden=[16]", "threads=1"]))
     result = check_batches(subject_from_setup(plain))
-    assert result.passed and not result.measured["merged"] and result.summary.startswith("324 batches of 4 per epoch, the last of 1;")
+    assert (
+        result.passed
+        and not result.measured["merged"]
+        and result.summary.startswith("324 batches of 4 per epoch, the last of 1;")
+    )

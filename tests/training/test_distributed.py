@@ -18,7 +18,14 @@ from trainlab.runner import train
 from trainlab.runs.rundir import load_run
 from trainlab.training.distributed import SINGLE, World, shard, world_from_env
 
-ARGS = ["data.name=digits", "model.hidden=[16]", "train.epochs=2", "threads=1", "optim.batch_size=100", "output.report=false"]
+ARGS = [
+    "data.name=digits",
+    "model.hidden=[16]",
+    "train.epochs=2",
+    "threads=1",
+    "optim.batch_size=100",
+    "output.report=false",
+]
 
 
 def test_each_rank_takes_its_shard_and_the_scales_make_the_whole_batch_mean() -> None:
@@ -42,8 +49,13 @@ def test_the_world_comes_from_torchruns_environment() -> None:
 
 def _cli(tmp: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    return subprocess.Popen([sys.executable, "-m", "trainlab", "train", "--nproc", "2", *ARGS, f"output.dir={tmp}", "--no-progress", *args],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "trainlab", "train", "--nproc", "2", *ARGS, f"output.dir={tmp}", "--no-progress", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _children(pid: int) -> list[int]:
@@ -75,8 +87,13 @@ def test_two_gloo_processes_match_one_process_through_a_killed_rank_and_a_resume
     assert "process of this 2-process run died" in out and f"--resume {metrics.parent} --nproc 2" in out, out
     assert (metrics.parent / "checkpoint.pt").is_file()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    again = subprocess.run([sys.executable, "-m", "trainlab", "train", "--nproc", "2", "--resume", str(metrics.parent), "--no-progress"],
-                           env=env, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [sys.executable, "-m", "trainlab", "train", "--nproc", "2", "--resume", str(metrics.parent), "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     one = train(None, [*ARGS, *long, f"output.dir={tmp_path / 'one'}"])
     from safetensors.torch import load_file
@@ -129,18 +146,23 @@ def test_nproc_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.C
 
     assert main(["train", "--nproc", "0", "data.name=digits", f"output.dir={tmp_path}"]) == 2
     assert "--nproc 0 must be at least 1" in capsys.readouterr().err
-    assert main(["train", "--nproc", "2", "optim.lr=-1", f"output.dir={tmp_path}"]) == 2  # checked before torchrun starts
+    assert (
+        main(["train", "--nproc", "2", "optim.lr=-1", f"output.dir={tmp_path}"]) == 2
+    )  # checked before torchrun starts
     assert "optim.lr" in capsys.readouterr().err and not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize(("args", "said"), [
-    (["model.act=relu6"], "unknown activation 'relu6'"),
-    (["data.name=mnistt"], "mnistt"),
-    (["loss.name=cross_entropyy"], "cross_entropyy"),
-    (["model.pretrained=nowhere"], "model.pretrained='nowhere'"),
-    (["optim.name=adam(betas=1)"], "betas"),
-    (["--resume", "no-such-run"], "no-such-run"),
-])
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["model.act=relu6"], "unknown activation 'relu6'"),
+        (["data.name=mnistt"], "mnistt"),
+        (["loss.name=cross_entropyy"], "cross_entropyy"),
+        (["model.pretrained=nowhere"], "model.pretrained='nowhere'"),
+        (["optim.name=adam(betas=1)"], "betas"),
+        (["--resume", "no-such-run"], "no-such-run"),
+    ],
+)
 def test_nproc_checks_what_a_single_process_checks_before_torchrun(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], said: str
 ) -> None:
@@ -153,7 +175,9 @@ def test_nproc_checks_what_a_single_process_checks_before_torchrun(
     assert not list(tmp_path.iterdir())
 
 
-def test_nproc_is_bounded_by_the_machine(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nproc_is_bounded_by_the_machine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from trainlab.cli import main
     from trainlab.cli.train import nproc_limit
 

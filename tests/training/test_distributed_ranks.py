@@ -84,7 +84,14 @@ def test_early_stopping_stops_both_ranks_at_the_epoch_one_process_stops_with_its
     for m1, m2 in zip(one.history, two.history, strict=True):
         assert m1["val_accuracy"] == m2["val_accuracy"]
         assert m1["val_loss"] == pytest.approx(m2["val_loss"], rel=1e-5)
-    for k in ("test_accuracy", "train_accuracy", "confusion_matrix", "per_class_accuracy", "per_class", "test_macro_f1"):
+    for k in (
+        "test_accuracy",
+        "train_accuracy",
+        "confusion_matrix",
+        "per_class_accuracy",
+        "per_class",
+        "test_macro_f1",
+    ):
         assert one.summary[k] == two.summary[k], k  # counts and their ratios: exact
     for k in ("test_loss", "train_loss"):
         assert one.summary[k] == pytest.approx(two.summary[k], rel=1e-5), k
@@ -95,7 +102,17 @@ def test_ctrl_c_stops_both_ranks_at_the_same_step_and_the_resumed_run_finishes_a
     one step, rank 0 checkpoints, the command says how to resume (exit 130); the resumed run ends
     where an uninterrupted single-process run ends."""
     args = [*ARGS, "train.epochs=25"]
-    cmd = [sys.executable, "-m", "trainlab", "train", "--nproc", "2", "--no-progress", *args, f"output.dir={tmp_path / 'two'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "trainlab",
+        "train",
+        "--nproc",
+        "2",
+        "--no-progress",
+        *args,
+        f"output.dir={tmp_path / 'two'}",
+    ]
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     end = time.monotonic() + 240
     while time.monotonic() < end and proc.poll() is None:  # an epoch done: the ranks are training
@@ -138,12 +155,21 @@ def test_batch_norm_ranks_evaluate_with_the_statistics_rank_0_saves(tmp_path: Pa
     assert again["loss"] == pytest.approx(s["test_loss"], rel=1e-6)
 
 
-def test_sync_bn_is_refused_on_cpu_before_any_process_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sync_bn_is_refused_on_cpu_before_any_process_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from trainlab.cli import main
 
-    assert main(["train", "--nproc", "2", "device=cpu", "train.sync_bn=true", "model.norm=batch", f"output.dir={tmp_path}"]) == 2
+    assert (
+        main(
+            ["train", "--nproc", "2", "device=cpu", "train.sync_bn=true", "model.norm=batch", f"output.dir={tmp_path}"]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
-    assert "train.sync_bn=true needs CUDA GPUs (device is cpu, 2 processes)" in err and len(err.strip().splitlines()) == 1
+    assert (
+        "train.sync_bn=true needs CUDA GPUs (device is cpu, 2 processes)" in err and len(err.strip().splitlines()) == 1
+    )
     assert not list(tmp_path.iterdir())
 
 
@@ -163,4 +189,6 @@ def test_two_nccl_ranks_with_sync_bn_match_one_gpu(tmp_path: Path) -> None:
     assert any("running_mean" in k for k in a)
     for k in a:
         assert torch.allclose(a[k].float(), b[k].float(), rtol=1e-4, atol=1e-5), k
-    assert one.summary["test_accuracy"] == pytest.approx(_summary(two)["test_accuracy"], abs=2 / one.summary["data"]["test"])
+    assert one.summary["test_accuracy"] == pytest.approx(
+        _summary(two)["test_accuracy"], abs=2 / one.summary["data"]["test"]
+    )

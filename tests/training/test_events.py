@@ -58,7 +58,9 @@ def test_handlers_are_called_for_every_declared_event_in_order() -> None:
         def on_fit_end(self, t: object) -> None:
             seen.append("fit_end")
 
-    _, trainer = build(load_config(None, ["data.name=xor", "model.hidden=[4]", "train.epochs=1", "threads=1"]), callbacks=[Spy()])
+    _, trainer = build(
+        load_config(None, ["data.name=xor", "model.hidden=[4]", "train.epochs=1", "threads=1"]), callbacks=[Spy()]
+    )
     trainer.fit()
     assert seen == [e for e in EVENTS if e != "error"]
 
@@ -68,7 +70,16 @@ def test_callbacks_run_in_the_one_declared_order() -> None:
         pass
 
     s = setup(load_config(None, ["data.name=xor", "model.hidden=[4]", "train.epochs=1", "threads=1"]))
-    mixed = [Progress(bar=False), Interrupt("/tmp", {}), Mine(), EarlyStopping("val_loss", 2), History("/tmp"), NanGuard(), InitialLoss(None), RunLock("/tmp")]
+    mixed = [
+        Progress(bar=False),
+        Interrupt("/tmp", {}),
+        Mine(),
+        EarlyStopping("val_loss", 2),
+        History("/tmp"),
+        NanGuard(),
+        InitialLoss(None),
+        RunLock("/tmp"),
+    ]
     names = [type(c).__name__ for c in ordered(mixed)]
     assert names == ["RunLock", "InitialLoss", "NanGuard", "Mine", "History", "EarlyStopping", "Progress", "Interrupt"]
     assert ORDER[0] is RunLock and ORDER[-1] is Interrupt
@@ -77,7 +88,12 @@ def test_callbacks_run_in_the_one_declared_order() -> None:
 
 def test_facts_are_typed_and_checkpoints_keep_only_scalars() -> None:
     f = Facts(header="h", run_dir="/r", initial_loss=2.3, warnings=["w"], nan_guard={"step": 3})
-    assert f.scalars() == {"initial_loss": 2.3, "expected_initial_loss": None, "interrupted_by": None, "restored_epoch": None}
+    assert f.scalars() == {
+        "initial_loss": 2.3,
+        "expected_initial_loss": None,
+        "interrupted_by": None,
+        "restored_epoch": None,
+    }
     g = Facts(header="new")
     g.update({"initial_loss": 1.0, "header": "old", "unknown_key": 5})
     assert g.initial_loss == 1.0 and g.header == "new"

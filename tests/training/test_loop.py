@@ -49,7 +49,16 @@ class Recorder(Callback):
 def test_events_in_order(runs_dir: Path) -> None:
     rec = Recorder()
     run = trainlab.train(quick(runs_dir, train__epochs=2), callbacks=[rec])
-    assert rec.events == ["fit_start", "epoch_start", "batch_end", "epoch_end", "epoch_start", "batch_end", "epoch_end", "fit_end"]
+    assert rec.events == [
+        "fit_start",
+        "epoch_start",
+        "batch_end",
+        "epoch_end",
+        "epoch_start",
+        "batch_end",
+        "epoch_end",
+        "fit_end",
+    ]
     assert run.summary["steps"] == 2 * -(-run.summary["data"]["train"] // 64)  # ceil(n / batch) per epoch
 
 

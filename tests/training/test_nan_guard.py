@@ -66,7 +66,9 @@ def trainer_for(model: nn.Module, *callbacks: Callback, epochs: int = 1) -> Trai
 
 
 def test_constructed_nan_is_found_at_its_layer_and_step() -> None:
-    model = nn.Sequential(OrderedDict(flatten=nn.Flatten(), fc1=nn.Linear(64, 32), act1=nn.ReLU(), boom=Scale(), fc2=nn.Linear(32, 10)))
+    model = nn.Sequential(
+        OrderedDict(flatten=nn.Flatten(), fc1=nn.Linear(64, 32), act1=nn.ReLU(), boom=Scale(), fc2=nn.Linear(32, 10))
+    )
     t = trainer_for(model, Injector(5, lambda tr: tr.model.boom.factor.fill_(float("inf"))))
     t.fit()
     assert t.status == "diverged" and t.step == 5  # step 6 never updated the weights
@@ -78,7 +80,9 @@ def test_constructed_nan_is_found_at_its_layer_and_step() -> None:
 
 def test_deferred_mode_records_the_first_bad_step_without_per_step_syncs() -> None:
     """The accelerator path (flag kept on the device, read every 4 steps), exercised on the CPU."""
-    model = nn.Sequential(OrderedDict(flatten=nn.Flatten(), fc1=nn.Linear(64, 32), act1=nn.ReLU(), boom=Scale(), fc2=nn.Linear(32, 10)))
+    model = nn.Sequential(
+        OrderedDict(flatten=nn.Flatten(), fc1=nn.Linear(64, 32), act1=nn.ReLU(), boom=Scale(), fc2=nn.Linear(32, 10))
+    )
     s = setup(Config.from_dict({"threads": 1, "data": {"name": "digits", "val": 0}}))
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     inject = Injector(5, lambda tr: tr.model.boom.factor.fill_(float("inf")))
@@ -90,7 +94,11 @@ def test_deferred_mode_records_the_first_bad_step_without_per_step_syncs() -> No
 
 
 def test_nan_only_in_the_backward_names_the_gradient_layer() -> None:
-    model = nn.Sequential(OrderedDict(flatten=nn.Flatten(), fc1=nn.Linear(64, 32), act1=nn.ReLU(), bad=NanBackward(), out=nn.Linear(32, 10)))
+    model = nn.Sequential(
+        OrderedDict(
+            flatten=nn.Flatten(), fc1=nn.Linear(64, 32), act1=nn.ReLU(), bad=NanBackward(), out=nn.Linear(32, 10)
+        )
+    )
     t = trainer_for(model)
     t.fit()
     assert t.status == "diverged" and t.facts.nan_guard["step"] == 1
@@ -111,11 +119,29 @@ def test_last_good_checkpoint_is_kept_and_cli_exits_3(runs_dir: Path, capsys) ->
         with torch.no_grad():
             trainer.model.fc1.weight[0, 0] = float("inf")
 
-    run = trainlab.train(quick(runs_dir, threads=1, output__report=False), callbacks=[Injector(30, poison)])  # 21 steps per epoch
+    run = trainlab.train(
+        quick(runs_dir, threads=1, output__report=False), callbacks=[Injector(30, poison)]
+    )  # 21 steps per epoch
     assert run.summary["status"] == "diverged" and run.summary["nan_guard"]["layer"] == "fc1"
     ckpt = load_checkpoint(run.path / "checkpoint.pt")
     assert ckpt["epoch"] == 1 and all(torch.isfinite(v).all() for v in ckpt["model"].values())
-    code = main(["train", "--no-progress", *(f"{k}={v}" for k, v in {"data.name": "digits", "threads": 1, "optim.lr": 1e4, "optim.name": "sgd", "train.epochs": 1, "output.dir": runs_dir}.items())])
+    code = main(
+        [
+            "train",
+            "--no-progress",
+            *(
+                f"{k}={v}"
+                for k, v in {
+                    "data.name": "digits",
+                    "threads": 1,
+                    "optim.lr": 1e4,
+                    "optim.name": "sgd",
+                    "train.epochs": 1,
+                    "output.dir": runs_dir,
+                }.items()
+            ),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 3 and "stopped by the NaN/Inf guard" in out and "Fix: lower the learning rate" in out
 
@@ -129,7 +155,10 @@ def test_lr_too_low_warns_after_the_first_epoch(runs_dir: Path) -> None:
 
     run = trainlab.train(quick(runs_dir, threads=1, optim__lr=1e-7, train__epochs=1), callbacks=[Grab()])
     assert run.summary["status"] == "completed" and run.summary["warnings"] == seen
-    assert any("barely moved over the first 21 steps" in w and "a larger rate does better" in w and "too low" in w for w in seen)
+    assert any(
+        "barely moved over the first 21 steps" in w and "a larger rate does better" in w and "too low" in w
+        for w in seen
+    )
     seen.clear()
     trainlab.train(quick(runs_dir, threads=1, train__epochs=1, optim__lr=0.01), callbacks=[Grab()])
     assert not any("too low" in w or "too high" in w for w in seen)
@@ -157,8 +186,13 @@ def test_no_too_low_warning_without_evidence(runs_dir: Path, cfg: dict) -> None:
 
 def test_a_noisy_early_batch_is_not_a_too_high_rate(runs_dir: Path) -> None:
     # issue 13: batch 2 spikes to 8x the initial loss, the run then reaches R² 0.99; the smoothed loss never rises 3x
-    summary, warnings = _warnings(runs_dir, data={"name": "sine"}, model={"hidden": [64, 64], "act": "tanh"},
-                                  optim={"lr": 0.01, "batch_size": 32}, train={"epochs": 30})
+    summary, warnings = _warnings(
+        runs_dir,
+        data={"name": "sine"},
+        model={"hidden": [64, 64], "act": "tanh"},
+        optim={"lr": 0.01, "batch_size": 32},
+        train={"epochs": 30},
+    )
     assert summary["test_r2"] > 0.9 and not any("too high" in w for w in warnings), warnings
 
 
@@ -173,7 +207,9 @@ def test_probe_leaves_the_run_untouched(runs_dir: Path) -> None:
     from trainlab.config import load_config
     from trainlab.training.callbacks.nan_guard import probe_rates
 
-    s, t = build(load_config(None, ["data.name=digits", "model.hidden=[16]", "model.dropout=0.3", "optim.lr=1e-7", "threads=1"]))
+    s, t = build(
+        load_config(None, ["data.name=digits", "model.hidden=[16]", "model.dropout=0.3", "optim.lr=1e-7", "threads=1"])
+    )
     before = {k: v.clone() for k, v in t.model.state_dict().items()}
     rng = torch.get_rng_state()
     found = probe_rates(t, 1e-7)
@@ -183,13 +219,26 @@ def test_probe_leaves_the_run_untouched(runs_dir: Path) -> None:
 
 
 def test_guard_can_be_turned_off(runs_dir: Path) -> None:
-    run = trainlab.train(quick(runs_dir, threads=1, optim__lr=1e4, optim__name="sgd", train__epochs=1, train__nan_guard=False))
+    run = trainlab.train(
+        quick(runs_dir, threads=1, optim__lr=1e4, optim__name="sgd", train__epochs=1, train__nan_guard=False)
+    )
     assert run.summary["status"] == "completed"
 
 
 @requires_fashion
 def test_reference_recipe_at_lr_10_stops_in_the_first_epoch(runs_dir: Path, capsys) -> None:
-    code = main(["train", "--no-progress", "--config", "configs/seed-mlp.yaml", "optim.lr=10", "data.limit=3000", "threads=1", f"output.dir={runs_dir}"])
+    code = main(
+        [
+            "train",
+            "--no-progress",
+            "--config",
+            "configs/seed-mlp.yaml",
+            "optim.lr=10",
+            "data.limit=3000",
+            "threads=1",
+            f"output.dir={runs_dir}",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 3
     assert "stopped by the NaN/Inf guard" in out and "(epoch 1," in out and "optim.lr=10 -> 1" in out

@@ -60,7 +60,9 @@ def test_progress_argument_picks_the_display() -> None:
         progress_callbacks("yes")
 
 
-def test_train_prints_epochs_by_default_and_nothing_when_off(runs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_prints_epochs_by_default_and_nothing_when_off(
+    runs_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     trainlab.train(quick(runs_dir))
     out = capsys.readouterr().out
     assert "epoch 1/2" in out and "epoch 2/2" in out
@@ -68,7 +70,9 @@ def test_train_prints_epochs_by_default_and_nothing_when_off(runs_dir: Path, cap
     assert capsys.readouterr().out == ""
 
 
-def test_notebook_shows_status_and_curves(runs_dir: Path, notebook: list[Handle], capsys: pytest.CaptureFixture[str]) -> None:
+def test_notebook_shows_status_and_curves(
+    runs_dir: Path, notebook: list[Handle], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert in_notebook()
     assert [type(c) for c in progress_callbacks("auto")] == [NotebookProgress]
     run = trainlab.train(quick(runs_dir, train__epochs=3))
@@ -89,7 +93,9 @@ def test_notebook_figure_is_redrawn_at_most_every_redraw_seconds(runs_dir: Path,
     assert drawn == [1, 4]  # after the first epoch, then only the final figure
 
 
-def test_lines_print_on_a_console_and_grow_in_a_notebook(capsys: pytest.CaptureFixture[str], notebook: list[Handle]) -> None:
+def test_lines_print_on_a_console_and_grow_in_a_notebook(
+    capsys: pytest.CaptureFixture[str], notebook: list[Handle]
+) -> None:
     console = Lines(notebook=False)
     console.add("[1/2] a")
     assert capsys.readouterr().out == "[1/2] a\n"
@@ -107,12 +113,18 @@ def test_compare_progress_lines(runs_dir: Path, capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().out == ""
 
 
-def test_baselines_and_lessons_show_a_line_each_unless_silenced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_baselines_and_lessons_show_a_line_each_unless_silenced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Outside a notebook, baselines print a line per fitted baseline and lessons one per experiment."""
-    trainlab.baselines(["gaussian_nb", "knn(k=3)"], {"data": {"name": "digits"}, "output": {"dir": str(tmp_path)}}, isolate=False)
+    trainlab.baselines(
+        ["gaussian_nb", "knn(k=3)"], {"data": {"name": "digits"}, "output": {"dir": str(tmp_path)}}, isolate=False
+    )
     out = capsys.readouterr().out
     assert "[1/2] gaussian_nb: test accuracy" in out and "[2/2] knn(k=3): test accuracy" in out
-    trainlab.baselines("gaussian_nb", {"data": {"name": "digits"}, "output": {"dir": str(tmp_path)}}, isolate=False, progress=False)
+    trainlab.baselines(
+        "gaussian_nb", {"data": {"name": "digits"}, "output": {"dir": str(tmp_path)}}, isolate=False, progress=False
+    )
     assert capsys.readouterr().out == ""
     run_lesson("nonlinearity", quick=True, out_dir=tmp_path / "lesson")
     assert capsys.readouterr().out.count("epochs") >= 2  # one line per trained experiment

@@ -35,7 +35,10 @@ def test_options_reach_torch():
     g = _opt("sgd(momentum=0.9,nesterov=true)").param_groups[0]
     assert (g["momentum"], g["nesterov"]) == (0.9, True)
     assert _opt("adam(beta1=0.8)").param_groups[0]["betas"] == (0.8, 0.999)
-    assert isinstance(_opt("adamw"), torch.optim.AdamW) and _opt("adamw", weight_decay=0.1).param_groups[0]["weight_decay"] == 0.1
+    assert (
+        isinstance(_opt("adamw"), torch.optim.AdamW)
+        and _opt("adamw", weight_decay=0.1).param_groups[0]["weight_decay"] == 0.1
+    )
     assert _opt("adagrad").param_groups[0]["eps"] == 1e-10
     with pytest.raises(ConfigError, match="has no parameter 'beta3'"):
         _opt("adam(beta3=1)")
@@ -81,7 +84,9 @@ def test_schedule_lr_sequences():
     assert _lrs("step(step_size=2,gamma=0.5)")[:5] == pytest.approx([1, 1, 1, 1, 0.5])  # drops at the epoch boundary
     assert _per_epoch(_lrs("multistep(milestones=[1,4],gamma=0.1)")) == pytest.approx([1, 0.1, 0.1, 0.1, 0.01, 0.01])
     assert _lrs("exponential(gamma=0.25)") == pytest.approx([0.25 ** (t / 2) for t in range(12)])
-    assert _lrs("cosine(min_lr=0.1)") == pytest.approx([0.1 + 0.9 * (1 + math.cos(math.pi * t / 12)) / 2 for t in range(12)])
+    assert _lrs("cosine(min_lr=0.1)") == pytest.approx(
+        [0.1 + 0.9 * (1 + math.cos(math.pi * t / 12)) / 2 for t in range(12)]
+    )
     cycle = _lrs("one_cycle(max_lr=2)", epochs=10)  # 20 steps: the peak is step pct_start * 20 - 1
     assert cycle[0] == pytest.approx(2 / 25) and max(cycle) == pytest.approx(2.0) and cycle[-1] < 0.01
     assert cycle.index(max(cycle)) == 5
@@ -92,9 +97,13 @@ def test_schedule_lr_sequences():
 def test_warmup_combines_with_the_other_schedules():
     # 1 epoch = 2 steps of warmup: lr * (1/W + (1 - 1/W) t / W), then the schedule from its start
     assert _lrs("none", warmup=1)[:4] == pytest.approx([0.5, 0.75, 1.0, 1.0])
-    assert _lrs("step(step_size=2,gamma=0.5)", warmup=1) == pytest.approx([0.5, 0.75] + [1.0] * 4 + [0.5] * 4 + [0.25] * 2)
+    assert _lrs("step(step_size=2,gamma=0.5)", warmup=1) == pytest.approx(
+        [0.5, 0.75] + [1.0] * 4 + [0.5] * 4 + [0.25] * 2
+    )
     cos = _lrs("cosine", warmup=1)
-    assert cos[2] == pytest.approx(1.0) and cos[2:] == pytest.approx([(1 + math.cos(math.pi * t / 10)) / 2 for t in range(10)])
+    assert cos[2] == pytest.approx(1.0) and cos[2:] == pytest.approx(
+        [(1 + math.cos(math.pi * t / 10)) / 2 for t in range(10)]
+    )
     # plateau watches from the end of warmup: best at epoch 1, two epochs without improvement, cut
     assert _per_epoch(_lrs("plateau(factor=0.5,patience=1)", warmup=1)) == pytest.approx([0.5, 1, 1, 0.5, 0.5, 0.25])
     with pytest.raises(ConfigError, match="own warmup"):
@@ -122,7 +131,9 @@ def test_schedule_state_round_trips():
 
 def test_l1_is_reported_separately_and_shrinks_weights(runs_dir):
     plain = api.train(quick(runs_dir, train__epochs=3, threads=1, output__report=False), handle_signals=False)
-    l1 = api.train(quick(runs_dir, train__epochs=3, threads=1, loss__l1=1e-3, output__report=False), handle_signals=False)
+    l1 = api.train(
+        quick(runs_dir, train__epochs=3, threads=1, loss__l1=1e-3, output__report=False), handle_signals=False
+    )
     assert "train_l1" not in plain.history[0]
     assert all(m["train_l1"] > 0 for m in l1.history)
     norm = lambda run: sum(p.abs().sum().item() for n, p in run.model.named_parameters() if p.ndim > 1)  # noqa: E731
@@ -131,16 +142,28 @@ def test_l1_is_reported_separately_and_shrinks_weights(runs_dir):
 
 
 def test_early_stopping_keys(runs_dir):
-    cfg = quick(runs_dir, train__epochs=30, train__patience=2, train__min_delta=10.0, train__restore_best=True, threads=1, output__report=False)
+    cfg = quick(
+        runs_dir,
+        train__epochs=30,
+        train__patience=2,
+        train__min_delta=10.0,
+        train__restore_best=True,
+        threads=1,
+        output__report=False,
+    )
     run = api.train(cfg, handle_signals=False)  # no improvement can exceed min_delta=10: stops after 1 + patience
     assert run.summary["epochs"] == 3 and "early stopping" in run.summary["stop_reason"]
     with pytest.raises(ConfigError, match="train.monitor='val_r2' is not measured"):
-        api.train(quick(runs_dir, train__patience=2, train__monitor="val_r2", output__report=False), handle_signals=False)
+        api.train(
+            quick(runs_dir, train__patience=2, train__monitor="val_r2", output__report=False), handle_signals=False
+        )
 
 
 def test_clip_grad_bounds_each_step(runs_dir):
     """One full-batch SGD step with lr 1 and clip_grad 0.01 moves the weights by at most 0.01 in norm."""
-    cfg = Config.from_dict(quick(runs_dir, optim__name="gd", optim__lr=1.0, optim__clip_grad=0.01, train__epochs=1, threads=1))
+    cfg = Config.from_dict(
+        quick(runs_dir, optim__name="gd", optim__lr=1.0, optim__clip_grad=0.01, train__epochs=1, threads=1)
+    )
     s = setup(cfg)
     before = torch.cat([p.detach().flatten().clone() for p in s.model.parameters()])
     from trainlab.training.loop import StepOptions, Trainer

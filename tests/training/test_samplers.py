@@ -15,7 +15,9 @@ from trainlab.training.samplers import make_sampler
 Y = torch.tensor([0] * 900 + [1] * 90 + [2] * 10)
 
 
-@pytest.mark.parametrize(("spec", "share"), [("balanced", [1 / 3] * 3), ("sqrt", [30 / 42.6, 9.49 / 42.6, 3.16 / 42.6])])
+@pytest.mark.parametrize(
+    ("spec", "share"), [("balanced", [1 / 3] * 3), ("sqrt", [30 / 42.6, 9.49 / 42.6, 3.16 / 42.6])]
+)
 def test_draws_follow_the_class_shares(spec: str, share: list[float]) -> None:
     s = make_sampler(spec, Y, 3, seed=0)
     assert s.class_share(3, Y).tolist() == pytest.approx(share, abs=2e-3)
@@ -39,11 +41,23 @@ def sampled(idx_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> trainlab
 
 
 def imbalanced(idx_dir: Path, runs: Path) -> dict:  # noqa: F811
-    return cfg(idx_dir, runs, data__imbalance="exp(ratio=4)", data__sampler="balanced", loss__name="ldam(s=5,drw_epoch=1)", eval__logit_adjust=0.5)
+    return cfg(
+        idx_dir,
+        runs,
+        data__imbalance="exp(ratio=4)",
+        data__sampler="balanced",
+        loss__name="ldam(s=5,drw_epoch=1)",
+        eval__logit_adjust=0.5,
+    )
 
 
 @pytest.mark.parametrize("epoch", [0, 1])  # mid-epoch 1; mid-epoch 2, after the switch to re-weighting
-def test_resume_with_a_sampler_is_bit_identical(idx_dir: Path, tmp_path: Path, sampled: trainlab.Run, epoch: int) -> None:  # noqa: F811
+def test_resume_with_a_sampler_is_bit_identical(
+    idx_dir: Path,  # noqa: F811
+    tmp_path: Path,
+    sampled: trainlab.Run,
+    epoch: int,
+) -> None:
     per_epoch = -(-sampled.summary["data"]["train"] // 32)
     stop_step = epoch * per_epoch + 2
     run = trainlab.train(imbalanced(idx_dir, tmp_path / "runs"), callbacks=[SignalAt(stop_step)])
@@ -51,4 +65,6 @@ def test_resume_with_a_sampler_is_bit_identical(idx_dir: Path, tmp_path: Path, s
     trainlab.resume(run.path)
     assert_same_run(sampled, run.path)
     s = sampled.summary
-    assert s["data"]["train"] < 270 and {"test_balanced_accuracy", "test_macro_f1", "test_g_mean", "per_class"} <= s.keys()
+    assert (
+        s["data"]["train"] < 270 and {"test_balanced_accuracy", "test_macro_f1", "test_g_mean", "per_class"} <= s.keys()
+    )

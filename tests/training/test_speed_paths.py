@@ -22,7 +22,9 @@ class OutputDtypes(Callback):
         self.handle = None
 
     def on_fit_start(self, t: Trainer) -> None:
-        self.handle = t.model.register_forward_hook(lambda m, a, out: self.dtypes.add(out.dtype) if m.training else None)
+        self.handle = t.model.register_forward_hook(
+            lambda m, a, out: self.dtypes.add(out.dtype) if m.training else None
+        )
 
     def on_fit_end(self, t: Trainer) -> None:
         self.handle.remove()
@@ -30,7 +32,15 @@ class OutputDtypes(Callback):
 
 def test_bf16_trains_in_bfloat16_and_keeps_float32_weights(runs_dir: Path) -> None:
     rec = OutputDtypes()
-    cfg = quick(runs_dir, output__report=False, threads=1, train__precision="bf16", train__epochs=2, data__limit=400, train__nan_guard=False)
+    cfg = quick(
+        runs_dir,
+        output__report=False,
+        threads=1,
+        train__precision="bf16",
+        train__epochs=2,
+        data__limit=400,
+        train__nan_guard=False,
+    )
     run = trainlab.train(cfg, callbacks=[rec])
     assert rec.dtypes == {torch.bfloat16}
     assert all(p.dtype == torch.float32 for p in run.model.parameters())
@@ -66,12 +76,16 @@ def test_every_example_is_seen_once_per_epoch(runs_dir: Path) -> None:
 
     class Labels(Callback):
         def on_fit_start(self, t: Trainer) -> None:
-            self.handle = t.model.register_forward_hook(lambda m, a, out: seen.append(a[0].flatten(1).sum(1)) if m.training else None)
+            self.handle = t.model.register_forward_hook(
+                lambda m, a, out: seen.append(a[0].flatten(1).sum(1)) if m.training else None
+            )
 
         def on_fit_end(self, t: Trainer) -> None:
             self.handle.remove()
 
-    run = trainlab.train(quick(runs_dir, output__report=False, threads=1, train__epochs=1, optim__batch_size=50), callbacks=[Labels()])
+    run = trainlab.train(
+        quick(runs_dir, output__report=False, threads=1, train__epochs=1, optim__batch_size=50), callbacks=[Labels()]
+    )
     from trainlab.build import setup
 
     s = setup(run.config)

@@ -21,8 +21,12 @@ from trainlab.training.stacked import StackedOptimizer
 
 def _cfg(runs_dir: Path, name: str, **over: object) -> dict:
     cfg = {
-        "data": {"name": "digits", "val": 0.2}, "model": {"hidden": [16]}, "train": {"epochs": 2}, "optim": {"batch_size": 64},
-        "threads": 1, "output": {"dir": str(runs_dir), "name": name, "report": False},
+        "data": {"name": "digits", "val": 0.2},
+        "model": {"hidden": [16]},
+        "train": {"epochs": 2},
+        "optim": {"batch_size": 64},
+        "threads": 1,
+        "output": {"dir": str(runs_dir), "name": name, "report": False},
     }
     for key, value in over.items():
         section, _, field = key.partition("__")
@@ -52,7 +56,11 @@ def test_members_match_their_single_runs(runs_dir: Path, optim: str) -> None:
     ]
     stacked = train_stacked(members, handle_signals=False)
     for cfg, run in zip(members, stacked, strict=True):
-        single = train({**cfg, "output": {**cfg["output"], "name": cfg["output"]["name"] + "-single"}}, handle_signals=False, progress=False)
+        single = train(
+            {**cfg, "output": {**cfg["output"], "name": cfg["output"]["name"] + "-single"}},
+            handle_signals=False,
+            progress=False,
+        )
         assert run.summary["status"] == single.summary["status"] == "completed"
         _close(_weights(run), _weights(single))
         assert len(run.history) == len(single.history) == 2
@@ -67,19 +75,29 @@ def test_members_match_their_single_runs(runs_dir: Path, optim: str) -> None:
 
 
 def test_a_diverging_member_stops_alone(runs_dir: Path) -> None:
-    members = [_cfg(runs_dir, "ok", optim__lr=1e-3, optim__name="sgd"), _cfg(runs_dir, "bad", optim__lr=1e6, optim__name="sgd")]
+    members = [
+        _cfg(runs_dir, "ok", optim__lr=1e-3, optim__name="sgd"),
+        _cfg(runs_dir, "bad", optim__lr=1e6, optim__name="sgd"),
+    ]
     ok, bad = train_stacked(members, handle_signals=False)
     assert bad.summary["status"] == "diverged"
     assert "NaN/Inf guard" in bad.summary["stop_reason"]
     assert ok.summary["status"] == "completed" and len(ok.history) == 2
-    single = train({**members[0], "output": {**members[0]["output"], "name": "single"}}, handle_signals=False, progress=False)
+    single = train(
+        {**members[0], "output": {**members[0]["output"], "name": "single"}}, handle_signals=False, progress=False
+    )
     _close(_weights(ok), _weights(single))
 
 
 def test_early_stopping_per_member(runs_dir: Path) -> None:
-    members = [_cfg(runs_dir, "a", optim__lr=0.0, train__patience=1, train__epochs=4), _cfg(runs_dir, "b", optim__lr=1e-2, train__epochs=4)]
+    members = [
+        _cfg(runs_dir, "a", optim__lr=0.0, train__patience=1, train__epochs=4),
+        _cfg(runs_dir, "b", optim__lr=1e-2, train__epochs=4),
+    ]
     a, b = train_stacked(members, handle_signals=False)
-    single = train({**members[0], "output": {**members[0]["output"], "name": "single"}}, handle_signals=False, progress=False)
+    single = train(
+        {**members[0], "output": {**members[0]["output"], "name": "single"}}, handle_signals=False, progress=False
+    )
     assert len(a.history) == len(single.history) < 4
     assert a.summary["stop_reason"] == single.summary["stop_reason"]
     assert len(b.history) == 4
@@ -97,7 +115,9 @@ def test_ineligible_sets_say_why(runs_dir: Path) -> None:
 
 def test_member_checkpoint_resumes_as_a_single_run(runs_dir: Path) -> None:
     cfg = _cfg(runs_dir, "a", optim__lr=1e-2, train__epochs=3)
-    first, _ = train_stacked([{**cfg, "train": {"epochs": 3}}, _cfg(runs_dir, "b", optim__lr=1e-3, train__epochs=3)], handle_signals=False)
+    first, _ = train_stacked(
+        [{**cfg, "train": {"epochs": 3}}, _cfg(runs_dir, "b", optim__lr=1e-3, train__epochs=3)], handle_signals=False
+    )
     # the member's checkpoint after its last epoch holds the same state a single run writes there
     single = train({**cfg, "output": {**cfg["output"], "name": "single"}}, handle_signals=False, progress=False)
     saved = torch.load(first.path / "checkpoint.pt", weights_only=True)
@@ -125,10 +145,22 @@ def test_stacked_optimizer_matches_torch_per_member(kind: str, fused: bool | Non
     for k, h in enumerate(settings):
         if kind.startswith("sgd"):
             nesterov = kind == "sgd_nesterov" and h["momentum"] > 0
-            torch_opts.append(torch.optim.SGD(singles[k], lr=h["lr"], weight_decay=h["weight_decay"], momentum=h["momentum"], dampening=0.0 if nesterov else h["dampening"], nesterov=nesterov, fused=fused))
+            torch_opts.append(
+                torch.optim.SGD(
+                    singles[k],
+                    lr=h["lr"],
+                    weight_decay=h["weight_decay"],
+                    momentum=h["momentum"],
+                    dampening=0.0 if nesterov else h["dampening"],
+                    nesterov=nesterov,
+                    fused=fused,
+                )
+            )
         else:
             cls = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
-            torch_opts.append(cls(singles[k], lr=h["lr"], weight_decay=h["weight_decay"], betas=h["betas"], eps=h["eps"], fused=fused))
+            torch_opts.append(
+                cls(singles[k], lr=h["lr"], weight_decay=h["weight_decay"], betas=h["betas"], eps=h["eps"], fused=fused)
+            )
     # twins of the torch optimizers' settings: the stacked update reads each member's group
     groups = [dict(o.param_groups[0]) for o in torch_opts]
     opt = StackedOptimizer("sgd" if kind.startswith("sgd") else kind, stacked, groups)
@@ -149,13 +181,19 @@ def test_compare_stacks_what_it_can_and_says_so(runs_dir: Path) -> None:
 
     base = _cfg(runs_dir, "x")
     base["output"].pop("name")
-    comp = compare({"optim.lr": [1e-3, 1e-2], "model.dropout": [0.0, 0.3]}, base, out_dir=runs_dir, report=False, progress=False)
+    comp = compare(
+        {"optim.lr": [1e-3, 1e-2], "model.dropout": [0.0, 0.3]}, base, out_dir=runs_dir, report=False, progress=False
+    )
     assert comp.plan.startswith("stacked 2 runs (optim.lr differ)"), comp.plan
     assert "2 one by one: model.dropout=0.3" in comp.plan, comp.plan
     assert all(m.run is not None and m.run.summary["status"] == "completed" for m in comp.members)
     stacked = [m for m in comp.members if m.params["model.dropout"] == 0.0]
     assert all(m.run.summary["stacked"]["runs"] == 2 for m in stacked)
-    single = train({**_cfg(runs_dir, "single"), "optim": {"batch_size": 64, "lr": stacked[1].params["optim.lr"]}}, handle_signals=False, progress=False)
+    single = train(
+        {**_cfg(runs_dir, "single"), "optim": {"batch_size": 64, "lr": stacked[1].params["optim.lr"]}},
+        handle_signals=False,
+        progress=False,
+    )
     assert stacked[1].run.summary["test_accuracy"] == pytest.approx(single.summary["test_accuracy"], abs=1e-9)
     assert load_comparison(comp.path).plan == comp.plan
     off = compare({"optim.lr": [1e-3, 1e-2]}, base, out_dir=runs_dir, report=False, progress=False, stack=False)
@@ -163,7 +201,10 @@ def test_compare_stacks_what_it_can_and_says_so(runs_dir: Path) -> None:
 
 
 def test_every_member_diverging_ends_the_group(runs_dir: Path) -> None:
-    runs = train_stacked([_cfg(runs_dir, "a", optim__lr=1e6, optim__name="sgd"), _cfg(runs_dir, "b", optim__lr=1e7, optim__name="sgd")], handle_signals=False)
+    runs = train_stacked(
+        [_cfg(runs_dir, "a", optim__lr=1e6, optim__name="sgd"), _cfg(runs_dir, "b", optim__lr=1e7, optim__name="sgd")],
+        handle_signals=False,
+    )
     assert [r.summary["status"] for r in runs] == ["diverged", "diverged"]
 
 
@@ -174,12 +215,17 @@ class _SigintAfterFirstEpoch(Callback):
 
 
 def test_ctrl_c_stops_every_member_with_a_checkpoint_that_resumes_as_a_single_run(runs_dir: Path) -> None:
-    members = [_cfg(runs_dir, "a", optim__lr=1e-2, train__epochs=3), _cfg(runs_dir, "b", optim__lr=1e-3, seed=1, train__epochs=3)]
+    members = [
+        _cfg(runs_dir, "a", optim__lr=1e-2, train__epochs=3),
+        _cfg(runs_dir, "b", optim__lr=1e-3, seed=1, train__epochs=3),
+    ]
     a, b = train_stacked(members, callbacks=[[_SigintAfterFirstEpoch()], []])
     assert a.summary["status"] == b.summary["status"] == "interrupted"
     assert a.summary["interrupted_by"] == "SIGINT" and "checkpoint saved" in a.summary["stop_reason"]
     resumed = train(resume=a.path, handle_signals=False, progress=False)
-    single = train({**members[0], "output": {**members[0]["output"], "name": "single"}}, handle_signals=False, progress=False)
+    single = train(
+        {**members[0], "output": {**members[0]["output"], "name": "single"}}, handle_signals=False, progress=False
+    )
     assert resumed.summary["status"] == "completed" and len(resumed.history) == 3
     _close(_weights(resumed), _weights(single))
 
@@ -188,16 +234,25 @@ def test_stacks_are_split_by_max_stack_and_a_lone_member_trains_alone(runs_dir: 
     members = [_cfg(runs_dir, n, optim__lr=lr) for n, lr in (("a", 1e-2), ("b", 3e-3), ("c", 1e-3))]
     runs = train_stacked(members, handle_signals=False, max_stack=2)
     assert [r.summary.get("stacked", {}).get("runs") for r in runs] == [2, 2, None]
-    single = train({**members[2], "output": {**members[2]["output"], "name": "single"}}, handle_signals=False, progress=False)
+    single = train(
+        {**members[2], "output": {**members[2]["output"], "name": "single"}}, handle_signals=False, progress=False
+    )
     _close(_weights(runs[2]), _weights(single), tol=0)
-    single = train({**members[1], "output": {**members[1]["output"], "name": "single"}}, handle_signals=False, progress=False)
+    single = train(
+        {**members[1], "output": {**members[1]["output"], "name": "single"}}, handle_signals=False, progress=False
+    )
     _close(_weights(runs[1]), _weights(single))
 
 
 @pytest.mark.parametrize("data, model", [("sine", "mlp"), ("xor", "perceptron"), ("moons", "mlp")])
 def test_regression_perceptron_and_samplers_match_single_runs(runs_dir: Path, data: str, model: str) -> None:
-    extra = {"data": {"name": data, "val": 0.2, **({"sampler": "balanced"} if data == "moons" else {})}, "model": {"name": model, "hidden": [8]}}
-    members = [{**_cfg(runs_dir, n, optim__lr=lr, seed=seed), **extra} for n, lr, seed in (("a", 1e-2, 0), ("b", 3e-3, 1))]
+    extra = {
+        "data": {"name": data, "val": 0.2, **({"sampler": "balanced"} if data == "moons" else {})},
+        "model": {"name": model, "hidden": [8]},
+    }
+    members = [
+        {**_cfg(runs_dir, n, optim__lr=lr, seed=seed), **extra} for n, lr, seed in (("a", 1e-2, 0), ("b", 3e-3, 1))
+    ]
     runs = train_stacked(members, handle_signals=False)
     for cfg, run in zip(members, runs, strict=True):
         single = train({**cfg, "output": {**cfg["output"], "name": "single"}}, handle_signals=False, progress=False)
@@ -208,10 +263,21 @@ def test_regression_perceptron_and_samplers_match_single_runs(runs_dir: Path, da
                 assert run.summary[key] == pytest.approx(single.summary[key], rel=1e-4, abs=1e-6), key
 
 
-def test_cli_compare_says_what_it_stacks_and_no_stack_turns_it_off(runs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_compare_says_what_it_stacks_and_no_stack_turns_it_off(
+    runs_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from trainlab.cli import main
 
-    common = ["optim.lr=0.01,0.001", "data.name=digits", "model.hidden=[8]", "train.epochs=1", "threads=1", "--out", str(runs_dir), "--no-report"]
+    common = [
+        "optim.lr=0.01,0.001",
+        "data.name=digits",
+        "model.hidden=[8]",
+        "train.epochs=1",
+        "threads=1",
+        "--out",
+        str(runs_dir),
+        "--no-report",
+    ]
     assert main(["compare", *common]) == 0
     assert "stacked 2 runs (optim.lr differ)" in capsys.readouterr().out
     assert main(["compare", *common, "--no-stack"]) == 0
@@ -221,9 +287,31 @@ def test_cli_compare_says_what_it_stacks_and_no_stack_turns_it_off(runs_dir: Pat
 def test_random_sweep_trains_trials_stacked_with_the_same_draws_and_results(tmp_path: Path) -> None:
     from trainlab.sweeps import sweep
 
-    args = ["data.name=digits", "data.val=0.2", "model.hidden=[8]", "train.epochs=2", "threads=1", "output.report=false", "optim.lr=loguniform(1e-3,1e-1)", "optim.weight_decay=choice(0,0.001)"]
-    stacked = sweep(None, args, sampler="random", trials=3, seed=5, root=tmp_path, name="stacked", report=False, progress=False)
-    alone = sweep(None, args, sampler="random", trials=3, seed=5, root=tmp_path, name="alone", report=False, progress=False, stack=False)
+    args = [
+        "data.name=digits",
+        "data.val=0.2",
+        "model.hidden=[8]",
+        "train.epochs=2",
+        "threads=1",
+        "output.report=false",
+        "optim.lr=loguniform(1e-3,1e-1)",
+        "optim.weight_decay=choice(0,0.001)",
+    ]
+    stacked = sweep(
+        None, args, sampler="random", trials=3, seed=5, root=tmp_path, name="stacked", report=False, progress=False
+    )
+    alone = sweep(
+        None,
+        args,
+        sampler="random",
+        trials=3,
+        seed=5,
+        root=tmp_path,
+        name="alone",
+        report=False,
+        progress=False,
+        stack=False,
+    )
     assert [t.user_attrs.get("stacked") for t in stacked.trials] == [3, 3, 3]
     assert all("stacked" not in t.user_attrs for t in alone.trials)
     for a, b in zip(stacked.trials, alone.trials, strict=True):
@@ -234,11 +322,19 @@ def test_random_sweep_trains_trials_stacked_with_the_same_draws_and_results(tmp_
 def test_a_member_with_non_finite_gradients_stops_before_the_update_as_its_single_run_does(runs_dir: Path) -> None:
     # lr 1e30: the first step's loss and gradients are finite, the second step's gradients are not;
     # the guard's step pre-hook stops a single run there, before the update, with finite weights
-    members = [_cfg(runs_dir, "ok", optim__lr=1e-3, optim__name="sgd"), _cfg(runs_dir, "bad", optim__lr=1e30, optim__name="sgd")]
+    members = [
+        _cfg(runs_dir, "ok", optim__lr=1e-3, optim__name="sgd"),
+        _cfg(runs_dir, "bad", optim__lr=1e30, optim__name="sgd"),
+    ]
     ok, bad = train_stacked(members, handle_signals=False)
-    single = train({**members[1], "output": {**members[1]["output"], "name": "bad-single"}}, handle_signals=False, progress=False)
+    single = train(
+        {**members[1], "output": {**members[1]["output"], "name": "bad-single"}}, handle_signals=False, progress=False
+    )
     assert bad.summary["status"] == single.summary["status"] == "diverged"
-    assert bad.summary["stop_reason"] == single.summary["stop_reason"] and "non-finite gradient" in single.summary["stop_reason"]
+    assert (
+        bad.summary["stop_reason"] == single.summary["stop_reason"]
+        and "non-finite gradient" in single.summary["stop_reason"]
+    )
     assert bad.summary["steps"] == single.summary["steps"]
     mine, theirs = _weights(bad), _weights(single)
     for key, w in mine.items():  # finite, and equal to float rounding (the weights are ~1e24 after one step at lr 1e30)

@@ -27,10 +27,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  trainlab compare runs/*-svc-digits runs/*-mlp-digits     # networks and baselines in one table",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("names", metavar="NAMES", help="baselines, comma-separated, each with optional inline parameters: svc(C=10),knn")
-    p.add_argument("--config", "-c", metavar="FILE", help="YAML config whose data section (and seed, threads, output) the baselines use")
+    p.add_argument(
+        "names", metavar="NAMES", help="baselines, comma-separated, each with optional inline parameters: svc(C=10),knn"
+    )
+    p.add_argument(
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="YAML config whose data section (and seed, threads, output) the baselines use",
+    )
     p.add_argument("--data-dir", metavar="DIR", help="directory with the data set's files (same as data.dir=DIR)")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP.split(",")[0] + "; only seed, threads, data.*, output.* apply")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help=OVERRIDES_HELP.split(",")[0] + "; only seed, threads, data.*, output.* apply",
+    )
     p.set_defaults(func=run)
 
 
@@ -52,17 +64,30 @@ def run(args: argparse.Namespace) -> int:
     def result(i: int, n: int, r: object) -> None:
         s = r.summary
         extra = f"  ARI {s['adjusted_rand_index']:.3f}" if "adjusted_rand_index" in s else ""
-        print(("\r" if tty else "") + f"  test accuracy {s['test_accuracy']:.4f}  train {s['train_accuracy']:.4f}{extra}  fit {s['fit_seconds']:.1f} s  -> {r.path}", flush=True)
+        print(
+            ("\r" if tty else "")
+            + (
+                f"  test accuracy {s['test_accuracy']:.4f}  train {s['train_accuracy']:.4f}{extra}"
+                f"  fit {s['fit_seconds']:.1f} s  -> {r.path}"
+            ),
+            flush=True,
+        )
 
     try:
         runs = baselines(args.names, args.config, overrides, on_start=start, on_tick=tick, on_result=result)
     except KeyboardInterrupt as exc:
-        print("\ninterrupted: the current fit was stopped (its summary says interrupted); finished baselines are kept", file=sys.stderr)
+        print(
+            "\ninterrupted: the current fit was stopped (its summary says interrupted); finished baselines are kept",
+            file=sys.stderr,
+        )
         return 128 + (signal.SIGTERM if str(exc) == "SIGTERM" else signal.SIGINT)
     if len(runs) > 1:
         width = max(len(r.summary["baseline"]) for r in runs)
         print(f"\n{'baseline':<{width}}  test acc  train acc   fit s")
         for r in runs:
             s = r.summary
-            print(f"{s['baseline']:<{width}}  {s['test_accuracy']:8.4f}  {s['train_accuracy']:9.4f}  {s['fit_seconds']:6.1f}")
+            print(
+                f"{s['baseline']:<{width}}  {s['test_accuracy']:8.4f}  {s['train_accuracy']:9.4f}  "
+                f"{s['fit_seconds']:6.1f}"
+            )
     return 0

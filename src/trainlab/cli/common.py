@@ -13,7 +13,9 @@ OVERRIDES_HELP = "config overrides as dotted key=value, e.g. optim.lr=3e-4 model
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
     """--config FILE, --data-dir DIR and positional key=value overrides."""
-    p.add_argument("--config", "-c", metavar="FILE", help="YAML config (default: the reference recipe, configs/seed-mlp.yaml)")
+    p.add_argument(
+        "--config", "-c", metavar="FILE", help="YAML config (default: the reference recipe, configs/seed-mlp.yaml)"
+    )
     p.add_argument("--data-dir", metavar="DIR", help="directory with the data set's files (same as data.dir=DIR)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP)
 

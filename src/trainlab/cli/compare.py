@@ -35,15 +35,48 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  trainlab compare runs/20250101-120000-mlp-fashion-mnist runs/20250101-121500-mlp-fashion-mnist",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("items", nargs="+", metavar="KEY=VALUES|RUN", help="KEY=v1,v2,... values to cross, or run directories to compare")
-    p.add_argument("--config", "-c", metavar="FILE", help="base YAML config the values are applied to (default: the reference recipe)")
+    p.add_argument(
+        "items",
+        nargs="+",
+        metavar="KEY=VALUES|RUN",
+        help="KEY=v1,v2,... values to cross, or run directories to compare",
+    )
+    p.add_argument(
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="base YAML config the values are applied to (default: the reference recipe)",
+    )
     p.add_argument("--data-dir", metavar="DIR", help="directory with the data set's files (same as data.dir=DIR)")
-    p.add_argument("--seeds", type=int, default=1, metavar="N", help="runs per combination, with seeds seed, seed+1, ... (default 1)")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="parallel processes, one thread each (default 0: automatic, 1 on a GPU or on <= 2 cores, else one per core)")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="runs per combination, with seeds seed, seed+1, ... (default 1)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="parallel processes, one thread each (default 0: automatic, "
+        "1 on a GPU or on <= 2 cores, else one per core)",
+    )
     p.add_argument("--out", metavar="DIR", help="parent of the comparison directory (default: output.dir, i.e. runs)")
-    p.add_argument("--metric", default="test_accuracy", metavar="NAME", help="the final metric that marks the best row and comes first: accuracy, balanced_accuracy, macro_f1, g_mean, loss, ... (default test_accuracy)")
+    p.add_argument(
+        "--metric",
+        default="test_accuracy",
+        metavar="NAME",
+        help="the final metric that marks the best row and comes first: accuracy, balanced_accuracy, macro_f1, g_mean, "
+        "loss, ... (default test_accuracy)",
+    )
     p.add_argument("--no-report", action="store_true", help="skip compare.html and the runs' report.html")
-    p.add_argument("--no-stack", action="store_true", help="train every run on its own, never as one stacked model (docs/compare.md)")
+    p.add_argument(
+        "--no-stack",
+        action="store_true",
+        help="train every run on its own, never as one stacked model (docs/compare.md)",
+    )
     p.set_defaults(func=run)
 
 
@@ -75,11 +108,22 @@ def run(args: argparse.Namespace) -> int:
         def start(c: object) -> None:
             n = len(c.members)
             threads = "1 thread each" if c.workers > 1 else "all threads"
-            print(f"comparing {n} runs ({', '.join(c.keys) or 'one configuration'}) in {c.workers} process{'es' if c.workers > 1 else ''}, {threads}: {c.path}", flush=True)
+            print(
+                f"comparing {n} runs ({', '.join(c.keys) or 'one configuration'}) in {c.workers} "
+                f"process{'es' if c.workers > 1 else ''}, {threads}: {c.path}",
+                flush=True,
+            )
             print(c.plan, flush=True)  # which runs train stacked, which one by one and why
 
-        options = CompareOptions(seeds=args.seeds, workers=args.workers, out_dir=args.out, on_result=_progress,
-                                 report=not args.no_report, on_start=start, stack=not args.no_stack)
+        options = CompareOptions(
+            seeds=args.seeds,
+            workers=args.workers,
+            out_dir=args.out,
+            on_result=_progress,
+            report=not args.no_report,
+            on_start=start,
+            stack=not args.no_stack,
+        )
         comp = compare(args.items, base, options=options)
         print(f"{len(comp.members)} runs in {comp.seconds:.1f} s")
     print()

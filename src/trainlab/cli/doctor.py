@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``doctor`` subcommand."""
     p = sub.add_parser(
         "doctor",
-        help="check a config before training: initial loss, overfit 20 examples, inputs, gradients, activations, updates, LR",
+        help="check a config before training: initial loss, overfit 20 examples, "
+        "inputs, gradients, activations, updates, LR",
         description="Build the model a config describes and run the checks every course teaches before training, "
         "on copies of the model (nothing is trained or saved except the LR plot). One line per check with the "
         "measured numbers and a tick or a cross; failed checks say what to change.",
@@ -39,10 +40,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_args(p)
-    p.add_argument("-v", "--verbose", action="store_true", help="print the per-layer numbers of every check, not only of failed ones")
-    p.add_argument("--plot", metavar="FILE", help="where to save the LR range test plot (default: <output.dir>/doctor/<time>-<name>-lr.png)")
-    p.add_argument("--lr-steps", type=int, default=60, metavar="N", help="steps of the short LR range test (default 60)")
-    p.add_argument("--overfit-steps", type=int, default=500, metavar="N", help="step budget to overfit 20 examples (default 500)")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print the per-layer numbers of every check, not only of failed ones",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="where to save the LR range test plot (default: <output.dir>/doctor/<time>-<name>-lr.png)",
+    )
+    p.add_argument(
+        "--lr-steps", type=int, default=60, metavar="N", help="steps of the short LR range test (default 60)"
+    )
+    p.add_argument(
+        "--overfit-steps", type=int, default=500, metavar="N", help="step budget to overfit 20 examples (default 500)"
+    )
     p.set_defaults(func=run)
 
 
@@ -67,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
     print(header(s), flush=True)
     name = run_name(s.config)
     plot = Path(args.plot) if args.plot else plot_path(s.config.output.dir, "doctor", name, "-lr.png")
-    results = run_checks(subject_from_setup(s, make_trainer), plot=plot, lr_steps=args.lr_steps, overfit_steps=args.overfit_steps)
+    results = run_checks(
+        subject_from_setup(s, make_trainer), plot=plot, lr_steps=args.lr_steps, overfit_steps=args.overfit_steps
+    )
     width = max(len(r.name) for r in results)
     for r in results:
         print(f"{'✓' if r.passed else '✗'} {r.name:<{width}}  {r.summary}")
@@ -77,5 +93,8 @@ def run(args: argparse.Namespace) -> int:
             for line in r.details:
                 print(f"      {line}")
     failed = [r.name for r in results if not r.passed]
-    print(f"{len(results) - len(failed)}/{len(results)} checks passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(
+        f"{len(results) - len(failed)}/{len(results)} checks passed"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0

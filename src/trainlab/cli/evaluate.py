@@ -7,7 +7,11 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``eval`` subcommand."""
-    p = sub.add_parser("eval", help="re-evaluate a saved run on a split", description="Load a run's config and model.safetensors and evaluate on a split.")
+    p = sub.add_parser(
+        "eval",
+        help="re-evaluate a saved run on a split",
+        description="Load a run's config and model.safetensors and evaluate on a split.",
+    )
     p.add_argument("run", metavar="RUN", help="run directory")
     p.add_argument("--split", default="test", choices=("train", "val", "test"), help="which split (default: test)")
     p.add_argument("--data-dir", metavar="DIR", help="where the data set's files are, if not where they were")

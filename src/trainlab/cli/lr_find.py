@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=float, default=1e-7, help="first learning rate (default 1e-7)")
     p.add_argument("--end", type=float, default=10.0, help="last learning rate (default 10)")
     p.add_argument("--steps", type=int, default=100, help="mini-batches, one learning rate each (default 100)")
-    p.add_argument("--method", default="steepest", help="how to read the suggestion: steepest (default), valley, minimum")
+    p.add_argument(
+        "--method", default="steepest", help="how to read the suggestion: steepest (default), valley, minimum"
+    )
     p.add_argument("--plot", metavar="FILE", help="PNG path for the plot (the CSV goes beside it)")
     p.set_defaults(func=run)
 
@@ -50,7 +52,10 @@ def run(args: argparse.Namespace) -> int:
     res.save_plot(plot, current_lr=s.config.optim.lr)
     res.write_csv(plot.with_suffix(".csv"))
     stop = f"stopped at divergence after {len(res.losses)} steps" if res.diverged else f"{len(res.losses)} steps"
-    print(f"lr range test: {s.config.optim.name}, lr {args.start:g} -> {res.lrs[-1] if res.lrs else args.end:.3g}, {stop}, batch {s.batch_size}")
+    print(
+        f"lr range test: {s.config.optim.name}, lr {args.start:g} -> {res.lrs[-1] if res.lrs else args.end:.3g}, "
+        f"{stop}, batch {s.batch_size}"
+    )
     if res.suggestion is None:
         print("no suggestion: the smoothed loss never fell 2% below its start (check the model, loss and data)")
     else:

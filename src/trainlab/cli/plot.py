@@ -20,8 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("what", choices=["activations"], help="the figure to draw")
-    p.add_argument("--out", "-o", default="activations.png", help="output file (.png, .svg or .pdf; default activations.png)")
-    p.add_argument("--range", nargs=2, type=float, default=(-4.0, 4.0), metavar=("LO", "HI"), help="x range (default -4 4)")
+    p.add_argument(
+        "--out", "-o", default="activations.png", help="output file (.png, .svg or .pdf; default activations.png)"
+    )
+    p.add_argument(
+        "--range", nargs=2, type=float, default=(-4.0, 4.0), metavar=("LO", "HI"), help="x range (default -4 4)"
+    )
     p.set_defaults(func=run)
 
 

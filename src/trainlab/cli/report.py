@@ -24,8 +24,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  trainlab report runs/20250101-130000-compare",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("runs", nargs="*", metavar="RUN", help="run or comparison directories, or run names under runs/ (default: the latest run)")
-    p.add_argument("--recompute", action="store_true", help="recompute predictions, mistakes and boundary from config + model.safetensors + data instead of report.npz")
+    p.add_argument(
+        "runs",
+        nargs="*",
+        metavar="RUN",
+        help="run or comparison directories, or run names under runs/ (default: the latest run)",
+    )
+    p.add_argument(
+        "--recompute",
+        action="store_true",
+        help="recompute predictions, mistakes and boundary from config + model.safetensors "
+        "+ data instead of report.npz",
+    )
     p.set_defaults(func=run)
 
 
@@ -61,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
             continue
         if (path / CONFIG).is_file() and not (path / SUMMARY).is_file():
             # a report is drawn from the run's results: without them there is nothing to draw
-            raise ConfigError(f"{path}: no {SUMMARY} (removed, or the run never started training); nothing to report - resume or retrain the run")
+            raise ConfigError(
+                f"{path}: no {SUMMARY} (removed, or the run never started training); nothing to report - resume or "
+                "retrain the run"
+            )
         print(build_report(path, recompute=args.recompute))
     return 0

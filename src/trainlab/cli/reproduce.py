@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and a verdict against the stated tolerance (twice the spread over seeds if larger), and write\n"
         "reproduce.json and reproduce.html there. Completed runs there are reused: after Ctrl-C, run the\n"
         "same command again to continue with the next method. `trainlab reproduce list` names them.",
-        epilog="examples:\n  trainlab reproduce list\n  trainlab reproduce fashion-table3 --quick     # a labelled subset, a few minutes on 2 cores\n"
+        epilog="examples:\n  trainlab reproduce list\n"
+        "  trainlab reproduce fashion-table3 --quick     # a labelled subset, a few minutes on 2 cores\n"
         "  trainlab reproduce fashion-table3             # the full table (kernel SVC on 60,000 examples: slow)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

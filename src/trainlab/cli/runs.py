@@ -12,7 +12,11 @@ if TYPE_CHECKING:  # the config module loads YAML: --help needs none of it
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``runs`` subcommand."""
-    p = sub.add_parser("runs", help="list runs (name, data, model, test accuracy, time)", description="List run directories under DIR (default runs/).")
+    p = sub.add_parser(
+        "runs",
+        help="list runs (name, data, model, test accuracy, time)",
+        description="List run directories under DIR (default runs/).",
+    )
     p.add_argument("dir", nargs="?", default="runs", help="parent directory of runs (default: runs)")
     p.set_defaults(func=run)
 
@@ -43,14 +47,16 @@ def run(args: argparse.Namespace) -> int:
             unreadable.append((path, f"{path}: {exc}"))
             rows.append((path.name, "-", "-", "unreadable", "-", "-"))
             continue
-        rows.append((
-            r.name,
-            data,
-            _model(r.config.model),
-            str(s.get("status", "?")),
-            f"{acc:.4f}" if isinstance(acc, float) else "-",
-            f"{fit:.1f}" if isinstance(fit, (int, float)) else "-",
-        ))
+        rows.append(
+            (
+                r.name,
+                data,
+                _model(r.config.model),
+                str(s.get("status", "?")),
+                f"{acc:.4f}" if isinstance(acc, float) else "-",
+                f"{fit:.1f}" if isinstance(fit, (int, float)) else "-",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())

@@ -11,15 +11,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``show`` subcommand."""
     p = sub.add_parser(
         "show",
-        help="print a run's summary: final metrics, metrics per epoch, per-class accuracy, precision/recall/F1, confusion matrix",
+        help="print a run's summary: final metrics, metrics per epoch, per-class accuracy, "
+        "precision/recall/F1, confusion matrix",
         description="Print what a run directory holds: its setup, final metrics, timings, a table of\n"
         "metrics per epoch, per-class accuracy as bars (worst first), per-class precision, recall\n"
         "and F1 with balanced accuracy, macro-F1 and G-mean, and the confusion matrix.",
         epilog="examples:\n  trainlab show                 # the latest run under runs/\n"
-        "  trainlab show runs/20250101-120000-mlp-fashion-mnist\n  trainlab show 20250101-120000-mlp-fashion-mnist --no-confusion",
+        "  trainlab show runs/20250101-120000-mlp-fashion-mnist\n  trainlab show 20250101-120000-mlp-fashion-mnist "
+        "--no-confusion",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("run", nargs="?", metavar="RUN", help="run directory, run name under runs/, or a comparison directory (default: the latest run)")
+    p.add_argument(
+        "run",
+        nargs="?",
+        metavar="RUN",
+        help="run directory, run name under runs/, or a comparison directory (default: the latest run)",
+    )
     p.add_argument("--no-confusion", action="store_true", help="leave out the confusion matrix")
     p.set_defaults(func=run)
 
@@ -47,21 +54,53 @@ def _cell(col: str, v: float, i: int) -> str:
 def render(run: Any, confusion: bool = True) -> str:
     """The summary text of a loaded Run."""
     s = run.summary
-    lines = [f"run      {run.path}", f"status   {s.get('status', '?')}" + (f" ({s['stop_reason']})" if s.get("stop_reason") else "") + (f": {s['error']}" if s.get("error") else "")]
+    lines = [
+        f"run      {run.path}",
+        f"status   {s.get('status', '?')}"
+        + (f" ({s['stop_reason']})" if s.get("stop_reason") else "")
+        + (f": {s['error']}" if s.get("error") else ""),
+    ]
     if s.get("header"):
         lines.append(f"setup    {s['header']}")
-    final = [(k.replace("_", " "), _num(s[k])) for k in ("test_accuracy", "test_loss", "best_val_accuracy", "train_accuracy", "test_mae", "test_r2") if isinstance(s.get(k), (int, float))]
+    final = [
+        (k.replace("_", " "), _num(s[k]))
+        for k in ("test_accuracy", "test_loss", "best_val_accuracy", "train_accuracy", "test_mae", "test_r2")
+        if isinstance(s.get(k), (int, float))
+    ]
     if final:
         lines.append("final    " + "   ".join(f"{k} {v}" for k, v in final))
-    balance = [(k[5:].replace("_", " "), _num(s[k])) for k in ("test_balanced_accuracy", "test_macro_f1", "test_g_mean") if isinstance(s.get(k), (int, float))]
+    balance = [
+        (k[5:].replace("_", " "), _num(s[k]))
+        for k in ("test_balanced_accuracy", "test_macro_f1", "test_g_mean")
+        if isinstance(s.get(k), (int, float))
+    ]
     if balance:  # what accuracy hides on imbalanced data (docs/imbalance.md)
         lines.append("classes  " + "   ".join(f"{k} {v}" for k, v in balance))
-    times = [f"{k} {s[k]:.2f} s" for k in ("fit_seconds", "eval_seconds", "report_seconds") if isinstance(s.get(k), (int, float))]
+    times = [
+        f"{k} {s[k]:.2f} s"
+        for k in ("fit_seconds", "eval_seconds", "report_seconds")
+        if isinstance(s.get(k), (int, float))
+    ]
     if times:
-        lines.append("time     " + "   ".join(t.replace("_seconds", "") for t in times) + (f"   ({s.get('epochs')} epochs, {s.get('steps')} steps, {s.get('device')}, {s.get('threads')} thread{'s' if s.get('threads') != 1 else ''})" if "epochs" in s else ""))
+        lines.append(
+            "time     "
+            + "   ".join(t.replace("_seconds", "") for t in times)
+            + (
+                f"   ({s.get('epochs')} epochs, {s.get('steps')} steps, {s.get('device')}, {s.get('threads')} "
+                f"thread{'s' if s.get('threads') != 1 else ''})"
+                if "epochs" in s
+                else ""
+            )
+        )
     if run.history:
-        cols = [c for c in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr") if any(c in m for m in run.history)]
-        rows = [[c.replace("_", " ") for c in cols]] + [[_cell(c, m.get(c, float("nan")), i) for c in cols] for i, m in enumerate(run.history)]
+        cols = [
+            c
+            for c in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
+            if any(c in m for m in run.history)
+        ]
+        rows = [[c.replace("_", " ") for c in cols]] + [
+            [_cell(c, m.get(c, float("nan")), i) for c in cols] for i, m in enumerate(run.history)
+        ]
         widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
         lines += ["", *("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)]
     per_class = s.get("per_class_accuracy") or {}
@@ -73,9 +112,16 @@ def render(run: Any, confusion: bool = True) -> str:
     report = s.get("per_class") or {}
     if report:
         width = max(5, *(len(str(k)) for k in report))
-        lines += ["", "per-class precision, recall and F1 (test)", f"  {'class':<{width}}  precision  recall      f1  support"]
+        lines += [
+            "",
+            "per-class precision, recall and F1 (test)",
+            f"  {'class':<{width}}  precision  recall      f1  support",
+        ]
         for name, r in report.items():
-            lines.append(f"  {str(name):<{width}}  {_num(r['precision'], 3):>9}  {_num(r['recall'], 3):>6}  {_num(r['f1'], 3):>6}  {r['support']:>7}")
+            lines.append(
+                f"  {str(name):<{width}}  {_num(r['precision'], 3):>9}  {_num(r['recall'], 3):>6}  "
+                f"{_num(r['f1'], 3):>6}  {r['support']:>7}"
+            )
     cm = s.get("confusion_matrix")
     if confusion and cm and per_class:
         names = list(per_class)

@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(how many input pixels or steps one unit can see). Nothing is trained.",
         epilog="examples:\n  trainlab summary\n  trainlab summary model.hidden=[512,256]\n"
         "  trainlab summary --config configs/cnn-fashion.yaml\n  trainlab summary --config configs/cnn-mnist1d.yaml\n"
-        "  trainlab summary model.name=cnn 'model.blocks=[conv(32,k=3,p=1,pool=max(2)),conv(64,k=3,p=1,pool=max(2))]'\n\n"
+        "  trainlab summary model.name=cnn "
+        "'model.blocks=[conv(32,k=3,p=1,pool=max(2)),conv(64,k=3,p=1,pool=max(2))]'\n\n"
         "Block syntax, shape rules and the receptive-field formula: docs/models.md.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -35,23 +35,84 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("items", nargs="*", metavar="PRESET.yaml | KEY=VALUE", help="an optional sweep preset, then search-space entries (key=distribution) and config overrides (key=value)")
-    p.add_argument("--trials", type=int, metavar="N", help="number of trials (default: the preset's, the grid size, or 20)")
-    p.add_argument("--sampler", metavar="NAME", help="grid, random or tpe, with inline parameters, e.g. tpe(n_startup_trials=5) (default: the preset's, else tpe; trainlab list samplers)")
-    p.add_argument("--pruner", metavar="NAME", help="none, median or asha: stop poor trials early from their per-epoch validation metric (trainlab list pruners)")
-    p.add_argument("--objective", choices=("val_accuracy", "val_loss"), help="what to optimize (accuracy is maximized, loss minimized)")
-    p.add_argument("--cv", type=int, metavar="K", help="K-fold stratified cross-validation on the training set; the objective is the mean over folds")
-    p.add_argument("--workers", type=int, default=1, metavar="N", help="local worker processes, one thread each (default 1)")
-    p.add_argument("--storage", metavar="URL", help="Optuna storage: postgresql://user:pw@host/db, sqlite:///PATH, or journal:PATH (a journal file on a filesystem the machines share; no server) (default sqlite in sweeps/NAME/study.db)")
+    p.add_argument(
+        "items",
+        nargs="*",
+        metavar="PRESET.yaml | KEY=VALUE",
+        help="an optional sweep preset, then search-space entries (key=distribution) and config overrides (key=value)",
+    )
+    p.add_argument(
+        "--trials", type=int, metavar="N", help="number of trials (default: the preset's, the grid size, or 20)"
+    )
+    p.add_argument(
+        "--sampler",
+        metavar="NAME",
+        help="grid, random or tpe, with inline parameters, e.g. tpe(n_startup_trials=5) "
+        "(default: the preset's, else tpe; trainlab list samplers)",
+    )
+    p.add_argument(
+        "--pruner",
+        metavar="NAME",
+        help="none, median or asha: stop poor trials early "
+        "from their per-epoch validation metric (trainlab list pruners)",
+    )
+    p.add_argument(
+        "--objective",
+        choices=("val_accuracy", "val_loss"),
+        help="what to optimize (accuracy is maximized, loss minimized)",
+    )
+    p.add_argument(
+        "--cv",
+        type=int,
+        metavar="K",
+        help="K-fold stratified cross-validation on the training set; the objective is the mean over folds",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="local worker processes, one thread each (default 1)"
+    )
+    p.add_argument(
+        "--storage",
+        metavar="URL",
+        help="Optuna storage: postgresql://user:pw@host/db, sqlite:///PATH, or journal:PATH "
+        "(a journal file on a filesystem the machines share; no server) "
+        "(default sqlite in sweeps/NAME/study.db)",
+    )
     p.add_argument("--name", metavar="NAME", help="sweep name (default: preset name + date-time)")
-    p.add_argument("--join", metavar="NAME", help="join a running sweep as another worker (with --storage for a shared database)")
-    p.add_argument("--resume", metavar="NAME", help="continue an interrupted sweep (with --trials N to grow it to N trials)")
+    p.add_argument(
+        "--join", metavar="NAME", help="join a running sweep as another worker (with --storage for a shared database)"
+    )
+    p.add_argument(
+        "--resume", metavar="NAME", help="continue an interrupted sweep (with --trials N to grow it to N trials)"
+    )
     p.add_argument("--refine", metavar="SWEEP", help="new sweep with ranges narrowed around SWEEP's top trials")
-    p.add_argument("--seed", type=int, metavar="S", help="sampler seed (default 0); the training seed is the config's seed")
-    p.add_argument("--dir", default="sweeps", metavar="DIR", help="parent directory of sweep directories (default sweeps)")
-    p.add_argument("--heartbeat", type=float, default=5.0, metavar="S", help="seconds between a running trial's heartbeats in the storage (default 5)")
-    p.add_argument("--grace", type=float, metavar="S", help="seconds without a heartbeat after which a trial's worker counts as dead and the trial as failed (default max(30, 4 x heartbeat))")
-    p.add_argument("--no-stack", action="store_true", help="train every trial on its own (by default, with --sampler grid or random, no --cv and a space of per-run values such as optim.lr or seed, each worker takes its fair share of the waiting trials, at most 8, and trains them as one stacked model; the first line printed says which; docs/sweep.md)")
+    p.add_argument(
+        "--seed", type=int, metavar="S", help="sampler seed (default 0); the training seed is the config's seed"
+    )
+    p.add_argument(
+        "--dir", default="sweeps", metavar="DIR", help="parent directory of sweep directories (default sweeps)"
+    )
+    p.add_argument(
+        "--heartbeat",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds between a running trial's heartbeats in the storage (default 5)",
+    )
+    p.add_argument(
+        "--grace",
+        type=float,
+        metavar="S",
+        help="seconds without a heartbeat after which a trial's worker counts as dead "
+        "and the trial as failed (default max(30, 4 x heartbeat))",
+    )
+    p.add_argument(
+        "--no-stack",
+        action="store_true",
+        help="train every trial on its own (by default, with --sampler grid or random, no --cv "
+        "and a space of per-run values such as optim.lr or seed, "
+        "each worker takes its fair share of the waiting trials, at most 8, "
+        "and trains them as one stacked model; the first line printed says which; docs/sweep.md)",
+    )
     p.add_argument("--top", type=int, default=5, metavar="N", help="best trials shown at the end (default 5)")
     p.set_defaults(func=run)
 
@@ -97,17 +158,24 @@ def run(args: argparse.Namespace) -> int:
         if done:
             state["best"] = max(done) if spec.direction == "maximize" else min(done)
         extra = f", {spec.cv}-fold cv" if spec.cv else ""
-        print(f"sweep {name}: {spec.trials} trials, {spec.sampler} sampler, pruner {spec.pruner}{extra}, "
-              f"{spec.objective} ({spec.direction}), {args.workers} worker(s) | storage {storage}", flush=True)
+        print(
+            f"sweep {name}: {spec.trials} trials, {spec.sampler} sampler, pruner {spec.pruner}{extra}, "
+            f"{spec.objective} ({spec.direction}), {args.workers} worker(s) | storage {storage}",
+            flush=True,
+        )
         for key, text in spec.space.items():
             print(f"  {key} = {text}")
-        print(sweep_plan(spec, not args.no_stack, args.workers, shared=bool(args.storage or args.join)), flush=True)  # stacked or one by one, and why
+        print(
+            sweep_plan(spec, not args.no_stack, args.workers, shared=bool(args.storage or args.join)), flush=True
+        )  # stacked or one by one, and why
 
     def finished(t: Any) -> None:
         spec = state["spec"]
         line = f"trial {t.number:>3}  {t.state.name.lower():<8}"
         if t.value is not None:
-            better = state["best"] is None or (t.value > state["best"] if spec.direction == "maximize" else t.value < state["best"])
+            better = state["best"] is None or (
+                t.value > state["best"] if spec.direction == "maximize" else t.value < state["best"]
+            )
             if better:
                 state["best"] = t.value
             sd = f" ± {t.user_attrs['fold_std']:.4f}" if "fold_std" in t.user_attrs else ""
@@ -124,8 +192,12 @@ def run(args: argparse.Namespace) -> int:
         result = _run(args, preset, items, ready, finished)
     except KeyboardInterrupt:
         if "name" in state:
-            print(f"interrupted; continue with: trainlab sweep --resume {state['name']}" + (f" --dir {args.dir}" if args.dir != "sweeps" else "")
-                  + (" --storage URL" if args.storage else ""), file=sys.stderr)
+            print(
+                f"interrupted; continue with: trainlab sweep --resume {state['name']}"
+                + (f" --dir {args.dir}" if args.dir != "sweeps" else "")
+                + (" --storage URL" if args.storage else ""),
+                file=sys.stderr,
+            )
         return 130
     print_table(result, args.top)
     return 0
@@ -136,10 +208,24 @@ def _run(args: argparse.Namespace, preset: str | None, items: list[str], ready: 
     from trainlab.sweeps import SweepOptions, sweep
 
     options = SweepOptions(
-        trials=args.trials, sampler=args.sampler, pruner=args.pruner, objective=args.objective,
-        cv=args.cv, seed=args.seed, workers=args.workers, storage=args.storage, name=args.name, join=args.join,
-        resume=args.resume, refine=args.refine, root=args.dir, on_trial=finished, on_ready=ready,
-        heartbeat=args.heartbeat, grace=args.grace, stack=not args.no_stack,
+        trials=args.trials,
+        sampler=args.sampler,
+        pruner=args.pruner,
+        objective=args.objective,
+        cv=args.cv,
+        seed=args.seed,
+        workers=args.workers,
+        storage=args.storage,
+        name=args.name,
+        join=args.join,
+        resume=args.resume,
+        refine=args.refine,
+        root=args.dir,
+        on_trial=finished,
+        on_ready=ready,
+        heartbeat=args.heartbeat,
+        grace=args.grace,
+        stack=not args.no_stack,
     )
     return sweep(preset, items, options=options)
 
@@ -160,9 +246,16 @@ def print_table(result: Any, top: int = 5) -> None:
         for t in ranked:
             folds = ""
             if cv:
-                folds = "   " + " ".join(f"{v:.3f}" for v in t.user_attrs.get("fold_values", [])) + f" ({t.user_attrs.get('fold_std', 0):.3f})"
+                folds = (
+                    "   "
+                    + " ".join(f"{v:.3f}" for v in t.user_attrs.get("fold_values", []))
+                    + f" ({t.user_attrs.get('fold_std', 0):.3f})"
+                )
             test = t.user_attrs.get("test_accuracy")
-            print(f"  {t.number:>5}  {t.value:>12.4f}{folds}  {'' if test is None else f'{test:.4f}':>8}  {fmt_params(t.user_attrs.get('config', t.params))}")
+            print(
+                f"  {t.number:>5}  {t.value:>12.4f}{folds}  {'' if test is None else f'{test:.4f}':>8}  "
+                f"{fmt_params(t.user_attrs.get('config', t.params))}"
+            )
     if result.report:
         print(f"report: {result.report}")
     if result.best_config:

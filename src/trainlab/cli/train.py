@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  trainlab train\n  trainlab train model.hidden=[512,256] optim.lr=3e-4\n"
         "  trainlab train data.name=digits train.epochs=30\n  trainlab train --config configs/seed-mlp.yaml seed=1\n"
         "  trainlab train --config configs/line.yaml      # regression: MSE, MAE, R2 and the fitted w, b\n"
-        "  trainlab train model.act='maxout(2)' optim.schedule=cosine optim.warmup=1 data.preprocess='pca_whiten(eps=0.1,k=100)'\n"
+        "  trainlab train model.act='maxout(2)' optim.schedule=cosine optim.warmup=1 "
+        "data.preprocess='pca_whiten(eps=0.1,k=100)'\n"
         "  trainlab train --resume runs/20250101-120000-mlp-fashion-mnist\n"
         "  trainlab train --nproc 2 threads=1                # data-parallel (DDP) on 2 processes of this machine\n"
         "  torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29400 -m trainlab train\n\n"
@@ -39,19 +40,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar; one line per epoch")
     p.add_argument(
-        "--resume", metavar="RUN",
+        "--resume",
+        metavar="RUN",
         help="continue a stopped run (its directory, checkpoint.pt or name under runs/) exactly from its last "
-        "checkpoint, with its own config; only threads=, device=, data.dir=, train.checkpoint_every=, output.report=, logging.tensorboard= may be given",
+        "checkpoint, with its own config; only threads=, device=, data.dir=, train.checkpoint_every=, output.report=, "
+        "logging.tensorboard= may be given",
     )
     p.add_argument(
-        "--nproc", type=int, metavar="N",
+        "--nproc",
+        type=int,
+        metavar="N",
         help="train one model on N data-parallel processes of this machine (DistributedDataParallel: gloo on CPU, "
         "NCCL on CUDA) by starting torchrun's launcher; optim.batch_size stays the global batch",
     )
     p.add_argument(
-        "--force-unlock", action="store_true",
-        help="with --resume: remove the run's run.pid first, when it names a process on another host (or one that is gone) "
-        "that you know no longer trains it; a live process on this host keeps its lock",
+        "--force-unlock",
+        action="store_true",
+        help="with --resume: remove the run's run.pid first, when it names a process on another host "
+        "(or one that is gone) that you know no longer trains it; a live process on this host keeps its lock",
     )
     p.set_defaults(func=run)
 
@@ -71,7 +77,17 @@ def launch(nproc: int, argv: list[str]) -> int:
         from trainlab.errors import ConfigError
 
         raise ConfigError(f"--nproc {nproc} must be at least 1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "trainlab", "train", *argv]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "trainlab",
+        "train",
+        *argv,
+    ]
     told = Path(tempfile.mkdtemp(prefix="trainlab-nproc-")) / "exit"  # where rank 0 leaves its exit code
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), EXIT_FILE: str(told)}
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
@@ -99,9 +115,15 @@ def launch(nproc: int, argv: list[str]) -> int:
         return rank0
     if code not in (0, 2, 3) and code < 128:
         # torchrun may stop rank 0 before it reports a dead peer itself: say how to go on here too
-        resume = f"; the last checkpoint is intact: trainlab train --resume {run_dir} --nproc {nproc}" if run_dir else ""
-        print(f"trainlab train --nproc {nproc}: a process of this {nproc}-process run died or failed (torchrun exit {code}); "
-              f"see the messages above{resume}", file=sys.stderr)
+        resume = (
+            f"; the last checkpoint is intact: trainlab train --resume {run_dir} --nproc {nproc}" if run_dir else ""
+        )
+        print(
+            f"trainlab train --nproc {nproc}: a process of this {nproc}-process run died or failed (torchrun exit "
+            f"{code}); "
+            f"see the messages above{resume}",
+            file=sys.stderr,
+        )
     return code
 
 
@@ -152,14 +174,16 @@ def run(args: argparse.Namespace) -> int:
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.errors import ConfigError
 
-    if args.resume is not None and not args.resume.strip():  # `--resume ''` (an unset shell variable) is not "no resume"
+    if (
+        args.resume is not None and not args.resume.strip()
+    ):  # `--resume ''` (an unset shell variable) is not "no resume"
         raise ConfigError("--resume needs a run: its directory, its checkpoint.pt or its name under runs/")
     if args.force_unlock and args.resume is None:
         raise ConfigError("--force-unlock goes with --resume RUN (it removes that run's stale run.pid)")
     if args.nproc is not None:
         check_before_launch(args)  # everything a single process checks, once, with exit 2, before any process starts
         given = args.argv
-        return launch(args.nproc, _without_nproc(given[given.index("train") + 1:]))
+        return launch(args.nproc, _without_nproc(given[given.index("train") + 1 :]))
     # a new run's config is read and checked (keys, values, catalogue names) before torch loads:
     # a typo costs a fraction of a second (benchmarks/startup.py)
     cfg = config_from_args(args) if args.resume is None else None
@@ -181,7 +205,11 @@ def run(args: argparse.Namespace) -> int:
         seen["run_dir"] = trainer.facts.run_dir
         print(trainer.facts.header, flush=True)
         if args.resume is not None:
-            at = f"epoch {trainer.epoch + 1}, batch {trainer.position + 1}/{trainer.batches_per_epoch}" if trainer.perm is not None else f"the start of epoch {trainer.epoch + 1}"
+            at = (
+                f"epoch {trainer.epoch + 1}, batch {trainer.position + 1}/{trainer.batches_per_epoch}"
+                if trainer.perm is not None
+                else f"the start of epoch {trainer.epoch + 1}"
+            )
             print(f"resuming {trainer.facts.run_dir} at step {trainer.step} ({at})", flush=True)
 
     if args.force_unlock:
@@ -201,7 +229,10 @@ def run(args: argparse.Namespace) -> int:
         run_dir = seen.get("run_dir")
         if run_dir and (Path(run_dir) / "checkpoint.pt").is_file():
             # during training, or during the final evaluation (resuming then repeats only that)
-            print(f"\naborted; the last checkpoint is kept - resume with: trainlab train --resume {shlex.quote(run_dir)}", file=sys.stderr)
+            print(
+                f"\naborted; the last checkpoint is kept - resume with: trainlab train --resume {shlex.quote(run_dir)}",
+                file=sys.stderr,
+            )
         else:
             print("\naborted before the first checkpoint; nothing to resume", file=sys.stderr)
         return 128 + int(signum)
@@ -219,9 +250,15 @@ def run(args: argparse.Namespace) -> int:
                 knn = f"  kNN {r['knn']:.4f}" if "knn" in r else ""
                 print(f"{name:>15}: linear probe with {probes} of the labels{knn}")
     elif "test_accuracy" in s:
-        print(f"test accuracy {s['test_accuracy']:.4f}  test loss {s['test_loss']:.4f}  (train accuracy {s['train_accuracy']:.4f}, fit {s['fit_seconds']:.1f}s)")
+        print(
+            f"test accuracy {s['test_accuracy']:.4f}  test loss {s['test_loss']:.4f}  (train accuracy "
+            f"{s['train_accuracy']:.4f}, fit {s['fit_seconds']:.1f}s)"
+        )
     elif "test_mse" in s:
-        print(f"test MSE {s['test_mse']:.4f}  test MAE {s['test_mae']:.4f}  test R2 {s['test_r2']:.4f}  test loss {s['test_loss']:.4f}  (fit {s['fit_seconds']:.1f}s)")
+        print(
+            f"test MSE {s['test_mse']:.4f}  test MAE {s['test_mae']:.4f}  test R2 {s['test_r2']:.4f}  test loss "
+            f"{s['test_loss']:.4f}  (fit {s['fit_seconds']:.1f}s)"
+        )
         if "fitted" in s:  # a linear model: the line it found, in the data's own units
             w = ", ".join(f"{v:.4f}" for v in s["fitted"]["w"])
             print(f"fitted w = [{w}]  b = {s['fitted']['b']:.4f}")
@@ -229,8 +266,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {result.path / 'report.html'}")
     print(f"run saved in {result.path}")
     if s.get("report_interrupted_by"):  # the run is complete: say so, and that only the page is missing
-        print(f"{s['report_interrupted_by']} while drawing the report; the run is complete - draw its page with:"
-              f" trainlab report {shlex.quote(str(result.path))}", file=sys.stderr)
+        print(
+            f"{s['report_interrupted_by']} while drawing the report; the run is complete - draw its page with:"
+            f" trainlab report {shlex.quote(str(result.path))}",
+            file=sys.stderr,
+        )
         return 128 + int(getattr(signal, s["report_interrupted_by"], signal.SIGINT))
     if s.get("status") == "diverged":  # the NaN/Inf guard stopped it (its message was printed above)
         return _diverged_exit(main=True)
@@ -269,8 +309,10 @@ def check_before_launch(args: argparse.Namespace) -> None:
         raise ConfigError(f"--nproc {args.nproc} must be at least 1")
     limit = nproc_limit()
     if args.nproc > limit:
-        raise ConfigError(f"--nproc {args.nproc}: this machine runs at most {limit} data-parallel processes (a rank per "
-                          f"usable core, memory allowing); use --nproc {limit} or fewer, or set TRAINLAB_NPROC_MAX")
+        raise ConfigError(
+            f"--nproc {args.nproc}: this machine runs at most {limit} data-parallel processes (a rank per "
+            f"usable core, memory allowing); use --nproc {limit} or fewer, or set TRAINLAB_NPROC_MAX"
+        )
     if args.resume:
         # lazy: only --nproc --resume needs these
         from trainlab.runs.resume import prepare_resume

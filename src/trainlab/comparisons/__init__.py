@@ -17,5 +17,16 @@ from trainlab.comparisons.core import (
 from trainlab.comparisons.options import CompareOptions
 from trainlab.comparisons.page import COMPARE_HTML, write_compare_page
 
-__all__ = ["COMPARE_HTML", "COMPARE_JSON", "CompareOptions", "Comparison", "Member", "compare", "compare_runs", "format_table",
-           "load_comparison", "parse_grid", "write_compare_page"]
+__all__ = [
+    "COMPARE_HTML",
+    "COMPARE_JSON",
+    "CompareOptions",
+    "Comparison",
+    "Member",
+    "compare",
+    "compare_runs",
+    "format_table",
+    "load_comparison",
+    "parse_grid",
+    "write_compare_page",
+]

@@ -37,7 +37,7 @@ from trainlab.data.memo import DataCache, data_key
 from trainlab.data.sources import DATASETS
 from trainlab.errors import ConfigError, NotStackable, TrainlabError
 from trainlab.formatting import value
-from trainlab.registry import _split_top, parse_value
+from trainlab.registry import parse_value, split_top
 from trainlab.report.plots import preload
 from trainlab.runner import train
 from trainlab.runs.rundir import Run, create_run_dir, load_run
@@ -76,7 +76,10 @@ class Comparison:
 
     def __repr__(self) -> str:
         failed = sum(m.run is None or m.run.summary.get("status") not in FINISHED for m in self.members)
-        return f"Comparison({str(self.path)!r}, {len(self.members)} runs of {', '.join(self.keys) or 'one configuration'}, {failed} failed)"
+        return (
+            f"Comparison({str(self.path)!r}, {len(self.members)} runs of "
+            f"{', '.join(self.keys) or 'one configuration'}, {failed} failed)"
+        )
 
     def _repr_html_(self) -> str:
         """Jupyter's rich display: the results table and learning curves (through the page engine)."""
@@ -86,7 +89,9 @@ class Comparison:
         """Per configuration (in the order given): label, histories and final values per seed."""
         out: dict[str, dict[str, Any]] = {}
         for m in self.members:
-            g = out.setdefault(m.label, {"label": m.label, "params": m.params, "members": [], "histories": [], "values": {}})
+            g = out.setdefault(
+                m.label, {"label": m.label, "params": m.params, "members": [], "histories": [], "values": {}}
+            )
             g["members"].append(m)
             if m.run is None:
                 continue
@@ -113,13 +118,25 @@ class Comparison:
 
 
 FINISHED = ("completed", "stopped")  # stopped: early stopping ended it, a normal finish
-METRICS = ("test_accuracy", "test_loss", "best_val_accuracy", "train_accuracy", "test_r2", "epochs", "fit_seconds",
-           "test_balanced_accuracy", "test_macro_f1", "test_g_mean", "test_mae")
+METRICS = (
+    "test_accuracy",
+    "test_loss",
+    "best_val_accuracy",
+    "train_accuracy",
+    "test_r2",
+    "epochs",
+    "fit_seconds",
+    "test_balanced_accuracy",
+    "test_macro_f1",
+    "test_g_mean",
+    "test_mae",
+)
 LOWER_IS_BETTER = ("test_loss", "test_mae", "epochs", "fit_seconds")
 
 
 def metric_key(name: str) -> str:
-    """A ``--metric`` name as summary.json's key (``balanced_accuracy`` → ``test_balanced_accuracy``), or a ConfigError."""
+    """A ``--metric`` name as summary.json's key (``balanced_accuracy`` → ``test_balanced_accuracy``),
+    or a ConfigError."""
     key = name if name in METRICS else f"test_{name}"
     if key not in METRICS:
         names = sorted({m.removeprefix("test_") for m in METRICS})
@@ -138,8 +155,10 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"cannot read {item!r}: expected KEY=v1,v2,... (e.g. model.act=relu,tanh) or a run directory")
-        values = [parse_value(v) for v in _split_top(raw)]
+            raise ConfigError(
+                f"cannot read {item!r}: expected KEY=v1,v2,... (e.g. model.act=relu,tanh) or a run directory"
+            )
+        values = [parse_value(v) for v in split_top(raw)]
         if not values:
             raise ConfigError(f"{key}= has no values; give one or more, separated by commas")
         if key in grid:
@@ -192,7 +211,9 @@ def _train_one(config: dict[str, Any]) -> tuple[str, str, float]:
         return "", f"{type(exc).__name__}: {exc}", time.perf_counter() - t0
 
 
-def stack_plan(configs: Sequence[dict[str, Any]], stack: bool = True, workers: int = 1) -> tuple[list[list[int]], list[int], str]:
+def stack_plan(
+    configs: Sequence[dict[str, Any]], stack: bool = True, workers: int = 1
+) -> tuple[list[list[int]], list[int], str]:
     """Which configs train as stacked groups (``training/stacked.py``) and which one by one, and a line saying so.
 
     Returns (groups of indices, each of two or more; indices trained alone; the line). Configs that
@@ -222,14 +243,24 @@ def stack_plan(configs: Sequence[dict[str, Any]], stack: bool = True, workers: i
     for g in together:
         if len(g) == 1:
             alone.append(g[0])
-            reasons["no other run differs only in per-run values"] = reasons.get("no other run differs only in per-run values", 0) + 1
+            reasons["no other run differs only in per-run values"] = (
+                reasons.get("no other run differs only in per-run values", 0) + 1
+            )
     parts = []
     for g in groups:
         flats = [flat_keys(cfgs[i].to_dict()) for i in g]
-        differ = sorted(k for k in flats[0] if not k.startswith("output.") and len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1)
+        differ = sorted(
+            k
+            for k in flats[0]
+            if not k.startswith("output.")
+            and len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1
+        )
         parts.append(f"stacked {len(g)} runs ({', '.join(differ) or 'nothing'} differ)")
     if alone:
-        parts.append(f"{len(alone)} one by one: " + "; ".join(f"{why}" + (f" ({n} runs)" if n > 1 else "") for why, n in reasons.items()))
+        parts.append(
+            f"{len(alone)} one by one: "
+            + "; ".join(f"{why}" + (f" ({n} runs)" if n > 1 else "") for why, n in reasons.items())
+        )
     return groups, sorted(alone), "; ".join(parts)
 
 
@@ -248,8 +279,13 @@ def _train_group(configs: list[dict[str, Any]]) -> list[tuple[str, str, float]] 
     return [(str(run.path), "", share) for run in runs]
 
 
-def compare(grid: dict[str, Sequence[Any]] | Sequence[str], config: Config | dict[str, Any] | str | Path | None = None,
-            *, options: CompareOptions | None = None, **keywords: Any) -> Comparison:
+def compare(
+    grid: dict[str, Sequence[Any]] | Sequence[str],
+    config: Config | dict[str, Any] | str | Path | None = None,
+    *,
+    options: CompareOptions | None = None,
+    **keywords: Any,
+) -> Comparison:
     """Train every combination of ``grid`` values, ``seeds`` times each, and write the comparison.
 
     ``grid`` maps dotted keys to value lists (or is a list of ``KEY=a,b`` strings); keys with a
@@ -303,8 +339,9 @@ def compare(grid: dict[str, Sequence[Any]] | Sequence[str], config: Config | dic
     return comp
 
 
-def _expand(values: dict[str, list[Any]], varying: list[str], base: Config,
-            seeds: int) -> tuple[list[Member], list[dict[str, Any]]]:
+def _expand(
+    values: dict[str, list[Any]], varying: list[str], base: Config, seeds: int
+) -> tuple[list[Member], list[dict[str, Any]]]:
     """One Member and one validated config per combination of ``values`` and seed (seed, seed+1, ...)."""
     members: list[Member] = []
     configs: list[dict[str, Any]] = []
@@ -319,8 +356,13 @@ def _expand(values: dict[str, list[Any]], varying: list[str], base: Config,
     return members, configs
 
 
-def _train_all(comp: Comparison, configs: list[dict[str, Any]], groups: list[list[int]],
-               on_result: Callable[[int, int, Member], None] | None, report: bool) -> None:
+def _train_all(
+    comp: Comparison,
+    configs: list[dict[str, Any]],
+    groups: list[list[int]],
+    on_result: Callable[[int, int, Member], None] | None,
+    report: bool,
+) -> None:
     """Train the stacked ``groups`` first, then the rest one by one, here or in ``comp.workers`` processes."""
     members, n = comp.members, len(comp.members)
     done = 0
@@ -337,8 +379,7 @@ def _train_all(comp: Comparison, configs: list[dict[str, Any]], groups: list[lis
 
     # run in data order (seed, then data section), so consecutive runs share a loaded data set
     grouped = {i for g in groups for i in g}
-    order = sorted((i for i in range(n) if i not in grouped),
-                   key=lambda i: (configs[i]["seed"], _data_key(configs[i])))
+    order = sorted((i for i in range(n) if i not in grouped), key=lambda i: (configs[i]["seed"], _data_key(configs[i])))
     jobs = [(members[i], configs[i]) for i in order]
     try:
         for g in groups:
@@ -360,14 +401,20 @@ def _train_all(comp: Comparison, configs: list[dict[str, Any]], groups: list[lis
         _DATA.clear()  # this process keeps no data sets after the comparison
 
 
-def _run_parallel(jobs: list[tuple[Member, dict[str, Any]]], workers: int, finish: Callable[[Member, tuple[str, str, float]], None]) -> None:
+def _run_parallel(
+    jobs: list[tuple[Member, dict[str, Any]]], workers: int, finish: Callable[[Member, tuple[str, str, float]], None]
+) -> None:
     """Train in ``workers`` processes: forked on Linux (no second import of torch, as PyTorch's
     DataLoader workers), spawned elsewhere (macOS and Windows cannot fork safely)."""
 
     env_threads = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"  # for spawned workers, before torch loads (forked ones get threads=1 from the config)
+    os.environ["OMP_NUM_THREADS"] = (
+        "1"  # for spawned workers, before torch loads (forked ones get threads=1 from the config)
+    )
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        ) as pool:
             pending = {pool.submit(_train_one, c): m for m, c in jobs}
             try:
                 while pending:
@@ -376,7 +423,8 @@ def _run_parallel(jobs: list[tuple[Member, dict[str, Any]]], workers: int, finis
                         finish(pending.pop(fut), fut.result())
             except BrokenProcessPool:
                 raise TrainlabError(
-                    "a compare worker process died; when calling trainlab.comparisons from a script, put the call under "
+                    "a compare worker process died; when calling trainlab.comparisons from a script, put the call "
+                    "under "
                     "`if __name__ == '__main__':` (worker processes re-import the script), or use workers=1"
                 ) from None
             except BaseException:
@@ -394,7 +442,11 @@ def member_line(done: int, total: int, m: Member) -> str:
     if m.run is None:
         return f"[{done}/{total}] {m.label} seed {m.seed}: failed: {m.error}"
     s = m.run.summary
-    acc = f"test accuracy {s['test_accuracy']:.4f}" if isinstance(s.get("test_accuracy"), float) else f"test loss {s.get('test_loss', float('nan')):.4f}"
+    acc = (
+        f"test accuracy {s['test_accuracy']:.4f}"
+        if isinstance(s.get("test_accuracy"), float)
+        else f"test loss {s.get('test_loss', float('nan')):.4f}"
+    )
     status = "" if s.get("status") == "completed" else f" [{s.get('status')}]"
     return f"[{done}/{total}] {m.label} seed {m.seed}: {acc}{status} ({m.seconds:.1f} s)"
 
@@ -406,14 +458,29 @@ def compare_runs(paths: Sequence[str | Path], out_dir: str | Path = "runs", repo
     runs = [load_run(p) for p in paths]
     flats = [flat_keys(r.config.to_dict()) for r in runs]
     keys = sorted({k for f in flats for k in f})
-    varying = [k for k in keys if k != "seed" and not k.startswith(_IGNORED) and len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1]
+    varying = [
+        k
+        for k in keys
+        if k != "seed"
+        and not k.startswith(_IGNORED)
+        and len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1
+    ]
     members = []
     for r, f in zip(runs, flats, strict=True):
         params = {k: f.get(k) for k in varying}
         if r.summary.get("kind") == "baseline":  # a scikit-learn baseline: network keys mean nothing to it
             params = {k: v for k, v in params.items() if k == "model.name" or not k.startswith(_NETWORK_KEYS)}
         label = _label(params) if varying else "same config"  # differing only by seed: one group
-        members.append(Member(label, params, int(f.get("seed", 0)), r.path, r, "" if r.summary.get("status") == "completed" else f"status {r.summary.get('status', 'unknown')}"))
+        members.append(
+            Member(
+                label,
+                params,
+                int(f.get("seed", 0)),
+                r.path,
+                r,
+                "" if r.summary.get("status") == "completed" else f"status {r.summary.get('status', 'unknown')}",
+            )
+        )
     path = create_run_dir(out_dir, "compare")
     comp = Comparison(path, varying, members, 1, sum(float(r.summary.get("fit_seconds", 0.0)) for r in runs))
     _write_json(comp, {}, 0)
@@ -424,10 +491,28 @@ def compare_runs(paths: Sequence[str | Path], out_dir: str | Path = "runs", repo
 
 def _write_json(comp: Comparison, grid: dict[str, list[Any]], seeds: int) -> None:
     members = [
-        {"label": m.label, "params": m.params, "seed": m.seed, "run": os.path.relpath(m.path, comp.path) if m.path else None, "error": m.error, "seconds": round(m.seconds, 3)}
+        {
+            "label": m.label,
+            "params": m.params,
+            "seed": m.seed,
+            "run": os.path.relpath(m.path, comp.path) if m.path else None,
+            "error": m.error,
+            "seconds": round(m.seconds, 3),
+        }
         for m in comp.members
     ]
-    write_json(comp.path / COMPARE_JSON, {"keys": comp.keys, "grid": grid, "seeds": seeds, "workers": comp.workers, "seconds": round(comp.seconds, 3), "plan": comp.plan, "members": members})
+    write_json(
+        comp.path / COMPARE_JSON,
+        {
+            "keys": comp.keys,
+            "grid": grid,
+            "seeds": seeds,
+            "workers": comp.workers,
+            "seconds": round(comp.seconds, 3),
+            "plan": comp.plan,
+            "members": members,
+        },
+    )
 
 
 def load_comparison(path: str | Path) -> Comparison:
@@ -437,11 +522,20 @@ def load_comparison(path: str | Path) -> Comparison:
         raise ConfigError(f"{path} is not a comparison directory (no {COMPARE_JSON})")
     where = str(path / COMPARE_JSON)
     data = read_json(path / COMPARE_JSON)  # bounded in size and nesting
-    if not isinstance(data, dict) or not isinstance(data.get("members"), list) or not isinstance(data.get("keys"), list):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("members"), list)
+        or not isinstance(data.get("keys"), list)
+    ):
         raise ConfigError(f"{where} is not a comparison (a JSON object with keys and members)")
     members = []
     for i, m in enumerate(data["members"]):
-        ok = isinstance(m, dict) and isinstance(m.get("label"), str) and isinstance(m.get("params"), dict) and isinstance(m.get("seed"), int)
+        ok = (
+            isinstance(m, dict)
+            and isinstance(m.get("label"), str)
+            and isinstance(m.get("params"), dict)
+            and isinstance(m.get("seed"), int)
+        )
         if not ok or not isinstance(m.get("run") or "", str) or not isinstance(m.get("seconds", 0.0), (int, float)):
             raise ConfigError(f"{where}: members[{i}] is not a member (label, params, seed, run)")
         run_path = (path / m["run"]).resolve() if m.get("run") else None
@@ -452,24 +546,46 @@ def load_comparison(path: str | Path) -> Comparison:
                 run = load_run(run_path)
             except TrainlabError as exc:  # one damaged run is reported in its row, not fatal to the table
                 error = f"unreadable: {exc}"
-        members.append(Member(m["label"], m["params"], m["seed"], run_path, run, error or ("" if run else "run directory missing"), m.get("seconds", 0.0)))
+        members.append(
+            Member(
+                m["label"],
+                m["params"],
+                m["seed"],
+                run_path,
+                run,
+                error or ("" if run else "run directory missing"),
+                m.get("seconds", 0.0),
+            )
+        )
     workers, seconds, plan = data.get("workers", 1), data.get("seconds", 0.0), data.get("plan", "")
-    return Comparison(path, [str(k) for k in data["keys"]], members, workers if isinstance(workers, int) else 1, seconds if isinstance(seconds, (int, float)) else 0.0,
-                      plan if isinstance(plan, str) else "")
+    return Comparison(
+        path,
+        [str(k) for k in data["keys"]],
+        members,
+        workers if isinstance(workers, int) else 1,
+        seconds if isinstance(seconds, (int, float)) else 0.0,
+        plan if isinstance(plan, str) else "",
+    )
 
 
 def format_table(comp: Comparison, metric: str = "test_accuracy") -> str:
     """The comparison as an aligned text table (mean ± std over seeds), the best by ``metric`` marked."""
     rows = comp.rows()
     metric = metric_key(metric)
-    shown = [k for k in dict.fromkeys((metric, "test_accuracy", "test_loss", "best_val_accuracy", "test_r2", "fit_seconds")) if any(k in r for r in rows)]
+    shown = [
+        k
+        for k in dict.fromkeys((metric, "test_accuracy", "test_loss", "best_val_accuracy", "test_r2", "fit_seconds"))
+        if any(k in r for r in rows)
+    ]
     pick = min if metric in LOWER_IS_BETTER else max
     best = pick((r[metric][0] for r in rows if metric in r), default=None)
     seeds = max((r["runs"] for r in rows), default=1)
     header = ["config", *(k.replace("_", " ") for k in shown)]
     lines = [header]
     for r in rows:
-        cells = [r["config"] + (" *" if best is not None and r.get(metric, (None,))[0] == best and len(rows) > 1 else "")]
+        cells = [
+            r["config"] + (" *" if best is not None and r.get(metric, (None,))[0] == best and len(rows) > 1 else "")
+        ]
         for k in shown:
             if k not in r:
                 cells.append("-")
@@ -481,6 +597,13 @@ def format_table(comp: Comparison, metric: str = "test_accuracy") -> str:
             cells[0] += f"  ({r['failed']} failed: {r.get('error', 'not completed')[:60]})"
         lines.append(cells)
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
-    text = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip() for row in lines]
-    notes = ([f"mean ± std over {seeds} seeds"] if seeds > 1 else []) + ([f"* best {metric.replace('_', ' ')}"] if best is not None and len(rows) > 1 else [])
+    text = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in lines
+    ]
+    notes = ([f"mean ± std over {seeds} seeds"] if seeds > 1 else []) + (
+        [f"* best {metric.replace('_', ' ')}"] if best is not None and len(rows) > 1 else []
+    )
     return "\n".join(text + (["; ".join(notes)] if notes else []))

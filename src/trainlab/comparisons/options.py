@@ -55,6 +55,7 @@ class CompareOptions:
             if key not in names:
                 raise unknown("compare option", key, names)
         if options is not None and not isinstance(options, cls):
-            raise ConfigError(f"options={type(options).__name__} must be a CompareOptions "
-                              "(trainlab.comparisons.CompareOptions)")
+            raise ConfigError(
+                f"options={type(options).__name__} must be a CompareOptions (trainlab.comparisons.CompareOptions)"
+            )
         return dataclasses.replace(options or cls(), **keywords)

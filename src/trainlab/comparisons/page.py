@@ -56,7 +56,11 @@ def context(comp: Any) -> dict[str, Any]:
             ctx["curves"] = pages.image_uri(plots.compare_curves(groups, metrics), "svg")
         bars = [m for m in ("test_accuracy", "test_loss", "test_r2") if any(g["values"].get(m) for g in groups)][:2]
         ctx["bars"] = [
-            {"title": f"Final {m.replace('_', ' ')}", "uri": pages.image_uri(plots.compare_bars(groups, m), "svg"), "alt": f"final {m} per configuration"}
+            {
+                "title": f"Final {m.replace('_', ' ')}",
+                "uri": pages.image_uri(plots.compare_bars(groups, m), "svg"),
+                "alt": f"final {m} per configuration",
+            }
             for m in bars
         ]
     return ctx
@@ -95,7 +99,15 @@ def _runs(comp: Any) -> list[list[Any]]:
         if m.run is not None:
             rel = Path(os.path.relpath(m.run.path, comp.path), REPORT).as_posix()
             link: Any = {"text": m.run.name, "href": rel} if (m.run.path / REPORT).is_file() else m.run.name
-            rows.append([m.label, m.seed, number(m.run.summary.get("test_accuracy")), str(m.run.summary.get("status", "?")), link])
+            rows.append(
+                [
+                    m.label,
+                    m.seed,
+                    number(m.run.summary.get("test_accuracy")),
+                    str(m.run.summary.get("status", "?")),
+                    link,
+                ]
+            )
         else:
             rows.append([m.label, m.seed, "-", f"failed: {m.error}", "-"])
     return rows

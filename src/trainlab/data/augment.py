@@ -81,7 +81,9 @@ def random_flip(x: torch.Tensor, p: float) -> torch.Tensor:
     return torch.where(flip.view(-1, *(1,) * (x.ndim - 1)), x.flip(-1), x)
 
 
-@AUGMENTATIONS.register("flip", "horizontal mirror with probability p (default 0.5); never a default: digits are not symmetric")
+@AUGMENTATIONS.register(
+    "flip", "horizontal mirror with probability p (default 0.5); never a default: digits are not symmetric"
+)
 def flip(dims: int, p: float = 0.5) -> Transform:
     """Random horizontal flip (images)."""
     _need_images("flip", dims)
@@ -110,7 +112,9 @@ def random_rotate(x: torch.Tensor, degrees: float) -> torch.Tensor:
     return rotate_by(x, (torch.rand(x.shape[0], device=x.device) * 2 - 1) * math.radians(degrees))
 
 
-@AUGMENTATIONS.register("rotate", "random rotation by up to `degrees` (default 10) about the centre, bilinear, zero fill")
+@AUGMENTATIONS.register(
+    "rotate", "random rotation by up to `degrees` (default 10) about the centre, bilinear, zero fill"
+)
 def rotate(dims: int, degrees: float = 10.0) -> Transform:
     """Small random rotations (images), batched with affine_grid / grid_sample."""
     _need_images("rotate", dims)
@@ -119,7 +123,9 @@ def rotate(dims: int, degrees: float = 10.0) -> Transform:
     return lambda x: random_rotate(x, float(degrees))
 
 
-@AUGMENTATIONS.register("noise", "add Gaussian noise N(0, std^2) to every input value (std default 0.05)", limits={"std": (0, None)})
+@AUGMENTATIONS.register(
+    "noise", "add Gaussian noise N(0, std^2) to every input value (std default 0.05)", limits={"std": (0, None)}
+)
 def noise(dims: int, std: float = 0.05) -> Transform:
     """Additive Gaussian noise."""
     if isinstance(std, bool) or not isinstance(std, (int, float)) or not 0 <= std < math.inf:
@@ -128,7 +134,9 @@ def noise(dims: int, std: float = 0.05) -> Transform:
     return lambda x: x + s * torch.randn_like(x)
 
 
-def random_erase(x: torch.Tensor, p: float, scale: tuple[float, float], ratio: tuple[float, float], value: float) -> torch.Tensor:
+def random_erase(
+    x: torch.Tensor, p: float, scale: tuple[float, float], ratio: tuple[float, float], value: float
+) -> torch.Tensor:
     """Random erasing (Zhong et al. 2017): with probability ``p`` set one random box of each example to ``value``.
 
     Per example: area fraction A ~ U(scale), aspect r with log r ~ U(log ratio); box height
@@ -166,8 +174,12 @@ def _area_and_aspect(name: str, scale: Any, ratio: Any) -> tuple[tuple[float, fl
     return (lo, hi), (rlo, rhi)
 
 
-@AUGMENTATIONS.register("erase", "random erasing: with probability p (0.5) one box of area fraction in scale ([0.02,0.33]) set to value (0)")
-def erase(dims: int, p: float = 0.5, scale: Any = (0.02, 0.33), ratio: Any = (0.3, 3.3), value: float = 0.0) -> Transform:
+@AUGMENTATIONS.register(
+    "erase", "random erasing: with probability p (0.5) one box of area fraction in scale ([0.02,0.33]) set to value (0)"
+)
+def erase(
+    dims: int, p: float = 0.5, scale: Any = (0.02, 0.33), ratio: Any = (0.3, 3.3), value: float = 0.0
+) -> Transform:
     """Random erasing / cutout (images and sequences)."""
     prob = _prob("erase", p)
     (lo, hi), (rlo, rhi) = _area_and_aspect("erase", scale, ratio)
@@ -175,7 +187,11 @@ def erase(dims: int, p: float = 0.5, scale: Any = (0.02, 0.33), ratio: Any = (0.
 
 
 def _pair(name: str, key: str, value: Any) -> tuple[float, float]:
-    ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ok = (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    )
     if not ok:
         raise ConfigError(f"augmentation {brief(name)}: {key}={brief(value)} must be a pair [low, high]")
     return float(value[0]), float(value[1])
@@ -208,7 +224,9 @@ def random_resized_crop(x: torch.Tensor, scale: tuple[float, float], ratio: tupl
     return out.squeeze(2) if seq else out
 
 
-@AUGMENTATIONS.register("resized_crop", "random crop of area fraction in scale ([0.5,1]) resized back to full size (images and sequences)")
+@AUGMENTATIONS.register(
+    "resized_crop", "random crop of area fraction in scale ([0.5,1]) resized back to full size (images and sequences)"
+)
 def resized_crop(dims: int, scale: Any = (0.5, 1.0), ratio: Any = (0.75, 4 / 3)) -> Transform:
     """Random resized crop (images) or crop-and-resize (sequences): the view SimCLR relies on most."""
     (lo, hi), (rlo, rhi) = _area_and_aspect("resized_crop", scale, ratio)
@@ -239,7 +257,8 @@ def make_augment(specs: list[Any], input_shape: tuple[int, ...]) -> Augment | No
         return None
     if len(input_shape) not in (2, 3):
         raise ConfigError(
-            f"data.augment needs image (C, H, W) or sequence (C, L) inputs, but this data set's input shape is {tuple(input_shape)}"
+            "data.augment needs image (C, H, W) or sequence (C, L) inputs, but this data set's input shape is "
+            f"{tuple(input_shape)}"
         )
     dims = len(input_shape) - 1
     transforms = [AUGMENTATIONS.create(spec, dims=dims) for spec in specs]
@@ -273,7 +292,8 @@ def make_views(specs: list[Any], input_shape: tuple[int, ...]) -> TwoViews:
     """SimCLR's view maker for ``pretrain.views`` (empty: ``DEFAULT_VIEWS`` for the data's shape)."""
     if len(input_shape) not in (2, 3):
         raise ConfigError(
-            f"pretrain.method=simclr needs image (C, H, W) or sequence (C, L) inputs to make views, but this data set's input shape is {tuple(input_shape)}"
+            "pretrain.method=simclr needs image (C, H, W) or sequence (C, L) inputs to make views, but this data "
+            f"set's input shape is {tuple(input_shape)}"
         )
     augment = make_augment(list(specs) or DEFAULT_VIEWS[len(input_shape) - 1], input_shape)
     assert augment is not None

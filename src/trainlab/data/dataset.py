@@ -63,7 +63,9 @@ class Dataset:
         """The split called ``train``, ``val`` or ``test``."""
         found = {"train": self.train, "val": self.val, "test": self.test}.get(name)
         if found is None:
-            raise ConfigError(f"split {name!r} is not available; choose one of: train, val, test (val needs data.val > 0)")
+            raise ConfigError(
+                f"split {name!r} is not available; choose one of: train, val, test (val needs data.val > 0)"
+            )
         return found
 
     def describe(self) -> str:

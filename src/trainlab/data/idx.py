@@ -99,7 +99,9 @@ def _parse_stream(stream: BinaryIO, name: str, max_data: int | None) -> np.ndarr
     if ndim == 0:
         raise DataError(f"{name}: IDX header declares 0 dimensions")
     if ndim > MAX_DIMS:
-        raise DataError(f"{name}: IDX header declares {ndim} dimensions; at most {MAX_DIMS} are supported (images have 3, labels 1)")
+        raise DataError(
+            f"{name}: IDX header declares {ndim} dimensions; at most {MAX_DIMS} are supported (images have 3, labels 1)"
+        )
     dims = stream.read(4 * ndim)
     header = 4 + 4 * ndim
     if len(dims) < 4 * ndim:
@@ -125,7 +127,9 @@ def _parse_stream(stream: BinaryIO, name: str, max_data: int | None) -> np.ndarr
     extra, more = _count_rest(stream, _TRAILING_PEEK)
     if extra:
         has = f"more than {expected + extra}" if more else str(expected + extra)
-        raise DataError(f"{name}: has trailing bytes: header says shape {tuple(shape)} ({expected} data bytes), file has {has}")
+        raise DataError(
+            f"{name}: has trailing bytes: header says shape {tuple(shape)} ({expected} data bytes), file has {has}"
+        )
     try:
         arr = buf.view(dtype).reshape(shape)
     except ValueError:  # e.g. (0, 2**32-1, 2**32-1, 2**32-1): empty, yet too big for numpy's index arithmetic
@@ -182,8 +186,11 @@ def write_idx(path: str | Path, array: np.ndarray, compress: bool | None = None)
     path.write_bytes(payload)
 
 
-def read_image_label_pair(images: str | Path, labels: str | Path, read: Callable[[str | Path], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Read an images file and its labels file (with ``read``, default ``read_idx``), checking they describe the same examples."""
+def read_image_label_pair(
+    images: str | Path, labels: str | Path, read: Callable[[str | Path], np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read an images file and its labels file (with ``read``, default ``read_idx``),
+    checking they describe the same examples."""
     read = read or read_idx
     x = read(images)
     y = read(labels)

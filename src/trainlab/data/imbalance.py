@@ -45,7 +45,9 @@ def exp(ratio: float = 100.0) -> Profile:
     return sizes
 
 
-@IMBALANCE.register("step", "step: the last `minority` classes (default half) keep n_max/ratio examples (Cao et al. 2019)")
+@IMBALANCE.register(
+    "step", "step: the last `minority` classes (default half) keep n_max/ratio examples (Cao et al. 2019)"
+)
 def step(ratio: float = 10.0, minority: int | None = None) -> Profile:
     """Step profile: ``n_c = n_max`` for the first C - minority classes, ``floor(n_max / ratio)`` for the rest."""
     r = _ratio(ratio, "step")
@@ -53,7 +55,9 @@ def step(ratio: float = 10.0, minority: int | None = None) -> Profile:
     def sizes(c: int, n_max: int) -> np.ndarray:
         k = c // 2 if minority is None else int(minority)
         if not 1 <= k < c:
-            raise ConfigError(f"data.imbalance=step(minority={minority}): minority must be in 1..{c - 1} for {c} classes")
+            raise ConfigError(
+                f"data.imbalance=step(minority={minority}): minority must be in 1..{c - 1} for {c} classes"
+            )
         out = np.full(c, n_max, dtype=int)
         out[c - k :] = max(1, int(n_max // r))
         return out

@@ -61,8 +61,12 @@ REMOTE: dict[str, RemoteDataset] = {
         "mnist",
         ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
         (
-            RemoteFile("train-images-idx3-ubyte.gz", "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
-            RemoteFile("train-labels-idx1-ubyte.gz", "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+            RemoteFile(
+                "train-images-idx3-ubyte.gz", "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"
+            ),
+            RemoteFile(
+                "train-labels-idx1-ubyte.gz", "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"
+            ),
             RemoteFile("t10k-images-idx3-ubyte.gz", "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
             RemoteFile("t10k-labels-idx1-ubyte.gz", "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
         ),
@@ -71,12 +75,27 @@ REMOTE: dict[str, RemoteDataset] = {
         "fashion-mnist",
         # https first (the files Keras downloads); Zalando's S3 website endpoint speaks plain http
         # only, and stays as the fallback: every file is checked against its sha256 either way
-        ("https://storage.googleapis.com/tensorflow/tf-keras-datasets/", "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
         (
-            RemoteFile("train-images-idx3-ubyte.gz", raw_sha256="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
-            RemoteFile("train-labels-idx1-ubyte.gz", raw_sha256="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
-            RemoteFile("t10k-images-idx3-ubyte.gz", raw_sha256="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
-            RemoteFile("t10k-labels-idx1-ubyte.gz", raw_sha256="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        ),
+        (
+            RemoteFile(
+                "train-images-idx3-ubyte.gz",
+                raw_sha256="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            ),
+            RemoteFile(
+                "train-labels-idx1-ubyte.gz",
+                raw_sha256="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            ),
+            RemoteFile(
+                "t10k-images-idx3-ubyte.gz",
+                raw_sha256="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            ),
+            RemoteFile(
+                "t10k-labels-idx1-ubyte.gz",
+                raw_sha256="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            ),
         ),
         debian_package="dataset-fashion-mnist",
     ),
@@ -126,8 +145,7 @@ def find_idx_files(name: str, data_dir: str | Path | None = None) -> dict[str, P
     if pkg:
         hint += f" or `apt-get install {pkg}`"
     raise DataError(
-        f"data set {name!r} not found (looked in {', '.join(str(d) for d in searched)}); {hint}"
-        " or pass --data-dir DIR"
+        f"data set {name!r} not found (looked in {', '.join(str(d) for d in searched)}); {hint} or pass --data-dir DIR"
     )
 
 
@@ -136,7 +154,10 @@ def _files_in_named_dir(name: str, directory: Path) -> dict[str, Path]:
     where = f"data.dir={str(directory)!r}"
     get = f"; run `trainlab data get {name} --dir {directory}` to download them there" if name in REMOTE else ""
     if not directory.exists():
-        raise DataError(f"{where}: no such directory; it should hold the 4 IDX files of {name} ({', '.join(IDX_FILES)}, each optionally .gz){get}")
+        raise DataError(
+            f"{where}: no such directory; it should hold the 4 IDX files of {name} ({', '.join(IDX_FILES)}, each "
+            f"optionally .gz){get}"
+        )
     if not directory.is_dir():
         raise DataError(f"{where} is a file, not a directory holding the IDX files of {name}")
     best: tuple[Path, dict[str, Path | None]] | None = None
@@ -151,9 +172,14 @@ def _files_in_named_dir(name: str, directory: Path) -> dict[str, Path]:
     missing = [stem for stem, path in found.items() if path is None]
     blocked = [str(d / f"{stem}{ext}") for stem in missing for ext in (".gz", "") if (d / f"{stem}{ext}").exists()]
     if blocked:
-        raise DataError(f"{where}: {blocked[0]} is not a regular file (a directory?); the IDX files of {name} must be files")
+        raise DataError(
+            f"{where}: {blocked[0]} is not a regular file (a directory?); the IDX files of {name} must be files"
+        )
     have = len(IDX_FILES) - len(missing)
-    raise DataError(f"{where} holds {have} of the 4 IDX files of {name}; missing: {', '.join(f'{m}[.gz]' for m in missing)} (looked in {d}){get}")
+    raise DataError(
+        f"{where} holds {have} of the 4 IDX files of {name}; missing: {', '.join(f'{m}[.gz]' for m in missing)} "
+        f"(looked in {d}){get}"
+    )
 
 
 # Downloads are streamed to disk and bounded: a mirror serving an endless or enormous body fails
@@ -278,7 +304,10 @@ def _fetch_to(url: str, target: Path, spec: RemoteFile, timeout: float) -> str |
             with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (https/http mirrors only)
                 declared = resp.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > MAX_DOWNLOAD_BYTES:
-                    return f"{url}: the server announces {int(declared):,} bytes, more than a data set file has (at most {MAX_DOWNLOAD_BYTES:,})"
+                    return (
+                        f"{url}: the server announces {int(declared):,} bytes, "
+                        f"more than a data set file has (at most {MAX_DOWNLOAD_BYTES:,})"
+                    )
                 while True:
                     try:
                         chunk = resp.read(_CHUNK)
@@ -289,7 +318,10 @@ def _fetch_to(url: str, target: Path, spec: RemoteFile, timeout: float) -> str |
                     if not chunk:
                         break  # the end, or a connection closed early (checked below)
                     if d.size + len(chunk) > MAX_DOWNLOAD_BYTES:
-                        return f"{url}: more than {MAX_DOWNLOAD_BYTES:,} bytes served; not a data set file (stopped reading)"
+                        return (
+                            f"{url}: more than {MAX_DOWNLOAD_BYTES:,} bytes served; "
+                            "not a data set file (stopped reading)"
+                        )
                     d.update(chunk)
                     try:
                         out.write(chunk)

@@ -28,7 +28,16 @@ def _sizes(size: int, test: int | None, noise: float) -> int:
     return n_test
 
 
-def line(w: Any = 2.0, b: float = -1.0, size: int = 200, noise: float = 0.1, outliers: float = 0.0, dims: int = 1, seed: int = 0, test: int | None = None) -> RawData:
+def line(
+    w: Any = 2.0,
+    b: float = -1.0,
+    size: int = 200,
+    noise: float = 0.1,
+    outliers: float = 0.0,
+    dims: int = 1,
+    seed: int = 0,
+    test: int | None = None,
+) -> RawData:
     """y = w·x + b + N(0, noise²), x ~ U[-1, 1]^dims; ``outliers`` of the training targets moved far.
 
     An outlier's target is shifted by +10 (so it lies 10/noise standard deviations off the line):
@@ -61,7 +70,9 @@ def sine(size: int = 500, noise: float = 0.05, periods: float = 1.0, seed: int =
     x = rng.uniform(-1, 1, (size + n_test, 1))
     y = np.sin(2 * np.pi * float(periods) * x[:, 0]) + rng.normal(0, noise, size + n_test)
     x, y = x.astype(np.float32), y.astype(np.float32)
-    return RawData(x[:size], y[:size], x[size:], y[size:], [], "regression", (1,), f"y = sin(2π·{periods}·x) + N(0, {noise}²)")
+    return RawData(
+        x[:size], y[:size], x[size:], y[size:], [], "regression", (1,), f"y = sin(2π·{periods}·x) + N(0, {noise}²)"
+    )
 
 
 def diabetes() -> RawData:
@@ -76,7 +87,9 @@ def diabetes() -> RawData:
     return RawData(xtr, ytr, xte, yte, [], "regression", (10,), "diabetes progression one year after baseline")
 
 
-def fitted_line(model: Any, preprocess_state: dict[str, Any], input_shape: tuple[int, ...], max_features: int = 20) -> dict[str, Any] | None:
+def fitted_line(
+    model: Any, preprocess_state: dict[str, Any], input_shape: tuple[int, ...], max_features: int = 20
+) -> dict[str, Any] | None:
     """The w and b a linear model has learned, in the data's original units, or None.
 
     The model is f(x) = v·T(x) + c with T the fitted (affine) preprocessing, so in the original
@@ -84,7 +97,6 @@ def fitted_line(model: Any, preprocess_state: dict[str, Any], input_shape: tuple
     vectors reads them off exactly, whatever the preprocessing. Only for a model that is one
     Linear layer with one output, on at most ``max_features`` inputs.
     """
-
 
     layers = [m for m in model.modules() if any(True for _ in m.parameters(recurse=False))]
     if len(layers) != 1 or not isinstance(layers[0], nn.Linear) or layers[0].out_features != 1:

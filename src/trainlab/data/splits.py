@@ -26,7 +26,6 @@ from trainlab.data import imbalance, noise
 from trainlab.data.dataset import Dataset, RawData, Split
 from trainlab.data.preprocess import fit_preprocess
 from trainlab.errors import ConfigError, DataError
-from trainlab.registry import parse_spec
 
 Indices = tuple[np.ndarray, np.ndarray]  # (training part, validation part) of the pool, sorted
 # a split plan: the pool's labels and whether to stratify -> one (train, val) pair per data set to make
@@ -40,8 +39,10 @@ def stratified_split(y: np.ndarray, val: float, seed: int, stratify: bool = True
     if val <= 0:
         return np.arange(n), np.arange(0)
     if n_val <= 0:  # asked for a validation split and would silently get none
-        raise ConfigError(f"data.val={val} of {n} training examples rounds to 0 examples;"
-                          " use a larger fraction, a count, or 0 for no validation split")
+        raise ConfigError(
+            f"data.val={val} of {n} training examples rounds to 0 examples;"
+            " use a larger fraction, a count, or 0 for no validation split"
+        )
     if n_val >= n:
         raise ConfigError(f"data.val={val} leaves no training examples (train has {n})")
     rng = np.random.default_rng(seed)
@@ -89,8 +90,10 @@ def training_labels(
     labels = y[tr_idx]
     if data_cfg.label_noise:  # training labels only, after the val split (data/noise.py)
         if not stratify:
-            raise ConfigError(f"data.label_noise={data_cfg.label_noise} needs a classification data set;"
-                              f" {parse_spec(data_cfg.name).name} is {raw.task}")
+            raise ConfigError(
+                f"data.label_noise={data_cfg.label_noise} needs a classification data set;"
+                f" {data_cfg.spec('name').name} is {raw.task}"
+            )
         labels = noise.corrupt(labels, data_cfg.label_noise, len(raw.classes), seed)
     return tr_idx, labels
 
@@ -119,7 +122,7 @@ def make_dataset(
     """The data set of one (train, val) split of the pool ``x, y``: the training part long-tailed,
     resampled and label-noised, every part checked and preprocessed (fitted on the training part
     unless a fitted ``transform`` is given) and moved to ``device``."""
-    name = parse_spec(data_cfg.name).name
+    name = data_cfg.spec("name").name
     tr_idx, val_idx = split
     tr_idx, ytrain = training_labels(data_cfg, raw, y, tr_idx, seed)
     parts = {"train": (x[tr_idx], ytrain), "test": (raw.x_test, raw.y_test)}
@@ -128,8 +131,10 @@ def make_dataset(
     # one float32 copy per split that this function owns (IDX pixels: the uint8 -> float conversion;
     # float data: a copy, so scaling it in place below never writes into the source's arrays)
     tensors = {
-        k: (torch.from_numpy(np.ascontiguousarray(a)).to(torch.float32, copy=True),
-            torch.from_numpy(np.ascontiguousarray(b)))
+        k: (
+            torch.from_numpy(np.ascontiguousarray(a)).to(torch.float32, copy=True),
+            torch.from_numpy(np.ascontiguousarray(b)),
+        )
         for k, (a, b) in parts.items()
     }
     for k, (t, _) in tensors.items():
@@ -141,5 +146,6 @@ def make_dataset(
     # in place: no second copy
     splits = {k: Split(transform.apply_(t).to(dev), b.to(dev)) for k, (t, b) in tensors.items()}
     shape = transform.output_shape(raw.input_shape)  # pca(k) turns images into k features
-    return Dataset(name, splits["train"], splits.get("val"), splits["test"], raw.classes, raw.task, shape,
-                   transform.state_dict())
+    return Dataset(
+        name, splits["train"], splits.get("val"), splits["test"], raw.classes, raw.task, shape, transform.state_dict()
+    )

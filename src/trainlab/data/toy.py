@@ -47,11 +47,20 @@ def blobs(n: int, noise: float, rng: np.random.Generator, classes: int = 3) -> t
     return make_blobs(n, centers=classes, cluster_std=max(noise, 1e-6) * 4, random_state=int(rng.integers(2**31)))
 
 
-def blobs_sized(sizes: list[int], noise: float, rng: np.random.Generator, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Blobs with a given number of points per group; group g belongs to class g % classes (train, then test groups share centers)."""
+def blobs_sized(
+    sizes: list[int], noise: float, rng: np.random.Generator, classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blobs with a given number of points per group; group g belongs to class g % classes
+    (train, then test groups share centers)."""
     # lazy: scikit-learn (~0.5 s to import) loads only for what uses it
     from sklearn.datasets import make_blobs
 
     _, _, centers = make_blobs(classes, centers=classes, random_state=int(rng.integers(2**31)), return_centers=True)
-    x, group = make_blobs(sizes, centers=np.concatenate([centers] * (len(sizes) // classes)), cluster_std=max(noise, 1e-6) * 4, shuffle=False, random_state=int(rng.integers(2**31)))
+    x, group = make_blobs(
+        sizes,
+        centers=np.concatenate([centers] * (len(sizes) // classes)),
+        cluster_std=max(noise, 1e-6) * 4,
+        shuffle=False,
+        random_state=int(rng.integers(2**31)),
+    )
     return x, group % classes

@@ -9,4 +9,13 @@ from trainlab.diagnose.lr_find import (
     lr_range_test,
 )
 
-__all__ = ["LR_SUGGESTIONS", "CheckResult", "LRFindOptions", "LRFindResult", "LRFinder", "Subject", "lr_range_test", "run_checks"]
+__all__ = [
+    "LR_SUGGESTIONS",
+    "CheckResult",
+    "LRFindOptions",
+    "LRFindResult",
+    "LRFinder",
+    "Subject",
+    "lr_range_test",
+    "run_checks",
+]

@@ -106,7 +106,12 @@ def check_initial_loss(sub: Subject, sample: int = 2048) -> CheckResult:
     exp = sub.expected_loss
     measured = {"initial_loss": value, "expected": exp}
     if exp is None:
-        return CheckResult("initial loss", math.isfinite(value), f"{value:.4f} (no expected value for loss {sub.loss.name})", measured=measured)
+        return CheckResult(
+            "initial loss",
+            math.isfinite(value),
+            f"{value:.4f} (no expected value for loss {sub.loss.name})",
+            measured=measured,
+        )
     ln = f" = ln({sub.data.num_classes})" if sub.loss.name in ("cross_entropy", "nll") else ""
     ok = math.isfinite(value) and abs(value - exp) <= INITIAL_LOSS_TOLERANCE * exp
     summary = f"{value:.4f} (expected {exp:.4f}{ln})"
@@ -114,7 +119,9 @@ def check_initial_loss(sub: Subject, sample: int = 2048) -> CheckResult:
     return CheckResult("initial loss", ok, summary, expl, measured)
 
 
-def check_overfit(sub: Subject, examples: int = OVERFIT_EXAMPLES, steps: int = OVERFIT_STEPS, check_every: int = 25) -> CheckResult:
+def check_overfit(
+    sub: Subject, examples: int = OVERFIT_EXAMPLES, steps: int = OVERFIT_STEPS, check_every: int = 25
+) -> CheckResult:
     """Train a copy on ``examples`` examples, full batch: loss near 0 and accuracy 1.0 within ``steps``."""
     x, y = sub.batch(examples)
     model = sub.copy_model()
@@ -147,12 +154,25 @@ def check_overfit(sub: Subject, examples: int = OVERFIT_EXAMPLES, steps: int = O
             break
     ok = math.isfinite(loss) and loss <= target and acc == 1.0
     what = f"loss {start:.3f} -> {loss:.4f}" + (f", train accuracy {acc:.2f}" if classification else "")
-    summary = f"{len(y)} examples: {what} after {taken} steps (target loss <= {target:.3g}{', accuracy 1.00' if classification else ''}, budget {steps})"
-    expl = "" if ok else (
-        "a network that cannot memorize 20 examples has a bug or cannot learn at this setting: "
-        "check the learning rate (optim.lr), the init (model.init), and the loss / output layer pairing"
+    summary = (
+        f"{len(y)} examples: {what} after {taken} steps "
+        f"(target loss <= {target:.3g}{', accuracy 1.00' if classification else ''}, budget {steps})"
     )
-    return CheckResult("overfit a tiny subset", ok, summary, expl, {"examples": len(y), "start_loss": start, "loss": loss, "accuracy": acc, "steps": taken})
+    expl = (
+        ""
+        if ok
+        else (
+            "a network that cannot memorize 20 examples has a bug or cannot learn at this setting: "
+            "check the learning rate (optim.lr), the init (model.init), and the loss / output layer pairing"
+        )
+    )
+    return CheckResult(
+        "overfit a tiny subset",
+        ok,
+        summary,
+        expl,
+        {"examples": len(y), "start_loss": start, "loss": loss, "accuracy": acc, "steps": taken},
+    )
 
 
 def check_inputs(data: Dataset) -> CheckResult:
@@ -168,11 +188,24 @@ def check_inputs(data: Dataset) -> CheckResult:
     if nan or inf:
         problems.append(f"{nan} NaN and {inf} Inf values in the training inputs: check the data files")
     if abs(mean) > 3 or std > 3:
-        problems.append(f"inputs are not normalized (mean {mean:.3g}, std {std:.3g}): use data.preprocess=scale or standardize")
+        problems.append(
+            f"inputs are not normalized (mean {mean:.3g}, std {std:.3g}): use data.preprocess=scale or standardize"
+        )
     if constant == nfeat:
         problems.append("every feature is constant: the data carries no information")
-    details = [f"{constant} features never change (e.g. image borders): harmless, but standardize leaves them 0"] if constant else []
-    return CheckResult("input statistics", not problems, summary, "; ".join(problems), {"mean": mean, "std": std, "nan": nan, "inf": inf, "constant": constant, "features": nfeat}, details)
+    details = (
+        [f"{constant} features never change (e.g. image borders): harmless, but standardize leaves them 0"]
+        if constant
+        else []
+    )
+    return CheckResult(
+        "input statistics",
+        not problems,
+        summary,
+        "; ".join(problems),
+        {"mean": mean, "std": std, "nan": nan, "inf": inf, "constant": constant, "features": nfeat},
+        details,
+    )
 
 
 def check_batches(sub: Subject) -> CheckResult:
@@ -189,8 +222,14 @@ def check_batches(sub: Subject) -> CheckResult:
     sizes = [b - a for a, b in bounds]
     rest = n % bs
     merged = bool(rest) and rest < smallest_allowed and n > bs
-    shape = f"{len(bounds)} batch{'es' if len(bounds) != 1 else ''} of {sizes[0]} per epoch" + (f", the last of {sizes[-1]}" if sizes[-1] != sizes[0] else "")
-    note = f" (a last batch of {rest} joins the one before: batch norm cannot normalize {rest} example in training)" if merged else ""
+    shape = f"{len(bounds)} batch{'es' if len(bounds) != 1 else ''} of {sizes[0]} per epoch" + (
+        f", the last of {sizes[-1]}" if sizes[-1] != sizes[0] else ""
+    )
+    note = (
+        f" (a last batch of {rest} joins the one before: batch norm cannot normalize {rest} example in training)"
+        if merged
+        else ""
+    )
     model = sub.copy_model()
     model.train()
     x, y = sub.data.train.x[: min(sizes)], sub.data.train.y[: min(sizes)]
@@ -201,14 +240,23 @@ def check_batches(sub: Subject) -> CheckResult:
     except (RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return CheckResult(
-            "training batches", False, f"{shape}; a training step on a batch of {min(sizes)} fails: {first[:160]}",
+            "training batches",
+            False,
+            f"{shape}; a training step on a batch of {min(sizes)} fails: {first[:160]}",
             "change optim.batch_size (or use model.norm=layer, which needs no batch)",
             {"batches": len(bounds), "sizes": sorted(set(sizes)), "merged": merged},
         )
     ok = bool(torch.isfinite(loss.detach()).all())
-    summary = f"{shape}{note}; a training step on the smallest ({min(sizes)}) {'works' if ok else 'gives a non-finite loss'}"
-    return CheckResult("training batches", ok, summary, "" if ok else "the smallest batch gives a non-finite loss: check the data and the loss",
-                       {"batches": len(bounds), "sizes": sorted(set(sizes)), "merged": merged})
+    summary = (
+        f"{shape}{note}; a training step on the smallest ({min(sizes)}) {'works' if ok else 'gives a non-finite loss'}"
+    )
+    return CheckResult(
+        "training batches",
+        ok,
+        summary,
+        "" if ok else "the smallest batch gives a non-finite loss: check the data and the loss",
+        {"batches": len(bounds), "sizes": sorted(set(sizes)), "merged": merged},
+    )
 
 
 def _forward_backward(sub: Subject, model: nn.Module, recorder: ActivationRecorder | None = None) -> None:
@@ -229,7 +277,12 @@ def check_gradient_flow(sub: Subject) -> CheckResult:
     _forward_backward(sub, model)
     norms = gradient_norms(model)
     if not norms:
-        return CheckResult("gradient flow at init", False, "no layer received a gradient", "nothing in the model is trainable or connected to the loss")
+        return CheckResult(
+            "gradient flow at init",
+            False,
+            "no layer received a gradient",
+            "nothing in the model is trainable or connected to the loss",
+        )
     vanishing = [n for n, v in norms.items() if not v["grad_ratio"] >= VANISHING_GRAD]
     exploding = [n for n, v in norms.items() if v["grad_ratio"] > EXPLODING_GRAD or not math.isfinite(v["grad_ratio"])]
     vanishing = [n for n in vanishing if n not in exploding]
@@ -241,13 +294,27 @@ def check_gradient_flow(sub: Subject) -> CheckResult:
     if exploding:
         parts.append(f"exploding gradients in {_fmt_layers(exploding)} (|grad|/|W| > {EXPLODING_GRAD:g})")
     if parts:
-        parts.append("fix the init scale (model.init=kaiming_normal for relu, xavier_normal for tanh), add normalization (model.norm=batch), or use fewer layers")
-    details = [f"{n:<12} |grad| {v['grad_norm']:.3g}  |W| {v['weight_norm']:.3g}  ratio {v['grad_ratio']:.3g}" for n, v in norms.items()]
-    return CheckResult("gradient flow at init", not (vanishing or exploding), summary, "; ".join(parts), {"layers": norms, "vanishing": vanishing, "exploding": exploding}, details)
+        parts.append(
+            "fix the init scale (model.init=kaiming_normal for relu, xavier_normal for tanh), add normalization "
+            "(model.norm=batch), or use fewer layers"
+        )
+    details = [
+        f"{n:<12} |grad| {v['grad_norm']:.3g}  |W| {v['weight_norm']:.3g}  ratio {v['grad_ratio']:.3g}"
+        for n, v in norms.items()
+    ]
+    return CheckResult(
+        "gradient flow at init",
+        not (vanishing or exploding),
+        summary,
+        "; ".join(parts),
+        {"layers": norms, "vanishing": vanishing, "exploding": exploding},
+        details,
+    )
 
 
 def check_activations(sub: Subject) -> CheckResult:
-    """Activations at init: scale per layer against the input (vanishing/exploding), dead ReLUs, saturated tanh/sigmoid."""
+    """Activations at init: scale per layer against the input (vanishing/exploding), dead ReLUs,
+    saturated tanh/sigmoid."""
     model = sub.copy_model()
     rec = ActivationRecorder(model)
     x, _ = sub.batch()
@@ -269,27 +336,55 @@ def check_activations(sub: Subject) -> CheckResult:
             dead.append(name)
         if kind in ("tanh", "sigmoid") and s["saturated"] > SATURATED_FRACTION:
             saturated.append(name)
-        extra = f"  zero {s['zero']:.0%} dead {s['dead']:.0%}" if kind == "relu" else (f"  saturated {s['saturated']:.0%}" if kind in ("tanh", "sigmoid") else "")
+        extra = (
+            f"  zero {s['zero']:.0%} dead {s['dead']:.0%}"
+            if kind == "relu"
+            else (f"  saturated {s['saturated']:.0%}" if kind in ("tanh", "sigmoid") else "")
+        )
         details.append(f"{name:<12} mean {s['mean']:+.3g}  std {s['std']:.3g}  rms/input {rms:.3g}{extra}")
     parts = []
     if vanishing:
-        parts.append(f"vanishing activations in {_fmt_layers(vanishing)} (rms < {VANISHING_ACT:g} x input rms): the init scale is too small for this depth")
+        parts.append(
+            f"vanishing activations in {_fmt_layers(vanishing)} (rms < {VANISHING_ACT:g} x input rms): the init scale "
+            "is too small for this depth"
+        )
     if exploding:
-        parts.append(f"exploding activations in {_fmt_layers(exploding)} (rms > {EXPLODING_ACT:g} x input rms): the init scale is too large")
+        parts.append(
+            f"exploding activations in {_fmt_layers(exploding)} (rms > {EXPLODING_ACT:g} x input rms): the init scale "
+            "is too large"
+        )
     if dead:
-        parts.append(f"dead ReLUs in {_fmt_layers(dead)} (> {DEAD_FRACTION:.0%} of units output 0 for the whole batch): use kaiming init, bias_init=constant(0.01) or leaky_relu")
+        parts.append(
+            f"dead ReLUs in {_fmt_layers(dead)} (> {DEAD_FRACTION:.0%} of units output 0 for the whole batch): use "
+            "kaiming init, bias_init=constant(0.01) or leaky_relu"
+        )
     if saturated:
-        parts.append(f"saturated units in {_fmt_layers(saturated)} (> {SATURATED_FRACTION:.0%} in the flat tails): smaller init (xavier_normal) or normalized inputs")
+        parts.append(
+            f"saturated units in {_fmt_layers(saturated)} (> {SATURATED_FRACTION:.0%} in the flat tails): smaller "
+            "init (xavier_normal) or normalized inputs"
+        )
     acts = [s for n, s in stats.items() if kinds.get(n) in ("relu", "tanh", "sigmoid")]
     zero = statistics.mean(s["zero"] for s in acts) if acts else 0.0
     sat = statistics.mean(s["saturated"] for s in acts) if acts else 0.0
-    summary = f"{len(stats)} layer{_s(stats)}: {len(vanishing)} vanishing, {len(exploding)} exploding, {len(dead)} with dead ReLUs, {len(saturated)} saturated (mean zero fraction {zero:.0%}, saturated {sat:.0%})"
+    summary = (
+        f"{len(stats)} layer{_s(stats)}: {len(vanishing)} vanishing, {len(exploding)} exploding, "
+        f"{len(dead)} with dead ReLUs, {len(saturated)} saturated "
+        f"(mean zero fraction {zero:.0%}, saturated {sat:.0%})"
+    )
     ok = not (vanishing or exploding or dead or saturated)
-    return CheckResult("activations at init", ok, summary, "; ".join(parts), {"layers": stats, "vanishing": vanishing, "exploding": exploding, "dead": dead, "saturated": saturated}, details)
+    return CheckResult(
+        "activations at init",
+        ok,
+        summary,
+        "; ".join(parts),
+        {"layers": stats, "vanishing": vanishing, "exploding": exploding, "dead": dead, "saturated": saturated},
+        details,
+    )
 
 
 def check_update_ratio(sub: Subject, steps: int = UPDATE_STEPS) -> CheckResult:
-    """Per-step ||dW|| / ||W|| over the first ``steps`` optimizer steps (on a copy); about 1e-3 is the classic healthy value."""
+    """Per-step ||dW|| / ||W|| over the first ``steps`` optimizer steps (on a copy); about 1e-3 is the classic
+    healthy value."""
     model = sub.copy_model()
     opt = sub.optimizer(model)
     train: Split = sub.data.train
@@ -307,7 +402,9 @@ def check_update_ratio(sub: Subject, steps: int = UPDATE_STEPS) -> CheckResult:
             per_layer.setdefault(name, []).append(r)
     medians = {n: statistics.median(v) for n, v in per_layer.items()}
     if not medians:
-        return CheckResult("update/weight ratio", False, "no weight layers", "the model has no weight matrices to update")
+        return CheckResult(
+            "update/weight ratio", False, "no weight layers", "the model has no weight matrices to update"
+        )
     overall = statistics.median(medians.values())
     lo, hi = UPDATE_RATIO
     low = [n for n, r in medians.items() if not r >= lo]
@@ -316,15 +413,38 @@ def check_update_ratio(sub: Subject, steps: int = UPDATE_STEPS) -> CheckResult:
     lr = sub.optim_cfg.lr
     parts = []
     if high:
-        parts.append(f"updates too large in {_fmt_layers(high)} (> {hi:g} of the weights per step): lower optim.lr (now {lr:g}), e.g. to {lr / 10:g}")
+        parts.append(
+            f"updates too large in {_fmt_layers(high)} (> {hi:g} of the weights per step): lower optim.lr (now "
+            f"{lr:g}), e.g. to {lr / 10:g}"
+        )
     if low:
-        parts.append(f"updates too small in {_fmt_layers(low)} (< {lo:g}): raise optim.lr (now {lr:g}) or fix vanishing gradients")
-    details = [f"{n:<12} median {r:.3g}  (steps: {', '.join(f'{v:.2g}' for v in per_layer[n][:5])}{', ...' if len(per_layer[n]) > 5 else ''})" for n, r in medians.items()]
-    summary = f"median {overall:.3g} per step over {steps} steps, layers {min(medians.values()):.3g} .. {max(medians.values()):.3g} (healthy about 1e-3; band {lo:g} .. {hi:g})"
-    return CheckResult("update/weight ratio", not (low or high), summary, "; ".join(parts), {"median": overall, "layers": medians}, details)
+        parts.append(
+            f"updates too small in {_fmt_layers(low)} (< {lo:g}): raise optim.lr (now {lr:g}) or fix vanishing "
+            "gradients"
+        )
+    details = [
+        f"{n:<12} median {r:.3g}  (steps: "
+        f"{', '.join(f'{v:.2g}' for v in per_layer[n][:5])}{', ...' if len(per_layer[n]) > 5 else ''})"
+        for n, r in medians.items()
+    ]
+    summary = (
+        f"median {overall:.3g} per step over {steps} steps, "
+        f"layers {min(medians.values()):.3g} .. {max(medians.values()):.3g} "
+        f"(healthy about 1e-3; band {lo:g} .. {hi:g})"
+    )
+    return CheckResult(
+        "update/weight ratio",
+        not (low or high),
+        summary,
+        "; ".join(parts),
+        {"median": overall, "layers": medians},
+        details,
+    )
 
 
-def check_lr_range(sub: Subject, steps: int = LR_FIND_STEPS, plot: Path | None = None, start: float = 1e-7, end: float = 10.0) -> CheckResult:
+def check_lr_range(
+    sub: Subject, steps: int = LR_FIND_STEPS, plot: Path | None = None, start: float = 1e-7, end: float = 10.0
+) -> CheckResult:
     """A short LR range test with the training run's trainer (weights restored afterwards): passes when some
     learning rate lowers the loss; suggests one."""
     if sub.setup is None or sub.make_trainer is None:
@@ -333,23 +453,50 @@ def check_lr_range(sub: Subject, steps: int = LR_FIND_STEPS, plot: Path | None =
     if plot is not None:
         res.save_plot(plot, current_lr=sub.optim_cfg.lr)
     lr = sub.optim_cfg.lr
-    measured = {"suggestion": res.suggestion, "valley": res.suggest("valley"), "minimum": res.suggest("minimum"), "configured": lr, "plot": str(plot) if plot else None, "diverged": res.diverged}
+    measured = {
+        "suggestion": res.suggestion,
+        "valley": res.suggest("valley"),
+        "minimum": res.suggest("minimum"),
+        "configured": lr,
+        "plot": str(plot) if plot else None,
+        "diverged": res.diverged,
+    }
     if res.suggestion is None:
-        return CheckResult("LR range test", False, f"{len(res.losses)} steps from {start:g} to {res.lrs[-1] if res.lrs else end:g}: the smoothed loss never fell 2% below its start",
-                           "no learning rate lowered the loss: check the model, the loss and the data before tuning", measured)
+        return CheckResult(
+            "LR range test",
+            False,
+            f"{len(res.losses)} steps from {start:g} to {res.lrs[-1] if res.lrs else end:g}: the smoothed loss never "
+            "fell 2% below its start",
+            "no learning rate lowered the loss: check the model, the loss and the data before tuning",
+            measured,
+        )
     note = ""
     if lr > 10 * res.suggestion:
         note = f"; configured lr {lr:g} is over 10x the suggestion"
     elif lr < res.suggestion / 100:
         note = f"; configured lr {lr:g} is under 1/100 of the suggestion"
-    summary = f"suggested lr {res.suggestion:.2g} (steepest descent; minimum/10 {measured['minimum']:.2g}), configured {lr:g}{note}" + (f"; plot {plot}" if plot else "")
+    summary = (
+        f"suggested lr {res.suggestion:.2g} (steepest descent; minimum/10 {measured['minimum']:.2g}), configured "
+        f"{lr:g}{note}" + (f"; plot {plot}" if plot else "")
+    )
     return CheckResult("LR range test", True, summary, measured=measured)
 
 
-CHECKS = ("initial loss", "overfit a tiny subset", "input statistics", "training batches", "gradient flow at init", "activations at init", "update/weight ratio", "LR range test")
+CHECKS = (
+    "initial loss",
+    "overfit a tiny subset",
+    "input statistics",
+    "training batches",
+    "gradient flow at init",
+    "activations at init",
+    "update/weight ratio",
+    "LR range test",
+)
 
 
-def run_checks(sub: Subject, plot: Path | None = None, lr_steps: int = LR_FIND_STEPS, overfit_steps: int = OVERFIT_STEPS) -> list[CheckResult]:
+def run_checks(
+    sub: Subject, plot: Path | None = None, lr_steps: int = LR_FIND_STEPS, overfit_steps: int = OVERFIT_STEPS
+) -> list[CheckResult]:
     """Every check, in checklist order; torch's RNG state is restored afterwards."""
     rng = torch.get_rng_state()
     try:
@@ -371,5 +518,15 @@ def subject_from_setup(s: Any, make_trainer: MakeTrainer | None = None) -> Subje
     """The Subject for a ``trainlab.build.Setup`` (what ``setup(config)`` returns); the LR range test
     needs ``make_trainer`` (``build.make_trainer``)."""
     expected = expected_initial_loss(s.config.loss.name, LossContext(s.data.task, s.data.num_classes))
-    return Subject(s.model, s.loss, s.data, s.config.optim, min(s.batch_size, 512), expected, s.config.seed, s.batch_size,
-                   s, make_trainer)
+    return Subject(
+        s.model,
+        s.loss,
+        s.data,
+        s.config.optim,
+        min(s.batch_size, 512),
+        expected,
+        s.config.seed,
+        s.batch_size,
+        s,
+        make_trainer,
+    )

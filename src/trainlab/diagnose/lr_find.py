@@ -135,7 +135,9 @@ class LRFindResult:
         ax.plot(self.lrs, self.losses, color="0.75", lw=0.8, label="loss per batch")
         ax.plot(self.lrs, self.smoothed, color="C0", lw=1.8, label="smoothed")
         if self.suggestion:
-            ax.axvline(self.suggestion, color="C3", ls="--", lw=1.2, label=f"suggested {self.suggestion:.2g} ({self.method})")
+            ax.axvline(
+                self.suggestion, color="C3", ls="--", lw=1.2, label=f"suggested {self.suggestion:.2g} ({self.method})"
+            )
         if current_lr:
             ax.axvline(current_lr, color="C2", ls=":", lw=1.2, label=f"configured {current_lr:.2g}")
         ax.set_xscale("log")
@@ -270,8 +272,12 @@ def lr_range_test(s: Any, options: LRFindOptions | None = None, *, make_trainer:
     options = options or LRFindOptions()
     finder = LRFinder(options)
     # every epoch has at least one step, so `steps` epochs always reach the last step
-    ranged = replace(s, config=s.config.replace(**{"train.epochs": options.steps}), schedule=Schedule(),
-                     data=replace(s.data, val=None))
+    ranged = replace(
+        s,
+        config=s.config.replace(**{"train.epochs": options.steps}),
+        schedule=Schedule(),
+        data=replace(s.data, val=None),
+    )
     saved_model = copy.deepcopy(s.model.state_dict())
     saved_opt = copy.deepcopy(s.optimizer.state_dict())
     saved_sampler = copy.deepcopy(s.sampler.state_dict()) if s.sampler is not None else None

@@ -6,4 +6,16 @@ from trainlab.nn.layers import Maxout
 from trainlab.nn.losses import LOSSES, make_loss, nt_xent
 from trainlab.nn.models import MODELS, build_model
 
-__all__ = ["ACTIVATIONS", "BIAS_INITS", "INITS", "LOSSES", "MODELS", "Maxout", "build_model", "init_model", "make_activation", "make_loss", "nt_xent"]
+__all__ = [
+    "ACTIVATIONS",
+    "BIAS_INITS",
+    "INITS",
+    "LOSSES",
+    "MODELS",
+    "Maxout",
+    "build_model",
+    "init_model",
+    "make_activation",
+    "make_loss",
+    "nt_xent",
+]

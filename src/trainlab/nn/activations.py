@@ -49,8 +49,11 @@ LINEAR_GAIN = Gain("linear")
 
 
 @ACTIVATIONS.register(
-    "relu", "max(0, x)",
-    gain=RELU_GAIN, module=nn.ReLU, stat_kind="relu",
+    "relu",
+    "max(0, x)",
+    gain=RELU_GAIN,
+    module=nn.ReLU,
+    stat_kind="relu",
 )
 def relu() -> nn.Module:
     """Rectified linear unit."""
@@ -58,8 +61,11 @@ def relu() -> nn.Module:
 
 
 @ACTIVATIONS.register(
-    "sigmoid", "1 / (1 + e^-x); saturates, outputs not zero-centred",
-    gain=Gain("sigmoid"), module=nn.Sigmoid, stat_kind="sigmoid",
+    "sigmoid",
+    "1 / (1 + e^-x); saturates, outputs not zero-centred",
+    gain=Gain("sigmoid"),
+    module=nn.Sigmoid,
+    stat_kind="sigmoid",
 )
 def sigmoid() -> nn.Module:
     """Logistic sigmoid."""
@@ -67,8 +73,11 @@ def sigmoid() -> nn.Module:
 
 
 @ACTIVATIONS.register(
-    "tanh", "hyperbolic tangent; zero-centred, saturates",
-    gain=Gain("tanh"), module=nn.Tanh, stat_kind="tanh",
+    "tanh",
+    "hyperbolic tangent; zero-centred, saturates",
+    gain=Gain("tanh"),
+    module=nn.Tanh,
+    stat_kind="tanh",
 )
 def tanh() -> nn.Module:
     """Hyperbolic tangent."""
@@ -76,8 +85,11 @@ def tanh() -> nn.Module:
 
 
 @ACTIVATIONS.register(
-    "leaky_relu", "max(slope*x, x); slope default 0.01",
-    gain=Gain("leaky_relu", "slope"), module=nn.LeakyReLU, stat_kind="relu",
+    "leaky_relu",
+    "max(slope*x, x); slope default 0.01",
+    gain=Gain("leaky_relu", "slope"),
+    module=nn.LeakyReLU,
+    stat_kind="relu",
 )
 def leaky_relu(slope: float = 0.01) -> nn.Module:
     """Leaky ReLU."""
@@ -85,8 +97,11 @@ def leaky_relu(slope: float = 0.01) -> nn.Module:
 
 
 @ACTIVATIONS.register(
-    "prelu", "leaky ReLU with a learned slope (init default 0.25)",
-    gain=Gain("leaky_relu", "init"), module=nn.PReLU, stat_kind="relu",
+    "prelu",
+    "leaky ReLU with a learned slope (init default 0.25)",
+    gain=Gain("leaky_relu", "init"),
+    module=nn.PReLU,
+    stat_kind="relu",
 )
 def prelu(init: float = 0.25) -> nn.Module:
     """Parametric ReLU (one learned slope per layer)."""
@@ -94,8 +109,11 @@ def prelu(init: float = 0.25) -> nn.Module:
 
 
 @ACTIVATIONS.register(
-    "elu", "x if x > 0 else alpha*(e^x - 1); alpha default 1",
-    gain=RELU_GAIN, module=nn.ELU, stat_kind="relu",
+    "elu",
+    "x if x > 0 else alpha*(e^x - 1); alpha default 1",
+    gain=RELU_GAIN,
+    module=nn.ELU,
+    stat_kind="relu",
 )
 def elu(alpha: float = 1.0) -> nn.Module:
     """Exponential linear unit."""
@@ -103,8 +121,11 @@ def elu(alpha: float = 1.0) -> nn.Module:
 
 
 @ACTIVATIONS.register(
-    "gelu", "x * Phi(x), the Gaussian error linear unit",
-    gain=RELU_GAIN, module=nn.GELU, stat_kind="relu",
+    "gelu",
+    "x * Phi(x), the Gaussian error linear unit",
+    gain=RELU_GAIN,
+    module=nn.GELU,
+    stat_kind="relu",
 )
 def gelu() -> nn.Module:
     """GELU."""
@@ -112,8 +133,11 @@ def gelu() -> nn.Module:
 
 
 @ACTIVATIONS.register(
-    "selu", "scaled ELU, self-normalizing with lecun init",
-    gain=LINEAR_GAIN, module=nn.SELU, stat_kind="relu",
+    "selu",
+    "scaled ELU, self-normalizing with lecun init",
+    gain=LINEAR_GAIN,
+    module=nn.SELU,
+    stat_kind="relu",
 )
 def selu() -> nn.Module:
     """SELU."""
@@ -121,8 +145,11 @@ def selu() -> nn.Module:
 
 
 @ACTIVATIONS.register(
-    "silu", "x * sigmoid(x) (swish)",
-    gain=RELU_GAIN, module=nn.SiLU, stat_kind="relu",
+    "silu",
+    "x * sigmoid(x) (swish)",
+    gain=RELU_GAIN,
+    module=nn.SiLU,
+    stat_kind="relu",
 )
 def silu() -> nn.Module:
     """SiLU / swish."""
@@ -130,8 +157,11 @@ def silu() -> nn.Module:
 
 
 @ACTIVATIONS.register(
-    "softplus", "log(1 + e^x), a smooth ReLU",
-    gain=RELU_GAIN, module=nn.Softplus, stat_kind="relu",
+    "softplus",
+    "log(1 + e^x), a smooth ReLU",
+    gain=RELU_GAIN,
+    module=nn.Softplus,
+    stat_kind="relu",
 )
 def softplus(beta: float = 1.0) -> nn.Module:
     """Softplus."""
@@ -139,8 +169,11 @@ def softplus(beta: float = 1.0) -> nn.Module:
 
 
 @ACTIVATIONS.register(
-    "identity", "f(x) = x: stacked linear layers collapse to one linear map",
-    gain=LINEAR_GAIN, module=nn.Identity, stat_kind="identity",
+    "identity",
+    "f(x) = x: stacked linear layers collapse to one linear map",
+    gain=LINEAR_GAIN,
+    module=nn.Identity,
+    stat_kind="identity",
 )
 def identity() -> nn.Module:
     """No nonlinearity."""
@@ -148,12 +181,17 @@ def identity() -> nn.Module:
 
 
 @ACTIVATIONS.register(
-    "maxout", "max over k linear pieces per unit (a layer: mlp only); k default 2",
-    gain=LINEAR_GAIN, module=None, stat_kind="identity",
+    "maxout",
+    "max over k linear pieces per unit (a layer: mlp only); k default 2",
+    gain=LINEAR_GAIN,
+    module=None,
+    stat_kind="identity",
 )
 def maxout(k: int = 2) -> nn.Module:
     """Maxout is a layer with its own weights, so it cannot follow an arbitrary layer."""
-    raise ConfigError(f"activation 'maxout({k})' is a layer with k linear pieces, built by model 'mlp'; this model cannot use it")
+    raise ConfigError(
+        f"activation 'maxout({k})' is a layer with k linear pieces, built by model 'mlp'; this model cannot use it"
+    )
 
 
 def maxout_pieces(spec: str) -> int | None:
@@ -164,7 +202,9 @@ def maxout_pieces(spec: str) -> int | None:
     _, kw = ACTIVATIONS.bind(s)
     k = kw.get("k", 2)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"activation {brief(spec)}: k must be an integer >= 1 (the number of linear pieces), got {brief(k)}")
+        raise ConfigError(
+            f"activation {brief(spec)}: k must be an integer >= 1 (the number of linear pieces), got {brief(k)}"
+        )
     return k
 
 

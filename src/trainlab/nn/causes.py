@@ -54,21 +54,35 @@ def initial_loss_causes(value: float, expected: float, x: torch.Tensor, out: tor
     softmax = loss_name in LOSSES and LOSSES.fact(loss_name, "family") == "cross_entropy"
     if softmax and out.ndim == 2 and out.shape[1] > 1:
         rows = out.detach().float()
-        if bool((rows >= 0).all()) and torch.allclose(rows.sum(1), torch.ones(len(rows), device=rows.device), atol=1e-3):
-            causes.append("the outputs are already probabilities (rows sum to 1): the model applies a softmax before a loss that applies its own (wrong final layer)")
+        if bool((rows >= 0).all()) and torch.allclose(
+            rows.sum(1), torch.ones(len(rows), device=rows.device), atol=1e-3
+        ):
+            causes.append(
+                "the outputs are already probabilities (rows sum to 1): the model applies a softmax before a loss "
+                "that applies its own (wrong final layer)"
+            )
         elif bool((rows >= 0).all()):
-            causes.append("every output is >= 0: an activation (ReLU/sigmoid) after the final layer clips the logits (wrong final layer)")
+            causes.append(
+                "every output is >= 0: an activation (ReLU/sigmoid) after the final layer clips the logits (wrong "
+                "final layer)"
+            )
     spread = logit_spread(out)
     if spread > 1.0 and not any("normalized" in c for c in causes):
         causes.append(
             f"the logits are large at init (std {spread:.3g} across classes, near 0 expected):"
-            " the weights start too large; use a smaller model.init (kaiming_normal/xavier_normal matched to the activation)"
+            " the weights start too large; use a smaller model.init (kaiming_normal/xavier_normal matched to the "
+            "activation)"
         )
     elif spread > 1.0:
         causes.append(f"the logits are large at init (std {spread:.3g} across classes) because the inputs are")
         causes[-1] += " unnormalized"
     if not causes and math.isfinite(value) and value < expected:
-        causes.append("the loss starts below chance: the model predicts well before training (labels leaking into the inputs?)")
+        causes.append(
+            "the loss starts below chance: the model predicts well before training (labels leaking into the inputs?)"
+        )
     if not causes:
-        causes.append(f"logit spread {spread:.3g}, input mean {mean:.3g} / std {std:.3g} look fine: check the output layer / loss pairing (loss.name)")
+        causes.append(
+            f"logit spread {spread:.3g}, input mean {mean:.3g} / std {std:.3g} look fine: check the output layer / "
+            "loss pairing (loss.name)"
+        )
     return causes

@@ -86,12 +86,17 @@ def parse_pool(where: str, value: Any) -> Pool | None:
         return None
     spec = parse_spec(value)
     if spec.name not in POOLS:
-        raise ConfigError(f"{where}: pool={brief(value)} is not a pooling{close_match(spec.name, POOLS)}; choose max(size, stride), avg(size, stride) or none")
+        raise ConfigError(
+            f"{where}: pool={brief(value)} is not a pooling{close_match(spec.name, POOLS)}; choose max(size, stride), "
+            "avg(size, stride) or none"
+        )
     if spec.name == "none":
         return None
     unknown = [k for k in spec.kwargs if k not in ("size", "stride")]
     if unknown or len(spec.args) > 2:
-        raise ConfigError(f"{where}: pool={brief(value)}: pooling takes size and stride, e.g. max(2) or max(size=3,stride=2)")
+        raise ConfigError(
+            f"{where}: pool={brief(value)}: pooling takes size and stride, e.g. max(2) or max(size=3,stride=2)"
+        )
     params = dict(zip(("size", "stride"), spec.args)) | spec.kwargs
     size = _int(where, "pool size", params.get("size", 2), 1)
     stride = _int(where, "pool stride", params.get("stride", size), 1)
@@ -108,15 +113,22 @@ def parse_block(item: Any, index: int, default_act: str = "relu", default_norm: 
         if spec.name != "conv":
             raise ConfigError(f"{where}={brief(item)}: a block starts with conv, e.g. conv(32,k=3,p=1,pool=max(2))")
         if len(spec.args) > 1:
-            raise ConfigError(f"{where}={brief(item)}: only the channel count is positional; write the rest as key=value (k=3,p=1)")
+            raise ConfigError(
+                f"{where}={brief(item)}: only the channel count is positional; write the rest as key=value (k=3,p=1)"
+            )
         raw = ({"conv": spec.args[0]} if spec.args else {}) | spec.kwargs
     else:
-        raise ConfigError(f"{where}={brief(item)} must be a mapping like {{conv: 32, kernel: 3}} or a string like conv(32,k=3)")
+        raise ConfigError(
+            f"{where}={brief(item)} must be a mapping like {{conv: 32, kernel: 3}} or a string like conv(32,k=3)"
+        )
     block: dict[str, Any] = {}
     for key, value in raw.items():
         name = ALIASES.get(str(key), str(key))
         if name not in BLOCK_KEYS:
-            raise ConfigError(f"{where}: unknown block key {brief(key)}{close_match(str(key), BLOCK_KEYS)}; valid keys: {', '.join(BLOCK_KEYS)} (k, s, p for short)")
+            raise ConfigError(
+                f"{where}: unknown block key {brief(key)}{close_match(str(key), BLOCK_KEYS)}; valid keys: "
+                f"{', '.join(BLOCK_KEYS)} (k, s, p for short)"
+            )
         block[name] = value
     if "conv" not in block:
         raise ConfigError(f"{where}: missing the channel count, e.g. {{conv: 32}} or conv(32)")
@@ -189,14 +201,21 @@ def block_layers(b: Block, in_channels: int, dims: int, norm_position: str = "be
     norm = _channel_norm(make_norm(b.norm, b.conv, dims=2), dims)
     # a norm right after the conv subtracts its mean, so a conv bias there would be wasted
     bias = norm is None or norm_position == "after"
-    layers: list[tuple[str, nn.Module]] = [("conv", conv_cls(in_channels, b.conv, b.kernel, b.stride, b.padding, bias=bias))]
+    layers: list[tuple[str, nn.Module]] = [
+        ("conv", conv_cls(in_channels, b.conv, b.kernel, b.stride, b.padding, bias=bias))
+    ]
     if norm is not None and norm_position == "before":
         layers.append(("norm", norm))
     layers.append(("act", make_activation(b.act)))
     if norm is not None and norm_position == "after":
         layers.append(("norm", norm))
     if b.pool is not None:
-        pool_cls = {("max", 2): nn.MaxPool2d, ("max", 1): nn.MaxPool1d, ("avg", 2): nn.AvgPool2d, ("avg", 1): nn.AvgPool1d}[(b.pool.kind, dims)]
+        pool_cls = {
+            ("max", 2): nn.MaxPool2d,
+            ("max", 1): nn.MaxPool1d,
+            ("avg", 2): nn.AvgPool2d,
+            ("avg", 1): nn.AvgPool1d,
+        }[(b.pool.kind, dims)]
         layers.append(("pool", pool_cls(b.pool.size, b.pool.stride)))
     if b.dropout > 0:
         layers.append(("drop", nn.Dropout(b.dropout)))

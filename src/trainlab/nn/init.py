@@ -88,7 +88,9 @@ def kaiming_normal(weight: torch.Tensor, act: str, mode: str = "fan_in") -> None
 
 def _mode(mode: str) -> str:
     if mode not in ("fan_in", "fan_out"):
-        raise ConfigError(f"kaiming init: mode={mode!r} is not allowed; choose fan_in (forward pass) or fan_out (backward pass)")
+        raise ConfigError(
+            f"kaiming init: mode={mode!r} is not allowed; choose fan_in (forward pass) or fan_out (backward pass)"
+        )
     return mode
 
 

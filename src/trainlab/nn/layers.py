@@ -22,7 +22,9 @@ from torch import nn
 class Maxout(nn.Module):
     """``out_features`` units, each the max over ``pieces`` affine maps of the input."""
 
-    def __init__(self, in_features: int, out_features: int, pieces: int = 2, bias: bool = True, norm: nn.Module | None = None):
+    def __init__(
+        self, in_features: int, out_features: int, pieces: int = 2, bias: bool = True, norm: nn.Module | None = None
+    ):
         super().__init__()
         if pieces < 1:
             raise ValueError(f"maxout needs pieces >= 1, got {pieces}")

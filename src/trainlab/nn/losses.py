@@ -97,13 +97,18 @@ def _binary_check(ctx: LossContext, name: str) -> None:
 
 def _classes_only(ctx: LossContext, name: str) -> None:
     if ctx.task != "classification":
-        raise ConfigError(f"loss {brief(name)} needs class labels, this data set is a regression task; use mse, mae, rmse or huber")
+        raise ConfigError(
+            f"loss {brief(name)} needs class labels, this data set is a regression task; use mse, mae, rmse or huber"
+        )
 
 
 def _regression_only(ctx: LossContext, name: str) -> None:
     # mse alone is kept on classes, as the classic softmax-vs-one-hot comparison
     if ctx.task == "classification":
-        raise ConfigError(f"loss {brief(name)} is for regression targets, this data set has {ctx.num_classes} classes; use cross_entropy (or mse, the classic comparison)")
+        raise ConfigError(
+            f"loss {brief(name)} is for regression targets, this data set has {ctx.num_classes} classes; use "
+            "cross_entropy (or mse, the classic comparison)"
+        )
 
 
 class _OnDevice:
@@ -141,7 +146,9 @@ def _class_weights(weights: Any, ctx: LossContext) -> torch.Tensor | None:
         if ctx.class_counts is None:
             raise ConfigError("class weights 'effective' need the training set's class counts")
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1:
-            raise ConfigError(f"class weights {weights!r}: beta must be a number in [0, 1), e.g. effective(beta=0.9999)")
+            raise ConfigError(
+                f"class weights {weights!r}: beta must be a number in [0, 1), e.g. effective(beta=0.9999)"
+            )
         return effective_number_weights(ctx.class_counts, float(beta))
     if weights == "balanced":
         if ctx.class_counts is None:
@@ -150,7 +157,10 @@ def _class_weights(weights: Any, ctx: LossContext) -> torch.Tensor | None:
         w = counts.sum() / (len(counts) * counts)
         return torch.where(counts > 0, w, torch.zeros_like(w)).float()  # an absent class gets weight 0
     if not isinstance(weights, (list, tuple)) or len(weights) != ctx.num_classes:
-        raise ConfigError(f"class weights {brief(weights)}: give 'balanced', 'effective(beta=0.9999)' or a list of {ctx.num_classes} numbers, one per class")
+        raise ConfigError(
+            f"class weights {brief(weights)}: give 'balanced', 'effective(beta=0.9999)' or a list of "
+            f"{ctx.num_classes} numbers, one per class"
+        )
     if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 for v in weights) or not any(weights):
         raise ConfigError(f"class weights {brief(weights)} must be non-negative numbers, not all zero")
     return torch.tensor([float(v) for v in weights])
@@ -164,9 +174,10 @@ def _counts(ctx: LossContext, name: str) -> torch.Tensor:
 
 
 @LOSSES.register(
-    "cross_entropy", "softmax + negative log-likelihood on logits (label_smoothing, "
-                     "weights=balanced|effective(beta)|[w0,..])",
-    family="cross_entropy", initial_loss=ln_classes,
+    "cross_entropy",
+    "softmax + negative log-likelihood on logits (label_smoothing, weights=balanced|effective(beta)|[w0,..])",
+    family="cross_entropy",
+    initial_loss=ln_classes,
 )
 def cross_entropy(ctx: LossContext, label_smoothing: float = 0.0, weights: Any = None) -> Loss:
     """Multi-class cross-entropy, optionally label-smoothed and class-weighted (torch's F.cross_entropy)."""
@@ -183,11 +194,14 @@ def cross_entropy(ctx: LossContext, label_smoothing: float = 0.0, weights: Any =
 
 
 @LOSSES.register(
-    "ldam", "label-distribution-aware margins n_c^(-1/4), scale s; drw_epoch: class-balanced weights "
-            "from then on (Cao et al. 2019)",
+    "ldam",
+    "label-distribution-aware margins n_c^(-1/4), scale s; drw_epoch: class-balanced weights "
+    "from then on (Cao et al. 2019)",
     family="cross_entropy",
 )
-def ldam(ctx: LossContext, max_margin: float = 0.5, s: float = 30.0, drw_epoch: int | None = None, beta: float = 0.9999) -> Loss:
+def ldam(
+    ctx: LossContext, max_margin: float = 0.5, s: float = 30.0, drw_epoch: int | None = None, beta: float = 0.9999
+) -> Loss:
     """LDAM loss with deferred re-weighting (Cao et al. 2019), on logits.
 
     Margins shrink with class size: Delta_c = m / n_c^(1/4), scaled so the largest is ``max_margin``.
@@ -223,7 +237,8 @@ def ldam(ctx: LossContext, max_margin: float = 0.5, s: float = 30.0, drw_epoch: 
 
 
 @LOSSES.register(
-    "logit_adjusted", "cross-entropy on z + tau*log(prior): the logit-adjusted loss (Menon et al. 2021)",
+    "logit_adjusted",
+    "cross-entropy on z + tau*log(prior): the logit-adjusted loss (Menon et al. 2021)",
     family="cross_entropy",
 )
 def logit_adjusted(ctx: LossContext, tau: float = 1.0) -> Loss:
@@ -254,8 +269,10 @@ def logit_adjustment(counts: torch.Tensor, tau: float) -> torch.Tensor:
 
 
 @LOSSES.register(
-    "nll", "negative log-likelihood after log_softmax (equals cross_entropy)",
-    family="cross_entropy", initial_loss=ln_classes,
+    "nll",
+    "negative log-likelihood after log_softmax (equals cross_entropy)",
+    family="cross_entropy",
+    initial_loss=ln_classes,
 )
 def nll(ctx: LossContext) -> Loss:
     """NLL on log-softmax outputs."""
@@ -264,9 +281,10 @@ def nll(ctx: LossContext) -> Loss:
 
 
 @LOSSES.register(
-    "focal", "-alpha_t (1-p_t)^gamma log p_t: down-weights easy examples (gamma 2, alpha "
-             "0.25|balanced|effective(beta))",
-    family="cross_entropy", initial_loss=focal_initial,
+    "focal",
+    "-alpha_t (1-p_t)^gamma log p_t: down-weights easy examples (gamma 2, alpha 0.25|balanced|effective(beta))",
+    family="cross_entropy",
+    initial_loss=focal_initial,
 )
 def focal(ctx: LossContext, gamma: float = 2.0, alpha: Any = 0.25) -> Loss:
     """Focal loss (Lin et al., 2017), multi-class, on logits.
@@ -293,7 +311,10 @@ def focal(ctx: LossContext, gamma: float = 2.0, alpha: Any = 0.25) -> Loss:
     elif isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and 0 <= alpha <= 1:
         a = torch.tensor([1 - alpha, alpha]) if ctx.num_classes == 2 else torch.full((ctx.num_classes,), float(alpha))
     else:
-        raise ConfigError(f"loss focal: alpha={brief(alpha)} must be a number in [0, 1], none, balanced, effective(beta=0.9999), or a list of {ctx.num_classes} class weights")
+        raise ConfigError(
+            f"loss focal: alpha={brief(alpha)} must be a number in [0, 1], none, balanced, effective(beta=0.9999), or "
+            f"a list of {ctx.num_classes} class weights"
+        )
     alpha_t = _OnDevice(a)
 
     def fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -308,18 +329,24 @@ def focal(ctx: LossContext, gamma: float = 2.0, alpha: Any = 0.25) -> Loss:
 
 
 @LOSSES.register(
-    "bce_with_logits", "sigmoid + binary cross-entropy fused (stable); 2-class data",
-    family="binary", initial_loss=ln_two,
+    "bce_with_logits",
+    "sigmoid + binary cross-entropy fused (stable); 2-class data",
+    family="binary",
+    initial_loss=ln_two,
 )
 def bce_with_logits(ctx: LossContext) -> Loss:
     """Binary cross-entropy on a single logit."""
     _binary_check(ctx, "bce_with_logits")
-    return Loss("bce_with_logits", lambda out, y: F.binary_cross_entropy_with_logits(out.squeeze(-1), y.float()), binary=True)
+    return Loss(
+        "bce_with_logits", lambda out, y: F.binary_cross_entropy_with_logits(out.squeeze(-1), y.float()), binary=True
+    )
 
 
 @LOSSES.register(
-    "bce", "binary cross-entropy after an explicit sigmoid (the textbook form); 2-class data",
-    family="binary", initial_loss=ln_two,
+    "bce",
+    "binary cross-entropy after an explicit sigmoid (the textbook form); 2-class data",
+    family="binary",
+    initial_loss=ln_two,
 )
 def bce(ctx: LossContext) -> Loss:
     """Binary cross-entropy on sigmoid probabilities."""
@@ -328,13 +355,17 @@ def bce(ctx: LossContext) -> Loss:
 
 
 @LOSSES.register(
-    "cosine_similarity", "1 - cos(outputs, one-hot target): the direction counts, not the scale",
+    "cosine_similarity",
+    "1 - cos(outputs, one-hot target): the direction counts, not the scale",
     family="classes",  # no initial_loss: it depends on the init's logit directions
 )
 def cosine_similarity(ctx: LossContext) -> Loss:
     """Cosine embedding loss against one-hot class vectors: mean of 1 - cos(z, e_y)."""
     _classes_only(ctx, "cosine_similarity")
-    return Loss("cosine_similarity", lambda out, y: (1 - F.cosine_similarity(out, F.one_hot(y, out.shape[1]).to(out.dtype), dim=1)).mean())
+    return Loss(
+        "cosine_similarity",
+        lambda out, y: (1 - F.cosine_similarity(out, F.one_hot(y, out.shape[1]).to(out.dtype), dim=1)).mean(),
+    )
 
 
 def _as_target(out: torch.Tensor, y: torch.Tensor, ctx: LossContext) -> torch.Tensor:
@@ -345,8 +376,10 @@ def _as_target(out: torch.Tensor, y: torch.Tensor, ctx: LossContext) -> torch.Te
 
 
 @LOSSES.register(
-    "mse", "mean squared error (regression; on classes: softmax vs one-hot)",
-    family="regression", initial_loss=mse_initial,
+    "mse",
+    "mean squared error (regression; on classes: softmax vs one-hot)",
+    family="regression",
+    initial_loss=mse_initial,
 )
 def mse(ctx: LossContext) -> Loss:
     """Mean squared error."""
@@ -356,7 +389,8 @@ def mse(ctx: LossContext) -> Loss:
 
 
 @LOSSES.register(
-    "mae", "mean absolute error |y - f(x)| (regression; robust to outliers)",
+    "mae",
+    "mean absolute error |y - f(x)| (regression; robust to outliers)",
     family="regression",
 )
 def mae(ctx: LossContext) -> Loss:
@@ -366,7 +400,8 @@ def mae(ctx: LossContext) -> Loss:
 
 
 @LOSSES.register(
-    "rmse", "sqrt of the mean squared error, in the target's units (regression)",
+    "rmse",
+    "sqrt of the mean squared error, in the target's units (regression)",
     family="regression",
 )
 def rmse(ctx: LossContext) -> Loss:
@@ -376,7 +411,8 @@ def rmse(ctx: LossContext) -> Loss:
 
 
 @LOSSES.register(
-    "huber", "squared below delta, linear above (delta default 1; regression)",
+    "huber",
+    "squared below delta, linear above (delta default 1; regression)",
     family="regression",
 )
 def huber(ctx: LossContext, delta: float = 1.0) -> Loss:
@@ -399,7 +435,9 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> tor
     i.e. cross-entropy over each row of the similarity matrix with the diagonal masked out.
     """
     if z1.shape != z2.shape or z1.ndim != 2:
-        raise ValueError(f"nt_xent needs two (N, D) tensors of the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
+        raise ValueError(
+            f"nt_xent needs two (N, D) tensors of the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}"
+        )
     n = len(z1)
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     sim = z @ z.T / temperature

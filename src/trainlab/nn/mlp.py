@@ -17,13 +17,18 @@ def dict_layers(layers: list[tuple[str, nn.Module]]) -> Any:
     return OrderedDict(layers)
 
 
-
 def _norm(spec: str, features: int) -> nn.Module | None:
     return make_norm(spec, features, dims=1)
 
 
 def mlp_layers(
-    in_features: int, hidden: list[int], out_features: int, act: str, dropout: float, norm: str = "none", norm_position: str = "before"
+    in_features: int,
+    hidden: list[int],
+    out_features: int,
+    act: str,
+    dropout: float,
+    norm: str = "none",
+    norm_position: str = "before",
 ) -> list[tuple[str, nn.Module]]:
     """Named layers of an MLP: per hidden layer Linear, norm and activation (norm ``before`` or
     ``after`` the activation), then dropout; finally the output Linear. ``act=maxout(k)`` makes each

@@ -15,7 +15,7 @@ from trainlab.nn.cnn import build_cnn
 from trainlab.nn.init import init_model
 from trainlab.nn.layers import Maxout
 from trainlab.nn.mlp import dict_layers, mlp_layers
-from trainlab.registry import Registry, parse_spec
+from trainlab.registry import Registry
 
 # stackable: several runs of it may train as one stacked model (Linear layers and element-wise
 # activations only; training/stacked.py); a model that does not say so does not stack
@@ -39,57 +39,81 @@ class ModelContext:
 
 
 @MODELS.register(
-    "perceptron", "one linear unit + sigmoid, trained with BCE (2-class data such as xor)",
+    "perceptron",
+    "one linear unit + sigmoid, trained with BCE (2-class data such as xor)",
     stackable=True,
 )
 def perceptron(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Rosenblatt's single unit: a logit w·x + b, squashed by the loss's sigmoid."""
     if ctx.out_features != 1:
-        raise ConfigError("model 'perceptron' has one output unit: use it on a 2-class data set with loss bce or bce_with_logits")
+        raise ConfigError(
+            "model 'perceptron' has one output unit: use it on a 2-class data set with loss bce or bce_with_logits"
+        )
     return nn.Sequential(dict_layers([("flatten", nn.Flatten()), ("out", nn.Linear(ctx.in_features, 1))]))
 
 
 @MODELS.register(
-    "linear", "softmax regression: one linear layer from inputs to class scores",
+    "linear",
+    "softmax regression: one linear layer from inputs to class scores",
     stackable=True,
 )
 def linear(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Multinomial logistic regression (or linear regression for regression tasks)."""
-    return nn.Sequential(dict_layers([("flatten", nn.Flatten()), ("out", nn.Linear(ctx.in_features, ctx.out_features))]))
+    return nn.Sequential(
+        dict_layers([("flatten", nn.Flatten()), ("out", nn.Linear(ctx.in_features, ctx.out_features))])
+    )
 
 
 @MODELS.register(
-    "mlp", "multilayer perceptron: model.hidden widths, model.act, model.dropout, model.norm",
+    "mlp",
+    "multilayer perceptron: model.hidden widths, model.act, model.dropout, model.norm",
     stackable=True,
 )
 def mlp(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Fully connected network of any depth and width."""
     position = getattr(cfg, "norm_position", "before")
-    return nn.Sequential(dict_layers(mlp_layers(ctx.in_features, list(cfg.hidden), ctx.out_features, cfg.act, cfg.dropout, cfg.norm, position)))
+    return nn.Sequential(
+        dict_layers(
+            mlp_layers(ctx.in_features, list(cfg.hidden), ctx.out_features, cfg.act, cfg.dropout, cfg.norm, position)
+        )
+    )
 
 
-@MODELS.register("cnn", "convolutional network: model.blocks (conv, kernel, stride, padding, norm, act, pool, dropout), then model.hidden; 1-D for sequences")
+@MODELS.register(
+    "cnn",
+    "convolutional network: model.blocks (conv, kernel, stride, padding, norm, act, pool, dropout), then "
+    "model.hidden; 1-D for sequences",
+)
 def cnn(ctx: ModelContext, cfg: Any) -> nn.Module:
     """Conv blocks then a fully connected head; Conv1d for (C, L) inputs, Conv2d for (C, H, W) (see nn/cnn.py)."""
     return build_cnn(ctx.input_shape, ctx.out_features, cfg)
 
 
-def build_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer: str | None = None, device: Any = None) -> nn.Module:
+# values an optimizer keeps per parameter when the caller does not say (Adam's two moments): the
+# optimizer's own count is its catalogue fact ``states`` (training/optim.py), which build passes in
+DEFAULT_OPTIMIZER_STATES = 2
+
+
+def build_model(
+    model_cfg: Any,
+    input_shape: tuple[int, ...],
+    out_features: int,
+    optimizer_states: int = DEFAULT_OPTIMIZER_STATES,
+    device: Any = None,
+) -> nn.Module:
     """Build and initialize the model the config names, after checking that it fits in memory.
 
-    ``optimizer`` (a spec such as ``adam``) sets how many copies of the weights its state holds
-    (unknown or None counts Adam's two); ``device`` is where it will train (its free memory is
-    the bound; the CPU's when None).
+    ``optimizer_states``: how many copies of the weights the optimizer's state holds (its catalogue
+    fact ``states``; Adam's two when not given); ``device`` is where it will train (its free memory
+    is the bound; the CPU's when None).
     """
-    check_model_memory(model_cfg, input_shape, out_features, optimizer, device)
+    check_model_memory(model_cfg, input_shape, out_features, optimizer_states, device)
     ctx = ModelContext(tuple(input_shape), out_features)
     model = MODELS.create(model_cfg.spec("name"), ctx=ctx, cfg=model_cfg)
     init_model(model, model_cfg.init, model_cfg.bias_init, model_cfg.act)
     return model
 
 
-# values an optimizer keeps per parameter (Adam: two moments; SGD: a momentum buffer, if any)
-OPTIMIZER_STATES = {"gd": 0, "sgd": 1, "adagrad": 1, "rmsprop": 2, "adam": 2, "adamw": 2}
 FLOAT_BYTES = 4  # float32 weights, gradients and optimizer state
 
 
@@ -101,18 +125,16 @@ def plan_model(model_cfg: Any, input_shape: tuple[int, ...], out_features: int) 
         return MODELS.create(model_cfg.spec("name"), ctx=ctx, cfg=model_cfg)
 
 
-def model_memory(model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer: str | None = None) -> tuple[int, int]:
+def model_memory(
+    model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer_states: int = DEFAULT_OPTIMIZER_STATES
+) -> tuple[int, int]:
     """(parameters, bytes) of the model a config describes, counted without allocating: float32
-    weights, their gradients, the optimizer's state (``OPTIMIZER_STATES`` copies; 2, Adam's, when
-    unknown) and one more copy for saving them (model.safetensors is serialized in memory first)."""
+    weights, their gradients, the optimizer's state (``optimizer_states`` copies) and one more copy
+    for saving them (model.safetensors is serialized in memory first)."""
     model = plan_model(model_cfg, input_shape, out_features)
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())  # batch norm's running statistics
-    return params, (params * (3 + _states(optimizer)) + buffers) * FLOAT_BYTES
-
-
-def _states(optimizer: str | None) -> int:
-    return OPTIMIZER_STATES.get(parse_spec(optimizer).name, 2) if optimizer else 2
+    return params, (params * (3 + optimizer_states) + buffers) * FLOAT_BYTES
 
 
 def memory_limit(device: Any = None) -> int | None:
@@ -132,14 +154,20 @@ def memory_limit(device: Any = None) -> int | None:
     return memory_available()
 
 
-def check_model_memory(model_cfg: Any, input_shape: tuple[int, ...], out_features: int, optimizer: str | None = None, device: Any = None) -> int:
+def check_model_memory(
+    model_cfg: Any,
+    input_shape: tuple[int, ...],
+    out_features: int,
+    optimizer_states: int = DEFAULT_OPTIMIZER_STATES,
+    device: Any = None,
+) -> int:
     """The model's parameter count, or a ConfigError naming it and the memory it needs when that is
     more than ``memory_limit(device)``: refused before a single weight is allocated."""
-    params, need = model_memory(model_cfg, input_shape, out_features, optimizer)
+    params, need = model_memory(model_cfg, input_shape, out_features, optimizer_states)
     limit = memory_limit(device)
     if limit is not None and need > limit:
         arch = f"{model_cfg.spec('name').name} {describe(plan_model(model_cfg, input_shape, out_features))}".strip()
-        states = _states(optimizer)
+        states = optimizer_states
         where = "on the GPU" if device is not None and torch.device(device).type == "cuda" else "available"
         raise ConfigError(
             f"model {arch} has {params:,} parameters: {_gb(params * FLOAT_BYTES)} of float32 weights, {_gb(need)} with"

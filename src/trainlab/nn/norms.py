@@ -41,7 +41,10 @@ def group(features: int, dims: int, groups: int = 8) -> nn.Module:
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ConfigError(f"norm group(groups={brief(groups)}): groups must be a positive integer")
     if features % groups:
-        raise ConfigError(f"norm group(groups={groups}): groups must divide the {features} channels/features; divisors: {_divisors(features)}")
+        raise ConfigError(
+            f"norm group(groups={groups}): groups must divide the {features} channels/features; divisors: "
+            f"{_divisors(features)}"
+        )
     return nn.GroupNorm(int(groups), features)
 
 

@@ -27,7 +27,10 @@ def split_encoder(model: nn.Module) -> tuple[nn.Sequential, int]:
     children = OrderedDict(model.named_children())
     out = children.pop("out", None)
     if not isinstance(model, nn.Sequential) or not isinstance(out, nn.Linear):
-        raise ConfigError(f"this model has no output layer named 'out' to split off ({type(model).__name__}); use model.name=mlp or cnn")
+        raise ConfigError(
+            f"this model has no output layer named 'out' to split off ({type(model).__name__}); use model.name=mlp or "
+            "cnn"
+        )
     return nn.Sequential(children), out.in_features
 
 
@@ -47,7 +50,11 @@ class SimCLR(nn.Module):
     def __init__(self, encoder: nn.Module, features: int, proj: tuple[int, int]):
         super().__init__()
         self.encoder = encoder
-        self.projector = nn.Sequential(OrderedDict([("fc1", nn.Linear(features, proj[0])), ("act1", nn.ReLU()), ("out", nn.Linear(proj[0], proj[1]))]))
+        self.projector = nn.Sequential(
+            OrderedDict(
+                [("fc1", nn.Linear(features, proj[0])), ("act1", nn.ReLU()), ("out", nn.Linear(proj[0], proj[1]))]
+            )
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.projector(self.encoder(x))
@@ -73,14 +80,19 @@ class AutoEncoder(nn.Module):
 
 
 def _positive_ints(name: str, key: str, value: object, count: int | None = None) -> list[int]:
-    ok = isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ok = isinstance(value, (list, tuple)) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
+    )
     if not ok or (count is not None and len(value) != count):  # type: ignore[arg-type]
         need = f"{count} positive integers" if count else "positive integers"
         raise ConfigError(f"pretrain.method={name}: {key}={value!r} must be a list of {need}, e.g. {key}=[128,64]")
     return list(value)  # type: ignore[arg-type]
 
 
-@PRETRAIN.register("simclr", "contrastive: two augmented views (pretrain.views), projection head proj=[128,64], NT-Xent at temperature 0.5")
+@PRETRAIN.register(
+    "simclr",
+    "contrastive: two augmented views (pretrain.views), projection head proj=[128,64], NT-Xent at temperature 0.5",
+)
 def simclr(ctx: PretrainContext, temperature: float = 0.5, proj: object = (128, 64)) -> tuple[nn.Module, Loss]:
     """SimCLR (Chen et al. 2020): the model maps the 2N views to projections; the loss is NT-Xent on their pairs."""
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf:
@@ -88,18 +100,26 @@ def simclr(ctx: PretrainContext, temperature: float = 0.5, proj: object = (128, 
     p = _positive_ints("simclr", "proj", proj, 2)
     tau = float(temperature)
     # rows i and i + N of the output are the two views of example i (data/augment.TwoViews)
-    loss = Loss(f"nt_xent(temperature={tau:g})", lambda out, y: nt_xent(*out.chunk(2), temperature=tau), unsupervised=True)
+    loss = Loss(
+        f"nt_xent(temperature={tau:g})", lambda out, y: nt_xent(*out.chunk(2), temperature=tau), unsupervised=True
+    )
     return SimCLR(ctx.encoder, ctx.features, (p[0], p[1])), loss
 
 
-@PRETRAIN.register("autoencoder", "reconstruction: a decoder mirroring model.hidden back to the input, mean squared error")
+@PRETRAIN.register(
+    "autoencoder", "reconstruction: a decoder mirroring model.hidden back to the input, mean squared error"
+)
 def autoencoder(ctx: PretrainContext, hidden: object = None) -> tuple[nn.Module, Loss]:
     """An autoencoder: loss = mean over examples and inputs of (decoder(encoder(x)) − x)²."""
     widths = list(reversed(ctx.hidden[:-1])) if hidden is None else _positive_ints("autoencoder", "hidden", hidden)
-    return AutoEncoder(ctx.encoder, ctx.features, ctx.input_shape, widths), Loss("reconstruction_mse", lambda out, y: out.pow(2).mean(), unsupervised=True)
+    return AutoEncoder(ctx.encoder, ctx.features, ctx.input_shape, widths), Loss(
+        "reconstruction_mse", lambda out, y: out.pow(2).mean(), unsupervised=True
+    )
 
 
-def make_pretraining(spec: str, model: nn.Module, input_shape: tuple[int, ...], hidden: list[int]) -> tuple[nn.Module, Loss]:
+def make_pretraining(
+    spec: str, model: nn.Module, input_shape: tuple[int, ...], hidden: list[int]
+) -> tuple[nn.Module, Loss]:
     """Wrap a built catalogue model for ``pretrain.method=spec``: (the run's model, its objective)."""
     encoder, features = split_encoder(model)
     return PRETRAIN.create(spec, ctx=PretrainContext(encoder, features, tuple(input_shape), list(hidden)))

@@ -55,7 +55,11 @@ def watched_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """(name, module) of the layers with a weight matrix/kernel, in definition order."""
-    return [(name, m) for name, m in model.named_modules() if name and isinstance(getattr(m, "weight", None), torch.Tensor) and m.weight.ndim > 1]
+    return [
+        (name, m)
+        for name, m in model.named_modules()
+        if name and isinstance(getattr(m, "weight", None), torch.Tensor) and m.weight.ndim > 1
+    ]
 
 
 @torch.no_grad()

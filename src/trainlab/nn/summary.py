@@ -26,8 +26,10 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[st
     hooks = []
     for name, module in model.named_modules():
         if name and not list(module.children()):
+
             def hook(mod: nn.Module, inp: object, out: torch.Tensor, name: str = name) -> None:
                 rows.append((name, type(mod).__name__, tuple(out.shape[1:]), sum(p.numel() for p in mod.parameters())))
+
             hooks.append(module.register_forward_hook(hook))
     was_training = model.training
     model.eval()
@@ -82,7 +84,10 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     rule = "-" * (width + 48 + (16 if conv else 0))
     rf_head = f"{'receptive field':>16}" if conv else ""
     lines = [f"{'layer':<{width}}{'type':<16}{'output shape':<20}{'params':>12}{rf_head}", rule]
-    lines.append(f"{'input':<{width}}{'':<16}{str(tuple(input_shape)):<20}{0:>12,}" + (f"{_fmt_rf((1,) * dims):>16}" if conv else ""))
+    lines.append(
+        f"{'input':<{width}}{'':<16}{str(tuple(input_shape)):<20}{0:>12,}"
+        + (f"{_fmt_rf((1,) * dims):>16}" if conv else "")
+    )
     for (name, typ, shape, params), rf in zip(rows, rfs):
         lines.append(f"{name:<{width}}{typ:<16}{str(shape):<20}{params:>12,}" + (f"{_fmt_rf(rf):>16}" if conv else ""))
     total = sum(p.numel() for p in model.parameters())

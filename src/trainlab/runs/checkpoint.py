@@ -23,7 +23,12 @@ def rng_state(generator: torch.Generator | None = None) -> dict[str, Any]:
     np_state = np.random.get_state()
     state = {
         "python": random.getstate(),
-        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "cached": float(np_state[4])},
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached": float(np_state[4]),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -97,7 +102,9 @@ def _check_container(path: Path) -> None:
         with zipfile.ZipFile(path) as zf:
             bad = zf.testzip()
     except Exception:  # zipfile raises BadZipFile, EOFError, UnicodeDecodeError, NotImplementedError...
-        raise CheckpointError(f"{path}: truncated or damaged ({size} bytes; the archive's directory at its end is missing or broken)") from None
+        raise CheckpointError(
+            f"{path}: truncated or damaged ({size} bytes; the archive's directory at its end is missing or broken)"
+        ) from None
     if bad is not None:
         raise CheckpointError(f"{path}: damaged (checksum mismatch in {bad})")
 
@@ -126,7 +133,9 @@ def _int_in(source: str, key: str, v: Any, low: int, high: int | None = None) ->
     return v
 
 
-def _tensor(source: str, key: str, v: Any, dtype: torch.dtype | None = None, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+def _tensor(
+    source: str, key: str, v: Any, dtype: torch.dtype | None = None, shape: tuple[int, ...] | None = None
+) -> torch.Tensor:
     if not isinstance(v, torch.Tensor):
         raise _bad(source, f"{key} is {type(v).__name__}, expected a tensor")
     if dtype is not None and v.dtype != dtype:
@@ -150,7 +159,8 @@ def _plain(v: Any, depth: int = 0) -> bool:
 
 
 def _jsonish(v: Any, depth: int = 0) -> bool:
-    """True for what a YAML config can hold: None, bools, finite-or-not numbers, strings, lists, string-keyed mappings."""
+    """True for what a YAML config can hold: None, bools, finite-or-not numbers, strings, lists,
+    string-keyed mappings."""
     if depth > 20:
         return False
     if v is None or isinstance(v, (bool, int, float, str)):
@@ -196,7 +206,11 @@ def same_structure(saved: Any, live: Any, where: str) -> str | None:
     if isinstance(live, str):
         return None if isinstance(saved, str) else f"{where}={brief(saved)} is not text"
     if live is None:
-        return None if saved is None or isinstance(saved, (bool, int, float, str)) else f"{where}={brief(saved)} is not a plain value"
+        return (
+            None
+            if saved is None or isinstance(saved, (bool, int, float, str))
+            else f"{where}={brief(saved)} is not a plain value"
+        )
     return None
 
 
@@ -209,7 +223,13 @@ def _check_rng(source: str, rng: Any) -> None:
             raise _bad(source, f"rng lacks the {key} state")
     py = rng["python"]
     # random.getstate(): (3, 625 words of the Mersenne Twister, the last being the index <= 624), gauss_next
-    if not (isinstance(py, (list, tuple)) and len(py) == 3 and py[0] == 3 and isinstance(py[1], (list, tuple)) and len(py[1]) == 625):
+    if not (
+        isinstance(py, (list, tuple))
+        and len(py) == 3
+        and py[0] == 3
+        and isinstance(py[1], (list, tuple))
+        and len(py[1]) == 625
+    ):
         raise _bad(source, "rng.python is not a Python random state (version 3, 625 words, gauss_next)")
     if not all(_is_int(w) and 0 <= w < 2**32 for w in py[1]) or py[1][-1] > 624:
         raise _bad(source, "rng.python holds words outside 0..2**32-1 or an index above 624")
@@ -231,15 +251,29 @@ def _check_rng(source: str, rng: Any) -> None:
         gen = torch.Generator().get_state()
         _tensor(source, "rng.generator", rng["generator"], gen.dtype, tuple(gen.shape))
     if "cuda" in rng:
-        if not isinstance(rng["cuda"], (list, tuple)) or not all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8 and t.ndim == 1 for t in rng["cuda"]):
+        if not isinstance(rng["cuda"], (list, tuple)) or not all(
+            isinstance(t, torch.Tensor) and t.dtype == torch.uint8 and t.ndim == 1 for t in rng["cuda"]
+        ):
             raise _bad(source, "rng.cuda is not a list of CUDA generator states (uint8 tensors)")
 
 
 # optimizer settings torch reads as flags, and those it reads as numbers (torch.optim's own names)
 _FLAGS = ("amsgrad", "maximize", "capturable", "differentiable", "nesterov", "decoupled_weight_decay", "centered")
 _OPTIONAL_FLAGS = ("foreach", "fused")
-_NUMBERS = ("weight_decay", "momentum", "dampening", "alpha", "lr_decay", "initial_accumulator_value", "eps",
-            "initial_lr", "max_lr", "min_lr", "base_momentum", "max_momentum")
+_NUMBERS = (
+    "weight_decay",
+    "momentum",
+    "dampening",
+    "alpha",
+    "lr_decay",
+    "initial_accumulator_value",
+    "eps",
+    "initial_lr",
+    "max_lr",
+    "min_lr",
+    "base_momentum",
+    "max_momentum",
+)
 # the settings schedules change while training (one-cycle moves lr, momentum and Adam's betas);
 # every other setting must equal the live optimizer's, which the config decides
 _SCHEDULED = ("lr", "initial_lr", "max_lr", "min_lr", "momentum", "betas", "base_momentum", "max_momentum")
@@ -253,7 +287,12 @@ def _setting_ok(key: str, value: Any) -> bool:
     """Whether ``value`` can be the optimizer setting ``key`` (type and range; not whether it fits this run)."""
     if key == "lr":
         if isinstance(value, torch.Tensor):  # torch allows a tensor learning rate
-            return value.numel() == 1 and value.dtype.is_floating_point and bool(torch.isfinite(value).all()) and float(value) >= 0
+            return (
+                value.numel() == 1
+                and value.dtype.is_floating_point
+                and bool(torch.isfinite(value).all())
+                and float(value) >= 0
+            )
         return _finite(value) and value >= 0
     if key == "betas":
         return isinstance(value, (list, tuple)) and len(value) == 2 and all(_finite(b) and 0 <= b < 1 for b in value)
@@ -264,12 +303,21 @@ def _setting_ok(key: str, value: Any) -> bool:
     if key in _NUMBERS:
         return _finite(value)
     # settings of other optimizers: plain values only
-    return value is None or isinstance(value, (bool, str)) or _finite(value) or (isinstance(value, (list, tuple)) and all(_finite(v) for v in value))
+    return (
+        value is None
+        or isinstance(value, (bool, str))
+        or _finite(value)
+        or (isinstance(value, (list, tuple)) and all(_finite(v) for v in value))
+    )
 
 
 def _check_optimizer(source: str, opt: Any) -> None:
     """An optimizer state_dict: ``state`` {int: {str: tensor or number}}, ``param_groups`` [{params, lr, ...}]."""
-    if not isinstance(opt, dict) or not isinstance(opt.get("state"), dict) or not isinstance(opt.get("param_groups"), list):
+    if (
+        not isinstance(opt, dict)
+        or not isinstance(opt.get("state"), dict)
+        or not isinstance(opt.get("param_groups"), list)
+    ):
         raise _bad(source, "optimizer is not an optimizer state (state and param_groups)")
     seen: set[int] = set()
     for i, group in enumerate(opt["param_groups"]):
@@ -288,7 +336,9 @@ def _check_optimizer(source: str, opt: Any) -> None:
     for key, value in opt["state"].items():
         if not _is_int(key) or key not in seen:
             raise _bad(source, f"optimizer.state has an entry for parameter {brief(key)}, which no param group lists")
-        if not isinstance(value, dict) or not all(isinstance(k, str) and _state_value_ok(k, v) for k, v in value.items()):
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and _state_value_ok(k, v) for k, v in value.items()
+        ):
             raise _bad(source, f"optimizer.state[{key}] is not a mapping of names to tensors")
 
 
@@ -296,7 +346,9 @@ def _state_value_ok(name: str, value: Any) -> bool:
     """An optimizer's per-parameter state: float tensors (moments, buffers); ``step`` a count (a 0-d
     tensor in current torch, a number in older checkpoints); SGD's momentum buffer may be None."""
     if name == "step":
-        return (isinstance(value, torch.Tensor) and value.numel() == 1) or (_is_num(value) and math.isfinite(value) and value >= 0)
+        return (isinstance(value, torch.Tensor) and value.numel() == 1) or (
+            _is_num(value) and math.isfinite(value) and value >= 0
+        )
     if name == "momentum_buffer" and value is None:
         return True
     return isinstance(value, torch.Tensor) and value.dtype.is_floating_point
@@ -312,7 +364,9 @@ def check_optimizer_state(saved: dict[str, Any], optimizer: torch.optim.Optimize
     _check_optimizer(source, saved)
     live = optimizer.param_groups
     if len(saved["param_groups"]) != len(live):
-        raise _bad(source, f"optimizer has {len(saved['param_groups'])} parameter groups, this config's has {len(live)}")
+        raise _bad(
+            source, f"optimizer has {len(saved['param_groups'])} parameter groups, this config's has {len(live)}"
+        )
     params: dict[int, torch.Tensor] = {}
     for i, (sg, g) in enumerate(zip(saved["param_groups"], live)):
         where = f"optimizer.param_groups[{i}]"
@@ -327,7 +381,11 @@ def check_optimizer_state(saved: dict[str, Any], optimizer: torch.optim.Optimize
             if key in _SCHEDULED:  # moved by schedules: only the kind of value must match
                 same = isinstance(theirs, (list, tuple)) == isinstance(mine, (list, tuple))
             else:  # decided by the config (eps, weight_decay, amsgrad, fused, ...): must be the same
-                same = type(theirs) is type(mine) and theirs == mine if not isinstance(mine, torch.Tensor) else isinstance(theirs, torch.Tensor)
+                same = (
+                    type(theirs) is type(mine) and theirs == mine
+                    if not isinstance(mine, torch.Tensor)
+                    else isinstance(theirs, torch.Tensor)
+                )
             if not same:
                 raise _bad(source, f"{where}.{key}={brief(theirs)} does not fit this optimizer's {brief(mine)}")
         params.update(zip(sg["params"], g["params"]))
@@ -335,7 +393,10 @@ def check_optimizer_state(saved: dict[str, Any], optimizer: torch.optim.Optimize
         p = params[index]
         for name, value in entry.items():
             if isinstance(value, torch.Tensor) and value.ndim > 0 and tuple(value.shape) != tuple(p.shape):
-                raise _bad(source, f"optimizer.state[{index}].{name} has shape {tuple(value.shape)}, its parameter {tuple(p.shape)}")
+                raise _bad(
+                    source,
+                    f"optimizer.state[{index}].{name} has shape {tuple(value.shape)}, its parameter {tuple(p.shape)}",
+                )
 
 
 def validate_payload(
@@ -364,12 +425,16 @@ def validate_payload(
     epoch = _int_in(source, "epoch", payload["epoch"], 0, epochs)
     _int_in(source, "step", payload["step"], 0)
     history = payload["history"]
-    if not isinstance(history, list) or not all(isinstance(row, dict) and all(isinstance(k, str) and _is_num(v) for k, v in row.items()) for row in history):
+    if not isinstance(history, list) or not all(
+        isinstance(row, dict) and all(isinstance(k, str) and _is_num(v) for k, v in row.items()) for row in history
+    ):
         raise _bad(source, "history is not a list of per-epoch mappings of metric names to numbers")
     if len(history) != epoch:  # one row per finished epoch: metrics.csv is rebuilt from it
         raise _bad(source, f"history has {len(history)} rows for epoch={epoch}")
     model = payload["model"]
-    if not isinstance(model, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()):
+    if not isinstance(model, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()
+    ):
         raise _bad(source, "model is not a mapping of parameter names to tensors")
     _check_optimizer(source, payload["optimizer"])
     if not isinstance(payload["schedule"], dict) or not _plain(payload["schedule"]):
@@ -412,8 +477,14 @@ def validate_payload(
         raise _bad(source, f"in_epoch.perm orders {n} examples, the training split has {train_size}")
     if n and (int(perm.min()) < 0 or int(perm.max()) >= n):  # an index past the data would fail mid-epoch
         raise _bad(source, f"in_epoch.perm holds indices outside 0..{n - 1}")
-    sampler = (payload["config"].get("data") or {}).get("sampler", "uniform") if isinstance(payload["config"].get("data"), dict) else "uniform"
-    drawn = isinstance(sampler, str) and not sampler.strip().startswith("uniform")  # data.sampler draws with replacement
+    sampler = (
+        (payload["config"].get("data") or {}).get("sampler", "uniform")
+        if isinstance(payload["config"].get("data"), dict)
+        else "uniform"
+    )
+    drawn = isinstance(sampler, str) and not sampler.strip().startswith(
+        "uniform"
+    )  # data.sampler draws with replacement
     if not drawn and not torch.equal(torch.sort(perm).values, torch.arange(n)):  # the plain shuffle: every example once
         raise _bad(source, "in_epoch.perm is not a permutation of the training examples")
     bs = None if batch_size is None else max(1, n if batch_size == "full" else int(batch_size))
@@ -427,7 +498,11 @@ def validate_payload(
         if position == batches and sizes:  # the last batch holds the rest (a short rest joined the one before)
             sizes[-1] = n - (batches - 1) * bs
         if seen != sum(-(-k // world) for k in sizes):
-            raise _bad(source, f"in_epoch.seen={seen} does not match position={position} batches" + (f" on {world} processes" if world > 1 else ""))
+            raise _bad(
+                source,
+                f"in_epoch.seen={seen} does not match position={position} batches"
+                + (f" on {world} processes" if world > 1 else ""),
+            )
     for key, dtype in (("loss_sum", None), ("correct", torch.long), ("l1_sum", None)):
         if key in in_epoch:
             t = _tensor(source, f"in_epoch.{key}", in_epoch[key], dtype, ())

@@ -122,7 +122,10 @@ def force_unlock(run_dir: str | Path) -> Holder | None:
     host keeps its lock (a CheckpointError says so): forcing is for what this host cannot check."""
     h = holder(run_dir)
     if h is not None and h.local:
-        raise CheckpointError(f"{run_dir} is being trained by process {h.pid} on this host, which is alive; --force-unlock only removes locks of processes that are gone or on other hosts")
+        raise CheckpointError(
+            f"{run_dir} is being trained by process {h.pid} on this host, which is alive; --force-unlock only removes "
+            "locks of processes that are gone or on other hosts"
+        )
     previous = _read(run_dir)
     try:
         (Path(run_dir) / LOCK).unlink(missing_ok=True)

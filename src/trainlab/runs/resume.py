@@ -1,4 +1,4 @@
-"""What ``--resume RUN`` continues: the run directory, its config and its last checkpoint, checked against each other."""
+"""What ``--resume RUN`` continues: the run directory, its config and last checkpoint, checked against each other."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def config_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return [f"{k}: {brief(fa.get(k), 60)} vs {brief(fb.get(k), 60)}" for k in keys if fa.get(k) != fb.get(k)]
 
 
-def prepare_resume(run: str | Path, overrides: list[str] | dict[str, Any] | None = None, check_holder: bool = True) -> ResumePoint:
+def prepare_resume(
+    run: str | Path, overrides: list[str] | dict[str, Any] | None = None, check_holder: bool = True
+) -> ResumePoint:
     """Check that ``run`` can be resumed and load its checkpoint; every problem is a one-line TrainlabError.
 
     ``check_holder=False`` skips the run.pid check, for the data-parallel ranks of a run whose rank 0
@@ -59,7 +61,10 @@ def prepare_resume(run: str | Path, overrides: list[str] | dict[str, Any] | None
     saved_run = load_run(run_dir)
     status = saved_run.summary.get("status")
     if status == "completed":
-        raise CheckpointError(f"{run_dir} already completed ({saved_run.summary.get('epochs', '?')} epochs); nothing to resume - start a new run instead")
+        raise CheckpointError(
+            f"{run_dir} already completed ({saved_run.summary.get('epochs', '?')} epochs); nothing to resume - start "
+            "a new run instead"
+        )
     if status == "diverged":
         raise CheckpointError(
             f"{run_dir} diverged (see stop_reason in its summary.json); resuming would repeat the same steps"
@@ -69,11 +74,16 @@ def prepare_resume(run: str | Path, overrides: list[str] | dict[str, Any] | None
     if held is not None:
         raise CheckpointError(held.message(run_dir))
     if not ckpt.is_file():
-        raise CheckpointError(f"{run_dir}: no {CHECKPOINT} to resume from (stopped before its first checkpoint, or train.checkpoint=false)")
+        raise CheckpointError(
+            f"{run_dir}: no {CHECKPOINT} to resume from (stopped before its first checkpoint, or "
+            "train.checkpoint=false)"
+        )
     payload = load_checkpoint(ckpt)
     # every field's type and range, before anything is restored from it (a position of 10**6 or an
     # epoch past train.epochs would otherwise "complete" a run that never trained)
-    validate_payload(payload, str(ckpt), epochs=saved_run.config.train.epochs, batch_size=saved_run.config.optim.batch_size)
+    validate_payload(
+        payload, str(ckpt), epochs=saved_run.config.train.epochs, batch_size=saved_run.config.optim.batch_size
+    )
     diff = config_differences(payload["config"], saved_run.config.to_dict())
     if diff:
         raise CheckpointError(

@@ -19,7 +19,13 @@ from trainlab.bounded import describe_type, read_json
 from trainlab.config import Config, load_config
 from trainlab.errors import CheckpointError, ConfigError, TrainlabError, brief, clip
 
-CONFIG, METRICS, SUMMARY, CHECKPOINT, WEIGHTS = "config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "model.safetensors"
+CONFIG, METRICS, SUMMARY, CHECKPOINT, WEIGHTS = (
+    "config.yaml",
+    "metrics.csv",
+    "summary.json",
+    "checkpoint.pt",
+    "model.safetensors",
+)
 FITTED_PREPROCESS = "preprocess.safetensors"  # the fitted preprocessing, re-applied by eval
 MAX_METRICS_BYTES = 64 << 20  # 100k epochs of 20 metrics; more is not a metrics.csv trainlab wrote
 
@@ -72,7 +78,9 @@ def read_metrics_csv(path: Path) -> list[dict[str, float]]:
         return []
     try:
         if path.stat().st_size > MAX_METRICS_BYTES:
-            raise CheckpointError(f"{path}: {path.stat().st_size:,} bytes is too big for a metrics table (one row per epoch)")
+            raise CheckpointError(
+                f"{path}: {path.stat().st_size:,} bytes is too big for a metrics table (one row per epoch)"
+            )
         with path.open(newline="") as fh:
             # a row missing cells gives None values, an over-long one a None key: both damaged
             rows = list(csv.DictReader(fh))
@@ -142,9 +150,28 @@ class Run:
 # damaged, or written by something else is refused in one line instead of crashing a listing.
 _TEXT = ("status", "stop_reason", "error", "header", "started", "finished", "device", "interrupted_by")
 _NUMBERS = (
-    "test_accuracy", "test_loss", "train_accuracy", "train_loss", "best_val_accuracy", "fit_seconds", "eval_seconds",
-    "report_seconds", "test_mse", "test_mae", "test_r2", "train_mse", "train_mae", "train_r2", "initial_loss",
-    "expected_initial_loss", "epochs", "steps", "params", "threads", "resumes", "resumed_at_step",
+    "test_accuracy",
+    "test_loss",
+    "train_accuracy",
+    "train_loss",
+    "best_val_accuracy",
+    "fit_seconds",
+    "eval_seconds",
+    "report_seconds",
+    "test_mse",
+    "test_mae",
+    "test_r2",
+    "train_mse",
+    "train_mae",
+    "train_r2",
+    "initial_loss",
+    "expected_initial_loss",
+    "epochs",
+    "steps",
+    "params",
+    "threads",
+    "resumes",
+    "resumed_at_step",
 )
 _MAPPINGS = ("data", "versions", "fitted", "nan_guard", "per_class_accuracy")
 
@@ -154,7 +181,8 @@ def _is_number(v: Any) -> bool:
 
 
 def check_summary(summary: Any, where: str) -> dict[str, Any]:
-    """``summary`` if it is a JSON object whose known fields have their types, else a CheckpointError naming the field."""
+    """``summary`` if it is a JSON object whose known fields have their types, else a CheckpointError naming
+    the field."""
     if not isinstance(summary, dict):
         raise CheckpointError(f"{where} holds {describe_type(summary)}, not a JSON object of run results")
     for key in _TEXT:
@@ -174,7 +202,9 @@ def check_summary(summary: Any, where: str) -> dict[str, Any]:
         raise CheckpointError(f"{where}: warnings is not a list of messages")
     data = summary.get("data") or {}
     classes = data.get("classes")
-    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) or _is_int(c) for c in classes)):
+    if classes is not None and not (
+        isinstance(classes, list) and all(isinstance(c, str) or _is_int(c) for c in classes)
+    ):
         raise CheckpointError(f"{where}: data.classes={brief(classes, 60)} is not a list of class names")
     shape = data.get("input_shape")
     if shape is not None and not (isinstance(shape, list) and all(_is_int(d) and d > 0 for d in shape)):
@@ -182,7 +212,9 @@ def check_summary(summary: Any, where: str) -> dict[str, Any]:
     cm = summary.get("confusion_matrix")
     if cm is not None:
         n = len(cm) if isinstance(cm, list) else -1
-        square = n >= 0 and all(isinstance(row, list) and len(row) == n and all(_is_int(c) and c >= 0 for c in row) for row in cm)
+        square = n >= 0 and all(
+            isinstance(row, list) and len(row) == n and all(_is_int(c) and c >= 0 for c in row) for row in cm
+        )
         if not square or (per_class and n != len(per_class)) or (classes is not None and n != len(classes)):
             raise CheckpointError(f"{where}: confusion_matrix is not a square table of counts, one row per class")
     return summary

@@ -24,7 +24,13 @@ STATUSES = (RUNNING, *FINAL)
 
 def versions() -> dict[str, str]:
     """Versions of what produced the numbers."""
-    return {"trainlab": __version__, "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "trainlab": __version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 class Unset(enum.Enum):

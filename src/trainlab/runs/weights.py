@@ -54,11 +54,15 @@ def read_weights(path: Path, what: str) -> dict[str, torch.Tensor]:
             metadata = fh.metadata() or {}
             state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no __iter__)
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{what}: cannot read {path} ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
+        raise CheckpointError(
+            f"{what}: cannot read {path} ({str(exc).splitlines()[0] if str(exc) else exc!r})"
+        ) from None
     expected = metadata.get(DIGEST_KEY)
     if expected is not None and tensors_digest(state) != expected:
-        raise CheckpointError(f"{what}: {path} is damaged (its tensors do not match the sha256 written with them); "
-                              "retrain the run or restore the file")
+        raise CheckpointError(
+            f"{what}: {path} is damaged (its tensors do not match the sha256 written with them); "
+            "retrain the run or restore the file"
+        )
     return state
 
 
@@ -76,7 +80,9 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit the model of this run's config ({str(exc).splitlines()[0]})") from None
+        raise CheckpointError(
+            f"{path}: weights do not fit the model of this run's config ({str(exc).splitlines()[0]})"
+        ) from None
 
 
 def load_encoder(path: Path, model: torch.nn.Module) -> int:
@@ -94,13 +100,19 @@ def load_encoder(path: Path, model: torch.nn.Module) -> int:
     missing, extra = sorted(set(target) - set(source)), sorted(set(source) - set(target))
     if missing or extra:
         what = f"this model's {missing[0]!r} is not in it" if missing else f"its {extra[0]!r} is not in this model"
-        raise CheckpointError(f"model.pretrained: the encoder in {path} does not fit this model ({what}); use the pretraining run's model.* settings")
+        raise CheckpointError(
+            f"model.pretrained: the encoder in {path} does not fit this model ({what}); use the pretraining run's "
+            "model.* settings"
+        )
     _check_dtypes(source, target, path, "model.pretrained")
     for k, v in target.items():
         if v.is_floating_point() and not bool(torch.isfinite(source[k]).all()):
             raise CheckpointError(f"model.pretrained: {k} in {path} holds NaN or infinite values; pretrain again")
         if v.shape != source[k].shape:
-            raise CheckpointError(f"model.pretrained: {k} has shape {tuple(source[k].shape)} in {path} but {tuple(v.shape)} in this model; use the pretraining run's model.* settings")
+            raise CheckpointError(
+                f"model.pretrained: {k} has shape {tuple(source[k].shape)} in {path} but {tuple(v.shape)} in this "
+                "model; use the pretraining run's model.* settings"
+            )
     with torch.no_grad():  # state_dict tensors share storage with the parameters and buffers
         for k, v in target.items():
             v.copy_(source[k])
@@ -120,11 +132,18 @@ def check_source_run(path: Path) -> None:
     except (OSError, ValueError, AttributeError):
         status = None
     if status not in FINISHED:
-        why = {"diverged": "diverged (its weights are what the divergence left)", "failed": "failed",
-               "interrupted": "was interrupted (resume it first)", "running": "is still running"}
-        said = why.get(str(status), f"has status {status!r}" if status is not None else "has an unreadable summary.json")
-        raise CheckpointError(f"model.pretrained: the run {path.parent} {said}; "
-                              f"use a run whose status is one of: {', '.join(FINISHED)}")
+        why = {
+            "diverged": "diverged (its weights are what the divergence left)",
+            "failed": "failed",
+            "interrupted": "was interrupted (resume it first)",
+            "running": "is still running",
+        }
+        said = why.get(
+            str(status), f"has status {status!r}" if status is not None else "has an unreadable summary.json"
+        )
+        raise CheckpointError(
+            f"model.pretrained: the run {path.parent} {said}; use a run whose status is one of: {', '.join(FINISHED)}"
+        )
 
 
 def save_preprocess(run_dir: Path, state: dict[str, Any]) -> None:

@@ -14,5 +14,14 @@ from trainlab.sweeps.options import SweepOptions
 from trainlab.sweeps.preset import SweepSpec, load_preset
 from trainlab.sweeps.space import Param, parse_param, parse_space
 
-__all__ = ["Param", "SweepOptions", "SweepResult", "SweepSpec", "load_preset", "open_sweep", "parse_param", "parse_space",
-           "sweep"]
+__all__ = [
+    "Param",
+    "SweepOptions",
+    "SweepResult",
+    "SweepSpec",
+    "load_preset",
+    "open_sweep",
+    "parse_param",
+    "parse_space",
+    "sweep",
+]

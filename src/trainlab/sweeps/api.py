@@ -117,8 +117,13 @@ def build_spec(
     return spec
 
 
-def sweep(preset: str | Path | SweepSpec | None = None, args: list[str] | None = None, *,
-          options: SweepOptions | None = None, **keywords: Any) -> SweepResult:
+def sweep(
+    preset: str | Path | SweepSpec | None = None,
+    args: list[str] | None = None,
+    *,
+    options: SweepOptions | None = None,
+    **keywords: Any,
+) -> SweepResult:
     """Run a hyperparameter sweep and write its report; see docs/sweep.md.
 
     ``keywords`` are ``SweepOptions`` fields (``trials=16, sampler="random"``, ``resume=NAME``, ...);
@@ -137,8 +142,10 @@ def sweep(preset: str | Path | SweepSpec | None = None, args: list[str] | None =
     root = Path(o.root)
     existing = o.join or o.resume
     if existing and (preset is not None or args or o.space or o.refine):
-        raise ConfigError(f"--{'join' if o.join else 'resume'} {existing} continues a sweep as it was defined; "
-                          "it takes no preset, space or --refine")
+        raise ConfigError(
+            f"--{'join' if o.join else 'resume'} {existing} continues a sweep as it was defined; "
+            "it takes no preset, space or --refine"
+        )
     if existing:
         name, sweep_dir, url, study, spec = _open_existing(existing, root, o)
     else:
@@ -167,8 +174,9 @@ def _open_existing(existing: str, root: Path, o: SweepOptions) -> tuple[str, Pat
     sweep_dir = root / existing
     url = o.storage or sqlite_url(sweep_dir)
     if o.storage is None and not (sweep_dir / "study.db").is_file():
-        raise ConfigError(f"no sweep {existing!r} in {root}/ (no {sweep_dir / 'study.db'}); "
-                          "give --storage URL for a shared study")
+        raise ConfigError(
+            f"no sweep {existing!r} in {root}/ (no {sweep_dir / 'study.db'}); give --storage URL for a shared study"
+        )
     store = make_storage(url, o.heartbeat, o.grace)
     study, spec = load_study(existing, store)
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -183,8 +191,9 @@ def _open_existing(existing: str, root: Path, o: SweepOptions) -> tuple[str, Pat
     return existing, sweep_dir, url, study, spec
 
 
-def _create(preset: str | Path | SweepSpec | None, args: list[str] | None, root: Path,
-            o: SweepOptions) -> tuple[str, Path, str, Any, SweepSpec]:
+def _create(
+    preset: str | Path | SweepSpec | None, args: list[str] | None, root: Path, o: SweepOptions
+) -> tuple[str, Path, str, Any, SweepSpec]:
     """Create a new sweep (from a preset, items, or ``--refine``'s narrowed space): (name, directory,
     storage URL, study, spec)."""
     name = o.name
@@ -198,8 +207,17 @@ def _create(preset: str | Path | SweepSpec | None, args: list[str] | None, root:
             raise ConfigError("--refine SWEEP builds its preset from that sweep; give no preset file")
         preset = base_spec
         name = name or _unique(root, f"{o.refine}-refined")
-    spec = build_spec(preset, args, o.space, trials=o.trials, sampler=o.sampler, pruner=o.pruner,
-                      objective=o.objective, cv=o.cv, seed=o.seed)
+    spec = build_spec(
+        preset,
+        args,
+        o.space,
+        trials=o.trials,
+        sampler=o.sampler,
+        pruner=o.pruner,
+        objective=o.objective,
+        cv=o.cv,
+        seed=o.seed,
+    )
     spec.validate()
     if spec.is_grid:
         size = len(grid(spec.params()))
@@ -211,8 +229,9 @@ def _create(preset: str | Path | SweepSpec | None, args: list[str] | None, root:
     sweep_dir = root / name
     exists = o.storage is None and (sweep_dir / "study.db").exists()
     if exists and not unfinished_creation(name, make_storage(sqlite_url(sweep_dir), o.heartbeat, o.grace)):
-        raise ConfigError(f"sweep {name!r} already exists in {root}/; continue it with --resume {name} "
-                          "or pick another --name")
+        raise ConfigError(
+            f"sweep {name!r} already exists in {root}/; continue it with --resume {name} or pick another --name"
+        )
     sweep_dir.mkdir(parents=True, exist_ok=True)
     url = o.storage or sqlite_url(sweep_dir)
     store = make_storage(url, o.heartbeat, o.grace)
@@ -236,7 +255,7 @@ def trial_line(t: Any, spec: SweepSpec) -> str:
 def _default_name(preset: Any) -> str:
     if isinstance(preset, (str, Path)):
         stem = Path(preset).stem
-        return stem[len("sweep-"):] if stem.startswith("sweep-") and len(stem) > 6 else stem
+        return stem[len("sweep-") :] if stem.startswith("sweep-") and len(stem) > 6 else stem
     return "sweep"
 
 
@@ -258,5 +277,3 @@ def open_sweep(name: str, root: str | Path = "sweeps", storage: str | None = Non
     url = storage or sqlite_url(sweep_dir)
     study, spec = load_study(name, make_storage(url))
     return SweepResult(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
-
-

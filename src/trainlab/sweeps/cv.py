@@ -34,7 +34,9 @@ def fold_indices(y: np.ndarray, k: int, seed: int, stratify: bool = True) -> lis
         present = np.bincount(y)
         smallest = int(present[present > 0].min())
         if smallest < k:
-            raise ConfigError(f"cv={k} folds but the rarest class has only {smallest} training examples; use fewer folds")
+            raise ConfigError(
+                f"cv={k} folds but the rarest class has only {smallest} training examples; use fewer folds"
+            )
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed % 2**32)
     else:
         splitter = KFold(n_splits=k, shuffle=True, random_state=seed % 2**32)

@@ -34,8 +34,10 @@ def stack_reason(spec: SweepSpec, stack: bool = True) -> str | None:
         if key in ("optim.name", "loss.name"):
             return f"{key} is searched (a stack's members share one optimizer and loss)"
         if not StackedEngine.may_differ(key):
-            return (f"{key} is searched (a stack's members may differ only in per-run values: "
-                    "docs/compare.md, Stacked runs)")
+            return (
+                f"{key} is searched (a stack's members may differ only in per-run values: "
+                "docs/compare.md, Stacked runs)"
+            )
     reason = why_alone([spec.base_config()])
     return None if reason is None else f"the base config cannot stack: {reason}"
 

@@ -28,12 +28,20 @@ def work_parallel(name: str, url: str, sweep_dir: Path, options: SweepOptions) -
     fair share of the trials left; each uses ``options.heartbeat`` and ``options.grace``."""
     workers, heartbeat, grace = options.workers, options.heartbeat, options.grace
     optuna = _optuna()
-    args = [url, str(sweep_dir), "{i}", str(heartbeat), "-" if grace is None else str(grace), str(workers),
-            "stack" if options.stack else "no-stack"]
+    args = [
+        url,
+        str(sweep_dir),
+        "{i}",
+        str(heartbeat),
+        "-" if grace is None else str(grace),
+        str(workers),
+        "stack" if options.stack else "no-stack",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread each: N workers on N cores
     procs = [
-        subprocess.Popen([sys.executable, "-m", "trainlab.sweeps.worker", name, *(a.format(i=i) for a in args)],
-                         env=env)
+        subprocess.Popen(
+            [sys.executable, "-m", "trainlab.sweeps.worker", name, *(a.format(i=i) for a in args)], env=env
+        )
         for i in range(workers)
     ]
     study = optuna.load_study(study_name=name, storage=make_storage(url, heartbeat, grace))
@@ -53,5 +61,7 @@ def work_parallel(name: str, url: str, sweep_dir: Path, options: SweepOptions) -
         raise KeyboardInterrupt
     bad = [c for c in codes if c != 0]
     if bad:
-        raise TrainlabError(f"{len(bad)} of {workers} sweep workers exited with an error (exit codes {bad}); "
-                            f"run `trainlab sweep --resume {name}` to continue")
+        raise TrainlabError(
+            f"{len(bad)} of {workers} sweep workers exited with an error (exit codes {bad}); "
+            f"run `trainlab sweep --resume {name}` to continue"
+        )

@@ -76,7 +76,10 @@ class SweepSpec:
     def validate(self) -> SweepSpec:
         """Check every field, naming the bad value and the valid choices; returns self."""
         if self.objective not in OBJECTIVES:
-            raise ConfigError(f"objective={self.objective!r} is not allowed{close_match(self.objective, OBJECTIVES)}; choose one of: {', '.join(OBJECTIVES)}")
+            raise ConfigError(
+                f"objective={self.objective!r} is not allowed{close_match(self.objective, OBJECTIVES)}; choose one "
+                f"of: {', '.join(OBJECTIVES)}"
+            )
 
         SAMPLERS.bind(self.sampler)  # unknown names and parameters fail with the valid choices
         PRUNERS.bind(self.pruner)
@@ -91,13 +94,15 @@ class SweepSpec:
         params = self.params()
         base = self.base_config()
         for key, p in params.items():  # every value the space can produce must make a valid config
-            for probe in (p.choices if p.kind == "choice" else (p.decode(p.low), p.decode(p.high))):
+            for probe in p.choices if p.kind == "choice" else (p.decode(p.low), p.decode(p.high)):
                 try:
                     base.replace(**{key: probe})
                 except ConfigError as exc:
                     raise ConfigError(f"search space {key}={p}: value {probe!r} is not valid: {exc}") from None
         if not base.data.val and not self.cv:  # with --cv the folds are the validation sets
-            raise ConfigError(f"objective {self.objective} needs a validation split: set data.val (e.g. data.val=0.1) or use --cv K")
+            raise ConfigError(
+                f"objective {self.objective} needs a validation split: set data.val (e.g. data.val=0.1) or use --cv K"
+            )
         return self
 
 
@@ -109,7 +114,10 @@ def load_preset(path: str | Path | None) -> SweepSpec:
     data = read_yaml(path)
     for key in data:
         if key not in KEYS:
-            raise ConfigError(f"unknown sweep preset key {key!r}{close_match(str(key), KEYS)} in {str(path)!r}; valid keys: {', '.join(KEYS)}")
+            raise ConfigError(
+                f"unknown sweep preset key {key!r}{close_match(str(key), KEYS)} in {str(path)!r}; valid keys: "
+                f"{', '.join(KEYS)}"
+            )
     base = data.get("base") or {}
     if isinstance(base, str):
         base_path = Path(base) if Path(base).is_absolute() else path.parent / base
@@ -122,5 +130,7 @@ def load_preset(path: str | Path | None) -> SweepSpec:
     if not isinstance(overrides, dict):
         raise ConfigError(f"overrides in {str(path)!r} must be a mapping of dotted keys to values")
     base = apply_overrides(base, overrides).to_dict() if overrides else base
-    fields = {k: data[k] for k in ("space", "objective", "sampler", "trials", "pruner", "cv", "seed", "name") if k in data}
+    fields = {
+        k: data[k] for k in ("space", "objective", "sampler", "trials", "pruner", "cv", "seed", "name") if k in data
+    }
     return SweepSpec(base=base, **fields)

@@ -69,8 +69,9 @@ def trained_line(trials: list[Any]) -> str:
         whys = "; ".join(why + (f" ({k})" if len(alone) > 1 else "") for why, k in by_count)
         parts.append(f"{n} {'trial' if n == 1 else 'trials'} one by one: {whys}")
     if unknown:
-        parts.append(f"{unknown} without a record (stopped before training, "
-                     "or run by a trainlab that did not record it)")
+        parts.append(
+            f"{unknown} without a record (stopped before training, or run by a trainlab that did not record it)"
+        )
     return "; ".join(parts) or "no trial trained yet"
 
 

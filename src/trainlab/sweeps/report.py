@@ -68,7 +68,11 @@ def importances(study: Any) -> dict[str, float]:
     if len(done) < 3:
         return {}
     try:
-        return dict(optuna.importance.get_param_importances(study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)))
+        return dict(
+            optuna.importance.get_param_importances(
+                study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
+            )
+        )
     except (RuntimeError, ValueError, ZeroDivisionError):  # e.g. every parameter constant
         return {}
 
@@ -94,7 +98,9 @@ def slice_plot(key: str, param: Any, trials: list[Any], objective: str) -> str:
     if param.kind == "choice":
         labels = [str(v) for v in param.labels()]
         xs = [labels.index(str(t.params[key])) if str(t.params[key]) in labels else -1 for t in done]
-        ax.set_xticks(range(len(labels)), labels, rotation=30 if max(map(len, labels), default=0) > 6 else 0, fontsize=8)
+        ax.set_xticks(
+            range(len(labels)), labels, rotation=30 if max(map(len, labels), default=0) > 6 else 0, fontsize=8
+        )
     else:
         # lazy: matplotlib loads with the first figure
         from matplotlib.ticker import NullFormatter
@@ -149,12 +155,18 @@ def trial_rows(trials: list[Any], params: dict[str, Any], sweep_dir: Path) -> li
     rows = []
     for t in trials:
         cv = t.user_attrs.get("fold_values")
-        value = "" if t.value is None else f"{t.value:.4f}" + (f" ± {t.user_attrs.get('fold_std', 0):.4f}" if cv else "")
+        value = (
+            "" if t.value is None else f"{t.value:.4f}" + (f" ± {t.user_attrs.get('fold_std', 0):.4f}" if cv else "")
+        )
         test = t.user_attrs.get("test_accuracy")
         secs = t.user_attrs.get("seconds", "")
         cells: list[Any] = [t.number, t.state.name.lower(), value, "" if test is None else f"{test:.4f}"]
         cells += [show(t.user_attrs.get("config", {}).get(k, t.params.get(k, ""))) for k in params]
-        cells += [f"{secs:.1f}" if isinstance(secs, (int, float)) else str(secs), trial_reason(t), _links(t.user_attrs.get("run_dirs", []), sweep_dir)]
+        cells += [
+            f"{secs:.1f}" if isinstance(secs, (int, float)) else str(secs),
+            trial_reason(t),
+            _links(t.user_attrs.get("run_dirs", []), sweep_dir),
+        ]
         rows.append(cells)
     return rows
 
@@ -209,7 +221,16 @@ def context(result: Any, study: Any, best_path: Path | None = None) -> dict[str,
         "history": None,
         "importances": None,
         "slices": [],
-        "trials_header": ["trial", "state", spec.objective + (" (mean ± sd)" if spec.cv else ""), "test acc", *params, "seconds", "reason", "run"],
+        "trials_header": [
+            "trial",
+            "state",
+            spec.objective + (" (mean ± sd)" if spec.cv else ""),
+            "test acc",
+            *params,
+            "seconds",
+            "reason",
+            "run",
+        ],
         "trial_rows": trial_rows(trials, params, result.dir),
         "best_row": None,
     }

@@ -35,8 +35,15 @@ from trainlab.sweeps.strategies import optuna_module as _optuna
 from trainlab.sweeps.trial import run_trial, run_trials_stacked
 
 
-def work(study: Any, spec: SweepSpec, sweep_dir: Path, options: SweepOptions, *, threads: int | None = None,
-         wait: bool = True) -> int:
+def work(
+    study: Any,
+    spec: SweepSpec,
+    sweep_dir: Path,
+    options: SweepOptions,
+    *,
+    threads: int | None = None,
+    wait: bool = True,
+) -> int:
     """Run queued trials until the queue is empty (then wait for other workers' trials, unless not
     ``wait``); returns how many ran here.
 

@@ -122,7 +122,11 @@ def parse_param(key: str, text: Any) -> Param:
             raise ConfigError(f"search space {key}={text!r}: the third value of int(a,b,log) may only be 'log'")
         args, log = args[:2], True
     if len(args) != 2 or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
-        raise ConfigError(f"search space {key}={text!r}: {spec.name} takes two numbers, e.g. {spec.name}(1e-4,1e-1)" if spec.name != "int" else f"search space {key}={text!r}: int takes two integers and an optional log, e.g. int(32,512,log)")
+        raise ConfigError(
+            f"search space {key}={text!r}: {spec.name} takes two numbers, e.g. {spec.name}(1e-4,1e-1)"
+            if spec.name != "int"
+            else f"search space {key}={text!r}: int takes two integers and an optional log, e.g. int(32,512,log)"
+        )
     low, high = float(args[0]), float(args[1])
     if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
         raise ConfigError(f"search space {key}={text!r}: needs finite bounds with low < high")
@@ -144,7 +148,9 @@ def parse_space(space: dict[str, Any] | None) -> dict[str, Param]:
     out = {}
     for key, text in space.items():
         if key not in valid:
-            raise ConfigError(f"search space key {key!r} is not a config key{close_match(key, valid)}; see `trainlab list keys`")
+            raise ConfigError(
+                f"search space key {key!r} is not a config key{close_match(key, valid)}; see `trainlab list keys`"
+            )
         out[key] = parse_param(key, text)
     return out
 

@@ -52,8 +52,8 @@ def make_storage(url: str, heartbeat: float = HEARTBEAT, grace: float | None = N
     retry_class = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
     retry = (retry_class or optuna.storages.RetryFailedTrialCallback)(max_retry=1)
     if url.startswith(JOURNAL):
-        path = Path(url[len(JOURNAL):]).expanduser()
-        if not url[len(JOURNAL):] or path.is_dir():
+        path = Path(url[len(JOURNAL) :]).expanduser()
+        if not url[len(JOURNAL) :] or path.is_dir():
             raise ConfigError(f"storage {url!r}: give a file, e.g. journal:sweeps/NAME/journal.log")
         path.parent.mkdir(parents=True, exist_ok=True)
         store = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
@@ -71,12 +71,16 @@ def make_storage(url: str, heartbeat: float = HEARTBEAT, grace: float | None = N
     key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
     try:
         store = optuna.storages.RDBStorage(
-            url, engine_kwargs=engine, heartbeat_interval=max(1, round(heartbeat)), grace_period=grace_s,
+            url,
+            engine_kwargs=engine,
+            heartbeat_interval=max(1, round(heartbeat)),
+            grace_period=grace_s,
             **{key: retry},
         )
     except ImportError as exc:
-        raise ConfigError(f"storage {mask_url(url)!r} needs a database driver ({exc}); "
-                          "for PostgreSQL: pip install 'trainlab[sweep]'") from None
+        raise ConfigError(
+            f"storage {mask_url(url)!r} needs a database driver ({exc}); for PostgreSQL: pip install 'trainlab[sweep]'"
+        ) from None
     except Exception as exc:  # sqlalchemy: bad URL, server down, wrong password
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot open storage {mask_url(url)!r}: {first}") from None

@@ -39,12 +39,15 @@ def load_study(name: str, storage: Any, worker: int = 0) -> tuple[Any, SweepSpec
     probe = optuna.load_study(study_name=name, storage=storage)
     if SPEC_ATTR not in probe.user_attrs:
         if not probe.get_trials(deepcopy=False):  # killed between create_study and set_user_attr
-            raise ConfigError(f"sweep {name!r} was interrupted while being created; run the command that "
-                              "created it again (same --name) to create it afresh")
+            raise ConfigError(
+                f"sweep {name!r} was interrupted while being created; run the command that "
+                "created it again (same --name) to create it afresh"
+            )
         raise ConfigError(f"study {name!r} was not made by trainlab sweep (no {SPEC_ATTR} attribute)")
     spec = SweepSpec.from_dict(probe.user_attrs[SPEC_ATTR])
-    study = optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(spec, worker),
-                              pruner=make_pruner(spec))
+    study = optuna.load_study(
+        study_name=name, storage=storage, sampler=make_sampler(spec, worker), pruner=make_pruner(spec)
+    )
     return study, spec
 
 
@@ -52,14 +55,21 @@ def create_study(name: str, spec: SweepSpec, storage: Any) -> Any:
     """Create the study, store the spec in it and queue exactly ``spec.trials`` trials."""
     optuna = _optuna()
     try:
-        study = optuna.create_study(study_name=name, storage=storage, direction=spec.direction,
-                                    sampler=make_sampler(spec), pruner=make_pruner(spec))
+        study = optuna.create_study(
+            study_name=name,
+            storage=storage,
+            direction=spec.direction,
+            sampler=make_sampler(spec),
+            pruner=make_pruner(spec),
+        )
     except optuna.exceptions.DuplicatedStudyError:
         if unfinished_creation(name, storage):  # a creator killed before storing the spec: start afresh
             optuna.delete_study(study_name=name, storage=storage)
             return create_study(name, spec, storage)
-        raise ConfigError(f"a sweep named {name!r} already exists in this storage; continue it with "
-                          f"--resume {name} (or --join {name}), or pick another --name") from None
+        raise ConfigError(
+            f"a sweep named {name!r} already exists in this storage; continue it with "
+            f"--resume {name} (or --join {name}), or pick another --name"
+        ) from None
     study.set_user_attr(SPEC_ATTR, spec.to_dict())
     queue(study, spec, spec.trials or 0)
     return study

@@ -59,8 +59,15 @@ def _objective_value(history: list[dict[str, float]], objective: str, patience: 
     return values[-1]
 
 
-def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache: DataCache, threads: int | None = None,
-              callbacks: tuple = ()) -> Outcome:
+def run_trial(
+    trial: Any,
+    spec: SweepSpec,
+    base: Config,
+    sweep_dir: Path,
+    cache: DataCache,
+    threads: int | None = None,
+    callbacks: tuple = (),
+) -> Outcome:
     """Train the trial's config (once, or once per fold) and say how it ended."""
 
     values = {key: p.suggest(trial) for key, p in spec.params().items()}
@@ -83,8 +90,9 @@ def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache:
         name = f"trial-{trial.number:04d}" + (f"-fold{i + 1}" if spec.cv else "")
         pruning = Pruning(trial, spec.objective, offset=i * cfg.train.epochs, prune=not spec.pruner.startswith("none"))
         try:
-            run = train(cfg.replace(**{"output.name": name}), callbacks=[pruning, *callbacks], data=data,
-                        progress=False)
+            run = train(
+                cfg.replace(**{"output.name": name}), callbacks=[pruning, *callbacks], data=data, progress=False
+            )
         except TrainlabError as exc:
             attrs.update(reason=f"{name}: {exc}", seconds=round(time.perf_counter() - start, 2))
             return Outcome("FAIL", None, attrs)
@@ -95,8 +103,9 @@ def run_trial(trial: Any, spec: SweepSpec, base: Config, sweep_dir: Path, cache:
     return _complete(spec, attrs, fold_values, tests, start)
 
 
-def _judge(run: Run, name: str, spec: SweepSpec, cfg: Config, attrs: dict[str, Any], tests: list[float],
-           start: float) -> Outcome | float:
+def _judge(
+    run: Run, name: str, spec: SweepSpec, cfg: Config, attrs: dict[str, Any], tests: list[float], start: float
+) -> Outcome | float:
     """A trial's finished run: its objective value, or the Outcome that ends the trial (pruned, failed)."""
     attrs["run_dirs"].append(str(run.path))
     status, reason = run.summary.get("status"), run.summary.get("stop_reason", "")
@@ -109,8 +118,10 @@ def _judge(run: Run, name: str, spec: SweepSpec, cfg: Config, attrs: dict[str, A
         attrs.update(reason=reason, seconds=round(time.perf_counter() - start, 2))
         return Outcome("PRUNED" if status == "pruned" else "FAIL", None, attrs)
     if status != "completed":
-        attrs.update(reason=f"{name}: run ended with status {status} {reason}".strip(),
-                     seconds=round(time.perf_counter() - start, 2))
+        attrs.update(
+            reason=f"{name}: run ended with status {status} {reason}".strip(),
+            seconds=round(time.perf_counter() - start, 2),
+        )
         return Outcome("FAIL", None, attrs)
     value = _objective_value(run.history, spec.objective, cfg.train.patience, spec.direction == "maximize")
     if not math.isfinite(value):
@@ -119,8 +130,9 @@ def _judge(run: Run, name: str, spec: SweepSpec, cfg: Config, attrs: dict[str, A
     return value
 
 
-def _complete(spec: SweepSpec, attrs: dict[str, Any], fold_values: list[float], tests: list[float],
-              start: float) -> Outcome:
+def _complete(
+    spec: SweepSpec, attrs: dict[str, Any], fold_values: list[float], tests: list[float], start: float
+) -> Outcome:
     """The Outcome of a trial whose every run (or fold) completed."""
     attrs["seconds"] = round(time.perf_counter() - start, 2)
     if tests:
@@ -131,8 +143,9 @@ def _complete(spec: SweepSpec, attrs: dict[str, Any], fold_values: list[float], 
     return Outcome("COMPLETE", statistics.fmean(fold_values), attrs)
 
 
-def run_trials_stacked(trials: list[Any], spec: SweepSpec, base: Config, sweep_dir: Path, cache: DataCache,
-                       threads: int | None = None) -> list[Outcome]:
+def run_trials_stacked(
+    trials: list[Any], spec: SweepSpec, base: Config, sweep_dir: Path, cache: DataCache, threads: int | None = None
+) -> list[Outcome]:
     """Train several trials' configs as stacked models (``stacking.train_stacked``) when they allow
     it, else one by one (``run_trial``); one Outcome per trial, in order."""
     cfgs: list[Config] = []
@@ -140,8 +153,11 @@ def run_trials_stacked(trials: list[Any], spec: SweepSpec, base: Config, sweep_d
         values = {key: p.suggest(trial) for key, p in spec.params().items()}  # (already drawn: the stored values)
         trial.set_user_attr("config", values)
         trial.set_user_attr("worker", worker_id())
-        updates: dict[str, Any] = {**values, "output.dir": str(sweep_dir / "runs"),
-                                   "output.name": f"trial-{trial.number:04d}"}
+        updates: dict[str, Any] = {
+            **values,
+            "output.dir": str(sweep_dir / "runs"),
+            "output.name": f"trial-{trial.number:04d}",
+        }
         if threads:
             updates["threads"] = threads
         try:
@@ -172,8 +188,9 @@ def run_trials_stacked(trials: list[Any], spec: SweepSpec, base: Config, sweep_d
     return _one_by_one(trials, f"its batch could not stack: {reason}", spec, base, sweep_dir, cache, threads)
 
 
-def _one_by_one(trials: list[Any], why: str, spec: SweepSpec, base: Config, sweep_dir: Path, cache: DataCache,
-                threads: int | None) -> list[Outcome]:
+def _one_by_one(
+    trials: list[Any], why: str, spec: SweepSpec, base: Config, sweep_dir: Path, cache: DataCache, threads: int | None
+) -> list[Outcome]:
     """Train each trial on its own (``run_trial``), recording ``why`` in its ``alone`` attribute."""
     for t in trials:
         t.set_user_attr("alone", why)

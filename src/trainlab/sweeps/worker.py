@@ -26,8 +26,12 @@ def main(argv: list[str]) -> int:
     if stack not in ("stack", "no-stack"):
         raise SystemExit(f"trainlab.sweeps.worker: STACK must be 'stack' or 'no-stack', not {stack!r}")
     torch.set_num_threads(1)
-    options = SweepOptions(workers=int(workers), heartbeat=float(heartbeat),
-                           grace=float(grace) if grace != "-" else None, stack=stack == "stack")
+    options = SweepOptions(
+        workers=int(workers),
+        heartbeat=float(heartbeat),
+        grace=float(grace) if grace != "-" else None,
+        stack=stack == "stack",
+    )
     storage = make_storage(url, options.heartbeat, options.grace)
     study, spec = load_study(name, storage, worker=int(index))
     try:

@@ -64,9 +64,13 @@ def world_from_env(environ: dict[str, str] | None = None) -> World:
         return SINGLE
     try:
         size = int(env["WORLD_SIZE"])
-        world = World(int(env.get("RANK", "0")), size, int(env.get("LOCAL_RANK", "0")), int(env.get("LOCAL_WORLD_SIZE", size)))
+        world = World(
+            int(env.get("RANK", "0")), size, int(env.get("LOCAL_RANK", "0")), int(env.get("LOCAL_WORLD_SIZE", size))
+        )
     except ValueError:
-        raise TrainlabError(f"torchrun environment is not numeric: {', '.join(f'{k}={env.get(k)!r}' for k in ENV)}") from None
+        raise TrainlabError(
+            f"torchrun environment is not numeric: {', '.join(f'{k}={env.get(k)!r}' for k in ENV)}"
+        ) from None
     if world.size < 1 or not 0 <= world.rank < world.size:
         raise TrainlabError(f"torchrun environment is inconsistent: RANK={world.rank} WORLD_SIZE={world.size}")
     return world
@@ -121,7 +125,14 @@ def reduce_sums(trainer: Any) -> None:
     """All-reduce the epoch's training sums (loss, L1, correct, examples seen) so every rank reports
     the whole epoch's train metrics: one collective per epoch."""
     t = trainer
-    buf = torch.stack([t.loss_sum.double(), t.l1_sum.double(), t.correct.double(), torch.tensor(float(t.seen), dtype=torch.float64, device=t.loss_sum.device)])
+    buf = torch.stack(
+        [
+            t.loss_sum.double(),
+            t.l1_sum.double(),
+            t.correct.double(),
+            torch.tensor(float(t.seen), dtype=torch.float64, device=t.loss_sum.device),
+        ]
+    )
     dist.all_reduce(buf)
     t.loss_sum.copy_(buf[0])
     t.l1_sum.copy_(buf[1])
@@ -135,7 +146,9 @@ def rows(n: int, world: World) -> list[tuple[int, int]]:
     return list(zip(cuts[:-1], cuts[1:]))
 
 
-def gather_outputs(world: World, model: nn.Module) -> Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor], torch.Tensor]:
+def gather_outputs(
+    world: World, model: nn.Module
+) -> Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor], torch.Tensor]:
     """Outputs for every row of a split, each rank computing only its part (``rows``), then one
     all-gather: every rank gets the outputs the single process computes (up to the order of float
     sums inside the model), from which the usual metrics follow unchanged.
@@ -175,8 +188,10 @@ def check_sync_bn(sync_bn: bool, device: torch.device, world: World) -> None:
     on a CPU machine rebuilds it)."""
     if sync_bn and world.active and device.type != "cuda":
         raise ConfigError(
-            f"train.sync_bn=true needs CUDA GPUs (device is {device.type}, {world.size} processes): torch's SyncBatchNorm "
-            f"does not run on {device.type}, where each process normalizes with its own shard's statistics - use train.sync_bn=false"
+            f"train.sync_bn=true needs CUDA GPUs (device is {device.type}, {world.size} processes): torch's "
+            "SyncBatchNorm "
+            f"does not run on {device.type}, where each process normalizes with its own shard's statistics - use "
+            "train.sync_bn=false"
         )
 
 
@@ -236,4 +251,6 @@ def lost_peer(exc: BaseException) -> bool:
     if isinstance(exc, getattr(dist, "DistError", ())):
         return True
     text = str(exc)
-    return isinstance(exc, RuntimeError) and any(k in text for k in ("Connection closed", "Connection reset", "Gloo", "NCCL", "ProcessGroup", "Broken pipe"))
+    return isinstance(exc, RuntimeError) and any(
+        k in text for k in ("Connection closed", "Connection reset", "Gloo", "NCCL", "ProcessGroup", "Broken pipe")
+    )

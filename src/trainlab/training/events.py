@@ -95,7 +95,11 @@ class Facts:
     def scalars(self) -> dict[str, Any]:
         """The single-valued facts a checkpoint keeps (not the header and run directory: a resumed
         run describes itself anew)."""
-        return {k: v for k, v in self.to_dict().items() if k not in _PER_PROCESS and isinstance(v, (int, float, str, type(None)))}
+        return {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in _PER_PROCESS and isinstance(v, (int, float, str, type(None)))
+        }
 
     def update(self, saved: dict[str, Any]) -> None:
         """Take the known facts of a checkpoint (older checkpoints hold fewer, some held the header)."""

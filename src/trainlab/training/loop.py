@@ -5,7 +5,8 @@ callbacks run in the order they are given (``training.callbacks.ordered`` sorts 
 ``build.make_trainer`` is the one place a Trainer is made). A callback stops training by raising
 ``StopTraining`` (fastai's cancel-by-exception style), so no flags are threaded through the loop.
 
-Hot path rules: each batch is one ``index_select`` of the epoch's permutation (or a sampler's draw) from tensors already on the device;
+Hot path rules: each batch is one ``index_select`` of the epoch's permutation (or a sampler's draw) from tensors already
+on the device;
 loss and accuracy accumulate as device tensors; the loop never calls ``.item()`` per step (the NaN
 guard does on the CPU, where a host sync is free, and reads a device flag every 50 steps elsewhere).
 """
@@ -29,8 +30,15 @@ from trainlab.training.metrics import correct_count
 from trainlab.training.optim import Schedule
 
 __all__ = [
-    "EVENTS", "Callback", "Facts", "StepOptions", "StopTraining", "Trainer",
-    "batch_bounds", "evaluate_outputs", "needs_two",
+    "EVENTS",
+    "Callback",
+    "Facts",
+    "StepOptions",
+    "StopTraining",
+    "Trainer",
+    "batch_bounds",
+    "evaluate_outputs",
+    "needs_two",
 ]
 
 
@@ -199,7 +207,11 @@ class Trainer:
         n = len(train)
         self.model.train()
         if self.perm is None:  # a fresh epoch; a resumed one keeps its order, position and running sums
-            self.perm = self.sampler.order(n, self.generator) if self.sampler is not None else torch.randperm(n, generator=self.generator)
+            self.perm = (
+                self.sampler.order(n, self.generator)
+                if self.sampler is not None
+                else torch.randperm(n, generator=self.generator)
+            )
             self.position = 0
             self.loss_sum.zero_()
             self.l1_sum.zero_()
@@ -267,11 +279,14 @@ class Trainer:
     # -- evaluation -----------------------------------------------------------
     @torch.inference_mode()
     def outputs(self, x: torch.Tensor) -> torch.Tensor:
-        """Model outputs for ``x`` in eval mode, in large batches (post hoc logit-adjusted if asked); restores the previous mode."""
+        """Model outputs for ``x`` in eval mode, in large batches (post hoc logit-adjusted if asked);
+        restores the previous mode."""
         was_training = self.model.training
         self.model.eval()
         try:
-            out = torch.cat([self.model(x[i : i + self.eval_batch_size]) for i in range(0, len(x), self.eval_batch_size)])
+            out = torch.cat(
+                [self.model(x[i : i + self.eval_batch_size]) for i in range(0, len(x), self.eval_batch_size)]
+            )
             return out if self.logit_offset is None else out + self.logit_offset
         finally:
             self.model.train(was_training)
@@ -302,7 +317,9 @@ class Trainer:
                 torch.manual_seed(0)
                 for i in range(0, len(split), self.batch_size):
                     xb = split.x[i : i + self.batch_size]
-                    total += self.loss(self.model(views(xb) if views else xb), split.y[i : i + self.batch_size]) * len(xb)
+                    total += self.loss(self.model(views(xb) if views else xb), split.y[i : i + self.batch_size]) * len(
+                        xb
+                    )
         finally:
             self.model.train(was_training)
         return (total / max(len(split), 1)).item()

@@ -55,7 +55,12 @@ def class_report(cm: torch.Tensor | list[list[int]], classes: list[str]) -> dict
     k = int(present.sum())
     r = recall[present]
     per_class = {
-        str(name): {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i])}
+        str(name): {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
         for i, name in enumerate(classes)
     }
     return {

@@ -11,13 +11,17 @@ from trainlab.registry import Registry
 
 # stackable: stacked runs (training/stacked.py) can step it for every member at once with
 # torch's functional update; an optimizer that does not say so does not stack
-OPTIMIZERS = Registry("optimizer", defaults={"stackable": False}, listed=("stackable",))
+# facts: ``states``, the values kept per parameter (Adam: two moments; SGD: a momentum buffer), which
+# the model's memory check counts; ``stackable``, whether stacked runs step it (training/stacked.py)
+OPTIMIZERS = Registry("optimizer", required=("states",), defaults={"stackable": False}, listed=("stackable",))
 SCHEDULES = Registry("schedule")
 
 
 @OPTIMIZERS.register(
-    "gd", "full-batch gradient descent: plain SGD steps on the whole training set",
+    "gd",
+    "full-batch gradient descent: plain SGD steps on the whole training set",
     stackable=True,
+    states=0,
 )
 def gd(params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """Gradient descent; the loop uses one batch holding every training example."""
@@ -25,24 +29,41 @@ def gd(params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
 
 
 @OPTIMIZERS.register(
-    "sgd", "stochastic gradient descent (momentum, nesterov, dampening)",
+    "sgd",
+    "stochastic gradient descent (momentum, nesterov, dampening)",
     stackable=True,
+    states=1,
 )
-def sgd(params: Any, lr: float, weight_decay: float, momentum: float = 0.0, nesterov: bool = False, dampening: float = 0.0) -> torch.optim.Optimizer:
+def sgd(
+    params: Any, lr: float, weight_decay: float, momentum: float = 0.0, nesterov: bool = False, dampening: float = 0.0
+) -> torch.optim.Optimizer:
     """SGD, minibatch or batch 1, optionally with (Nesterov) momentum."""
-    return torch.optim.SGD(params, lr=lr, momentum=float(momentum), nesterov=bool(nesterov), dampening=float(dampening), weight_decay=weight_decay)
+    return torch.optim.SGD(
+        params,
+        lr=lr,
+        momentum=float(momentum),
+        nesterov=bool(nesterov),
+        dampening=float(dampening),
+        weight_decay=weight_decay,
+    )
 
 
-@OPTIMIZERS.register("adagrad", "per-parameter rates shrinking with the sum of squared gradients")
+@OPTIMIZERS.register("adagrad", "per-parameter rates shrinking with the sum of squared gradients", states=1)
 def adagrad(params: Any, lr: float, weight_decay: float, eps: float = 1e-10) -> torch.optim.Optimizer:
     """AdaGrad."""
     return torch.optim.Adagrad(params, lr=lr, eps=float(eps), weight_decay=weight_decay)
 
 
-@OPTIMIZERS.register("rmsprop", "per-parameter rates from a moving average of squared gradients (alpha, momentum)")
-def rmsprop(params: Any, lr: float, weight_decay: float, alpha: float = 0.99, momentum: float = 0.0, eps: float = 1e-8) -> torch.optim.Optimizer:
+@OPTIMIZERS.register(
+    "rmsprop", "per-parameter rates from a moving average of squared gradients (alpha, momentum)", states=2
+)
+def rmsprop(
+    params: Any, lr: float, weight_decay: float, alpha: float = 0.99, momentum: float = 0.0, eps: float = 1e-8
+) -> torch.optim.Optimizer:
     """RMSProp."""
-    return torch.optim.RMSprop(params, lr=lr, alpha=float(alpha), momentum=float(momentum), eps=float(eps), weight_decay=weight_decay)
+    return torch.optim.RMSprop(
+        params, lr=lr, alpha=float(alpha), momentum=float(momentum), eps=float(eps), weight_decay=weight_decay
+    )
 
 
 def _fused(params: list[Any]) -> bool:
@@ -58,23 +79,45 @@ def _fused(params: list[Any]) -> bool:
 
 
 @OPTIMIZERS.register(
-    "adam", "momentum + RMSProp with bias correction (beta1, beta2); weight_decay is L2",
+    "adam",
+    "momentum + RMSProp with bias correction (beta1, beta2); weight_decay is L2",
     stackable=True,
+    states=2,
 )
-def adam(params: Any, lr: float, weight_decay: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> torch.optim.Optimizer:
+def adam(
+    params: Any, lr: float, weight_decay: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+) -> torch.optim.Optimizer:
     """Adam (torch's fused step where it can run)."""
     params = list(params)
-    return torch.optim.Adam(params, lr=lr, betas=(float(beta1), float(beta2)), eps=float(eps), weight_decay=weight_decay, fused=_fused(params) or None)
+    return torch.optim.Adam(
+        params,
+        lr=lr,
+        betas=(float(beta1), float(beta2)),
+        eps=float(eps),
+        weight_decay=weight_decay,
+        fused=_fused(params) or None,
+    )
 
 
 @OPTIMIZERS.register(
-    "adamw", "Adam with decoupled weight decay (optim.weight_decay, default 0.01 if 0)",
+    "adamw",
+    "Adam with decoupled weight decay (optim.weight_decay, default 0.01 if 0)",
     stackable=True,
+    states=2,
 )
-def adamw(params: Any, lr: float, weight_decay: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> torch.optim.Optimizer:
+def adamw(
+    params: Any, lr: float, weight_decay: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+) -> torch.optim.Optimizer:
     """AdamW (torch's fused step where it can run)."""
     params = list(params)
-    return torch.optim.AdamW(params, lr=lr, betas=(float(beta1), float(beta2)), eps=float(eps), weight_decay=weight_decay or 0.01, fused=_fused(params) or None)
+    return torch.optim.AdamW(
+        params,
+        lr=lr,
+        betas=(float(beta1), float(beta2)),
+        eps=float(eps),
+        weight_decay=weight_decay or 0.01,
+        fused=_fused(params) or None,
+    )
 
 
 def make_optimizer(optim_cfg: Any, params: Any) -> torch.optim.Optimizer:
@@ -92,7 +135,14 @@ class Schedule:
     chained with SequentialLR (plateau).
     """
 
-    def __init__(self, scheduler: Any = None, per_step: bool = False, needs_metric: bool = False, warmup: Any = None, warmup_steps: int = 0):
+    def __init__(
+        self,
+        scheduler: Any = None,
+        per_step: bool = False,
+        needs_metric: bool = False,
+        warmup: Any = None,
+        warmup_steps: int = 0,
+    ):
         self.scheduler = scheduler
         self.per_step = per_step
         self.needs_metric = needs_metric
@@ -149,26 +199,52 @@ def no_schedule(optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: 
 
 
 @SCHEDULES.register("step", "lr * gamma every step_size epochs (default 10, gamma 0.1)")
-def step(optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, warmup_steps: int, step_size: int = 10, gamma: float = 0.1) -> Schedule:
+def step(
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    steps_per_epoch: int,
+    warmup_steps: int,
+    step_size: int = 10,
+    gamma: float = 0.1,
+) -> Schedule:
     """lr_e = lr * gamma^floor(e / step_size), e the epoch (counted from the end of warmup)."""
     _positive("step", step_size=step_size, gamma=gamma)
-    sched = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, round(step_size * steps_per_epoch)), gamma=float(gamma))
+    sched = torch.optim.lr_scheduler.StepLR(
+        optimizer, step_size=max(1, round(step_size * steps_per_epoch)), gamma=float(gamma)
+    )
     return _per_step(optimizer, sched, warmup_steps)
 
 
 @SCHEDULES.register("multistep", "lr * gamma at each milestone epoch (default [epochs/2, 3*epochs/4], gamma 0.1)")
-def multistep(optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, warmup_steps: int, milestones: Any = None, gamma: float = 0.1) -> Schedule:
+def multistep(
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    steps_per_epoch: int,
+    warmup_steps: int,
+    milestones: Any = None,
+    gamma: float = 0.1,
+) -> Schedule:
     """lr_e = lr * gamma^(number of milestones <= e)."""
     _positive("multistep", gamma=gamma)
     ms = milestones if milestones is not None else [epochs // 2, (3 * epochs) // 4]
-    if not isinstance(ms, (list, tuple)) or not ms or any(isinstance(m, bool) or not isinstance(m, (int, float)) or m <= 0 for m in ms):
-        raise ConfigError(f"schedule 'multistep': milestones={milestones!r} must be a list of positive epochs, e.g. [5,8]")
+    if (
+        not isinstance(ms, (list, tuple))
+        or not ms
+        or any(isinstance(m, bool) or not isinstance(m, (int, float)) or m <= 0 for m in ms)
+    ):
+        raise ConfigError(
+            f"schedule 'multistep': milestones={milestones!r} must be a list of positive epochs, e.g. [5,8]"
+        )
     steps = sorted({max(1, round(m * steps_per_epoch)) for m in ms})
-    return _per_step(optimizer, torch.optim.lr_scheduler.MultiStepLR(optimizer, steps, gamma=float(gamma)), warmup_steps)
+    return _per_step(
+        optimizer, torch.optim.lr_scheduler.MultiStepLR(optimizer, steps, gamma=float(gamma)), warmup_steps
+    )
 
 
 @SCHEDULES.register("exponential", "lr * gamma^epoch, decayed smoothly every step (gamma default 0.9)")
-def exponential(optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, warmup_steps: int, gamma: float = 0.9) -> Schedule:
+def exponential(
+    optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, warmup_steps: int, gamma: float = 0.9
+) -> Schedule:
     """lr_t = lr * gamma^(t / steps_per_epoch): gamma per epoch, applied as gamma^(1/steps) per step."""
     _positive("exponential", gamma=gamma)
     sched = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=float(gamma) ** (1.0 / steps_per_epoch))
@@ -176,7 +252,9 @@ def exponential(optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: 
 
 
 @SCHEDULES.register("cosine", "cosine annealing from lr to min_lr over the run (after warmup)")
-def cosine(optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, warmup_steps: int, min_lr: float = 0.0) -> Schedule:
+def cosine(
+    optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, warmup_steps: int, min_lr: float = 0.0
+) -> Schedule:
     """lr_t = min_lr + (lr - min_lr) * (1 + cos(pi * t / T)) / 2, T the steps after warmup."""
     total = max(1, epochs * steps_per_epoch - warmup_steps)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=float(min_lr))
@@ -184,7 +262,14 @@ def cosine(optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, 
 
 
 @SCHEDULES.register("one_cycle", "up to max_lr (default 10x lr) for pct_start of the run, then down (Smith)")
-def one_cycle(optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, warmup_steps: int, max_lr: float | None = None, pct_start: float = 0.3) -> Schedule:
+def one_cycle(
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    steps_per_epoch: int,
+    warmup_steps: int,
+    max_lr: float | None = None,
+    pct_start: float = 0.3,
+) -> Schedule:
     """torch's OneCycleLR: cosine rise from max_lr/25 to max_lr, then cosine fall to max_lr/1e4."""
     if warmup_steps:
         raise ConfigError("schedule 'one_cycle' has its own warmup (pct_start); set optim.warmup=0")
@@ -192,17 +277,29 @@ def one_cycle(optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: in
         raise ConfigError(f"schedule 'one_cycle': pct_start={pct_start} must be between 0 and 1")
     peak = float(max_lr) if max_lr is not None else 10 * optimizer.param_groups[0]["lr"]
     _positive("one_cycle", max_lr=peak)
-    sched = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak, total_steps=max(2, epochs * steps_per_epoch), pct_start=float(pct_start))
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=peak, total_steps=max(2, epochs * steps_per_epoch), pct_start=float(pct_start)
+    )
     return Schedule(sched, per_step=True)
 
 
 @SCHEDULES.register("plateau", "lr * factor when the val loss has not improved for patience epochs")
-def plateau(optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, warmup_steps: int, factor: float = 0.1, patience: int = 2, min_lr: float = 0.0) -> Schedule:
+def plateau(
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    steps_per_epoch: int,
+    warmup_steps: int,
+    factor: float = 0.1,
+    patience: int = 2,
+    min_lr: float = 0.0,
+) -> Schedule:
     """torch's ReduceLROnPlateau on the validation loss (train loss without a val split), per epoch."""
     _positive("plateau", factor=factor)
     if factor >= 1:
         raise ConfigError(f"schedule 'plateau': factor={factor} must be below 1")
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=float(factor), patience=int(patience), min_lr=float(min_lr))
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=float(factor), patience=int(patience), min_lr=float(min_lr)
+    )
     return Schedule(sched, needs_metric=True, warmup=_warmup(optimizer, warmup_steps), warmup_steps=warmup_steps)
 
 
@@ -210,7 +307,9 @@ def _warmup(optimizer: torch.optim.Optimizer, warmup_steps: int) -> Any:
     """Linear warmup: lr_t = lr * (1/W + (1 - 1/W) * t / W) for t < W steps, then lr."""
     if not warmup_steps:
         return None
-    return torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0 / warmup_steps, end_factor=1.0, total_iters=warmup_steps)
+    return torch.optim.lr_scheduler.LinearLR(
+        optimizer, start_factor=1.0 / warmup_steps, end_factor=1.0, total_iters=warmup_steps
+    )
 
 
 def _per_step(optimizer: torch.optim.Optimizer, main: Any, warmup_steps: int) -> Schedule:
@@ -220,12 +319,18 @@ def _per_step(optimizer: torch.optim.Optimizer, main: Any, warmup_steps: int) ->
     if main is None:
         return Schedule(None, warmup=_warmup(optimizer, warmup_steps), warmup_steps=warmup_steps)
     warm = _warmup(optimizer, warmup_steps)
-    return Schedule(torch.optim.lr_scheduler.SequentialLR(optimizer, [warm, main], milestones=[warmup_steps]), per_step=True)
+    return Schedule(
+        torch.optim.lr_scheduler.SequentialLR(optimizer, [warm, main], milestones=[warmup_steps]), per_step=True
+    )
 
 
-def make_schedule(spec: str, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, warmup: float = 0.0) -> Schedule:
+def make_schedule(
+    spec: str, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, warmup: float = 0.0
+) -> Schedule:
     """Build the LR schedule named by ``spec``, after ``warmup`` epochs of linear warmup."""
     warmup_steps = round(warmup * steps_per_epoch)
     if warmup_steps >= epochs * steps_per_epoch:
         raise ConfigError(f"optim.warmup={warmup:g} epochs is not shorter than the run ({epochs} epochs)")
-    return SCHEDULES.create(spec, optimizer=optimizer, epochs=epochs, steps_per_epoch=steps_per_epoch, warmup_steps=warmup_steps)
+    return SCHEDULES.create(
+        spec, optimizer=optimizer, epochs=epochs, steps_per_epoch=steps_per_epoch, warmup_steps=warmup_steps
+    )

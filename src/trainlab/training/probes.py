@@ -33,7 +33,14 @@ def label_subset(y: torch.Tensor, fraction: float, seed: int = 0) -> torch.Tenso
     return torch.cat(picks).sort().values.to(y.device)
 
 
-def knn_accuracy(train_f: torch.Tensor, train_y: torch.Tensor, test_f: torch.Tensor, test_y: torch.Tensor, k: int = 20, chunk: int = 1024) -> float:
+def knn_accuracy(
+    train_f: torch.Tensor,
+    train_y: torch.Tensor,
+    test_f: torch.Tensor,
+    test_y: torch.Tensor,
+    k: int = 20,
+    chunk: int = 1024,
+) -> float:
     """Accuracy of a k-nearest-neighbour vote under cosine similarity (ties go to the lower class)."""
     a, b = F.normalize(train_f.float(), dim=1), F.normalize(test_f.float(), dim=1)
     k = min(k, len(a))
@@ -46,7 +53,15 @@ def knn_accuracy(train_f: torch.Tensor, train_y: torch.Tensor, test_f: torch.Ten
     return correct.item() / max(len(b), 1)
 
 
-def linear_probe(train_f: torch.Tensor, train_y: torch.Tensor, test_f: torch.Tensor, test_y: torch.Tensor, classes: int, c: float = 1.0, iters: int = 100) -> float:
+def linear_probe(
+    train_f: torch.Tensor,
+    train_y: torch.Tensor,
+    test_f: torch.Tensor,
+    test_y: torch.Tensor,
+    classes: int,
+    c: float = 1.0,
+    iters: int = 100,
+) -> float:
     """Test accuracy of multinomial logistic regression on standardized features (full-batch L-BFGS).
 
     Minimizes mean_i CE(W·x_i + b, y_i) + ‖W‖² / (2·C·n), scikit-learn's LogisticRegression objective
@@ -92,7 +107,9 @@ def random_encoder(model_cfg: Any, data: Dataset, seed: int) -> torch.nn.Module:
     return encoder_of(model).to(data.train.x.device)
 
 
-def representation_report(model: torch.nn.Module, data: Dataset, model_cfg: Any, seed: int, k: int = 20, batch_size: int = 4096) -> dict[str, Any]:
+def representation_report(
+    model: torch.nn.Module, data: Dataset, model_cfg: Any, seed: int, k: int = 20, batch_size: int = 4096
+) -> dict[str, Any]:
     """summary.json's ``representation``: probes on the pretrained encoder, a random encoder and the raw inputs."""
     tr, te = data.train.x, data.test.x
     report: dict[str, Any] = {"train_labels": len(tr), "test": len(te)}

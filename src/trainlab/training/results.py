@@ -1,4 +1,4 @@
-"""The final figures of a trained model: test and train metrics, confusion matrix, per-class accuracy, precision, recall, F1."""
+"""A trained model's final figures: test/train metrics, confusion matrix, per-class accuracy, precision, recall, F1."""
 
 from __future__ import annotations
 

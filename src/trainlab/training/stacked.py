@@ -34,24 +34,40 @@ from torch import nn
 
 from trainlab.config import Config, flat_keys
 from trainlab.nn.activations import maxout_pieces
-from trainlab.registry import parse_spec
+from trainlab.nn.models import MODELS
+from trainlab.registry import Registry
 from trainlab.training.callbacks import Checkpoint, Interrupt, NanGuard, NotebookProgress, Progress
 from trainlab.training.engines import Engine, Unsupported
 from trainlab.training.loop import StopTraining, Trainer
 from trainlab.training.metrics import predictions
+from trainlab.training.optim import OPTIMIZERS
 
 # config keys whose values may differ between members: each member applies its own
 MEMBER_KEYS = (
-    "seed", "optim.lr", "optim.weight_decay", "optim.name", "optim.schedule", "optim.warmup",
-    "model.act", "model.init", "model.bias_init", "loss.name", "train.epochs", "train.patience", "train.monitor",
-    "train.min_delta", "train.restore_best", "train.nan_guard", "train.checkpoint", "train.eval_batch_size", "output.",
+    "seed",
+    "optim.lr",
+    "optim.weight_decay",
+    "optim.name",
+    "optim.schedule",
+    "optim.warmup",
+    "model.act",
+    "model.init",
+    "model.bias_init",
+    "loss.name",
+    "train.epochs",
+    "train.patience",
+    "train.monitor",
+    "train.min_delta",
+    "train.restore_best",
+    "train.nan_guard",
+    "train.checkpoint",
+    "train.eval_batch_size",
+    "output.",
 )
-OPTIMIZERS = ("sgd", "gd", "adam", "adamw")
 # bytes of one stack's working set (weights, gradients, Adam's moments, the batch): on a quiet 2-core
 # EPYC, 8 reference members (784-256-10, 4 MB each) in one stack trained 1.85x faster than one by one
 # and 2 per stack 1.55x; under heavy load 8 per stack lost (BENCHMARKS.md, "Stacked runs")
 STACK_BYTES = 32 * 2**20
-MODELS = ("mlp", "linear", "perceptron")  # Linear layers and element-wise activations only
 
 
 def _layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]] | None:
@@ -63,7 +79,13 @@ def _layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module | None]] | None
     for mod in mods:
         if isinstance(mod, nn.Linear) and mod.bias is not None:
             out.append((mod, None))
-        elif out and out[-1][1] is None and not isinstance(mod, nn.Linear) and not any(True for _ in mod.parameters()) and not any(True for _ in mod.buffers()):
+        elif (
+            out
+            and out[-1][1] is None
+            and not isinstance(mod, nn.Linear)
+            and not any(True for _ in mod.parameters())
+            and not any(True for _ in mod.buffers())
+        ):
             if isinstance(mod, (nn.Dropout, nn.Flatten)) or list(mod.children()):
                 return None
             out[-1] = (out[-1][0], mod)
@@ -83,9 +105,21 @@ def _hyper(opt: torch.optim.Optimizer) -> tuple[str, dict[str, float]] | None:
         if isinstance(g["lr"], torch.Tensor):
             return None
         kind = "adamw" if type(opt) is torch.optim.AdamW else "adam"
-        return kind, {"lr": g["lr"], "weight_decay": g["weight_decay"], "beta1": g["betas"][0], "beta2": g["betas"][1], "eps": g["eps"]}
+        return kind, {
+            "lr": g["lr"],
+            "weight_decay": g["weight_decay"],
+            "beta1": g["betas"][0],
+            "beta2": g["betas"][1],
+            "eps": g["eps"],
+        }
     if type(opt) is torch.optim.SGD:
-        return "sgd", {"lr": g["lr"], "weight_decay": g["weight_decay"], "momentum": g["momentum"], "dampening": g["dampening"], "nesterov": float(g["nesterov"])}
+        return "sgd", {
+            "lr": g["lr"],
+            "weight_decay": g["weight_decay"],
+            "momentum": g["momentum"],
+            "dampening": g["dampening"],
+            "nesterov": float(g["nesterov"]),
+        }
     return None
 
 
@@ -130,7 +164,14 @@ class StackedOptimizer:
         self.exp_avg = [torch.zeros_like(p) for p in params] if adam else []
         self.exp_avg_sq = [torch.zeros_like(p) for p in params] if adam else []
         # torch keeps Adam's step as a float32 tensor per parameter (on the device when fused)
-        self.steps = [[torch.zeros((), dtype=torch.float32, device=p.device if g.get("fused") else "cpu") for p in params] for g in self.groups] if adam else []
+        self.steps = (
+            [
+                [torch.zeros((), dtype=torch.float32, device=p.device if g.get("fused") else "cpu") for p in params]
+                for g in self.groups
+            ]
+            if adam
+            else []
+        )
         self.momentum: list[list[torch.Tensor | None]] = [[None] * len(params) for _ in self.groups]
 
     @torch.no_grad()
@@ -142,12 +183,38 @@ class StackedOptimizer:
             ps = [p[r] for p in self.params]
             gs = [x[r] for x in grads]
             if self.kind == "sgd":
-                _sgd.sgd(ps, gs, self.momentum[r], foreach=g.get("foreach"), fused=g.get("fused"), weight_decay=g["weight_decay"], momentum=g["momentum"],
-                         lr=g["lr"], dampening=g["dampening"], nesterov=g["nesterov"], maximize=False)
+                _sgd.sgd(
+                    ps,
+                    gs,
+                    self.momentum[r],
+                    foreach=g.get("foreach"),
+                    fused=g.get("fused"),
+                    weight_decay=g["weight_decay"],
+                    momentum=g["momentum"],
+                    lr=g["lr"],
+                    dampening=g["dampening"],
+                    nesterov=g["nesterov"],
+                    maximize=False,
+                )
             else:
-                _adam.adam(ps, gs, [m[r] for m in self.exp_avg], [v[r] for v in self.exp_avg_sq], [], self.steps[r], foreach=g.get("foreach"), fused=g.get("fused"),
-                           decoupled_weight_decay=bool(g.get("decoupled_weight_decay", self.kind == "adamw")), amsgrad=False, beta1=g["betas"][0], beta2=g["betas"][1],
-                           lr=g["lr"], weight_decay=g["weight_decay"], eps=g["eps"], maximize=False)
+                _adam.adam(
+                    ps,
+                    gs,
+                    [m[r] for m in self.exp_avg],
+                    [v[r] for v in self.exp_avg_sq],
+                    [],
+                    self.steps[r],
+                    foreach=g.get("foreach"),
+                    fused=g.get("fused"),
+                    decoupled_weight_decay=bool(g.get("decoupled_weight_decay", self.kind == "adamw")),
+                    amsgrad=False,
+                    beta1=g["betas"][0],
+                    beta2=g["betas"][1],
+                    lr=g["lr"],
+                    weight_decay=g["weight_decay"],
+                    eps=g["eps"],
+                    maximize=False,
+                )
 
     def keep(self, rows: list[int]) -> None:
         """Keep only these members' state (members that stopped leave the stack)."""
@@ -160,18 +227,26 @@ class StackedOptimizer:
 
     def member_state(self, row: int, transpose: list[bool]) -> list[dict[str, Any]]:
         """One member's state in torch.optim's per-parameter form (for its optimizer and checkpoint)."""
+
         def one(t: torch.Tensor | None, tr: bool) -> torch.Tensor | None:
             if t is None:
                 return None
             # contiguous like the parameter: torch's fused Adam reads its moments as flat arrays
             return (t.t() if tr else t.reshape(-1)).clone(memory_format=torch.contiguous_format)
+
         out: list[dict[str, Any]] = []
         for i, tr in enumerate(transpose):
             if self.kind == "sgd":
                 buf = self.momentum[row][i]
                 out.append({"momentum_buffer": one(buf, tr)} if buf is not None else {})
             else:
-                out.append({"step": self.steps[row][i].clone(), "exp_avg": one(self.exp_avg[i][row], tr), "exp_avg_sq": one(self.exp_avg_sq[i][row], tr)})
+                out.append(
+                    {
+                        "step": self.steps[row][i].clone(),
+                        "exp_avg": one(self.exp_avg[i][row], tr),
+                        "exp_avg_sq": one(self.exp_avg_sq[i][row], tr),
+                    }
+                )
         return out
 
 
@@ -185,10 +260,14 @@ def _member_reason(t: Trainer) -> str | None:
     if any(not p.requires_grad for p in t.model.parameters()) or len(list(t.model.parameters())) != 2 * len(layers):
         return "frozen or extra parameters"
     bad = (
-        (t.augment is not None, "augmentation"), (bool(t.l1), "L1 penalty"), (bool(t.clip_grad), "gradient clipping"),
-        (t.precision != "fp32", "precision"), (t.logit_offset is not None, "logit adjustment"),
+        (t.augment is not None, "augmentation"),
+        (bool(t.l1), "L1 penalty"),
+        (bool(t.clip_grad), "gradient clipping"),
+        (t.precision != "fp32", "precision"),
+        (t.logit_offset is not None, "logit adjustment"),
         (t.unsupervised, "pretraining"),
-        (t.loss.start_epoch is not None, f"loss {t.loss.name} changes per epoch"), (t.engine.sharded, "data-parallel"),
+        (t.loss.start_epoch is not None, f"loss {t.loss.name} changes per epoch"),
+        (t.engine.sharded, "data-parallel"),
         (t.epoch != 0 or t.step != 0, "a resumed run"),
     )
     reason = next((why for b, why in bad if b), None)
@@ -200,7 +279,7 @@ def _member_reason(t: Trainer) -> str | None:
 def _shared(cfg: Config) -> dict[str, Any]:
     """The flat config keys every member of a stack must share (the optimizer's name without its parameters too)."""
     flat = {k: v for k, v in flat_keys(cfg.to_dict()).items() if not StackedEngine.may_differ(k)}
-    flat["optim.name"] = parse_spec(cfg.optim.name).name
+    flat["optim.name"] = cfg.spec("optim.name").name
     return flat
 
 
@@ -209,9 +288,15 @@ def _unsupported(test: Any, reason: Any) -> Unsupported:
     return Unsupported(test, reason if callable(reason) else lambda cfg, why=reason: why)
 
 
+def _stackable(registry: Registry) -> str:
+    """The entries of a catalogue that declare the fact ``stackable`` (models of Linear layers and
+    element-wise activations; optimizers whose functional update the stack runs per member)."""
+    return ", ".join(e.name for e in registry if registry.fact(e.name, "stackable", False))
+
+
 def _pretrains(cfg: Config) -> bool:
     """Whether the run pretrains, starts from pretrained weights or freezes layers."""
-    return parse_spec(cfg.pretrain.method).name != "none" or bool(cfg.model.pretrained) or cfg.train.freeze != "none"
+    return cfg.spec("pretrain.method").name != "none" or bool(cfg.model.pretrained) or cfg.train.freeze != "none"
 
 
 class StackedEngine(Engine):
@@ -224,24 +309,33 @@ class StackedEngine(Engine):
     name = "stacked"
     MEMBER_KEYS = MEMBER_KEYS
     UNSUPPORTED = (  # what no member may use: the runs that do train alone, each saying why
-        _unsupported(lambda c: parse_spec(c.model.name).name not in MODELS,
-                     lambda c: f"model.name={c.model.name} (only {', '.join(MODELS)} stack)"),
-        _unsupported(lambda c: c.model.dropout > 0, lambda c: f"model.dropout={c.model.dropout:g} "
-                     "(its masks cannot follow the single run's random draws)"),
+        _unsupported(
+            lambda c: not MODELS.fact(c.spec("model.name"), "stackable", False),
+            lambda c: f"model.name={c.model.name} (only {_stackable(MODELS)} stack)",
+        ),
+        _unsupported(
+            lambda c: c.model.dropout > 0,
+            lambda c: f"model.dropout={c.model.dropout:g} (its masks cannot follow the single run's random draws)",
+        ),
         _unsupported(lambda c: c.model.norm != "none", lambda c: f"model.norm={c.model.norm}"),
-        _unsupported(lambda c: maxout_pieces(c.model.act) is not None or parse_spec(c.model.act).name == "prelu",
-                     lambda c: f"model.act={c.model.act} (a layer with its own shape or parameters)"),
+        _unsupported(
+            lambda c: maxout_pieces(c.model.act) is not None or c.spec("model.act").name == "prelu",
+            lambda c: f"model.act={c.model.act} (a layer with its own shape or parameters)",
+        ),
         _unsupported(lambda c: bool(c.data.augment), "data.augment (its random draws cannot follow the single run's)"),
         _unsupported(lambda c: _pretrains(c), "pretraining, model.pretrained or train.freeze"),
         _unsupported(lambda c: c.train.precision != "fp32", lambda c: f"train.precision={c.train.precision}"),
         _unsupported(lambda c: c.loss.l1 > 0, lambda c: f"loss.l1={c.loss.l1:g}"),
         _unsupported(lambda c: bool(c.optim.clip_grad), lambda c: f"optim.clip_grad={c.optim.clip_grad}"),
-        _unsupported(lambda c: parse_spec(c.optim.name).name not in OPTIMIZERS,
-                     lambda c: f"optim.name={c.optim.name} (only {', '.join(OPTIMIZERS)} stack)"),
+        _unsupported(
+            lambda c: not OPTIMIZERS.fact(c.spec("optim.name"), "stackable", False),
+            lambda c: f"optim.name={c.optim.name} (only {_stackable(OPTIMIZERS)} stack)",
+        ),
         _unsupported(lambda c: c.diagnostics.every > 0, "diagnostics.every"),
         _unsupported(lambda c: c.logging.tensorboard, "logging.tensorboard"),
-        _unsupported(lambda c: c.train.checkpoint_every > 0,
-                     "train.checkpoint_every (members checkpoint at epoch ends)"),
+        _unsupported(
+            lambda c: c.train.checkpoint_every > 0, "train.checkpoint_every (members checkpoint at epoch ends)"
+        ),
         _unsupported(lambda c: c.eval.logit_adjust != 0, "eval.logit_adjust"),
     )
 
@@ -297,19 +391,32 @@ class StackedEngine(Engine):
         with torch.no_grad():
             ws, bs = [], []
             for i in range(len(self.layers[0])):  # [K, in, out] and [K, 1, out], so x @ W + b is baddbmm
-                ws.append(torch.stack([layers[i][0].weight.t() for layers in self.layers]).contiguous().requires_grad_(True))
-                bs.append(torch.stack([layers[i][0].bias.unsqueeze(0) for layers in self.layers]).contiguous().requires_grad_(True))
+                ws.append(
+                    torch.stack([layers[i][0].weight.t() for layers in self.layers]).contiguous().requires_grad_(True)
+                )
+                bs.append(
+                    torch.stack([layers[i][0].bias.unsqueeze(0) for layers in self.layers])
+                    .contiguous()
+                    .requires_grad_(True)
+                )
         self.weights, self.biases = ws, bs
         self.kind = _hyper(first.optimizer)[0]  # type: ignore[index]
         self.optimizer = StackedOptimizer(self.kind, self._params(), [t.optimizer.param_groups[0] for t in trainers])
-        self.scheduled = [i for i, t in enumerate(trainers) if t.schedule.scheduler is not None or t.schedule.warmup is not None]
+        self.scheduled = [
+            i for i, t in enumerate(trainers) if t.schedule.scheduler is not None or t.schedule.warmup is not None
+        ]
         self._acts = self._activations()
         self.interrupt: Interrupt | None = None  # a group-wide stop request (set by the caller's signal handler)
-        self.plain_cross_entropy = plain_cross_entropy  # every member's loss is F.cross_entropy, no weights or smoothing
+        self.plain_cross_entropy = (
+            plain_cross_entropy  # every member's loss is F.cross_entropy, no weights or smoothing
+        )
         self.step = 0
         self.seconds = 0.0
         # each member's loss-only batch_end handlers (a lesson's Recorder), called every step with its own loss
-        self._step_hooks = [[c.handlers()["batch_end"] for c in t.callbacks if c.loss_only_batch_end and "batch_end" in c.handlers()] for t in trainers]
+        self._step_hooks = [
+            [c.handlers()["batch_end"] for c in t.callbacks if c.loss_only_batch_end and "batch_end" in c.handlers()]
+            for t in trainers
+        ]
 
     def _params(self) -> list[torch.Tensor]:
         return [p for pair in zip(self.weights, self.biases, strict=True) for p in pair]
@@ -455,7 +562,12 @@ class StackedEngine(Engine):
     def _train_epoch(self) -> None:
         members = self._active()
         n = len(members[0].data.train)
-        perms = [(t.sampler.order(n, t.generator) if t.sampler is not None else torch.randperm(n, generator=t.generator)).to(self.device) for t in members]
+        perms = [
+            (t.sampler.order(n, t.generator) if t.sampler is not None else torch.randperm(n, generator=t.generator)).to(
+                self.device
+            )
+            for t in members
+        ]
         order = torch.stack(perms)
         k = len(members)
         loss_sum = torch.zeros(k, device=self.device)
@@ -524,7 +636,9 @@ class StackedEngine(Engine):
             for hook in hooks:
                 hook(t)
 
-    def _interrupt(self, order: torch.Tensor, position: int, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int) -> None:
+    def _interrupt(
+        self, order: torch.Tensor, position: int, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int
+    ) -> None:
         """A stop signal: every member writes its mid-epoch checkpoint (its own Interrupt callback) and stops."""
         assert self.interrupt is not None
         for r in range(len(self.rows)):
@@ -535,7 +649,10 @@ class StackedEngine(Engine):
             own = next((c for c in t.callbacks if isinstance(c, Interrupt)), None)
             try:
                 if own is None:
-                    raise StopTraining(f"{self.interrupt.signal_name}: stopped at epoch {t.epoch + 1}, step {t.step}", status="interrupted")
+                    raise StopTraining(
+                        f"{self.interrupt.signal_name}: stopped at epoch {t.epoch + 1}, step {t.step}",
+                        status="interrupted",
+                    )
                 own.request(self.interrupt.signum)  # type: ignore[arg-type]
                 own.stop(t)
             except StopTraining as stop:

@@ -70,8 +70,14 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
     of an epoch, the training split's size, the optimizer's settings and moment shapes), so a damaged
     or foreign payload is refused before anything is restored, never half-loaded or crashing mid-step.
     """
-    validate_payload(payload, source, epochs=trainer.epochs, batch_size=trainer.batch_size,
-                     batches=trainer.batches_per_epoch, train_size=len(trainer.data.train))
+    validate_payload(
+        payload,
+        source,
+        epochs=trainer.epochs,
+        batch_size=trainer.batch_size,
+        batches=trainer.batches_per_epoch,
+        train_size=len(trainer.data.train),
+    )
     check_optimizer_state(payload["optimizer"], trainer.optimizer, source)
     if trainer.sampler is not None and "sampler" in payload:
         mismatch = same_structure(payload["sampler"], trainer.sampler.state_dict(), "sampler")
@@ -96,7 +102,9 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
         trainer.optimizer.load_state_dict(payload["optimizer"])
         trainer.schedule.load_state_dict(payload["schedule"])
     except (ValueError, KeyError, RuntimeError, TypeError, AttributeError, IndexError) as exc:
-        raise CheckpointError(f"{source}: optimizer or schedule state does not fit this config ({clip(str(exc), 160)})") from None
+        raise CheckpointError(
+            f"{source}: optimizer or schedule state does not fit this config ({clip(str(exc), 160)})"
+        ) from None
     trainer.epoch, trainer.step = int(payload["epoch"]), int(payload["step"])
     trainer.history = list(payload["history"])
     trainer.fit_seconds = payload.get("fit_seconds", 0.0)
@@ -109,12 +117,16 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
                 c.check_state(saved[name], trainer)
                 c.load_state_dict(saved[name])
             except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
-                raise CheckpointError(f"{source}: the saved state of {name} does not fit ({clip(str(exc), 120)})") from None
+                raise CheckpointError(
+                    f"{source}: the saved state of {name} does not fit ({clip(str(exc), 120)})"
+                ) from None
     in_epoch = payload.get("in_epoch")
     if in_epoch is not None:
         perm = in_epoch["perm"]
         if perm.dtype != torch.long or perm.shape != (len(trainer.data.train),):
-            raise CheckpointError(f"{source}: saved epoch order covers {perm.numel()} examples, this data has {len(trainer.data.train)}")
+            raise CheckpointError(
+                f"{source}: saved epoch order covers {perm.numel()} examples, this data has {len(trainer.data.train)}"
+            )
         trainer.perm, trainer.position, trainer.seen = perm, int(in_epoch["position"]), int(in_epoch["seen"])
         trainer.loss_sum.copy_(in_epoch["loss_sum"])
         trainer.correct.copy_(in_epoch["correct"])
@@ -127,7 +139,6 @@ def restore_trainer(trainer: Trainer, payload: dict[str, Any], source: str = "ch
     # fit_start callbacks may draw random numbers: re-apply the saved streams after them, as a
     # run that never stopped would be at this point
     trainer.resume_rng = lambda: set_rng_state(rng, trainer.generator)
-
 
 
 _FINGERPRINTS: dict[int, str] = {}  # id(data set) -> its digest, while it lives

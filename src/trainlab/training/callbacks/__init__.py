@@ -59,6 +59,21 @@ def ordered(callbacks: Iterable[object]) -> list[object]:
 
 
 __all__ = [
-    "ORDER", "Checkpoint", "Diagnostics", "EarlyStopping", "History", "InitialLoss", "Interrupt", "KnnMonitor", "LossEpoch",
-    "NanGuard", "NotebookProgress", "Progress", "Pruning", "RunLock", "TensorBoard", "ordered", "place",
+    "ORDER",
+    "Checkpoint",
+    "Diagnostics",
+    "EarlyStopping",
+    "History",
+    "InitialLoss",
+    "Interrupt",
+    "KnnMonitor",
+    "LossEpoch",
+    "NanGuard",
+    "NotebookProgress",
+    "Progress",
+    "Pruning",
+    "RunLock",
+    "TensorBoard",
+    "ordered",
+    "place",
 ]

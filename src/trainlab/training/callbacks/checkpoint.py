@@ -12,8 +12,8 @@ from trainlab.training.state import trainer_state
 
 
 class Checkpoint(Callback):
-    """Save the full trainer state after each epoch and every ``every`` steps; the previous file survives until the new one is on disk."""
-
+    """Save the full trainer state after each epoch and every ``every`` steps; the previous file survives until the
+    new one is on disk."""
 
     def __init__(self, run_dir: str | Path, config: dict[str, Any], every: int = 0):
         self.path = Path(run_dir) / CHECKPOINT

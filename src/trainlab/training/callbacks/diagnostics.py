@@ -40,7 +40,6 @@ COLUMNS = ("step", "epoch", "layer", *ACT_FIELDS, "grad_norm", "weight_norm", "u
 class Diagnostics(Callback):
     """Record per-layer statistics of one step every ``every`` steps; write stats.csv and plots."""
 
-
     def __init__(self, run_dir: str | Path, every: int, bins: int = 40, sample: int = 1024):
         self.dir = Path(run_dir)
         self.every = every
@@ -112,11 +111,15 @@ class Diagnostics(Callback):
         if not isinstance(state, dict):
             raise ValueError("expected a mapping")
         rows, steps, samples = state.get("rows", []), state.get("sample_steps", []), state.get("samples", {})
-        if not isinstance(rows, list) or not all(isinstance(r, dict) and all(isinstance(k, str) for k in r) for r in rows):
+        if not isinstance(rows, list) or not all(
+            isinstance(r, dict) and all(isinstance(k, str) for k in r) for r in rows
+        ):
             raise ValueError("rows is not a list of per-layer records")
         if not isinstance(steps, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in steps):
             raise ValueError("sample_steps is not a list of step numbers")
-        if not isinstance(samples, dict) or not all(isinstance(k, str) and isinstance(v, (list, tuple)) for k, v in samples.items()):
+        if not isinstance(samples, dict) or not all(
+            isinstance(k, str) and isinstance(v, (list, tuple)) for k, v in samples.items()
+        ):
             raise ValueError("samples is not a mapping of layer names to lists")
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -160,7 +163,14 @@ def histograms(samples: list[torch.Tensor], kind: str, bins: int) -> tuple[list[
     return counts, lo, hi
 
 
-def plot_stats(out_dir: Path, rows: list[dict], steps: list[int], samples: dict[str, list[torch.Tensor]], kinds: dict[str, str], bins: int = 40) -> list[Path]:
+def plot_stats(
+    out_dir: Path,
+    rows: list[dict],
+    steps: list[int],
+    samples: dict[str, list[torch.Tensor]],
+    kinds: dict[str, str],
+    bins: int = 40,
+) -> list[Path]:
     """The three diagnostics figures as PNGs in ``out_dir``; returns their paths."""
     # lazy: matplotlib loads only when a figure is drawn (it costs ~0.3 s at start-up)
     import matplotlib
@@ -181,7 +191,7 @@ def plot_stats(out_dir: Path, rows: list[dict], steps: list[int], samples: dict[
             ax.imshow(h, origin="lower", aspect="auto", cmap="viridis", extent=(steps[0], steps[-1], lo, hi))
             ax.set_title(name, fontsize=9)
             ax.tick_params(labelsize=7)
-        for ax in list(axes.flat)[len(names):]:
+        for ax in list(axes.flat)[len(names) :]:
             ax.axis("off")
         fig.suptitle("activation histograms over steps (log counts)", fontsize=10)
         fig.supxlabel("step", fontsize=9)
@@ -202,7 +212,14 @@ def plot_stats(out_dir: Path, rows: list[dict], steps: list[int], samples: dict[
             continue
         fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
         for i, (name, (xs, ys)) in enumerate(series.items()):
-            ax.plot(xs, ys, color=plt.cm.viridis(i / max(len(series) - 1, 1)), lw=1.2, label=name, marker="." if len(xs) < 30 else None)
+            ax.plot(
+                xs,
+                ys,
+                color=plt.cm.viridis(i / max(len(series) - 1, 1)),
+                lw=1.2,
+                label=name,
+                marker="." if len(xs) < 30 else None,
+            )
         if ref:
             ax.axhline(ref, color="0.4", ls="--", lw=1, label=f"{ref:g}")
         ax.set_yscale("log")

@@ -14,7 +14,6 @@ from trainlab.training.loop import Callback, StopTraining, Trainer
 class EarlyStopping(Callback):
     """Stop after ``patience`` epochs without an improvement larger than ``min_delta``."""
 
-
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, restore_best: bool = True):
         self.monitor = monitor
         self.patience = patience
@@ -44,7 +43,11 @@ class EarlyStopping(Callback):
             return
         self.wait += 1
         if self.wait >= self.patience:
-            raise StopTraining(f"early stopping: {self.monitor} did not improve for {self.patience} epochs (best {self.best:.4f} at epoch {self.best_epoch})", status="completed")
+            raise StopTraining(
+                f"early stopping: {self.monitor} did not improve for {self.patience} epochs (best {self.best:.4f} at "
+                f"epoch {self.best_epoch})",
+                status="completed",
+            )
 
     def on_fit_end(self, trainer: Trainer) -> None:
         if self.restore_best and self.best_state is not None and trainer.epoch != self.best_epoch:
@@ -77,4 +80,6 @@ class EarlyStopping(Callback):
             raise ValueError("best_state does not hold this model's weights")
         for name, t in weights.items():
             if not isinstance(t, torch.Tensor) or t.shape != live[name].shape or t.dtype != live[name].dtype:
-                raise ValueError(f"best_state[{name!r}] does not fit the model's {tuple(live[name].shape)} {live[name].dtype}")
+                raise ValueError(
+                    f"best_state[{name!r}] does not fit the model's {tuple(live[name].shape)} {live[name].dtype}"
+                )

@@ -11,7 +11,6 @@ from trainlab.training.loop import Callback, Trainer
 class History(Callback):
     """Keep metrics.csv (one row per epoch) up to date on disk."""
 
-
     def __init__(self, run_dir: str | Path):
         self.path = Path(run_dir) / METRICS
 

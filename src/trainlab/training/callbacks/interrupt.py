@@ -36,9 +36,10 @@ class Aborted(KeyboardInterrupt):
 class Interrupt(Callback):
     """When a stop was requested, checkpoint after the current step (or epoch) and stop the run."""
 
-
     def __init__(self, run_dir: str | Path | None, config: dict[str, Any]):
-        self.path = Path(run_dir) / CHECKPOINT if run_dir is not None else None  # None: a data-parallel rank other than 0
+        self.path = (
+            Path(run_dir) / CHECKPOINT if run_dir is not None else None
+        )  # None: a data-parallel rank other than 0
         self.config = config
         self.signum: int | None = None
         self.at = 0.0  # when the first stop signal came (time.monotonic)
@@ -63,7 +64,11 @@ class Interrupt(Callback):
             return
         if self.path is not None:
             save_checkpoint(self.path, trainer_state(trainer, self.config))
-        where = f"epoch {trainer.epoch + 1}, step {trainer.step}" if trainer.perm is not None else f"end of epoch {trainer.epoch}"
+        where = (
+            f"epoch {trainer.epoch + 1}, step {trainer.step}"
+            if trainer.perm is not None
+            else f"end of epoch {trainer.epoch}"
+        )
         trainer.facts.interrupted_by = self.signal_name
         raise StopTraining(f"{self.signal_name}: stopped at {where}; checkpoint saved", status="interrupted")
 

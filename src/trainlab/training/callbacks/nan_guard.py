@@ -51,7 +51,6 @@ PROBE_GAIN = 0.05  # a larger rate must lower the probe batch's loss by 5% to co
 class NanGuard(Callback):
     """Stop training at the first NaN/Inf in the loss or gradients; warn on LR too high/low."""
 
-
     def __init__(self, check_every: int = 0, rise: float = 3.0, explode: float = 100.0, flat: float = 0.01):
         self.check_every = check_every  # 0 = automatic: 1 on the CPU, 50 on accelerators
         self.rise = rise
@@ -160,9 +159,15 @@ class NanGuard(Callback):
         if found is None:
             return  # no rate does better: the model sits at what it can reach, the rate is not the cause
         better, gain, base = found
-        self._warn(trainer, f"the loss barely moved over the first {trainer.step} steps ({self.initial:.4f} -> {loss:.4f}, {-moved:+.1%}),"
-                   f" and a larger rate does better ({PROBE_STEPS} steps on {PROBE_EXAMPLES} training examples: lr {better:g} lowers their loss"
-                   f" by {gain:.0%}, lr {lr:g} by {base:.0%}): the learning rate optim.lr={lr:g} is probably too low; try {better:g} or run `trainlab lr-find`")
+        self._warn(
+            trainer,
+            f"the loss barely moved over the first {trainer.step} steps ({self.initial:.4f} -> {loss:.4f}, "
+            f"{-moved:+.1%}),"
+            f" and a larger rate does better ({PROBE_STEPS} steps on {PROBE_EXAMPLES} training examples: lr "
+            f"{better:g} lowers their loss"
+            f" by {gain:.0%}, lr {lr:g} by {base:.0%}): the learning rate optim.lr={lr:g} is probably too low; try "
+            f"{better:g} or run `trainlab lr-find`",
+        )
 
     def check_rise(self, trainer: Trainer, value: float) -> None:
         """One step's finite loss ``value``: stop when it exploded, warn once when its average rose for good."""
@@ -170,19 +175,31 @@ class NanGuard(Callback):
             return
         if value > self.explode * self.initial:  # finite but hopeless (Adam at lr=10 gets here, not to NaN)
             self.stop(trainer, trainer.step, "loss", exploded=value)
-        self._smoothed = self.initial + EMA * (value - self.initial) if self._smoothed is None else self._smoothed + EMA * (value - self._smoothed)
-        if not self._warned_high and self._smoothed > self.rise * self.initial:  # a rise that lasts, not one noisy batch
+        self._smoothed = (
+            self.initial + EMA * (value - self.initial)
+            if self._smoothed is None
+            else self._smoothed + EMA * (value - self._smoothed)
+        )
+        if (
+            not self._warned_high and self._smoothed > self.rise * self.initial
+        ):  # a rise that lasts, not one noisy batch
             self._warned_high = True
-            self._warn(trainer, f"the loss, averaged over the last ~{round(1 / EMA)} steps, is {self._smoothed:.3g} at step {trainer.step}, above {self.rise:g}x its initial value {self.initial:.3g}: "
-                       f"the learning rate optim.lr={trainer.lr:g} is probably too high; try {trainer.lr / 10:g} or run `trainlab lr-find`")
+            self._warn(
+                trainer,
+                f"the loss, averaged over the last ~{round(1 / EMA)} steps, is {self._smoothed:.3g} at step "
+                f"{trainer.step}, above {self.rise:g}x its initial value {self.initial:.3g}: "
+                f"the learning rate optim.lr={trainer.lr:g} is probably too high; try {trainer.lr / 10:g} or run "
+                "`trainlab lr-find`",
+            )
 
     @staticmethod
     def _warn(trainer: Trainer, text: str) -> None:
         trainer.facts.warnings.append(text)
 
     # -- diagnosis (runs once, after detection) -----------------------------------
-    def stop(self, trainer: Trainer, step: int, what: str, deferred: bool = False,
-             exploded: float | None = None) -> None:
+    def stop(
+        self, trainer: Trainer, step: int, what: str, deferred: bool = False, exploded: float | None = None
+    ) -> None:
         """Stop ``trainer``: a non-finite ``what`` (loss, gradient) or an exploded loss at ``step``; the first bad layer
         is looked for by re-running the remembered batch (``watch``). Raises ``StopTraining(status="diverged")``."""
         found = locate_nonfinite(trainer.model, self._x) if self._x is not None else {}
@@ -191,7 +208,10 @@ class NanGuard(Callback):
         where = found.get("where", "")
         epoch, batch = trainer.epoch + 1, trainer.batch_index + 1
         if exploded is not None:
-            msg = f"the loss exploded to {exploded:.3g} (over {self.explode:g}x its initial {self.initial:.3g}) at step {step} (epoch {epoch}, batch {batch}) with lr {trainer.lr:g}"
+            msg = (
+                f"the loss exploded to {exploded:.3g} (over {self.explode:g}x its initial {self.initial:.3g}) "
+                f"at step {step} (epoch {epoch}, batch {batch}) with lr {trainer.lr:g}"
+            )
         else:
             msg = f"non-finite {what} at step {step} (epoch {epoch}, batch {batch}) with lr {trainer.lr:g}"
         if deferred:
@@ -202,7 +222,13 @@ class NanGuard(Callback):
         run_dir = trainer.facts.run_dir
         if run_dir and (Path(run_dir) / "checkpoint.pt").is_file():
             msg += ". checkpoint.pt keeps the last good state (not overwritten)"
-        trainer.facts.nan_guard = {"step": step, "what": "exploded loss" if exploded is not None else what, "lr": trainer.lr, "layer": found.get("layer"), "kind": found.get("kind")}
+        trainer.facts.nan_guard = {
+            "step": step,
+            "what": "exploded loss" if exploded is not None else what,
+            "lr": trainer.lr,
+            "layer": found.get("layer"),
+            "kind": found.get("kind"),
+        }
         raise StopTraining("stopped by the NaN/Inf guard: " + msg, status=DIVERGED)
 
 
@@ -286,10 +312,15 @@ def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
 def suggest_fix(trainer: Trainer, found: dict[str, Any]) -> str:
     """The most likely fix for a divergence, given what ``locate_nonfinite`` found."""
     if found.get("kind") == "input":
-        return "the training batch itself holds NaN/Inf: check the data files and data.preprocess (`trainlab doctor` checks input statistics)"
+        return (
+            "the training batch itself holds NaN/Inf: check the data files and data.preprocess "
+            "(`trainlab doctor` checks input statistics)"
+        )
     lr = trainer.lr
-    return (f"lower the learning rate (optim.lr={lr:g} -> {lr / 10:g}; `trainlab lr-find` suggests one), "
-            "clip gradients (optim.clip_grad=1.0), or add normalization (model.norm=batch)")
+    return (
+        f"lower the learning rate (optim.lr={lr:g} -> {lr / 10:g}; `trainlab lr-find` suggests one), "
+        "clip gradients (optim.clip_grad=1.0), or add normalization (model.norm=batch)"
+    )
 
 
 @torch.no_grad()
@@ -312,8 +343,12 @@ def _forward_finite(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
             continue
         if not bool(torch.isfinite(out).all()):
             bad = "NaN" if bool(torch.isnan(out).any()) else "Inf"
-            return {"layer": name, "kind": "activation", "where": f"first non-finite activation: output of layer {name} ({type(mod).__name__}) holds {bad}; "
-                    f"largest |value| entering it ({prev}): {prev_max:.3g}"}
+            return {
+                "layer": name,
+                "kind": "activation",
+                "where": f"first non-finite activation: output of layer {name} ({type(mod).__name__}) holds {bad}; "
+                f"largest |value| entering it ({prev}): {prev_max:.3g}",
+            }
         prev_max, prev = out.abs().max().item(), name
     return {}
 
@@ -329,7 +364,11 @@ def locate_nonfinite(model: nn.Module, x: torch.Tensor | None) -> dict[str, Any]
     for name, m in modules:
         for pname, p in m.named_parameters(recurse=False):
             if not bool(torch.isfinite(p).all()):
-                return {"layer": name, "kind": "weight", "where": f"the weights are already non-finite, first in {name}.{pname}"}
+                return {
+                    "layer": name,
+                    "kind": "weight",
+                    "where": f"the weights are already non-finite, first in {name}.{pname}",
+                }
     if x is not None:
         buffers = {k: v.clone() for k, v in model.state_dict().items() if k not in dict(model.named_parameters())}
         rng = torch.get_rng_state()
@@ -343,7 +382,12 @@ def locate_nonfinite(model: nn.Module, x: torch.Tensor | None) -> dict[str, Any]
     for name, m in reversed(modules):  # backward order: the layer nearest the loss first
         for pname, p in m.named_parameters(recurse=False):
             if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
-                return {"layer": name, "kind": "gradient", "where": f"every activation is finite; the first non-finite gradient (backward order) is in {name}.{pname}"}
+                return {
+                    "layer": name,
+                    "kind": "gradient",
+                    "where": "every activation is finite; "
+                    f"the first non-finite gradient (backward order) is in {name}.{pname}",
+                }
     return {}
 
 
@@ -352,7 +396,9 @@ def largest_growth(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
     """When everything is finite: the layer whose output grows most over what enters it (max |value| ratio)."""
     seen: list[tuple[str, torch.Tensor]] = []
     leaves = [(n, m) for n, m in model.named_modules() if n and not any(True for _ in m.children())]
-    handles = [m.register_forward_hook(lambda mod, a, out, n=n: seen.append((n, out.detach().abs().max()))) for n, m in leaves]
+    handles = [
+        m.register_forward_hook(lambda mod, a, out, n=n: seen.append((n, out.detach().abs().max()))) for n, m in leaves
+    ]
     buffers = {k: v.clone() for k, v in model.state_dict().items() if k not in dict(model.named_parameters())}
     rng = torch.get_rng_state()
     try:
@@ -368,4 +414,9 @@ def largest_growth(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
     ratios = [(b / a if a > 0 else math.inf, i) for i, (a, b) in enumerate(zip(maxima, maxima[1:]))]
     ratio, i = max(ratios)
     name = seen[i][0]
-    return {"layer": name, "kind": "growth", "where": f"activations grow most in layer {name} (largest |value| {maxima[i + 1]:.3g} from {maxima[i]:.3g} entering it)"}
+    return {
+        "layer": name,
+        "kind": "growth",
+        "where": f"activations grow most in layer {name} "
+        f"(largest |value| {maxima[i + 1]:.3g} from {maxima[i]:.3g} entering it)",
+    }

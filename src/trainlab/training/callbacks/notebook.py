@@ -40,7 +40,9 @@ def show_figures() -> None:
         return
     png = sys.modules["IPython"].get_ipython().display_formatter.formatters["image/png"]
     figure = sys.modules.get("matplotlib.figure")
-    if ("matplotlib.figure", "Figure") in png.deferred_printers or (figure is not None and figure.Figure in png.type_printers):
+    if ("matplotlib.figure", "Figure") in png.deferred_printers or (
+        figure is not None and figure.Figure in png.type_printers
+    ):
         return
     png.for_type_by_name("matplotlib.figure", "Figure", _png_bytes)
 
@@ -112,7 +114,10 @@ class NotebookProgress(Callback):
     def _draw(self, trainer: Trainer) -> None:
         if not trainer.history:
             return
-        data = {"image/png": png_b64(self.curves(trainer.history)), "text/plain": f"<learning curves, {len(trainer.history)} epochs>"}
+        data = {
+            "image/png": png_b64(self.curves(trainer.history)),
+            "text/plain": f"<learning curves, {len(trainer.history)} epochs>",
+        }
         if self._figure is None:
             self._figure = _display(data)
         else:
@@ -141,12 +146,17 @@ class NotebookProgress(Callback):
         done, total = trainer.batch_index + 1, trainer.batches_per_epoch
         fill = int(24 * done / total)
         seen = max(trainer.seen, 1)
-        self._status = f"epoch {trainer.epoch + 1}/{trainer.epochs} [{'=' * fill}{' ' * (24 - fill)}] {done}/{total}  loss {trainer.loss_sum.item() / seen:.4f}"
+        self._status = (
+            f"epoch {trainer.epoch + 1}/{trainer.epochs} [{'=' * fill}{' ' * (24 - fill)}] {done}/{total}  "
+            f"loss {trainer.loss_sum.item() / seen:.4f}"
+        )
         self._show()
 
     def on_epoch_end(self, trainer: Trainer) -> None:
         self._status = format_epoch(trainer.metrics, trainer.epochs, time.perf_counter() - self._t0)
-        self._lines = [ln for ln in self._lines if not ln.startswith("warning: ")] + [f"warning: {w}" for w in trainer.facts.warnings]
+        self._lines = [ln for ln in self._lines if not ln.startswith("warning: ")] + [
+            f"warning: {w}" for w in trainer.facts.warnings
+        ]
         self._show()
         if time.perf_counter() >= self._next_figure:
             self._draw(trainer)

@@ -29,7 +29,6 @@ def format_epoch(m: dict[str, float], epochs: int, seconds: float) -> str:
 class Progress(Callback):
     """Print progress to ``stream``: a live bar on a terminal (at most ``hz`` refreshes/s), else one line per epoch."""
 
-
     def __init__(self, stream: TextIO | None = None, hz: float = 5.0, bar: bool | None = None, width: int = 24):
         self.stream = stream or sys.stdout
         self.bar = self.stream.isatty() if bar is None else bar
@@ -47,7 +46,9 @@ class Progress(Callback):
         facts = trainer.facts
         if facts.initial_loss is not None:
             exp = facts.expected_initial_loss
-            tail = f" (expected {exp:.4f}{f' = ln({trainer.data.num_classes})' if trainer.data.num_classes and trainer.loss.name in ('cross_entropy', 'nll') else ''})" if exp else ""
+            # cross-entropy's expected initial loss is ln(classes): name the formula there
+            ln_c = trainer.data.num_classes and trainer.loss.name in ("cross_entropy", "nll")
+            tail = f" (expected {exp:.4f}{f' = ln({trainer.data.num_classes})' if ln_c else ''})" if exp else ""
             self._print(f"initial loss {facts.initial_loss:.4f}{tail}")
         self._shown = 0
         self._show_warnings(trainer)
@@ -76,7 +77,10 @@ class Progress(Callback):
         total = trainer.batches_per_epoch
         fill = int(self.width * done / total)
         seen = max(trainer.seen, 1)
-        text = f"\repoch {trainer.epoch + 1}/{trainer.epochs} [{'=' * fill}{' ' * (self.width - fill)}] {done}/{total}  loss {trainer.loss_sum.item() / seen:.4f}"
+        text = (
+            f"\repoch {trainer.epoch + 1}/{trainer.epochs} [{'=' * fill}{' ' * (self.width - fill)}] "
+            f"{done}/{total}  loss {trainer.loss_sum.item() / seen:.4f}"
+        )
         if trainer.classification:
             text += f"  acc {trainer.correct.item() / seen:.4f}"
         self._print(text, end="")

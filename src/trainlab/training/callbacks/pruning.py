@@ -17,7 +17,6 @@ from trainlab.training.loop import Callback, StopTraining, Trainer
 class Pruning(Callback):
     """Report ``monitor`` at step ``offset + epoch``; stop with status ``pruned`` or ``diverged``."""
 
-
     def __init__(self, trial: Any = None, monitor: str = "val_accuracy", offset: int = 0, prune: bool = True):
         self.trial = trial
         self.monitor = monitor
@@ -33,4 +32,6 @@ class Pruning(Callback):
             return
         self.trial.report(m[self.monitor], self.offset + trainer.epoch)
         if self.trial.should_prune():
-            raise StopTraining(f"pruned at epoch {trainer.epoch}: {self.monitor}={m[self.monitor]:.4f}", status="pruned")
+            raise StopTraining(
+                f"pruned at epoch {trainer.epoch}: {self.monitor}={m[self.monitor]:.4f}", status="pruned"
+            )

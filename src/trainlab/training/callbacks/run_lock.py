@@ -11,7 +11,6 @@ from trainlab.training.loop import Callback, Trainer
 class RunLock(Callback):
     """Claim ``run_dir`` at fit start (refusing if another live process trains it); release it at the end."""
 
-
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
         self.mine = False  # whether this callback took the claim (and so gives it back)

@@ -17,7 +17,6 @@ from trainlab.training.loop import Callback, Trainer
 class InitialLoss(Callback):
     """Record the loss before any step on up to ``sample`` training examples, and its expected value."""
 
-
     def __init__(self, expected: float | None, sample: int = 2048, tolerance: float = 0.5):
         self.expected = expected
         self.sample = sample
@@ -35,5 +34,6 @@ class InitialLoss(Callback):
         if self.expected and (not math.isfinite(value) or abs(value - self.expected) > self.tolerance * self.expected):
             causes = initial_loss_causes(value, self.expected, x, out, trainer.loss.name)
             trainer.facts.warnings.append(
-                f"initial loss {value:.3f} is far from the expected {self.expected:.3f}; likely cause: " + "; ".join(causes)
+                f"initial loss {value:.3f} is far from the expected {self.expected:.3f}; likely cause: "
+                + "; ".join(causes)
             )

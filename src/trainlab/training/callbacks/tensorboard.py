@@ -24,20 +24,23 @@ def activation_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [
         (name, m)
         for name, m in model.named_modules()
-        if name and not list(m.children()) and (type(m).__module__ == "torch.nn.modules.activation" or name.split(".")[-1].startswith("act"))
+        if name
+        and not list(m.children())
+        and (type(m).__module__ == "torch.nn.modules.activation" or name.split(".")[-1].startswith("act"))
     ]
 
 
 class TensorBoard(Callback):
     """Write TensorBoard event files: metrics every epoch, histograms every ``histogram_every`` epochs."""
 
-
     def __init__(self, run_dir: str | Path, histogram_every: int = 1):
         try:
             # optional: pip install 'trainlab[tensorboard]'
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise ConfigError("logging.tensorboard=true needs the tensorboard package: pip install 'trainlab[tensorboard]'") from None
+            raise ConfigError(
+                "logging.tensorboard=true needs the tensorboard package: pip install 'trainlab[tensorboard]'"
+            ) from None
         self._writer_cls = SummaryWriter
         self.run_dir = Path(run_dir)
         self.every = histogram_every
@@ -67,7 +70,10 @@ class TensorBoard(Callback):
         for name, p in model.named_parameters():
             self.writer.add_histogram(f"weights/{name}", p.detach().float().cpu(), step)
         outputs: dict[str, torch.Tensor] = {}
-        hooks = [m.register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach())) for name, m in activation_modules(model)]
+        hooks = [
+            m.register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach()))
+            for name, m in activation_modules(model)
+        ]
         try:
             trainer.outputs(self.probe)
         finally:
