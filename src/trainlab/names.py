@@ -147,6 +147,7 @@ CATALOGUES: dict[str, tuple[tuple[str, tuple[str, ...], str, tuple[tuple[str, st
         ('batchnorm', (), 'batch norm across learning rates; train vs eval mode; running statistics; batch size 1', ()),
         ('capacity', (), "sine with width (a linear model can't); train/test error vs width, depth and epochs; 20% label noise: memorizing, a second descent?", ()),
         ('cnn', (), 'an MLP vs a CNN of similar size on Fashion-MNIST; 2-pixel shifted test images; receptive fields', ()),
+        ('definitions', (), "the notes' definitions computed with torch: default init, zero_grad, view, eval(), norms, L2 vs weight decay, shapes", ()),
         ('imbalance', (), 'long-tailed Fashion-MNIST: CE vs re-weighting, resampling, focal, LDAM-DRW, logit adjustment; balanced accuracy', ()),
         ('init', (), '10x500 tanh/relu MLP: per-layer activation statistics for zeros, 0.01, 1.0, Xavier, He (CS231n)', ()),
         ('landscape', (), 'loss along init->solution and between two seeds; a 2-D slice; top Hessian eigenvalue vs 2/lr; saddles; the weight path in PCA', ()),
@@ -179,4 +180,4 @@ CATALOGUES: dict[str, tuple[tuple[str, tuple[str, ...], str, tuple[tuple[str, st
     ),
 }
 
-LESSON_ORDER: tuple[str, ...] = ('nonlinearity', 'activations', 'init', 'batchnorm', 'optimizers', 'learning-rate', 'losses', 'regularization', 'preprocessing', 'imbalance', 'self-supervised', 'landscape', 'capacity', 'search', 'cnn')
+LESSON_ORDER: tuple[str, ...] = ('definitions', 'nonlinearity', 'activations', 'init', 'batchnorm', 'optimizers', 'learning-rate', 'losses', 'regularization', 'preprocessing', 'imbalance', 'self-supervised', 'landscape', 'capacity', 'search', 'cnn')

@@ -23,7 +23,7 @@ from trainlab.training.callbacks.notebook import Lines, wants_progress
 LESSONS = Registry("lesson")
 
 # the order `trainlab lesson list` shows lessons in (a course's order); others follow by name
-COURSE = ("nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing",
+COURSE = ("definitions", "nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing",
           "imbalance", "self-supervised", "landscape", "capacity", "search", "cnn")
 
 
