@@ -154,7 +154,8 @@ def page_context(claims: list[NoteClaim], runs: dict[str, Any], out: Path, quick
     checkable = [c for c in claims if c.kind != "not checkable"]
     judged = [c for c in checkable if c.verdict in ("holds", "does not hold", CORRECTED)]
     sections = []
-    for note, text in descriptions.items():
+    for note in dict.fromkeys(c.note for c in claims):
+        text = descriptions.get(note, "")
         rows = []
         for c in (c for c in claims if c.note == note):
             evidence = []
