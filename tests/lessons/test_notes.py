@@ -9,13 +9,24 @@ import pytest
 
 from trainlab.cli import main
 from trainlab.lessons import lesson_names
-from trainlab.lessons.notes import KINDS, NoteClaim, judge_notes, load_notes, page_context, write_notes
+from trainlab.lessons.notes import (
+    KINDS,
+    NoteClaim,
+    load_notes,
+    page_context,
+)
 from trainlab.report import pages
 
 ROOT = Path(__file__).resolve().parents[2]
 # ../shared/seeds beside the checkout (a worktree one level deeper: ../../shared/seeds)
-SEEDS = next((p for p in (ROOT.parent / "shared" / "seeds", ROOT.parent.parent / "shared" / "seeds", ROOT / "shared" / "seeds") if p.is_dir()),
-             ROOT.parent / "shared" / "seeds")
+SEEDS = next(
+    (
+        p
+        for p in (ROOT.parent / "shared" / "seeds", ROOT.parent.parent / "shared" / "seeds", ROOT / "shared" / "seeds")
+        if p.is_dir()
+    ),
+    ROOT.parent / "shared" / "seeds",
+)
 LESSONS_SRC = Path(__file__).resolve().parents[2] / "src" / "trainlab" / "lessons"
 
 
@@ -52,17 +63,25 @@ def test_corrections_the_issue_names_are_recorded() -> None:
     assert "kaiming_uniform" in by_text and "1/√fan_in" in by_text and "3,072" in by_text
 
 
-def test_notes_judge_reuses_saved_reports_and_writes_json_and_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_notes_judge_reuses_saved_reports_and_writes_json_and_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # a saved definitions report (the one lesson run here); the other lessons' saved claims.json files are faked as
     # "measured at this size" so nothing else runs: their claims then match no evidence and say so
-    assert main(["lesson", "definitions", "--quick", "-q", "--out", str(tmp_path / "lessons" / "definitions-quick")]) == 0
+    assert (
+        main(["lesson", "definitions", "--quick", "-q", "--out", str(tmp_path / "lessons" / "definitions-quick")]) == 0
+    )
     capsys.readouterr()
     for name in lesson_names():
         folder = tmp_path / "lessons" / f"{name}-quick"
         if not (folder / "claims.json").exists():
             folder.mkdir(parents=True)
-            (folder / "claims.json").write_text(json.dumps({"name": name, "quick": True, "overrides": [], "claims": []}))
-    assert main(["notes", "--quick", "-q", "--lessons", str(tmp_path / "lessons"), "--out", str(tmp_path / "notes")]) == 0
+            (folder / "claims.json").write_text(
+                json.dumps({"name": name, "quick": True, "overrides": [], "claims": []})
+            )
+    assert (
+        main(["notes", "--quick", "-q", "--lessons", str(tmp_path / "lessons"), "--out", str(tmp_path / "notes")]) == 0
+    )
     out = capsys.readouterr().out
     assert "0 run" in out and "THE NOTES ARE CORRECTED" in out
     saved = json.loads((tmp_path / "notes" / "notes.json").read_text())
@@ -77,11 +96,19 @@ def test_notes_judge_reuses_saved_reports_and_writes_json_and_page(tmp_path: Pat
 def test_notes_page_escapes_and_shows_unjudged_apart() -> None:
     hostile = "<script>alert(1)</script>"
     c = NoteClaim("000_x.txt", 3, hostile, "behaviour", [{"lesson": "init", "claim": "x"}], correction=hostile)
-    c.evidence = [{"lesson": "init", "index": 0, "claim": hostile, "test": "t", "measured": hostile, "verdict": "not judged at this size", "why": hostile}]
+    c.evidence = [
+        {
+            "lesson": "init",
+            "index": 0,
+            "claim": hostile,
+            "test": "t",
+            "measured": hostile,
+            "verdict": "not judged at this size",
+            "why": hostile,
+        }
+    ]
     c.verdict = "not judged at this size"
     ctx = page_context([c], {"init": {"folder": Path("x/init"), "reused": True}}, Path("x/notes"), True)
     html = pages.render("notes.html", **ctx)
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert '<td class="muted">not judged at this size</td>' in html and 'class="bad"' not in html
-
-

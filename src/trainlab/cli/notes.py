@@ -33,11 +33,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides passed to every lesson that runs, e.g. seed=1 threads=1")
-    p.add_argument("--quick", action="store_true", help="the lessons' small runs (about a minute in all); claims they cannot show say 'not judged at this size'")
-    p.add_argument("--out", metavar="DIR", help="directory for notes.html and notes.json (default lessons-out/notes, or lessons-out/notes-quick)")
-    p.add_argument("--lessons", metavar="DIR", help="where lesson reports are read and written (default lessons-out, as `trainlab lesson`)")
-    p.add_argument("--rerun", action="store_true", help="run every lesson again instead of reusing reports measured at the same size")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="config overrides passed to every lesson that runs, e.g. seed=1 threads=1",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="the lessons' small runs (about a minute in all); claims they cannot show say 'not judged at this size'",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="directory for notes.html and notes.json (default lessons-out/notes, or lessons-out/notes-quick)",
+    )
+    p.add_argument(
+        "--lessons",
+        metavar="DIR",
+        help="where lesson reports are read and written (default lessons-out, as `trainlab lesson`)",
+    )
+    p.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run every lesson again instead of reusing reports measured at the same size",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
 
@@ -51,14 +72,21 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    result = notes(quick=args.quick, out=args.out, overrides=args.overrides, lessons=args.lessons, rerun=args.rerun, log=log)
+    result = notes(
+        quick=args.quick, out=args.out, overrides=args.overrides, lessons=args.lessons, rerun=args.rerun, log=log
+    )
     width = max(shutil.get_terminal_size((100, 24)).columns, 60)
     for c in result.claims:
         head = f"{c.note[:3]}:{c.line:<4} {c.verdict.upper():<24}"
         for i, line in enumerate(textwrap.wrap(c.claim, width - len(head) - 1) or [""]):
             print((head if i == 0 else " " * len(head)) + " " + line)
         if c.correction and c.verdict != "not checkable":
-            for line in textwrap.wrap(f"the notes are corrected: {c.correction}", width - 10, initial_indent=" " * 10, subsequent_indent=" " * 10):
+            for line in textwrap.wrap(
+                f"the notes are corrected: {c.correction}",
+                width - 10,
+                initial_indent=" " * 10,
+                subsequent_indent=" " * 10,
+            ):
                 print(line)
     print(result.summary())
     print(f"notes: {result.paths['html']} and {result.paths['json']}")

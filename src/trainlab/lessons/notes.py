@@ -43,16 +43,34 @@ class NoteClaim:
 
     def as_dict(self) -> dict[str, Any]:
         """The claim as plain values (one object of notes.json)."""
-        return {"note": self.note, "line": self.line, "claim": self.claim, "kind": self.kind, "verdict": self.verdict,
-                "lesson": sorted({j["lesson"] for j in self.judged_by}), "correction": self.correction, "why": self.why,
-                "evidence": self.evidence}
+        return {
+            "note": self.note,
+            "line": self.line,
+            "claim": self.claim,
+            "kind": self.kind,
+            "verdict": self.verdict,
+            "lesson": sorted({j["lesson"] for j in self.judged_by}),
+            "correction": self.correction,
+            "why": self.why,
+            "evidence": self.evidence,
+        }
 
 
 def load_notes() -> tuple[dict[str, str], list[NoteClaim]]:
     """The notes' descriptions and their claims, from the package's notes.yaml."""
     data = yaml.safe_load(resources.files("trainlab.lessons").joinpath("notes.yaml").read_text(encoding="utf-8"))
-    claims = [NoteClaim(c["note"], int(c["line"]), c["claim"], c["kind"], list(c.get("judged_by") or []), c.get("why", ""),
-                        c.get("correction", "")) for c in data["claims"]]
+    claims = [
+        NoteClaim(
+            c["note"],
+            int(c["line"]),
+            c["claim"],
+            c["kind"],
+            list(c.get("judged_by") or []),
+            c.get("why", ""),
+            c.get("correction", ""),
+        )
+        for c in data["claims"]
+    ]
     return data["notes"], claims
 
 
@@ -90,8 +108,13 @@ def _aggregate(c: NoteClaim) -> str:
     return CORRECTED if c.correction else "holds"
 
 
-def judge_notes(quick: bool = False, overrides: list[str] | None = None, lessons_dir: str | Path | None = None, rerun: bool = False,
-                log: Callable[[str], None] | None = None) -> tuple[list[NoteClaim], dict[str, Any]]:
+def judge_notes(
+    quick: bool = False,
+    overrides: list[str] | None = None,
+    lessons_dir: str | Path | None = None,
+    rerun: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> tuple[list[NoteClaim], dict[str, Any]]:
     """Every note claim with its verdict and evidence; lessons are reused from ``lessons_dir`` (default
     ``lessons-out``, where `trainlab lesson` writes) when measured at the same size, else run and saved
     there. Returns the claims and, per lesson, ``{"folder", "reused", "seconds"}``."""
@@ -104,8 +127,20 @@ def judge_notes(quick: bool = False, overrides: list[str] | None = None, lessons
     reports: dict[str, dict[str, Any]] = {}
     runs: dict[str, Any] = {}
     for name in lessons_needed(claims):
-        folder = (root / (f"{name}-quick" if quick else name)) if root is not None else default_out(name, quick)
-        saved = None if rerun else saved_report(folder, quick, overrides)
+        # `trainlab lesson NAME` writes lessons-out/NAME[-quick]; `trainlab lesson all --out DIR` writes DIR/NAME
+        folders = (
+            [root / f"{name}-quick", root / name]
+            if root is not None and quick
+            else [root / name]
+            if root is not None
+            else [default_out(name, quick)]
+        )
+        found = (
+            None
+            if rerun
+            else next(((f, s) for f in folders if (s := saved_report(f, quick, overrides)) is not None), None)
+        )
+        folder, saved = found if found is not None else (folders[0], None)
         reused = saved is not None
         if saved is None:
             if log:
@@ -120,7 +155,13 @@ def judge_notes(quick: bool = False, overrides: list[str] | None = None, lessons
         for j in c.judged_by:
             for k, lc in enumerate(reports.get(j["lesson"], {}).get("claims", [])):
                 if j["claim"] in lc["claim"]:
-                    c.evidence.append({"lesson": j["lesson"], "index": k, **{key: lc[key] for key in ("claim", "test", "measured", "verdict", "why")}})
+                    c.evidence.append(
+                        {
+                            "lesson": j["lesson"],
+                            "index": k,
+                            **{key: lc[key] for key in ("claim", "test", "measured", "verdict", "why")},
+                        }
+                    )
         c.verdict = _aggregate(c)
     return claims, runs
 
@@ -161,20 +202,48 @@ def page_context(claims: list[NoteClaim], runs: dict[str, Any], out: Path, quick
             evidence = []
             for e in c.evidence:
                 href = Path(os.path.relpath(runs[e["lesson"]]["folder"], out)).as_posix() + "/report.html#verdicts"
-                evidence.append({"lesson": e["lesson"], "href": href, "claim": e["claim"], "measured": e["measured"], "verdict": e["verdict"],
-                                 "why": e["why"], "cls": VERDICT_CLASS.get(e["verdict"], "muted")})
-            rows.append({"line": c.line, "claim": c.claim, "kind": c.kind, "verdict": c.verdict, "cls": VERDICT_CLASS.get(c.verdict, "muted"),
-                         "correction": c.correction, "why": c.why, "evidence": evidence})
+                evidence.append(
+                    {
+                        "lesson": e["lesson"],
+                        "href": href,
+                        "claim": e["claim"],
+                        "measured": e["measured"],
+                        "verdict": e["verdict"],
+                        "why": e["why"],
+                        "cls": VERDICT_CLASS.get(e["verdict"], "muted"),
+                    }
+                )
+            rows.append(
+                {
+                    "line": c.line,
+                    "claim": c.claim,
+                    "kind": c.kind,
+                    "verdict": c.verdict,
+                    "cls": VERDICT_CLASS.get(c.verdict, "muted"),
+                    "correction": c.correction,
+                    "why": c.why,
+                    "evidence": evidence,
+                }
+            )
         sections.append({"note": note, "text": text, "rows": rows})
     counts = tally(claims)
-    mode = " (`--quick`: small runs; a claim whose effect they cannot show says *not judged at this size*)" if quick else ""
+    mode = (
+        " (`--quick`: small runs; a claim whose effect they cannot show says *not judged at this size*)"
+        if quick
+        else ""
+    )
     return {
         "title": "trainlab notes",
         "heading": "The study notes, judged claim by claim",
         "meta": f"{len(claims)} claims of {len(descriptions)} notes; {len(checkable)} checkable, {len(judged)} of them judged "
-                f"({', '.join(f'{v}: {n}' for v, n in sorted(counts.items()))}){mode}. Re-run: `trainlab notes{' --quick' if quick else ''}`.",
-        "kpis": [("claims", str(len(claims))), ("checkable", str(len(checkable))), ("judged", f"{len(judged)} of {len(checkable)}"),
-                 ("corrected", str(counts.get(CORRECTED, 0))), ("does not hold", str(counts.get("does not hold", 0)))],
+        f"({', '.join(f'{v}: {n}' for v, n in sorted(counts.items()))}){mode}. Re-run: `trainlab notes{' --quick' if quick else ''}`.",
+        "kpis": [
+            ("claims", str(len(claims))),
+            ("checkable", str(len(checkable))),
+            ("judged", f"{len(judged)} of {len(checkable)}"),
+            ("corrected", str(counts.get(CORRECTED, 0))),
+            ("does not hold", str(counts.get("does not hold", 0))),
+        ],
         "sections": sections,
     }
 
@@ -194,19 +263,31 @@ class NotesResult:
         judged = sum(c.verdict in ("holds", "does not hold", CORRECTED) for c in checkable)
         reused = sum(r["reused"] for r in self.runs.values())
         counts = ", ".join(f"{v}: {n}" for v, n in sorted(tally(self.claims).items()))
-        return (f"{len(self.claims)} claims, {len(checkable)} checkable, {judged} judged ({counts}); "
-                f"{len(self.runs)} lessons, {reused} reused, {len(self.runs) - reused} run")
+        return (
+            f"{len(self.claims)} claims, {len(checkable)} checkable, {judged} judged ({counts}); "
+            f"{len(self.runs)} lessons, {reused} reused, {len(self.runs) - reused} run"
+        )
 
     def __repr__(self) -> str:
         return f"NotesResult({self.summary()})"
 
 
-def notes(quick: bool = False, out: str | Path | None = None, overrides: list[str] | None = None, lessons: str | Path | None = None,
-          rerun: bool = False, log: Callable[[str], None] | None = None) -> NotesResult:
+def notes(
+    quick: bool = False,
+    out: str | Path | None = None,
+    overrides: list[str] | None = None,
+    lessons: str | Path | None = None,
+    rerun: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> NotesResult:
     """Judge every claim of the study notes and write notes.html and notes.json (``trainlab notes``).
 
     Lesson reports already written for the same size in ``lessons`` (default ``lessons-out``) are reused;
     the missing lessons run. ``out`` defaults to ``lessons-out/notes`` (``notes-quick`` with ``quick``)."""
     claims, runs = judge_notes(quick=quick, overrides=overrides, lessons_dir=lessons, rerun=rerun, log=log)
-    folder = Path(out) if out is not None else Path(lessons if lessons is not None else "lessons-out") / ("notes-quick" if quick else "notes")
+    folder = (
+        Path(out)
+        if out is not None
+        else Path(lessons if lessons is not None else "lessons-out") / ("notes-quick" if quick else "notes")
+    )
     return NotesResult(claims, runs, write_notes(claims, runs, folder, quick), quick)
