@@ -11,10 +11,11 @@ from trainlab.comparisons import compare, compare_runs
 from trainlab.config import Config, as_config, load_config
 from trainlab.errors import TrainlabError
 from trainlab.evaluate import evaluate_run
+from trainlab.lessons.notes import NotesResult, notes
 from trainlab.report.views import runs_table
 from trainlab.reproductions import reproduce
 from trainlab.runner import resume, train
 from trainlab.runs import Run, list_runs, load_run
 from trainlab.sweeps import sweep
 
-__all__ = ["Config", "Run", "TrainlabError", "as_config", "baselines", "compare", "compare_runs", "evaluate_run", "list_runs", "load_config", "load_run", "reproduce", "resume", "runs_table", "sweep", "train"]
+__all__ = ["Config", "Run", "TrainlabError", "as_config", "baselines", "compare", "compare_runs", "evaluate_run", "list_runs", "load_config", "load_run", "notes", "reproduce", "resume", "runs_table", "sweep", "train"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,9 @@ from tests.conftest import requires_fashion
 from trainlab.cli import main
 from trainlab.cli.lesson import verdict_lines
 from trainlab.lessons import COURSE, default_out, lesson_names, run_all, run_lesson
-from trainlab.lessons.base import FAILS, HOLDS, Claim, LessonContext
+from trainlab.lessons.base import FAILS, HOLDS, NOT_JUDGED, Claim, LessonContext
 
-EXPECTED = ["nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing",
+EXPECTED = ["definitions", "nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing",
             "imbalance", "self-supervised", "landscape", "capacity", "search", "cnn"]
 
 
@@ -22,11 +23,14 @@ def test_quick_lesson_writes_complete_report(name: str, tmp_path: Path) -> None:
     assert report.claims, "a lesson judges at least one claim"
     for c in report.claims:
         assert c.claim and c.test and c.measured.strip(), c
-        assert c.verdict in (HOLDS, FAILS)
+        assert c.verdict in (HOLDS, FAILS, NOT_JUDGED)
     md, page = paths["markdown"].read_text(), paths["html"].read_text()
     table = md.split("## Verdicts", 1)[1].split("\n\n", 2)[1].splitlines()
     assert len(table) == 2 + len(report.claims)  # header, rule, one row per claim
-    assert all(row.rstrip().endswith((f"| {HOLDS} |", f"| {FAILS} |")) for row in table[2:])
+    for row, c in zip(table[2:], report.claims, strict=True):  # every verdict but `holds` carries its explanation
+        assert row.rstrip().endswith(f"| {HOLDS} |") if c.held else f"| {c.verdict} — " in row, row
+    saved = json.loads(paths["json"].read_text())
+    assert [x["verdict"] for x in saved["claims"]] == [c.verdict for c in report.claims] and saved["quick"] is True
     assert page.count("<tr>") >= 1 + len(report.claims)
     assert report.figures and page.count("data:image/png;base64,") == len(report.figures)
     for f in report.figures:
@@ -89,7 +93,7 @@ def test_lesson_all_writes_an_index(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert [e["name"] for e in entries] == ["losses", "nonlinearity"]
     assert '<a href="losses/report.html">' in html and '<a href="nonlinearity/report.html">' in html
     assert (tmp_path / "losses" / "report.html").is_file()
-    held = sum(c.holds for e in entries for c in e["report"].claims)
+    held = sum(c.held for e in entries for c in e["report"].claims)
     assert f"{held} of {sum(len(e['report'].claims) for e in entries)} claims hold" in html
 
 
@@ -111,6 +115,7 @@ def test_report_renders_both_verdicts_and_escapes(tmp_path: Path) -> None:
     r = Report("demo", "a <demo> lesson")
     r.claim("x | y holds", "a < b", "a=1, b=2", 1 < 2)
     r.claim("the sky is green", "green > 0.5", "0.1", 0.1 > 0.5)
+    r.claim("a tiny run overfits", "gap > 0.1", "gap 0.0", False, judged=False, why="the run never fit its training set")
     r.table(["n", "value"], [[1, 1e-7], [2, float("nan")]])
     fig, ax = new_figure()
     ax[0][0].plot([0, 1], [1, 0])
@@ -118,10 +123,12 @@ def test_report_renders_both_verdicts_and_escapes(tmp_path: Path) -> None:
     paths = r.write(tmp_path)
     md, page = paths["markdown"].read_text(), paths["html"].read_text()
     assert "| x \\| y holds — *a < b* | a=1, b=2 | holds |" in md
-    assert "| the sky is green — *green > 0.5* | 0.1 | does not hold |" in md
-    assert "1 of 2 claims hold" in md and "| 1 | 1e-07 |" in md and "| 2 | nan |" in md
+    assert "| the sky is green — *green > 0.5* | 0.1 | does not hold — measured at the full lesson's size" in md
+    assert "| a tiny run overfits — *gap > 0.1* | gap 0.0 | not judged at this size — the run never fit its training set |" in md
+    assert "1 of 3 claims hold on this run (1 do not, 1 not judged at this size)" in md and "| 1 | 1e-07 |" in md and "| 2 | nan |" in md
     assert "&lt;demo&gt;" in page and "<demo>" not in page
-    assert '<td class="ok">holds</td>' in page and '<td class="bad">does not hold</td>' in page
+    assert '<td class="ok">holds</td>' in page and '<td class="bad">does not hold — ' in page
+    assert '<td class="muted">not judged at this size — the run never fit its training set</td>' in page  # apart, never red
     assert (tmp_path / "demo-plot.png").read_bytes()[:4] == b"\x89PNG"
 
 

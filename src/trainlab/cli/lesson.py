@@ -91,25 +91,25 @@ def run(args: argparse.Namespace) -> int:
 
     if args.name == "all":
         entries, index = run_all(quick=args.quick, overrides=args.overrides, out_dir=args.out, log=log, stack=not args.no_stack)
-        held = total = 0
+        held = total = unjudged = 0
         for e in entries:
             if "report" not in e:
                 print(f"{e['name']:<16} did not run: {e['error']}")
                 continue
             claims = e["report"].claims
-            h, n = sum(c.holds for c in claims), len(claims)
-            held, total = held + h, total + n
-            print(f"{e['name']:<16} {h} of {n} claims hold ({e['report'].seconds:.1f}s)")
-            for line in verdict_lines([c for c in claims if not c.holds], shutil.get_terminal_size((100, 24)).columns):
+            h, n, u = sum(c.held for c in claims), len(claims), sum(not c.judged for c in claims)
+            held, total, unjudged = held + h, total + n, unjudged + u
+            print(f"{e['name']:<16} {h} of {n} claims hold{f', {u} not judged at this size' if u else ''} ({e['report'].seconds:.1f}s)")
+            for line in verdict_lines([c for c in claims if not c.held], shutil.get_terminal_size((100, 24)).columns):
                 print(line)
-        print(f"{held} of {total} claims hold over {sum('report' in e for e in entries)} of {len(entries)} lessons. Index: {index}")
+        print(f"{held} of {total} claims hold ({unjudged} not judged at this size) over {sum('report' in e for e in entries)} of {len(entries)} lessons. Index: {index}")
         return 0 if all("report" in e for e in entries) else 1
     report, paths = run_lesson(args.name, quick=args.quick, overrides=args.overrides, out_dir=args.out, log=log, stack=not args.no_stack)
     print(f"lesson {report.name}: {report.title}")
     for line in verdict_lines(report.claims, shutil.get_terminal_size((100, 24)).columns):
         print(line)
-    held = sum(c.holds for c in report.claims)
-    print(f"{held} of {len(report.claims)} claims hold ({report.seconds:.1f}s). Report: {paths['html']} and {paths['markdown']}")
+    held, unjudged = sum(c.held for c in report.claims), sum(not c.judged for c in report.claims)
+    print(f"{held} of {len(report.claims)} claims hold{f', {unjudged} not judged at this size' if unjudged else ''} ({report.seconds:.1f}s). Report: {paths['html']} and {paths['markdown']}")
     if report.plan:
         print(f"runs: {report.plan}")
     return 0
@@ -120,5 +120,8 @@ def verdict_lines(claims: Iterable[Any], columns: int = 100) -> Iterator[str]:
     indent = " " * 16
     width = max(columns, 40)
     for c in claims:
-        yield from textwrap.wrap(c.claim, width, initial_indent=f"  {c.verdict.upper():<13} ", subsequent_indent=indent)
+        label = "NOT JUDGED" if not c.judged else c.verdict.upper()
+        yield from textwrap.wrap(c.claim, width, initial_indent=f"  {label:<13} ", subsequent_indent=indent)
         yield from textwrap.wrap(f"measured: {c.measured}", width, initial_indent=indent, subsequent_indent=indent + "  ")
+        if not c.held and getattr(c, "why", ""):
+            yield from textwrap.wrap(f"why: {c.why}", width, initial_indent=indent, subsequent_indent=indent + "  ")

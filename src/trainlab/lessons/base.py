@@ -10,6 +10,7 @@ Markdown and to a self-contained HTML page (lessons/page.py, through the page en
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,22 +30,52 @@ from trainlab.lessons.page import render as render_page
 from trainlab.training.loop import Callback, Trainer
 from trainlab.training.stacked import StackedEngine, stack_size
 
-HOLDS, FAILS = "holds", "does not hold"
+HOLDS, FAILS, NOT_JUDGED = "holds", "does not hold", "not judged at this size"
 
 
 @dataclass
 class Claim:
-    """A claim as courses state it, the test that judges it, what was measured, and the verdict."""
+    """A claim as courses state it, the test that judges it, what was measured, and the verdict.
+
+    ``judged`` is False when the run was too small to show the effect the claim is about (a quick run
+    that never overfits cannot judge a regularizer): the verdict is then ``not judged at this size``,
+    whatever the comparison gave. ``why`` explains a verdict other than ``holds`` (regime, size, what
+    the literature found); pages show it beside the verdict."""
 
     claim: str
     test: str
     measured: str
     holds: bool
+    judged: bool = True
+    why: str = ""
 
     @property
     def verdict(self) -> str:
-        """``holds`` or ``does not hold``, computed from the measurement."""
+        """``holds``, ``does not hold`` or ``not judged at this size``, computed from the measurement."""
+        if not self.judged:
+            return NOT_JUDGED
         return HOLDS if self.holds else FAILS
+
+    @property
+    def held(self) -> bool:
+        """True when the verdict is ``holds`` (judged, and the test passed)."""
+        return self.judged and self.holds
+
+    @property
+    def failed(self) -> bool:
+        """True when the verdict is ``does not hold`` (judged, and the test failed)."""
+        return self.judged and not self.holds
+
+    def as_dict(self) -> dict[str, Any]:
+        """The claim as plain values (``claims.json`` of a lesson's report folder)."""
+        return {"claim": self.claim, "test": self.test, "measured": self.measured, "verdict": self.verdict,
+                "holds": self.holds, "judged": self.judged, "why": self.why}
+
+
+def counts(claims: Iterable[Claim]) -> tuple[int, int, int]:
+    """How many claims hold, do not hold, and were not judged at this size."""
+    cs = list(claims)
+    return sum(c.held for c in cs), sum(c.failed for c in cs), sum(not c.judged for c in cs)
 
 
 @dataclass
@@ -70,16 +101,20 @@ class Report:
     plan: str = ""  # which runs trained stacked and which one by one (LessonContext.plan)
 
     def __repr__(self) -> str:
-        held = sum(c.holds for c in self.claims)
+        held = sum(c.held for c in self.claims)
         return f"Report({self.name!r}: {held}/{len(self.claims)} claims hold, {self.seconds:.1f} s)"
 
     def _repr_html_(self) -> str:
         """Jupyter's rich display: the verdicts and the figures (through the page engine)."""
         return card(self)
 
-    def claim(self, claim: str, test: str, measured: str, holds: bool) -> Claim:
-        """Record a claim; ``holds`` must be computed from the measurement, never written in."""
-        c = Claim(claim, test, measured, bool(holds))
+    def claim(self, claim: str, test: str, measured: str, holds: bool, *, judged: bool = True, why: str = "") -> Claim:
+        """Record a claim; ``holds`` must be computed from the measurement, never written in.
+
+        ``judged=False`` (computed too: e.g. "the quick run did not overfit at all") when the run is too
+        small to show the effect; ``why`` explains a failure or a missing verdict on the page. A claim
+        that does not hold without a ``why`` gets one naming the size it ran at."""
+        c = Claim(claim, test, measured, bool(holds), bool(judged), why)
         self.claims.append(c)
         return c
 
@@ -107,9 +142,19 @@ class Report:
         return [b for k, b in self.blocks if k == "figure"]
 
     # -- rendering ---------------------------------------------------------------
+    def explanation(self, c: Claim) -> str:
+        """Why a claim did not hold or was not judged: its own ``why``, else the size it ran at."""
+        if c.held:
+            return ""
+        if c.why:
+            return c.why
+        size = "the `--quick` size (tiny data, few steps)" if self.quick else "the full lesson's size"
+        return (f"measured at {size}; the test and the measurement are shown: read them before the verdict"
+                + ("; the full lesson (without `--quick`) judges it at its intended size" if self.quick else ""))
+
     def verdict_rows(self) -> list[list[str]]:
-        """Rows of the verdict table: claim (with its test), measured, verdict."""
-        return [[f"{c.claim} — *{c.test}*", c.measured, c.verdict] for c in self.claims]
+        """Rows of the verdict table: claim (with its test), measured, verdict (with its explanation)."""
+        return [[f"{c.claim} — *{c.test}*", c.measured, c.verdict + (f" — {self.explanation(c)}" if not c.held else "")] for c in self.claims]
 
     def to_markdown(self) -> str:
         """The report as Markdown (figures referenced as PNG files beside it)."""
@@ -132,21 +177,28 @@ class Report:
 
     def meta(self) -> str:
         """One line under the title: how many claims hold, the time taken and how to re-run."""
-        held = sum(c.holds for c in self.claims)
+        held, failed, unjudged = counts(self.claims)
+        not_judged = f", {unjudged} not judged at this size" if unjudged else ""
         mode = " (`--quick`: tiny data and few steps, figures are indicative only)" if self.quick else ""
         extra = f"; overrides `{' '.join(self.overrides)}`" if self.overrides else ""
         trained = f" Runs: {self.plan}." if self.plan else ""
-        return f"{held} of {len(self.claims)} claims hold on this run; measured in {self.seconds:.1f} s{mode}{extra}.{trained} Re-run: `trainlab lesson {self.name}{' --quick' if self.quick else ''}{' ' + ' '.join(self.overrides) if self.overrides else ''}`."
+        return f"{held} of {len(self.claims)} claims hold on this run ({failed} do not{not_judged}); measured in {self.seconds:.1f} s{mode}{extra}.{trained} Re-run: `trainlab lesson {self.name}{' --quick' if self.quick else ''}{' ' + ' '.join(self.overrides) if self.overrides else ''}`."
+
+    def to_json(self) -> dict[str, Any]:
+        """The lesson's verdicts as plain values (``claims.json``: what ``trainlab notes`` reuses)."""
+        return {"name": self.name, "title": self.title, "quick": self.quick, "overrides": self.overrides, "seconds": round(self.seconds, 2),
+                "claims": [{**c.as_dict(), "why": self.explanation(c)} for c in self.claims]}
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write report.md, report.html and the figures' PNG files into ``out_dir``."""
+        """Write report.md, report.html, claims.json and the figures' PNG files into ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         for f in self.figures:
             atomic_write(out / f.name, lambda fh, b=f.png: fh.write(b))
         write_text(out / "report.md", self.to_markdown())
         write_text(out / "report.html", self.to_html())
-        return {"markdown": out / "report.md", "html": out / "report.html"}
+        write_text(out / "claims.json", json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n")
+        return {"markdown": out / "report.md", "html": out / "report.html", "json": out / "claims.json"}
 
 
 def _md_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
