@@ -123,6 +123,11 @@ class Setup:
     logit_offset: torch.Tensor | None = None  # eval.logit_adjust: -tau log(train prior), added at evaluation
     world: World = SINGLE  # the data-parallel processes (training/distributed.py); one by default
 
+    def new_trainer(self, callbacks: Sequence[Callback] = ()) -> Trainer:
+        """A Trainer for this setup made by the one builder (``make_trainer``): for code below the builder
+        (the doctor, the LR range test) that may not import it."""
+        return make_trainer(self, callbacks)
+
 
 def resolve_config(cfg: Config, task: str) -> Config:
     """Fill in values that depend on the data: ``loss.name=auto`` and gd's full batch."""

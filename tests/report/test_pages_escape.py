@@ -91,17 +91,19 @@ def test_run_report_escapes_config_classes_run_name_and_summary(hostile_run: Pat
 def test_compare_page_escapes_labels_run_names_and_status(hostile_run: Path, tmp_path: Path) -> None:
     other = Path(shutil.copytree(hostile_run, tmp_path / "plain-run"))
     cfg = yaml.safe_load((other / "config.yaml").read_text())
-    cfg["model"]["act"] = PAYLOAD  # a config value that differs: it becomes the group's label
+    # a config value that differs becomes the group's label: one read as text (a catalogue value such as
+    # model.act must name an entry, so a hostile one is refused when the config is read)
+    cfg["data"]["augment"] = [PAYLOAD]
     (other / "config.yaml").write_text(yaml.safe_dump(cfg))
     comp = trainlab.compare_runs([hostile_run, other], tmp_path / "cmp")
     html = (comp.path / "compare.html").read_text()
     assert_escaped(html, ESCAPED_SCRIPT, ESCAPED_IMG, ESCAPED_DIR)
-    assert f"act={ESCAPED_SCRIPT}{ESCAPED_IMG}" in html  # the label
+    assert f"augment=[{ESCAPED_SCRIPT}{ESCAPED_IMG}]" in html  # the label
     assert f"{ESCAPED_DIR}/report.html" in html  # the link to the hostile run's report
     assert_one_frame(html)
     card = comp._repr_html_()
     assert_escaped(card, ESCAPED_SCRIPT, ESCAPED_IMG)
-    assert f"act={ESCAPED_SCRIPT}{ESCAPED_IMG}" in card
+    assert f"augment=[{ESCAPED_SCRIPT}{ESCAPED_IMG}]" in card
     assert_card_frame(card)
 
 
@@ -153,7 +155,7 @@ def test_lesson_page_escapes_title_text_tables_and_claims(tmp_path: Path) -> Non
     assert_escaped(html, ESCAPED_SCRIPT, ESCAPED_IMG)
     assert f"<code>code {ESCAPED_SCRIPT}{ESCAPED_IMG}</code>" in html and f"<em>emphasis {ESCAPED_IMG}</em>" in html
     assert f"<h2>{ESCAPED_SCRIPT}{ESCAPED_IMG}</h2>" in html
-    assert '<td class="ok">holds</td>' in html and '<td class="bad">does not hold</td>' in html
+    assert '<td class="ok">holds</td>' in html and '<td class="bad">does not hold — ' in html  # with its explanation
     assert f"| {PAYLOAD} | 0.5 |" in paths["markdown"].read_text()  # Markdown stays as written
     assert_one_frame(html)
     card = r._repr_html_()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from trainlab.diagnose.lr_find import LRFindOptions, MakeTrainer, lr_range_test
 from trainlab.nn.causes import initial_loss_causes, input_scale
 from trainlab.nn.losses import Loss, LossContext, expected_initial_loss
 from trainlab.nn.stats import ActivationRecorder, WeightSnapshot, gradient_norms, kind_of
-from trainlab.training.loop import batch_bounds, needs_two
+from trainlab.training.loop import Callback, batch_bounds, needs_two
 from trainlab.training.metrics import correct_count
 from trainlab.training.optim import make_optimizer
 
@@ -514,9 +515,16 @@ def run_checks(
         torch.set_rng_state(rng)
 
 
+def _builder_trainer(setup: Any, callbacks: Sequence[Callback]) -> Any:
+    """``build.make_trainer`` reached through the Setup (a copy of it too): this layer cannot import build."""
+    return type(setup).new_trainer(setup, callbacks)
+
+
 def subject_from_setup(s: Any, make_trainer: MakeTrainer | None = None) -> Subject:
     """The Subject for a ``trainlab.build.Setup`` (what ``setup(config)`` returns); the LR range test
-    needs ``make_trainer`` (``build.make_trainer``)."""
+    trains with ``make_trainer`` (default: the setup's own ``new_trainer``, i.e. ``build.make_trainer``)."""
+    if make_trainer is None and hasattr(s, "new_trainer"):
+        make_trainer = _builder_trainer
     expected = expected_initial_loss(s.config.loss.name, LossContext(s.data.task, s.data.num_classes))
     return Subject(
         s.model,
