@@ -17,16 +17,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="list runs (name, data, model, test accuracy, time)",
         description="List run directories under DIR (default runs/).",
     )
-    p.add_argument("dir", nargs="?", default="runs", help="parent directory of runs (default: runs)")
+    p.add_argument(
+        "dir", nargs="*", metavar="DIR", help="parent directory of runs (default: runs; same as output.dir=DIR)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print one line per run."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.errors import TrainlabError
+    from trainlab.cli.common import keys_apart, merged
+    from trainlab.errors import ConfigError, TrainlabError
     from trainlab.runs import list_runs
 
+    given, keys = keys_apart(args.dir, "runs", ("output.dir",))
+    if len(given) > 1:
+        raise ConfigError(f"trainlab runs takes one DIR, got {len(given)}: {' '.join(given)}")
+    args.dir = merged(given[0] if given else None, keys, "output.dir", "DIR") or "runs"
     unreadable: list[tuple[Path, str]] = []
     runs = list_runs(args.dir, unreadable)
     if not runs and not unreadable:

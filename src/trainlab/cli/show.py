@@ -22,9 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "run",
-        nargs="?",
+        nargs="*",
         metavar="RUN",
-        help="run directory, run name under runs/, or a comparison directory (default: the latest run)",
+        help="run directory, run name under runs/, or a comparison directory (default: the latest run); "
+        "output.dir=DIR: where run names and the latest run are looked up (default runs)",
     )
     p.add_argument("--no-confusion", action="store_true", help="leave out the confusion matrix")
     p.set_defaults(func=run)
@@ -138,10 +139,15 @@ def render(run: Any, confusion: bool = True) -> str:
 def run(args: argparse.Namespace) -> int:
     """Print the summary of one run (or the table of a comparison directory)."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
+    from trainlab.cli.common import keys_apart
     from trainlab.cli.report import find_run_dir
+    from trainlab.errors import ConfigError
     from trainlab.runs import load_run
 
-    path = find_run_dir(args.run)
+    given, keys = keys_apart(args.run, "show", ("output.dir",))
+    if len(given) > 1:
+        raise ConfigError(f"trainlab show takes one RUN, got {len(given)}: {' '.join(given)}")
+    path = find_run_dir(given[0] if given else None, keys.get("output.dir") or "runs")
     if (path / "compare.json").is_file():  # comparisons.COMPARE_JSON, named here so a run's show loads no torch
         # lazy: the comparisons package loads the run builder (torch); only a comparison directory needs it
         from trainlab.comparisons import format_table, load_comparison
