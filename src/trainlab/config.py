@@ -491,7 +491,8 @@ def presets() -> dict[str, str]:
 
 def config_path(path: str | Path, use: str = "--config") -> Path:
     """The YAML file ``--config`` names: the file itself when it exists, else the preset it names
-    (``seed-mlp``, ``seed-mlp.yaml`` or ``configs/seed-mlp.yaml``), else a one-line error listing the presets (its example: ``use NAME``)."""
+    (``seed-mlp``, ``seed-mlp.yaml`` or ``configs/seed-mlp.yaml``), else a one-line error listing the
+    presets (its example: ``use NAME``)."""
     given = Path(path)
     if given.exists():
         return given

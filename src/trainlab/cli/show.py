@@ -6,6 +6,8 @@ import argparse
 import math
 from typing import Any
 
+from trainlab.cli.headline import baseline_params, headline, is_imbalanced
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``show`` subcommand."""
@@ -52,16 +54,26 @@ def _cell(col: str, v: float, i: int) -> str:
 
 
 def render(run: Any, confusion: bool = True) -> str:
-    """The summary text of a loaded Run."""
+    """The summary text of a loaded Run: its answer first (cli/headline.py), then the details."""
     s = run.summary
     lines = [
         f"run      {run.path}",
         f"status   {s.get('status', '?')}"
         + (f" ({s['stop_reason']})" if s.get("stop_reason") else "")
         + (f": {s['error']}" if s.get("error") else ""),
+        f"answer   {headline(s, is_imbalanced(run.config))}",
     ]
     if s.get("header"):
         lines.append(f"setup    {s['header']}")
+    if s.get("kind") == "baseline":  # the estimator's own parameters, not the MLP keys its config also holds
+        lines.append(f"fitted   {baseline_params(s)}")
+    rep = s.get("representation")
+    if isinstance(rep, dict):  # pretraining: each encoder's probes beside the pretrained one's
+        for name, r in rep.items():
+            if isinstance(r, dict) and isinstance(r.get("linear_probe"), dict):
+                probes = "  ".join(f"{k} {_num(v)}" for k, v in r["linear_probe"].items())
+                knn = f"  kNN {_num(r['knn'])}" if "knn" in r else ""
+                lines.append(f"probe    {name}: {probes}{knn}")
     final = [
         (k.replace("_", " "), _num(s[k]))
         for k in ("test_accuracy", "test_loss", "best_val_accuracy", "train_accuracy", "test_mae", "test_r2")
