@@ -33,14 +33,14 @@ def run(args: argparse.Namespace) -> int:
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.api import evaluate_run
 
-    extra, keys = keys_apart(args.keys, "eval", KEYS)
-    if extra:
+    given, keys = keys_apart([args.run, *args.keys], "eval", KEYS)  # key=value may come first
+    if len(given) != 1:
         raise ConfigError(
-            f"trainlab eval takes one RUN, got also {' '.join(extra)!r}; its keys: threads=, device=, data.dir="
+            f"trainlab eval takes one RUN, got {' '.join(given) or 'none'}; its keys: threads=, device=, data.dir="
         )
     keys = typed_keys(keys)
     data_dir = merged(args.data_dir, keys, "data.dir", "--data-dir")
-    r = evaluate_run(args.run, args.split, data_dir, {k: v for k, v in keys.items() if k != "data.dir"})
+    r = evaluate_run(given[0], args.split, data_dir, {k: v for k, v in keys.items() if k != "data.dir"})
     metrics = "  ".join(f"{k} {v:.4f}" for k, v in r.items() if isinstance(v, float))
     print(f"{r['run']}  {r['split']} ({r['examples']} examples)  {metrics}")
     return 0

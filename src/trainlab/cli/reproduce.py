@@ -42,6 +42,15 @@ def run(args: argparse.Namespace) -> int:
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.reproductions import TABLES, reproduce
 
+    given, keys = keys_apart([args.name, *args.keys], "reproduce", KEYS)  # key=value may come first
+    if len(given) != 1:
+        raise ConfigError(
+            f"trainlab reproduce takes one NAME, got {' '.join(given) or 'none'}; its keys: threads=, output.dir="
+        )
+    args.name = given[0]
+    keys = typed_keys(keys)
+    threads = merged(args.threads, keys, "threads", "--threads")
+    out = merged(args.out, keys, "output.dir", "--out")
     if args.name == "list":
         for line in TABLES.help_lines():
             print(line)
@@ -55,14 +64,6 @@ def run(args: argparse.Namespace) -> int:
         if tty:
             print(f"\r  fitting... {elapsed:.0f} s (Ctrl-C stops; run again to continue)", end="", flush=True)
 
-    extra, keys = keys_apart(args.keys, "reproduce", KEYS)
-    if extra:
-        raise ConfigError(
-            f"trainlab reproduce takes one NAME, got also {' '.join(extra)!r}; its keys: threads=, output.dir="
-        )
-    keys = typed_keys(keys)
-    threads = merged(args.threads, keys, "threads", "--threads")
-    out = merged(args.out, keys, "output.dir", "--out")
     try:
         result = reproduce(args.name, args.quick, out or "runs", threads or 0, progress, tick)
     except KeyboardInterrupt as exc:
