@@ -3,6 +3,7 @@
     python benchmarks/startup.py --rounds 5
     python benchmarks/startup.py --rounds 3 --only cli,load
     python benchmarks/startup.py --rounds 3 --only process --epochs 3 --threads 2
+    python benchmarks/startup.py --rounds 3 --only small
 
 Every timing is a fresh subprocess (compiled modules cached in a folder of the run, as an installed
 package has them, whatever PYTHONDONTWRITEBYTECODE says); each round runs every variant once, in an order rotated from
@@ -24,6 +25,9 @@ round to round, so a burst of load on a shared machine spreads over all of them;
   all (PASSIVE, trainlab's default, unless --omp-wait-policy). Target: trainlab within 1.10x of bare.
   Wall time and CPU time (user + system of the process) are both printed: on a machine shared with
   other work the CPU time varies much less from round to round.
+- small: a small run as a learner types it, `trainlab train data.name=digits train.epochs=30`, report
+  included: the whole process's wall time, the run's own fit seconds (summary.json) and what the
+  command costs over its fit (issue 31; target: within 1.5 s of the fit on an idle machine).
 """
 
 from __future__ import annotations
@@ -187,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     """Time the chosen sections and print medians of interleaved rounds."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are printed (default 5)")
-    p.add_argument("--only", default="cli,load,process", help="comma-separated sections: cli, load, process")
+    p.add_argument(
+        "--only", default="cli,load,process,small", help="comma-separated sections: cli, load, process, small"
+    )
     p.add_argument("--epochs", type=int, default=3, help="epochs of the whole-process section (default 3)")
     p.add_argument(
         "--threads",
@@ -305,7 +311,24 @@ def main(argv: list[str] | None = None) -> int:
                 {k[:-4]: v for k, v in got.items() if k.endswith(" cpu")},
                 "bare",
             )
+        if "small" in sections:
+            show("small: trainlab train data.name=digits train.epochs=30 (report included)", small(py, env, work, a))
     return 0
+
+
+def small(py: str, env: dict[str, str], work: Path, a: argparse.Namespace) -> dict[str, list[float]]:
+    """Per round: the whole command's wall time, its run's fit seconds, and the difference."""
+    got: dict[str, list[float]] = {"whole command": [], "fit": [], "over the fit": []}
+    for r in range(a.rounds):
+        out = work / f"runs-small-{r}"
+        cmd = [py, "-m", "trainlab", "train", "data.name=digits", "train.epochs=30", f"threads={a.threads}"]
+        wall, _ = timed([*cmd, f"output.dir={out}", "--no-progress"], env, work)
+        (run,) = out.iterdir()
+        fit = json.loads((run / "summary.json").read_text())["fit_seconds"]
+        got["whole command"].append(wall)
+        got["fit"].append(fit)
+        got["over the fit"].append(wall - fit)
+    return got
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import functools
 import types
 import typing
@@ -483,9 +484,42 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+# the presets: YAML files shipped inside the package, so `--config seed-mlp` works from any folder
+PRESETS = Path(__file__).parent / "presets"
+
+
+def presets() -> dict[str, str]:
+    """Each preset's name and its one line of help (the first comment line at the top of its file)."""
+    out = {}
+    for path in sorted(PRESETS.glob("*.yaml")):
+        with path.open(encoding="utf-8") as fh:
+            first = fh.readline().strip()
+        out[path.stem] = first.lstrip("#").strip() if first.startswith("#") else ""
+    return out
+
+
+def config_path(path: str | Path, use: str = "--config") -> Path:
+    """The YAML file ``--config`` names: the file itself when it exists, else the preset it names
+    (``seed-mlp``, ``seed-mlp.yaml`` or ``configs/seed-mlp.yaml``), else a one-line error listing the
+    presets (its example: ``use NAME``)."""
+    given = Path(path)
+    if given.exists():
+        return given
+    name = given.name.removesuffix(".yaml").removesuffix(".yml")
+    preset = PRESETS / f"{name}.yaml"
+    if (len(given.parts) == 1 or given.parent.name == "configs") and preset.is_file():
+        return preset
+    names = list(presets())
+    meant = difflib.get_close_matches(name[:100], names, n=1, cutoff=0.6)
+    hint = f" (did you mean {meant[0]!r}?); try: {use} {meant[0]}" if meant else ""
+    raise ConfigError(
+        f"config file {str(path)!r} not found{hint}; presets (`trainlab list presets`, in {PRESETS}): {', '.join(names)}"
+    )
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> Config:
-    """The validated Config from an optional YAML file and dotted overrides (strings or a dict)."""
-    return apply_overrides(read_yaml(path) if path is not None else {}, overrides)
+    """The validated Config from an optional YAML file (or preset name) and dotted overrides (strings or a dict)."""
+    return apply_overrides(read_yaml(config_path(path)) if path is not None else {}, overrides)
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any] | None = None) -> Config:

@@ -19,13 +19,15 @@ from trainlab.runs.weights import load_weights, saved_transform
 from trainlab.training.loop import Trainer
 
 
-def _restored(path: Path, data_dir: str | None = None) -> Trainer:
-    """A trainer holding a finished run's trained model and its data (with the saved preprocessing)."""
+def _restored(path: Path, data_dir: str | None = None, overrides: dict[str, Any] | None = None) -> Trainer:
+    """A trainer holding a finished run's trained model and its data (with the saved preprocessing);
+    ``overrides``: keys that change where and how, not what (threads, device, data.dir)."""
     run = load_run(path)
     weights = path / WEIGHTS
     if not weights.is_file():  # before loading any data: there is no trained model
         raise CheckpointError(f"{path}: no {WEIGHTS} ({missing_weights(run)})")
     cfg = run.config if data_dir is None else run.config.replace(**{"data.dir": data_dir})
+    cfg = cfg.replace(**overrides) if overrides else cfg
     transform = saved_transform(path)
     data = load_dataset(cfg.data, cfg.seed, resolve_device(cfg.device), transform) if transform is not None else None
     s, trainer = build(cfg, data)
@@ -33,12 +35,15 @@ def _restored(path: Path, data_dir: str | None = None) -> Trainer:
     return trainer
 
 
-def evaluate_run(path: str | Path, split: str = "test", data_dir: str | None = None) -> dict[str, Any]:
-    """Re-evaluate a saved run on a split with its saved weights and config."""
+def evaluate_run(
+    path: str | Path, split: str = "test", data_dir: str | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Re-evaluate a saved run on a split with its saved weights and config (``overrides``: threads, device,
+    data.dir)."""
     if not (Path(path) / WEIGHTS).is_file():  # before loading any data: nothing to evaluate
         run = load_run(path)  # a one-line error if this is not a run directory at all
         raise ConfigError(f"{path}: no {WEIGHTS} ({missing_weights(run)})")
-    trainer = _restored(Path(path), data_dir)
+    trainer = _restored(Path(path), data_dir, overrides)
     part = trainer.data.split(split)
     return {"run": str(path), "split": split, "examples": len(part), **trainer.evaluate(part)}
 

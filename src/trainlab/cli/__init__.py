@@ -11,22 +11,54 @@ import importlib
 import sys
 
 from trainlab import cpu
+from trainlab.cli.grammar import GRAMMAR, Parser, parse
 from trainlab.errors import TrainlabError
 from trainlab.version import __version__
 
 # modules of trainlab.cli, one per command (group), in the order --help lists them
-COMMANDS = ("train", "baselines", "evaluate", "runs", "show", "report", "compare", "plot", "summary", "catalog", "data", "sweep", "lesson", "notes", "reproduce", "doctor", "lr_find")
+COMMANDS = (
+    "train",
+    "baselines",
+    "evaluate",
+    "runs",
+    "show",
+    "report",
+    "compare",
+    "plot",
+    "summary",
+    "catalog",
+    "data",
+    "sweep",
+    "lesson",
+    "notes",
+    "reproduce",
+    "doctor",
+    "lr_find",
+)
 
 # commands that run a network or a baseline: the ones whose speed the thread decision sets
-TRAINS = ("train", "baselines", "eval", "report", "compare", "sweep", "lesson", "notes", "reproduce", "doctor", "lr-find")
+TRAINS = (
+    "train",
+    "baselines",
+    "eval",
+    "report",
+    "compare",
+    "sweep",
+    "lesson",
+    "notes",
+    "reproduce",
+    "doctor",
+    "lr-find",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="trainlab",
         description="Train, diagnose, compare and sweep neural networks by name on PyTorch.",
-        epilog="Run `trainlab COMMAND --help` for a command's options. Config keys: `trainlab list keys`.",
+        epilog=f"{GRAMMAR}\n\nRun `trainlab COMMAND --help` for a command's options. Config keys: `trainlab list keys`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"trainlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -43,15 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         # threads and OpenMP waiting decided before anything loads torch (building the parser may)
         cpu.prepare()
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # as given: `train --nproc N` passes it on to torchrun
-    # argparse stops filling a nargs="*" positional at the first option, so
-    # `trainlab train a=1 --no-progress b=2` leaves b=2 over: it is an override too
-    if extra:
-        if hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
-            args.overrides = [*args.overrides, *extra]
-        else:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        args = parse(parser, given)  # options and key=value overrides in any order (cli/grammar.py)
+    except TrainlabError as exc:  # argparse's errors as one line naming the valid choices
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    args.argv = given  # as given: `train --nproc N` passes it on to torchrun
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -38,21 +38,35 @@ def catalogs() -> dict[str, Any]:
     from trainlab.training.samplers import DATA_SAMPLERS
 
     return {
-        "datasets": DATASETS, "models": MODELS, "activations": ACTIVATIONS, "inits": INITS,
-        "bias-inits": BIAS_INITS, "norms": NORMS, "losses": LOSSES, "optimizers": OPTIMIZERS,
-        "schedules": SCHEDULES, "preprocess": PREPROCESS, "augmentations": AUGMENTATIONS,
-        "imbalance": IMBALANCE, "data-samplers": DATA_SAMPLERS,
+        "datasets": DATASETS,
+        "models": MODELS,
+        "activations": ACTIVATIONS,
+        "inits": INITS,
+        "bias-inits": BIAS_INITS,
+        "norms": NORMS,
+        "losses": LOSSES,
+        "optimizers": OPTIMIZERS,
+        "schedules": SCHEDULES,
+        "preprocess": PREPROCESS,
+        "augmentations": AUGMENTATIONS,
+        "imbalance": IMBALANCE,
+        "data-samplers": DATA_SAMPLERS,
         "pretraining": PRETRAIN,
-        "samplers": SAMPLERS, "pruners": PRUNERS, "distributions": DISTRIBUTIONS,
-        "lessons": all_lessons(), "baselines": BASELINES,
+        "samplers": SAMPLERS,
+        "pruners": PRUNERS,
+        "distributions": DISTRIBUTIONS,
+        "lessons": all_lessons(),
+        "baselines": BASELINES,
         "lr-suggestions": LR_SUGGESTIONS,
     }
 
 
 def live_table() -> dict[str, tuple[Row, ...]]:
     """KIND -> (name, inline parameters, help, listed facts) of every entry, read from the live registries."""
-    return {kind: tuple((e.name, tuple(e.params), e.help, registry.listed_facts(e)) for e in registry)
-            for kind, registry in catalogs().items()}
+    return {
+        kind: tuple((e.name, tuple(e.params), e.help, registry.listed_facts(e)) for e in registry)
+        for kind, registry in catalogs().items()
+    }
 
 
 def live_lesson_order() -> tuple[str, ...]:
@@ -92,8 +106,13 @@ def table_source() -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``list`` subcommand."""
-    kinds = [*names.CATALOGUES, "keys"]
-    p = sub.add_parser("list", help="list the names of a catalogue (models, activations, losses, ...) or config keys", description="List every name of a catalogue with its inline parameters and one line of help.")
+    kinds = [*names.CATALOGUES, "keys", "presets"]
+    p = sub.add_parser(
+        "list",
+        help="list the names of a catalogue (models, activations, losses, ...), config keys or presets",
+        description="List every name of a catalogue with its inline parameters and one line of help; "
+        "`list presets`: the YAML configs shipped with trainlab, for --config NAME from any folder.",
+    )
     p.add_argument("kind", choices=kinds, metavar="KIND", help=f"one of: {', '.join(kinds)}")
     p.set_defaults(func=run)
 
@@ -106,6 +125,14 @@ def run(args: argparse.Namespace) -> int:
 
         for key, help_, default in describe_keys():
             print(f"{key:<24} {help_} [default: {default}]")
+        return 0
+    if args.kind == "presets":
+        # lazy: the presets live beside the config schema (reading them needs no YAML, listing no torch)
+        from trainlab.config import PRESETS, presets
+
+        for name, help_ in presets().items():
+            print(f"{name:<16} {help_}")
+        print(f"(in {PRESETS}; use: trainlab train --config NAME)")
         return 0
     for line in help_lines(names.CATALOGUES[args.kind]):
         print(line)

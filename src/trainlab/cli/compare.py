@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
+from trainlab.cli.headline import headline, is_imbalanced
 from trainlab.errors import ConfigError
 
 
@@ -80,11 +82,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _progress(done: int, total: int, m: object) -> None:
-    # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.comparisons.core import member_line
+def member_line(done: int, total: int, m: Any) -> str:
+    """One finished run: its answer (cli/headline.py) and its fit seconds, the figure the table shows."""
+    if m.run is None:
+        return f"[{done}/{total}] {m.label} seed {m.seed}: failed: {m.error}"
+    s = m.run.summary
+    status = "" if s.get("status") == "completed" else f" [{s.get('status')}]"
+    fit = s.get("fit_seconds")
+    took = f" (fit {fit:.1f} s)" if isinstance(fit, (int, float)) else ""
+    return f"[{done}/{total}] {m.label} seed {m.seed}: {headline(s, is_imbalanced(m.run.config))}{status}{took}"
 
+
+def _progress(done: int, total: int, m: object) -> None:
     print(member_line(done, total, m), flush=True)
+
+
+def threads_said(items: list[str], base: Any, workers: int) -> str:
+    """How many threads each run trains on, as the runs were told: ``1 thread each`` with worker
+    processes, else the ``threads=`` given (or the base config's), 0 meaning all this process may use."""
+    if workers > 1:
+        return "1 thread each"
+    given = [i.split("=", 1)[1] for i in items if i.startswith("threads=")]
+    value = given[-1] if given else str(base.threads)
+    if value == "0":
+        # lazy: stdlib only; the count threads=0 stands for, decided before torch loaded
+        from trainlab.cpu import prepare
+
+        return f"threads=0: all {prepare().threads} usable threads"
+    return f"{value} thread{'' if value == '1' else 's'} per run" if "," not in value else f"threads {value}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
         def start(c: object) -> None:
             n = len(c.members)
-            threads = "1 thread each" if c.workers > 1 else "all threads"
+            threads = threads_said(args.items, base, c.workers)
             print(
                 f"comparing {n} runs ({', '.join(c.keys) or 'one configuration'}) in {c.workers} "
                 f"process{'es' if c.workers > 1 else ''}, {threads}: {c.path}",
@@ -125,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
             stack=not args.no_stack,
         )
         comp = compare(args.items, base, options=options)
-        print(f"{len(comp.members)} runs in {comp.seconds:.1f} s")
+        print(f"{len(comp.members)} runs in {comp.seconds:.1f} s of wall clock (data, reports and stacking included)")
     print()
     print(format_table(comp, args.metric))
     if not args.no_report:

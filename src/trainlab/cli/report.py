@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from trainlab.cli.common import keys_apart
 from trainlab.errors import ConfigError
 
 
@@ -28,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "runs",
         nargs="*",
         metavar="RUN",
-        help="run or comparison directories, or run names under runs/ (default: the latest run)",
+        help="run or comparison directories, or run names under runs/ (default: the latest run); "
+        "output.dir=DIR: where run names and the latest run are looked up (default runs)",
     )
     p.add_argument(
         "--recompute",
@@ -64,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
     from trainlab.evaluate import build_report
     from trainlab.runs.rundir import CONFIG, SUMMARY
 
-    for arg in args.runs or [None]:
-        path = find_run_dir(arg)
+    given, keys = keys_apart(args.runs, "report", ("output.dir",))
+    for arg in given or [None]:
+        path = find_run_dir(arg, keys.get("output.dir") or "runs")
         if (path / COMPARE_JSON).is_file():
             print(write_compare_page(load_comparison(path)))
             continue

@@ -6,6 +6,11 @@ import argparse
 import signal
 import sys
 
+from trainlab.cli.common import keys_apart, merged, typed_keys
+from trainlab.errors import ConfigError
+
+KEYS = ("threads", "output.dir")  # the keys a reproduction takes; its methods fix the rest
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``reproduce`` subcommand."""
@@ -19,13 +24,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         "same command again to continue with the next method. `trainlab reproduce list` names them.",
         epilog="examples:\n  trainlab reproduce list\n"
         "  trainlab reproduce fashion-table3 --quick     # a labelled subset, a few minutes on 2 cores\n"
+        "  trainlab reproduce babysitting threads=1\n"
         "  trainlab reproduce fashion-table3             # the full table (kernel SVC on 60,000 examples: slow)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("name", metavar="NAME", help="a reproduction (see `trainlab reproduce list`), or list")
-    p.add_argument("--quick", action="store_true", help="a labelled subset (fewer examples and methods)")
-    p.add_argument("--out", default="runs", metavar="DIR", help="parent of reproduce/NAME (default: runs)")
-    p.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads (0 = all this process may use)")
+    p.add_argument(
+        "name", metavar="NAME", help="a reproduction (see `trainlab reproduce list`), or list"
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="a labelled subset (fewer examples and methods)"
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="parent of reproduce/NAME (default: runs; same as output.dir=DIR)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads (0 = all this process may use; same as threads=N)",
+    )
+    p.add_argument(
+        "keys", nargs="*", metavar="KEY=VALUE", help="threads=N (default 0: all), output.dir=DIR"
+    )
     p.set_defaults(func=run)
 
 
@@ -34,6 +56,15 @@ def run(args: argparse.Namespace) -> int:
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.reproductions import TABLES, reproduce
 
+    given, keys = keys_apart([args.name, *args.keys], "reproduce", KEYS)  # key=value may come first
+    if len(given) != 1:
+        raise ConfigError(
+            f"trainlab reproduce takes one NAME, got {' '.join(given) or 'none'}; its keys: threads=, output.dir="
+        )
+    args.name = given[0]
+    keys = typed_keys(keys)
+    threads = merged(args.threads, keys, "threads", "--threads")
+    out = merged(args.out, keys, "output.dir", "--out")
     if args.name == "list":
         for line in TABLES.help_lines():
             print(line)
@@ -45,12 +76,19 @@ def run(args: argparse.Namespace) -> int:
 
     def tick(elapsed: float) -> None:
         if tty:
-            print(f"\r  fitting... {elapsed:.0f} s (Ctrl-C stops; run again to continue)", end="", flush=True)
+            print(
+                f"\r  fitting... {elapsed:.0f} s (Ctrl-C stops; run again to continue)",
+                end="",
+                flush=True,
+            )
 
     try:
-        result = reproduce(args.name, args.quick, args.out, args.threads, progress, tick)
+        result = reproduce(args.name, args.quick, out or "runs", threads or 0, progress, tick)
     except KeyboardInterrupt as exc:
-        print("\ninterrupted: completed methods are kept; run the same command again to continue", file=sys.stderr)
+        print(
+            "\ninterrupted: completed methods are kept; run the same command again to continue",
+            file=sys.stderr,
+        )
         return 128 + (signal.SIGTERM if str(exc) == "SIGTERM" else signal.SIGINT)
     print(f"\n{result.title} — {result.source}")
     if result.quick:

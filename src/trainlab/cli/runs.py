@@ -14,32 +14,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``runs`` subcommand."""
     p = sub.add_parser(
         "runs",
-        help="list runs (name, data, model, test accuracy, time)",
+        help="list runs (name, data, model, status, the answer of each run kind, fit time)",
         description="List run directories under DIR (default runs/).",
     )
-    p.add_argument("dir", nargs="?", default="runs", help="parent directory of runs (default: runs)")
+    p.add_argument(
+        "dir", nargs="*", metavar="DIR", help="parent directory of runs (default: runs; same as output.dir=DIR)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print one line per run."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
-    from trainlab.errors import TrainlabError
+    from trainlab.cli.common import keys_apart, merged
+    from trainlab.cli.headline import headline, is_imbalanced
+    from trainlab.errors import ConfigError, TrainlabError
     from trainlab.runs import list_runs
 
+    given, keys = keys_apart(args.dir, "runs", ("output.dir",))
+    if len(given) > 1:
+        raise ConfigError(f"trainlab runs takes one DIR, got {len(given)}: {' '.join(given)}")
+    args.dir = merged(given[0] if given else None, keys, "output.dir", "DIR") or "runs"
     unreadable: list[tuple[Path, str]] = []
     runs = list_runs(args.dir, unreadable)
     if not runs and not unreadable:
         print(f"no runs in {args.dir}")
         return 0
-    rows = [("run", "data", "model", "status", "test acc", "fit s")]
+    rows = [("run", "data", "model", "status", "answer", "fit s")]
     listed = [(r.path, r) for r in runs] + [(path, None) for path, _ in unreadable]
     for path, r in sorted(listed, key=lambda item: item[0].name):
         if r is None:  # one bad run is listed as such; it does not hide the others
             rows.append((path.name, "-", "-", "unreadable", "-", "-"))
             continue
         s = r.summary
-        acc, fit = s.get("test_accuracy"), s.get("fit_seconds")
+        fit = s.get("fit_seconds")
         try:
             data = r.config.spec("data.name").name
             _model(r.config.model)
@@ -53,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                 data,
                 _model(r.config.model),
                 str(s.get("status", "?")),
-                f"{acc:.4f}" if isinstance(acc, float) else "-",
+                headline(s, is_imbalanced(r.config), short=True),
                 f"{fit:.1f}" if isinstance(fit, (int, float)) else "-",
             )
         )

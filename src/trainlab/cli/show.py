@@ -6,6 +6,8 @@ import argparse
 import math
 from typing import Any
 
+from trainlab.cli.headline import baseline_params, headline, is_imbalanced
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``show`` subcommand."""
@@ -23,9 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "run",
-        nargs="?",
+        nargs="*",
         metavar="RUN",
-        help="run directory, run name under runs/, or a comparison directory (default: the latest run)",
+        help="run directory, run name under runs/, or a comparison directory (default: the latest run); "
+        "output.dir=DIR: where run names and the latest run are looked up (default runs)",
     )
     p.add_argument("--no-confusion", action="store_true", help="leave out the confusion matrix")
     p.set_defaults(func=run)
@@ -52,16 +55,26 @@ def _cell(col: str, v: float, i: int) -> str:
 
 
 def render(run: Any, confusion: bool = True) -> str:
-    """The summary text of a loaded Run."""
+    """The summary text of a loaded Run: its answer first (cli/headline.py), then the details."""
     s = run.summary
     lines = [
         f"run      {run.path}",
         f"status   {s.get('status', '?')}"
         + (f" ({s['stop_reason']})" if s.get("stop_reason") else "")
         + (f": {s['error']}" if s.get("error") else ""),
+        f"answer   {headline(s, is_imbalanced(run.config))}",
     ]
     if s.get("header"):
         lines.append(f"setup    {s['header']}")
+    if s.get("kind") == "baseline":  # the estimator's own parameters, not the MLP keys its config also holds
+        lines.append(f"fitted   {baseline_params(s)}")
+    rep = s.get("representation")
+    if isinstance(rep, dict):  # pretraining: each encoder's probes beside the pretrained one's
+        for name, r in rep.items():
+            if isinstance(r, dict) and isinstance(r.get("linear_probe"), dict):
+                probes = "  ".join(f"{k} {_num(v)}" for k, v in r["linear_probe"].items())
+                knn = f"  kNN {_num(r['knn'])}" if "knn" in r else ""
+                lines.append(f"probe    {name}: {probes}{knn}")
     final = [
         (k.replace("_", " "), _num(s[k]))
         for k in ("test_accuracy", "test_loss", "best_val_accuracy", "train_accuracy", "test_mae", "test_r2")
@@ -139,10 +152,15 @@ def render(run: Any, confusion: bool = True) -> str:
 def run(args: argparse.Namespace) -> int:
     """Print the summary of one run (or the table of a comparison directory)."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
+    from trainlab.cli.common import keys_apart
     from trainlab.cli.report import find_run_dir
+    from trainlab.errors import ConfigError
     from trainlab.runs import load_run
 
-    path = find_run_dir(args.run)
+    given, keys = keys_apart(args.run, "show", ("output.dir",))
+    if len(given) > 1:
+        raise ConfigError(f"trainlab show takes one RUN, got {len(given)}: {' '.join(given)}")
+    path = find_run_dir(given[0] if given else None, keys.get("output.dir") or "runs")
     if (path / "compare.json").is_file():  # comparisons.COMPARE_JSON, named here so a run's show loads no torch
         # lazy: the comparisons package loads the run builder (torch); only a comparison directory needs it
         from trainlab.comparisons import format_table, load_comparison

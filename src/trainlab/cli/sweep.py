@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 EPILOG = """examples:
-  trainlab sweep configs/sweep-mlp.yaml --trials 20 --sampler tpe --workers 2
+  trainlab sweep sweep-mlp --trials 20 --sampler tpe --workers 2   # a preset, from any folder
   trainlab sweep data.name=digits 'optim.lr=loguniform(1e-4,1e-1)' 'model.hidden=choice([64],[128,64])' --trials 12
   trainlab sweep data.name=digits 'optim.lr=choice(0.001,0.01)' 'model.act=choice(relu,tanh,gelu)' --sampler grid
   trainlab sweep configs/sweep-mlp.yaml --cv 3 --trials 10 --pruner median
@@ -38,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "items",
         nargs="*",
-        metavar="PRESET.yaml | KEY=VALUE",
-        help="an optional sweep preset, then search-space entries (key=distribution) and config overrides (key=value)",
+        metavar="PRESET | KEY=VALUE",
+        help="an optional sweep preset (a YAML file, or a name: sweep-mlp; `trainlab list presets`), then search-space entries (key=distribution) and config overrides (key=value)",
     )
     p.add_argument(
         "--trials", type=int, metavar="N", help="number of trials (default: the preset's, the grid size, or 20)"
@@ -124,12 +124,13 @@ def _split_items(items: list[str]) -> tuple[str | None, list[str]]:
     preset = None
     rest = []
     for item in items:
-        if "=" not in item and item.endswith((".yaml", ".yml")):
+        if "=" not in item:  # a preset: a YAML file, or a preset's name from any folder (sweep-mlp)
             if preset is not None:
                 raise ConfigError(f"two sweep presets given ({preset}, {item}); give one")
-            preset = item
-        elif "=" not in item:
-            raise ConfigError(f"cannot read {item!r}: expected a preset .yaml file or key=value / key=distribution")
+            # lazy: the config module loads YAML, only a sweep with a preset needs it here
+            from trainlab.config import config_path
+
+            preset = str(config_path(item, "trainlab sweep"))
         else:
             rest.append(item)
     return preset, rest

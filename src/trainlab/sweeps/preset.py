@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainlab.config import Config, apply_overrides, read_yaml
+from trainlab.config import Config, apply_overrides, config_path, read_yaml
 from trainlab.errors import ConfigError, close_match
 from trainlab.registry import parse_spec
 from trainlab.sweeps.space import Param, parse_space
@@ -110,7 +110,7 @@ def load_preset(path: str | Path | None) -> SweepSpec:
     """Read a sweep preset YAML file (``None``: an empty preset on the default config)."""
     if path is None:
         return SweepSpec()
-    path = Path(path)
+    path = config_path(path, "trainlab sweep")  # a file, or a preset's name from any folder
     data = read_yaml(path)
     for key in data:
         if key not in KEYS:
