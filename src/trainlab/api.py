@@ -11,7 +11,7 @@ from trainlab.comparisons import compare, compare_runs
 from trainlab.config import Config, as_config, load_config
 from trainlab.errors import TrainlabError
 from trainlab.evaluate import evaluate_run
-from trainlab.lessons.notes import NotesResult, notes
+from trainlab.lessons.notes import notes
 from trainlab.report.views import runs_table
 from trainlab.reproductions import reproduce
 from trainlab.runner import resume, train
