@@ -275,5 +275,5 @@ def open_sweep(name: str, root: str | Path = "sweeps", storage: str | None = Non
     if storage is None and not (sweep_dir / "study.db").is_file():
         raise ConfigError(f"no sweep {name!r} in {root}/")
     url = storage or sqlite_url(sweep_dir)
-    study, spec = load_study(name, make_storage(url))
+    study, spec = load_study(name, make_storage(url, write=False))
     return SweepResult(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
