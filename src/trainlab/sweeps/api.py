@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from trainlab.config import apply_overrides
 from trainlab.errors import ConfigError
 from trainlab.sweeps.options import SweepOptions
 from trainlab.sweeps.plan import sweep_plan
-from trainlab.sweeps.pool import work_parallel
+from trainlab.sweeps.pool import local_workers, work_parallel
 from trainlab.sweeps.preset import SweepSpec, load_preset
 from trainlab.sweeps.queue import queue
 from trainlab.sweeps.records import trained_line
@@ -150,6 +151,12 @@ def sweep(
         name, sweep_dir, url, study, spec = _open_existing(existing, root, o)
     else:
         name, sweep_dir, url, study, spec = _create(preset, args, root, o)
+    # a sweep created with --no-stack never stacks later; --no-stack may still turn stacking off for this worker
+    o = dataclasses.replace(o, stack=o.stack and spec.stack)
+    workers, note = local_workers(o.workers, study.get_trials(deepcopy=False))
+    if note:
+        print(note, file=sys.stderr, flush=True)
+    o = dataclasses.replace(o, workers=workers)
     if o.on_ready is not None:
         o.on_ready(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
     plan = sweep_plan(spec, o.stack, o.workers, shared=o.storage is not None or bool(o.join))
@@ -217,6 +224,7 @@ def _create(
         objective=o.objective,
         cv=o.cv,
         seed=o.seed,
+        stack=o.stack,
     )
     spec.validate()
     if spec.is_grid:
