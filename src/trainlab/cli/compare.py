@@ -69,6 +69,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="the final metric that marks the best row and comes first: accuracy, balanced_accuracy, macro_f1, g_mean, loss, ... (default test_accuracy)",
     )
+    p.add_argument(
+        "--max-runs",
+        type=int,
+        metavar="N",
+        help="most runs one comparison may hold (default 1000, or $TRAINLAB_MAX_RUNS); a bigger grid x seeds is refused",
+    )
     p.add_argument("--no-report", action="store_true", help="skip compare.html and the runs' report.html")
     p.add_argument(
         "--no-stack",
@@ -85,6 +91,14 @@ def _progress(done: int, total: int, m: object) -> None:
     print(member_line(done, total, m), flush=True)
 
 
+def _is_dir(item: str) -> bool:
+    """Whether ``item`` names a run directory; a KEY=VALUES longer than a file name may be is not one."""
+    try:
+        return Path(item).is_dir()
+    except (OSError, ValueError):  # "File name too long", a NUL byte
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the comparison and print the table."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
@@ -94,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
 
     metric_key(args.metric)  # a bad name fails before any run starts
 
-    dirs = [i for i in args.items if Path(i).is_dir()]
+    dirs = [i for i in args.items if _is_dir(i)]
     if dirs and len(dirs) != len(args.items):
-        bad = next(i for i in args.items if not Path(i).is_dir())
+        bad = next(i for i in args.items if not _is_dir(i))
         raise ConfigError(f"{bad!r}: give either KEY=VALUES arguments or run directories, not both")
     if dirs:
         comp = compare_runs(dirs, args.out or "runs", report=not args.no_report)
@@ -121,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             report=not args.no_report,
             on_start=start,
             stack=not args.no_stack,
+            max_runs=args.max_runs,
         )
         comp = compare(args.items, base, options=options)
         print(f"{len(comp.members)} runs in {comp.seconds:.1f} s")
