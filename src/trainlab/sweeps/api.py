@@ -243,8 +243,19 @@ def _create(
     sweep_dir.mkdir(parents=True, exist_ok=True)
     url = o.storage or sqlite_url(sweep_dir)
     store = make_storage(url, o.heartbeat, o.grace)
-    study = create_study(name, spec, store)
-    write_spec_file(sweep_dir, name, spec, url)
+    try:
+        study = create_study(name, spec, store)
+    except KeyboardInterrupt:  # the spec and the trials queued so far are in the study: --resume queues the rest
+        where = "" if o.storage is None else " --storage URL"
+        where += "" if root == Path("sweeps") else f" --dir {root}"
+        print(
+            f"interrupted while queueing trials; sweep {name!r} keeps those queued so far: "
+            f"trainlab sweep --resume {name}{where} queues the rest and runs them",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise
+    write_spec_file(sweep_dir, name, spec, url)  # (after an interruption, --resume writes it)
     return name, sweep_dir, url, study, spec
 
 
