@@ -132,8 +132,13 @@ def _boosting(
     from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
 
     if exact:
+        # `max_depth or 3` would fit depth 3 for max_depth=0: only an absent (None) depth takes the default
+        _at_least_1("gradient_boosting", "max_depth", max_depth, "absent: depth 3 with exact=true, unlimited without")
         return GradientBoostingClassifier(
-            n_estimators=max_iter, learning_rate=learning_rate, max_depth=max_depth or 3, random_state=seed
+            n_estimators=max_iter,
+            learning_rate=learning_rate,
+            max_depth=3 if max_depth is None else max_depth,
+            random_state=seed,
         )
     return HistGradientBoostingClassifier(
         max_iter=max_iter, learning_rate=learning_rate, max_depth=max_depth, early_stopping=False, random_state=seed
@@ -194,7 +199,14 @@ def _mlp(
 def _kmeans(n_jobs: int, seed: int, classes: int, k: int | None = None, n_init: int = 3) -> Any:
     from sklearn.cluster import KMeans  # lazy: each estimator loads its module when used
 
-    return KMeans(n_clusters=k or classes, n_init=n_init, random_state=seed)
+    _at_least_1("kmeans", "k", k, "absent: one cluster per class")  # `k or classes` would fit 10 clusters for k=0
+    return KMeans(n_clusters=classes if k is None else k, n_init=n_init, random_state=seed)
+
+
+def _at_least_1(baseline: str, key: str, value: Any, absent: str) -> None:
+    """Refuse an integer setting below 1 that a default would otherwise silently replace (None keeps the default)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(f"baseline {baseline}: {key}={value!r} is out of range; use an integer >= 1 ({absent})")
 
 
 def canonical(spec: str) -> str:

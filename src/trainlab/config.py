@@ -243,8 +243,10 @@ class EvalConfig(_Section):
 
     logit_adjust: float = _f(
         0.0,
-        help="post hoc logit adjustment: predict argmax f(x) - tau*log(train class prior) with tau = this (0 = off)",
+        help="post hoc logit adjustment: predict argmax f(x) - tau*log(train class prior) with tau = this (0 = off; "
+        "at most 10: Menon et al. use about 1, and a huge tau overflows the logits to NaN)",
         min=0.0,
+        max=10.0,
     )
 
 

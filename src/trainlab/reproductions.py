@@ -31,7 +31,7 @@ from trainlab.diagnose.checks import (
     check_update_ratio,
     subject_from_setup,
 )
-from trainlab.errors import DataError
+from trainlab.errors import ConfigError, DataError
 from trainlab.lessons import LessonContext, all_lessons
 from trainlab.registry import Registry
 from trainlab.report import pages
@@ -211,7 +211,15 @@ def reproduce(
     """Run one published table's reproduction; writes ``reproduce.json`` in its directory and returns it."""
     entry, _ = TABLES.bind(name)
     out = Path(out_dir) / "reproduce" / (name + ("-quick" if quick else ""))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # /etc/passwd/x (a file in the way), /proc/x, a read-only place
+        above = next((p for p in out.parents if p.exists()), None)
+        why = f"{str(above)!r} is a file, not a directory" if above is not None and not above.is_dir() else None
+        raise ConfigError(
+            f"--out {str(out_dir)!r}: cannot create {str(out)!r}: {why or exc.strerror or type(exc).__name__}; "
+            "give a directory you can write to"
+        ) from None
     t0 = time.perf_counter()
     result: Reproduction = entry.factory(Context(out, quick, threads, on_progress, on_tick))
     result.seconds = round(time.perf_counter() - t0, 1)

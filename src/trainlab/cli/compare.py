@@ -49,7 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="base YAML config the values are applied to (default: the reference recipe)",
     )
-    p.add_argument("--data-dir", metavar="DIR", help="directory with the data set's files (same as data.dir=DIR)")
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="directory with the data set's files (same as data.dir=DIR)",
+    )
     p.add_argument(
         "--seeds",
         type=int,
@@ -65,7 +69,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="parallel processes, one thread each (default 0: automatic, "
         "1 on a GPU or on <= 2 cores, else one per core)",
     )
-    p.add_argument("--out", metavar="DIR", help="parent of the comparison directory (default: output.dir, i.e. runs)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="parent of the comparison directory (default: output.dir, i.e. runs)",
+    )
     p.add_argument(
         "--metric",
         default="test_accuracy",
@@ -73,7 +81,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the final metric that marks the best row and comes first: accuracy, balanced_accuracy, macro_f1, g_mean, "
         "loss, ... (default test_accuracy)",
     )
-    p.add_argument("--no-report", action="store_true", help="skip compare.html and the runs' report.html")
+    p.add_argument(
+        "--max-runs",
+        type=int,
+        metavar="N",
+        help="most runs one comparison may hold (default 1000, or $TRAINLAB_MAX_RUNS); a bigger grid x seeds is refused",
+    )
+    p.add_argument(
+        "--no-report", action="store_true", help="skip compare.html and the runs' report.html"
+    )
     p.add_argument(
         "--no-stack",
         action="store_true",
@@ -109,7 +125,19 @@ def threads_said(items: list[str], base: Any, workers: int) -> str:
         from trainlab.cpu import prepare
 
         return f"threads=0: all {prepare().threads} usable threads"
-    return f"{value} thread{'' if value == '1' else 's'} per run" if "," not in value else f"threads {value}"
+    return (
+        f"{value} thread{'' if value == '1' else 's'} per run"
+        if "," not in value
+        else f"threads {value}"
+    )
+
+
+def _is_dir(item: str) -> bool:
+    """Whether ``item`` names a run directory; a KEY=VALUES longer than a file name may be is not one."""
+    try:
+        return Path(item).is_dir()
+    except (OSError, ValueError):  # "File name too long", a NUL byte
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,9 +149,9 @@ def run(args: argparse.Namespace) -> int:
 
     metric_key(args.metric)  # a bad name fails before any run starts
 
-    dirs = [i for i in args.items if Path(i).is_dir()]
+    dirs = [i for i in args.items if _is_dir(i)]
     if dirs and len(dirs) != len(args.items):
-        bad = next(i for i in args.items if not Path(i).is_dir())
+        bad = next(i for i in args.items if not _is_dir(i))
         raise ConfigError(f"{bad!r}: give either KEY=VALUES arguments or run directories, not both")
     if dirs:
         comp = compare_runs(dirs, args.out or "runs", report=not args.no_report)
@@ -148,9 +176,12 @@ def run(args: argparse.Namespace) -> int:
             report=not args.no_report,
             on_start=start,
             stack=not args.no_stack,
+            max_runs=args.max_runs,
         )
         comp = compare(args.items, base, options=options)
-        print(f"{len(comp.members)} runs in {comp.seconds:.1f} s of wall clock (data, reports and stacking included)")
+        print(
+            f"{len(comp.members)} runs in {comp.seconds:.1f} s of wall clock (data, reports and stacking included)"
+        )
     print()
     print(format_table(comp, args.metric))
     if not args.no_report:

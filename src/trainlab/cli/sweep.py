@@ -148,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the sweep and print one line per trial, then the table of the best trials."""
     # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
     from trainlab.sweeps.plan import sweep_plan
+    from trainlab.sweeps.pool import local_workers
     from trainlab.sweeps.records import trial_reason
 
     preset, items = _split_items(args.items)
@@ -159,15 +160,17 @@ def run(args: argparse.Namespace) -> int:
         if done:
             state["best"] = max(done) if spec.direction == "maximize" else min(done)
         extra = f", {spec.cv}-fold cv" if spec.cv else ""
+        workers = local_workers(args.workers, trials)[0]  # what the sweep starts (it says so when fewer)
         print(
             f"sweep {name}: {spec.trials} trials, {spec.sampler} sampler, pruner {spec.pruner}{extra}, "
-            f"{spec.objective} ({spec.direction}), {args.workers} worker(s) | storage {storage}",
+            f"{spec.objective} ({spec.direction}), {workers} worker(s) | storage {storage}",
             flush=True,
         )
         for key, text in spec.space.items():
             print(f"  {key} = {text}")
         print(
-            sweep_plan(spec, not args.no_stack, args.workers, shared=bool(args.storage or args.join)), flush=True
+            sweep_plan(spec, spec.stack and not args.no_stack, workers, shared=bool(args.storage or args.join)),
+            flush=True,
         )  # stacked or one by one, and why
 
     def finished(t: Any) -> None:

@@ -12,6 +12,7 @@ process using both cores was faster: docs/compare.md).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -174,6 +175,17 @@ def _label(params: dict[str, Any]) -> str:
     return " ".join(f"{n}={value(v, 'g')}" for n, v in zip(names, params.values(), strict=True)) or "base"
 
 
+def run_folder_name(label: str, seed: int, limit: int = 60) -> str:
+    """A member's run name, ``<label>-seed<N>``, at most ``limit`` characters: a longer label keeps its
+    start and ends in a hash of the whole, so long values (a 150-layer ``model.hidden``) neither exceed
+    the file system's 255-byte names nor collide when they share a start."""
+    name = f"{label}-seed{seed}".replace(" ", "-")
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    return f"{name[: limit - len(digest) - 1]}-{digest}"
+
+
 def auto_workers(cfg: Config, runs: int) -> int:
     """Parallel processes to use when not given: one on an accelerator or on a machine with two
     cores or fewer (measured there: one process using both cores finished sooner than two
@@ -310,13 +322,21 @@ def compare(
         raise ConfigError("nothing to compare: give KEY=v1,v2 (e.g. model.act=relu,tanh) or run directories")
     if "seed" in values and o.seeds > 1:
         raise ConfigError("give either seed=a,b,... or --seeds N, not both")
+    count = math.prod(len(v) for v in values.values()) * o.seeds  # before expanding: 10,000 configs cost GBs
+    limit = o.run_limit()
+    if count > limit:
+        raise ConfigError(
+            f"this comparison has {count} runs ({' x '.join(str(len(v)) for v in values.values())} values"
+            f" x {o.seeds} seed(s)); the limit is {limit}: give fewer values or seeds, or raise it with --max-runs N "
+            "(max_runs=N, or TRAINLAB_MAX_RUNS)"
+        )
     base = as_config(config)
     varying = [k for k, v in values.items() if len(v) > 1]
     members, configs = _expand(values, varying, base, o.seeds)
     n_workers = o.workers or auto_workers(base, len(members))
     path = create_run_dir(Path(o.out_dir) if o.out_dir is not None else Path(base.output.dir), "compare")
     for m, c in zip(members, configs, strict=True):
-        c["output"] = {**c["output"], "dir": str(path), "name": f"{m.label}-seed{m.seed}".replace(" ", "-")}
+        c["output"] = {**c["output"], "dir": str(path), "name": run_folder_name(m.label, m.seed)}
         if not o.report:
             c["output"]["report"] = False
         if n_workers > 1:

@@ -8,6 +8,7 @@ gives them at once, and the command line (``cli/compare.py``) builds one from it
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 
 from trainlab.errors import ConfigError, unknown
 
+MAX_RUNS = 1000  # runs in one comparison unless max_runs (--max-runs, TRAINLAB_MAX_RUNS) says more
+MAX_RUNS_ENV = "TRAINLAB_MAX_RUNS"
 OnResult = Callable[[int, int, Any], None]  # (runs done, runs in all, the Member that just finished)
 OnStart = Callable[[Any], None]  # the Comparison, before its first run
 
@@ -31,6 +34,7 @@ class CompareOptions:
     progress: bool | str = "auto"  # without on_result: a line per finished run (True, False or "auto")
     on_result: OnResult | None = None  # called as each run finishes: (done, total, member)
     on_start: OnStart | None = None  # called with the Comparison before the first run trains
+    max_runs: int | None = None  # most runs the grid x seeds may hold (None: $TRAINLAB_MAX_RUNS, else MAX_RUNS)
 
     def __post_init__(self) -> None:
         """Check every option, naming the bad value and the valid ones."""
@@ -45,6 +49,21 @@ class CompareOptions:
                 raise ConfigError(f"{key}={getattr(self, key)!r} must be True or False")
         if self.progress not in (True, False, "auto"):
             raise ConfigError(f"progress={self.progress!r}: use True, False or 'auto'")
+        if self.max_runs is not None and (
+            isinstance(self.max_runs, bool) or not isinstance(self.max_runs, int) or self.max_runs < 1
+        ):
+            raise ConfigError(f"max_runs={self.max_runs!r} must be a positive integer")
+
+    def run_limit(self) -> int:
+        """The most runs one comparison may hold: ``max_runs``, else ``$TRAINLAB_MAX_RUNS``, else ``MAX_RUNS``."""
+        if self.max_runs is not None:
+            return self.max_runs
+        text = os.environ.get(MAX_RUNS_ENV, "").strip()
+        if not text:
+            return MAX_RUNS
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(f"{MAX_RUNS_ENV}={text!r} must be a positive integer")
+        return int(text)
 
     @classmethod
     def build(cls, options: CompareOptions | None = None, **keywords: Any) -> CompareOptions:

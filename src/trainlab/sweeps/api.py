@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from trainlab.config import apply_overrides
 from trainlab.errors import ConfigError
 from trainlab.sweeps.options import SweepOptions
 from trainlab.sweeps.plan import sweep_plan
-from trainlab.sweeps.pool import work_parallel
+from trainlab.sweeps.pool import local_workers, work_parallel
 from trainlab.sweeps.preset import SweepSpec, load_preset
 from trainlab.sweeps.queue import queue
 from trainlab.sweeps.records import trained_line
@@ -150,6 +151,12 @@ def sweep(
         name, sweep_dir, url, study, spec = _open_existing(existing, root, o)
     else:
         name, sweep_dir, url, study, spec = _create(preset, args, root, o)
+    # a sweep created with --no-stack never stacks later; --no-stack may still turn stacking off for this worker
+    o = dataclasses.replace(o, stack=o.stack and spec.stack)
+    workers, note = local_workers(o.workers, study.get_trials(deepcopy=False))
+    if note:
+        print(note, file=sys.stderr, flush=True)
+    o = dataclasses.replace(o, workers=workers)
     if o.on_ready is not None:
         o.on_ready(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))
     plan = sweep_plan(spec, o.stack, o.workers, shared=o.storage is not None or bool(o.join))
@@ -217,6 +224,7 @@ def _create(
         objective=o.objective,
         cv=o.cv,
         seed=o.seed,
+        stack=o.stack,
     )
     spec.validate()
     if spec.is_grid:
@@ -235,8 +243,19 @@ def _create(
     sweep_dir.mkdir(parents=True, exist_ok=True)
     url = o.storage or sqlite_url(sweep_dir)
     store = make_storage(url, o.heartbeat, o.grace)
-    study = create_study(name, spec, store)
-    write_spec_file(sweep_dir, name, spec, url)
+    try:
+        study = create_study(name, spec, store)
+    except KeyboardInterrupt:  # the spec and the trials queued so far are in the study: --resume queues the rest
+        where = "" if o.storage is None else " --storage URL"
+        where += "" if root == Path("sweeps") else f" --dir {root}"
+        print(
+            f"interrupted while queueing trials; sweep {name!r} keeps those queued so far: "
+            f"trainlab sweep --resume {name}{where} queues the rest and runs them",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise
+    write_spec_file(sweep_dir, name, spec, url)  # (after an interruption, --resume writes it)
     return name, sweep_dir, url, study, spec
 
 
@@ -275,5 +294,5 @@ def open_sweep(name: str, root: str | Path = "sweeps", storage: str | None = Non
     if storage is None and not (sweep_dir / "study.db").is_file():
         raise ConfigError(f"no sweep {name!r} in {root}/")
     url = storage or sqlite_url(sweep_dir)
-    study, spec = load_study(name, make_storage(url))
+    study, spec = load_study(name, make_storage(url, write=False))
     return SweepResult(name, sweep_dir, mask_url(url), spec, study.get_trials(deepcopy=False))

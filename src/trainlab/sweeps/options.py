@@ -19,6 +19,7 @@ from trainlab.errors import ConfigError, unknown
 from trainlab.sweeps.records import OnTrial
 from trainlab.sweeps.storage import HEARTBEAT
 
+MAX_SECONDS = 86400  # heartbeat and grace: a day at most (infinity would never find a dead worker, and overflows)
 OnReady = Callable[[str, Path, str, Any, list[Any]], None]  # (name, sweep dir, storage (masked), spec, trials)
 
 
@@ -57,10 +58,13 @@ class SweepOptions:
             raise ConfigError(f"trials={self.trials!r} must be a positive integer")
         if self.join and self.resume:
             raise ConfigError("use either --join NAME or --resume NAME, not both")
-        if not _positive(self.heartbeat, (int, float)):
-            raise ConfigError(f"heartbeat={self.heartbeat!r} must be a number of seconds > 0")
-        if self.grace is not None and not _positive(self.grace, (int, float)):
-            raise ConfigError(f"grace={self.grace!r} must be a number of seconds > 0, or None (max(30, 4 x heartbeat))")
+        if not _positive(self.heartbeat, (int, float)) or self.heartbeat > MAX_SECONDS:
+            raise ConfigError(f"heartbeat={self.heartbeat!r} must be a number of seconds > 0 and <= {MAX_SECONDS}")
+        if self.grace is not None and (not _positive(self.grace, (int, float)) or self.grace > MAX_SECONDS):
+            raise ConfigError(
+                f"grace={self.grace!r} must be a number of seconds > 0 and <= {MAX_SECONDS}, "
+                "or None (max(30, 4 x heartbeat))"
+            )
         for key in ("stack", "report"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"{key}={getattr(self, key)!r} must be True or False")

@@ -12,12 +12,31 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from trainlab.cpu import affinity, cgroup_quota, usable_cores
 from trainlab.errors import TrainlabError
 from trainlab.sweeps.options import SweepOptions
 from trainlab.sweeps.records import report_new
 from trainlab.sweeps.storage import make_storage
 from trainlab.sweeps.strategies import optuna_module as _optuna
+
+
+def local_workers(asked: int, trials: list[Any]) -> tuple[int, str | None]:
+    """How many local workers to start for ``--workers asked``: at most the trials waiting and the
+    usable cores (affinity, cgroup quota), at least 1; with the line that says so when it is fewer.
+
+    Each worker is a process of its own (a Python interpreter, torch and the data: hundreds of MB),
+    so a worker with no trial to take or no core to run on only costs memory."""
+    if asked <= 1:
+        return max(1, asked), None
+    waiting = sum(1 for t in trials if t.state.name == "WAITING")
+    cores = usable_cores(affinity(), cgroup_quota())
+    workers = max(1, min(asked, waiting, cores))
+    if workers == asked:
+        return workers, None
+    why = [f"{waiting} trial(s) waiting" if waiting < asked else "", f"{cores} usable core(s)" if cores < asked else ""]
+    return workers, f"--workers {asked}: starting {workers} ({', '.join(w for w in why if w)})"
 
 
 def work_parallel(name: str, url: str, sweep_dir: Path, options: SweepOptions) -> None:

@@ -45,6 +45,7 @@ class SweepSpec:
     cv: int = 0
     seed: int = 0
     name: str | None = None
+    stack: bool = True  # how the sweep was created (--no-stack: False); a --resume or --join keeps it
 
     @property
     def direction(self) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import random
+import sys
+import time
 from typing import Any
 
 from trainlab.sweeps.plan import STACK_TRIALS
@@ -21,9 +23,16 @@ from trainlab.sweeps.space import grid
 from trainlab.sweeps.storage import pop_waiting_trial_id, study_storage
 from trainlab.sweeps.strategies import optuna_module as _optuna
 
+QUEUE_NOTE = 500  # queueing more trials than this says so first, then every PROGRESS_S seconds (one insert each)
+PROGRESS_S = 5.0
+
 
 def queue(study: Any, spec: SweepSpec, total: int) -> int:
-    """Add waiting trials until the study holds ``total`` trials that did or will run; returns how many were added."""
+    """Add waiting trials until the study holds ``total`` trials that did or will run; returns how many were added.
+
+    Each trial is one insert in the storage (tens of ms in SQLite, where each commit syncs the file),
+    so queueing many says so before it starts and how far it got every few seconds (``_Progress``);
+    trials queued before a Ctrl-C stay, and ``--resume`` queues the rest."""
     optuna = _optuna()
     s = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
@@ -37,12 +46,35 @@ def queue(study: Any, spec: SweepSpec, total: int) -> int:
         todo = [c for c in combos if tuple(sorted(c.items())) not in done]
         if spec.trials is not None and spec.trials < len(combos) and not trials:
             random.Random(spec.seed).shuffle(todo)  # a seeded subset of the grid
-        for params in todo[:missing]:
+        todo = todo[:missing]
+        progress = _Progress(len(todo))
+        for params in todo:
             study.enqueue_trial(params, skip_if_exists=False)
-        return min(missing, len(todo))
+            progress.step()
+        return len(todo)
+    progress = _Progress(missing)
     for _ in range(missing):
         study.enqueue_trial({})
+        progress.step()
     return missing
+
+
+class _Progress:
+    """Lines on stderr while many trials are queued: how many before, how far every ``PROGRESS_S`` seconds."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.t0 = total, 0, time.monotonic()
+        self.last = self.t0
+        if total > QUEUE_NOTE:
+            print(f"queueing {total} trials in the study (one storage write each)...", file=sys.stderr, flush=True)
+
+    def step(self) -> None:
+        """One more trial queued."""
+        self.done += 1
+        now = time.monotonic()
+        if self.total > QUEUE_NOTE and (now - self.last >= PROGRESS_S or self.done == self.total):
+            self.last = now
+            print(f"  queued {self.done} of {self.total} ({now - self.t0:.0f} s)", file=sys.stderr, flush=True)
 
 
 def pop_trial(study: Any, seed: int) -> Any:

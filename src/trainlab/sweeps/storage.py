@@ -18,7 +18,8 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, clip
+from trainlab.sweeps.journal import check_journal, journal_path
 from trainlab.sweeps.strategies import optuna_module as _optuna
 
 HEARTBEAT = 5.0  # seconds between heartbeats of a running trial
@@ -43,20 +44,26 @@ def mask_url(url: str) -> str:
         return url
 
 
-def make_storage(url: str, heartbeat: float = HEARTBEAT, grace: float | None = None) -> Any:
+def make_storage(url: str, heartbeat: float = HEARTBEAT, grace: float | None = None, write: bool = True) -> Any:
     """An Optuna storage with heartbeats for dead-worker detection: RDB (SQLite, PostgreSQL) or a
-    journal file (``journal:PATH``); a dead worker's trial is retried once with the same parameters."""
+    journal file (``journal:PATH``); a dead worker's trial is retried once with the same parameters.
+
+    A journal is checked first (``journal.check_journal``): a torn last line is cut off, other damage
+    is one line. ``write=False``: only reading (a report), so the file need not be writable."""
     optuna = _optuna()
     grace_s = max(2, round(grace if grace is not None else max(GRACE, 4 * heartbeat)))
     # Optuna 4.9 renamed RetryFailedTrialCallback (deprecated, same behavior) to RetryHeartbeatStaleTrialCallback
     retry_class = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
     retry = (retry_class or optuna.storages.RetryFailedTrialCallback)(max_retry=1)
     if url.startswith(JOURNAL):
-        path = Path(url[len(JOURNAL) :]).expanduser()
-        if not url[len(JOURNAL) :] or path.is_dir():
-            raise ConfigError(f"storage {url!r}: give a file, e.g. journal:sweeps/NAME/journal.log")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        store = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        path = journal_path(url, JOURNAL)
+        lock = optuna.storages.journal.JournalFileSymlinkLock(str(path))
+        check_journal(path, lock, write)  # a torn last line cut off, any other damage one line
+        try:
+            backend = optuna.storages.journal.JournalFileBackend(str(path), lock)
+            store = optuna.storages.JournalStorage(backend)
+        except (OSError, ValueError) as exc:  # what the check above did not foresee: still one line
+            raise ConfigError(f"cannot open storage {url!r}: {clip(str(exc).splitlines()[0], 160)}") from None
         setattr(store, _JOURNAL_BEAT, (max(1, round(heartbeat)), grace_s, retry))  # read by journal_heartbeat
         return store
     if url.startswith(("postgresql://", "postgres://")):  # the driver trainlab[sweep] installs
