@@ -42,7 +42,7 @@ from trainlab.nn.losses import (
     make_loss,
 )
 from trainlab.nn.memory import MemoryPlan, check_plan, plan_memory
-from trainlab.nn.models import FLOAT_BYTES, MODELS, build_model, count_params, describe
+from trainlab.nn.models import FLOAT_BYTES, MODELS, build_model, count_params, describe, memory_limit
 from trainlab.nn.norms import NORMS, check_norm
 from trainlab.nn.ssl import PRETRAIN, make_pretraining
 from trainlab.runs.rundir import WEIGHTS
@@ -123,6 +123,7 @@ class Setup:
     sampler: Sampler | None = None  # data.sampler: draws each epoch's order (None: randperm)
     logit_offset: torch.Tensor | None = None  # eval.logit_adjust: -tau log(train prior), added at evaluation
     world: World = SINGLE  # the data-parallel processes (training/distributed.py); one by default
+    memory: MemoryPlan | None = None  # what the run needs at its peak (nn/memory.py), checked before building
 
 
 def resolve_config(cfg: Config, task: str) -> Config:
@@ -267,7 +268,7 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
     # batch's activations, the augmented batch or an evaluation batch would not fit in the memory
     # of the device they train on
     states = OPTIMIZERS.fact(cfg.spec("optim.name"), "states")  # the optimizer's copies of the weights
-    check_plan(run_memory(cfg, data, out_features), cfg.model, data.input_shape, out_features, states, device)
+    plan = check_plan(run_memory(cfg, data, out_features), cfg.model, data.input_shape, out_features, states, device)
     model = build_model(cfg.model, data.input_shape, out_features, states, device)
     if cfg.model.pretrained:
         load_encoder(pretrained_weights(cfg), model)
@@ -313,8 +314,17 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
             f" {data.name} is a regression task (use uniform, none, none and 0)"
         )
     return Setup(
-        cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment, sampler, offset, world
+        cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment, sampler, offset, world, plan
     )
+
+
+def stack_fits(s: Setup) -> int:
+    """How many runs like ``s`` one stacked model may hold: a stack of K members holds K models and K batches,
+    so as many as fit in the memory of its device (``memory_limit``), at least 1 (then each trains alone)."""
+    limit = memory_limit(s.device)
+    if s.memory is None or limit is None or s.memory.total <= 0:
+        return 1 << 30
+    return max(1, limit // s.memory.total)
 
 
 def run_memory(cfg: Config, data: Dataset, out_features: int) -> MemoryPlan:
