@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainlab.data.augment import TwoViews
 from trainlab.data.dataset import Dataset, Split
 from trainlab.diagnose.lr_find import LRFindOptions, MakeTrainer, lr_range_test
 from trainlab.nn.causes import initial_loss_causes, input_scale
@@ -68,6 +70,11 @@ class Subject:
     train_batch: int | None = None  # the batch size training uses (batch_size above is capped for the checks)
     setup: Any = None  # the build.Setup the subject comes from: the LR range test trains it with ...
     make_trainer: MakeTrainer | None = None  # ... the trainer build.make_trainer makes (this layer cannot import build)
+    views: Callable[[torch.Tensor], torch.Tensor] | None = None  # SimCLR's view maker: N examples -> 2N rows
+
+    def view(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as the model sees it in training: both views stacked for SimCLR, else as it is."""
+        return self.views(x) if self.views is not None else x
 
     def copy_model(self) -> nn.Module:
         """A deep copy to train on."""
@@ -82,7 +89,7 @@ class Subject:
         train = self.data.train
         n = min(n or self.batch_size, len(train))
         idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[:n].to(train.x.device)
-        return train.x.index_select(0, idx), train.y.index_select(0, idx)
+        return self.view(train.x.index_select(0, idx)), train.y.index_select(0, idx)
 
 
 def _s(items: Any) -> str:
@@ -104,6 +111,10 @@ def check_initial_loss(sub: Subject, sample: int = 2048) -> CheckResult:
         value = sub.loss(out, y).item()
     model.train(was)
     exp = sub.expected_loss
+    ln = f" = ln({sub.data.num_classes})" if sub.loss.name in ("cross_entropy", "nll") else ""
+    if sub.views is not None and sub.loss.name.startswith("nt_xent"):
+        # every row's softmax over its 2N - 1 others: uniform similarities give ln(2N - 1)
+        exp, ln = math.log(2 * len(y) - 1), f" = ln(2x{len(y)}-1) for uniform similarities"
     measured = {"initial_loss": value, "expected": exp}
     if exp is None:
         return CheckResult(
@@ -112,7 +123,6 @@ def check_initial_loss(sub: Subject, sample: int = 2048) -> CheckResult:
             f"{value:.4f} (no expected value for loss {sub.loss.name})",
             measured=measured,
         )
-    ln = f" = ln({sub.data.num_classes})" if sub.loss.name in ("cross_entropy", "nll") else ""
     ok = math.isfinite(value) and abs(value - exp) <= INITIAL_LOSS_TOLERANCE * exp
     summary = f"{value:.4f} (expected {exp:.4f}{ln})"
     expl = "" if ok else "likely cause: " + "; ".join(initial_loss_causes(value, exp, x, out, sub.loss.name))
@@ -122,11 +132,22 @@ def check_initial_loss(sub: Subject, sample: int = 2048) -> CheckResult:
 def check_overfit(
     sub: Subject, examples: int = OVERFIT_EXAMPLES, steps: int = OVERFIT_STEPS, check_every: int = 25
 ) -> CheckResult:
-    """Train a copy on ``examples`` examples, full batch: loss near 0 and accuracy 1.0 within ``steps``."""
+    """Train a copy on ``examples`` examples, full batch: loss near 0 and accuracy 1.0 within ``steps``.
+
+    SimCLR's objective has no "near 0" to reach (its floor depends on the temperature and the views): skipped,
+    saying so. A pretraining objective is judged by its loss alone (its outputs are not class scores)."""
+    if sub.views is not None:
+        return CheckResult(
+            "overfit a tiny subset",
+            True,
+            f"skipped: {sub.loss.name} is a contrastive objective with no near-0 target on {examples} examples "
+            "(its floor depends on the temperature and the views); the LR range test below trains it",
+            measured={"skipped": True},
+        )
     x, y = sub.batch(examples)
     model = sub.copy_model()
     opt = sub.optimizer(model)
-    classification = sub.data.task == "classification"
+    classification = sub.data.task == "classification" and not sub.loss.unsupervised
 
     def measure() -> tuple[float, float]:
         model.eval()
@@ -229,7 +250,7 @@ def check_batches(sub: Subject) -> CheckResult:
     )
     model = sub.copy_model()
     model.train()
-    x, y = sub.data.train.x[: min(sizes)], sub.data.train.y[: min(sizes)]
+    x, y = sub.view(sub.data.train.x[: min(sizes)]), sub.data.train.y[: min(sizes)]
     try:
         loss = sub.loss(model(x), y)
         loss.backward()
@@ -385,7 +406,7 @@ def check_update_ratio(sub: Subject, steps: int = UPDATE_STEPS) -> CheckResult:
     for _ in range(steps):
         idx = torch.randint(len(train), (min(sub.batch_size, len(train)),), generator=gen).to(train.x.device)
         snap = WeightSnapshot(model)
-        value = sub.loss(model(train.x.index_select(0, idx)), train.y.index_select(0, idx))
+        value = sub.loss(model(sub.view(train.x.index_select(0, idx))), train.y.index_select(0, idx))
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
@@ -504,7 +525,13 @@ def run_checks(
 def subject_from_setup(s: Any, make_trainer: MakeTrainer | None = None) -> Subject:
     """The Subject for a ``trainlab.build.Setup`` (what ``setup(config)`` returns); the LR range test
     needs ``make_trainer`` (``build.make_trainer``)."""
-    expected = expected_initial_loss(s.config.loss.name, LossContext(s.data.task, s.data.num_classes))
+    # a pretraining objective has no catalogue value (check_initial_loss knows NT-Xent's); SimCLR sees its views
+    unsupervised = s.loss.unsupervised
+    expected = (
+        None
+        if unsupervised
+        else expected_initial_loss(s.config.loss.name, LossContext(s.data.task, s.data.num_classes))
+    )
     return Subject(
         s.model,
         s.loss,
@@ -516,4 +543,5 @@ def subject_from_setup(s: Any, make_trainer: MakeTrainer | None = None) -> Subje
         s.batch_size,
         s,
         make_trainer,
+        s.augment if unsupervised and isinstance(s.augment, TwoViews) else None,
     )
