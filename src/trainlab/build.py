@@ -343,7 +343,8 @@ def run_memory(cfg: Config, data: Dataset, out_features: int) -> MemoryPlan:
         out_features,
         optimizer_states=OPTIMIZERS.fact(cfg.spec("optim.name"), "states"),
         batch_size=batch,
-        eval_batch_size=min(cfg.train.eval_batch_size, largest),
+        # SimCLR validates in training-size batches of views (its objective depends on the batch size)
+        eval_batch_size=batch if method == "simclr" else min(cfg.train.eval_batch_size, largest),
         pretrain=cfg.pretrain.method if method else None,
         views=2 if method == "simclr" else 1,
         augmented_bytes=padded,
