@@ -22,7 +22,7 @@ from torch import nn
 
 from trainlab import cpu
 from trainlab.config import Config
-from trainlab.data.augment import Augment, TwoViews, make_augment, make_views
+from trainlab.data.augment import AUGMENTATIONS, DEFAULT_VIEWS, Augment, TwoViews, make_augment, make_views
 from trainlab.data.dataset import Dataset
 from trainlab.data.imbalance import IMBALANCE
 from trainlab.data.memo import DataCache
@@ -41,7 +41,8 @@ from trainlab.nn.losses import (
     logit_adjustment,
     make_loss,
 )
-from trainlab.nn.models import MODELS, build_model, count_params, describe
+from trainlab.nn.memory import MemoryPlan, check_plan, plan_memory
+from trainlab.nn.models import FLOAT_BYTES, MODELS, build_model, count_params, describe, memory_limit
 from trainlab.nn.norms import NORMS, check_norm
 from trainlab.nn.ssl import PRETRAIN, make_pretraining
 from trainlab.runs.rundir import WEIGHTS
@@ -122,6 +123,7 @@ class Setup:
     sampler: Sampler | None = None  # data.sampler: draws each epoch's order (None: randperm)
     logit_offset: torch.Tensor | None = None  # eval.logit_adjust: -tau log(train prior), added at evaluation
     world: World = SINGLE  # the data-parallel processes (training/distributed.py); one by default
+    memory: MemoryPlan | None = None  # what the run needs at its peak (nn/memory.py), checked before building
 
     def new_trainer(self, callbacks: Sequence[Callback] = ()) -> Trainer:
         """A Trainer for this setup made by the one builder (``make_trainer``): for code below the builder
@@ -268,9 +270,11 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
     else:
         out_features = 1
     seed_everything(cfg.seed)  # the model's init does not depend on how much data loading drew
-    # refused before a weight is allocated when the weights, gradients and optimizer state would
-    # not fit in the memory of the device they train on
+    # refused before a weight is allocated when the weights, gradients and optimizer state, one
+    # batch's activations, the augmented batch or an evaluation batch would not fit in the memory
+    # of the device they train on
     states = OPTIMIZERS.fact(cfg.spec("optim.name"), "states")  # the optimizer's copies of the weights
+    plan = check_plan(run_memory(cfg, data, out_features), cfg.model, data.input_shape, out_features, states, device)
     model = build_model(cfg.model, data.input_shape, out_features, states, device)
     if cfg.model.pretrained:
         load_encoder(pretrained_weights(cfg), model)
@@ -316,8 +320,63 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
             f" {data.name} is a regression task (use uniform, none, none and 0)"
         )
     return Setup(
-        cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment, sampler, offset, world
+        cfg, device, threads, data, model, loss, optimizer, schedule, batch_size, augment, sampler, offset, world, plan
     )
+
+
+def stack_fits(s: Setup) -> int:
+    """How many runs like ``s`` one stacked model may hold: a stack of K members holds K models and K batches,
+    so as many as fit in the memory of its device (``memory_limit``), at least 1 (then each trains alone)."""
+    limit = memory_limit(s.device)
+    if s.memory is None or limit is None or s.memory.total <= 0:
+        return 1 << 30
+    return max(1, limit // s.memory.total)
+
+
+def run_memory(cfg: Config, data: Dataset, out_features: int) -> MemoryPlan:
+    """The memory plan of one run of ``cfg`` on ``data`` (``nn/memory.py``), counted without allocating."""
+    batch = len(data.train) if cfg.optim.batch_size == "full" else int(cfg.optim.batch_size)
+    largest = max(len(data.train), len(data.test), len(data.val) if data.val is not None else 0)
+    method = pretraining(cfg)
+    if method == "simclr":
+        specs = list(cfg.pretrain.views) or DEFAULT_VIEWS.get(len(data.input_shape) - 1, [])
+    else:
+        specs = list(cfg.data.augment)
+    padded, note = augmented_bytes(specs, data.input_shape, batch)
+    return plan_memory(
+        cfg.model,
+        data.input_shape,
+        out_features,
+        optimizer_states=OPTIMIZERS.fact(cfg.spec("optim.name"), "states"),
+        batch_size=batch,
+        # SimCLR validates in training-size batches of views (its objective depends on the batch size)
+        eval_batch_size=batch if method == "simclr" else min(cfg.train.eval_batch_size, largest),
+        pretrain=cfg.pretrain.method if method else None,
+        views=2 if method == "simclr" else 1,
+        augmented_bytes=padded,
+        augment_note=note,
+    )
+
+
+def augmented_bytes(specs: Sequence[Any], input_shape: tuple[int, ...], rows: int) -> tuple[int, str]:
+    """The largest tensor augmenting ``rows`` examples makes, in bytes, and what makes it: the zero-padded batch
+    of an augmentation that pads first (its catalogue fact ``pads`` names the parameter); (0, '') if none does."""
+    if len(input_shape) not in (2, 3):
+        return 0, ""  # make_augment refuses these shapes itself
+    best, note = 0, ""
+    for spec in specs:
+        entry, kwargs = AUGMENTATIONS.bind(spec)
+        key = entry.facts.get("pads")
+        if key is None:
+            continue
+        pad = kwargs.get(key, entry.defaults().get(key, 0))
+        pad = pad if isinstance(pad, int) and not isinstance(pad, bool) and pad > 0 else 0
+        padded = (input_shape[0], *(n + 2 * pad for n in input_shape[1:]))
+        size = rows * int(np.prod(padded)) * FLOAT_BYTES
+        if size > best:
+            shape = "x".join(map(str, input_shape))
+            best, note = size, f"{spec} pads {rows:,} inputs of {shape} to {'x'.join(map(str, padded))}"
+    return best, note
 
 
 def min_batch(model: nn.Module, world: World = SINGLE) -> int:

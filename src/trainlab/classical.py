@@ -41,6 +41,7 @@ from trainlab.config import Config, as_config
 from trainlab.data.dataset import Dataset
 from trainlab.data.memo import DataCache
 from trainlab.errors import ConfigError
+from trainlab.nn.models import gigabytes, memory_limit
 from trainlab.registry import Registry, parse_spec, split_top
 from trainlab.report import write_run_report
 from trainlab.report.evidence import EVIDENCE, Evidence
@@ -557,6 +558,43 @@ def baseline_line(i: int, n: int, run: Run) -> str:
     return f"[{i}/{n}] {s.get('baseline', run.name)}: {what} (fit {float(s.get('fit_seconds') or 0):.1f} s)"
 
 
+SKLEARN_FLOAT = 8  # scikit-learn's estimators work in float64
+SVC_CACHE = 1000 * 2**20  # _svc's kernel cache (cache_size=1000 MB)
+MLP_COPIES = 5  # MLPClassifier with Adam: the weights, their gradients, two moments, the best weights
+
+
+def baseline_memory(spec: str, n_train: int, features: int, classes: int) -> tuple[int, str]:
+    """(bytes, what they are) a baseline's fit is estimated to need where that is simple, (0, '') elsewhere:
+    an mlp_classifier's weights (``MLP_COPIES`` float64 copies, one batch of 200 activations), an svc's kernel cache
+    and float64 copy of the training data."""
+    entry, kwargs = BASELINES.bind(spec)
+    if entry.name == "mlp_classifier":
+        hidden = kwargs.get("hidden", entry.defaults().get("hidden", (100,)))
+        widths = [features, *(hidden if isinstance(hidden, (list, tuple)) else [hidden]), classes]
+        if not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
+            return 0, ""  # the estimator refuses such widths itself
+        params = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+        batch = min(200, n_train)  # MLPClassifier's batch_size="auto"
+        need = (MLP_COPIES * params + 2 * batch * sum(widths)) * SKLEARN_FLOAT
+        arch = "-".join(map(str, widths))
+        return need, f"mlp_classifier {arch} has {params:,} weights ({MLP_COPIES} float64 copies with Adam)"
+    if entry.name == "svc":
+        return SVC_CACHE + n_train * features * SKLEARN_FLOAT, "svc's kernel cache and a float64 copy of the data"
+    return 0, ""
+
+
+def check_baseline_memory(spec: str, n_train: int, features: int, classes: int) -> None:
+    """Refuse a baseline whose estimated fit (``baseline_memory``) needs more than the memory available, in one line
+    naming the figure and the bound (``TRAINLAB_MAX_MODEL_BYTES`` raises it), before its run directory exists."""
+    need, what = baseline_memory(spec, n_train, features, classes)
+    limit = memory_limit(None)
+    if limit is not None and need > limit:
+        raise ConfigError(
+            f"baseline {spec} needs about {gigabytes(need)} of memory: {what}; only {gigabytes(limit)} is available"
+            " - use smaller settings (e.g. fewer hidden units) or set TRAINLAB_MAX_MODEL_BYTES to raise the bound"
+        )
+
+
 def _one(
     spec: str,
     cfg: Config,
@@ -580,6 +618,7 @@ def _one(
             f"data.name={cfg.data.name!r} is a {data.task} task; the baselines are classifiers: choose a "
             "classification data set"
         )
+    check_baseline_memory(spec, len(data.train), data.num_features, data.num_classes)
     if id(data) not in flat:
         arrays = to_arrays(data)
         flat[id(data)] = (data, arrays, save_arrays(arrays, tmp / str(len(flat))) if worker is not None else None)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trainlab.build import Setup, assemble, make_trainer, setup, why_alone
+from trainlab.build import Setup, assemble, make_trainer, setup, stack_fits, why_alone
 from trainlab.config import Config, as_config
 from trainlab.data.memo import DataCache
 from trainlab.errors import NotStackable
@@ -50,7 +50,7 @@ def train_stacked(
     if reason is not None:
         raise NotStackable(f"cannot stack these {len(cfgs)} runs: {reason}")
     first = setup(cfgs[0], cache=cache)
-    size = max_stack or stack_size(make_trainer(first))
+    size = min(max_stack or stack_size(make_trainer(first)), stack_fits(first))  # K members hold K models
     runs: list[Run] = []
     for start in range(0, len(cfgs), size):  # one stack's members built at a time: their data sets, models
         chunk = (

@@ -59,7 +59,10 @@ def random_shift(x: torch.Tensor, pixels: int) -> torch.Tensor:
     return padded[tuple(index)]
 
 
-@AUGMENTATIONS.register("shift", "random translation by up to `pixels` (default 2) along each axis, zero fill")
+# pads: the parameter by which the batch is zero-padded on every side first (the memory plan counts it)
+@AUGMENTATIONS.register(
+    "shift", "random translation by up to `pixels` (default 2) along each axis, zero fill", pads="pixels"
+)
 def shift(dims: int, pixels: int = 2) -> Transform:
     """Random integer shift with zero padding (images and sequences)."""
     if isinstance(pixels, bool) or not isinstance(pixels, int) or pixels < 0:
@@ -67,7 +70,9 @@ def shift(dims: int, pixels: int = 2) -> Transform:
     return lambda x: random_shift(x, pixels)
 
 
-@AUGMENTATIONS.register("crop", "random crop: zero-pad by `padding` (default 4), crop a window of the original size")
+@AUGMENTATIONS.register(
+    "crop", "random crop: zero-pad by `padding` (default 4), crop a window of the original size", pads="padding"
+)
 def crop(dims: int, padding: int = 4) -> Transform:
     """The pad-and-crop recipe; the same operation as ``shift(padding)``."""
     if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:

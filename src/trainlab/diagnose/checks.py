@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainlab.data.augment import TwoViews
 from trainlab.data.dataset import Dataset, Split
 from trainlab.diagnose.lr_find import LRFindOptions, MakeTrainer, lr_range_test
 from trainlab.nn.causes import initial_loss_causes, input_scale
@@ -38,7 +39,10 @@ VANISHING_GRAD = 1e-5  # ||grad W|| / ||W|| at init
 EXPLODING_GRAD = 10.0
 DEAD_FRACTION = 0.5  # ReLU units that output 0 for every example of a batch
 SATURATED_FRACTION = 0.2  # tanh/sigmoid outputs in the flat tails
-UPDATE_RATIO = (1e-5, 1e-1)  # per-step ||dW|| / ||W||: ~1e-3 classic; Adam's first steps move each weight by ~lr
+UPDATE_RATIO = (
+    1e-5,
+    1e-1,
+)  # per-step ||dW|| / ||W||: ~1e-3 classic; Adam's first steps move each weight by ~lr
 UPDATE_STEPS = 10
 LR_FIND_STEPS = 60
 
@@ -66,9 +70,22 @@ class Subject:
     batch_size: int = 256
     expected_loss: float | None = None
     seed: int = 0
-    train_batch: int | None = None  # the batch size training uses (batch_size above is capped for the checks)
-    setup: Any = None  # the build.Setup the subject comes from: the LR range test trains it with ...
-    make_trainer: MakeTrainer | None = None  # ... the trainer build.make_trainer makes (this layer cannot import build)
+    train_batch: int | None = (
+        None  # the batch size training uses (batch_size above is capped for the checks)
+    )
+    setup: Any = (
+        None  # the build.Setup the subject comes from: the LR range test trains it with ...
+    )
+    make_trainer: MakeTrainer | None = (
+        None  # ... the trainer build.make_trainer makes (this layer cannot import build)
+    )
+    views: Callable[[torch.Tensor], torch.Tensor] | None = (
+        None  # SimCLR's view maker: N examples -> 2N rows
+    )
+
+    def view(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as the model sees it in training: both views stacked for SimCLR, else as it is."""
+        return self.views(x) if self.views is not None else x
 
     def copy_model(self) -> nn.Module:
         """A deep copy to train on."""
@@ -82,8 +99,10 @@ class Subject:
         """A seeded random batch of ``n`` (default: batch size) training examples."""
         train = self.data.train
         n = min(n or self.batch_size, len(train))
-        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[:n].to(train.x.device)
-        return train.x.index_select(0, idx), train.y.index_select(0, idx)
+        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[:n].to(
+            train.x.device
+        )
+        return self.view(train.x.index_select(0, idx)), train.y.index_select(0, idx)
 
 
 def _s(items: Any) -> str:
@@ -91,7 +110,9 @@ def _s(items: Any) -> str:
 
 
 def _fmt_layers(names: list[str], limit: int = 6) -> str:
-    return ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+    return ", ".join(names[:limit]) + (
+        f" (+{len(names) - limit} more)" if len(names) > limit else ""
+    )
 
 
 def check_initial_loss(sub: Subject, sample: int = 2048) -> CheckResult:
@@ -105,6 +126,10 @@ def check_initial_loss(sub: Subject, sample: int = 2048) -> CheckResult:
         value = sub.loss(out, y).item()
     model.train(was)
     exp = sub.expected_loss
+    ln = f" = ln({sub.data.num_classes})" if sub.loss.name in ("cross_entropy", "nll") else ""
+    if sub.views is not None and sub.loss.name.startswith("nt_xent"):
+        # every row's softmax over its 2N - 1 others: uniform similarities give ln(2N - 1)
+        exp, ln = math.log(2 * len(y) - 1), f" = ln(2x{len(y)}-1) for uniform similarities"
     measured = {"initial_loss": value, "expected": exp}
     if exp is None:
         return CheckResult(
@@ -113,21 +138,38 @@ def check_initial_loss(sub: Subject, sample: int = 2048) -> CheckResult:
             f"{value:.4f} (no expected value for loss {sub.loss.name})",
             measured=measured,
         )
-    ln = f" = ln({sub.data.num_classes})" if sub.loss.name in ("cross_entropy", "nll") else ""
     ok = math.isfinite(value) and abs(value - exp) <= INITIAL_LOSS_TOLERANCE * exp
     summary = f"{value:.4f} (expected {exp:.4f}{ln})"
-    expl = "" if ok else "likely cause: " + "; ".join(initial_loss_causes(value, exp, x, out, sub.loss.name))
+    expl = (
+        ""
+        if ok
+        else "likely cause: " + "; ".join(initial_loss_causes(value, exp, x, out, sub.loss.name))
+    )
     return CheckResult("initial loss", ok, summary, expl, measured)
 
 
 def check_overfit(
-    sub: Subject, examples: int = OVERFIT_EXAMPLES, steps: int = OVERFIT_STEPS, check_every: int = 25
+    sub: Subject,
+    examples: int = OVERFIT_EXAMPLES,
+    steps: int = OVERFIT_STEPS,
+    check_every: int = 25,
 ) -> CheckResult:
-    """Train a copy on ``examples`` examples, full batch: loss near 0 and accuracy 1.0 within ``steps``."""
+    """Train a copy on ``examples`` examples, full batch: loss near 0 and accuracy 1.0 within ``steps``.
+
+    SimCLR's objective has no "near 0" to reach (its floor depends on the temperature and the views): skipped,
+    saying so. A pretraining objective is judged by its loss alone (its outputs are not class scores)."""
+    if sub.views is not None:
+        return CheckResult(
+            "overfit a tiny subset",
+            True,
+            f"skipped: {sub.loss.name} is a contrastive objective with no near-0 target on {examples} examples "
+            "(its floor depends on the temperature and the views); the LR range test below trains it",
+            measured={"skipped": True},
+        )
     x, y = sub.batch(examples)
     model = sub.copy_model()
     opt = sub.optimizer(model)
-    classification = sub.data.task == "classification"
+    classification = sub.data.task == "classification" and not sub.loss.unsupervised
 
     def measure() -> tuple[float, float]:
         model.eval()
@@ -154,7 +196,9 @@ def check_overfit(
         if not math.isfinite(loss) or (loss <= target and acc == 1.0):
             break
     ok = math.isfinite(loss) and loss <= target and acc == 1.0
-    what = f"loss {start:.3f} -> {loss:.4f}" + (f", train accuracy {acc:.2f}" if classification else "")
+    what = f"loss {start:.3f} -> {loss:.4f}" + (
+        f", train accuracy {acc:.2f}" if classification else ""
+    )
     summary = (
         f"{len(y)} examples: {what} after {taken} steps "
         f"(target loss <= {target:.3g}{', accuracy 1.00' if classification else ''}, budget {steps})"
@@ -187,7 +231,9 @@ def check_inputs(data: Dataset) -> CheckResult:
     summary = f"mean {mean:.3g}, std {std:.3g}, {nan} NaN, {inf} Inf, {constant} constant features of {nfeat}"
     problems = []
     if nan or inf:
-        problems.append(f"{nan} NaN and {inf} Inf values in the training inputs: check the data files")
+        problems.append(
+            f"{nan} NaN and {inf} Inf values in the training inputs: check the data files"
+        )
     if abs(mean) > 3 or std > 3:
         problems.append(
             f"inputs are not normalized (mean {mean:.3g}, std {std:.3g}): use data.preprocess=scale or standardize"
@@ -195,7 +241,9 @@ def check_inputs(data: Dataset) -> CheckResult:
     if constant == nfeat:
         problems.append("every feature is constant: the data carries no information")
     details = (
-        [f"{constant} features never change (e.g. image borders): harmless, but standardize leaves them 0"]
+        [
+            f"{constant} features never change (e.g. image borders): harmless, but standardize leaves them 0"
+        ]
         if constant
         else []
     )
@@ -233,7 +281,7 @@ def check_batches(sub: Subject) -> CheckResult:
     )
     model = sub.copy_model()
     model.train()
-    x, y = sub.data.train.x[: min(sizes)], sub.data.train.y[: min(sizes)]
+    x, y = sub.view(sub.data.train.x[: min(sizes)]), sub.data.train.y[: min(sizes)]
     try:
         loss = sub.loss(model(x), y)
         loss.backward()
@@ -248,9 +296,7 @@ def check_batches(sub: Subject) -> CheckResult:
             {"batches": len(bounds), "sizes": sorted(set(sizes)), "merged": merged},
         )
     ok = bool(torch.isfinite(loss.detach()).all())
-    summary = (
-        f"{shape}{note}; a training step on the smallest ({min(sizes)}) {'works' if ok else 'gives a non-finite loss'}"
-    )
+    summary = f"{shape}{note}; a training step on the smallest ({min(sizes)}) {'works' if ok else 'gives a non-finite loss'}"
     return CheckResult(
         "training batches",
         ok,
@@ -260,7 +306,9 @@ def check_batches(sub: Subject) -> CheckResult:
     )
 
 
-def _forward_backward(sub: Subject, model: nn.Module, recorder: ActivationRecorder | None = None) -> None:
+def _forward_backward(
+    sub: Subject, model: nn.Module, recorder: ActivationRecorder | None = None
+) -> None:
     x, y = sub.batch()
     model.train()
     model.zero_grad(set_to_none=True)
@@ -285,15 +333,23 @@ def check_gradient_flow(sub: Subject) -> CheckResult:
             "nothing in the model is trainable or connected to the loss",
         )
     vanishing = [n for n, v in norms.items() if not v["grad_ratio"] >= VANISHING_GRAD]
-    exploding = [n for n, v in norms.items() if v["grad_ratio"] > EXPLODING_GRAD or not math.isfinite(v["grad_ratio"])]
+    exploding = [
+        n
+        for n, v in norms.items()
+        if v["grad_ratio"] > EXPLODING_GRAD or not math.isfinite(v["grad_ratio"])
+    ]
     vanishing = [n for n in vanishing if n not in exploding]
     ratios = [v["grad_ratio"] for v in norms.values()]
     summary = f"|grad|/|W| per layer {min(ratios):.2g} .. {max(ratios):.2g} over {len(norms)} layer{_s(norms)}"
     parts = []
     if vanishing:
-        parts.append(f"vanishing gradients in {_fmt_layers(vanishing)} (|grad|/|W| < {VANISHING_GRAD:g})")
+        parts.append(
+            f"vanishing gradients in {_fmt_layers(vanishing)} (|grad|/|W| < {VANISHING_GRAD:g})"
+        )
     if exploding:
-        parts.append(f"exploding gradients in {_fmt_layers(exploding)} (|grad|/|W| > {EXPLODING_GRAD:g})")
+        parts.append(
+            f"exploding gradients in {_fmt_layers(exploding)} (|grad|/|W| > {EXPLODING_GRAD:g})"
+        )
     if parts:
         parts.append(
             "fix the init scale (model.init=kaiming_normal for relu, xavier_normal for tanh), add normalization "
@@ -342,7 +398,9 @@ def check_activations(sub: Subject) -> CheckResult:
             if kind == "relu"
             else (f"  saturated {s['saturated']:.0%}" if kind in ("tanh", "sigmoid") else "")
         )
-        details.append(f"{name:<12} mean {s['mean']:+.3g}  std {s['std']:.3g}  rms/input {rms:.3g}{extra}")
+        details.append(
+            f"{name:<12} mean {s['mean']:+.3g}  std {s['std']:.3g}  rms/input {rms:.3g}{extra}"
+        )
     parts = []
     if vanishing:
         parts.append(
@@ -378,7 +436,13 @@ def check_activations(sub: Subject) -> CheckResult:
         ok,
         summary,
         "; ".join(parts),
-        {"layers": stats, "vanishing": vanishing, "exploding": exploding, "dead": dead, "saturated": saturated},
+        {
+            "layers": stats,
+            "vanishing": vanishing,
+            "exploding": exploding,
+            "dead": dead,
+            "saturated": saturated,
+        },
         details,
     )
 
@@ -393,9 +457,13 @@ def check_update_ratio(sub: Subject, steps: int = UPDATE_STEPS) -> CheckResult:
     per_layer: dict[str, list[float]] = {}
     model.train()
     for _ in range(steps):
-        idx = torch.randint(len(train), (min(sub.batch_size, len(train)),), generator=gen).to(train.x.device)
+        idx = torch.randint(len(train), (min(sub.batch_size, len(train)),), generator=gen).to(
+            train.x.device
+        )
         snap = WeightSnapshot(model)
-        value = sub.loss(model(train.x.index_select(0, idx)), train.y.index_select(0, idx))
+        value = sub.loss(
+            model(sub.view(train.x.index_select(0, idx))), train.y.index_select(0, idx)
+        )
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
@@ -404,7 +472,10 @@ def check_update_ratio(sub: Subject, steps: int = UPDATE_STEPS) -> CheckResult:
     medians = {n: statistics.median(v) for n, v in per_layer.items()}
     if not medians:
         return CheckResult(
-            "update/weight ratio", False, "no weight layers", "the model has no weight matrices to update"
+            "update/weight ratio",
+            False,
+            "no weight layers",
+            "the model has no weight matrices to update",
         )
     overall = statistics.median(medians.values())
     lo, hi = UPDATE_RATIO
@@ -444,13 +515,21 @@ def check_update_ratio(sub: Subject, steps: int = UPDATE_STEPS) -> CheckResult:
 
 
 def check_lr_range(
-    sub: Subject, steps: int = LR_FIND_STEPS, plot: Path | None = None, start: float = 1e-7, end: float = 10.0
+    sub: Subject,
+    steps: int = LR_FIND_STEPS,
+    plot: Path | None = None,
+    start: float = 1e-7,
+    end: float = 10.0,
 ) -> CheckResult:
     """A short LR range test with the training run's trainer (weights restored afterwards): passes when some
     learning rate lowers the loss; suggests one."""
     if sub.setup is None or sub.make_trainer is None:
-        raise TypeError("check_lr_range needs a Subject from subject_from_setup(s, make_trainer=build.make_trainer)")
-    res = lr_range_test(sub.setup, LRFindOptions(start=start, end=end, steps=steps), make_trainer=sub.make_trainer)
+        raise TypeError(
+            "check_lr_range needs a Subject from subject_from_setup(s, make_trainer=build.make_trainer)"
+        )
+    res = lr_range_test(
+        sub.setup, LRFindOptions(start=start, end=end, steps=steps), make_trainer=sub.make_trainer
+    )
     if plot is not None:
         res.save_plot(plot, current_lr=sub.optim_cfg.lr)
     lr = sub.optim_cfg.lr
@@ -496,7 +575,10 @@ CHECKS = (
 
 
 def run_checks(
-    sub: Subject, plot: Path | None = None, lr_steps: int = LR_FIND_STEPS, overfit_steps: int = OVERFIT_STEPS
+    sub: Subject,
+    plot: Path | None = None,
+    lr_steps: int = LR_FIND_STEPS,
+    overfit_steps: int = OVERFIT_STEPS,
 ) -> list[CheckResult]:
     """Every check, in checklist order; torch's RNG state is restored afterwards."""
     rng = torch.get_rng_state()
@@ -525,7 +607,13 @@ def subject_from_setup(s: Any, make_trainer: MakeTrainer | None = None) -> Subje
     trains with ``make_trainer`` (default: the setup's own ``new_trainer``, i.e. ``build.make_trainer``)."""
     if make_trainer is None and hasattr(s, "new_trainer"):
         make_trainer = _builder_trainer
-    expected = expected_initial_loss(s.config.loss.name, LossContext(s.data.task, s.data.num_classes))
+    # a pretraining objective has no catalogue value (check_initial_loss knows NT-Xent's); SimCLR sees its views
+    unsupervised = s.loss.unsupervised
+    expected = (
+        None
+        if unsupervised
+        else expected_initial_loss(s.config.loss.name, LossContext(s.data.task, s.data.num_classes))
+    )
     return Subject(
         s.model,
         s.loss,
@@ -537,4 +625,5 @@ def subject_from_setup(s: Any, make_trainer: MakeTrainer | None = None) -> Subje
         s.batch_size,
         s,
         make_trainer,
+        s.augment if unsupervised and isinstance(s.augment, TwoViews) else None,
     )

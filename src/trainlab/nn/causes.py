@@ -16,7 +16,15 @@ import math
 
 import torch
 
+from trainlab.errors import ConfigError
 from trainlab.nn.losses import LOSSES
+from trainlab.registry import parse_spec
+
+# a loss parameter whose size lies outside this range (a temperature of 1e-5, a scale of 1e6) is named
+# first when the loss turns NaN/Inf: exp(x / 1e-5) overflows whatever the learning rate
+SANE_PARAMETER = (1e-3, 1e3)
+# a weight larger than this at the start (a model.pretrained run's, or an init's) is named first too
+LARGE_WEIGHT = 1e4
 
 
 def input_scale(x: torch.Tensor) -> tuple[float, float]:
@@ -84,5 +92,38 @@ def initial_loss_causes(value: float, expected: float, x: torch.Tensor, out: tor
         causes.append(
             f"logit spread {spread:.3g}, input mean {mean:.3g} / std {std:.3g} look fine: check the output layer / "
             "loss pairing (loss.name)"
+        )
+    return causes
+
+
+def extreme_loss_parameters(loss_name: str) -> list[str]:
+    """The numeric inline parameters of a loss's name (``nt_xent(temperature=1e-05)``) whose size lies outside
+    ``SANE_PARAMETER``, written ``key=value``."""
+    try:
+        spec = parse_spec(loss_name)
+    except ConfigError:
+        return []
+    low, high = SANE_PARAMETER
+    return [
+        f"{k}={v:g}"
+        for k, v in spec.kwargs.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v != 0 and not low <= abs(v) <= high
+    ]
+
+
+def divergence_causes(loss_name: str, start_weight: float) -> list[str]:
+    """What made a run diverge before its learning rate could: extreme loss parameters, or weights that start
+    huge or non-finite (``start_weight``: the largest |weight| when training started)."""
+    causes: list[str] = []
+    params = extreme_loss_parameters(loss_name)
+    if params:
+        causes.append(
+            f"the loss's parameters are extreme ({', '.join(params)} in {loss_name}): its exponentials overflow at any "
+            "learning rate; use a value nearer the default"
+        )
+    if not math.isfinite(start_weight) or start_weight > LARGE_WEIGHT:
+        causes.append(
+            f"the weights started with |w| up to {start_weight:.3g}: the model.pretrained run's weights (or"
+            " model.init) are unusable; start from other weights"
         )
     return causes

@@ -197,6 +197,7 @@ def cross_entropy(ctx: LossContext, label_smoothing: float = 0.0, weights: Any =
     "ldam",
     "label-distribution-aware margins n_c^(-1/4), scale s; drw_epoch: class-balanced weights "
     "from then on (Cao et al. 2019)",
+    limits={"beta": (0, 1)},  # and below 1 (the factory): 1 - beta divides the effective numbers
     family="cross_entropy",
 )
 def ldam(
@@ -219,6 +220,8 @@ def ldam(
         raise ConfigError(f"loss ldam: max_margin={max_margin} and s={s} must be > 0")
     if drw_epoch is not None and (isinstance(drw_epoch, bool) or not isinstance(drw_epoch, int) or drw_epoch < 0):
         raise ConfigError(f"loss ldam: drw_epoch={drw_epoch!r} must be an epoch index >= 0 (or none)")
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1:
+        raise ConfigError(f"loss ldam: beta={beta!r} must be a number in [0, 1) (1 divides by zero), e.g. 0.9999")
     raw = torch.where(n > 0, n.clamp(min=1) ** -0.25, torch.zeros_like(n))
     margins = _OnDevice((raw * (float(max_margin) / raw.max())).float())
     drw = _OnDevice(effective_number_weights(n, float(beta)))

@@ -170,15 +170,16 @@ def check_model_memory(
         states = optimizer_states
         where = "on the GPU" if device is not None and torch.device(device).type == "cuda" else "available"
         raise ConfigError(
-            f"model {arch} has {params:,} parameters: {_gb(params * FLOAT_BYTES)} of float32 weights, {_gb(need)} with"
+            f"model {arch} has {params:,} parameters: {gigabytes(params * FLOAT_BYTES)} of float32 weights, {gigabytes(need)} with"
             f" gradients, {states} optimizer state cop{'y' if states == 1 else 'ies'} and a copy for saving;"
-            f" only {_gb(limit)} of memory is {where}"
+            f" only {gigabytes(limit)} of memory is {where}"
             f" - use smaller layers (model.hidden, model.blocks) or set TRAINLAB_MAX_MODEL_BYTES to raise the bound"
         )
     return params
 
 
-def _gb(n: int) -> str:
+def gigabytes(n: int) -> str:
+    """Bytes written for a message: '4.2 GB', or '12.5 MB' below 0.1 GB."""
     return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
 
 

@@ -89,14 +89,26 @@ def _positive_ints(name: str, key: str, value: object, count: int | None = None)
     return list(value)  # type: ignore[arg-type]
 
 
+# below this temperature exp(similarity / temperature) overflows float32 (1 / 1e-4 = 1e4 > ln(3.4e38) = 88.7
+# already overflows at cos = 1: the loss is computed with a log-softmax, which keeps 1e-4 finite, 1e-300 not)
+MIN_TEMPERATURE = 1e-4
+
+
 @PRETRAIN.register(
     "simclr",
     "contrastive: two augmented views (pretrain.views), projection head proj=[128,64], NT-Xent at temperature 0.5",
+    limits={"temperature": (MIN_TEMPERATURE, None)},
 )
 def simclr(ctx: PretrainContext, temperature: float = 0.5, proj: object = (128, 64)) -> tuple[nn.Module, Loss]:
     """SimCLR (Chen et al. 2020): the model maps the 2N views to projections; the loss is NT-Xent on their pairs."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf:
-        raise ConfigError(f"pretrain.method=simclr: temperature={temperature!r} must be a positive number, e.g. 0.5")
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not MIN_TEMPERATURE <= temperature < math.inf
+    ):
+        raise ConfigError(
+            f"pretrain.method=simclr: temperature={temperature!r} must be a number >= {MIN_TEMPERATURE:g}, e.g. 0.5"
+        )
     p = _positive_ints("simclr", "proj", proj, 2)
     tau = float(temperature)
     # rows i and i + N of the output are the two views of example i (data/augment.TwoViews)

@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainlab.nn.causes import divergence_causes
 from trainlab.training.loop import Callback, StopTraining, Trainer
 
 DIVERGED = "diverged"
@@ -69,6 +70,9 @@ class NanGuard(Callback):
         self.trainer = trainer
         self.every = self.check_every or (1 if trainer.device.type == "cpu" else 50)
         self.initial = trainer.facts.initial_loss
+        # the largest |weight| at the start: huge or non-finite pretrained weights are named before the rate
+        weights = [p.detach().abs().max() for p in trainer.model.parameters() if p.numel()]
+        self.start_weight = float(torch.stack(weights).max()) if weights else 0.0
         self._first_bad = torch.full((), -1, dtype=torch.long, device=trainer.device)  # deferred mode only
         self._handles = [
             trainer.optimizer.register_step_pre_hook(self._before_step),
@@ -218,7 +222,7 @@ class NanGuard(Callback):
             msg += f" (found at step {trainer.step}: the guard reads its device-side flag every {self.every} steps)"
         if where:
             msg += f"; {where}"
-        msg += f". Fix: {suggest_fix(trainer, found)}"
+        msg += f". Fix: {suggest_fix(trainer, found, getattr(self, 'start_weight', 0.0))}"
         run_dir = trainer.facts.run_dir
         if run_dir and (Path(run_dir) / "checkpoint.pt").is_file():
             msg += ". checkpoint.pt keeps the last good state (not overwritten)"
@@ -309,18 +313,21 @@ def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads]))
 
 
-def suggest_fix(trainer: Trainer, found: dict[str, Any]) -> str:
-    """The most likely fix for a divergence, given what ``locate_nonfinite`` found."""
+def suggest_fix(trainer: Trainer, found: dict[str, Any], start_weight: float = 0.0) -> str:
+    """The most likely fix for a divergence, given what ``locate_nonfinite`` found: the loss's extreme parameters
+    and huge starting weights (``start_weight``) first, then the learning rate."""
     if found.get("kind") == "input":
         return (
             "the training batch itself holds NaN/Inf: check the data files and data.preprocess "
             "(`trainlab doctor` checks input statistics)"
         )
     lr = trainer.lr
-    return (
+    rate = (
         f"lower the learning rate (optim.lr={lr:g} -> {lr / 10:g}; `trainlab lr-find` suggests one), "
         "clip gradients (optim.clip_grad=1.0), or add normalization (model.norm=batch)"
     )
+    first = divergence_causes(trainer.loss.name, start_weight)
+    return "; ".join(first) + f"; only then {rate}" if first else rate
 
 
 @torch.no_grad()
