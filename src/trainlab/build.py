@@ -22,7 +22,14 @@ from torch import nn
 
 from trainlab import cpu
 from trainlab.config import Config
-from trainlab.data.augment import AUGMENTATIONS, DEFAULT_VIEWS, Augment, TwoViews, make_augment, make_views
+from trainlab.data.augment import (
+    AUGMENTATIONS,
+    DEFAULT_VIEWS,
+    Augment,
+    TwoViews,
+    make_augment,
+    make_views,
+)
 from trainlab.data.dataset import Dataset
 from trainlab.data.imbalance import IMBALANCE
 from trainlab.data.memo import DataCache
@@ -42,7 +49,14 @@ from trainlab.nn.losses import (
     make_loss,
 )
 from trainlab.nn.memory import MemoryPlan, check_plan, plan_memory
-from trainlab.nn.models import FLOAT_BYTES, MODELS, build_model, count_params, describe, memory_limit
+from trainlab.nn.models import (
+    FLOAT_BYTES,
+    MODELS,
+    build_model,
+    count_params,
+    describe,
+    memory_limit,
+)
 from trainlab.nn.norms import NORMS, check_norm
 from trainlab.nn.ssl import PRETRAIN, make_pretraining
 from trainlab.runs.rundir import WEIGHTS

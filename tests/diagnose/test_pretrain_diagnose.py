@@ -7,7 +7,12 @@ import math
 from trainlab.build import make_trainer, setup
 from trainlab.config import Config
 from trainlab.data.augment import TwoViews
-from trainlab.diagnose.checks import check_initial_loss, check_overfit, run_checks, subject_from_setup
+from trainlab.diagnose.checks import (
+    check_initial_loss,
+    check_overfit,
+    run_checks,
+    subject_from_setup,
+)
 from trainlab.diagnose.lr_find import LRFindOptions, lr_range_test
 
 

@@ -19,7 +19,14 @@ import torch
 from torch import nn
 
 from trainlab.errors import ConfigError
-from trainlab.nn.models import FLOAT_BYTES, check_model_memory, describe, gigabytes, memory_limit, plan_model
+from trainlab.nn.models import (
+    FLOAT_BYTES,
+    check_model_memory,
+    describe,
+    gigabytes,
+    memory_limit,
+    plan_model,
+)
 from trainlab.nn.ssl import make_pretraining
 
 # SimCLR's NT-Xent holds the (2N)x(2N) similarities, their log-softmax and its gradient
