@@ -15,7 +15,7 @@ from trainlab.errors import TrainlabError
 from trainlab.version import __version__
 
 # modules of trainlab.cli, one per command (group), in the order --help lists them
-COMMANDS = ("train", "baselines", "evaluate", "runs", "show", "report", "compare", "plot", "summary", "catalog", "data", "sweep", "lesson", "reproduce", "doctor", "lr_find")
+COMMANDS = ("train", "baselines", "evaluate", "runs", "show", "report", "compare", "plot", "summary", "catalog", "data", "sweep", "lesson", "reproduce", "doctor", "lr_find", "lab")
 
 # commands that run a network or a baseline: the ones whose speed the thread decision sets
 TRAINS = ("train", "baselines", "eval", "report", "compare", "sweep", "lesson", "reproduce", "doctor", "lr-find")
