@@ -15,7 +15,7 @@ import math
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -133,8 +133,7 @@ class Lab:
         errors: dict[str, str] = {}
         status = 200
         if request.method == "POST":
-            data = await request.form()
-            submitted = {k: str(v) for k, v in data.items() if isinstance(v, str)}
+            submitted = _last(await _form(request))
             values.update({k: v for k, v in submitted.items() if k in values})
             overrides = form.overrides_from(submitted, known)
             overrides = [*overrides, f"output.dir={self.runs_dir}"]
@@ -238,8 +237,7 @@ class Lab:
         return FileResponse(path / name, media_type="text/html")
 
     async def compare(self, request: Request) -> Response:
-        data = await request.form()
-        names = [str(v) for v in data.getlist("run")][:50]
+        names = (await _form(request)).get("run", [])[:50]
         if len(names) < 2:
             raise HTTPException(400, "select two or more runs to compare")
         paths = [self.folder(n) for n in names]
@@ -260,8 +258,7 @@ class Lab:
                      command=form.command(playground.overrides(settings)), link="?" + urlencode(settings))
 
     async def playground_start(self, request: Request) -> Response:
-        data = await request.form()
-        settings, errors = playground.settings({k: str(v) for k, v in data.items() if isinstance(v, str)})
+        settings, errors = playground.settings(_last(await _form(request)))
         overrides = playground.overrides(settings)
         if not errors:
             _, problems = form.validate(overrides)
@@ -281,6 +278,22 @@ class Lab:
             kind = "text/javascript" if name.endswith(".js") else "text/css"
             return FileResponse(STATIC / name, media_type=kind, headers={"cache-control": "no-cache"})
         raise HTTPException(404, "no such file")
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """A posted urlencoded form (the body is already bounded by the guard) as lists of values by name."""
+    kind = request.headers.get("content-type", "application/x-www-form-urlencoded").split(";")[0].strip()
+    if kind != "application/x-www-form-urlencoded":
+        raise HTTPException(415, f"the lab takes urlencoded forms, not {kind[:80]}")
+    out: dict[str, list[str]] = {}
+    text = (await request.body()).decode("utf-8", "replace")
+    for key, value in parse_qsl(text, keep_blank_values=True, max_num_fields=1000):
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def _last(data: dict[str, list[str]]) -> dict[str, str]:
+    return {k: v[-1] for k, v in data.items()}
 
 
 def _sse(event: dict[str, Any]) -> str:
