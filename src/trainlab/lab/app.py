@@ -174,8 +174,7 @@ class Lab:
     async def run_page(self, request: Request) -> Response:
         path = self.folder(request.path_params["name"])
         s = jobs.read_summary(path)
-        job = self.pool.job_of(path.name)
-        command = job.command if job else f"trainlab train --config {path / 'config.yaml'}"
+        command = self.pool.command_of(path.name) or f"trainlab train --config {path / 'config.yaml'}"
         facts = {k: s[k] for k in ("test_accuracy", "test_loss", "test_r2", "fit_seconds", "epochs", "stop_reason")
                  if isinstance(s.get(k), (int, float, str)) and s.get(k) != ""}
         return _page("lab_run.html", title=f"trainlab lab · {path.name}", name=path.name, state=self.state(path),

@@ -130,6 +130,13 @@ class Pool:
                 return job
         return None
 
+    def command_of(self, run: str) -> str:
+        """The ``trainlab train ...`` command of the job that made run folder ``run`` ('' when not this server)."""
+        for job in self.jobs.values():
+            if job.run == run and "--resume" not in job.args:
+                return job.command
+        return ""
+
     def stop(self, run_dir: Path) -> bool:
         """Safe-stop the run in ``run_dir`` (SIGINT), or cancel its queued resume; False when nothing trains it."""
         job = self.job_of(run_dir.name)
