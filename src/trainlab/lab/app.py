@@ -343,6 +343,7 @@ def create_app(runs_dir: str | Path = "runs", token: str = "", pool_size: int | 
         Route("/playground", lab.playground_page),
         Route("/playground", lab.playground_start, methods=["POST"]),
         Route("/static/{file}", lab.static),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),  # no icon: say so without a 404
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _error, Exception: _error})
     app.state.lab = lab

@@ -37,10 +37,35 @@ function runPage(root) {
   Plotly.newPlot(acc, [line("train (within epoch)", COLORS.batch, "dot"), line("train", COLORS.train), line("val", COLORS.val)], layout("accuracy", "accuracy"), { responsive: true });
   Plotly.newPlot(lr, [line("learning rate", COLORS.train)], layout("learning rate", "lr"), { responsive: true });
   root.dataset.points = "0";
+  // points are buffered and drawn together at most every 50 ms: a page opened late replays thousands of
+  // events, and one redraw per event would keep the browser busy for minutes
+  const pending = new Map();
+  let timer = null, epochs = 0, lastT = 0;
+  const flush = () => {
+    timer = null;
+    for (const [div, traces] of pending) {
+      const idx = [...traces.keys()];
+      Plotly.extendTraces(div, { x: idx.map((i) => traces.get(i).x), y: idx.map((i) => traces.get(i).y) }, idx);
+    }
+    pending.clear();
+    root.dataset.points = String(epochs);
+    if (lastT) {  // the delay from the last epoch's end (written by the run) to its point on this screen
+      const delay = Date.now() / 1000 - lastT;
+      root.dataset.delay = delay.toFixed(3);
+      document.getElementById("latency").textContent = `(last epoch on screen ${(delay * 1000).toFixed(0)} ms after it ended)`;
+      lastT = 0;
+    }
+  };
   const add = (div, traces, xs, ys) => {
-    const keep = traces.filter((_, i) => ys[i] !== null && ys[i] !== undefined);
-    if (!keep.length) return;
-    Plotly.extendTraces(div, { x: keep.map(() => [xs]), y: keep.map((t) => [ys[traces.indexOf(t)]]) }, keep);
+    traces.forEach((t, k) => {
+      if (ys[k] === null || ys[k] === undefined) return;
+      if (!pending.has(div)) pending.set(div, new Map());
+      const m = pending.get(div);
+      if (!m.has(t)) m.set(t, { x: [], y: [] });
+      m.get(t).x.push(xs);
+      m.get(t).y.push(ys[k]);
+    });
+    if (timer === null) timer = setTimeout(flush, 50);
   };
   const source = new EventSource(root.dataset.events);
   source.onmessage = (msg) => {
@@ -61,13 +86,8 @@ function runPage(root) {
       add(acc, [0, 1, 2], m.epoch, [m.train_accuracy === undefined ? null : m.train_accuracy, m.train_accuracy === undefined ? null : m.train_accuracy,
         m.val_accuracy === undefined ? null : m.val_accuracy]);
       add(lr, [0], m.epoch, [m.lr]);
-      root.dataset.points = String(Number(root.dataset.points) + 1);
-      if (e.t) {  // the delay from the epoch's end (written by the run) to its point on this screen
-        const delay = Date.now() / 1000 - e.t;
-        root.dataset.delay = delay.toFixed(3);
-        const live = delay < 60;
-        if (live) document.getElementById("latency").textContent = `(last epoch on screen ${(delay * 1000).toFixed(0)} ms after it ended)`;
-      }
+      epochs += 1;
+      lastT = e.t || 0;
     } else if (e.kind === "warning") {
       note(`warning: ${e.text}`, "warning");
     } else if (e.kind === "end") {
@@ -107,7 +127,7 @@ function playground(root) {
   Plotly.newPlot(loss, [line("train", COLORS.train), line("val", COLORS.val)], layout("loss", "loss"), { responsive: true });
   root.dataset.grids = "0";
   if (!root.dataset.job) return;
-  let points = null;
+  let points = null, latest = null, drawTimer = null;
   const status = document.getElementById("status");
   followJob(root.dataset.job, (run) => {
     const link = document.getElementById("run-link");
@@ -122,6 +142,14 @@ function playground(root) {
         const m = e.metrics;
         Plotly.extendTraces(loss, { x: [[m.epoch], [m.epoch]], y: [[m.train_loss], [m.val_loss === undefined ? null : m.val_loss]] }, [0, 1]);
       } else if (e.kind === "grid" && points) {
+        latest = e;  // replayed grids are skipped: only the newest is drawn, at most every 50 ms
+        if (drawTimer === null) drawTimer = setTimeout(draw, 50);
+      }
+    };
+    const draw = () => {
+      drawTimer = null;
+      const e = latest;
+      {
         const traces = [];
         if (e.axes.length === 2) {
           const [ax, ay] = e.axes;
