@@ -17,7 +17,8 @@ CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", s
                  if p and os.path.exists(p)), None)
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (make chromium, or apt-get install chromium)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None,
+                                reason="no chromium installed (make chromium, or apt-get install chromium)")
 
 
 @pytest.fixture
@@ -77,11 +78,12 @@ def test_start_watch_stop_resume_in_a_browser(page, tmp_path: Path) -> None:
     page.screenshot(path=str(tmp_path / "lab-run-live.png"), full_page=True)
     page.click("#stop")
     page.wait_for_selector("#status[data-status='interrupted']", timeout=120_000)
-    assert page.is_visible("#resume")
+    assert page.is_visible("#resume") and not page.is_visible("#stop")
     page.screenshot(path=str(tmp_path / "lab-run-stopped.png"), full_page=True)
     page.click("#resume")
     page.wait_for_selector("#status[data-status='completed']", timeout=300_000)
     page.wait_for_selector("#report:not([hidden])", timeout=60_000)
+    assert not page.is_visible("#stop") and not page.is_visible("#resume")  # a finished run offers neither
     page.screenshot(path=str(tmp_path / "lab-run-completed.png"), full_page=True)
     page.click("#report")
     page.wait_for_load_state()

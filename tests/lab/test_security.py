@@ -48,7 +48,8 @@ def test_cross_site_posts_are_refused(client, tmp_path: Path) -> None:
     fake_run(tmp_path / "runs", "20250101-000000-a", status="interrupted")
     for headers in ({"origin": "http://evil.example"}, {"origin": "http://127.0.0.1:9999"}, {"origin": "null"},
                     {"origin": "https://127.0.0.1:8765"}):
-        for path in ("/new", "/runs/20250101-000000-a/resume", "/runs/20250101-000000-a/stop", "/compare", "/playground"):
+        for path in ("/new", "/runs/20250101-000000-a/resume", "/runs/20250101-000000-a/stop", "/compare",
+                     "/playground"):
             assert client.post(path, data={"action": "start"}, headers=headers).status_code == 403, (path, headers)
     del client.headers["origin"]  # neither Origin nor Referer: refused too
     assert client.post("/new", data={"action": "check"}).status_code == 403

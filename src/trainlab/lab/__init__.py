@@ -39,9 +39,11 @@ def serve(host: str = "127.0.0.1", port: int = 8765, runs_dir: str | Path = "run
         # optional: the lab's web stack is the `lab` extra
         import uvicorn
 
+        # optional: the app imports starlette (the lab extra)
         from trainlab.lab.app import create_app
     except ImportError as exc:
-        raise ConfigError(f"trainlab lab needs the lab extra ({exc.name} is missing): pip install 'trainlab[lab]'") from None
+        raise ConfigError(f"trainlab lab needs the lab extra ({exc.name} is missing): "
+                          "pip install 'trainlab[lab]'") from None
     # lazy: loaded with the app above, only when serving
     from trainlab.lab.security import new_token
 

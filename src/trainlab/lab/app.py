@@ -21,7 +21,14 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from trainlab.config import read_yaml
@@ -121,8 +128,10 @@ class Lab:
         rows.sort(key=lambda r: (r[sort] is None, r[sort] if r[sort] is not None else 0), reverse=desc)
         query = request.query_params.get("q", "")[:200]
         if query:
-            rows = [r for r in rows if any(query.lower() in str(r[c]).lower() for c in ("run", "data", "model", "status"))]
-        links = {c: "?" + urlencode({"sort": c, "desc": "0" if (c == sort and desc) else "1", "q": query}) for c in COLUMNS}
+            wanted = query.lower()
+            rows = [r for r in rows if any(wanted in str(r[c]).lower() for c in ("run", "data", "model", "status"))]
+        links = {c: "?" + urlencode({"sort": c, "desc": "0" if (c == sort and desc) else "1", "q": query})
+                 for c in COLUMNS}
         return _page("lab_runs.html", title="trainlab lab", rows=rows, sort=sort, desc=desc, q=query, links=links,
                      columns=COLUMNS, dir=str(self.runs_dir), pool=self.pool.size,
                      active=len(self.pool.running()), queued=len(self.pool.queue))
@@ -224,7 +233,8 @@ class Lab:
         path = self.folder(request.path_params["name"])
         state = self.state(path)
         if not state["resumable"]:
-            raise HTTPException(409, f"{path.name} is {state['status']}: only an interrupted run with a checkpoint resumes")
+            raise HTTPException(409, f"{path.name} is {state['status']}: "
+                                     "only an interrupted run with a checkpoint resumes")
         self.pool.submit(["--resume", str(path)], form.command([], str(path)), run=path.name)
         return RedirectResponse(f"/runs/{path.name}", status_code=303)
 
@@ -261,9 +271,10 @@ class Lab:
         overrides = playground.overrides(settings)
         if not errors:
             _, problems = form.validate(overrides)
-            errors = {"": msg for msg in problems.values()}
+            errors = {"": "; ".join(problems.values())} if problems else {}
         if errors:
-            return _page("lab_playground.html", 400, title="trainlab lab · playground", settings=settings, errors=errors,
+            return _page("lab_playground.html", 400, title="trainlab lab · playground", settings=settings,
+                         errors=errors,
                          choices=playground.choices(), job=None, command=form.command(overrides),
                          link="?" + urlencode(settings))
         job = self.pool.submit(["--grid", *overrides, f"output.dir={self.runs_dir}"], form.command(overrides))

@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from trainlab.names import CATALOGUES
 
 DATASETS = ("xor", "circles", "moons", "spirals", "blobs", "line", "sine")
@@ -60,7 +58,8 @@ def settings(query: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
             except ValueError:
                 number = None
             if number is None or not low <= number <= high or number != number:
-                errors[key] = f"{key}={value!r} must be a{'n integer' if kind == 'int' else ' number'} in [{low:g}, {high:g}]"
+                what = "an integer" if kind == "int" else "a number"
+                errors[key] = f"{key}={value!r} must be {what} in [{low:g}, {high:g}]"
                 value = default
         out[key] = value
     return out, errors

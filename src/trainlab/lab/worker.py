@@ -42,10 +42,11 @@ def _num(v: Any) -> float | None:
 
 
 def build_live(grid: bool) -> Any:
-    """The ``Live`` callback (writing the run folder's ``live.jsonl``); a factory so torch loads after ``cpu.prepare``."""
+    """The ``Live`` callback (writing ``live.jsonl`` in the run folder); made here so torch loads after cpu.prepare."""
     # lazy: torch and the loop load only after cpu.prepare() decided the threads
     import torch
 
+    # lazy: the loop's module loads torch too
     from trainlab.training.events import Callback
 
     class Live(Callback):

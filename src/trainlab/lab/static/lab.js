@@ -35,7 +35,7 @@ function runPage(root) {
   // traces: loss [batch, train, val]; accuracy [batch, train, val]; lr [lr]
   Plotly.newPlot(loss, [line("train (within epoch)", COLORS.batch, "dot"), line("train", COLORS.train), line("val", COLORS.val)], layout("loss", "loss"), { responsive: true });
   Plotly.newPlot(acc, [line("train (within epoch)", COLORS.batch, "dot"), line("train", COLORS.train), line("val", COLORS.val)], layout("accuracy", "accuracy"), { responsive: true });
-  Plotly.newPlot(lr, [line("learning rate", COLORS.train)], layout("learning rate", "lr"), { responsive: true });
+  Plotly.newPlot(lr, [line("learning rate", COLORS.train)], { ...layout("learning rate", "lr"), yaxis: { title: { text: "lr" }, type: "log" } }, { responsive: true });
   root.dataset.points = "0";
   // points are buffered and drawn together at most every 50 ms: a page opened late replays thousands of
   // events, and one redraw per event would keep the browser busy for minutes
