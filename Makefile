@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# pin torch first: an unpinned torch pulls gigabytes of CUDA packages
 	$(PIP) install -q $(TORCH_PIN)
-	$(PIP) install -q -e '.[test,mnist1d,sweep,tensorboard,notebook]'
+	$(PIP) install -q -e '.[test,mnist1d,sweep,tensorboard,notebook,lab]'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("lessons",),  # experiments built on all of the above
     ("reproductions",),  # published tables re-run: baselines, runs and lessons' measurements
     ("api",),  # the public Python API
+    ("lab",),  # trainlab lab: the local web app; runs as worker subprocesses (needs the lab extra)
     ("cli", "__init__"),  # the command line and the package facade
     ("__main__",),  # python -m trainlab
 ]

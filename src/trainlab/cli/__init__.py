@@ -34,6 +34,7 @@ COMMANDS = (
     "reproduce",
     "doctor",
     "lr_find",
+    "lab",
 )
 
 # commands that run a network or a baseline: the ones whose speed the thread decision sets
