@@ -40,7 +40,7 @@ def _lesson(out: Path) -> Path:
     r.claim("He init keeps the activations' scale through 10 layers", "std ratio in [0.5, 2]", "1.07", True)
     r.claim("zeros init never leaves the start", "accuracy <= 0.2", "0.11", True)
     r.heading("Activations per layer")
-    r.text("Each layer of a `model.hidden=[64]*10` MLP, with *tanh*: the spread at the last layer tells the story.")
+    r.text("Each layer of a `model.hidden=[64, 64]` MLP, with *tanh*: the spread at the last layer tells the story.")
     r.table(
         ["init", *(f"layer {i} std" for i in range(1, 11))],
         [[name, *(0.8**i * k for i in range(1, 11))] for k, name in ((1, "kaiming"), (2, "xavier"), (0, "zeros"))],
