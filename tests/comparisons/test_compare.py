@@ -83,7 +83,9 @@ def test_compare_runs_every_combination_and_seed(comparison: Comparison) -> None
 
 def test_compare_report_and_json(comparison: Comparison, capsys: pytest.CaptureFixture[str]) -> None:
     page = (comparison.path / "compare.html").read_text()
-    assert page.count("<img ") == 3  # overlaid curves, test accuracy bars, test loss bars
+    # overlaid curves (one image per metric: val accuracy, val loss, train accuracy), test accuracy and loss bars
+    assert page.count("<img ") == 3 + 2
+    assert page.split('<div class="curves">', 1)[1].split("</div>", 1)[0].count("<img ") == 3
     for label in ("act=relu lr=0.01", "act=tanh lr=0.003"):
         assert label in page
     assert page.count('report.html"') == 8  # a link to every run's own report
@@ -102,7 +104,7 @@ def test_compare_report_renders_in_headless_chromium(comparison: Comparison, tmp
     browser = Browser(find_chromium())
     try:
         page = browser.open(comparison.path / "compare.html")
-        assert page.eval("[...document.images].filter(i => i.complete && i.naturalWidth > 0).length") == 3
+        assert page.eval("[...document.images].filter(i => i.complete && i.naturalWidth > 0).length") == 3 + 2
         assert page.errors() == []
         assert page.screenshot(tmp_path / "compare.png").stat().st_size > 20_000
     finally:

@@ -53,7 +53,11 @@ def context(comp: Any) -> dict[str, Any]:
         hist_keys = {k for g in groups for h in g["histories"] for m in h for k in m}
         metrics = [k for k in ("val_accuracy", "val_loss", "train_accuracy", "train_loss") if k in hist_keys][:3]
         if metrics:
-            ctx["curves"] = pages.image_uri(plots.compare_curves(groups, metrics), "svg")
+            panels = plots.compare_curve_panels(groups, metrics)  # one image each: a phone stacks them
+            ctx["curves"] = [
+                {"uri": pages.image_uri(fig, "svg"), "alt": f"{title} per epoch, every configuration"}
+                for title, fig in panels
+            ]
         bars = [m for m in ("test_accuracy", "test_loss", "test_r2") if any(g["values"].get(m) for g in groups)][:2]
         ctx["bars"] = [
             {

@@ -27,6 +27,7 @@ from trainlab.data.memo import DataCache
 from trainlab.formatting import sig
 from trainlab.lessons.page import card
 from trainlab.lessons.page import render as render_page
+from trainlab.report import plots
 from trainlab.training.loop import Callback, Trainer
 from trainlab.training.stacked import StackedEngine, stack_size
 
@@ -68,8 +69,15 @@ class Claim:
 
     def as_dict(self) -> dict[str, Any]:
         """The claim as plain values (``claims.json`` of a lesson's report folder)."""
-        return {"claim": self.claim, "test": self.test, "measured": self.measured, "verdict": self.verdict,
-                "holds": self.holds, "judged": self.judged, "why": self.why}
+        return {
+            "claim": self.claim,
+            "test": self.test,
+            "measured": self.measured,
+            "verdict": self.verdict,
+            "holds": self.holds,
+            "judged": self.judged,
+            "why": self.why,
+        }
 
 
 def counts(claims: Iterable[Claim]) -> tuple[int, int, int]:
@@ -133,7 +141,8 @@ class Report:
     def figure(self, fig: Any, name: str, caption: str) -> None:
         """Render a matplotlib Figure to PNG and keep it (inlined in HTML, a file beside the Markdown)."""
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        plots.retheme(fig)  # what the lesson drew in matplotlib's black (legends, suptitles) turns mid-grey
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", transparent=True)
         self.blocks.append(("figure", Figure(f"{name}.png", buf.getvalue(), caption)))
 
     @property
@@ -149,12 +158,16 @@ class Report:
         if c.why:
             return c.why
         size = "the `--quick` size (tiny data, few steps)" if self.quick else "the full lesson's size"
-        return (f"measured at {size}; the test and the measurement are shown: read them before the verdict"
-                + ("; the full lesson (without `--quick`) judges it at its intended size" if self.quick else ""))
+        return f"measured at {size}; the test and the measurement are shown: read them before the verdict" + (
+            "; the full lesson (without `--quick`) judges it at its intended size" if self.quick else ""
+        )
 
     def verdict_rows(self) -> list[list[str]]:
         """Rows of the verdict table: claim (with its test), measured, verdict (with its explanation)."""
-        return [[f"{c.claim} — *{c.test}*", c.measured, c.verdict + (f" — {self.explanation(c)}" if not c.held else "")] for c in self.claims]
+        return [
+            [f"{c.claim} — *{c.test}*", c.measured, c.verdict + (f" — {self.explanation(c)}" if not c.held else "")]
+            for c in self.claims
+        ]
 
     def to_markdown(self) -> str:
         """The report as Markdown (figures referenced as PNG files beside it)."""
@@ -186,8 +199,14 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         """The lesson's verdicts as plain values (``claims.json``: what ``trainlab notes`` reuses)."""
-        return {"name": self.name, "title": self.title, "quick": self.quick, "overrides": self.overrides, "seconds": round(self.seconds, 2),
-                "claims": [{**c.as_dict(), "why": self.explanation(c)} for c in self.claims]}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "quick": self.quick,
+            "overrides": self.overrides,
+            "seconds": round(self.seconds, 2),
+            "claims": [{**c.as_dict(), "why": self.explanation(c)} for c in self.claims],
+        }
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write report.md, report.html, claims.json and the figures' PNG files into ``out_dir``."""
@@ -203,7 +222,11 @@ class Report:
 
 def _md_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     cell = lambda s: str(s).replace("|", "\\|").replace("\n", " ")  # noqa: E731
-    return ["| " + " | ".join(map(cell, columns)) + " |", "|" + "---|" * len(columns), *["| " + " | ".join(map(cell, r)) + " |" for r in rows]]
+    return [
+        "| " + " | ".join(map(cell, columns)) + " |",
+        "|" + "---|" * len(columns),
+        *["| " + " | ".join(map(cell, r)) + " |" for r in rows],
+    ]
 
 
 # -- running experiments -----------------------------------------------------------------------------
@@ -264,7 +287,13 @@ class Fitted:
 class LessonContext:
     """How a lesson runs: quick or full, the user's overrides, a log line sink and a data cache."""
 
-    def __init__(self, quick: bool = False, overrides: list[str] | None = None, log: Callable[[str], None] | None = None, stack: bool = True):
+    def __init__(
+        self,
+        quick: bool = False,
+        overrides: list[str] | None = None,
+        log: Callable[[str], None] | None = None,
+        stack: bool = True,
+    ):
         self.quick = quick
         self.stack = stack  # fit_many trains runs that allow it as stacked models
         self._stacks: list[int] = []  # members of each stack fit_many trained
@@ -300,8 +329,13 @@ class LessonContext:
         """``build.setup`` with the lesson's data cache."""
         return setup(cfg, cache=self._data)
 
-    def fit_many(self, cfgs: Sequence[Config], labels: Sequence[str] | None = None, callbacks: Sequence[Sequence[Callback]] | None = None,
-                 data: Dataset | None = None) -> list[Fitted]:
+    def fit_many(
+        self,
+        cfgs: Sequence[Config],
+        labels: Sequence[str] | None = None,
+        callbacks: Sequence[Sequence[Callback]] | None = None,
+        data: Dataset | None = None,
+    ) -> list[Fitted]:
         """Train several configs, stacked where they allow it, the rest one by one; one Fitted per config, in order.
 
         Runs that differ only in per-run values (seed, lr, weight decay, activation, init, loss: the keys of
@@ -331,7 +365,12 @@ class LessonContext:
                 out[members[0]] = self.fit(cfgs[members[0]], extra[members[0]], labels[members[0]], data)
                 continue
             built = [(i, *self._build(cfgs[i], extra[i], data)) for i in members]
-            for i, s, trainer, rec in built:  # a member the built trainer rules out (a loss that changes per epoch, ...)
+            for (
+                i,
+                s,
+                trainer,
+                rec,
+            ) in built:  # a member the built trainer rules out (a loss that changes per epoch, ...)
                 if (why := why_alone([cfgs[i]], [trainer])) is not None:
                     self._alone.append(f"{labels[i]}: {why}")
                     out[i] = self._fit_built(s, trainer, rec, labels[i])
@@ -349,13 +388,17 @@ class LessonContext:
                     out[i] = self._fit_built(s, trainer, rec, labels[i])
         return [out[i] for i in range(len(cfgs))]
 
-    def _build(self, cfg: Config, callbacks: Sequence[Callback], data: Dataset | None) -> tuple[Setup, Trainer, Recorder]:
+    def _build(
+        self, cfg: Config, callbacks: Sequence[Callback], data: Dataset | None
+    ) -> tuple[Setup, Trainer, Recorder]:
         """A config's setup and trainer (through ``build.build``) with a Recorder."""
         rec = Recorder()
         s, trainer = build(cfg, data, cache=self._data, callbacks=[rec, *callbacks])
         return s, trainer, rec
 
-    def _fit_stacked(self, chunk: list[tuple[int, Setup, Trainer, Recorder]], labels: Sequence[str]) -> dict[int, Fitted]:
+    def _fit_stacked(
+        self, chunk: list[tuple[int, Setup, Trainer, Recorder]], labels: Sequence[str]
+    ) -> dict[int, Fitted]:
         """One stack of built runs trained as one model; a stacked model's error ends every member, as
         ``fit`` keeps a single run's."""
         trainers = [b[2] for b in chunk]
@@ -369,7 +412,10 @@ class LessonContext:
         seconds = time.perf_counter() - t0
         self._stacks.append(len(chunk))
         for i, _, trainer, _ in chunk:
-            self.log(f"  {labels[i]}: {len(trainer.history)} epochs, {seconds:.1f}s for the stack of {len(chunk)}" + (f" ({trainer.stop_reason})" if trainer.stop_reason else ""))
+            self.log(
+                f"  {labels[i]}: {len(trainer.history)} epochs, {seconds:.1f}s for the stack of {len(chunk)}"
+                + (f" ({trainer.stop_reason})" if trainer.stop_reason else "")
+            )
         return {i: Fitted(s, trainer, rec, error) for i, s, trainer, rec in chunk}
 
     def plan(self) -> str:
@@ -379,13 +425,19 @@ class LessonContext:
             return ""
         if not self.stack:
             return "stacking off (--no-stack): every run alone"
-        line = f"{stacked} runs trained stacked in {len(self._stacks)} stack{'s' if len(self._stacks) != 1 else ''}" if stacked else "no runs stacked"
+        line = (
+            f"{stacked} runs trained stacked in {len(self._stacks)} stack{'s' if len(self._stacks) != 1 else ''}"
+            if stacked
+            else "no runs stacked"
+        )
         if self._alone:
             shown = "; ".join(self._alone[:3]) + (f"; {len(self._alone) - 3} more" if len(self._alone) > 3 else "")
             line += f"; {len(self._alone)} one by one ({shown})"
         return line
 
-    def fit(self, cfg: Config, callbacks: Sequence[Callback] = (), label: str = "", data: Dataset | None = None) -> Fitted:
+    def fit(
+        self, cfg: Config, callbacks: Sequence[Callback] = (), label: str = "", data: Dataset | None = None
+    ) -> Fitted:
         """Train a config through the run builder (every config key applies, as in `trainlab train`);
         a training error is kept, not raised. ``data``: a data set the lesson made (a subset of labels)."""
         s, trainer, rec = self._build(cfg, callbacks, data)
@@ -399,17 +451,22 @@ class LessonContext:
             trainer.fit()
         except (RuntimeError, ValueError, FloatingPointError) as exc:  # a diverging run is a finding
             error = str(exc).splitlines()[0][:200]
-        self.log(f"  {label}: {len(trainer.history)} epochs, {time.perf_counter() - t0:.1f}s" + (f" ({trainer.stop_reason})" if trainer.stop_reason else ""))
+        self.log(
+            f"  {label}: {len(trainer.history)} epochs, {time.perf_counter() - t0:.1f}s"
+            + (f" ({trainer.stop_reason})" if trainer.stop_reason else "")
+        )
         return Fitted(s, trainer, rec, error)
 
 
 def new_figure(cols: int = 1, rows: int = 1, size: tuple[float, float] = (4.0, 3.0)) -> tuple[Any, Any]:
-    """A matplotlib Figure (Agg, no global pyplot state) and its axes array (always 2-D)."""
-    # lazy: matplotlib loads only when a figure is drawn (it costs ~0.3 s at start-up)
-    from matplotlib.figure import Figure as MplFigure
+    """A matplotlib Figure (Agg, no global pyplot state) and its axes array (always 2-D), themed as the run reports'.
 
-    fig = MplFigure(figsize=(size[0] * cols, size[1] * rows))
-    axes = fig.subplots(rows, cols, squeeze=False)
+    Transparent, with mid-grey text and axes (``report.plots.theme``), so it reads on a light and a
+    dark page; lessons draw no grid unless they ask for one.
+    """
+    fig = plots.figure(size[0] * cols, size[1] * rows)
+    with plots.theme(**{"axes.grid": False}):
+        axes = fig.subplots(rows, cols, squeeze=False)
     return fig, axes
 
 

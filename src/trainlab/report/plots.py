@@ -8,8 +8,9 @@ for pixel images).
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,11 +24,25 @@ GREY = "#8b8b8b"
 # Tableau-10 hues: mid lightness, distinguishable on white and on near-black
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac"]
 RC = {
-    "figure.facecolor": "none", "axes.facecolor": "none", "savefig.transparent": True,
-    "text.color": GREY, "axes.labelcolor": GREY, "axes.edgecolor": GREY, "axes.titlecolor": GREY,
-    "xtick.color": GREY, "ytick.color": GREY, "grid.color": GREY, "grid.alpha": 0.25,
-    "axes.grid": True, "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
-    "font.size": 9, "axes.titlesize": 10, "lines.linewidth": 1.8, "svg.hashsalt": "trainlab",
+    "figure.facecolor": "none",
+    "axes.facecolor": "none",
+    "savefig.transparent": True,
+    "text.color": GREY,
+    "axes.labelcolor": GREY,
+    "axes.edgecolor": GREY,
+    "axes.titlecolor": GREY,
+    "xtick.color": GREY,
+    "ytick.color": GREY,
+    "grid.color": GREY,
+    "grid.alpha": 0.25,
+    "axes.grid": True,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "lines.linewidth": 1.8,
+    "svg.hashsalt": "trainlab",
 }
 
 
@@ -51,29 +66,61 @@ def preload() -> None:
 
 def figure(width: float, height: float) -> Any:
     """A themed matplotlib Figure (not registered with pyplot, so it is freed with its last reference)."""
+    # lazy: matplotlib costs ~0.3 s to import; it loads with the first figure
+    from matplotlib.figure import Figure
+
+    with theme():
+        # fixed margins: constrained layout costs more than the drawing itself
+        return Figure(figsize=(width, height))
+
+
+@contextlib.contextmanager
+def theme(**overrides: Any) -> Iterator[None]:
+    """The report's rc settings (transparent, mid-grey, PALETTE) for what is drawn inside the block."""
     mpl = _matplotlib()
     # lazy: matplotlib costs ~0.3 s to import; it loads with the first figure
     from cycler import cycler
-    from matplotlib.figure import Figure
 
-    with mpl.rc_context({**RC, "axes.prop_cycle": cycler(color=PALETTE)}):
-        # fixed margins: constrained layout costs more than the drawing itself
-        return Figure(figsize=(width, height))
+    with mpl.rc_context({**RC, "axes.prop_cycle": cycler(color=PALETTE), **overrides}):
+        yield
 
 
 def themed(draw: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator: run a drawing function inside the report's rc settings."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        mpl = _matplotlib()
-        # lazy: matplotlib costs ~0.3 s to import; it loads with the first figure
-        from cycler import cycler
-
-        with mpl.rc_context({**RC, "axes.prop_cycle": cycler(color=PALETTE)}):
+        with theme():
             return draw(*args, **kwargs)
 
     wrapper.__doc__, wrapper.__name__ = draw.__doc__, draw.__name__
     return wrapper
+
+
+def retheme(fig: Any) -> Any:
+    """Recolour what was drawn outside :func:`theme` (black text, white legend boxes) so ``fig`` reads on light and dark.
+
+    For figures drawn by other code (the lessons): texts, ticks and spines left at matplotlib's black
+    turn mid-grey, backgrounds and legend boxes turn transparent; colours chosen on purpose stay.
+    """
+    # lazy: matplotlib costs ~0.3 s to import; the caller's figure means it has loaded
+    from matplotlib.colors import same_color
+    from matplotlib.legend import Legend
+    from matplotlib.text import Text
+
+    fig.patch.set_facecolor("none")
+    for ax in fig.axes:
+        ax.patch.set_facecolor("none")
+        for spine in ax.spines.values():
+            if same_color(spine.get_edgecolor(), "black"):
+                spine.set_edgecolor(GREY)
+        ax.tick_params(which="both", colors=GREY)
+    for legend in fig.findobj(Legend):
+        legend.get_frame().set_facecolor("none")
+        legend.get_frame().set_edgecolor("none")
+    for text in fig.findobj(Text):
+        if same_color(text.get_color(), "black"):
+            text.set_color(GREY)
+    return fig
 
 
 def to_display(x: np.ndarray) -> np.ndarray:
@@ -84,7 +131,9 @@ def to_display(x: np.ndarray) -> np.ndarray:
     return ((img - lo) / (hi - lo if hi > lo else 1.0) * 255).round().astype(np.uint8)
 
 
-def weight_mosaic(w: np.ndarray, input_shape: Sequence[int], max_units: int = 64, tile_px: int = 48) -> tuple[np.ndarray, int]:
+def weight_mosaic(
+    w: np.ndarray, input_shape: Sequence[int], max_units: int = 64, tile_px: int = 48
+) -> tuple[np.ndarray, int]:
     """First-layer weights as one RGB mosaic (blue < 0 < red, each unit scaled to its own max |w|).
 
     ``w`` is a Linear weight (units, C*H*W) or a Conv2d weight (out, in, k, k). Returns the pixels
@@ -111,37 +160,58 @@ def weight_mosaic(w: np.ndarray, input_shape: Sequence[int], max_units: int = 64
     return rgba.repeat(scale, 0).repeat(scale, 1), n
 
 
-@themed
-def learning_curves(history: list[dict[str, float]]) -> Any:
-    """Loss, accuracy (classification) and learning rate per epoch, train and validation."""
+def _curve_panels(history: list[dict[str, float]]) -> list[tuple[str, str]]:
+    """The (metric key, title) of each learning-curve panel: loss, accuracy (classification), learning rate."""
     has_acc = any("train_accuracy" in m or "val_accuracy" in m or "val_knn_accuracy" in m for m in history)
-    panels = [("loss", "loss")] + ([("accuracy", "accuracy")] if has_acc else []) + [("lr", "learning rate")]
-    fig = figure(3.3 * len(panels), 2.8)
-    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.17, top=0.9, wspace=0.28)
+    return [("loss", "loss")] + ([("accuracy", "accuracy")] if has_acc else []) + [("lr", "learning rate")]
+
+
+def _draw_curve(ax: Any, history: list[dict[str, float]], key: str, title: str) -> None:
+    """One learning-curve panel: ``key`` per epoch (train, validation, kNN monitor), or the learning rate."""
     epochs = [m.get("epoch", i + 1) for i, m in enumerate(history)]
     dots = {"marker": "o", "ms": 3} if len(history) <= 30 else {}  # a dot per epoch while they stay apart
+    if key == "lr":
+        ax.plot(epochs, [m.get("lr", float("nan")) for m in history], color=PALETTE[4], **dots)
+        lrs = [m["lr"] for m in history if m.get("lr", 0) > 0]
+        if lrs and max(lrs) / min(lrs) > 20:
+            ax.set_yscale("log")
+        elif lrs and max(lrs) == min(lrs):  # constant: show it against zero, not as noise
+            ax.set_ylim(0, lrs[0] * 1.5)
+        if ax.get_yscale() == "linear":
+            ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+    else:
+        # val_knn: a pretraining run's kNN monitor (training/callbacks/knn.py)
+        for split, color in (("train", PALETTE[0]), ("val", PALETTE[1]), ("val_knn", PALETTE[2])):
+            ys = [m.get(f"{split}_{key}", float("nan")) for m in history]
+            if not all(math.isnan(v) for v in ys):
+                ax.plot(epochs, ys, color=color, label=split.replace("_", " "), **dots)
+        ax.legend(loc="best")
+    ax.set_title(title)
+    ax.set_xlabel("epoch")
+    _epoch_ticks(ax, epochs)
+
+
+@themed
+def learning_curves(history: list[dict[str, float]]) -> Any:
+    """Loss, accuracy (classification) and learning rate per epoch, train and validation, side by side."""
+    panels = _curve_panels(history)
+    fig = figure(3.3 * len(panels), 2.8)
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.17, top=0.9, wspace=0.28)
     for i, (key, title) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), i + 1)
-        if key == "lr":
-            ax.plot(epochs, [m.get("lr", float("nan")) for m in history], color=PALETTE[4], **dots)
-            lrs = [m["lr"] for m in history if m.get("lr", 0) > 0]
-            if lrs and max(lrs) / min(lrs) > 20:
-                ax.set_yscale("log")
-            elif lrs and max(lrs) == min(lrs):  # constant: show it against zero, not as noise
-                ax.set_ylim(0, lrs[0] * 1.5)
-            if ax.get_yscale() == "linear":
-                ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
-        else:
-            # val_knn: a pretraining run's kNN monitor (training/callbacks/knn.py)
-            for split, color in (("train", PALETTE[0]), ("val", PALETTE[1]), ("val_knn", PALETTE[2])):
-                ys = [m.get(f"{split}_{key}", float("nan")) for m in history]
-                if not all(math.isnan(v) for v in ys):
-                    ax.plot(epochs, ys, color=color, label=split.replace("_", " "), **dots)
-            ax.legend(loc="best")
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        _epoch_ticks(ax, epochs)
+        _draw_curve(fig.add_subplot(1, len(panels), i + 1), history, key, title)
     return fig
+
+
+@themed
+def learning_curve_panels(history: list[dict[str, float]]) -> list[tuple[str, Any]]:
+    """The panels of :func:`learning_curves` as one Figure each, (title, Figure), for a page to lay out (phones: one per row)."""
+    out = []
+    for key, title in _curve_panels(history):
+        fig = figure(3.6, 2.7)
+        fig.subplots_adjust(left=0.17, right=0.97, bottom=0.17, top=0.9)
+        _draw_curve(fig.add_subplot(1, 1, 1), history, key, title)
+        out.append((title, fig))
+    return out
 
 
 def _epoch_ticks(ax: Any, epochs: Sequence[float]) -> None:
@@ -182,12 +252,16 @@ def decision_boundary(b: dict[str, np.ndarray], classes: Sequence[str]) -> Any:
     fig.subplots_adjust(left=0.11, right=0.97, bottom=0.08, top=0.92)
     ax = fig.add_subplot(1, 1, 1)
     colors = np.array([to_rgb(PALETTE[i % len(PALETTE)]) for i in range(len(classes))])
-    rgba = np.concatenate([colors[b["cls"].astype(int)], (0.15 + 0.4 * b["conf"].astype(np.float32)[..., None])], axis=-1)
+    rgba = np.concatenate(
+        [colors[b["cls"].astype(int)], (0.15 + 0.4 * b["conf"].astype(np.float32)[..., None])], axis=-1
+    )
     x0, x1, y0, y1 = (float(v) for v in b["extent"])
     ax.imshow(rgba, origin="lower", extent=(x0, x1, y0, y1), aspect="auto", interpolation="nearest")
     for c, name in enumerate(classes):
         pts = b["x"][b["y"] == c]
-        ax.scatter(pts[:, 0], pts[:, 1], s=9, color=PALETTE[c % len(PALETTE)], edgecolors=GREY, linewidths=0.3, label=name)
+        ax.scatter(
+            pts[:, 0], pts[:, 1], s=9, color=PALETTE[c % len(PALETTE)], edgecolors=GREY, linewidths=0.3, label=name
+        )
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.grid(False)
@@ -268,32 +342,40 @@ def activations_figure(lo: float = -4.0, hi: float = 4.0) -> tuple[Any, list[str
     return fig, [c[0] for c in curves]
 
 
+def _draw_compare(ax: Any, groups: list[dict[str, Any]], metric: str) -> None:
+    """One metric of a comparison per epoch: a line per configuration (mean over seeds), band min..max."""
+    for g, group in enumerate(groups):
+        series = [[m.get(metric, float("nan")) for m in h] for h in group["histories"] if h]
+        if not series:
+            continue
+        n = min(len(s) for s in series)
+        arr = np.array([s[:n] for s in series], dtype=np.float64)
+        epochs = np.arange(1, n + 1)
+        color = PALETTE[g % len(PALETTE)]
+        ax.plot(epochs, arr.mean(0), color=color, label=group["label"])
+        if len(series) > 1:
+            ax.fill_between(epochs, arr.min(0), arr.max(0), color=color, alpha=0.18, lw=0)
+    ax.set_title(metric.replace("_", " "))
+    ax.set_xlabel("epoch")
+    longest = max((len(h) for group in groups for h in group["histories"]), default=0)
+    if longest:
+        _epoch_ticks(ax, range(1, longest + 1))
+    ax.legend(loc="best", fontsize=7)
+
+
 @themed
-def compare_curves(groups: list[dict[str, Any]], metrics: Sequence[str]) -> Any:
-    """Overlaid per-epoch curves, one colour per configuration: mean over seeds, band = min..max."""
-    fig = figure(3.6 * len(metrics), 3.0)
-    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.15, top=0.9, wspace=0.28)
-    for i, metric in enumerate(metrics):
-        ax = fig.add_subplot(1, len(metrics), i + 1)
-        for g, group in enumerate(groups):
-            series = [[m.get(metric, float("nan")) for m in h] for h in group["histories"] if h]
-            if not series:
-                continue
-            n = min(len(s) for s in series)
-            arr = np.array([s[:n] for s in series], dtype=np.float64)
-            epochs = np.arange(1, n + 1)
-            color = PALETTE[g % len(PALETTE)]
-            ax.plot(epochs, arr.mean(0), color=color, label=group["label"])
-            if len(series) > 1:
-                ax.fill_between(epochs, arr.min(0), arr.max(0), color=color, alpha=0.18, lw=0)
-        ax.set_title(metric.replace("_", " "))
-        ax.set_xlabel("epoch")
-        longest = max((len(h) for group in groups for h in group["histories"]), default=0)
-        if longest:
-            _epoch_ticks(ax, range(1, longest + 1))
-        if i == len(metrics) - 1:
-            ax.legend(loc="best", fontsize=7)
-    return fig
+def compare_curve_panels(groups: list[dict[str, Any]], metrics: Sequence[str]) -> list[tuple[str, Any]]:
+    """Overlaid per-epoch curves, one Figure per metric, (title, Figure): a line per configuration, band = min..max.
+
+    One image per metric, each with its legend, so a page lays them out side by side or (phones) one per row.
+    """
+    out = []
+    for metric in metrics:
+        fig = figure(3.6, 2.9)
+        fig.subplots_adjust(left=0.17, right=0.97, bottom=0.16, top=0.9)
+        _draw_compare(fig.add_subplot(1, 1, 1), groups, metric)
+        out.append((metric.replace("_", " "), fig))
+    return out
 
 
 @themed
@@ -307,9 +389,22 @@ def compare_bars(groups: list[dict[str, Any]], metric: str) -> Any:
         if not len(vals):
             continue
         color = PALETTE[g % len(PALETTE)]
-        ax.bar(g, vals.mean(), color=color, alpha=0.85, yerr=vals.std(ddof=1) if len(vals) > 1 else None, ecolor=GREY, capsize=4)
+        ax.bar(
+            g,
+            vals.mean(),
+            color=color,
+            alpha=0.85,
+            yerr=vals.std(ddof=1) if len(vals) > 1 else None,
+            ecolor=GREY,
+            capsize=4,
+        )
         ax.scatter(np.full(len(vals), g), vals, s=10, color=GREY, zorder=3)
-    ax.set_xticks(range(len(groups)), [g["label"] for g in groups], rotation=20 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center")
+    ax.set_xticks(
+        range(len(groups)),
+        [g["label"] for g in groups],
+        rotation=20 if len(groups) > 4 else 0,
+        ha="right" if len(groups) > 4 else "center",
+    )
     ax.set_title(f"final {metric.replace('_', ' ')} (mean ± std over seeds)")
     ax.grid(axis="x", visible=False)
     finite = [v for g in groups for v in g["values"].get(metric, []) if v is not None]

@@ -62,7 +62,7 @@ def context(run: Run, ev: Evidence) -> dict[str, Any]:
         "kpis": kpis(s),
         "status": None if s.get("status") in (None, "completed") else s.get("status"),
         "status_reason": s.get("stop_reason") or s.get("error") or "",
-        "curves": pages.image_uri(plots.learning_curves(run.history), "svg") if run.history else None,
+        "curves": _curves(run.history),
         "confusion": s.get("confusion_matrix") if classes else None,
         "classes": classes,
         "per_class": _class_bars(s.get("per_class_accuracy", {})),
@@ -77,32 +77,59 @@ def context(run: Run, ev: Evidence) -> dict[str, Any]:
         "facts": _facts(s, cfg),
         "layers": [(n, t, sh, f"{p:,}") for n, t, sh, p in ev.layers],
         "timings": _timings(s),
-        "config_yaml": cfg.to_yaml(),
+        "config_blocks": yaml_blocks(cfg.to_yaml()),
         "rebuild": f"trainlab report {run.path}",
     }
     if ev.mistakes is not None and len(ev.mistakes) and len(input_shape) == 3 and ev.mistake_x is not None:
         ctx["mistakes"] = [
-            {"uri": pages.image_uri(plots.to_display(x)), "truth": classes[int(ev.y_true[i])], "predicted": classes[int(ev.y_pred[i])], "confidence": float(ev.confidence[i]), "index": int(i)}
+            {
+                "uri": pages.image_uri(plots.to_display(x)),
+                "truth": classes[int(ev.y_true[i])],
+                "predicted": classes[int(ev.y_pred[i])],
+                "confidence": float(ev.confidence[i]),
+                "index": int(i),
+            }
             for x, i in zip(ev.mistake_x, ev.mistakes, strict=True)
         ]
         wrong = int((ev.y_true != ev.y_pred).sum())
-        ctx["mistakes_note"] = f"{wrong} of {len(ev.y_true)} test examples are wrong; shown: the {len(ctx['mistakes'])} the model was most sure of (green: true, red: predicted, with its probability)"
+        ctx["mistakes_note"] = (
+            f"{wrong} of {len(ev.y_true)} test examples are wrong; shown: the {len(ctx['mistakes'])} the model was most sure of (green: true, red: predicted, with its probability)"
+        )
     weights = _first_layer(run, ev)
     if weights is not None:
         pixels, n = plots.weight_mosaic(weights, input_shape)
         note = f"{ev.first_layer}: {n} of {weights.shape[0]} units, each scaled to its own largest |w|; red positive, blue negative"
-        ctx["weights"] = {"uri": pages.image_uri(pixels), "alt": f"first-layer weights of {n} units", "width": pixels.shape[1], "note": note}
+        ctx["weights"] = {
+            "uri": pages.image_uri(pixels),
+            "alt": f"first-layer weights of {n} units",
+            "width": pixels.shape[1],
+            "note": note,
+        }
     if data.get("task") == "regression" and ev.y_true is not None and len(ev.y_true):
         ctx["predictions"] = pages.image_uri(plots.regression_fit(ev.y_true, ev.y_pred, ev.x_1d), "svg")
     if ev.embedding is not None and len(ev.embedding):
         names = classes
         if ev.embedding_y is not None and not names:  # an older summary without class names
             names = [str(c) for c in range(int(ev.embedding_y.max()) + 1)]
-        fig = plots.embedding(ev.embedding, ev.embedding_y, names, f"encoder features of {len(ev.embedding)} test examples, PCA")
+        fig = plots.embedding(
+            ev.embedding, ev.embedding_y, names, f"encoder features of {len(ev.embedding)} test examples, PCA"
+        )
         ctx["embedding"] = pages.image_uri(fig, "png", dpi=90)  # PNG: 2,000 dots would make a heavy SVG
     if ev.boundary:
         ctx["boundary"] = pages.image_uri(plots.decision_boundary(ev.boundary, classes), "svg")
     return ctx
+
+
+def _curves(history: list[dict[str, float]]) -> list[dict[str, str]]:
+    """The learning curves, one image per panel, so a narrow page stacks them at full width."""
+    return (
+        [
+            {"uri": pages.image_uri(fig, "svg"), "alt": f"{title} per epoch"}
+            for title, fig in plots.learning_curve_panels(history)
+        ]
+        if history
+        else []
+    )
 
 
 def _representation(rep: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -112,9 +139,28 @@ def _representation(rep: dict[str, Any] | None) -> dict[str, Any] | None:
     sets = [k for k, v in rep.items() if isinstance(v, dict)]
     fractions = list(rep[sets[0]]["linear_probe"]) if sets else []
     header = ["features", "dimensions", *(f"linear probe, {f} labels" for f in fractions), "kNN"]
-    rows = [[k.replace("_", " "), str(rep[k]["features"]), *(number(rep[k]["linear_probe"][f]) for f in fractions), number(rep[k].get("knn"))] for k in sets]
+    rows = [
+        [
+            k.replace("_", " "),
+            str(rep[k]["features"]),
+            *(number(rep[k]["linear_probe"][f]) for f in fractions),
+            number(rep[k].get("knn")),
+        ]
+        for k in sets
+    ]
     note = f"test accuracy ({rep.get('test', '?')} examples) of classifiers on frozen features, trained on the train split's labels ({rep.get('train_labels', '?')} at 100%)"
     return {"header": header, "rows": rows, "numeric": tuple(range(1, len(header))), "note": note}
+
+
+def yaml_blocks(text: str) -> list[str]:
+    """YAML text cut before each top-level key, so a page can flow the blocks in columns without splitting one."""
+    blocks: list[str] = []
+    for line in text.splitlines():
+        if blocks and line[:1] in (" ", "-", "#", ""):  # an indented child, a list item or a blank: same block
+            blocks[-1] += "\n" + line
+        else:
+            blocks.append(line)
+    return blocks
 
 
 def kpis(s: dict[str, Any]) -> list[tuple[str, str]]:
@@ -146,8 +192,11 @@ def kpis(s: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _class_bars(per_class: dict[str, float]) -> list[dict[str, Any]]:
     """Per-class accuracy rows for the bars, worst first (NaN last)."""
-    items = sorted(per_class.items(), key=lambda kv: (kv[1] if kv[1] == kv[1] else 2.0))
-    return [{"name": str(name), "accuracy": acc, "width": 0.0 if acc != acc else max(0.0, min(1.0, acc)) * 100} for name, acc in items]
+    items = sorted(per_class.items(), key=lambda kv: kv[1] if kv[1] == kv[1] else 2.0)
+    return [
+        {"name": str(name), "accuracy": acc, "width": 0.0 if acc != acc else max(0.0, min(1.0, acc)) * 100}
+        for name, acc in items
+    ]
 
 
 def _class_pr(report: dict[str, dict[str, Any]], classes: list[str]) -> list[dict[str, Any]]:
@@ -158,7 +207,10 @@ def _class_pr(report: dict[str, dict[str, Any]], classes: list[str]) -> list[dic
     def pct(v: float) -> float:
         return 0.0 if v != v else max(0.0, min(1.0, v)) * 100
 
-    rows = [{"name": name, **r, "rw": pct(r["recall"]), "pw": pct(r["precision"])} for name, r in zip(classes, report.values(), strict=True)]
+    rows = [
+        {"name": name, **r, "rw": pct(r["recall"]), "pw": pct(r["precision"])}
+        for name, r in zip(classes, report.values(), strict=True)
+    ]
     return sorted(rows, key=lambda r: r["recall"] if r["recall"] == r["recall"] else 2.0)
 
 
@@ -171,15 +223,26 @@ def _facts(s: dict[str, Any], cfg: Any) -> list[tuple[str, str]]:
         ("task", f"{d.get('task', '?')}" + (f", {len(d.get('classes', []))} classes" if d.get("classes") else "")),
         ("preprocess", str(cfg.data.preprocess)),
         ("augment", ", ".join(map(str, cfg.data.augment)) or "none"),
-    ] + ([  # a scikit-learn baseline (trainlab baselines): the estimator instead of layers
-        ("baseline", str(s.get("baseline", ""))),
-        ("estimator", f"{s.get('estimator', '')}({', '.join(f'{k}={v}' for k, v in s.get('estimator_params', {}).items())})"),
-    ] if s.get("kind") == "baseline" else [])
+    ] + (
+        [  # a scikit-learn baseline (trainlab baselines): the estimator instead of layers
+            ("baseline", str(s.get("baseline", ""))),
+            (
+                "estimator",
+                f"{s.get('estimator', '')}({', '.join(f'{k}={v}' for k, v in s.get('estimator_params', {}).items())})",
+            ),
+        ]
+        if s.get("kind") == "baseline"
+        else []
+    )
 
 
 def _timings(s: dict[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
-    for key, label in (("fit_seconds", "fit"), ("eval_seconds", "final evaluation"), ("report_seconds", "report at end of training")):
+    for key, label in (
+        ("fit_seconds", "fit"),
+        ("eval_seconds", "final evaluation"),
+        ("report_seconds", "report at end of training"),
+    ):
         if key in s:
             rows.append((label, seconds(s[key], 2)))
     if s.get("epochs") and s.get("fit_seconds"):
