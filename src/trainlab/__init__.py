@@ -9,7 +9,24 @@ from trainlab.version import __version__
 # A value the user set wins.
 _cpu.protect()
 
-_PUBLIC = ("Config", "Run", "TrainlabError", "baselines", "compare", "compare_runs", "evaluate_run", "list_runs", "load_config", "load_run", "notes", "reproduce", "resume", "runs_table", "sweep", "train")
+_PUBLIC = (
+    "Config",
+    "Run",
+    "TrainlabError",
+    "baselines",
+    "compare",
+    "compare_runs",
+    "evaluate_run",
+    "list_runs",
+    "load_config",
+    "load_run",
+    "notes",
+    "reproduce",
+    "resume",
+    "runs_table",
+    "sweep",
+    "train",
+)
 
 
 def __getattr__(name: str) -> object:

@@ -515,7 +515,8 @@ def config_path(path: str | Path, use: str = "--config") -> Path:
     meant = difflib.get_close_matches(name[:100], names, n=1, cutoff=0.6)
     hint = f" (did you mean {meant[0]!r}?); try: {use} {meant[0]}" if meant else ""
     raise ConfigError(
-        f"config file {str(path)!r} not found{hint}; presets (`trainlab list presets`, in {PRESETS}): {', '.join(names)}"
+        f"config file {str(path)!r} not found{hint}; presets (`trainlab list presets`, in {PRESETS}): "
+        f"{', '.join(names)}"
     )
 
 

@@ -52,16 +52,17 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.app = create_app(runs, TOKEN, workers)
         level = os.environ.get("LAB_LOG", "warning")
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level=level,
-                                                    timeout_graceful_shutdown=1))
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level=level, timeout_graceful_shutdown=1)
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.time() + 20
         while not self.server.started and time.time() < deadline:
             time.sleep(0.05)
-        self.http = httpx.Client(base_url=self.base, headers={"origin": self.base},
-                                 cookies={"trainlab_lab_token": TOKEN},
-                                 timeout=60)
+        self.http = httpx.Client(
+            base_url=self.base, headers={"origin": self.base}, cookies={"trainlab_lab_token": TOKEN}, timeout=60
+        )
 
     def stop(self) -> None:
         self.http.close()

@@ -13,12 +13,25 @@ import pytest
 from tests.lab.conftest import TOKEN, Server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
-CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
-                 if p and os.path.exists(p)), None)
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-pytestmark = pytest.mark.skipif(CHROMIUM is None,
-                                reason="no chromium installed (make chromium, or apt-get install chromium)")
+CHROMIUM = next(
+    (
+        p
+        for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
+        if p and os.path.exists(p)
+    ),
+    None,
+)
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium installed (make chromium, or apt-get install chromium)"
+)
 
 
 @pytest.fixture
@@ -103,7 +116,9 @@ def test_playground_redraws_the_boundary(page, tmp_path: Path) -> None:
     page.wait_for_url("**/playground?*job=*")
     assert "act=relu" in page.url  # the switch is in the address: a link reproduces the lab
     wait_points(page, 2, "#playground", "data-grids")
-    assert page.locator("#chart-boundary .heatmaplayer image, #chart-boundary .hm image").count() >= 1 or \
-        page.locator("#chart-boundary .main-svg").count() >= 1
+    assert (
+        page.locator("#chart-boundary .heatmaplayer image, #chart-boundary .hm image").count() >= 1
+        or page.locator("#chart-boundary .main-svg").count() >= 1
+    )
     page.screenshot(path=str(tmp_path / "lab-playground.png"), full_page=True)
     assert not page.errors, page.errors

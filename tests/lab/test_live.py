@@ -28,14 +28,20 @@ def test_a_digits_run_from_the_form_streams_its_epochs_and_equals_the_cli(server
     # the same run made by `trainlab train ...`: the same summary numbers and the same weights
     cli_dir = tmp_path / "cli"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
-    subprocess.run([sys.executable, "-m", "trainlab", "train", "--no-progress", *overrides, f"output.dir={cli_dir}"],
-                   check=True, env=env, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "trainlab", "train", "--no-progress", *overrides, f"output.dir={cli_dir}"],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
     ours = json.loads((server.app.app.state.lab.runs_dir / run / "summary.json").read_text())
     theirs = json.loads(next(cli_dir.iterdir()).joinpath("summary.json").read_text())
     for key in ("test_accuracy", "test_loss", "train_loss", "epochs", "steps"):
         assert ours[key] == theirs[key], key
-    assert (server.app.app.state.lab.runs_dir / run / "model.safetensors").read_bytes() == \
-        next(cli_dir.iterdir()).joinpath("model.safetensors").read_bytes()
+    assert (server.app.app.state.lab.runs_dir / run / "model.safetensors").read_bytes() == next(
+        cli_dir.iterdir()
+    ).joinpath("model.safetensors").read_bytes()
     page = server.http.get(f"/runs/{run}").text
     command = re.search(r"<pre>(trainlab train [^<]*)</pre>", page).group(1)
     assert sorted(command.split()[2:]) == sorted([*overrides, f"output.dir={server.app.app.state.lab.runs_dir}"])
@@ -62,13 +68,18 @@ def test_stop_then_resume_completes(server) -> None:
 def _epoch_after_resume(seen: list[dict]) -> bool:
     """Whether the events hold a resumed start (epoch > 0) followed by an epoch of the resumed run."""
     starts = [i for i, e in enumerate(seen) if e["kind"] == "start" and e["epoch"] > 0]
-    return bool(starts) and any(e["kind"] == "epoch" for e in seen[starts[-1]:])
+    return bool(starts) and any(e["kind"] == "epoch" for e in seen[starts[-1] :])
 
 
 def _lab(runs: Path, port: int) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "trainlab", "lab", "--dir", str(runs), "--port", str(port),
-                             "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainlab", "lab", "--dir", str(runs), "--port", str(port), "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     for line in proc.stdout:
         m = re.search(r"(http://\S+/\?token=(\S+))", line)
         if m:

@@ -46,10 +46,19 @@ def test_token_in_url_becomes_a_cookie_and_leaves_the_address(client) -> None:
 
 def test_cross_site_posts_are_refused(client, tmp_path: Path) -> None:
     fake_run(tmp_path / "runs", "20250101-000000-a", status="interrupted")
-    for headers in ({"origin": "http://evil.example"}, {"origin": "http://127.0.0.1:9999"}, {"origin": "null"},
-                    {"origin": "https://127.0.0.1:8765"}):
-        for path in ("/new", "/runs/20250101-000000-a/resume", "/runs/20250101-000000-a/stop", "/compare",
-                     "/playground"):
+    for headers in (
+        {"origin": "http://evil.example"},
+        {"origin": "http://127.0.0.1:9999"},
+        {"origin": "null"},
+        {"origin": "https://127.0.0.1:8765"},
+    ):
+        for path in (
+            "/new",
+            "/runs/20250101-000000-a/resume",
+            "/runs/20250101-000000-a/stop",
+            "/compare",
+            "/playground",
+        ):
             assert client.post(path, data={"action": "start"}, headers=headers).status_code == 403, (path, headers)
     del client.headers["origin"]  # neither Origin nor Referer: refused too
     assert client.post("/new", data={"action": "check"}).status_code == 403
@@ -59,12 +68,24 @@ def test_cross_site_posts_are_refused(client, tmp_path: Path) -> None:
     assert not client.app.app.state.lab.pool.jobs  # and nothing above started a run
 
 
-@pytest.mark.parametrize("path", [
-    "/runs/...", "/runs/%2e%2e", "/runs/%2E%2E/report.html", "/runs/..%2F..%2Fetc", "/runs/%2Fetc",
-    "/runs/.lab", "/runs/outside", "/runs/nope", "/runs/20250101-000000-a/config.yaml",
-    "/runs/20250101-000000-a/..%2F..%2Fsecret.txt", "/runs/20250101-000000-a/%2e%2e", "/runs/a%00b",
-    "/runs/20250101-000000-a/linked.html",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/runs/...",
+        "/runs/%2e%2e",
+        "/runs/%2E%2E/report.html",
+        "/runs/..%2F..%2Fetc",
+        "/runs/%2Fetc",
+        "/runs/.lab",
+        "/runs/outside",
+        "/runs/nope",
+        "/runs/20250101-000000-a/config.yaml",
+        "/runs/20250101-000000-a/..%2F..%2Fsecret.txt",
+        "/runs/20250101-000000-a/%2e%2e",
+        "/runs/a%00b",
+        "/runs/20250101-000000-a/linked.html",
+    ],
+)
 def test_paths_outside_the_runs_folder_are_refused(client, tmp_path: Path, path: str) -> None:
     runs = tmp_path / "runs"
     d = fake_run(runs, "20250101-000000-a")

@@ -118,10 +118,19 @@ def test_sweep_page_escapes_spec_fields_and_trial_attrs(tmp_path: Path) -> None:
 
     spec = SweepSpec(space={"optim.lr": "loguniform(1e-3,1e-1)"}, sampler=IMG, pruner=SCRIPT)
     dist = {"optim.lr": FloatDistribution(1e-3, 1e-1, log=True)}
-    attrs = {"run_dirs": [str(tmp_path / DIR_PAYLOAD)], "config": {"optim.lr": PAYLOAD}, "seconds": 1.5, "test_accuracy": 0.5}
+    attrs = {
+        "run_dirs": [str(tmp_path / DIR_PAYLOAD)],
+        "config": {"optim.lr": PAYLOAD},
+        "seconds": 1.5,
+        "test_accuracy": 0.5,
+    }
     study = optuna.create_study(direction="maximize")
     study.add_trial(create_trial(params={"optim.lr": 0.01}, distributions=dist, value=0.9, user_attrs=attrs))
-    study.add_trial(create_trial(params={"optim.lr": 0.05}, distributions=dist, state=TrialState.FAIL, user_attrs={"reason": PAYLOAD}))
+    study.add_trial(
+        create_trial(
+            params={"optim.lr": 0.05}, distributions=dist, state=TrialState.FAIL, user_attrs={"reason": PAYLOAD}
+        )
+    )
     result = SweepResult(PAYLOAD, tmp_path, f"sqlite:///{PAYLOAD}", spec, study.get_trials(deepcopy=False))
     page, best = write_report(result, study)
     html = page.read_text()
@@ -167,7 +176,16 @@ def test_lesson_page_escapes_title_text_tables_and_claims(tmp_path: Path) -> Non
 def test_reproduce_page_escapes_methods_notes_and_run_names() -> None:
     from trainlab.reproductions import Reproduction, Row, page_context
 
-    rep = Reproduction("t", PAYLOAD, PAYLOAD, "test accuracy", True, PAYLOAD, [Row(PAYLOAD, 0.5, [0.5], 0.01, [DIR_PAYLOAD], PAYLOAD)], [PAYLOAD])
+    rep = Reproduction(
+        "t",
+        PAYLOAD,
+        PAYLOAD,
+        "test accuracy",
+        True,
+        PAYLOAD,
+        [Row(PAYLOAD, 0.5, [0.5], 0.01, [DIR_PAYLOAD], PAYLOAD)],
+        [PAYLOAD],
+    )
     html = pages.render("reproduce.html", **page_context(rep))
     assert_escaped(html, ESCAPED_SCRIPT, ESCAPED_IMG, ESCAPED_DIR)
     assert_one_frame(html)
@@ -180,8 +198,10 @@ def test_lessons_index_escapes_names_help_claims_and_errors(tmp_path: Path) -> N
     r = Report(PAYLOAD, PAYLOAD)
     r.claim(PAYLOAD, IMG, SCRIPT, False)
     r.claim("holds", "1 > 0", "1", True)
-    entries = [{"name": PAYLOAD, "help": PAYLOAD, "href": "x/report.html", "report": r},
-               {"name": "missing", "help": IMG, "href": "missing/report.html", "error": PAYLOAD}]
+    entries = [
+        {"name": PAYLOAD, "help": PAYLOAD, "href": "x/report.html", "report": r},
+        {"name": "missing", "help": IMG, "href": "missing/report.html", "error": PAYLOAD},
+    ]
     html = write_index(tmp_path / "index.html", entries, False, [PAYLOAD], 1.0).read_text()
     assert_escaped(html, ESCAPED_SCRIPT, ESCAPED_IMG)
     assert '<a href="x/report.html">' in html and '<td class="num bad">1 of 2</td>' in html
@@ -223,7 +243,10 @@ def test_image_uri_is_the_one_way_to_inline_images() -> None:
         pages.image_uri(b"", "gif")
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed (Debian: apt-get install chromium; `make test` installs it when root)")
+@pytest.mark.skipif(
+    find_chromium() is None,
+    reason="Chromium is not installed (Debian: apt-get install chromium; `make test` installs it when root)",
+)
 def test_pages_fit_a_phone_and_follow_the_dark_theme(hostile_run: Path, tmp_path: Path) -> None:
     from trainlab.lessons.base import Report
 
@@ -234,13 +257,17 @@ def test_pages_fit_a_phone_and_follow_the_dark_theme(hostile_run: Path, tmp_path
     try:
         for path in (hostile_run / "report.html", lesson):
             page = browser.open(path, width=375, height=800, dark=True)
-            assert page.eval("document.body.scrollWidth <= window.innerWidth"), path  # the page itself never scrolls sideways
+            assert page.eval("document.body.scrollWidth <= window.innerWidth"), (
+                path
+            )  # the page itself never scrolls sideways
             boxes = page.eval("[...document.querySelectorAll('.scroll')].map(b => b.scrollWidth > b.clientWidth)")
             assert boxes and any(boxes)  # a wide table scrolls inside its own box
             assert page.eval("getComputedStyle(document.body).backgroundColor") == "rgb(13, 17, 23)"
             assert page.errors() == []
         light = browser.open(lesson, width=1400)
         assert light.eval("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
-        assert light.eval("[...document.querySelectorAll('.scroll')].every(b => b.scrollWidth <= b.clientWidth)")  # wide screen: no scrolling
+        assert light.eval(
+            "[...document.querySelectorAll('.scroll')].every(b => b.scrollWidth <= b.clientWidth)"
+        )  # wide screen: no scrolling
     finally:
         browser.close()

@@ -213,7 +213,8 @@ def test_every_page_kind_fits_and_follows_the_theme(built: dict[str, Path], size
                 assert page.eval("[...document.images].every(i => i.complete && i.naturalWidth > 0)"), where
                 # a box wider than its content shows the hidden side fading; a box that fits does not fade
                 boxes = page.eval(
-                    "[...document.querySelectorAll('.scroll')].map(b => [b.scrollWidth > b.clientWidth + 1, getComputedStyle(b).getPropertyValue('--fr')])"
+                    "[...document.querySelectorAll('.scroll')].map(b => [b.scrollWidth > b.clientWidth + 1, "
+                    "getComputedStyle(b).getPropertyValue('--fr')])"
                 )
                 for overflows, fade in boxes:
                     assert fade == ("40px" if overflows else "0px"), (where, overflows, fade)
@@ -223,7 +224,8 @@ def test_every_page_kind_fits_and_follows_the_theme(built: dict[str, Path], size
                     "[...document.querySelectorAll('td a')].every(a => a.getClientRects().length === 1)"
                 ), where
                 curves = page.eval(
-                    "[...document.querySelectorAll('.curves img')].map(i => [i.getBoundingClientRect().width, i.getBoundingClientRect().top])"
+                    "[...document.querySelectorAll('.curves img')].map(i => [i.getBoundingClientRect().width, "
+                    "i.getBoundingClientRect().top])"
                 )
                 if kind in ("run", "compare"):
                     assert len(curves) >= 2, where
@@ -237,7 +239,8 @@ def test_every_page_kind_fits_and_follows_the_theme(built: dict[str, Path], size
                         "[...document.querySelectorAll('.yaml pre')].every(p => p.getClientRects().length === 1)"
                     ), where
                     columns = page.eval(
-                        "new Set([...document.querySelectorAll('.yaml pre')].map(p => Math.round(p.getBoundingClientRect().left))).size"
+                        "new Set([...document.querySelectorAll('.yaml pre')].map(p => "
+                        "Math.round(p.getBoundingClientRect().left))).size"
                     )
                     assert columns == (1 if size == "phone" else 4), where
                 shot = page.screenshot(

@@ -17,7 +17,10 @@ from trainlab.evaluate import build_report
 from trainlab.report.evidence import EVIDENCE, MAX_MISTAKES, Evidence
 
 CHROMIUM = find_chromium()
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium; `make test` installs it when root)")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Chromium is not installed (Debian: apt-get install chromium; `make test` installs it when root)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +31,23 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> trainlab.Run:
 
 def test_each_run_writes_a_self_contained_report(digits_run: trainlab.Run) -> None:
     page = (digits_run.path / "report.html").read_text()
-    for heading in ("Learning curves", "Confusion matrix", "Per-class accuracy", "Most confident mistakes", "First-layer weights", "Data and model", "Timings and versions", "Config"):
+    for heading in (
+        "Learning curves",
+        "Confusion matrix",
+        "Per-class accuracy",
+        "Most confident mistakes",
+        "First-layer weights",
+        "Data and model",
+        "Timings and versions",
+        "Config",
+    ):
         assert heading in page, heading
     assert "Decision boundary" not in page  # images are not 2-D points
-    assert "Per-class accuracy (recall) and precision (test)" in page and 'class="bar prec"' in page and "balanced accuracy" in page
+    assert (
+        "Per-class accuracy (recall) and precision (test)" in page
+        and 'class="bar prec"' in page
+        and "balanced accuracy" in page
+    )
     # self-contained: every image is inline, nothing is fetched
     assert re.findall(r"<img src=\"(?!data:)", page) == []
     assert not re.search(r"(src|href)=['\"]https?:", page)
@@ -75,7 +91,9 @@ def test_report_renders_in_headless_chromium(digits_run: trainlab.Run, tmp_path:
 
 
 def test_two_d_data_gets_a_decision_boundary(runs_dir: Path) -> None:
-    run = trainlab.train(quick(runs_dir, data__name="moons(size=300)", data__preprocess="standardize", model__hidden=[16], threads=1))
+    run = trainlab.train(
+        quick(runs_dir, data__name="moons(size=300)", data__preprocess="standardize", model__hidden=[16], threads=1)
+    )
     ev = Evidence.load(run.path / EVIDENCE)
     assert ev.boundary["cls"].shape == ev.boundary["conf"].shape
     assert set(np.unique(ev.boundary["cls"])) <= {0, 1}
@@ -116,7 +134,9 @@ def test_show_prints_the_summary(digits_run: trainlab.Run, capsys: pytest.Captur
     assert main(["show", str(digits_run.path / "nope")]) == 2
 
 
-def test_plot_activations_draws_every_elementwise_activation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plot_activations_draws_every_elementwise_activation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import torch
 
     from trainlab.report.plots import activations_figure, elementwise

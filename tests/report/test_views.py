@@ -25,7 +25,10 @@ def test_figures_of_a_run(digits_run: trainlab.Run) -> None:
 
 
 def test_figures_need_what_they_draw(runs_dir: Path) -> None:
-    run = trainlab.train({"data": {"name": "xor"}, "train": {"epochs": 1}, "output": {"dir": str(runs_dir), "report": False}}, progress=False)
+    run = trainlab.train(
+        {"data": {"name": "xor"}, "train": {"epochs": 1}, "output": {"dir": str(runs_dir), "report": False}},
+        progress=False,
+    )
     assert isinstance(run.weights(), Figure)  # not an image: the weight matrix as a heat map
     with pytest.raises(trainlab.TrainlabError, match="image classification"):
         run.mistakes()
@@ -42,7 +45,13 @@ def test_runs_table(digits_run: trainlab.Run) -> None:
 def test_run_card_shows_results_curves_and_confusion(digits_run: trainlab.Run) -> None:
     card = trainlab.load_run(digits_run.path)._repr_html_()
     assert card.startswith('<div class="trainlab">') and "<!doctype" not in card
-    for text in ("test accuracy", "Learning curves", "Confusion matrix (test)", digits_run.name, "data:image/svg+xml;base64,"):
+    for text in (
+        "test accuracy",
+        "Learning curves",
+        "Confusion matrix (test)",
+        digits_run.name,
+        "data:image/svg+xml;base64,",
+    ):
         assert text in card, text
 
 
@@ -50,12 +59,15 @@ def test_run_card_shows_results_curves_and_confusion(digits_run: trainlab.Run) -
 # "the run did not finish"; each is now one line that says what is wrong
 
 
-@pytest.mark.parametrize(("field", "value", "said"), [
-    ("classes", 5, "data.classes=5 is not a list of class names"),
-    ("input_shape", "1x8x8", "data.input_shape='1x8x8' is not a list of positive sizes"),
-    ("input_shape", [1, 0, 8], "is not a list of positive sizes"),
-    ("confusion_matrix", [[1, 0], [0, 1]], "confusion_matrix is not a square table of counts, one row per class"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("classes", 5, "data.classes=5 is not a list of class names"),
+        ("input_shape", "1x8x8", "data.input_shape='1x8x8' is not a list of positive sizes"),
+        ("input_shape", [1, 0, 8], "is not a list of positive sizes"),
+        ("confusion_matrix", [[1, 0], [0, 1]], "confusion_matrix is not a square table of counts, one row per class"),
+    ],
+)
 def test_hand_edited_summaries_are_refused_in_one_line(tmp_path: Path, field: str, value: object, said: str) -> None:
     import json
 
@@ -79,7 +91,9 @@ def test_a_finished_baseline_is_not_called_unfinished(tmp_path: Path) -> None:
     from trainlab.errors import TrainlabError
     from trainlab.evaluate import evaluate_run
 
-    (run,) = baselines("gaussian_nb", overrides=["data.name=digits", "threads=1", f"output.dir={tmp_path}"], isolate=False)
+    (run,) = baselines(
+        "gaussian_nb", overrides=["data.name=digits", "threads=1", f"output.dir={tmp_path}"], isolate=False
+    )
     for draw in (run.weights, run.plot):
         with pytest.raises(TrainlabError) as got:
             draw()

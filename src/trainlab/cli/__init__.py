@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="trainlab",
         description="Train, diagnose, compare and sweep neural networks by name on PyTorch.",
-        epilog=f"{GRAMMAR}\n\nRun `trainlab COMMAND --help` for a command's options. Config keys: `trainlab list keys`.",
+        epilog=f"{GRAMMAR}\n\nRun `trainlab COMMAND --help` for a command's options. "
+        "Config keys: `trainlab list keys`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"trainlab {__version__}")

@@ -91,7 +91,8 @@ def table_source() -> str:
     """The text of ``trainlab/names.py`` for the live registries: one line per entry."""
     lines = [
         '"""The catalogue\'s names, inline parameters, help lines and listed facts, written from the live',
-        "registries by `python -m trainlab.cli.catalog` so that `trainlab list`, `--help` and config validation import no torch.",
+        "registries by `python -m trainlab.cli.catalog` so that `trainlab list`, `--help` and config validation "
+        "import no torch.",
         'tests/test_startup.py checks that it equals the registries: rewrite it after adding an entry."""',
         "",
         "CATALOGUES: dict[str, tuple[tuple[str, tuple[str, ...], str, tuple[tuple[str, str], ...]], ...]] = {",

@@ -85,11 +85,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--max-runs",
         type=int,
         metavar="N",
-        help="most runs one comparison may hold (default 1000, or $TRAINLAB_MAX_RUNS); a bigger grid x seeds is refused",
+        help="most runs one comparison may hold (default 1000, or $TRAINLAB_MAX_RUNS); "
+        "a bigger grid x seeds is refused",
     )
-    p.add_argument(
-        "--no-report", action="store_true", help="skip compare.html and the runs' report.html"
-    )
+    p.add_argument("--no-report", action="store_true", help="skip compare.html and the runs' report.html")
     p.add_argument(
         "--no-stack",
         action="store_true",
@@ -125,11 +124,7 @@ def threads_said(items: list[str], base: Any, workers: int) -> str:
         from trainlab.cpu import prepare
 
         return f"threads=0: all {prepare().threads} usable threads"
-    return (
-        f"{value} thread{'' if value == '1' else 's'} per run"
-        if "," not in value
-        else f"threads {value}"
-    )
+    return f"{value} thread{'' if value == '1' else 's'} per run" if "," not in value else f"threads {value}"
 
 
 def _is_dir(item: str) -> bool:
@@ -179,9 +174,7 @@ def run(args: argparse.Namespace) -> int:
             max_runs=args.max_runs,
         )
         comp = compare(args.items, base, options=options)
-        print(
-            f"{len(comp.members)} runs in {comp.seconds:.1f} s of wall clock (data, reports and stacking included)"
-        )
+        print(f"{len(comp.members)} runs in {comp.seconds:.1f} s of wall clock (data, reports and stacking included)")
     print()
     print(format_table(comp, args.metric))
     if not args.no_report:

@@ -26,8 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--dir", default="runs", help="the runs folder shown and written (default runs)")
     p.add_argument("--open", action="store_true", help="open the lab in the default web browser")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="runs training at once (default: half the cores, at least 1)")
+    p.add_argument(
+        "--workers", type=int, metavar="N", help="runs training at once (default: half the cores, at least 1)"
+    )
     p.set_defaults(func=run)
 
 

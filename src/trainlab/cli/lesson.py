@@ -78,16 +78,12 @@ def _add_options(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List the lessons, or run one and print its verdict table."""
-    if (
-        args.name == "list"
-    ):  # from the light table (trainlab/names.py): listing loads no lesson, so no torch
+    if args.name == "list":  # from the light table (trainlab/names.py): listing loads no lesson, so no torch
         if args.overrides:
             # lazy: the CLI imports only what this command needs, so `trainlab --help` stays fast
             from trainlab.errors import ConfigError
 
-            raise ConfigError(
-                f"`trainlab lesson list` takes no overrides, got {' '.join(args.overrides)!r}"
-            )
+            raise ConfigError(f"`trainlab lesson list` takes no overrides, got {' '.join(args.overrides)!r}")
         helps = {name: help_ for name, _, help_, _ in names.CATALOGUES["lessons"]}
         for name in names.LESSON_ORDER:
             print(f"{name:<16} {helps[name]}")
@@ -116,14 +112,14 @@ def run(args: argparse.Namespace) -> int:
             h, n, u = sum(c.held for c in claims), len(claims), sum(not c.judged for c in claims)
             held, total, unjudged = held + h, total + n, unjudged + u
             print(
-                f"{e['name']:<16} {h} of {n} claims hold{f', {u} not judged at this size' if u else ''} ({e['report'].seconds:.1f}s)"
+                f"{e['name']:<16} {h} of {n} claims hold{f', {u} not judged at this size' if u else ''} "
+                f"({e['report'].seconds:.1f}s)"
             )
-            for line in verdict_lines(
-                [c for c in claims if not c.held], shutil.get_terminal_size((100, 24)).columns
-            ):
+            for line in verdict_lines([c for c in claims if not c.held], shutil.get_terminal_size((100, 24)).columns):
                 print(line)
         print(
-            f"{held} of {total} claims hold ({unjudged} not judged at this size) over {sum('report' in e for e in entries)} of {len(entries)} lessons. Index: {index}"
+            f"{held} of {total} claims hold ({unjudged} not judged at this size) over "
+            f"{sum('report' in e for e in entries)} of {len(entries)} lessons. Index: {index}"
         )
         return 0 if all("report" in e for e in entries) else 1
     report, paths = run_lesson(
@@ -139,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     held, unjudged = sum(c.held for c in report.claims), sum(not c.judged for c in report.claims)
     print(
-        f"{held} of {len(report.claims)} claims hold{f', {unjudged} not judged at this size' if unjudged else ''} ({report.seconds:.1f}s). Report: {paths['html']} and {paths['markdown']}"
+        f"{held} of {len(report.claims)} claims hold{f', {unjudged} not judged at this size' if unjudged else ''} "
+        f"({report.seconds:.1f}s). Report: {paths['html']} and {paths['markdown']}"
     )
     if report.plan:
         print(f"runs: {report.plan}")
@@ -152,13 +149,9 @@ def verdict_lines(claims: Iterable[Any], columns: int = 100) -> Iterator[str]:
     width = max(columns, 40)
     for c in claims:
         label = "NOT JUDGED" if not c.judged else c.verdict.upper()
-        yield from textwrap.wrap(
-            c.claim, width, initial_indent=f"  {label:<13} ", subsequent_indent=indent
-        )
+        yield from textwrap.wrap(c.claim, width, initial_indent=f"  {label:<13} ", subsequent_indent=indent)
         yield from textwrap.wrap(
             f"measured: {c.measured}", width, initial_indent=indent, subsequent_indent=indent + "  "
         )
         if not c.held and getattr(c, "why", ""):
-            yield from textwrap.wrap(
-                f"why: {c.why}", width, initial_indent=indent, subsequent_indent=indent + "  "
-            )
+            yield from textwrap.wrap(f"why: {c.why}", width, initial_indent=indent, subsequent_indent=indent + "  ")

@@ -28,12 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  trainlab reproduce fashion-table3             # the full table (kernel SVC on 60,000 examples: slow)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "name", metavar="NAME", help="a reproduction (see `trainlab reproduce list`), or list"
-    )
-    p.add_argument(
-        "--quick", action="store_true", help="a labelled subset (fewer examples and methods)"
-    )
+    p.add_argument("name", metavar="NAME", help="a reproduction (see `trainlab reproduce list`), or list")
+    p.add_argument("--quick", action="store_true", help="a labelled subset (fewer examples and methods)")
     p.add_argument(
         "--out",
         metavar="DIR",
@@ -45,9 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="CPU threads (0 = all this process may use; same as threads=N)",
     )
-    p.add_argument(
-        "keys", nargs="*", metavar="KEY=VALUE", help="threads=N (default 0: all), output.dir=DIR"
-    )
+    p.add_argument("keys", nargs="*", metavar="KEY=VALUE", help="threads=N (default 0: all), output.dir=DIR")
     p.set_defaults(func=run)
 
 

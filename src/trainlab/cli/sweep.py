@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "items",
         nargs="*",
         metavar="PRESET | KEY=VALUE",
-        help="an optional sweep preset (a YAML file, or a name: sweep-mlp; `trainlab list presets`), then search-space entries (key=distribution) and config overrides (key=value)",
+        help="an optional sweep preset (a YAML file, or a name: sweep-mlp; `trainlab list presets`), "
+        "then search-space entries (key=distribution) and config overrides (key=value)",
     )
     p.add_argument(
         "--trials", type=int, metavar="N", help="number of trials (default: the preset's, the grid size, or 20)"

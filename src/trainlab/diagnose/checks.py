@@ -70,18 +70,10 @@ class Subject:
     batch_size: int = 256
     expected_loss: float | None = None
     seed: int = 0
-    train_batch: int | None = (
-        None  # the batch size training uses (batch_size above is capped for the checks)
-    )
-    setup: Any = (
-        None  # the build.Setup the subject comes from: the LR range test trains it with ...
-    )
-    make_trainer: MakeTrainer | None = (
-        None  # ... the trainer build.make_trainer makes (this layer cannot import build)
-    )
-    views: Callable[[torch.Tensor], torch.Tensor] | None = (
-        None  # SimCLR's view maker: N examples -> 2N rows
-    )
+    train_batch: int | None = None  # the batch size training uses (batch_size above is capped for the checks)
+    setup: Any = None  # the build.Setup the subject comes from: the LR range test trains it with ...
+    make_trainer: MakeTrainer | None = None  # ... the trainer build.make_trainer makes (this layer cannot import build)
+    views: Callable[[torch.Tensor], torch.Tensor] | None = None  # SimCLR's view maker: N examples -> 2N rows
 
     def view(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` as the model sees it in training: both views stacked for SimCLR, else as it is."""
@@ -99,9 +91,7 @@ class Subject:
         """A seeded random batch of ``n`` (default: batch size) training examples."""
         train = self.data.train
         n = min(n or self.batch_size, len(train))
-        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[:n].to(
-            train.x.device
-        )
+        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[:n].to(train.x.device)
         return self.view(train.x.index_select(0, idx)), train.y.index_select(0, idx)
 
 
@@ -110,9 +100,7 @@ def _s(items: Any) -> str:
 
 
 def _fmt_layers(names: list[str], limit: int = 6) -> str:
-    return ", ".join(names[:limit]) + (
-        f" (+{len(names) - limit} more)" if len(names) > limit else ""
-    )
+    return ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
 
 
 def check_initial_loss(sub: Subject, sample: int = 2048) -> CheckResult:
@@ -140,11 +128,7 @@ def check_initial_loss(sub: Subject, sample: int = 2048) -> CheckResult:
         )
     ok = math.isfinite(value) and abs(value - exp) <= INITIAL_LOSS_TOLERANCE * exp
     summary = f"{value:.4f} (expected {exp:.4f}{ln})"
-    expl = (
-        ""
-        if ok
-        else "likely cause: " + "; ".join(initial_loss_causes(value, exp, x, out, sub.loss.name))
-    )
+    expl = "" if ok else "likely cause: " + "; ".join(initial_loss_causes(value, exp, x, out, sub.loss.name))
     return CheckResult("initial loss", ok, summary, expl, measured)
 
 
@@ -196,9 +180,7 @@ def check_overfit(
         if not math.isfinite(loss) or (loss <= target and acc == 1.0):
             break
     ok = math.isfinite(loss) and loss <= target and acc == 1.0
-    what = f"loss {start:.3f} -> {loss:.4f}" + (
-        f", train accuracy {acc:.2f}" if classification else ""
-    )
+    what = f"loss {start:.3f} -> {loss:.4f}" + (f", train accuracy {acc:.2f}" if classification else "")
     summary = (
         f"{len(y)} examples: {what} after {taken} steps "
         f"(target loss <= {target:.3g}{', accuracy 1.00' if classification else ''}, budget {steps})"
@@ -231,9 +213,7 @@ def check_inputs(data: Dataset) -> CheckResult:
     summary = f"mean {mean:.3g}, std {std:.3g}, {nan} NaN, {inf} Inf, {constant} constant features of {nfeat}"
     problems = []
     if nan or inf:
-        problems.append(
-            f"{nan} NaN and {inf} Inf values in the training inputs: check the data files"
-        )
+        problems.append(f"{nan} NaN and {inf} Inf values in the training inputs: check the data files")
     if abs(mean) > 3 or std > 3:
         problems.append(
             f"inputs are not normalized (mean {mean:.3g}, std {std:.3g}): use data.preprocess=scale or standardize"
@@ -241,9 +221,7 @@ def check_inputs(data: Dataset) -> CheckResult:
     if constant == nfeat:
         problems.append("every feature is constant: the data carries no information")
     details = (
-        [
-            f"{constant} features never change (e.g. image borders): harmless, but standardize leaves them 0"
-        ]
+        [f"{constant} features never change (e.g. image borders): harmless, but standardize leaves them 0"]
         if constant
         else []
     )
@@ -296,7 +274,9 @@ def check_batches(sub: Subject) -> CheckResult:
             {"batches": len(bounds), "sizes": sorted(set(sizes)), "merged": merged},
         )
     ok = bool(torch.isfinite(loss.detach()).all())
-    summary = f"{shape}{note}; a training step on the smallest ({min(sizes)}) {'works' if ok else 'gives a non-finite loss'}"
+    summary = (
+        f"{shape}{note}; a training step on the smallest ({min(sizes)}) {'works' if ok else 'gives a non-finite loss'}"
+    )
     return CheckResult(
         "training batches",
         ok,
@@ -306,9 +286,7 @@ def check_batches(sub: Subject) -> CheckResult:
     )
 
 
-def _forward_backward(
-    sub: Subject, model: nn.Module, recorder: ActivationRecorder | None = None
-) -> None:
+def _forward_backward(sub: Subject, model: nn.Module, recorder: ActivationRecorder | None = None) -> None:
     x, y = sub.batch()
     model.train()
     model.zero_grad(set_to_none=True)
@@ -333,23 +311,15 @@ def check_gradient_flow(sub: Subject) -> CheckResult:
             "nothing in the model is trainable or connected to the loss",
         )
     vanishing = [n for n, v in norms.items() if not v["grad_ratio"] >= VANISHING_GRAD]
-    exploding = [
-        n
-        for n, v in norms.items()
-        if v["grad_ratio"] > EXPLODING_GRAD or not math.isfinite(v["grad_ratio"])
-    ]
+    exploding = [n for n, v in norms.items() if v["grad_ratio"] > EXPLODING_GRAD or not math.isfinite(v["grad_ratio"])]
     vanishing = [n for n in vanishing if n not in exploding]
     ratios = [v["grad_ratio"] for v in norms.values()]
     summary = f"|grad|/|W| per layer {min(ratios):.2g} .. {max(ratios):.2g} over {len(norms)} layer{_s(norms)}"
     parts = []
     if vanishing:
-        parts.append(
-            f"vanishing gradients in {_fmt_layers(vanishing)} (|grad|/|W| < {VANISHING_GRAD:g})"
-        )
+        parts.append(f"vanishing gradients in {_fmt_layers(vanishing)} (|grad|/|W| < {VANISHING_GRAD:g})")
     if exploding:
-        parts.append(
-            f"exploding gradients in {_fmt_layers(exploding)} (|grad|/|W| > {EXPLODING_GRAD:g})"
-        )
+        parts.append(f"exploding gradients in {_fmt_layers(exploding)} (|grad|/|W| > {EXPLODING_GRAD:g})")
     if parts:
         parts.append(
             "fix the init scale (model.init=kaiming_normal for relu, xavier_normal for tanh), add normalization "
@@ -398,9 +368,7 @@ def check_activations(sub: Subject) -> CheckResult:
             if kind == "relu"
             else (f"  saturated {s['saturated']:.0%}" if kind in ("tanh", "sigmoid") else "")
         )
-        details.append(
-            f"{name:<12} mean {s['mean']:+.3g}  std {s['std']:.3g}  rms/input {rms:.3g}{extra}"
-        )
+        details.append(f"{name:<12} mean {s['mean']:+.3g}  std {s['std']:.3g}  rms/input {rms:.3g}{extra}")
     parts = []
     if vanishing:
         parts.append(
@@ -457,13 +425,9 @@ def check_update_ratio(sub: Subject, steps: int = UPDATE_STEPS) -> CheckResult:
     per_layer: dict[str, list[float]] = {}
     model.train()
     for _ in range(steps):
-        idx = torch.randint(len(train), (min(sub.batch_size, len(train)),), generator=gen).to(
-            train.x.device
-        )
+        idx = torch.randint(len(train), (min(sub.batch_size, len(train)),), generator=gen).to(train.x.device)
         snap = WeightSnapshot(model)
-        value = sub.loss(
-            model(sub.view(train.x.index_select(0, idx))), train.y.index_select(0, idx)
-        )
+        value = sub.loss(model(sub.view(train.x.index_select(0, idx))), train.y.index_select(0, idx))
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
@@ -524,12 +488,8 @@ def check_lr_range(
     """A short LR range test with the training run's trainer (weights restored afterwards): passes when some
     learning rate lowers the loss; suggests one."""
     if sub.setup is None or sub.make_trainer is None:
-        raise TypeError(
-            "check_lr_range needs a Subject from subject_from_setup(s, make_trainer=build.make_trainer)"
-        )
-    res = lr_range_test(
-        sub.setup, LRFindOptions(start=start, end=end, steps=steps), make_trainer=sub.make_trainer
-    )
+        raise TypeError("check_lr_range needs a Subject from subject_from_setup(s, make_trainer=build.make_trainer)")
+    res = lr_range_test(sub.setup, LRFindOptions(start=start, end=end, steps=steps), make_trainer=sub.make_trainer)
     if plot is not None:
         res.save_plot(plot, current_lr=sub.optim_cfg.lr)
     lr = sub.optim_cfg.lr

@@ -32,8 +32,14 @@ def url(host: str, port: int, token: str) -> str:
     return f"http://{shown}:{port}/?token={token}"
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, runs_dir: str | Path = "runs", open_browser: bool = False,
-          pool_size: int | None = None, stream: TextIO | None = None) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    runs_dir: str | Path = "runs",
+    open_browser: bool = False,
+    pool_size: int | None = None,
+    stream: TextIO | None = None,
+) -> None:
     """Run the lab until Ctrl-C: print its URL (with a fresh token), warn when reachable from other machines."""
     try:
         # optional: the lab's web stack is the `lab` extra
@@ -42,8 +48,9 @@ def serve(host: str = "127.0.0.1", port: int = 8765, runs_dir: str | Path = "run
         # optional: the app imports starlette (the lab extra)
         from trainlab.lab.app import create_app
     except ImportError as exc:
-        raise ConfigError(f"trainlab lab needs the lab extra ({exc.name} is missing): "
-                          "pip install 'trainlab[lab]'") from None
+        raise ConfigError(
+            f"trainlab lab needs the lab extra ({exc.name} is missing): pip install 'trainlab[lab]'"
+        ) from None
     # lazy: loaded with the app above, only when serving
     from trainlab.lab.security import new_token
 
@@ -53,11 +60,18 @@ def serve(host: str = "127.0.0.1", port: int = 8765, runs_dir: str | Path = "run
     token = new_token()
     app = create_app(runs_dir, token, pool_size)
     if not _loopback(host):
-        print(f"warning: --host {host} makes the lab reachable from other machines; anyone holding the token "
-              f"can start and stop runs here (the token is still required)", file=sys.stderr)
+        print(
+            f"warning: --host {host} makes the lab reachable from other machines; anyone holding the token "
+            f"can start and stop runs here (the token is still required)",
+            file=sys.stderr,
+        )
     address = url(host, port, token)
-    print(f"trainlab lab: serving runs in {runs_dir} at\n    {address}\nCtrl-C stops the server "
-          f"(runs it started go on; a restarted lab shows them)", file=out, flush=True)
+    print(
+        f"trainlab lab: serving runs in {runs_dir} at\n    {address}\nCtrl-C stops the server "
+        f"(runs it started go on; a restarted lab shows them)",
+        file=out,
+        flush=True,
+    )
     if open_browser:
         # lazy: only --open needs the browser module
         import webbrowser

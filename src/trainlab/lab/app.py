@@ -94,19 +94,25 @@ class Lab:
             status = "queued"
         score = s.get("test_accuracy", s.get("test_r2"))
         return {
-            "run": path.name, "data": str((cfg.get("data") or {}).get("name", "?")),
-            "model": str((cfg.get("model") or {}).get("name", "?")), "status": status,
+            "run": path.name,
+            "data": str((cfg.get("data") or {}).get("name", "?")),
+            "model": str((cfg.get("model") or {}).get("name", "?")),
+            "status": status,
             "score": score if isinstance(score, (int, float)) else None,
             "epochs": s.get("epochs") if isinstance(s.get("epochs"), (int, float)) else None,
             "fit_seconds": s.get("fit_seconds") if isinstance(s.get("fit_seconds"), (int, float)) else None,
-            "started": str(s.get("started", "")), "report": (path / "report.html").is_file(),
+            "started": str(s.get("started", "")),
+            "report": (path / "report.html").is_file(),
             "resumable": jobs.resumable(path, status),
         }
 
     def rows(self) -> list[dict[str, Any]]:
         """Every run folder in the runs folder (those the CLI made too), newest first."""
-        found = [p for p in sorted(self.runs_dir.iterdir(), reverse=True)
-                 if not p.name.startswith(".") and not p.is_symlink() and (p / "config.yaml").is_file()]
+        found = [
+            p
+            for p in sorted(self.runs_dir.iterdir(), reverse=True)
+            if not p.name.startswith(".") and not p.is_symlink() and (p / "config.yaml").is_file()
+        ]
         return [self.row(p) for p in found]
 
     def state(self, path: Path) -> dict[str, Any]:
@@ -115,9 +121,13 @@ class Lab:
         job = self.pool.job_of(path.name)
         if job is not None and status != "running":
             status = "queued" if job.state == "queued" else "starting"
-        return {"kind": "status", "status": status, "resumable": jobs.resumable(path, status),
-                "stoppable": status in ("running", "queued", "starting"),
-                "report": (path / "report.html").is_file()}
+        return {
+            "kind": "status",
+            "status": status,
+            "resumable": jobs.resumable(path, status),
+            "stoppable": status in ("running", "queued", "starting"),
+            "report": (path / "report.html").is_file(),
+        }
 
     # ---- routes ----------------------------------------------------------------------------------
     async def index(self, request: Request) -> Response:
@@ -130,11 +140,23 @@ class Lab:
         if query:
             wanted = query.lower()
             rows = [r for r in rows if any(wanted in str(r[c]).lower() for c in ("run", "data", "model", "status"))]
-        links = {c: "?" + urlencode({"sort": c, "desc": "0" if (c == sort and desc) else "1", "q": query})
-                 for c in COLUMNS}
-        return _page("lab_runs.html", title="trainlab lab", rows=rows, sort=sort, desc=desc, q=query, links=links,
-                     columns=COLUMNS, dir=str(self.runs_dir), pool=self.pool.size,
-                     active=len(self.pool.running()), queued=len(self.pool.queue))
+        links = {
+            c: "?" + urlencode({"sort": c, "desc": "0" if (c == sort and desc) else "1", "q": query}) for c in COLUMNS
+        }
+        return _page(
+            "lab_runs.html",
+            title="trainlab lab",
+            rows=rows,
+            sort=sort,
+            desc=desc,
+            q=query,
+            links=links,
+            columns=COLUMNS,
+            dir=str(self.runs_dir),
+            pool=self.pool.size,
+            active=len(self.pool.running()),
+            queued=len(self.pool.queue),
+        )
 
     async def new(self, request: Request) -> Response:
         known = form.fields()
@@ -153,9 +175,17 @@ class Lab:
                 return RedirectResponse(f"/jobs/{job.id}", status_code=303)
             status = 400 if errors else 200
         shown = [o for o in form.overrides_from(values, known)]
-        return _page("lab_new.html", status, title="trainlab lab · new run", sections=form.sections(known),
-                     values=values, errors=errors, general=errors.get("", ""),
-                     command=form.command(shown) + self._dir_tail(), catalogues=_catalogues(known))
+        return _page(
+            "lab_new.html",
+            status,
+            title="trainlab lab · new run",
+            sections=form.sections(known),
+            values=values,
+            errors=errors,
+            general=errors.get("", ""),
+            command=form.command(shown) + self._dir_tail(),
+            catalogues=_catalogues(known),
+        )
 
     def _dir_tail(self) -> str:
         return "" if self.runs_dir == Path("runs") else f" output.dir={self.runs_dir}"
@@ -167,8 +197,12 @@ class Lab:
         self.pool.tick()
         if job.run:
             return RedirectResponse(f"/runs/{job.run}", status_code=303)
-        return _page("lab_job.html", title="trainlab lab · starting", job=job.public(),
-                     log=self.pool.error_of(job) if job.state == "done" else "")
+        return _page(
+            "lab_job.html",
+            title="trainlab lab · starting",
+            job=job.public(),
+            log=self.pool.error_of(job) if job.state == "done" else "",
+        )
 
     async def job_api(self, request: Request) -> Response:
         job = self.pool.jobs.get(request.path_params["job"])
@@ -184,11 +218,21 @@ class Lab:
         path = self.folder(request.path_params["name"])
         s = jobs.read_summary(path)
         command = self.pool.command_of(path.name) or f"trainlab train --config {path / 'config.yaml'}"
-        facts = {k: s[k] for k in ("test_accuracy", "test_loss", "test_r2", "fit_seconds", "epochs", "stop_reason")
-                 if isinstance(s.get(k), (int, float, str)) and s.get(k) != ""}
-        return _page("lab_run.html", title=f"trainlab lab · {path.name}", name=path.name, state=self.state(path),
-                     header=str(s.get("header", "")), facts=facts, command=command,
-                     resume_command=form.command([], str(path)))
+        facts = {
+            k: s[k]
+            for k in ("test_accuracy", "test_loss", "test_r2", "fit_seconds", "epochs", "stop_reason")
+            if isinstance(s.get(k), (int, float, str)) and s.get(k) != ""
+        }
+        return _page(
+            "lab_run.html",
+            title=f"trainlab lab · {path.name}",
+            name=path.name,
+            state=self.state(path),
+            header=str(s.get("header", "")),
+            facts=facts,
+            command=command,
+            resume_command=form.command([], str(path)),
+        )
 
     async def events(self, request: Request) -> Response:
         path = self.folder(request.path_params["name"])
@@ -221,8 +265,9 @@ class Lab:
                     beat = time.monotonic()
                 await asyncio.sleep(TICK)
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"cache-control": "no-store", "x-accel-buffering": "no"}
+        )
 
     async def stop(self, request: Request) -> Response:
         path = self.folder(request.path_params["name"])
@@ -233,8 +278,9 @@ class Lab:
         path = self.folder(request.path_params["name"])
         state = self.state(path)
         if not state["resumable"]:
-            raise HTTPException(409, f"{path.name} is {state['status']}: "
-                                     "only an interrupted run with a checkpoint resumes")
+            raise HTTPException(
+                409, f"{path.name} is {state['status']}: only an interrupted run with a checkpoint resumes"
+            )
         self.pool.submit(["--resume", str(path)], form.command([], str(path)), run=path.name)
         return RedirectResponse(f"/runs/{path.name}", status_code=303)
 
@@ -262,9 +308,16 @@ class Lab:
     async def playground_page(self, request: Request) -> Response:
         settings, errors = playground.settings(dict(request.query_params))
         job = self.pool.jobs.get(request.query_params.get("job", ""))
-        return _page("lab_playground.html", title="trainlab lab · playground", settings=settings, errors=errors,
-                     choices=playground.choices(), job=job.public() if job else None,
-                     command=form.command(playground.overrides(settings)), link="?" + urlencode(settings))
+        return _page(
+            "lab_playground.html",
+            title="trainlab lab · playground",
+            settings=settings,
+            errors=errors,
+            choices=playground.choices(),
+            job=job.public() if job else None,
+            command=form.command(playground.overrides(settings)),
+            link="?" + urlencode(settings),
+        )
 
     async def playground_start(self, request: Request) -> Response:
         settings, errors = playground.settings(_last(await _form(request)))
@@ -273,10 +326,17 @@ class Lab:
             _, problems = form.validate(overrides)
             errors = {"": "; ".join(problems.values())} if problems else {}
         if errors:
-            return _page("lab_playground.html", 400, title="trainlab lab · playground", settings=settings,
-                         errors=errors,
-                         choices=playground.choices(), job=None, command=form.command(overrides),
-                         link="?" + urlencode(settings))
+            return _page(
+                "lab_playground.html",
+                400,
+                title="trainlab lab · playground",
+                settings=settings,
+                errors=errors,
+                choices=playground.choices(),
+                job=None,
+                command=form.command(overrides),
+                link="?" + urlencode(settings),
+            )
         job = self.pool.submit(["--grid", *overrides, f"output.dir={self.runs_dir}"], form.command(overrides))
         return RedirectResponse("/playground?" + urlencode({**settings, "job": job.id}), status_code=303)
 

@@ -61,8 +61,13 @@ class Job:
 
     def public(self) -> dict[str, Any]:
         """What /api/jobs/ID answers."""
-        return {"id": self.id, "state": self.state, "run": self.run, "returncode": self.returncode,
-                "command": self.command}
+        return {
+            "id": self.id,
+            "state": self.state,
+            "run": self.run,
+            "returncode": self.returncode,
+            "command": self.command,
+        }
 
 
 class Pool:
@@ -119,8 +124,14 @@ class Pool:
         with open(job.log, "wb") as log:
             # its own session: a Ctrl-C of the server's terminal, or the server's death, does not reach it;
             # output to a file, not a pipe, so nothing blocks or breaks when the server is gone
-            job.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            job.proc = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         job.state, job.started = "running", time.time()
 
     def job_of(self, run: str) -> Job | None:

@@ -27,9 +27,11 @@ COOKIE = "trainlab_lab_token"
 HEADER = "x-trainlab-token"
 # what a lab page may load: its own scripts (plotly.min.js, lab.js) and styles, its own events; nothing inline
 # but styles (plotly sets element styles), nothing from another origin, no frames, no plugins
-CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
-       "style-src 'self' 'unsafe-inline'; font-src 'self' data:; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
+    "style-src 'self' 'unsafe-inline'; font-src 'self' data:; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 # a run folder's name: what runs/rundir.create_run_dir makes (date-time-slug) and any plain name; no
 # separators, no leading dot (so neither `..` nor the lab's own `.lab` folder), bounded
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=-]{0,199}")
@@ -90,8 +92,12 @@ def same_origin(headers: dict[str, str], scheme: str) -> bool:
 
 async def _send_plain(send: Any, status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = text.encode()
-    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
-               (b"content-security-policy", CSP.encode()), *(extra or [])]
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"content-security-policy", CSP.encode()),
+        *(extra or []),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -111,18 +117,25 @@ class Guard:
         headers = _headers(scope)
         given, in_query = _given_token(scope, headers)
         if given is None or not secrets.compare_digest(given.encode(), self.token.encode()):
-            await _send_plain(send, 403, "403: this lab needs its token: open the URL `trainlab lab` printed "
-                                         "(it ends in ?token=...)")
+            await _send_plain(
+                send, 403, "403: this lab needs its token: open the URL `trainlab lab` printed (it ends in ?token=...)"
+            )
             return
         method = scope["method"]
         if in_query and method in ("GET", "HEAD"):
             # keep the token out of the address bar, history and Referer: a cookie carries it from now on
-            rest = urlencode([(k, v) for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"),
-                                                            keep_blank_values=True) if k != "token"])
+            rest = urlencode(
+                [
+                    (k, v)
+                    for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+                    if k != "token"
+                ]
+            )
             target = scope.get("root_path", "") + scope["path"] + (f"?{rest}" if rest else "")
             cookie = f"{COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
-            await _send_plain(send, 303, "see other", [(b"location", target.encode("utf-8")),
-                                                       (b"set-cookie", cookie.encode())])
+            await _send_plain(
+                send, 303, "see other", [(b"location", target.encode("utf-8")), (b"set-cookie", cookie.encode())]
+            )
             return
         if method not in ("GET", "HEAD"):
             if not same_origin(headers, scope.get("scheme", "http")):
@@ -148,10 +161,16 @@ class Guard:
         async def send_with_policy(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                         (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY")]
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  *(h for h in extra if h[0] not in names)]}
+                extra = [
+                    (b"content-security-policy", CSP.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), *(h for h in extra if h[0] not in names)],
+                }
             await send(message)
 
         await self.app(scope, receive, send_with_policy)

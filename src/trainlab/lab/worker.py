@@ -70,9 +70,15 @@ def build_live(grid: bool) -> Any:
             self.path = Path(f.run_dir) / LIVE
             self._every = batch_every(trainer.batches_per_epoch)
             self.write(
-                "start", header=f.header, epochs=trainer.epochs, epoch=trainer.epoch, step=trainer.step,
-                batches_per_epoch=trainer.batches_per_epoch, classification=bool(trainer.classification),
-                initial_loss=_num(f.initial_loss), expected_initial_loss=_num(f.expected_initial_loss),
+                "start",
+                header=f.header,
+                epochs=trainer.epochs,
+                epoch=trainer.epoch,
+                step=trainer.step,
+                batches_per_epoch=trainer.batches_per_epoch,
+                classification=bool(trainer.classification),
+                initial_loss=_num(f.initial_loss),
+                expected_initial_loss=_num(f.expected_initial_loss),
             )
             self._warnings(trainer)
             if self.grid:
@@ -80,7 +86,7 @@ def build_live(grid: bool) -> Any:
 
         def _warnings(self, trainer: Any) -> None:
             warnings = trainer.facts.warnings
-            for w in warnings[self._warned:]:
+            for w in warnings[self._warned :]:
                 self.write("warning", text=str(w))
             self._warned = len(warnings)
 
@@ -91,8 +97,11 @@ def build_live(grid: bool) -> Any:
             if done % self._every or done == trainer.batches_per_epoch:
                 return  # the epoch's last point is the epoch's own
             seen = max(trainer.seen, 1)
-            point: dict[str, Any] = {"step": trainer.step, "x": trainer.epoch + done / trainer.batches_per_epoch,
-                                     "train_loss": _num(trainer.loss_sum.item() / seen)}
+            point: dict[str, Any] = {
+                "step": trainer.step,
+                "x": trainer.epoch + done / trainer.batches_per_epoch,
+                "train_loss": _num(trainer.loss_sum.item() / seen),
+            }
             if trainer.classification:
                 point["train_accuracy"] = _num(trainer.correct.item() / seen)
             self.write("batch", **point)
@@ -117,16 +126,17 @@ def build_live(grid: bool) -> Any:
             if x.shape[1] not in (1, 2):
                 self.grid = False  # the playground draws 1-D and 2-D inputs only
                 return
-            self.write("points", x=x.tolist(), y=split.y[:n].detach().cpu().reshape(n).tolist(),
-                       task=trainer.data.task)
+            self.write("points", x=x.tolist(), y=split.y[:n].detach().cpu().reshape(n).tolist(), task=trainer.data.task)
 
         @torch.no_grad()
         def _predictions(self, trainer: Any) -> None:
             x = trainer.data.train.x.detach().reshape(len(trainer.data.train), -1)
             lo, hi = x.min(0).values, x.max(0).values
             pad = (hi - lo) * 0.1 + 1e-6
-            axes = [torch.linspace(float(a), float(b), GRID if x.shape[1] == 2 else 200, device=x.device)
-                    for a, b in zip(lo - pad, hi + pad)]
+            axes = [
+                torch.linspace(float(a), float(b), GRID if x.shape[1] == 2 else 200, device=x.device)
+                for a, b in zip(lo - pad, hi + pad)
+            ]
             grid = torch.cartesian_prod(*axes) if len(axes) == 2 else axes[0][:, None]
             model = trainer.model
             was_training = model.training
@@ -173,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         live = build_live(args.grid)
         progress = Progress(sys.stdout, bar=False)
         if args.resume:
-            result = train(callbacks=[progress, live], on_setup=on_setup, resume=args.resume,
-                           overrides=args.overrides)
+            result = train(callbacks=[progress, live], on_setup=on_setup, resume=args.resume, overrides=args.overrides)
         else:
             result = train(cfg, callbacks=[progress, live], on_setup=on_setup)
     except TrainlabError as exc:

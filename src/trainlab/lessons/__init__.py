@@ -23,8 +23,24 @@ from trainlab.training.callbacks.notebook import Lines, wants_progress
 LESSONS = Registry("lesson")
 
 # the order `trainlab lesson list` shows lessons in (a course's order); others follow by name
-COURSE = ("definitions", "nonlinearity", "activations", "init", "batchnorm", "optimizers", "learning-rate", "losses", "regularization", "preprocessing",
-          "imbalance", "self-supervised", "landscape", "capacity", "search", "cnn")
+COURSE = (
+    "definitions",
+    "nonlinearity",
+    "activations",
+    "init",
+    "batchnorm",
+    "optimizers",
+    "learning-rate",
+    "losses",
+    "regularization",
+    "preprocessing",
+    "imbalance",
+    "self-supervised",
+    "landscape",
+    "capacity",
+    "search",
+    "cnn",
+)
 
 
 # Claims whose effect a --quick run is too small to show (measured: each of these failed under --quick
@@ -32,21 +48,49 @@ COURSE = ("definitions", "nonlinearity", "activations", "init", "batchnorm", "op
 # is "not judged at this size", with the reason; a quick run where it holds still says "holds".
 _SMALL = "the --quick run ({}) is too small to show it; the full lesson (without --quick) judges it"
 QUICK_TOO_SMALL: dict[str, dict[str, str]] = {
-    "learning-rate": {"annealing the rate towards the end": _SMALL.format("a few epochs: SGD noise has not set a floor yet")},
-    "regularization": {k: _SMALL.format("a few epochs: the unregularized network has not memorized its training set, so there is "
-                                        "nothing to regularize") for k in ("without regularization a big network overfits",
-                                                                           "each regularizer narrows", "it lowers the test loss",
-                                                                           "L1 drives weights to zero", "regularization improves test accuracy")},
-    "preprocessing": {"raw, unscaled inputs break": _SMALL.format("one short epoch: raw inputs have not had the steps to diverge")},
-    "imbalance": {"the long-tailed CIFAR-10 ordering": _SMALL.format("one seed, few epochs: the methods differ by less than the noise")},
+    "learning-rate": {
+        "annealing the rate towards the end": _SMALL.format("a few epochs: SGD noise has not set a floor yet")
+    },
+    "regularization": {
+        k: _SMALL.format(
+            "a few epochs: the unregularized network has not memorized its training set, so there is "
+            "nothing to regularize"
+        )
+        for k in (
+            "without regularization a big network overfits",
+            "each regularizer narrows",
+            "it lowers the test loss",
+            "L1 drives weights to zero",
+            "regularization improves test accuracy",
+        )
+    },
+    "preprocessing": {
+        "raw, unscaled inputs break": _SMALL.format("one short epoch: raw inputs have not had the steps to diverge")
+    },
+    "imbalance": {
+        "the long-tailed CIFAR-10 ordering": _SMALL.format(
+            "one seed, few epochs: the methods differ by less than the noise"
+        )
+    },
     "self-supervised": {"": _SMALL.format("a few pretraining epochs: SimCLR's features are not trained yet")},
-    "capacity": {k: _SMALL.format("few epochs: the wide networks have not fit, let alone memorized, their training set")
-                 for k in ("approximates the curve better as it widens", "fits its training set far better", "training longer overfits",
-                           "memorizes even wrong labels", "memorizing wrong labels costs")},
-    "search": {"coarse to fine": _SMALL.format("2×2 trials of 3 epochs: the gaps are a few validation examples"),
-               "random search beats a grid": _SMALL.format("2×2 trials of 3 epochs: the gaps are a few validation examples")},
-    "cnn": {k: _SMALL.format("a few hundred images and steps: the CNN has not learned its filters yet")
-            for k in ("a CNN classifies images better", "hurts the MLP more than the CNN")},
+    "capacity": {
+        k: _SMALL.format("few epochs: the wide networks have not fit, let alone memorized, their training set")
+        for k in (
+            "approximates the curve better as it widens",
+            "fits its training set far better",
+            "training longer overfits",
+            "memorizes even wrong labels",
+            "memorizing wrong labels costs",
+        )
+    },
+    "search": {
+        "coarse to fine": _SMALL.format("2×2 trials of 3 epochs: the gaps are a few validation examples"),
+        "random search beats a grid": _SMALL.format("2×2 trials of 3 epochs: the gaps are a few validation examples"),
+    },
+    "cnn": {
+        k: _SMALL.format("a few hundred images and steps: the CNN has not learned its filters yet")
+        for k in ("a CNN classifies images better", "hurts the MLP more than the CNN")
+    },
 }
 
 
@@ -145,11 +189,17 @@ def run_all(
     t0 = time.perf_counter()
     for name in lesson_names():
         folder = root / name if out_dir is not None else default_out(name, quick)
-        entry: dict[str, Any] = {"name": name, "help": lesson_help(name), "href": f"{folder.relative_to(root).as_posix()}/report.html"}
+        entry: dict[str, Any] = {
+            "name": name,
+            "help": lesson_help(name),
+            "href": f"{folder.relative_to(root).as_posix()}/report.html",
+        }
         if log:
             log(f"lesson {name}")
         try:
-            entry["report"], entry["paths"] = run_lesson(name, quick=quick, overrides=overrides, out_dir=folder, log=log, stack=stack)
+            entry["report"], entry["paths"] = run_lesson(
+                name, quick=quick, overrides=overrides, out_dir=folder, log=log, stack=stack
+            )
         except TrainlabError as exc:
             entry["error"] = str(exc).splitlines()[0]
         entries.append(entry)
@@ -162,4 +212,15 @@ def run_all(
     return entries, index
 
 
-__all__ = ["LESSONS", "Claim", "LessonContext", "Report", "all_lessons", "default_out", "lesson_help", "lesson_names", "run_all", "run_lesson"]
+__all__ = [
+    "LESSONS",
+    "Claim",
+    "LessonContext",
+    "Report",
+    "all_lessons",
+    "default_out",
+    "lesson_help",
+    "lesson_names",
+    "run_all",
+    "run_lesson",
+]

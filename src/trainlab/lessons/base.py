@@ -195,7 +195,12 @@ class Report:
         mode = " (`--quick`: tiny data and few steps, figures are indicative only)" if self.quick else ""
         extra = f"; overrides `{' '.join(self.overrides)}`" if self.overrides else ""
         trained = f" Runs: {self.plan}." if self.plan else ""
-        return f"{held} of {len(self.claims)} claims hold on this run ({failed} do not{not_judged}); measured in {self.seconds:.1f} s{mode}{extra}.{trained} Re-run: `trainlab lesson {self.name}{' --quick' if self.quick else ''}{' ' + ' '.join(self.overrides) if self.overrides else ''}`."
+        again = f"trainlab lesson {self.name}{' --quick' if self.quick else ''}"
+        again += f"{' ' + ' '.join(self.overrides) if self.overrides else ''}"
+        return (
+            f"{held} of {len(self.claims)} claims hold on this run ({failed} do not{not_judged}); "
+            f"measured in {self.seconds:.1f} s{mode}{extra}.{trained} Re-run: `{again}`."
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The lesson's verdicts as plain values (``claims.json``: what ``trainlab notes`` reuses)."""

@@ -55,8 +55,10 @@ def _init_checks(r: Report) -> None:
         ok = ok and abs(got / default - 1) < 0.03 and abs(got / xavier - 1) > 0.2 and abs(got / he - 1) > 0.2
         rows.append(f"{name}: std {got:.4f}; 1/√(3·fan_in) {default:.4f}, Xavier {xavier:.4f}, He {he:.4f}")
     r.claim(
-        "PyTorch's default init of nn.Linear and nn.Conv2d is kaiming_uniform with a=√5: weight std 1/√(3·fan_in), neither Xavier nor He",
-        "measured weight std within 3% of 1/√(3·fan_in) and more than 20% away from Xavier's √(2/(fan_in+fan_out)) and He's √(2/fan_in), "
+        "PyTorch's default init of nn.Linear and nn.Conv2d is kaiming_uniform with a=√5: weight std 1/√(3·fan_in), "
+        "neither Xavier nor He",
+        "measured weight std within 3% of 1/√(3·fan_in) and more than 20% away from Xavier's √(2/(fan_in+fan_out)) "
+        "and He's √(2/fan_in), "
         "for a 512→512 linear layer and a 64→64 3×3 convolution",
         "; ".join(rows),
         ok,
@@ -131,7 +133,8 @@ def _autograd_checks(r: Report) -> None:
     )
     after = _f(F.mse_loss(lin(x), y))
     r.claim(
-        "a gradient-descent step subtracts learning rate × gradient from each parameter, and a small step lowers the loss",
+        "a gradient-descent step subtracts learning rate × gradient from each parameter, and a small step lowers the "
+        "loss",
         "optim.SGD(lr=0.1).step() equals p − 0.1·∂L/∂p within 1e-12, and the loss after the step is lower",
         f"step vs formula {step_err:.1e}; loss {_f(loss):.4f} → {after:.4f}",
         step_err < 1e-12 and after < _f(loss),
@@ -176,7 +179,8 @@ def _autograd_checks(r: Report) -> None:
         view_fails = True
     copies = t.t().reshape(-1).data_ptr() != t.data_ptr()
     r.claim(
-        "view is a reshape that never copies: it shares the tensor's storage and fails where reshape would have to copy",
+        "view is a reshape that never copies: it shares the tensor's storage and fails where reshape would have to "
+        "copy",
         "view of a contiguous tensor shares its storage; view of a transposed one raises, reshape of it returns a copy",
         f"shares storage: {shares}; view of the transpose raises: {view_fails}; reshape copies: {copies}",
         shares and view_fails and copies,
@@ -193,7 +197,8 @@ def _autograd_checks(r: Report) -> None:
     m = Two()
     z = torch.randn(2, 3)
     r.claim(
-        "subclassing nn.Module: calling the module runs forward, and layers assigned in __init__ are registered as parameters",
+        "subclassing nn.Module: calling the module runs forward, and layers assigned in __init__ are registered as "
+        "parameters",
         "module(x) equals module.forward(x), and parameters() lists the inner layer's weight and bias",
         f"equal: {torch.equal(m(z), m.forward(z))}; {len(list(m.parameters()))} parameters registered",
         torch.equal(m(z), m.forward(z)) and len(list(m.parameters())) == 2,
@@ -234,8 +239,10 @@ def _mode_checks(r: Report, seed: int) -> None:
     uses_running = torch.allclose(bn(batch), (batch - 3.0) / math.sqrt(1 + bn.eps), atol=1e-6)
     r.claim(
         "model.eval() turns dropout off and makes batch norm use its running statistics; train() turns both back",
-        "in train mode two dropout passes differ; in eval mode dropout is the identity and batch norm normalizes with running_mean/running_var",
-        f"train-mode passes differ: {train_differs}; eval dropout = identity: {eval_same}; eval BN uses running stats: {uses_running}",
+        "in train mode two dropout passes differ; in eval mode dropout is the identity and batch norm normalizes with "
+        "running_mean/running_var",
+        f"train-mode passes differ: {train_differs}; eval dropout = identity: {eval_same}; eval BN uses running "
+        f"stats: {uses_running}",
         train_differs and eval_same and uses_running,
     )
 
@@ -271,7 +278,8 @@ def _mode_checks(r: Report, seed: int) -> None:
                 opt.step()
         accs[name] = _f((model(xte).argmax(1) == yte).float().mean())
     r.claim(
-        "shuffling every epoch matters: batches that each hold one class pull the model back and forth, and it ends worse",
+        "shuffling every epoch matters: batches that each hold one class pull the model back and forth, and it ends "
+        "worse",
         "softmax regression on digits, 3 epochs of SGD (lr 0.5, batch 50): test accuracy shuffled ≥ class-sorted + 0.1",
         f"shuffled {accs['shuffled']:.3f}, class-sorted {accs['sorted by class']:.3f}",
         accs["shuffled"] >= accs["sorted by class"] + 0.1,
@@ -322,8 +330,10 @@ def _mode_checks(r: Report, seed: int) -> None:
     small, good = curves["0.01·randn"], curves["Xavier"]
     r.claim(
         "a long flat start of the loss points to a bad initialization",
-        "6-layer tanh MLP on digits, 100 SGD steps (lr 0.1): with W = 0.01·randn the loss stays within 2% of its start; with Xavier it falls ≥ 30%",
-        f"0.01·randn: {small[0]:.3f} → {small[1]:.3f}; Xavier: {good[0]:.3f} → {good[1]:.3f} (means of the first and last 10 steps)",
+        "6-layer tanh MLP on digits, 100 SGD steps (lr 0.1): with W = 0.01·randn the loss stays within 2% of its "
+        "start; with Xavier it falls ≥ 30%",
+        f"0.01·randn: {small[0]:.3f} → {small[1]:.3f}; Xavier: {good[0]:.3f} → {good[1]:.3f} (means of the first and "
+        "last 10 steps)",
         abs(small[1] / small[0] - 1) < 0.02 and good[1] <= 0.7 * good[0],
     )
 
@@ -335,7 +345,8 @@ def _activation_checks(r: Report) -> None:
     r.claim(
         "sigmoid squashes into (0, 1) and tanh into (−1, 1); ReLU's output [0, ∞) has no upper bound",
         "on [−30, 30]: sigmoid within [0, 1], tanh within [−1, 1], ReLU reaches 30",
-        f"sigmoid [{_f(sig.min()):.3g}, {_f(sig.max()):.6g}], tanh [{_f(th.min()):.6g}, {_f(th.max()):.6g}], ReLU max {_f(re.max()):.0f}",
+        f"sigmoid [{_f(sig.min()):.3g}, {_f(sig.max()):.6g}], tanh [{_f(th.min()):.6g}, {_f(th.max()):.6g}], ReLU max "
+        f"{_f(re.max()):.0f}",
         _f(sig.min()) >= 0 and _f(sig.max()) <= 1 and _f(th.min()) >= -1 and _f(th.max()) <= 1 and _f(re.max()) == 30,
     )
     xs = x.clone().requires_grad_(True)
@@ -344,7 +355,8 @@ def _activation_checks(r: Report) -> None:
     dr = torch.autograd.grad(F.relu(xs).sum(), xs)[0]
     far = x.abs() >= 10
     r.claim(
-        "the sigmoid's slope is at most 0.25 and nearly 0 for large inputs: it can vanish gradients but cannot make them explode",
+        "the sigmoid's slope is at most 0.25 and nearly 0 for large inputs: it can vanish gradients but cannot make "
+        "them explode",
         "max sigmoid′ = 0.25 (at 0) and sigmoid′ < 1e-4 for |x| ≥ 10",
         f"max {_f(ds.max()):.4f}, largest at |x| ≥ 10: {_f(ds[far].max()):.1e}",
         abs(_f(ds.max()) - 0.25) < 1e-9 and _f(ds[far].max()) < 1e-4,
@@ -382,7 +394,8 @@ def _activation_checks(r: Report) -> None:
     (inp @ w.T * up[:1].expand(32, 5)).sum().backward()  # one upstream gradient per unit, as for one example's error
     rows_same_sign = all(bool((row > 0).all() or (row < 0).all()) for row in w.grad)
     r.claim(
-        "when a unit's inputs are all positive (sigmoid outputs), the gradients on its weights all share one sign: updates zig-zag",
+        "when a unit's inputs are all positive (sigmoid outputs), the gradients on its weights all share one sign: "
+        "updates zig-zag",
         "for each of 5 units fed 8 sigmoid outputs, every entry of its weight-gradient row has the same sign",
         f"rows with one sign: {sum(bool((row > 0).all() or (row < 0).all()) for row in w.grad)} of 5",
         rows_same_sign,
@@ -434,7 +447,8 @@ def _activation_checks(r: Report) -> None:
         "best of 40 interleaved passes on 65,536 values (in cache): ReLU ≤ 0.8× sigmoid's and tanh's",
         ", ".join(f"{k} {v * 1e6:.1f} µs" for k, v in times.items()),
         times["relu"] <= 0.8 * min(times["sigmoid"], times["tanh"]),
-        why="timings on a shared, busy machine are noisy; on large arrays all three are limited by memory traffic, not by exp",
+        why="timings on a shared, busy machine are noisy; on large arrays all three are limited by memory traffic, "
+        "not by exp",
     )
 
 
@@ -455,7 +469,8 @@ def _loss_checks(r: Report) -> None:
     ce = F.cross_entropy(logits, target, reduction="none")
     err = _f(torch.maximum((full - only_true).abs(), (ce - only_true).abs()).max())
     r.claim(
-        "with one-hot targets cross-entropy is −log of the probability given to the true class: only that term survives",
+        "with one-hot targets cross-entropy is −log of the probability given to the true class: only that term "
+        "survives",
         "−Σ_k y_k log p_k, −log p_true and F.cross_entropy agree within 1e-12",
         f"largest difference {err:.1e}",
         err < 1e-12,
@@ -495,8 +510,10 @@ def _norm_checks(r: Report, seed: int) -> None:
     formula = (x - mu) / torch.sqrt(var + bn.eps) * bn.weight + bn.bias
     err = _f((bn(x) - formula).abs().max())
     r.claim(
-        "batch norm in training subtracts the minibatch mean, divides by √(minibatch variance + ε), then scales by γ and shifts by β (learned)",
-        "nn.BatchNorm1d in train mode equals the Ioffe & Szegedy formula (biased variance) within 1e-5; γ and β are parameters",
+        "batch norm in training subtracts the minibatch mean, divides by √(minibatch variance + ε), then scales by γ "
+        "and shifts by β (learned)",
+        "nn.BatchNorm1d in train mode equals the Ioffe & Szegedy formula (biased variance) within 1e-5; γ and β are "
+        "parameters",
         f"largest difference {err:.1e}; parameters: {[n for n, _ in bn.named_parameters()]}",
         err < 1e-5 and len(list(bn.parameters())) == 2,
     )
@@ -517,8 +534,10 @@ def _norm_checks(r: Report, seed: int) -> None:
     bn8 = nn.BatchNorm1d(8)
     bn_diff = _f((bn8(a)[0] - bn8(b)[0]).abs().max())
     r.claim(
-        "layer norm normalizes each example over its own features: its output does not depend on the batch (batch norm's does)",
-        "the same example in two different batches of 16: layer-norm outputs equal (< 1e-6), batch-norm outputs in train mode differ (> 1e-3)",
+        "layer norm normalizes each example over its own features: its output does not depend on the batch (batch "
+        "norm's does)",
+        "the same example in two different batches of 16: layer-norm outputs equal (< 1e-6), batch-norm outputs in "
+        "train mode differ (> 1e-3)",
         f"layer norm {ln_diff:.1e}, batch norm {bn_diff:.3f}",
         ln_diff < 1e-6 and bn_diff > 1e-3,
     )
@@ -567,9 +586,12 @@ def _norm_checks(r: Report, seed: int) -> None:
     adam_gap = _f((one_step("adamw") - one_step("adam-l2")).abs().max())
     adam_same = _f((one_step("adam-wd") - one_step("adam-l2")).abs().max())
     r.claim(
-        "L2 regularization is weight decay for plain SGD; with Adam it is not (AdamW's decoupled decay differs from an L2 penalty)",
-        "3 steps: SGD(weight_decay) equals SGD on loss + λ/2‖w‖² within 1e-12; AdamW differs from Adam on the penalized loss by > 1e-4",
-        f"SGD gap {sgd_gap:.1e}; AdamW vs Adam+L2 {adam_gap:.1e} (Adam's own weight_decay is the L2 penalty: gap {adam_same:.1e})",
+        "L2 regularization is weight decay for plain SGD; with Adam it is not (AdamW's decoupled decay differs from "
+        "an L2 penalty)",
+        "3 steps: SGD(weight_decay) equals SGD on loss + λ/2‖w‖² within 1e-12; AdamW differs from Adam on the "
+        "penalized loss by > 1e-4",
+        f"SGD gap {sgd_gap:.1e}; AdamW vs Adam+L2 {adam_gap:.1e} (Adam's own weight_decay is the L2 penalty: gap "
+        f"{adam_same:.1e})",
         sgd_gap < 1e-12 and adam_gap > 1e-4,
     )
     w_true = torch.tensor([[2.0], [-1.0], [0.5]], dtype=torch.float64)
@@ -612,7 +634,8 @@ def _shape_checks(r: Report) -> None:
         ok = ok and out == want
         sizes.append(f"N={n_in} F={f} S={s} P={p}: {out} (formula {want})")
     r.claim(
-        "a convolution's output side is (N − F + 2P)/S + 1: stride shrinks it, zero padding of (F − 1)/2 at stride 1 keeps it",
+        "a convolution's output side is (N − F + 2P)/S + 1: stride shrinks it, zero padding of (F − 1)/2 at stride 1 "
+        "keeps it",
         "nn.Conv2d output sizes equal the formula for four settings, and 5×5 with padding 2 keeps 32",
         "; ".join(sizes),
         ok and "P=2: 32" in sizes[1],
@@ -629,15 +652,19 @@ def _shape_checks(r: Report) -> None:
 
 @LESSONS.register(
     "definitions",
-    "the notes' definitions computed with torch: default init, zero_grad, view, eval(), norms, L2 vs weight decay, shapes",
+    "the notes' definitions computed with torch: default init, zero_grad, view, eval(), norms, L2 vs weight decay, "
+    "shapes",
 )
 def lesson(ctx: LessonContext) -> Report:
     """Run the definitions lesson."""
     r = Report("definitions", "the definitions of the notes, computed with torch")
     r.text(
-        "Each claim below is a definition or a fact about PyTorch that the study notes state; it is computed with torch "
-        f"{torch.__version__} and compared with the formula. Where the notes say something else (the default init, the size of a "
-        "flattened image, zero_grad setting zeros, a sigmoid that explodes gradients), the claim states what PyTorch does and "
+        "Each claim below is a definition or a fact about PyTorch that the study notes state; it is computed with "
+        "torch "
+        f"{torch.__version__} and compared with the formula. Where the notes say something else (the default init, "
+        "the size of a "
+        "flattened image, zero_grad setting zeros, a sigmoid that explodes gradients), the claim states what PyTorch "
+        "does and "
         "`trainlab notes` puts the two side by side."
     )
     r.heading("Initialization")

@@ -87,7 +87,7 @@ def filter_normalized(model: torch.nn.Module, theta: torch.Tensor, gen: torch.Ge
     parts, i = [], 0
     for p in model.parameters():
         n = p.numel()
-        w = theta[i:i + n].view_as(p)
+        w = theta[i : i + n].view_as(p)
         if p.dim() <= 1:
             parts.append(torch.zeros_like(w).reshape(-1))
         else:
@@ -99,18 +99,34 @@ def filter_normalized(model: torch.nn.Module, theta: torch.Tensor, gen: torch.Ge
     return torch.cat(parts)
 
 
-@LESSONS.register("landscape", "loss along init->solution and between two seeds; a 2-D slice; top Hessian eigenvalue vs 2/lr; saddles; the weight path in PCA")
+@LESSONS.register(
+    "landscape",
+    "loss along init->solution and between two seeds; a 2-D slice; top Hessian eigenvalue vs 2/lr; saddles; the "
+    "weight path in PCA",
+)
 def lesson(ctx: LessonContext) -> Report:
     """Run the landscape lesson."""
     r = Report("landscape", "local minima are rarely the problem: what the loss surface looks like")
     lr, epochs, hidden = 0.1, ctx.pick(10, 20), [32, 32]
     data = {"data.name": ctx.pick("digits", "fashion-mnist"), "data.limit": ctx.pick(None, 2000), "data.val": 0}
-    keys = {**data, "model.hidden": hidden, "model.norm": "batch", "optim.name": "sgd", "optim.lr": lr,
-            "optim.batch_size": 64, "train.epochs": epochs}
-    r.text(f"An MLP {hidden} with batch norm (relu, kaiming-normal) on {ctx.pick('digits', 'Fashion-MNIST (2,000 examples)')}, "
-           f"plain SGD at lr {lr:g}, batch 64, {epochs} epochs, trained from seeds {ctx.seed} and {ctx.seed + 1}. Every loss "
-           "below is the training loss on one fixed batch of up to 1,000 training examples, in train mode (batch norm uses that "
-           "batch's statistics, so every point is normalized consistently).")
+    keys = {
+        **data,
+        "model.hidden": hidden,
+        "model.norm": "batch",
+        "optim.name": "sgd",
+        "optim.lr": lr,
+        "optim.batch_size": 64,
+        "train.epochs": epochs,
+    }
+    r.text(
+        f"An MLP {hidden} with batch norm (relu, kaiming-normal) on "
+        f"{ctx.pick('digits', 'Fashion-MNIST (2,000 examples)')}, "
+        f"plain SGD at lr {lr:g}, batch 64, {epochs} epochs, trained from seeds {ctx.seed} and {ctx.seed + 1}. Every "
+        "loss "
+        "below is the training loss on one fixed batch of up to 1,000 training examples, in train mode (batch norm "
+        "uses that "
+        "batch's statistics, so every point is normalized consistently)."
+    )
     paths, fits = [], []
     for k in range(2):
         path = WeightPath(every=0)
@@ -121,7 +137,11 @@ def lesson(ctx: LessonContext) -> Report:
     model, train = fits[0].model, fits[0].setup.data.train
     n = min(1000, len(train))
     surf = Surface(model, fits[0].setup.loss, train.x[:n], train.y[:n])
-    theta0, thetaA, thetaB = paths[0].points[0], parameters_to_vector(model.parameters()).detach().clone(), parameters_to_vector(fits[1].model.parameters()).detach().clone()
+    theta0, thetaA, thetaB = (
+        paths[0].points[0],
+        parameters_to_vector(model.parameters()).detach().clone(),
+        parameters_to_vector(fits[1].model.parameters()).detach().clone(),
+    )
 
     # 1. the straight line from initialization to the solution
     alphas = [i / 20 for i in range(-4, 25)]  # -0.2 .. 1.2
@@ -129,35 +149,52 @@ def lesson(ctx: LessonContext) -> Report:
     inside = [v for a, v in zip(alphas, line, strict=True) if 0 <= a <= 1]
     fall = inside[0] - inside[-1]
     rise = max(max(b - a for a, b in zip(inside, inside[1:])), 0.0)
-    r.claim("the loss falls along the straight line from initialization to the solution, without a barrier (Goodfellow et al. 2015)",
-            f"along α ∈ [0, 1] in steps of 0.05, the largest rise between neighbouring points < {RISE:.0%} of the total fall",
-            f"loss {inside[0]:.3f} → {inside[-1]:.3f}; largest rise {rise:.4f} ({rise / max(fall, 1e-12):.1%} of the fall)",
-            fall > 0 and rise < RISE * fall)
+    r.claim(
+        "the loss falls along the straight line from initialization to the solution, without a barrier (Goodfellow et "
+        "al. 2015)",
+        f"along α ∈ [0, 1] in steps of 0.05, the largest rise between neighbouring points < {RISE:.0%} of the total "
+        "fall",
+        f"loss {inside[0]:.3f} → {inside[-1]:.3f}; largest rise {rise:.4f} ({rise / max(fall, 1e-12):.1%} of the fall)",
+        fall > 0 and rise < RISE * fall,
+    )
 
     # 2. between the solutions of two seeds
     between = [surf.at((1 - a) * thetaA + a * thetaB) for a in alphas]
     mid = [v for a, v in zip(alphas, between, strict=True) if 0 <= a <= 1]
     ends = (mid[0] + mid[-1]) / 2
     barrier = max(mid) - ends
-    r.claim("two seeds find different solutions of similar loss, separated by a barrier on the straight line between them",
-            f"the highest loss on the line between them exceeds the mean of its ends by > {BARRIER:g} (nats)",
-            f"ends {mid[0]:.3f} and {mid[-1]:.3f}; highest {max(mid):.3f} at α = {alphas[alphas.index(0.0) + mid.index(max(mid))]:.2f} (barrier {barrier:.3f}); "
-            f"distance between them {float((thetaA - thetaB).norm()):.1f} vs {float(thetaA.norm()):.1f} from the origin",
-            barrier > BARRIER)
+    r.claim(
+        "two seeds find different solutions of similar loss, separated by a barrier on the straight line between them",
+        f"the highest loss on the line between them exceeds the mean of its ends by > {BARRIER:g} (nats)",
+        f"ends {mid[0]:.3f} and {mid[-1]:.3f}; highest {max(mid):.3f} at α = "
+        f"{alphas[alphas.index(0.0) + mid.index(max(mid))]:.2f} (barrier {barrier:.3f}); "
+        f"distance between them {float((thetaA - thetaB).norm()):.1f} vs {float(thetaA.norm()):.1f} from the origin",
+        barrier > BARRIER,
+    )
 
     # 3. curvature: the top Hessian eigenvalue against the stability bound 2/lr; negative curvature at init
     iters = ctx.pick(15, 30)
     top = {k: surf.eig(t, iters, seed=ctx.seed) for k, t in (("init", theta0), ("solution", thetaA))}
     low = {k: surf.eig(t, iters, shift=top[k], seed=ctx.seed) for k, t in (("init", theta0), ("solution", thetaA))}
-    r.claim("SGD cannot settle where the curvature exceeds 2/lr (a step would overshoot): the sharpest direction ends at or below 2/lr "
-            "(Cohen et al. 2021: it rises to about 2/lr and hovers there, the edge of stability)",
-            f"the Hessian's largest eigenvalue at the solution (power iteration, {iters} Hessian-vector products) ≤ {EDGE:g} × 2/lr = {EDGE * 2 / lr:g}",
-            f"λ_max {top['solution']:.2f} at the solution = {top['solution'] * lr / 2:.2f} × 2/lr ({top['init']:.2f} at initialization)",
-            top["solution"] <= EDGE * 2 / lr)
-    r.claim("at initialization the surface curves down in some directions: a saddle region, not a bad local minimum (Dauphin et al. 2014)",
-            "the Hessian's smallest eigenvalue at initialization (power iteration on H − λ_max·I) < 0, by more than 1% of λ_max",
-            f"λ_min {low['init']:.3g} at initialization (λ_max {top['init']:.3g}); at the solution λ_min {low['solution']:.3g}",
-            low["init"] < -0.01 * abs(top["init"]))
+    r.claim(
+        "SGD cannot settle where the curvature exceeds 2/lr (a step would overshoot): the sharpest direction ends at "
+        "or below 2/lr "
+        "(Cohen et al. 2021: it rises to about 2/lr and hovers there, the edge of stability)",
+        f"the Hessian's largest eigenvalue at the solution (power iteration, {iters} Hessian-vector products) ≤ "
+        f"{EDGE:g} × 2/lr = {EDGE * 2 / lr:g}",
+        f"λ_max {top['solution']:.2f} at the solution = {top['solution'] * lr / 2:.2f} × 2/lr ({top['init']:.2f} at "
+        "initialization)",
+        top["solution"] <= EDGE * 2 / lr,
+    )
+    r.claim(
+        "at initialization the surface curves down in some directions: a saddle region, not a bad local minimum "
+        "(Dauphin et al. 2014)",
+        "the Hessian's smallest eigenvalue at initialization (power iteration on H − λ_max·I) < 0, by more than 1% of "
+        "λ_max",
+        f"λ_min {low['init']:.3g} at initialization (λ_max {top['init']:.3g}); at the solution λ_min "
+        f"{low['solution']:.3g}",
+        low["init"] < -0.01 * abs(top["init"]),
+    )
 
     # 4. the weight path in PCA coordinates
     P = torch.stack(paths[0].points + [thetaA]).double()
@@ -165,10 +202,14 @@ def lesson(ctx: LessonContext) -> Report:
     _, S, V = torch.linalg.svd(Pc, full_matrices=False)
     explained = (S**2 / (S**2).sum()).tolist()
     coords = (Pc @ V[:2].T).float()
-    r.claim("the weights travel through a tiny subspace: the training path is nearly flat (Li et al. 2018)",
-            f"the first two principal components of the {len(P)} recorded weight vectors explain ≥ {PCA2:.0%} of their variance",
-            f"PC1 {explained[0]:.1%}, PC2 {explained[1]:.1%} (together {explained[0] + explained[1]:.1%}) of {len(P)} points in {P.shape[1]:,} dimensions",
-            explained[0] + explained[1] >= PCA2)
+    r.claim(
+        "the weights travel through a tiny subspace: the training path is nearly flat (Li et al. 2018)",
+        f"the first two principal components of the {len(P)} recorded weight vectors explain ≥ {PCA2:.0%} of their "
+        "variance",
+        f"PC1 {explained[0]:.1%}, PC2 {explained[1]:.1%} (together {explained[0] + explained[1]:.1%}) of {len(P)} "
+        f"points in {P.shape[1]:,} dimensions",
+        explained[0] + explained[1] >= PCA2,
+    )
 
     # 5. a filter-normalized 2-D slice around the solution
     gen = torch.Generator().manual_seed(ctx.seed)
@@ -177,23 +218,33 @@ def lesson(ctx: LessonContext) -> Report:
     grid = torch.linspace(-1, 1, steps)
     Z = torch.tensor([[surf.at(thetaA + float(a) * d1 + float(b) * d2) for a in grid] for b in grid])
     c = steps // 2
-    ring = torch.tensor([float(Z[i, j]) for i in range(steps) for j in range(steps)
-                         if max(abs(i - c), abs(j - c)) == c])  # the border of the square: distance 1 in either direction
-    r.claim("a solution sits at the bottom of a basin in a filter-normalized slice",
-            f"on a {steps}×{steps} grid over [−1, 1]² (directions scaled filter by filter to the weights), the centre is the lowest point "
-            "and the grid's border averages ≥ 2× its loss",
-            f"centre {float(Z[c, c]):.3f}, lowest {float(Z.min()):.3f}, border mean {float(ring.mean()):.3f}",
-            float(Z[c, c]) <= float(Z.min()) + 1e-6 and float(ring.mean()) >= 2 * float(Z[c, c]))
+    ring = torch.tensor(
+        [float(Z[i, j]) for i in range(steps) for j in range(steps) if max(abs(i - c), abs(j - c)) == c]
+    )  # the border of the square: distance 1 in either direction
+    r.claim(
+        "a solution sits at the bottom of a basin in a filter-normalized slice",
+        f"on a {steps}×{steps} grid over [−1, 1]² (directions scaled filter by filter to the weights), the centre is "
+        "the lowest point "
+        "and the grid's border averages ≥ 2× its loss",
+        f"centre {float(Z[c, c]):.3f}, lowest {float(Z.min()):.3f}, border mean {float(ring.mean()):.3f}",
+        float(Z[c, c]) <= float(Z.min()) + 1e-6 and float(ring.mean()) >= 2 * float(Z[c, c]),
+    )
     surf.set(thetaA)  # the model keeps its trained weights
     low_at = divmod(int(Z.argmin()), steps)
     if low_at != (c, c):
-        r.text(f"The slice's lowest point is not the solution itself but ({float(grid[low_at[1]]):.1f}, {float(grid[low_at[0]]):.1f}) in its "
-               f"coordinates, loss {float(Z.min()):.3f} vs {float(Z[c, c]):.3f}: SGD at a constant rate of {lr:g} ends on the wall of its basin, "
-               "bouncing across it (its sharpest curvature sits at the edge 2/lr), not at the bottom.")
+        r.text(
+            f"The slice's lowest point is not the solution itself but ({float(grid[low_at[1]]):.1f}, "
+            f"{float(grid[low_at[0]]):.1f}) in its "
+            f"coordinates, loss {float(Z.min()):.3f} vs {float(Z[c, c]):.3f}: SGD at a constant rate of {lr:g} ends "
+            "on the wall of its basin, "
+            "bouncing across it (its sharpest curvature sits at the edge 2/lr), not at the bottom."
+        )
 
     r.heading("Lines through weight space")
-    r.table(["α", "init → solution", "solution (seed A) → solution (seed B)"],
-            [[a, v, w] for a, v, w in zip(alphas, line, between, strict=True) if round(a * 20) % 2 == 0])
+    r.table(
+        ["α", "init → solution", "solution (seed A) → solution (seed B)"],
+        [[a, v, w] for a, v, w in zip(alphas, line, between, strict=True) if round(a * 20) % 2 == 0],
+    )
     fig, axes = new_figure(2, 1, (4.2, 3.0))
     axes[0][0].plot(alphas, line, marker=".")
     axes[0][0].set_title("θ = (1−α)·θ_init + α·θ_solution", fontsize=8)
@@ -204,7 +255,12 @@ def lesson(ctx: LessonContext) -> Report:
         ax.axvline(1, color="0.6", lw=0.8)
         ax.set_xlabel("α")
         ax.set_ylabel("training loss")
-    r.figure(fig, "landscape-lines", "Loss along straight lines: from initialization to the solution it falls monotonically; between two seeds' solutions it rises over a barrier.")
+    r.figure(
+        fig,
+        "landscape-lines",
+        "Loss along straight lines: from initialization to the solution it falls monotonically; between two seeds' "
+        "solutions it rises over a barrier.",
+    )
     r.heading("Curvature")
     r.table(["point", "λ_max", "λ_min", "2/lr"], [[k, top[k], low[k], 2 / lr] for k in top])
     r.heading("The 2-D slice and the path")
@@ -221,5 +277,10 @@ def lesson(ctx: LessonContext) -> Report:
     axes[0][1].set_xlabel(f"PC1 ({explained[0]:.0%})")
     axes[0][1].set_ylabel(f"PC2 ({explained[1]:.0%})")
     axes[0][1].legend(fontsize=7)
-    r.figure(fig, "landscape-slice", "Left: log loss on a filter-normalized 2-D slice around the solution (star). Right: the weights' path in its first two principal components.")
+    r.figure(
+        fig,
+        "landscape-slice",
+        "Left: log loss on a filter-normalized 2-D slice around the solution (star). Right: the weights' path in its "
+        "first two principal components.",
+    )
     return r

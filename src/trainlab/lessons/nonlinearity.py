@@ -54,14 +54,31 @@ def lesson(ctx: LessonContext) -> Report:
     """Run the nonlinearity lesson."""
     r = Report("nonlinearity", "without a nonlinearity, a deep network is one linear layer")
     hidden, epochs = [64, 64, 64], ctx.pick(40, 200)
-    r.text(f"Three models per data set, trained the same way (Adam lr 0.01, batch 64, {epochs} epochs): softmax "
-           f"regression (`model.name=linear`), an MLP {hidden} with `model.act=identity` (a stack of linear layers), "
-           f"and the same MLP with `model.act=relu`. Data: `xor` (four clusters; the best single line gets 3 of 4 "
-           "right) and `spirals(classes=3)` (three interleaved arms, CS231n's set), 2-D, test sets drawn from the same distribution.")
+    r.text(
+        f"Three models per data set, trained the same way (Adam lr 0.01, batch 64, {epochs} epochs): softmax "
+        f"regression (`model.name=linear`), an MLP {hidden} with `model.act=identity` (a stack of linear layers), "
+        f"and the same MLP with `model.act=relu`. Data: `xor` (four clusters; the best single line gets 3 of 4 "
+        "right) and `spirals(classes=3)` (three interleaved arms, CS231n's set), 2-D, test sets drawn from the same "
+        "distribution."
+    )
     runs = [(d, label) for d in DATASETS for label in MODELS]
-    cfgs = [ctx.config(**{"data.name": d, "data.val": 0, "model.hidden": hidden, "optim.lr": 0.01,
-                          "optim.batch_size": 64, "train.epochs": epochs, **MODELS[label]}) for d, label in runs]
-    fits: dict[tuple[str, str], Fitted] = dict(zip(runs, ctx.fit_many(cfgs, [f"{d}: {label}" for d, label in runs]), strict=True))
+    cfgs = [
+        ctx.config(
+            **{
+                "data.name": d,
+                "data.val": 0,
+                "model.hidden": hidden,
+                "optim.lr": 0.01,
+                "optim.batch_size": 64,
+                "train.epochs": epochs,
+                **MODELS[label],
+            }
+        )
+        for d, label in runs
+    ]
+    fits: dict[tuple[str, str], Fitted] = dict(
+        zip(runs, ctx.fit_many(cfgs, [f"{d}: {label}" for d, label in runs]), strict=True)
+    )
     acc = {run: f.evaluate("test")["accuracy"] for run, f in fits.items()}
 
     # 1. the product of the weights is the network
@@ -74,25 +91,37 @@ def lesson(ctx: LessonContext) -> Report:
     one = x @ W.T + b
     diff = (net - one).abs().max().item()
     scale = net.abs().max().item()
-    r.claim("stacked linear layers equal one linear layer: the product of their weight matrices",
-            "max |network(x) − (W₄W₃W₂W₁x + b)| < 1e-9 × max |output| on 2,000 random inputs (float64)",
-            f"max difference {diff:.2e} (outputs up to {scale:.3g}); collapsed W is {tuple(W.shape)}",
-            diff < 1e-9 * max(scale, 1.0))
+    r.claim(
+        "stacked linear layers equal one linear layer: the product of their weight matrices",
+        "max |network(x) − (W₄W₃W₂W₁x + b)| < 1e-9 × max |output| on 2,000 random inputs (float64)",
+        f"max difference {diff:.2e} (outputs up to {scale:.3g}); collapsed W is {tuple(W.shape)}",
+        diff < 1e-9 * max(scale, 1.0),
+    )
     # 2. depth without nonlinearity buys nothing; with it, the same stack fits
     lin_gap = max(abs(acc[d, "linear stack (identity)"] - acc[d, "linear (one layer)"]) for d in DATASETS)
-    r.claim("a linear stack is no better than one linear layer",
-            "test accuracy of the linear stack within 0.05 of softmax regression on xor and spirals",
-            "; ".join(f"{d}: stack {acc[d, 'linear stack (identity)']:.3f} vs one layer {acc[d, 'linear (one layer)']:.3f}" for d in DATASETS),
-            lin_gap <= 0.05)
+    r.claim(
+        "a linear stack is no better than one linear layer",
+        "test accuracy of the linear stack within 0.05 of softmax regression on xor and spirals",
+        "; ".join(
+            f"{d}: stack {acc[d, 'linear stack (identity)']:.3f} vs one layer {acc[d, 'linear (one layer)']:.3f}"
+            for d in DATASETS
+        ),
+        lin_gap <= 0.05,
+    )
     chance = {d: 1 / fits[d, "MLP (relu)"].setup.data.num_classes for d in DATASETS}
-    r.claim("on xor and spirals a linear model stays near chance",
-            "linear-stack test accuracy ≤ chance + 0.25 on both (xor 0.75: the best one line does on its four clusters; spirals 0.58)",
-            "; ".join(f"{d}: {acc[d, 'linear stack (identity)']:.3f} (chance {chance[d]:.2f})" for d in DATASETS),
-            all(acc[d, "linear stack (identity)"] <= chance[d] + 0.25 for d in DATASETS))
-    r.claim("the same stack with a nonlinearity (relu) fits them",
-            "relu MLP test accuracy ≥ 0.9 on both",
-            "; ".join(f"{d}: {acc[d, 'MLP (relu)']:.3f}" for d in DATASETS),
-            all(acc[d, "MLP (relu)"] >= 0.9 for d in DATASETS))
+    r.claim(
+        "on xor and spirals a linear model stays near chance",
+        "linear-stack test accuracy ≤ chance + 0.25 on both (xor 0.75: the best one line does on its four clusters; "
+        "spirals 0.58)",
+        "; ".join(f"{d}: {acc[d, 'linear stack (identity)']:.3f} (chance {chance[d]:.2f})" for d in DATASETS),
+        all(acc[d, "linear stack (identity)"] <= chance[d] + 0.25 for d in DATASETS),
+    )
+    r.claim(
+        "the same stack with a nonlinearity (relu) fits them",
+        "relu MLP test accuracy ≥ 0.9 on both",
+        "; ".join(f"{d}: {acc[d, 'MLP (relu)']:.3f}" for d in DATASETS),
+        all(acc[d, "MLP (relu)"] >= 0.9 for d in DATASETS),
+    )
 
     r.heading("Test accuracy")
     r.table(["data", *MODELS], [[d, *[acc[d, m] for m in MODELS]] for d in DATASETS])
@@ -100,10 +129,16 @@ def lesson(ctx: LessonContext) -> Report:
     for i, d in enumerate(DATASETS):
         for j, m in enumerate(MODELS):
             _boundary(axes[i][j], fits[d, m], f"{d}: {m}\ntest acc {acc[d, m]:.2f}")
-    r.figure(fig, "nonlinearity-boundaries", "Decision boundaries: the linear models draw one straight line whatever their depth; relu bends it.")
+    r.figure(
+        fig,
+        "nonlinearity-boundaries",
+        "Decision boundaries: the linear models draw one straight line whatever their depth; relu bends it.",
+    )
     r.heading("Why")
-    r.text("Each layer computes h = Wh + b. Composing two gives W₂(W₁x + b₁) + b₂ = (W₂W₁)x + (W₂b₁ + b₂): "
-           "again one matrix and one bias. Any number of layers collapses the same way, so the stack's decision "
-           "boundary is one hyperplane. An elementwise nonlinearity between layers (relu, tanh, ...) breaks "
-           "the composition and lets each layer bend the boundary.")
+    r.text(
+        "Each layer computes h = Wh + b. Composing two gives W₂(W₁x + b₁) + b₂ = (W₂W₁)x + (W₂b₁ + b₂): "
+        "again one matrix and one bias. Any number of layers collapses the same way, so the stack's decision "
+        "boundary is one hyperplane. An elementwise nonlinearity between layers (relu, tanh, ...) breaks "
+        "the composition and lets each layer bend the boundary."
+    )
     return r

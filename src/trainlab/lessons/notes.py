@@ -235,8 +235,10 @@ def page_context(claims: list[NoteClaim], runs: dict[str, Any], out: Path, quick
     return {
         "title": "trainlab notes",
         "heading": "The study notes, judged claim by claim",
-        "meta": f"{len(claims)} claims of {len(descriptions)} notes; {len(checkable)} checkable, {len(judged)} of them judged "
-        f"({', '.join(f'{v}: {n}' for v, n in sorted(counts.items()))}){mode}. Re-run: `trainlab notes{' --quick' if quick else ''}`.",
+        "meta": f"{len(claims)} claims of {len(descriptions)} notes; {len(checkable)} checkable, "
+        f"{len(judged)} of them judged "
+        f"({', '.join(f'{v}: {n}' for v, n in sorted(counts.items()))}){mode}. Re-run: `trainlab "
+        f"notes{' --quick' if quick else ''}`.",
         "kpis": [
             ("claims", str(len(claims))),
             ("checkable", str(len(checkable))),

@@ -27,7 +27,10 @@ def card(report: Any) -> str:
 
 def context(report: Any) -> dict[str, Any]:
     """What a lesson page shows, as plain values for templates/lesson.html."""
-    verdicts = [[*row[:-1], {"text": row[-1], "cls": verdict_class(c)}] for row, c in zip(report.verdict_rows(), report.claims, strict=True)]
+    verdicts = [
+        [*row[:-1], {"text": row[-1], "cls": verdict_class(c)}]
+        for row, c in zip(report.verdict_rows(), report.claims, strict=True)
+    ]
     blocks: list[dict[str, Any]] = []
     for kind, body in report.blocks:
         if kind in ("h2", "p"):
@@ -48,7 +51,7 @@ def context(report: Any) -> dict[str, Any]:
 
 
 def verdict_class(claim: Any) -> str:
-    """The CSS class of a verdict: ``ok`` holds, ``bad`` does not hold, ``muted`` not judged at this size (never red)."""
+    """The CSS class of a verdict: ``ok`` holds, ``bad`` does not hold, ``muted`` not judged at this size (not red)."""
     return "muted" if not claim.judged else "ok" if claim.holds else "bad"
 
 
@@ -70,8 +73,21 @@ def index_context(entries: list[dict[str, Any]], quick: bool, overrides: list[st
         h, n = sum(c.held for c in report.claims), len(report.claims)
         f, u = sum(c.failed for c in report.claims), sum(not c.judged for c in report.claims)
         held, total, unjudged = held + h, total + n, unjudged + u
-        rows.append([link, e["help"], {"text": f"{h} of {n}", "cls": "ok" if h == n else "bad" if f else "muted"}, f, u, f"{report.seconds:.1f} s"])
-        bad = [{"claim": c.claim, "measured": c.measured, "verdict": c.verdict, "why": report.explanation(c)} for c in report.claims if not c.held]
+        rows.append(
+            [
+                link,
+                e["help"],
+                {"text": f"{h} of {n}", "cls": "ok" if h == n else "bad" if f else "muted"},
+                f,
+                u,
+                f"{report.seconds:.1f} s",
+            ]
+        )
+        bad = [
+            {"claim": c.claim, "measured": c.measured, "verdict": c.verdict, "why": report.explanation(c)}
+            for c in report.claims
+            if not c.held
+        ]
         if bad:
             failures.append({"name": e["name"], "claims": bad})
     ran = sum(e.get("report") is not None for e in entries)
@@ -81,9 +97,14 @@ def index_context(entries: list[dict[str, Any]], quick: bool, overrides: list[st
         "title": "trainlab lessons",
         "heading": "trainlab lessons: every claim, measured",
         "meta": f"{ran} of {len(entries)} lessons ran{mode}{extra} in {seconds:.1f} s; {held} of {total} claims hold"
-                f"{f' ({unjudged} not judged at this size)' if unjudged else ''}. "
-                f"Re-run: `trainlab lesson all{' --quick' if quick else ''}{' ' + ' '.join(overrides) if overrides else ''}`.",
-        "kpis": [("lessons run", f"{ran} of {len(entries)}"), ("claims holding", f"{held} of {total}"), ("not judged at this size", str(unjudged)), ("seconds", f"{seconds:.0f}")],
+        f"{f' ({unjudged} not judged at this size)' if unjudged else ''}. "
+        f"Re-run: `trainlab lesson all{' --quick' if quick else ''}{' ' + ' '.join(overrides) if overrides else ''}`.",
+        "kpis": [
+            ("lessons run", f"{ran} of {len(entries)}"),
+            ("claims holding", f"{held} of {total}"),
+            ("not judged at this size", str(unjudged)),
+            ("seconds", f"{seconds:.0f}"),
+        ],
         "rows": rows,
         "failures": failures,
     }

@@ -170,7 +170,8 @@ def check_model_memory(
         states = optimizer_states
         where = "on the GPU" if device is not None and torch.device(device).type == "cuda" else "available"
         raise ConfigError(
-            f"model {arch} has {params:,} parameters: {gigabytes(params * FLOAT_BYTES)} of float32 weights, {gigabytes(need)} with"
+            f"model {arch} has {params:,} parameters: {gigabytes(params * FLOAT_BYTES)} of float32 weights, "
+            f"{gigabytes(need)} with"
             f" gradients, {states} optimizer state cop{'y' if states == 1 else 'ies'} and a copy for saving;"
             f" only {gigabytes(limit)} of memory is {where}"
             f" - use smaller layers (model.hidden, model.blocks) or set TRAINLAB_MAX_MODEL_BYTES to raise the bound"

@@ -66,10 +66,24 @@ class Evidence:
         """Read ``report.npz`` back."""
         with np.load(path, allow_pickle=False) as z:
             d = {k: z[k] for k in z.files}
-        layers = [(str(n), str(t), str(s), int(p)) for n, t, s, p in zip(d["layer_name"], d["layer_type"], d["layer_shape"], d["layer_params"], strict=True)]
+        layers = [
+            (str(n), str(t), str(s), int(p))
+            for n, t, s, p in zip(d["layer_name"], d["layer_type"], d["layer_shape"], d["layer_params"], strict=True)
+        ]
         boundary = {k.removeprefix("boundary_"): v for k, v in d.items() if k.startswith("boundary_")}
-        return cls(layers, str(d["first_layer"]), d.get("y_true"), d.get("y_pred"), d.get("confidence"), d.get("mistakes"), d.get("mistake_x"), boundary, d.get("x_1d"),
-                   d.get("embedding"), d.get("embedding_y"))
+        return cls(
+            layers,
+            str(d["first_layer"]),
+            d.get("y_true"),
+            d.get("y_pred"),
+            d.get("confidence"),
+            d.get("mistakes"),
+            d.get("mistake_x"),
+            boundary,
+            d.get("x_1d"),
+            d.get("embedding"),
+            d.get("embedding_y"),
+        )
 
 
 def probabilities(out: torch.Tensor) -> torch.Tensor:
@@ -97,7 +111,9 @@ def collect(trainer: Any) -> Evidence:
     model, data = trainer.model, trainer.data
     rows = [(n, t, "x".join(map(str, s)), p) for n, t, s, p in layer_table(model, data.input_shape)]
     ev = Evidence(layers=rows, first_layer=first_layer_key(model, data.input_shape))
-    if getattr(trainer, "unsupervised", False):  # pretraining: no predictions; the page shows curves, probes and the embedding
+    if getattr(
+        trainer, "unsupervised", False
+    ):  # pretraining: no predictions; the page shows curves, probes and the embedding
         ev.embedding, ev.embedding_y = embedding(trainer.model, data)
         return ev
     if data.task != "classification":  # regression: predictions against targets
@@ -163,7 +179,9 @@ def project_2d(feats: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndar
     return coords.astype(np.float32)
 
 
-def embedding(model: nn.Module, data: Any, method: str = "pca", limit: int = MAX_EMBED) -> tuple[np.ndarray, np.ndarray | None]:
+def embedding(
+    model: nn.Module, data: Any, method: str = "pca", limit: int = MAX_EMBED
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The encoder's features of (at most ``limit``, a seeded sample of) the test set in 2-D, and their labels."""
     x, y = data.test.x, data.test.y
     if len(x) > limit:  # bounded: the picture reads the same with 2,000 points, and t-SNE is quadratic

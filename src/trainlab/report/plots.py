@@ -97,7 +97,7 @@ def themed(draw: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def retheme(fig: Any) -> Any:
-    """Recolour what was drawn outside :func:`theme` (black text, white legend boxes) so ``fig`` reads on light and dark.
+    """Recolour what was drawn outside :func:`theme` (black text, white legends) so ``fig`` reads on light and dark.
 
     For figures drawn by other code (the lessons): texts, ticks and spines left at matplotlib's black
     turn mid-grey, backgrounds and legend boxes turn transparent; colours chosen on purpose stay.
@@ -204,7 +204,7 @@ def learning_curves(history: list[dict[str, float]]) -> Any:
 
 @themed
 def learning_curve_panels(history: list[dict[str, float]]) -> list[tuple[str, Any]]:
-    """The panels of :func:`learning_curves` as one Figure each, (title, Figure), for a page to lay out (phones: one per row)."""
+    """The panels of :func:`learning_curves` as one Figure each, (title, Figure), for a page to lay out."""
     out = []
     for key, title in _curve_panels(history):
         fig = figure(3.6, 2.7)

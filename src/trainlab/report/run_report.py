@@ -93,12 +93,16 @@ def context(run: Run, ev: Evidence) -> dict[str, Any]:
         ]
         wrong = int((ev.y_true != ev.y_pred).sum())
         ctx["mistakes_note"] = (
-            f"{wrong} of {len(ev.y_true)} test examples are wrong; shown: the {len(ctx['mistakes'])} the model was most sure of (green: true, red: predicted, with its probability)"
+            f"{wrong} of {len(ev.y_true)} test examples are wrong; shown: the {len(ctx['mistakes'])} the model was "
+            "most sure of (green: true, red: predicted, with its probability)"
         )
     weights = _first_layer(run, ev)
     if weights is not None:
         pixels, n = plots.weight_mosaic(weights, input_shape)
-        note = f"{ev.first_layer}: {n} of {weights.shape[0]} units, each scaled to its own largest |w|; red positive, blue negative"
+        note = (
+            f"{ev.first_layer}: {n} of {weights.shape[0]} units, each scaled to its own largest |w|; "
+            "red positive, blue negative"
+        )
         ctx["weights"] = {
             "uri": pages.image_uri(pixels),
             "alt": f"first-layer weights of {n} units",
@@ -148,7 +152,10 @@ def _representation(rep: dict[str, Any] | None) -> dict[str, Any] | None:
         ]
         for k in sets
     ]
-    note = f"test accuracy ({rep.get('test', '?')} examples) of classifiers on frozen features, trained on the train split's labels ({rep.get('train_labels', '?')} at 100%)"
+    note = (
+        f"test accuracy ({rep.get('test', '?')} examples) of classifiers on frozen features, "
+        f"trained on the train split's labels ({rep.get('train_labels', '?')} at 100%)"
+    )
     return {"header": header, "rows": rows, "numeric": tuple(range(1, len(header))), "note": note}
 
 

@@ -50,7 +50,9 @@ def confusion(run: Run, normalize: bool = False) -> Any:
         for i in range(n):
             for j in range(n):
                 text = f"{share[i, j]:.2f}" if normalize else f"{int(m[i, j])}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if share[i, j] > 0.5 else "#444444")
+                ax.text(
+                    j, i, text, ha="center", va="center", fontsize=7, color="white" if share[i, j] > 0.5 else "#444444"
+                )
     ax.set_xticks(range(n), classes, rotation=45, ha="right")
     ax.set_yticks(range(n), classes)
     ax.set_xlabel("predicted")
@@ -76,7 +78,10 @@ def mistakes(run: Run, n: int = 16) -> Any:
     classes = [str(c) for c in data.get("classes", [])]
     ev = evidence(run) if len(data.get("input_shape", ())) == 3 else None
     if ev is None or ev.mistakes is None or ev.mistake_x is None:
-        raise TrainlabError(f"{run.name}: mistakes are drawn for image classification; this run's inputs have shape {data.get('input_shape')}")
+        raise TrainlabError(
+            f"{run.name}: mistakes are drawn for image classification; this run's inputs have shape "
+            f"{data.get('input_shape')}"
+        )
     shown = list(zip(ev.mistake_x, ev.mistakes, strict=True))[:n]
     if not shown:
         raise TrainlabError(f"{run.name} made no mistakes on the test set")
@@ -92,7 +97,10 @@ def mistakes(run: Run, n: int = 16) -> Any:
         ax.set_axis_off()
         ax.set_title(f"{classes[int(ev.y_true[i])]}\n→ {classes[int(ev.y_pred[i])]} {ev.confidence[i]:.0%}", fontsize=7)
     wrong = int((ev.y_true != ev.y_pred).sum())
-    fig.suptitle(f"most confident mistakes: {len(shown)} of {wrong} wrong of {len(ev.y_true)} (true → predicted, probability)", fontsize=8)
+    fig.suptitle(
+        f"most confident mistakes: {len(shown)} of {wrong} wrong of {len(ev.y_true)} (true → predicted, probability)",
+        fontsize=8,
+    )
     return fig
 
 
@@ -116,7 +124,10 @@ def weights(run: Run, units: int = 64) -> Any:
         ax = fig.add_axes((0, 0, 1, 0.92))
         ax.imshow(pixels, interpolation="nearest")
         ax.set_axis_off()
-        fig.suptitle(f"{key}: {n} of {w.shape[0]} units (red positive, blue negative, each scaled to its own max |w|)", fontsize=8)
+        fig.suptitle(
+            f"{key}: {n} of {w.shape[0]} units (red positive, blue negative, each scaled to its own max |w|)",
+            fontsize=8,
+        )
         return fig
     w = w.reshape(w.shape[0], -1)[:units]
     lim = float(np.abs(w).max()) or 1.0
@@ -157,16 +168,34 @@ def card_context(run: Run) -> dict[str, Any]:
     }
 
 
-COLUMNS = ("name", "status", "data", "model", "epochs", "test_accuracy", "test_loss", "best_val_accuracy", "fit_seconds", "path")
+COLUMNS = (
+    "name",
+    "status",
+    "data",
+    "model",
+    "epochs",
+    "test_accuracy",
+    "test_loss",
+    "best_val_accuracy",
+    "fit_seconds",
+    "path",
+)
 
 
 def run_row(run: Run) -> dict[str, Any]:
     """One row of the run table: what a run was and how it ended."""
     s, cfg = run.summary, run.config
     return {
-        "name": run.name, "status": s.get("status"), "data": cfg.data.name, "model": cfg.model.name,
-        "epochs": s.get("epochs"), "test_accuracy": s.get("test_accuracy"), "test_loss": s.get("test_loss"),
-        "best_val_accuracy": s.get("best_val_accuracy"), "fit_seconds": s.get("fit_seconds"), "path": str(run.path),
+        "name": run.name,
+        "status": s.get("status"),
+        "data": cfg.data.name,
+        "model": cfg.model.name,
+        "epochs": s.get("epochs"),
+        "test_accuracy": s.get("test_accuracy"),
+        "test_loss": s.get("test_loss"),
+        "best_val_accuracy": s.get("best_val_accuracy"),
+        "fit_seconds": s.get("fit_seconds"),
+        "path": str(run.path),
     }
 
 
