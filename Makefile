@@ -52,7 +52,7 @@ test: data chromium
 
 # The property-based fuzz suite with many more examples per property (make test runs a few dozen).
 fuzz: setup
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_fuzz_cli.py
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_fuzz_cli.py tests/test_fuzz_run_kinds.py
 
 lint: setup
 	$(VENV)/bin/ruff check src tests
