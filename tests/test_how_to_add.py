@@ -16,7 +16,7 @@ from trainlab import build
 from trainlab.config import Config
 from trainlab.data.dataset import RawData
 from trainlab.data.sources import DATASETS
-from trainlab.lessons import LESSONS, run_lesson
+from trainlab.lessons import LESSONS, lesson_names, run_lesson
 from trainlab.lessons.base import LessonContext, Report
 from trainlab.report.pages import environment
 from trainlab.runs.rundir import list_runs, load_run
@@ -104,6 +104,9 @@ def test_a_step_engine_returned_by_engine_for_runs_every_step(tmp_path: Path, mo
 
 
 def test_a_lesson_registered_and_run_writes_its_report(tmp_path: Path) -> None:
+    # the lesson modules register themselves when first imported: load them before the temporary block,
+    # so that restoring the registry afterwards keeps them (they would not register again)
+    lesson_names()
     with LESSONS.temporary():
 
         @LESSONS.register("toy-depth", "a toy lesson: one claim from two trained configs")
