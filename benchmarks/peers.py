@@ -7,7 +7,7 @@
 
 Two settings, a table each: ``as-used`` runs every peer as its users run it, with its own defaults
 (the script sets no thread count and no OpenMP variable, and removes the caller's: torch's own
-default threads and libgomp's default waiting for the others, trainlab's adaptive threads and wait
+default threads and libgomp's default waiting for the others, trainlab's threads (the usable cores) and adaptive wait
 policy decided before torch loads, as ``trainlab train`` does); ``fixed`` gives every peer the same
 ``--threads`` and ``--omp-wait-policy``. The first lines print the CPU model, its flags
 (``machine.py``) and the load.
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--settings",
         default="as-used,fixed",
-        help="as-used: every peer with its own defaults (trainlab with its adaptive threads); "
+        help="as-used: every peer with its own defaults (trainlab with its usable-core threads and adaptive waiting); "
         "fixed: --threads and --omp-wait-policy for all (default: both, a table each)",
     )
     p.add_argument(

@@ -72,3 +72,10 @@ def test_binary_perceptron_on_xor_cannot_fit_but_mlp_can(runs_dir: Path) -> None
     assert p.config.loss.name == "bce_with_logits" and p.summary["test_accuracy"] < 0.7
     m = trainlab.train({**common, "model": {"hidden": [16]}})
     assert m.summary["test_accuracy"] > 0.9
+
+
+def test_the_lazy_facade_names_what_the_api_exports() -> None:
+    """``trainlab/__init__._PUBLIC`` (lazy, no torch) and ``api.__all__`` list the same names, so neither drifts."""
+    from trainlab import _PUBLIC, api
+
+    assert set(_PUBLIC) == set(api.__all__) - {"as_config"}  # as_config: trainlab.config's, not the facade's

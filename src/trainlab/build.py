@@ -289,7 +289,7 @@ def setup(cfg: Config, data: Dataset | None = None, cache: DataCache | None = No
     # of the device they train on
     states = OPTIMIZERS.fact(cfg.spec("optim.name"), "states")  # the optimizer's copies of the weights
     plan = check_plan(run_memory(cfg, data, out_features), cfg.model, data.input_shape, out_features, states, device)
-    model = build_model(cfg.model, data.input_shape, out_features, states, device)
+    model = build_model(cfg.model, data.input_shape, out_features, states, device, checked=True)
     if cfg.model.pretrained:
         load_encoder(pretrained_weights(cfg), model)
     if pretraining(cfg):  # the catalogue model minus its output layer becomes the encoder

@@ -22,14 +22,16 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 import yaml
 
 from trainlab.bounded import MAX_CONFIG_BYTES, load_yaml
-from trainlab.errors import ConfigError, brief, clip, close_match
+from trainlab.errors import ConfigError, brief, clip, close_match, unknown
 from trainlab.registry import Spec, parse_spec, parse_value
 from trainlab.suggest import check_name, list_example, meant_key
+
+_T = TypeVar("_T")  # an options dataclass (build_options)
 
 SEED_MAX = 2**63 - 1  # torch.manual_seed takes a signed 64-bit seed (seeds are also stored in int64 tensors)
 # OpenMP aborts (segfault, exit 139) when asked for 100000 threads; no CPU torch runs on has 1024
@@ -445,6 +447,20 @@ def _type_name(hint: Any) -> str:
     options = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
     names = ["null" if o is type(None) else getattr(o, "__name__", str(o)) for o in options]
     return " or ".join(names)
+
+
+def build_options(cls: type[_T], kind: str, options: _T | None, keywords: dict[str, Any]) -> _T:
+    """An options dataclass (``SweepOptions``, ``CompareOptions``): ``options`` (or the defaults) with
+    ``keywords`` replacing its fields; an unknown keyword fails naming the close match and the fields."""
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    for key in keywords:
+        if key not in names:
+            raise unknown(f"{kind} option", key, names)
+    if options is not None and not isinstance(options, cls):
+        raise ConfigError(
+            f"options={type(options).__name__} must be a {cls.__name__} ({cls.__module__}.{cls.__name__})"
+        )
+    return dataclasses.replace(options or cls(), **keywords)  # type: ignore[type-var]
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

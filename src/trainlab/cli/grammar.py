@@ -31,7 +31,8 @@ def _flat(text: str) -> str:
 
 def _choices_hint(word: str, choices: Sequence[str], what: str) -> str:
     """' (did you mean X?); WHAT: a, b, c' for a word outside ``choices``."""
-    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    # difflib is quadratic in the word's length: capped as errors.close_match caps it
+    close = difflib.get_close_matches(word[:100], list(choices), n=3, cutoff=0.6)
     meant = f" (did you mean {' or '.join(close)}?)" if close else ""
     return f"{meant}; {what}: {', '.join(choices)}"
 

@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
 
     world = world_from_env()
     if not world.main:  # a data-parallel rank other than 0: rank 0 prints and writes
-        return _quiet_rank(args, train)
+        return _quiet_rank(args, train, cfg)
     progress = Progress(sys.stdout, bar=False if args.no_progress else None)
     seen: dict = {}
 
@@ -346,12 +346,13 @@ def _without_nproc(argv: list[str]) -> list[str]:
     return out
 
 
-def _quiet_rank(args: argparse.Namespace, train: object) -> int:
-    """Train as a rank other than 0: the same run, no output; the exit code matches rank 0's."""
+def _quiet_rank(args: argparse.Namespace, train: object, cfg: object) -> int:
+    """Train as a rank other than 0: the same run (``cfg``, already read; None to resume), no output;
+    the exit code matches rank 0's."""
     if args.resume:
         overrides = list(args.overrides) + ([f"data.dir={args.data_dir}"] if args.data_dir else [])
         result = train(resume=args.resume, overrides=overrides)  # type: ignore[operator]
     else:
-        result = train(config_from_args(args))  # type: ignore[operator]
+        result = train(cfg)  # type: ignore[operator]
     status = result.summary.get("status")
     return _diverged_exit(main=False) if status == "diverged" else 130 if status == "interrupted" else 0

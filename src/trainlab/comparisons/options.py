@@ -7,14 +7,14 @@ gives them at once, and the command line (``cli/compare.py``) builds one from it
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainlab.errors import ConfigError, unknown
+from trainlab.config import build_options
+from trainlab.errors import ConfigError
 
 MAX_RUNS = 1000  # runs in one comparison unless max_runs (--max-runs, TRAINLAB_MAX_RUNS) says more
 MAX_RUNS_ENV = "TRAINLAB_MAX_RUNS"
@@ -67,14 +67,5 @@ class CompareOptions:
 
     @classmethod
     def build(cls, options: CompareOptions | None = None, **keywords: Any) -> CompareOptions:
-        """``options`` (or the defaults) with ``keywords`` replacing its fields; an unknown keyword
-        fails naming the close match and the valid options."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in keywords:
-            if key not in names:
-                raise unknown("compare option", key, names)
-        if options is not None and not isinstance(options, cls):
-            raise ConfigError(
-                f"options={type(options).__name__} must be a CompareOptions (trainlab.comparisons.CompareOptions)"
-            )
-        return dataclasses.replace(options or cls(), **keywords)
+        """``options`` (or the defaults) with ``keywords`` replacing its fields (``config.build_options``)."""
+        return build_options(cls, "compare", options, keywords)

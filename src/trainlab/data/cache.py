@@ -27,13 +27,14 @@ import gzip
 import hashlib
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from trainlab.atomic import atomic_write
 from trainlab.data.idx import idx_dtype, read_idx
+from trainlab.errors import CheckpointError
 
 MIN_BYTES = 1 << 20  # compressed size from which caching pays
 
@@ -107,14 +108,7 @@ def _store(stem: Path, prefix: str, array: np.ndarray) -> None:
     """Write ``array`` to its entry atomically and drop older entries of the same source."""
     entry = stem.with_name(f"{stem.name}-{digest(array)}.npy")
     entry.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-        os.replace(tmp, entry)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(entry, lambda fh: np.save(fh, array, allow_pickle=False))
     for old in entry.parent.glob(f"{prefix}-*.npy"):
         if old != entry:
             old.unlink(missing_ok=True)
@@ -137,6 +131,6 @@ def read_idx_cached(path: str | Path) -> np.ndarray:
     array = read_idx(path)  # validates the file; only valid arrays reach the cache
     try:
         _store(stem, prefix, array)  # also removes the damaged entries of this source
-    except OSError:
+    except (OSError, CheckpointError):
         pass  # read-only or full cache: run without it
     return array

@@ -174,7 +174,7 @@ class Lab:
                 job = self.pool.submit(overrides, form.command(shown) + self._dir_tail())
                 return RedirectResponse(f"/jobs/{job.id}", status_code=303)
             status = 400 if errors else 200
-        shown = [o for o in form.overrides_from(values, known)]
+        shown = form.overrides_from(values, known)
         return _page(
             "lab_new.html",
             status,

@@ -23,24 +23,23 @@ import subprocess
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trainlab.bounded import read_json
+from trainlab.cpu import affinity, cgroup_quota, usable_cores
+from trainlab.lab.worker import LIVE
 from trainlab.runs.lock import holder
 from trainlab.runs.rundir import read_metrics_csv
 
 LAB = ".lab"  # the lab's own folder inside --dir (job logs and hand-offs); never a run
-LIVE = "live.jsonl"  # written by lab/worker.py's Live callback
-FINAL = ("completed", "stopped", "failed", "interrupted", "diverged", "pruned")
 MAX_LINE = 1 << 20  # bytes: a longer line in live.jsonl is skipped, not parsed
 
 
 def pool_size() -> int:
     """How many runs train at once by default: half the usable cores, at least one."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // 2)
+    return max(1, usable_cores(affinity(), cgroup_quota()) // 2)
 
 
 @dataclass
@@ -57,7 +56,6 @@ class Job:
     started: float = 0.0
     log: Path | None = None
     announce: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         """What /api/jobs/ID answers."""

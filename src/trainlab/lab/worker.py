@@ -58,6 +58,7 @@ def build_live(grid: bool) -> Any:
             self._warned = 0
             self._every = 1
             self._file: Any = None
+            self._plane_cache: tuple[list[torch.Tensor], torch.Tensor] | None = None  # the playground's grid
 
         def write(self, kind: str, **fields: Any) -> None:
             if self._file is None:
@@ -97,13 +98,14 @@ def build_live(grid: bool) -> Any:
             if done % self._every or done == trainer.batches_per_epoch:
                 return  # the epoch's last point is the epoch's own
             seen = max(trainer.seen, 1)
+            loss_sum, correct = torch.stack([trainer.loss_sum.float(), trainer.correct.float()]).tolist()  # one sync
             point: dict[str, Any] = {
                 "step": trainer.step,
                 "x": trainer.epoch + done / trainer.batches_per_epoch,
-                "train_loss": _num(trainer.loss_sum.item() / seen),
+                "train_loss": _num(loss_sum / seen),
             }
             if trainer.classification:
-                point["train_accuracy"] = _num(trainer.correct.item() / seen)
+                point["train_accuracy"] = _num(correct / seen)
             self.write("batch", **point)
 
         def on_epoch_end(self, trainer: Any) -> None:
@@ -129,20 +131,29 @@ def build_live(grid: bool) -> Any:
             self.write("points", x=x.tolist(), y=split.y[:n].detach().cpu().reshape(n).tolist(), task=trainer.data.task)
 
         @torch.no_grad()
+        def _plane(self, trainer: Any) -> tuple[list[torch.Tensor], torch.Tensor]:
+            """The axes and grid of inputs the playground predicts over: the training data never changes, so
+            they are made once per run (the first epoch's end) and reused."""
+            if self._plane_cache is None:
+                x = trainer.data.train.x.detach().reshape(len(trainer.data.train), -1)
+                lo, hi = x.min(0).values, x.max(0).values
+                pad = (hi - lo) * 0.1 + 1e-6
+                axes = [
+                    torch.linspace(float(a), float(b), GRID if x.shape[1] == 2 else 200, device=x.device)
+                    for a, b in zip(lo - pad, hi + pad)
+                ]
+                grid = torch.cartesian_prod(*axes) if len(axes) == 2 else axes[0][:, None]
+                self._plane_cache = (axes, grid.to(dtype=x.dtype))
+            return self._plane_cache
+
+        @torch.no_grad()
         def _predictions(self, trainer: Any) -> None:
-            x = trainer.data.train.x.detach().reshape(len(trainer.data.train), -1)
-            lo, hi = x.min(0).values, x.max(0).values
-            pad = (hi - lo) * 0.1 + 1e-6
-            axes = [
-                torch.linspace(float(a), float(b), GRID if x.shape[1] == 2 else 200, device=x.device)
-                for a, b in zip(lo - pad, hi + pad)
-            ]
-            grid = torch.cartesian_prod(*axes) if len(axes) == 2 else axes[0][:, None]
+            axes, grid = self._plane(trainer)
             model = trainer.model
             was_training = model.training
             model.eval()  # dropout off, batch norm from running statistics: nothing of the run changes
             try:
-                out = model(grid.to(dtype=x.dtype)).float()
+                out = model(grid).float()
             finally:
                 model.train(was_training)
             if trainer.data.task != "classification":

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from trainlab.atomic import write_text
+from trainlab.bounded import read_json
 from trainlab.errors import TrainlabError
 from trainlab.report import pages
 
@@ -85,9 +86,13 @@ def lessons_needed(claims: list[NoteClaim]) -> list[str]:
 
 def saved_report(folder: Path, quick: bool, overrides: list[str]) -> dict[str, Any] | None:
     """A lesson's claims.json in ``folder`` when it was measured at this size with these overrides, else None."""
-    try:
-        saved = json.loads((folder / "claims.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    if not (folder / "claims.json").is_file():
+        return None
+    try:  # bounded: a lesson folder is untrusted input like any file read back
+        saved = read_json(folder / "claims.json")
+    except TrainlabError:
+        return None
+    if not isinstance(saved, dict):
         return None
     if saved.get("quick") is not quick or list(saved.get("overrides") or []) != list(overrides):
         return None

@@ -12,6 +12,7 @@ line naming the figures and the bound (``TRAINLAB_MAX_MODEL_BYTES`` raises it).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,21 +118,14 @@ def plan_memory(
     weights = (params * (3 + optimizer_states) + buffers) * FLOAT_BYTES
     sizes = layer_outputs(model, tuple(input_shape))
     rows = batch_size * views
-    per_example = sum(sizes) + _numel(input_shape)
+    per_example = sum(sizes) + math.prod(input_shape)
     activations = 2 * rows * per_example * FLOAT_BYTES  # forward outputs kept for backward, and their gradients
-    widest = max((a + b for a, b in zip([_numel(input_shape), *sizes], sizes)), default=0)
+    widest = max((a + b for a, b in zip([math.prod(input_shape), *sizes], sizes)), default=0)
     evaluation = eval_batch_size * views * widest * FLOAT_BYTES
     similarity = SIMILARITY_COPIES * rows * rows * FLOAT_BYTES if simclr else 0
     notes = {"augment": augment_note} if augment_note else {}
     notes["model"] = f"{model_cfg.spec('name').name} {describe(model)}".strip()
     return MemoryPlan(weights, params, rows, activations, evaluation, augmented_bytes, similarity, notes)
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def check_plan(

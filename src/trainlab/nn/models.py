@@ -100,14 +100,17 @@ def build_model(
     out_features: int,
     optimizer_states: int = DEFAULT_OPTIMIZER_STATES,
     device: Any = None,
+    checked: bool = False,
 ) -> nn.Module:
     """Build and initialize the model the config names, after checking that it fits in memory.
 
     ``optimizer_states``: how many copies of the weights the optimizer's state holds (its catalogue
     fact ``states``; Adam's two when not given); ``device`` is where it will train (its free memory
-    is the bound; the CPU's when None).
+    is the bound; the CPU's when None); ``checked``: the caller checked the run's whole memory plan
+    (``nn/memory.check_plan``, which includes this check) and the model is not planned again.
     """
-    check_model_memory(model_cfg, input_shape, out_features, optimizer_states, device)
+    if not checked:
+        check_model_memory(model_cfg, input_shape, out_features, optimizer_states, device)
     ctx = ModelContext(tuple(input_shape), out_features)
     model = MODELS.create(model_cfg.spec("name"), ctx=ctx, cfg=model_cfg)
     init_model(model, model_cfg.init, model_cfg.bias_init, model_cfg.act)

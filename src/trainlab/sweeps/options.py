@@ -9,13 +9,13 @@ override (``SweepSpec.validate``); the rest are checked here.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainlab.errors import ConfigError, unknown
+from trainlab.config import build_options
+from trainlab.errors import ConfigError
 from trainlab.sweeps.records import OnTrial
 from trainlab.sweeps.storage import HEARTBEAT
 
@@ -73,15 +73,8 @@ class SweepOptions:
 
     @classmethod
     def build(cls, options: SweepOptions | None = None, **keywords: Any) -> SweepOptions:
-        """``options`` (or the defaults) with ``keywords`` replacing its fields; an unknown keyword
-        fails naming the close match and the valid options."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in keywords:
-            if key not in names:
-                raise unknown("sweep option", key, names)
-        if options is not None and not isinstance(options, cls):
-            raise ConfigError(f"options={type(options).__name__} must be a SweepOptions (trainlab.sweeps.SweepOptions)")
-        return dataclasses.replace(options or cls(), **keywords)
+        """``options`` (or the defaults) with ``keywords`` replacing its fields (``config.build_options``)."""
+        return build_options(cls, "sweep", options, keywords)
 
 
 def _positive(value: Any, kind: type | tuple[type, ...]) -> bool:

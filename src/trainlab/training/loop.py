@@ -95,7 +95,6 @@ class Trainer:
         engine: Single | None = None,
     ):
         o = options or StepOptions()
-        self.options = o
         self.model = model
         self.data = data
         self.loss = loss

@@ -271,8 +271,9 @@ def _member_reason(t: Trainer) -> str | None:
         (t.epoch != 0 or t.step != 0, "a resumed run"),
     )
     reason = next((why for b, why in bad if b), None)
-    if reason is None and step_reader(t) is not None:
-        reason = f"callback {step_reader(t)} reads the model every step"
+    reader = step_reader(t) if reason is None else None
+    if reader is not None:
+        reason = f"callback {reader} reads the model every step"
     return reason
 
 

@@ -58,6 +58,7 @@ class NanGuard(Callback):
         self.explode = explode
         self.flat = flat
         self.trainer: Trainer | None = None
+        self.start_weight = 0.0  # the largest |weight| at fit start (set in on_fit_start)
         self._handles: list[Any] = []
         self._x: torch.Tensor | None = None
         self._warned_high = False
@@ -222,7 +223,7 @@ class NanGuard(Callback):
             msg += f" (found at step {trainer.step}: the guard reads its device-side flag every {self.every} steps)"
         if where:
             msg += f"; {where}"
-        msg += f". Fix: {suggest_fix(trainer, found, getattr(self, 'start_weight', 0.0))}"
+        msg += f". Fix: {suggest_fix(trainer, found, self.start_weight)}"
         run_dir = trainer.facts.run_dir
         if run_dir and (Path(run_dir) / "checkpoint.pt").is_file():
             msg += ". checkpoint.pt keeps the last good state (not overwritten)"
